@@ -1,1 +1,94 @@
-fn main() {}
+//! `cargo xtask`: repository chores.
+//!
+//! - `standin up|down|status|env`: the stand-in VPS on this machine (Docker
+//!   engine, Traefik, a CRAN-like repository, sshd), made idempotently.
+//! - `test`: stand-in up, then fmt, clippy and the workspace's tests.
+//! - `run`: stand-in up, then deploy `examples/hello` with the `rdesk` CLI.
+
+mod apt;
+mod base;
+mod cran;
+mod debian;
+mod docker;
+mod dockerd;
+mod facts;
+mod http;
+mod procs;
+mod run;
+mod sh;
+mod sshd;
+mod standin;
+mod state;
+mod test;
+mod traefik;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use facts::Standin;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Rserve Desk repository chores")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// The stand-in VPS on this machine (state in <repo>/.standin).
+    Standin {
+        #[command(subcommand)]
+        action: StandinCmd,
+    },
+    /// Stand-in up, then cargo fmt --check, clippy -D warnings and cargo test
+    /// with the stand-in's variables. Arguments after `--` go to cargo test.
+    Test {
+        #[arg(last = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Stand-in up, then add it as host `standin`, deploy an app and call it
+    /// with the `rdesk` CLI.
+    Run(run::RunArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum StandinCmd {
+    /// Install, start and check everything the stand-in needs.
+    Up,
+    /// Stop what `up` started (sshd, dockerd if it started it) and remove
+    /// its containers.
+    Down,
+    /// Print the state of each part; fails if one is not up.
+    Status,
+    /// Print the tests' variables as `export K=V` lines.
+    Env,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Standin::locate().and_then(|st| match &cli.command {
+        Cmd::Standin { action } => match action {
+            StandinCmd::Up => standin::up(&st),
+            StandinCmd::Down => standin::down(&st),
+            StandinCmd::Status => standin::status(&st),
+            StandinCmd::Env => {
+                for line in standin::env_lines(&st) {
+                    println!("{line}");
+                }
+                Ok(())
+            }
+        },
+        Cmd::Test { cargo_test_args } => test::run(&st, cargo_test_args),
+        Cmd::Run(args) => run::run(&st, args),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}

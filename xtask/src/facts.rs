@@ -1,0 +1,220 @@
+//! The stand-in VPS's facts in one place: names, ports, images, paths, and the
+//! environment variables that carry them to the tests (`cargo xtask test`,
+//! `cargo xtask standin env`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Label every object we create carries, with the value [`OWNER`].
+pub const OWNER_LABEL: &str = "io.rserve-desk.owner";
+pub const OWNER: &str = "rserve-desk";
+/// What an object is for (`traefik`, `cran`, `routecheck`, ...).
+pub const ROLE_LABEL: &str = "io.rserve-desk.role";
+/// Hash of what an image or container was made from; a different hash means
+/// it is out of date and is made again.
+pub const HASH_LABEL: &str = "io.rserve-desk.xtask-hash";
+
+/// The R version of Debian bookworm's `r-base-core`.
+pub const R_VERSION: &str = "4.2.2";
+pub const DEBIAN_SUITE: &str = "bookworm";
+pub const DEBIAN_IMAGE: &str = "debian:bookworm";
+pub const BASE_IMAGE: &str = "rserve-base:4.2.2";
+pub const TRAEFIK_VERSION: &str = "3.7.15";
+pub const TRAEFIK_IMAGE: &str = "rserve-desk/traefik:3.7.15";
+/// Serves the CRAN-like test repository (busybox httpd); also the throwaway
+/// web server of the Traefik route check.
+pub const CRAN_IMAGE: &str = "rserve-desk/cran-server:1";
+
+pub const NETWORK: &str = "rserve-desk";
+pub const TRAEFIK_CONTAINER: &str = "rserve-desk-traefik";
+pub const CRAN_CONTAINER: &str = "rserve-desk-cran";
+pub const ROUTECHECK_CONTAINER: &str = "rserve-desk-routecheck";
+pub const CRAN_PORT: u16 = 8000;
+
+/// Traefik's `web` entry point is published on this address only.
+pub const PUBLIC_HOST: &str = "127.0.0.1";
+pub const PUBLIC_PORT: u16 = 18080;
+
+pub const SSH_USER: &str = "root";
+pub const SSH_HOST: &str = "127.0.0.1";
+pub const SSH_PORT: u16 = 2222;
+
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+pub const DOCKERD: &str = "/usr/sbin/dockerd";
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// Debian packages the stand-in needs on the host. The host's R only builds
+/// the test package (`R CMD build`, `tools::write_PACKAGES`).
+pub const APT_PACKAGES: &[&str] = &[
+    "docker.io",
+    "openssh-server",
+    "openssh-client",
+    "debootstrap",
+    "r-base-core",
+    "r-cran-rserve",
+];
+
+/// Names of the environment variables the end-to-end tests read.
+pub mod var {
+    pub const E2E: &str = "RDESK_E2E";
+    pub const SSH: &str = "RDESK_STANDIN_SSH";
+    pub const IDENTITY: &str = "RDESK_STANDIN_IDENTITY";
+    pub const PUBLIC_URL: &str = "RDESK_STANDIN_PUBLIC_URL";
+    pub const REPO: &str = "RDESK_STANDIN_REPO";
+    pub const R_VERSION: &str = "RDESK_STANDIN_R_VERSION";
+    pub const NETWORK: &str = "RDESK_STANDIN_NETWORK";
+    pub const DIR: &str = "RDESK_STANDIN_DIR";
+    /// Where `rdesk` keeps its state during `cargo xtask run`.
+    pub const DATA_DIR: &str = "RDESK_DATA_DIR";
+}
+
+/// Where the repository and the stand-in's state (`<repo>/.standin`) are.
+#[derive(Debug, Clone)]
+pub struct Standin {
+    pub repo: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Standin {
+    /// The repository is the parent of this crate's folder.
+    pub fn locate() -> Result<Self> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask has no parent folder")?
+            .to_path_buf();
+        Ok(Self::at(repo))
+    }
+
+    pub fn at(repo: PathBuf) -> Self {
+        let dir = repo.join(".standin");
+        Self { repo, dir }
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.logs().join(format!("{name}.log"))
+    }
+
+    pub fn stamps(&self) -> PathBuf {
+        self.dir.join("stamps")
+    }
+
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.join("client_key")
+    }
+
+    pub fn sshd_dir(&self) -> PathBuf {
+        self.dir.join("sshd")
+    }
+
+    pub fn cran_dir(&self) -> PathBuf {
+        self.dir.join("cran")
+    }
+
+    pub fn cran_contrib(&self) -> PathBuf {
+        self.cran_dir().join("src").join("contrib")
+    }
+
+    pub fn rdesk_data(&self) -> PathBuf {
+        self.dir.join("rdesk-data")
+    }
+
+    pub fn base_context(&self) -> PathBuf {
+        self.repo.join("rserve-base")
+    }
+
+    pub fn cran_fixtures(&self) -> PathBuf {
+        self.repo.join("tests").join("fixtures").join("cran")
+    }
+
+    pub fn ssh_target(&self) -> String {
+        format!("{SSH_USER}@{SSH_HOST}:{SSH_PORT}")
+    }
+
+    pub fn public_url(&self) -> String {
+        format!("http://{PUBLIC_HOST}:{PUBLIC_PORT}")
+    }
+
+    pub fn repo_url(&self) -> String {
+        format!("http://{CRAN_CONTAINER}:{CRAN_PORT}")
+    }
+
+    /// The variables `cargo xtask test` sets for the tests, in a fixed order.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (var::E2E, "1".to_string()),
+            (var::SSH, self.ssh_target()),
+            (var::IDENTITY, self.client_key().display().to_string()),
+            (var::PUBLIC_URL, self.public_url()),
+            (var::REPO, self.repo_url()),
+            (var::R_VERSION, R_VERSION.to_string()),
+            (var::NETWORK, NETWORK.to_string()),
+            (var::DIR, self.dir.display().to_string()),
+        ]
+    }
+}
+
+/// `value` quoted for a POSIX shell, only when it needs it.
+pub fn shell_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_tags_follow_the_versions() {
+        assert_eq!(BASE_IMAGE, format!("rserve-base:{R_VERSION}"));
+        assert_eq!(
+            TRAEFIK_IMAGE,
+            format!("rserve-desk/traefik:{TRAEFIK_VERSION}")
+        );
+        assert_eq!(DEBIAN_IMAGE, format!("debian:{DEBIAN_SUITE}"));
+    }
+
+    #[test]
+    fn env_names_and_values() {
+        let s = Standin::at(PathBuf::from("/r"));
+        let env = s.env();
+        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("RDESK_E2E"), Some("1"));
+        assert_eq!(get("RDESK_STANDIN_SSH"), Some("root@127.0.0.1:2222"));
+        assert_eq!(
+            get("RDESK_STANDIN_IDENTITY"),
+            Some("/r/.standin/client_key")
+        );
+        assert_eq!(
+            get("RDESK_STANDIN_PUBLIC_URL"),
+            Some("http://127.0.0.1:18080")
+        );
+        assert_eq!(
+            get("RDESK_STANDIN_REPO"),
+            Some("http://rserve-desk-cran:8000")
+        );
+        assert_eq!(get("RDESK_STANDIN_R_VERSION"), Some("4.2.2"));
+        assert_eq!(get("RDESK_STANDIN_NETWORK"), Some("rserve-desk"));
+        assert_eq!(get("RDESK_STANDIN_DIR"), Some("/r/.standin"));
+        assert_eq!(env.len(), 8);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/a/b.c"), "/a/b.c");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

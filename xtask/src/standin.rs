@@ -1,0 +1,105 @@
+//! `cargo xtask standin up|down|status|env`: the stand-in VPS on this
+//! machine, made step by step, idempotently (each step checks before it
+//! acts, so a second `up` is fast and changes nothing).
+
+use std::fs;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::facts::{Standin, shell_quote};
+use crate::{apt, base, cran, debian, dockerd, sshd, traefik, ui};
+
+pub fn up(st: &Standin) -> Result<()> {
+    let started = Instant::now();
+    println!("stand-in VPS: state in {}", st.dir.display());
+    fs::create_dir_all(&st.dir).with_context(|| format!("cannot create {}", st.dir.display()))?;
+    ui::step("apt packages", || apt::up(st))?;
+    ui::step("dockerd", || dockerd::up(st))?;
+    ui::step("image debian:bookworm", || debian::up(st))?;
+    ui::step("docker network", traefik::network)?;
+    ui::step("image cran-server", || cran::server_image(st))?;
+    ui::step("image traefik", || traefik::image(st))?;
+    ui::step("container traefik", traefik::container)?;
+    ui::step("check: Traefik routes a labelled container", || {
+        traefik::route_check(st)
+    })?;
+    ui::step("image rserve-base", || base::up(st))?;
+    ui::step("CRAN-like repository", || cran::repository(st))?;
+    ui::step("container cran", || cran::container(st))?;
+    ui::step(
+        "check: build on the network installs from the repository",
+        || cran::install_check(st),
+    )?;
+    ui::step("sshd", || sshd::up(st))?;
+    ui::step("check: Docker socket over SSH", || sshd::forward_check(st))?;
+    println!(
+        "stand-in VPS is up ({:.1}s); `cargo xtask standin env` prints its variables",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub fn down(st: &Standin) -> Result<()> {
+    // Containers go first: they need the engine.
+    if dockerd::answers() {
+        ui::step("container traefik", traefik::down)?;
+        ui::step("container cran", cran::down)?;
+    }
+    ui::step("sshd", || sshd::down(st))?;
+    ui::step("dockerd", || dockerd::down(st))?;
+    println!("stand-in VPS is down (images, network and .standin kept for a fast `up`)");
+    Ok(())
+}
+
+/// Prints each part's state; fails when a part is not up.
+pub fn status(st: &Standin) -> Result<()> {
+    let docker_up = dockerd::answers();
+    let mut lines = vec![
+        ("apt packages", apt::status()),
+        ("dockerd", dockerd::status(st)),
+    ];
+    if docker_up {
+        lines.extend([
+            ("image debian", debian::status()),
+            ("traefik", traefik::status()),
+            ("rserve-base", base::status(st)),
+            ("cran", cran::status(st)),
+        ]);
+    }
+    lines.push(("sshd", sshd::status(st)));
+    let mut healthy = true;
+    for (name, state) in &lines {
+        let word = if state.ok { "ok" } else { "NOT OK" };
+        println!("{name:>14}: {word:<6} {}", state.text);
+        healthy &= state.ok;
+    }
+    if healthy {
+        println!("stand-in VPS is up");
+        Ok(())
+    } else {
+        anyhow::bail!("the stand-in VPS is not (fully) up: run `cargo xtask standin up`")
+    }
+}
+
+/// `export K=V` lines, for `eval "$(cargo xtask standin env)"`.
+pub fn env_lines(st: &Standin) -> Vec<String> {
+    st.env()
+        .into_iter()
+        .map(|(k, v)| format!("export {k}={}", shell_quote(&v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn env_lines_are_exports() {
+        let lines = env_lines(&Standin::at(PathBuf::from("/my repo")));
+        assert_eq!(lines[0], "export RDESK_E2E=1");
+        assert!(lines.contains(&"export RDESK_STANDIN_DIR='/my repo/.standin'".to_string()));
+        assert!(lines.iter().all(|l| l.starts_with("export RDESK_")));
+    }
+}

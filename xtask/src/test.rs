@@ -1,0 +1,189 @@
+//! `cargo xtask test`: brings the stand-in up, then runs `cargo fmt --check`,
+//! `cargo clippy -D warnings` and `cargo test --workspace` with the
+//! stand-in's variables set, and ends with a summary; fails if any step did.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::facts::Standin;
+use crate::standin;
+
+/// Test counts summed over cargo's `test result:` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+}
+
+impl Counts {
+    /// Adds the counts of one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
+    pub fn add_line(&mut self, line: &str) -> bool {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return false;
+        };
+        let Some((_, counts)) = rest.split_once(". ") else {
+            return false;
+        };
+        for part in counts.split(';') {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+        true
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+struct StepResult {
+    name: &'static str,
+    outcome: Result<String, String>,
+    secs: f64,
+}
+
+fn timed(name: &'static str, f: impl FnOnce() -> Result<String>) -> StepResult {
+    println!("\n=== {name}");
+    let started = Instant::now();
+    let outcome = f().map_err(|e| format!("{e:#}"));
+    if let Err(e) = &outcome {
+        println!("=== {name} FAILED: {e}");
+    }
+    StepResult {
+        name,
+        outcome,
+        secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn run_status(cmd: &mut Command) -> Result<String> {
+    let status = cmd.status().context("cannot run cargo")?;
+    if status.success() {
+        Ok(String::new())
+    } else {
+        bail!("exited with {status}")
+    }
+}
+
+/// Runs `cargo test`, showing its output and summing its counts.
+fn cargo_test(st: &Standin, extra: &[String], counts: &mut Counts) -> Result<String> {
+    let mut cmd = cargo();
+    cmd.current_dir(&st.repo)
+        .args(["test", "--workspace"])
+        .args(extra)
+        .envs(st.env())
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().context("cannot run cargo test")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        counts.add_line(&line);
+    }
+    let status = child.wait()?;
+    let summary = format!(
+        "{} passed, {} failed, {} ignored",
+        counts.passed, counts.failed, counts.ignored
+    );
+    if status.success() {
+        Ok(summary)
+    } else {
+        bail!("exited with {status} ({summary})")
+    }
+}
+
+pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
+    let mut results = Vec::new();
+    let standin_up = timed("standin up", || standin::up(st).map(|()| String::new()));
+    let standin_ok = standin_up.outcome.is_ok();
+    results.push(standin_up);
+    results.push(timed("cargo fmt --check", || {
+        run_status(
+            cargo()
+                .current_dir(&st.repo)
+                .args(["fmt", "--all", "--", "--check"]),
+        )
+    }));
+    results.push(timed("cargo clippy", || {
+        run_status(cargo().current_dir(&st.repo).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    }));
+    let mut counts = Counts::default();
+    if standin_ok {
+        results.push(timed("cargo test", || cargo_test(st, extra, &mut counts)));
+    } else {
+        results.push(StepResult {
+            name: "cargo test",
+            outcome: Err("not run: the stand-in VPS is not up".to_string()),
+            secs: 0.0,
+        });
+    }
+
+    println!("\n=== summary");
+    let mut failed = Vec::new();
+    for r in &results {
+        let (word, detail) = match &r.outcome {
+            Ok(d) => ("ok", d.as_str()),
+            Err(e) => {
+                failed.push(r.name);
+                ("FAILED", e.lines().next().unwrap_or(""))
+            }
+        };
+        println!("{:<18} {word:<6} {:>7.1}s  {detail}", r.name, r.secs);
+    }
+    if standin_ok {
+        println!(
+            "tests: {} passed, {} failed, {} skipped",
+            counts.passed, counts.failed, counts.ignored
+        );
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!("failed: {}", failed.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_cargo_test_results() {
+        let mut c = Counts::default();
+        assert!(c.add_line(
+            "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+        ));
+        assert!(c.add_line(
+            "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s"
+        ));
+        assert!(!c.add_line("running 3 tests"));
+        assert_eq!(
+            c,
+            Counts {
+                passed: 5,
+                failed: 1,
+                ignored: 1
+            }
+        );
+    }
+}
