@@ -1,6 +1,8 @@
 #!/bin/bash
-# Docker HEALTHCHECK of rserve-base: healthy when Rserve answers on the QAP port
-# with its 32-byte banner ("Rsrv0103QAP1...").
+# Docker HEALTHCHECK of rserve-base: healthy when Rserve answers on the QAP
+# port. On connect Rserve sends either the 32-byte QAP1 banner
+# ("Rsrv0103QAP1...", eval mode) or, in OCAP mode, an "RsOC" message holding
+# the capabilities; the first four bytes tell which.
 set -u
 export LC_ALL=C
 
@@ -11,13 +13,15 @@ if ! exec 3<>"/dev/tcp/127.0.0.1/${port}"; then
     exit 1
 fi
 
-banner=""
-IFS= read -r -N 32 -t 2 banner <&3
+magic=""
+IFS= read -r -N 4 -t 2 magic <&3 2>/dev/null
 exec 3<&- 3>&-
 
-if [[ "$banner" == Rsrv* ]]; then
-    echo "Rserve banner: ${banner:0:12}"
-    exit 0
-fi
-echo "unexpected banner on 127.0.0.1:${port}: ${banner:0:12}"
+case "$magic" in
+    Rsrv | RsOC)
+        echo "Rserve answers on 127.0.0.1:${port} (${magic})"
+        exit 0
+        ;;
+esac
+echo "unexpected greeting on 127.0.0.1:${port}: ${magic:-nothing}"
 exit 1
