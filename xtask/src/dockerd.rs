@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::facts::{DOCKER_SOCKET, DOCKERD, Standin};
 use crate::http::docker_answers;
@@ -47,6 +47,12 @@ pub fn up(st: &Standin) -> Result<Outcome> {
     }
     if !Path::new(DOCKERD).exists() {
         bail!("{DOCKERD} is missing (the docker.io package installs it)");
+    }
+    // A pid file left by a dockerd that is gone (after a reboot) stops a new
+    // dockerd when its pid now belongs to another process.
+    if Path::new(SYSTEM_PID_FILE).exists() {
+        std::fs::remove_file(SYSTEM_PID_FILE)
+            .with_context(|| format!("cannot remove the stale {SYSTEM_PID_FILE}"))?;
     }
     let log = st.log("dockerd");
     sh::open_log(&log)?;
