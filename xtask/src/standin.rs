@@ -2,7 +2,7 @@
 //! machine, made step by step, idempotently (each step checks before it
 //! acts, so a second `up` is fast and changes nothing).
 
-use std::fs;
+use std::fs::{self, File};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -10,10 +10,22 @@ use anyhow::{Context, Result};
 use crate::facts::{Standin, shell_quote};
 use crate::{apt, base, cran, debian, dockerd, sshd, traefik, ui};
 
+/// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
+/// test runs) take turns instead of racing.
+fn lock(st: &Standin) -> Result<File> {
+    fs::create_dir_all(&st.dir).with_context(|| format!("cannot create {}", st.dir.display()))?;
+    let file = File::create(st.dir.join("lock"))?;
+    if file.try_lock().is_err() {
+        println!("waiting for another `cargo xtask standin` to finish...");
+        file.lock()?;
+    }
+    Ok(file)
+}
+
 pub fn up(st: &Standin) -> Result<()> {
     let started = Instant::now();
     println!("stand-in VPS: state in {}", st.dir.display());
-    fs::create_dir_all(&st.dir).with_context(|| format!("cannot create {}", st.dir.display()))?;
+    let _lock = lock(st)?;
     ui::step("apt packages", || apt::up(st))?;
     ui::step("dockerd", || dockerd::up(st))?;
     ui::step("image debian:bookworm", || debian::up(st))?;
@@ -41,6 +53,7 @@ pub fn up(st: &Standin) -> Result<()> {
 }
 
 pub fn down(st: &Standin) -> Result<()> {
+    let _lock = lock(st)?;
     // Containers go first: they need the engine.
     if dockerd::answers() {
         ui::step("container traefik", traefik::down)?;
