@@ -1,0 +1,111 @@
+//! The byte stream under QAP1: a TCP socket, or a WebSocket whose binary (and,
+//! for the banner, text) frames are joined into one stream. Rserve may split
+//! one QAP1 message over several frames (it writes header and body
+//! separately), so frames are never assumed to match messages. Outgoing
+//! messages go as one binary frame each, as rserve-js does.
+
+use bytes::{Buf, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// What went wrong on the stream; the client adds its context.
+#[derive(Debug)]
+pub(crate) enum StreamError {
+    Io(std::io::Error),
+    Closed,
+    WebSocket(tokio_tungstenite::tungstenite::Error),
+}
+
+pub(crate) enum Transport {
+    Tcp(TcpStream),
+    WebSocket {
+        socket: Box<WebSocketStream<MaybeTlsStream<TcpStream>>>,
+        pending: BytesMut,
+    },
+}
+
+impl Transport {
+    /// Reads exactly `n` bytes.
+    pub(crate) async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, StreamError> {
+        match self {
+            Transport::Tcp(stream) => {
+                let mut buf = vec![0u8; n];
+                stream.read_exact(&mut buf).await.map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        StreamError::Closed
+                    } else {
+                        StreamError::Io(e)
+                    }
+                })?;
+                Ok(buf)
+            }
+            Transport::WebSocket { socket, pending } => {
+                // Each turn either returns or appends a frame; the caller's
+                // timeout bounds how long frames may keep coming.
+                while pending.len() < n {
+                    match socket.next().await {
+                        None => return Err(StreamError::Closed),
+                        Some(Err(e)) => return Err(ws_error(e)),
+                        Some(Ok(Message::Binary(data))) => pending.extend_from_slice(&data),
+                        Some(Ok(Message::Text(text))) => pending.extend_from_slice(text.as_bytes()),
+                        Some(Ok(Message::Close(_))) => return Err(StreamError::Closed),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    }
+                }
+                let out = pending[..n].to_vec();
+                pending.advance(n);
+                Ok(out)
+            }
+        }
+    }
+
+    /// Reads and drops `n` bytes (a body nobody needs), in bounded chunks.
+    pub(crate) async fn skip(&mut self, mut n: u64) -> Result<(), StreamError> {
+        const CHUNK: u64 = 1 << 20;
+        while n > 0 {
+            let step = n.min(CHUNK);
+            self.read_exact(step as usize).await?;
+            n -= step;
+        }
+        Ok(())
+    }
+
+    /// Sends one complete message.
+    pub(crate) async fn send(&mut self, message: Vec<u8>) -> Result<(), StreamError> {
+        match self {
+            Transport::Tcp(stream) => {
+                stream.write_all(&message).await.map_err(StreamError::Io)?;
+                stream.flush().await.map_err(StreamError::Io)
+            }
+            Transport::WebSocket { socket, .. } => socket
+                .send(Message::Binary(message.into()))
+                .await
+                .map_err(ws_error),
+        }
+    }
+
+    /// Closes the connection politely (errors are irrelevant by then).
+    pub(crate) async fn close(&mut self) {
+        match self {
+            Transport::Tcp(stream) => {
+                let _ = stream.shutdown().await;
+            }
+            Transport::WebSocket { socket, .. } => {
+                let _ = socket.close(None).await;
+            }
+        }
+    }
+}
+
+fn ws_error(e: tokio_tungstenite::tungstenite::Error) -> StreamError {
+    use tokio_tungstenite::tungstenite::Error as E;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => StreamError::Closed,
+        E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => StreamError::Closed,
+        E::Io(io) => StreamError::Io(io),
+        other => StreamError::WebSocket(other),
+    }
+}
