@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::docker::{self, docker};
-use crate::facts::{DEBIAN_IMAGE, DEBIAN_SUITE, OWNER, OWNER_LABEL, ROLE_LABEL, Standin};
+use crate::facts::{
+    DEBIAN_IMAGE, DEBIAN_SUITE, DEBOOTSTRAP, OWNER, OWNER_LABEL, ROLE_LABEL, Standin,
+};
 use crate::sh;
 use crate::ui::{self, Health, Outcome};
 
@@ -77,8 +79,8 @@ pub fn up(st: &Standin) -> Result<Outcome> {
     if let Some(img) = docker::image(DEBIAN_IMAGE) {
         return ui::already(format!("image {DEBIAN_IMAGE} ({})", short(&img.id)));
     }
-    if !sh::have("debootstrap") {
-        bail!("debootstrap is missing (apt step)");
+    if !sh::have(DEBOOTSTRAP) {
+        bail!("{DEBOOTSTRAP} is missing (apt step)");
     }
     let root = st.dir.join("debootstrap-root");
     if root.exists() {
@@ -91,7 +93,9 @@ pub fn up(st: &Standin) -> Result<Outcome> {
         mirror.as_deref().unwrap_or("(default mirror)"),
         log.display()
     ));
-    let mut boot = Command::new("debootstrap");
+    let mut boot = Command::new(DEBOOTSTRAP);
+    // debootstrap runs chroot, mount and friends from PATH.
+    boot.env("PATH", sh::system_path());
     boot.args(["--variant=minbase", DEBIAN_SUITE]).arg(&root);
     if let Some(m) = &mirror {
         boot.arg(m);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::facts::{DOCKER_SOCKET, DOCKERD, Standin};
+use crate::facts::{DOCKER_SOCKET, DOCKERD, START_STOP_DAEMON, Standin};
 use crate::http::docker_answers;
 use crate::procs;
 use crate::sh;
@@ -59,12 +59,14 @@ pub fn up(st: &Standin) -> Result<Outcome> {
     // start-stop-daemon detaches dockerd into its own session with no
     // inherited descriptors, so it outlives xtask and holds no pipe of ours.
     sh::run_logged(
-        Command::new("start-stop-daemon")
+        Command::new(START_STOP_DAEMON)
             .args(["--start", "--background", "--make-pidfile", "--pidfile"])
             .arg(pid_file(st))
             .arg("--output")
             .arg(&log)
-            .args(["--exec", DOCKERD]),
+            .args(["--exec", DOCKERD])
+            // dockerd runs iptables, containerd and runc from PATH.
+            .env("PATH", sh::system_path()),
         &st.log("dockerd-start"),
     )?;
     if !procs::wait_until(START_LIMIT, || docker_answers(socket())) {

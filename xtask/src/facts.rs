@@ -43,6 +43,9 @@ pub const SSH_PORT: u16 = 2222;
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const SSHD: &str = "/usr/sbin/sshd";
+pub const DEBOOTSTRAP: &str = "/usr/sbin/debootstrap";
+/// `/sbin` works with and without a merged `/usr`.
+pub const START_STOP_DAEMON: &str = "/sbin/start-stop-daemon";
 
 /// Debian packages the stand-in needs on the host. The host's R only builds
 /// the test package (`R CMD build`, `tools::write_PACKAGES`); pip fetches

@@ -100,6 +100,28 @@ pub fn tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// PATH with the system folders appended, for daemons started from a shell
+/// whose PATH may lack the `sbin` ones.
+pub fn system_path() -> String {
+    let mut path = std::env::var("PATH").unwrap_or_default();
+    for dir in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        if !path.split(':').any(|d| d == dir) {
+            if !path.is_empty() {
+                path.push(':');
+            }
+            path.push_str(dir);
+        }
+    }
+    path
+}
+
 /// True when `program` is found on PATH (or is an existing path).
 pub fn have(program: &str) -> bool {
     if program.contains('/') {
@@ -134,6 +156,7 @@ mod tests {
         assert!(succeeds(&mut Command::new("true")));
         assert!(!succeeds(&mut Command::new("false")));
         assert!(have("sh"));
+        assert!(system_path().split(':').any(|d| d == "/usr/sbin"));
         assert!(!have("surely-not-a-program-xtask"));
     }
 }

@@ -82,7 +82,7 @@ fn run_status(cmd: &mut Command) -> Result<String> {
 fn cargo_test(st: &Standin, extra: &[String], counts: &mut Counts) -> Result<String> {
     let mut cmd = cargo();
     cmd.current_dir(&st.repo)
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
         .envs(st.env())
         .stdout(Stdio::piped());
