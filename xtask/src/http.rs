@@ -17,10 +17,10 @@ pub struct Response {
 }
 
 fn exchange(mut stream: impl Read + Write, host: &str, path: &str) -> Result<Response> {
-    write!(
-        stream,
+    let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: xtask\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse(&raw)
@@ -102,9 +102,14 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
             let mut buf = [0u8; 1024];
-            let n = s.read(&mut buf).unwrap();
-            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /x/ HTTP/1.0"));
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            assert!(String::from_utf8_lossy(&request).starts_with("GET /x/ HTTP/1.0"));
             s.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello").unwrap();
         });
         let r = get_tcp("127.0.0.1", port, "/x/", Duration::from_secs(5)).unwrap();

@@ -86,7 +86,8 @@ mod tests {
 
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
-        assert!(alive(pid, "sleep"));
+        // Until the child has exec'd, it still bears the test's name.
+        assert!(wait_until(Duration::from_secs(5), || alive(pid, "sleep")));
         let waiter = std::thread::spawn(move || child.wait().unwrap());
         stop(pid, "sleep", Duration::from_secs(5)).unwrap();
         waiter.join().unwrap();
