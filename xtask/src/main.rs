@@ -23,6 +23,7 @@ mod test;
 mod traefik;
 mod ui;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -30,7 +31,11 @@ use clap::{Parser, Subcommand};
 use facts::Standin;
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Rserve Desk repository chores")]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "Rserve Desk repository chores"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -75,8 +80,12 @@ fn main() -> ExitCode {
             StandinCmd::Down => standin::down(&st),
             StandinCmd::Status => standin::status(&st),
             StandinCmd::Env => {
+                // Written, not println!ed: `... env | head -1` must not panic.
+                let mut out = std::io::stdout().lock();
                 for line in standin::env_lines(&st) {
-                    println!("{line}");
+                    if writeln!(out, "{line}").is_err() {
+                        break;
+                    }
                 }
                 Ok(())
             }
