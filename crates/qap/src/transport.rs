@@ -94,7 +94,7 @@ impl Transport {
                 let _ = stream.shutdown().await;
             }
             Transport::WebSocket { socket, .. } => {
-                let _ = socket.close(None).await;
+                let _ = futures_util::SinkExt::close(socket).await;
             }
         }
     }
