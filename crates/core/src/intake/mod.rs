@@ -1,0 +1,1 @@
+//! Intake of app code (being written).
