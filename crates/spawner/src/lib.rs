@@ -1,1 +1,54 @@
-//! placeholder
+//! The spawner: builds, starts, stops, restarts, removes, inspects and lists
+//! Rserve app containers through the Docker API and nothing else.
+//!
+//! **Architecture invariant:** this crate knows nothing of SSH, SQLite, the UI
+//! or Traefik beyond labels, and never calls back into its caller. It is handed
+//! a Docker client and a validated [`AppSpec`]; everything it needs to know
+//! about an app afterwards it reads back from labels. A Swarm backend can
+//! implement the same [`Spawner`] trait.
+
+mod context;
+mod docker;
+mod error;
+pub mod labels;
+mod spec;
+mod state;
+
+use futures_util::stream::BoxStream;
+
+pub use context::{app_image, base_image, packages_image};
+pub use docker::{DockerConfig, DockerSpawner};
+pub use error::SpawnError;
+pub use spec::{
+    AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
+};
+pub use state::{AppState, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed};
+
+/// Runs apps on one host. Every operation is idempotent where that makes sense:
+/// deploying an unchanged app rebuilds nothing, starting a running app is fine.
+#[async_trait::async_trait]
+pub trait Spawner: Send + Sync {
+    /// Builds what is missing and switches the app to this version once it is healthy.
+    /// A failure leaves the previous version serving.
+    async fn deploy(
+        &self,
+        spec: &AppSpec,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<Deployed, SpawnError>;
+    /// Starts the app's existing container; never builds.
+    async fn start(&self, slug: &Slug) -> Result<(), SpawnError>;
+    async fn stop(&self, slug: &Slug) -> Result<(), SpawnError>;
+    async fn restart(&self, slug: &Slug) -> Result<(), SpawnError>;
+    /// Removes the app's containers and images, and packages layers no other app uses.
+    async fn remove(&self, slug: &Slug) -> Result<Removed, SpawnError>;
+    async fn status(&self, slug: &Slug) -> Result<AppState, SpawnError>;
+    /// Every app on the host, read from container labels alone.
+    async fn list(&self) -> Result<Vec<AppState>, SpawnError>;
+    /// The newest container's output: the last `tail` lines, then new ones if `follow`.
+    async fn logs(
+        &self,
+        slug: &Slug,
+        tail: usize,
+        follow: bool,
+    ) -> Result<BoxStream<'static, Result<LogLine, SpawnError>>, SpawnError>;
+}

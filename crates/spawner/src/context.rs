@@ -1,0 +1,174 @@
+//! Docker build contexts made in memory: the generated Dockerfiles of the
+//! packages layer and of the code layer, and the tar archives that carry them
+//! with the app's files. Nothing is written to disk.
+
+use crate::spec::AppSpec;
+
+/// Where the app's files go inside the image; the start-up script reads them there.
+pub const APP_DIR: &str = "/app";
+
+/// Image reference of the base image for an R version.
+pub fn base_image(spec: &AppSpec) -> String {
+    format!("rserve-base:{}", spec.r_version)
+}
+
+/// Image reference of the packages layer, or `None` when the app needs no packages.
+pub fn packages_image(spec: &AppSpec) -> Option<String> {
+    let key = spec.packages_key();
+    (!key.is_empty()).then(|| format!("rserve-desk/packages:{}-{}", spec.r_version, &key[..16]))
+}
+
+/// Image reference of one version of an app: its code and configuration hashed together.
+pub fn app_image(spec: &AppSpec) -> String {
+    format!(
+        "rserve-desk/app-{}:{}-{}",
+        spec.slug,
+        &spec.code_hash()[..12],
+        &spec.config_hash()[..12]
+    )
+}
+
+/// The Dockerfile of the packages layer: installs the packages, then proves each one loads.
+pub fn packages_dockerfile(spec: &AppSpec) -> String {
+    let quoted: Vec<String> = spec
+        .packages()
+        .iter()
+        .map(|p| format!("\"{}\"", p.as_str()))
+        .collect();
+    let install = format!(
+        "pkgs <- c({list}); \
+         install.packages(pkgs, repos = \"{repo}\", Ncpus = 2L); \
+         missing <- pkgs[!vapply(pkgs, requireNamespace, logical(1), quietly = TRUE)]; \
+         if (length(missing)) {{ message(\"rserve-desk: could not install R packages: \", paste(missing, collapse = \", \")); quit(status = 1L) }}",
+        list = quoted.join(", "),
+        repo = spec.repo.as_str(),
+    );
+    format!(
+        "FROM {base}\nUSER root\nRUN Rscript -e '{install}' && rm -rf /tmp/Rtmp* /tmp/downloaded_packages\nUSER rserve\n",
+        base = base_image(spec),
+    )
+}
+
+/// The Dockerfile of the code layer: the app's files, owned by root and read-only for the app.
+pub fn app_dockerfile(spec: &AppSpec) -> String {
+    let from = packages_image(spec).unwrap_or_else(|| base_image(spec));
+    format!(
+        "FROM {from}\nCOPY app/ {APP_DIR}/\nENV RSERVE_MODE={mode}\n",
+        mode = spec.mode.as_str(),
+    )
+}
+
+/// A tar archive holding only a Dockerfile.
+pub fn dockerfile_only(dockerfile: &str) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    append(&mut builder, "Dockerfile", dockerfile.as_bytes())?;
+    builder.into_inner()
+}
+
+/// A tar archive with the code layer's Dockerfile and the app's files under `app/`.
+pub fn app_context(spec: &AppSpec) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    append(&mut builder, "Dockerfile", app_dockerfile(spec).as_bytes())?;
+    for file in spec.files() {
+        append(&mut builder, &format!("app/{}", file.path), &file.contents)?;
+    }
+    builder.into_inner()
+}
+
+/// Adds a root-owned, world-readable file with a fixed time, so equal inputs give equal layers.
+fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, contents: &[u8]) -> std::io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(contents.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder.append_data(&mut header, path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{AppFile, Mode, PackageName, RVersion, RepoUrl, Slug};
+
+    fn spec(packages: &[&str], code: &str) -> AppSpec {
+        AppSpec::new(
+            Slug::parse("demo").unwrap(),
+            "id".into(),
+            RVersion::parse("4.2.2").unwrap(),
+            packages
+                .iter()
+                .map(|p| PackageName::parse(p).unwrap())
+                .collect(),
+            RepoUrl::parse("http://cran:8000").unwrap(),
+            Mode::Ocap,
+            vec![
+                AppFile::new("main.R", code.as_bytes().to_vec()).unwrap(),
+                AppFile::new("lib/util.R", b"u <- 1".to_vec()).unwrap(),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_packages_layer_installs_and_checks_each_package() {
+        let dockerfile = packages_dockerfile(&spec(&["zoo", "abc"], "f <- 1"));
+        assert!(dockerfile.starts_with("FROM rserve-base:4.2.2\nUSER root\n"));
+        assert!(dockerfile.contains("pkgs <- c(\"abc\", \"zoo\")"));
+        assert!(dockerfile.contains("repos = \"http://cran:8000\""));
+        assert!(dockerfile.contains("quit(status = 1L)"));
+        assert!(dockerfile.ends_with("USER rserve\n"));
+    }
+
+    #[test]
+    fn the_code_layer_builds_on_packages_or_on_the_base() {
+        let with = spec(&["abc"], "f <- 1");
+        assert!(
+            app_dockerfile(&with)
+                .starts_with(&format!("FROM {}\n", packages_image(&with).unwrap()))
+        );
+        let without = spec(&[], "f <- 1");
+        assert_eq!(packages_image(&without), None);
+        assert!(app_dockerfile(&without).starts_with("FROM rserve-base:4.2.2\n"));
+    }
+
+    #[test]
+    fn a_code_change_keeps_the_packages_layer_and_changes_the_app_image() {
+        let a = spec(&["abc"], "f <- 1");
+        let b = spec(&["abc"], "f <- 2");
+        assert_eq!(packages_image(&a), packages_image(&b));
+        assert_eq!(packages_dockerfile(&a), packages_dockerfile(&b));
+        assert_ne!(app_image(&a), app_image(&b));
+    }
+
+    #[test]
+    fn the_context_holds_the_dockerfile_and_the_files_read_only() {
+        let bytes = app_context(&spec(&[], "f <- 1")).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let entries: Vec<(String, u32)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("Dockerfile".to_owned(), 0o644),
+                ("app/lib/util.R".to_owned(), 0o644),
+                ("app/main.R".to_owned(), 0o644)
+            ]
+        );
+        assert_eq!(
+            app_context(&spec(&[], "f <- 1")).unwrap(),
+            bytes,
+            "deterministic"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! Why a spawner operation failed, as a sentence the user can act on.
+
+/// The error of every spawner operation.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("Docker refused to {action}: {source}")]
+    Docker {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error(
+        "R {version} is not available on this host (no image rserve-base:{version}); available: {}",
+        list_or_none(.available)
+    )]
+    RVersionUnavailable {
+        version: String,
+        available: Vec<String>,
+    },
+    #[error("the Docker network `{0}` does not exist on this host: bootstrap the host first")]
+    NetworkMissing(String),
+    #[error("building {what} failed: {message}{}", tail(.log_tail))]
+    BuildFailed {
+        what: String,
+        message: String,
+        log_tail: Vec<String>,
+    },
+    #[error("the new version of `{slug}` did not become healthy: {reason}; the previous version, if any, keeps serving{}", tail(.log_tail))]
+    Unhealthy {
+        slug: String,
+        reason: String,
+        log_tail: Vec<String>,
+    },
+    #[error("there is no app `{0}` on this host")]
+    NotFound(String),
+    #[error("could not make the build context: {0}")]
+    Context(#[from] std::io::Error),
+}
+
+impl SpawnError {
+    pub(crate) fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Self {
+        let action = action.into();
+        move |source| Self::Docker { action, source }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none (bootstrap the host with an R version)".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("\nlast lines of the log:\n  {}", lines.join("\n  "))
+    }
+}
+
+/// Whether a Docker error is a plain "no such object" (HTTP 404).
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

@@ -1,0 +1,165 @@
+//! The labels that make containers and images ours, and the Traefik labels that
+//! route `/<slug>` to an app. Labels are the source of truth: an app's
+//! description can be read back from them alone (design principle 1).
+
+use std::collections::HashMap;
+
+use crate::spec::{AppSpec, Slug};
+
+/// Prefix of every label we set.
+pub const PREFIX: &str = "io.rserve-desk.";
+pub const OWNER: &str = "io.rserve-desk.owner";
+pub const OWNER_VALUE: &str = "rserve-desk";
+pub const ROLE: &str = "io.rserve-desk.role";
+pub const APP_ID: &str = "io.rserve-desk.app-id";
+pub const SLUG: &str = "io.rserve-desk.slug";
+pub const CODE_HASH: &str = "io.rserve-desk.code-hash";
+pub const CONFIG_HASH: &str = "io.rserve-desk.config-hash";
+pub const R_VERSION: &str = "io.rserve-desk.r-version";
+pub const MODE: &str = "io.rserve-desk.mode";
+pub const PACKAGES: &str = "io.rserve-desk.packages";
+pub const PACKAGES_KEY: &str = "io.rserve-desk.packages-key";
+pub const REPO: &str = "io.rserve-desk.repo";
+
+/// What an image or container of ours is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An app's code image or running container.
+    App,
+    /// A packages layer shared by apps with the same packages.
+    Packages,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App => "app",
+            Self::Packages => "packages",
+        }
+    }
+}
+
+/// `label=KEY=VALUE` filter for the Docker API.
+pub fn filter(key: &str, value: &str) -> String {
+    format!("{key}={value}")
+}
+
+/// The labels of an app's image and container.
+pub fn app_labels(spec: &AppSpec) -> HashMap<String, String> {
+    let packages: Vec<&str> = spec.packages().iter().map(|p| p.as_str()).collect();
+    [
+        (OWNER, OWNER_VALUE.to_owned()),
+        (ROLE, Role::App.as_str().to_owned()),
+        (APP_ID, spec.app_id.clone()),
+        (SLUG, spec.slug.to_string()),
+        (CODE_HASH, spec.code_hash()),
+        (CONFIG_HASH, spec.config_hash()),
+        (R_VERSION, spec.r_version.to_string()),
+        (MODE, spec.mode.as_str().to_owned()),
+        (PACKAGES, packages.join(",")),
+        (PACKAGES_KEY, spec.packages_key()),
+        (REPO, spec.repo.as_str().to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The labels of a packages layer image.
+pub fn packages_labels(spec: &AppSpec) -> HashMap<String, String> {
+    let packages: Vec<&str> = spec.packages().iter().map(|p| p.as_str()).collect();
+    [
+        (OWNER, OWNER_VALUE.to_owned()),
+        (ROLE, Role::Packages.as_str().to_owned()),
+        (R_VERSION, spec.r_version.to_string()),
+        (PACKAGES, packages.join(",")),
+        (PACKAGES_KEY, spec.packages_key()),
+        (REPO, spec.repo.as_str().to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Port inside the container where Rserve speaks QAP over WebSocket.
+pub const WEBSOCKET_PORT: u16 = 8081;
+
+/// Traefik labels routing `/<slug>` (and everything below it) to the app's
+/// WebSocket port, with the prefix stripped. Every container of the app carries
+/// the same service name, so during a redeploy Traefik balances over old and new.
+pub fn traefik_labels(slug: &Slug, network: &str) -> HashMap<String, String> {
+    let name = format!("rserve-desk-{slug}");
+    let router = format!("traefik.http.routers.{name}");
+    let strip = format!("{name}-strip");
+    [
+        ("traefik.enable".to_owned(), "true".to_owned()),
+        ("traefik.docker.network".to_owned(), network.to_owned()),
+        (
+            format!("{router}.rule"),
+            format!("Path(`/{slug}`) || PathPrefix(`/{slug}/`)"),
+        ),
+        (format!("{router}.service"), name.clone()),
+        (format!("{router}.middlewares"), strip.clone()),
+        (
+            format!("traefik.http.middlewares.{strip}.stripprefix.prefixes"),
+            format!("/{slug}"),
+        ),
+        (
+            format!("traefik.http.services.{name}.loadbalancer.server.port"),
+            WEBSOCKET_PORT.to_string(),
+        ),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{AppFile, Mode, PackageName, RVersion, RepoUrl};
+
+    fn spec() -> AppSpec {
+        AppSpec::new(
+            Slug::parse("sales").unwrap(),
+            "app-1".into(),
+            RVersion::parse("4.2.2").unwrap(),
+            vec![
+                PackageName::parse("zoo").unwrap(),
+                PackageName::parse("abc").unwrap(),
+            ],
+            RepoUrl::default(),
+            Mode::Ocap,
+            vec![AppFile::new("main.R", b"f <- function() 1".to_vec()).unwrap()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn app_labels_describe_the_app_completely() {
+        let labels = app_labels(&spec());
+        assert_eq!(labels[OWNER], "rserve-desk");
+        assert_eq!(labels[ROLE], "app");
+        assert_eq!(labels[SLUG], "sales");
+        assert_eq!(labels[PACKAGES], "abc,zoo");
+        assert_eq!(labels[CODE_HASH], spec().code_hash());
+        assert!(labels.keys().all(|k| k.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn routing_matches_the_slug_and_below_but_not_longer_names() {
+        let labels = traefik_labels(&Slug::parse("sales").unwrap(), "net");
+        assert_eq!(
+            labels["traefik.http.routers.rserve-desk-sales.rule"],
+            "Path(`/sales`) || PathPrefix(`/sales/`)"
+        );
+        assert_eq!(
+            labels["traefik.http.middlewares.rserve-desk-sales-strip.stripprefix.prefixes"],
+            "/sales"
+        );
+        assert_eq!(
+            labels["traefik.http.services.rserve-desk-sales.loadbalancer.server.port"],
+            "8081"
+        );
+        assert_eq!(labels["traefik.docker.network"], "net");
+    }
+}

@@ -1,0 +1,136 @@
+//! What the spawner reports about apps: their description read back from
+//! labels, their containers' state, and the progress of a deploy.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::labels;
+
+/// An app as found on the host, described by its labels alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppState {
+    pub slug: String,
+    pub app_id: String,
+    pub r_version: String,
+    pub mode: String,
+    pub packages: Vec<String>,
+    pub repo: String,
+    pub code_hash: String,
+    pub config_hash: String,
+    /// Newest first; more than one only while a redeploy switches over.
+    pub containers: Vec<ContainerState>,
+}
+
+impl AppState {
+    /// Reads an app's description from a container's labels; `None` when they are not ours.
+    pub(crate) fn from_labels(
+        labels: &HashMap<String, String>,
+        containers: Vec<ContainerState>,
+    ) -> Option<Self> {
+        let get = |k: &str| labels.get(k).cloned();
+        if get(labels::OWNER)? != labels::OWNER_VALUE {
+            return None;
+        }
+        let packages = get(labels::PACKAGES).unwrap_or_default();
+        Some(Self {
+            slug: get(labels::SLUG)?,
+            app_id: get(labels::APP_ID)?,
+            r_version: get(labels::R_VERSION).unwrap_or_default(),
+            mode: get(labels::MODE).unwrap_or_default(),
+            packages: packages
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            repo: get(labels::REPO).unwrap_or_default(),
+            code_hash: get(labels::CODE_HASH).unwrap_or_default(),
+            config_hash: get(labels::CONFIG_HASH).unwrap_or_default(),
+            containers,
+        })
+    }
+
+    /// The container that serves (or last served) the app.
+    pub fn current(&self) -> Option<&ContainerState> {
+        self.containers.first()
+    }
+
+    /// One word for the app: `running`, `unhealthy`, `starting`, `exited`, …
+    pub fn status(&self) -> String {
+        self.current()
+            .map(ContainerState::status)
+            .unwrap_or_else(|| "missing".to_owned())
+    }
+}
+
+/// One container of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerState {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Docker's state: created, running, paused, restarting, exited, dead.
+    pub state: String,
+    /// healthy, unhealthy or starting, when the image has a health check.
+    pub health: Option<String>,
+    /// Docker's human status line, e.g. "Up 2 minutes (healthy)".
+    pub detail: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+impl ContainerState {
+    /// `running` only when Docker runs it and its health check (if any) passes.
+    pub fn status(&self) -> String {
+        match (self.state.as_str(), self.health.as_deref()) {
+            ("running", Some("unhealthy")) => "unhealthy".to_owned(),
+            ("running", Some("starting")) => "starting".to_owned(),
+            (state, _) => state.to_owned(),
+        }
+    }
+}
+
+/// Progress of a deploy, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", content = "text", rename_all = "snake_case")]
+pub enum DeployEvent {
+    /// A step begins, e.g. "building the packages layer".
+    Step(String),
+    /// A line of Docker's build output.
+    BuildLog(String),
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployed {
+    pub image: String,
+    pub image_id: String,
+    pub container_id: String,
+    /// False when the image already existed (unchanged code and configuration).
+    pub built: bool,
+    /// True when an existing packages layer was used instead of installing again.
+    pub packages_reused: bool,
+    /// Containers of the previous version that were removed after the switch.
+    pub replaced: Vec<String>,
+}
+
+/// What removing an app took away.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+}
+
+/// One line of an app's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub stream: LogStream,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
