@@ -1,1 +1,192 @@
-//! placeholder
+//! What every end-to-end test needs: the stand-in VPS's facts (from the
+//! environment `cargo xtask test` sets), the real `rdesk` binary run with a
+//! private data directory, app folders written on the fly, and a look at the
+//! Docker Engine behind the stand-in to see what exists there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The stand-in VPS, or `None` (the test prints that it was skipped) when
+/// `RDESK_E2E` is not set. `cargo xtask test` always sets it.
+pub struct Standin {
+    pub ssh: String,
+    pub identity: String,
+    pub public_url: String,
+    pub repo: String,
+    pub r_version: String,
+}
+
+impl Standin {
+    pub fn from_env(test: &str) -> Option<Self> {
+        if std::env::var("RDESK_E2E").as_deref() != Ok("1") {
+            eprintln!("{test}: skipped (set RDESK_E2E=1, as `cargo xtask test` does)");
+            return None;
+        }
+        let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
+        Some(Self {
+            ssh: var("RDESK_STANDIN_SSH"),
+            identity: var("RDESK_STANDIN_IDENTITY"),
+            public_url: var("RDESK_STANDIN_PUBLIC_URL"),
+            repo: var("RDESK_STANDIN_REPO"),
+            r_version: var("RDESK_STANDIN_R_VERSION"),
+        })
+    }
+
+    /// A fresh `rdesk` with its own data directory and the stand-in added as host `vps`.
+    pub fn desk(&self) -> Rdesk {
+        let desk = Rdesk::new();
+        desk.ok(&[
+            "host",
+            "add",
+            "vps",
+            "--ssh",
+            &self.ssh,
+            "--identity",
+            &self.identity,
+            "--public-url",
+            &self.public_url,
+        ]);
+        desk
+    }
+}
+
+/// The `rdesk` binary, built once per test run.
+pub fn rdesk_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("RDESK_BIN") {
+            return PathBuf::from(bin);
+        }
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "rdesk-cli"])
+            .current_dir(workspace)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building rdesk failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace.join("target"));
+        target.join("debug").join("rdesk")
+    })
+}
+
+/// One user's `rdesk`: a private data directory that lives as long as this value.
+pub struct Rdesk {
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Default for Rdesk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Rdesk {
+    pub fn new() -> Self {
+        Self {
+            data_dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(rdesk_binary())
+            .args(args)
+            .env("RDESK_DATA_DIR", self.data_dir.path())
+            .output()
+            .expect("rdesk runs")
+    }
+
+    /// Runs and insists on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "rdesk {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// Runs and insists on failure; returns stderr (the error sentence).
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "rdesk {args:?} should have failed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Runs with `--json` and parses the last line of stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let stdout = self.ok(&all);
+        let last = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
+    }
+
+    /// `rdesk call` on host `vps`, parsed.
+    pub fn call(&self, slug: &str, function: &str, args: &[&str]) -> Value {
+        let mut all = vec!["call", slug, function];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--host", "vps"]);
+        self.json(&all)
+    }
+}
+
+/// A folder holding the given files, for deploying.
+pub fn app_folder(name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join(name);
+    for (path, contents) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    }
+    (dir, root)
+}
+
+/// Names of Docker objects (containers with `ps -a`, or images) carrying a label filter.
+pub fn docker_objects(kind: DockerKind, label_filter: &str) -> Vec<String> {
+    let args: &[&str] = match kind {
+        DockerKind::Containers => &["ps", "-a", "--format", "{{.Names}}"],
+        DockerKind::Images => &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+    };
+    let out = Command::new("docker")
+        .args(args)
+        .args(["--filter", &format!("label={label_filter}")])
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+pub enum DockerKind {
+    Containers,
+    Images,
+}
+
+/// Everything on the stand-in that belongs to one app slug.
+pub fn objects_of(slug: &str) -> Vec<String> {
+    let filter = format!("io.rserve-desk.slug={slug}");
+    let mut all = docker_objects(DockerKind::Containers, &filter);
+    all.extend(docker_objects(DockerKind::Images, &filter));
+    all
+}

@@ -4,9 +4,11 @@
 //!   engine, Traefik, a CRAN-like repository, sshd), made idempotently.
 //! - `test`: stand-in up, then fmt, clippy and the workspace's tests.
 //! - `run`: stand-in up, then deploy `examples/hello` with the `rdesk` CLI.
+//! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
 
 mod apt;
 mod base;
+mod bench;
 mod cran;
 mod debian;
 mod docker;
@@ -57,6 +59,9 @@ enum Cmd {
     /// Stand-in up, then add it as host `standin`, deploy an app and call it
     /// with the `rdesk` CLI.
     Run(run::RunArgs),
+    /// Stand-in up, then measure: tunnel vs local Docker API round trip, and
+    /// code-only redeploy vs first build.
+    Bench,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         },
         Cmd::Test { cargo_test_args } => test::run(&st, cargo_test_args),
         Cmd::Run(args) => run::run(&st, args),
+        Cmd::Bench => bench::run(&st),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

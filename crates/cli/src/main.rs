@@ -1,1 +1,314 @@
-fn main() {}
+//! `rdesk`: every Rserve Desk operation from the command line. It only parses
+//! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
+
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use futures_util::StreamExt;
+use rdesk_core::desk::{DeployRequest, Desk, NewHost};
+use rdesk_core::host::HostTarget;
+use rdesk_core::paths;
+
+use output::Output;
+
+/// Serve R code from your own VPS: deploy, watch and call Rserve apps over SSH.
+#[derive(Parser)]
+#[command(name = "rdesk", version)]
+struct Cli {
+    /// Print JSON instead of text (one object per line for streams).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where the local cache lives (default: the platform's data directory).
+    #[arg(long, global = true, env = paths::DATA_DIR_ENV)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list, check or forget hosts.
+    #[command(subcommand)]
+    Host(HostCommand),
+    /// Deploy a folder, `.R` files or a `.zip`/`.tar.gz` as an app (or a new version of one).
+    Deploy(DeployArgs),
+    /// List a host's apps (from its labels; from the cache when it is offline).
+    Apps(HostArg),
+    /// Show an app's state.
+    Status(AppArgs),
+    /// Print an app's output.
+    Logs(LogsArgs),
+    /// Stop an app.
+    Stop(AppArgs),
+    /// Start an app again (never rebuilds).
+    Start(AppArgs),
+    /// Restart an app.
+    Restart(AppArgs),
+    /// Remove an app: its containers and images.
+    Rm(AppArgs),
+    /// Show an app's deployments and status changes.
+    History(AppArgs),
+    /// Call a function of an app through the host's Traefik, like a client would.
+    Call(CallArgs),
+}
+
+#[derive(Subcommand)]
+enum HostCommand {
+    /// Add a VPS reached over SSH, or this machine's Docker.
+    Add(HostAddArgs),
+    /// List the hosts.
+    List,
+    /// Connect to a host and report what it offers.
+    Check { name: String },
+    /// Forget a host (nothing on it changes).
+    Rm { name: String },
+}
+
+#[derive(Args)]
+struct HostAddArgs {
+    name: String,
+    /// USER@HOST[:PORT], or a host alias from ~/.ssh/config.
+    #[arg(long, conflicts_with = "local", required_unless_present = "local")]
+    ssh: Option<String>,
+    /// Use this machine's Docker instead of a VPS.
+    #[arg(long)]
+    local: bool,
+    /// Private key to log in with (else ~/.ssh/config, the agent and default keys).
+    #[arg(long, requires = "ssh")]
+    identity: Option<PathBuf>,
+    /// Where the host's Traefik answers (default http://HOST).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+#[derive(Args)]
+struct HostArg {
+    #[arg(long)]
+    host: String,
+}
+
+#[derive(Args)]
+struct AppArgs {
+    slug: String,
+    #[arg(long)]
+    host: String,
+}
+
+#[derive(Args)]
+struct LogsArgs {
+    #[command(flatten)]
+    app: AppArgs,
+    /// How many of the last lines to print.
+    #[arg(long, default_value_t = 100)]
+    tail: usize,
+    /// Keep printing new lines.
+    #[arg(long, short)]
+    follow: bool,
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    /// A folder, an archive (.zip, .tar.gz), or .R files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long)]
+    host: String,
+    /// The app's name in URLs (default: from the folder or file name).
+    #[arg(long)]
+    slug: Option<String>,
+    /// R version to build on (default: the app's, else the newest on the host).
+    #[arg(long)]
+    r_version: Option<String>,
+    /// An R package to install, besides those found in the code (repeatable).
+    #[arg(long = "package")]
+    packages: Vec<String>,
+    /// CRAN-like repository to install packages from (default: CRAN).
+    #[arg(long)]
+    repo: Option<String>,
+    /// `ocap` (only the app's functions are callable) or `eval` (trusted clients send any R).
+    #[arg(long)]
+    mode: Option<String>,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    slug: String,
+    function: String,
+    /// Arguments as JSON values, e.g. 1 '"text"' '[1,2]' '{"a":1}'.
+    args: Vec<String>,
+    #[arg(long)]
+    host: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let out = Output::new(cli.json);
+    match run(cli, &out).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, out: &Output) -> Result<()> {
+    let data_dir = cli.data_dir.unwrap_or_else(paths::data_dir);
+    let desk = Desk::open(&data_dir).await?;
+    match cli.command {
+        Command::Host(command) => host(&desk, command, out).await,
+        Command::Deploy(args) => {
+            let session = desk.session(&args.host).await?;
+            let request = DeployRequest {
+                paths: args.paths,
+                slug: args.slug,
+                r_version: args.r_version,
+                packages: args.packages,
+                repo: args.repo,
+                mode: args.mode,
+            };
+            let report = session
+                .deploy(&request, &|event| out.deploy_event(&event))
+                .await;
+            session.close().await;
+            out.deploy_report(&report?);
+            Ok(())
+        }
+        Command::Apps(HostArg { host }) => {
+            out.apps(&desk.apps(&host).await?);
+            Ok(())
+        }
+        Command::Status(app) => {
+            with_session(&desk, &app.host, async |s| {
+                out.app_state(&s.status(&app.slug).await?);
+                Ok(())
+            })
+            .await
+        }
+        Command::Stop(app) => {
+            with_session(&desk, &app.host, async |s| {
+                out.app_state(&s.stop(&app.slug).await?);
+                Ok(())
+            })
+            .await
+        }
+        Command::Start(app) => {
+            with_session(&desk, &app.host, async |s| {
+                out.app_state(&s.start(&app.slug).await?);
+                Ok(())
+            })
+            .await
+        }
+        Command::Restart(app) => {
+            with_session(&desk, &app.host, async |s| {
+                out.app_state(&s.restart(&app.slug).await?);
+                Ok(())
+            })
+            .await
+        }
+        Command::Rm(app) => {
+            with_session(&desk, &app.host, async |s| {
+                out.removed(&app.slug, &s.remove(&app.slug).await?);
+                Ok(())
+            })
+            .await
+        }
+        Command::Logs(args) => {
+            with_session(&desk, &args.app.host, async |s| {
+                let mut lines = s.logs(&args.app.slug, args.tail, args.follow).await?;
+                while let Some(line) = lines.next().await {
+                    out.log_line(&line?);
+                }
+                Ok(())
+            })
+            .await
+        }
+        Command::History(app) => {
+            desk.host(&app.host).await?;
+            let store = desk.store();
+            let deployments = store.deployments(&app.host, &app.slug, 50).await?;
+            let events = store.status_events(&app.host, &app.slug, 50).await?;
+            out.history(&deployments, &events);
+            Ok(())
+        }
+        Command::Call(args) => {
+            let values = args
+                .args
+                .iter()
+                .map(|a| {
+                    serde_json::from_str(a)
+                        .map_err(|e| anyhow::anyhow!("the argument `{a}` is not valid JSON: {e}"))
+                })
+                .collect::<Result<Vec<serde_json::Value>>>()?;
+            let result = desk
+                .call(&args.host, &args.slug, &args.function, &values)
+                .await?;
+            out.value(&result);
+            Ok(())
+        }
+    }
+}
+
+/// Opens the host's tunnel, runs one operation, and closes the tunnel whatever happened.
+async fn with_session(
+    desk: &Desk,
+    host: &str,
+    op: impl AsyncFnOnce(&rdesk_core::desk::HostSession) -> Result<()>,
+) -> Result<()> {
+    let session = desk.session(host).await?;
+    let result = op(&session).await;
+    session.close().await;
+    result
+}
+
+async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
+    match command {
+        HostCommand::Add(args) => {
+            let target = match args.ssh {
+                Some(ssh) => {
+                    let target = HostTarget::parse_ssh(&ssh)?;
+                    match args.identity {
+                        Some(identity) => target.with_identity(identity),
+                        None => target,
+                    }
+                }
+                None => HostTarget::local(),
+            };
+            let added = desk
+                .add_host(NewHost {
+                    name: args.name,
+                    target,
+                    public_url: args.public_url,
+                })
+                .await?;
+            out.host_added(&added);
+        }
+        HostCommand::List => out.hosts(&desk.hosts().await?),
+        HostCommand::Check { name } => {
+            with_session(desk, &name, async |s| {
+                out.host_check(&s.check().await?);
+                Ok(())
+            })
+            .await?
+        }
+        HostCommand::Rm { name } => {
+            desk.remove_host(&name).await?;
+            out.message(
+                &format!("forgot host {name}"),
+                &serde_json::json!({"removed": name}),
+            );
+        }
+    }
+    Ok(())
+}

@@ -2,6 +2,12 @@
 //! intake of app code, deploy orchestration and the local SQLite cache.
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
+pub mod desk;
+mod error;
 pub mod host;
 pub mod intake;
+pub mod paths;
 pub mod store;
+
+pub use error::DeskError;
+pub use rdesk_spawner as spawner;

@@ -33,6 +33,9 @@ pub struct DockerConfig {
     pub health_timeout: Duration,
     /// How many images of each app to keep for rollbacks.
     pub keep_images: usize,
+    /// How long old and new containers serve side by side after the new one is
+    /// healthy, so the router picks up the new one before the old one goes.
+    pub switch_grace: Duration,
 }
 
 impl DockerConfig {
@@ -42,6 +45,7 @@ impl DockerConfig {
             build_network: None,
             health_timeout: Duration::from_secs(60),
             keep_images: 3,
+            switch_grace: Duration::from_secs(3),
         }
     }
 }
@@ -563,6 +567,13 @@ impl crate::Spawner for DockerSpawner {
         }
 
         let mut replaced = Vec::new();
+        if !existing.is_empty() {
+            progress(DeployEvent::Step(
+                "new version healthy; letting the router pick it up before the old one goes"
+                    .to_owned(),
+            ));
+            tokio::time::sleep(self.config.switch_grace).await;
+        }
         for old in existing {
             let id = old.id.unwrap_or_default();
             progress(DeployEvent::Step(format!(

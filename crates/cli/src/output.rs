@@ -1,0 +1,253 @@
+//! How `rdesk` prints results: aligned text for people, JSON for scripts.
+
+use rdesk_core::desk::{AddedHost, AppsView, DeployReport, HostCheck};
+use rdesk_core::spawner::{AppState, DeployEvent, LogLine, LogStream, Removed};
+use rdesk_core::store::{DeploymentRecord, HostRecord, StatusEvent, now_ms};
+use serde::Serialize;
+use serde_json::json;
+
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    fn emit<T: Serialize + ?Sized>(&self, value: &T) {
+        match serde_json::to_string(value) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("error: could not write JSON: {e}"),
+        }
+    }
+
+    /// Prints an error and its causes: to stdout as `{"error": …}` with `--json`, else to stderr.
+    pub fn error(&self, error: &anyhow::Error) {
+        let message = error_sentence(error);
+        if self.json {
+            self.emit(&json!({ "error": message }));
+        } else {
+            eprintln!("error: {message}");
+        }
+    }
+
+    pub fn message(&self, text: &str, value: &serde_json::Value) {
+        if self.json {
+            self.emit(value);
+        } else {
+            println!("{text}");
+        }
+    }
+
+    pub fn value(&self, value: &serde_json::Value) {
+        if self.json {
+            self.emit(value);
+        } else {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+            );
+        }
+    }
+
+    pub fn host_added(&self, added: &AddedHost) {
+        if self.json {
+            return self.emit(added);
+        }
+        println!("added host {}", added.record.name);
+        if let Some(fp) = &added.host_key_fingerprint {
+            println!("host key pinned: {fp}");
+        }
+        println!("public URL: {}", added.record.public_url);
+    }
+
+    pub fn hosts(&self, hosts: &[HostRecord]) {
+        if self.json {
+            return self.emit(hosts);
+        }
+        if hosts.is_empty() {
+            println!(
+                "no hosts yet: add one with `rdesk host add NAME --ssh USER@HOST` or `--local`"
+            );
+        }
+        for h in hosts {
+            let target = h.ssh_target.as_deref().unwrap_or("this machine's Docker");
+            println!(
+                "{:<16} {:<6} {:<32} {}",
+                h.name,
+                h.kind.as_str(),
+                target,
+                h.public_url
+            );
+        }
+    }
+
+    pub fn host_check(&self, check: &HostCheck) {
+        if self.json {
+            return self.emit(check);
+        }
+        println!("host {} answers", check.host);
+        if let Some(fp) = &check.host_key_fingerprint {
+            println!("  host key:       {fp}");
+        }
+        println!("  Docker:         {}", check.docker_version);
+        println!(
+            "  R versions:     {}",
+            list_or(&check.r_versions, "none yet")
+        );
+        println!("  API round trip: {:.1} ms", check.round_trip_ms);
+    }
+
+    pub fn deploy_event(&self, event: &DeployEvent) {
+        if self.json {
+            return self.emit(event);
+        }
+        match event {
+            DeployEvent::Step(text) => println!("==> {text}"),
+            DeployEvent::BuildLog(line) => println!("    {line}"),
+        }
+    }
+
+    pub fn deploy_report(&self, report: &DeployReport) {
+        if self.json {
+            return self.emit(report);
+        }
+        let what = if report.deployed.built {
+            "built and deployed"
+        } else {
+            "deployed (no rebuild)"
+        };
+        println!(
+            "{what} `{}` on {} in {:.1} s",
+            report.slug,
+            report.host,
+            report.duration_ms as f64 / 1000.0
+        );
+        println!("  files:    {}", report.files.join(", "));
+        println!("  R:        {}", report.r_version);
+        println!("  packages: {}", list_or(&report.packages, "none"));
+        println!("  url:      {}", report.url);
+        if !report.answering {
+            println!("  (not answering at that URL yet: check the host's public URL and Traefik)");
+        }
+    }
+
+    pub fn apps(&self, view: &AppsView) {
+        if self.json {
+            return self.emit(view);
+        }
+        if let Some(reason) = &view.offline_reason {
+            println!(
+                "host {} is offline ({reason}); showing the last known state",
+                view.host
+            );
+        }
+        if view.apps.is_empty() {
+            println!("no apps on {}", view.host);
+        }
+        for app in &view.apps {
+            let age = if view.live {
+                String::new()
+            } else {
+                format!("  (seen {} ago)", age(app.updated_at))
+            };
+            println!(
+                "{:<24} {:<10} R {:<8} {}{age}",
+                app.slug, app.status, app.r_version, app.mode
+            );
+        }
+    }
+
+    pub fn app_state(&self, app: &AppState) {
+        if self.json {
+            return self.emit(app);
+        }
+        println!("{}: {}", app.slug, app.status());
+        println!(
+            "  R {} / {} mode / packages: {}",
+            app.r_version,
+            app.mode,
+            list_or(&app.packages, "none")
+        );
+        for c in &app.containers {
+            println!("  container {} {} ({})", c.name, c.state, c.detail);
+        }
+    }
+
+    pub fn removed(&self, slug: &str, removed: &Removed) {
+        if self.json {
+            return self.emit(&json!({ "slug": slug, "removed": removed }));
+        }
+        println!(
+            "removed {slug}: {} container(s), images: {}",
+            removed.containers.len(),
+            list_or(&removed.images, "none")
+        );
+    }
+
+    pub fn log_line(&self, line: &LogLine) {
+        if self.json {
+            return self.emit(line);
+        }
+        match line.stream {
+            LogStream::Stdout => println!("{}", line.text),
+            LogStream::Stderr => eprintln!("{}", line.text),
+        }
+    }
+
+    pub fn history(&self, deployments: &[DeploymentRecord], events: &[StatusEvent]) {
+        if self.json {
+            return self.emit(&json!({ "deployments": deployments, "status_events": events }));
+        }
+        println!("deployments (newest first):");
+        for d in deployments {
+            println!(
+                "  {} ago  {:<8} {:<7} {:>6} ms  {}",
+                age(d.started_at),
+                d.action,
+                d.outcome,
+                d.duration_ms,
+                d.message.as_deref().unwrap_or("")
+            );
+        }
+        println!("status changes (newest first):");
+        for e in events {
+            println!("  {} ago  {}", age(e.at), e.status);
+        }
+    }
+}
+
+/// The error and those of its causes that its own text does not already say.
+fn error_sentence(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+fn list_or(items: &[String], empty: &str) -> String {
+    if items.is_empty() {
+        empty.to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// "42 s", "5 min", "3 h", "2 d".
+fn age(at_ms: i64) -> String {
+    let s = (now_ms() - at_ms).max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86400),
+    }
+}

@@ -1,0 +1,819 @@
+//! The engine's front door: hosts, deploys and app operations as the desktop
+//! shell and `rdesk` use them. It joins the pieces (store, host connection,
+//! intake, spawner, QAP client) and records what happened in the cache; the
+//! host's labels stay the source of truth.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::BoxStream;
+use rdesk_spawner::{
+    AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner, LogLine, Mode,
+    PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::DeskError;
+use crate::host::{ConnectOptions, Connection, HostTarget};
+use crate::intake::{self, Limits};
+use crate::paths;
+use crate::store::{AppRecord, HostKind, HostRecord, NewDeployment, Store, now_ms};
+
+/// The Docker network Traefik watches and apps join on every host.
+pub const NETWORK: &str = "rserve-desk";
+
+/// How to reach a new host.
+#[derive(Debug, Clone)]
+pub struct NewHost {
+    pub name: String,
+    pub target: HostTarget,
+    /// Where the host's Traefik answers; defaults to `http://HOST` for SSH hosts
+    /// and `http://127.0.0.1` for the local Docker.
+    pub public_url: Option<String>,
+}
+
+/// A host just added, with the fingerprint of the host key pinned on first contact.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedHost {
+    pub record: HostRecord,
+    pub host_key_fingerprint: Option<String>,
+}
+
+/// What the user asks to deploy.
+#[derive(Debug, Clone, Default)]
+pub struct DeployRequest {
+    /// A folder, an archive, or `.R` files.
+    pub paths: Vec<PathBuf>,
+    /// Defaults to a slug made from the folder, archive or file name.
+    pub slug: Option<String>,
+    /// Defaults to the app's current version, else the newest on the host.
+    pub r_version: Option<String>,
+    /// Added to the packages detected in the code.
+    pub packages: Vec<String>,
+    /// Defaults to the app's current repository, else CRAN.
+    pub repo: Option<String>,
+    /// Defaults to the app's current mode, else OCAP.
+    pub mode: Option<String>,
+}
+
+/// What a deploy did, for the user.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    pub host: String,
+    pub slug: String,
+    pub url: String,
+    pub r_version: String,
+    pub packages: Vec<String>,
+    pub files: Vec<String>,
+    pub deployed: Deployed,
+    /// Whether the app answered a QAP handshake at its URL before the deploy returned.
+    pub answering: bool,
+    pub duration_ms: i64,
+}
+
+/// The apps of a host: live from its labels, or the cached list when it cannot be reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppsView {
+    pub host: String,
+    pub apps: Vec<AppRecord>,
+    /// True when read from the host just now.
+    pub live: bool,
+    /// Why the host could not be reached, when it could not.
+    pub offline_reason: Option<String>,
+}
+
+/// The result of checking a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCheck {
+    pub host: String,
+    pub host_key_fingerprint: Option<String>,
+    pub docker_version: String,
+    pub r_versions: Vec<String>,
+    pub round_trip_ms: f64,
+}
+
+/// The engine, over one data directory.
+pub struct Desk {
+    store: Store,
+    data_dir: PathBuf,
+}
+
+impl Desk {
+    /// Opens (creating if needed) the cache in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, DeskError> {
+        let store = Store::open(paths::database(data_dir)).await?;
+        Ok(Self {
+            store,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Adds a host after connecting to it once, which pins its host key.
+    /// Nothing is stored if the host cannot be reached.
+    pub async fn add_host(&self, new: NewHost) -> Result<AddedHost, DeskError> {
+        validate_host_name(&new.name)?;
+        let public_url = match new.public_url {
+            Some(url) => validate_public_url(&url)?,
+            None => default_public_url(&new.target),
+        };
+        if self.store.host(&new.name).await?.is_some() {
+            return Err(crate::store::StoreError::HostExists { name: new.name }.into());
+        }
+        let record = host_record(&new.name, &new.target, &public_url)?;
+        self.store.add_host(record.clone()).await?;
+        match self.connect(&record).await {
+            Ok(session) => {
+                let host_key_fingerprint =
+                    session.connection.host_key_fingerprint().map(str::to_owned);
+                session.close().await;
+                Ok(AddedHost {
+                    record,
+                    host_key_fingerprint,
+                })
+            }
+            Err(e) => {
+                self.store.remove_host(&new.name).await?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn hosts(&self) -> Result<Vec<HostRecord>, DeskError> {
+        Ok(self.store.hosts().await?)
+    }
+
+    /// Forgets a host and its cached apps and history; nothing on the host changes.
+    pub async fn remove_host(&self, name: &str) -> Result<(), DeskError> {
+        if self.store.remove_host(name).await? {
+            Ok(())
+        } else {
+            Err(DeskError::UnknownHost(name.to_owned()))
+        }
+    }
+
+    pub async fn host(&self, name: &str) -> Result<HostRecord, DeskError> {
+        self.store
+            .host(name)
+            .await?
+            .ok_or_else(|| DeskError::UnknownHost(name.to_owned()))
+    }
+
+    async fn connect(&self, record: &HostRecord) -> Result<HostSession, DeskError> {
+        let runtime = paths::private_runtime_dir().map_err(|source| DeskError::Io {
+            what: "creating a private directory for the host's socket".to_owned(),
+            source,
+        })?;
+        let target = HostTarget::from_record(record)?;
+        let options = ConnectOptions::new(runtime.path().to_owned());
+        let connection = Connection::open(&record.name, target, &options, &self.store).await?;
+        let mut config = DockerConfig::new(NETWORK);
+        config.build_network = Some(NETWORK.to_owned());
+        let spawner = DockerSpawner::new(connection.docker(), config);
+        Ok(HostSession {
+            record: record.clone(),
+            connection,
+            spawner,
+            store: self.store.clone(),
+            _runtime: runtime,
+        })
+    }
+
+    /// Opens the host's tunnel for a series of operations.
+    pub async fn session(&self, host: &str) -> Result<HostSession, DeskError> {
+        let record = self.host(host).await?;
+        self.connect(&record).await
+    }
+
+    /// The host's apps, rebuilding the cache from its labels; the cached list
+    /// (marked not live) when the host cannot be reached.
+    pub async fn apps(&self, host: &str) -> Result<AppsView, DeskError> {
+        let record = self.host(host).await?;
+        match self.connect(&record).await {
+            Ok(session) => {
+                let result = session.refresh_apps().await;
+                session.close().await;
+                Ok(AppsView {
+                    host: host.to_owned(),
+                    apps: result?,
+                    live: true,
+                    offline_reason: None,
+                })
+            }
+            Err(DeskError::Host(e)) => Ok(AppsView {
+                host: host.to_owned(),
+                apps: self.store.apps(host).await?,
+                live: false,
+                offline_reason: Some(e.to_string()),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Calls a function of an app through the host's Traefik over WebSocket, as a browser would.
+    pub async fn call(
+        &self,
+        host: &str,
+        slug: &str,
+        function: &str,
+        args: &[serde_json::Value],
+    ) -> Result<serde_json::Value, DeskError> {
+        let record = self.host(host).await?;
+        let slug = Slug::parse(slug)?;
+        let url = websocket_url(&record.public_url, &slug);
+        let call_error = |source| DeskError::Call {
+            slug: slug.to_string(),
+            function: function.to_owned(),
+            url: url.clone(),
+            source: Box::new(source),
+        };
+        let mut client = rserve_qap::Client::connect_ws(&url)
+            .await
+            .map_err(call_error)?;
+        let result = client.call_json(function, args).await.map_err(call_error);
+        client.close().await;
+        result
+    }
+}
+
+/// One open connection to a host and the spawner over it. Close it when done.
+pub struct HostSession {
+    record: HostRecord,
+    connection: Connection,
+    spawner: DockerSpawner,
+    store: Store,
+    _runtime: tempfile::TempDir,
+}
+
+impl HostSession {
+    pub fn host(&self) -> &HostRecord {
+        &self.record
+    }
+
+    pub fn spawner(&self) -> &DockerSpawner {
+        &self.spawner
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Closes the tunnel, leaving no ssh process behind. A failure to close
+    /// gently is logged: the operation itself is done by then.
+    pub async fn close(self) {
+        if let Err(e) = self.connection.close().await {
+            tracing::warn!("closing the connection to {}: {e}", self.record.name);
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Checks the connection and what the host offers.
+    pub async fn check(&self) -> Result<HostCheck, DeskError> {
+        let docker = self.connection.docker();
+        let started = Instant::now();
+        docker
+            .list_containers(None::<bollard::query_parameters::ListContainersOptions>)
+            .await
+            .map_err(|e| {
+                DeskError::spawn(self.name())(SpawnError::Docker {
+                    action: "list containers".to_owned(),
+                    source: e,
+                })
+            })?;
+        let round_trip_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let version = docker.version().await.map_err(|e| {
+            DeskError::spawn(self.name())(SpawnError::Docker {
+                action: "report its version".to_owned(),
+                source: e,
+            })
+        })?;
+        Ok(HostCheck {
+            host: self.record.name.clone(),
+            host_key_fingerprint: self.connection.host_key_fingerprint().map(str::to_owned),
+            docker_version: version.version.unwrap_or_default(),
+            r_versions: self.r_versions().await?,
+            round_trip_ms,
+        })
+    }
+
+    async fn r_versions(&self) -> Result<Vec<String>, DeskError> {
+        self.spawner
+            .r_versions()
+            .await
+            .map_err(DeskError::spawn(self.name()))
+    }
+
+    /// Rebuilds the cached app list of this host from its containers' labels.
+    pub async fn refresh_apps(&self) -> Result<Vec<AppRecord>, DeskError> {
+        let live = self
+            .spawner
+            .list()
+            .await
+            .map_err(DeskError::spawn(self.name()))?;
+        let records: Vec<AppRecord> = live.iter().map(|a| app_record(self.name(), a)).collect();
+        self.store
+            .replace_apps(self.name(), records.clone())
+            .await?;
+        for app in &live {
+            self.store
+                .record_status(self.name(), &app.slug, &app.status(), None)
+                .await?;
+        }
+        Ok(records)
+    }
+
+    /// Takes the user's files, builds what changed and switches the app to the new version.
+    /// The attempt is recorded in the deployment history whatever its outcome.
+    pub async fn deploy(
+        &self,
+        request: &DeployRequest,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<DeployReport, DeskError> {
+        let started_at = now_ms();
+        let clock = Instant::now();
+        let paths = request.paths.clone();
+        let source =
+            tokio::task::spawn_blocking(move || intake::collect(&paths, &Limits::default()))
+                .await
+                .map_err(|e| DeskError::Io {
+                    what: "reading the app's files".to_owned(),
+                    source: std::io::Error::other(e),
+                })??;
+        let slug = match &request.slug {
+            Some(s) => Slug::parse(s)?,
+            None => Slug::suggest(&source.name_hint)
+                .ok_or_else(|| rdesk_spawner::SpecError::Slug(source.name_hint.clone()))?,
+        };
+        let current = match self.spawner.status(&slug).await {
+            Ok(state) => Some(state),
+            Err(SpawnError::NotFound(_)) => None,
+            Err(e) => return Err(DeskError::spawn(self.name())(e)),
+        };
+        let spec = self.spec(request, &source, &slug, current.as_ref()).await?;
+        progress(DeployEvent::Step(format!(
+            "deploying {} file(s) as `{slug}` with R {}{}",
+            spec.files().len(),
+            spec.r_version,
+            if spec.packages().is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " and packages {}",
+                    spec.packages()
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )));
+        let outcome = self.spawner.deploy(&spec, progress).await;
+        let duration_ms = clock.elapsed().as_millis() as i64;
+        self.store
+            .record_deployment(NewDeployment {
+                host: self.name().to_owned(),
+                slug: slug.to_string(),
+                app_id: spec.app_id.clone(),
+                action: "build".to_owned(),
+                code_hash: spec.code_hash(),
+                image_id: outcome.as_ref().ok().map(|d| d.image_id.clone()),
+                outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+                message: outcome.as_ref().err().map(ToString::to_string),
+                started_at,
+                duration_ms,
+            })
+            .await?;
+        let deployed = outcome.map_err(DeskError::spawn(self.name()))?;
+        self.refresh_apps().await?;
+        let url = websocket_url(&self.record.public_url, &slug);
+        progress(DeployEvent::Step(format!(
+            "waiting for the app to answer at {url}"
+        )));
+        let answering = match wait_until_answering(&url, ANSWER_TIMEOUT).await {
+            Ok(()) => true,
+            Err(e) => {
+                progress(DeployEvent::Step(format!(
+                    "the app runs but does not answer at {url} yet: {e}"
+                )));
+                false
+            }
+        };
+        Ok(DeployReport {
+            host: self.name().to_owned(),
+            answering,
+            url,
+            slug: slug.to_string(),
+            r_version: spec.r_version.to_string(),
+            packages: spec
+                .packages()
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            files: spec.files().iter().map(|f| f.path.clone()).collect(),
+            deployed,
+            duration_ms,
+        })
+    }
+
+    /// Turns the request and the collected files into a validated spec; what the
+    /// request leaves open comes from the app's current version, then defaults.
+    async fn spec(
+        &self,
+        request: &DeployRequest,
+        source: &intake::AppSource,
+        slug: &Slug,
+        current: Option<&AppState>,
+    ) -> Result<AppSpec, DeskError> {
+        let r_version = match (&request.r_version, current) {
+            (Some(v), _) => RVersion::parse(v)?,
+            (None, Some(app)) => RVersion::parse(&app.r_version)?,
+            (None, None) => {
+                let newest = self
+                    .r_versions()
+                    .await?
+                    .into_iter()
+                    .max_by(|a, b| version_key(a).cmp(&version_key(b)));
+                RVersion::parse(
+                    &newest.ok_or_else(|| DeskError::NoRVersion(self.name().to_owned()))?,
+                )?
+            }
+        };
+        let mut packages = request
+            .packages
+            .iter()
+            .map(|p| PackageName::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        packages.extend(
+            intake::detect_packages(source)
+                .iter()
+                .filter_map(|p| PackageName::parse(p).ok()),
+        );
+        let repo = match (&request.repo, current) {
+            (Some(r), _) => RepoUrl::parse(r)?,
+            (None, Some(app)) if !app.repo.is_empty() => RepoUrl::parse(&app.repo)?,
+            _ => RepoUrl::default(),
+        };
+        let mode = match (&request.mode, current) {
+            (Some(m), _) => Mode::parse(m)?,
+            (None, Some(app)) => Mode::parse(&app.mode).unwrap_or_default(),
+            _ => Mode::default(),
+        };
+        let files = source
+            .files
+            .iter()
+            .map(|f| AppFile::new(&f.path, f.contents.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let app_id = current
+            .map(|a| a.app_id.clone())
+            .unwrap_or_else(|| new_app_id(self.name(), slug));
+        Ok(AppSpec::new(
+            slug.clone(),
+            app_id,
+            r_version,
+            packages,
+            repo,
+            mode,
+            files,
+        )?)
+    }
+
+    /// Adds a lifecycle action (start, stop, restart, remove) to the app's history.
+    async fn record(
+        &self,
+        slug: &Slug,
+        action: &str,
+        failure: Option<String>,
+        clock: Instant,
+    ) -> Result<(), DeskError> {
+        let app_id = self
+            .store
+            .app(self.name(), slug.as_str())
+            .await?
+            .map(|a| a.app_id)
+            .unwrap_or_default();
+        self.store
+            .record_deployment(NewDeployment {
+                host: self.name().to_owned(),
+                slug: slug.to_string(),
+                app_id,
+                action: action.to_owned(),
+                code_hash: String::new(),
+                image_id: None,
+                outcome: if failure.is_none() { "ok" } else { "failed" }.to_owned(),
+                message: failure,
+                started_at: now_ms() - clock.elapsed().as_millis() as i64,
+                duration_ms: clock.elapsed().as_millis() as i64,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Runs start, stop or restart, records it, and refreshes the app's cached state.
+    async fn lifecycle(&self, slug: &str, action: Lifecycle) -> Result<AppState, DeskError> {
+        let slug = Slug::parse(slug)?;
+        let clock = Instant::now();
+        let outcome = match action {
+            Lifecycle::Start => self.spawner.start(&slug).await,
+            Lifecycle::Stop => self.spawner.stop(&slug).await,
+            Lifecycle::Restart => self.spawner.restart(&slug).await,
+        }
+        .map_err(DeskError::spawn(self.name()));
+        if !matches!(outcome, Err(DeskError::UnknownApp { .. })) {
+            let failure = outcome.as_ref().err().map(ToString::to_string);
+            self.record(&slug, action.as_str(), failure, clock).await?;
+        }
+        outcome?;
+        self.refresh_apps().await?;
+        self.status(slug.as_str()).await
+    }
+
+    pub async fn start(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.lifecycle(slug, Lifecycle::Start).await
+    }
+
+    pub async fn stop(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.lifecycle(slug, Lifecycle::Stop).await
+    }
+
+    pub async fn restart(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.lifecycle(slug, Lifecycle::Restart).await
+    }
+
+    pub async fn status(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.spawner
+            .status(&Slug::parse(slug)?)
+            .await
+            .map_err(DeskError::spawn(self.name()))
+    }
+
+    /// Removes the app's containers and images from the host, and it from the cache.
+    pub async fn remove(&self, slug: &str) -> Result<Removed, DeskError> {
+        let slug = Slug::parse(slug)?;
+        let clock = Instant::now();
+        let removed = self
+            .spawner
+            .remove(&slug)
+            .await
+            .map_err(DeskError::spawn(self.name()));
+        if !matches!(removed, Err(DeskError::UnknownApp { .. })) {
+            let failure = removed.as_ref().err().map(ToString::to_string);
+            self.record(&slug, "remove", failure, clock).await?;
+        }
+        let removed = removed?;
+        self.store.remove_app(self.name(), slug.as_str()).await?;
+        Ok(removed)
+    }
+
+    pub async fn logs(
+        &self,
+        slug: &str,
+        tail: usize,
+        follow: bool,
+    ) -> Result<BoxStream<'static, Result<LogLine, SpawnError>>, DeskError> {
+        self.spawner
+            .logs(&Slug::parse(slug)?, tail, follow)
+            .await
+            .map_err(DeskError::spawn(self.name()))
+    }
+}
+
+/// How long a deploy waits for the router to reach a new app.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits until a QAP handshake succeeds at `url`, trying every quarter second.
+async fn wait_until_answering(url: &str, within: Duration) -> Result<(), rserve_qap::Error> {
+    let deadline = Instant::now() + within;
+    loop {
+        match rserve_qap::Client::connect_ws(url).await {
+            Ok(client) => {
+                client.close().await;
+                return Ok(());
+            }
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Lifecycle {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Lifecycle {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+fn app_record(host: &str, app: &AppState) -> AppRecord {
+    let current = app.current();
+    AppRecord {
+        host: host.to_owned(),
+        slug: app.slug.clone(),
+        app_id: app.app_id.clone(),
+        r_version: app.r_version.clone(),
+        mode: app.mode.clone(),
+        packages: app.packages.clone(),
+        repo: Some(app.repo.clone()).filter(|r| !r.is_empty()),
+        code_hash: app.code_hash.clone(),
+        config_hash: app.config_hash.clone(),
+        image_id: current.map(|c| c.image.clone()),
+        container_id: current.map(|c| c.id.clone()),
+        status: app.status(),
+        updated_at: now_ms(),
+    }
+}
+
+/// A fresh, practically unique app id.
+fn new_app_id(host: &str, slug: &Slug) -> String {
+    let mut h = Sha256::new();
+    h.update(host.as_bytes());
+    h.update(slug.as_str().as_bytes());
+    h.update(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_nanos()
+            .to_le_bytes(),
+    );
+    h.update(std::process::id().to_le_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
+fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+fn validate_host_name(name: &str) -> Result<(), DeskError> {
+    let ok = (1..=40).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && !name.starts_with(['-', '.']);
+    if ok {
+        Ok(())
+    } else {
+        Err(DeskError::InvalidHostName(name.to_owned()))
+    }
+}
+
+fn validate_public_url(url: &str) -> Result<String, DeskError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| DeskError::PublicUrl(url.to_owned()))?;
+    let host_port = rest.trim_end_matches('/');
+    let ok = !host_port.is_empty()
+        && host_port
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if ok {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(DeskError::PublicUrl(url.to_owned()))
+    }
+}
+
+/// `http://HOST` for an SSH target (its Traefik on port 80), `http://127.0.0.1` for the local Docker.
+fn default_public_url(target: &HostTarget) -> String {
+    match target {
+        HostTarget::Ssh { destination, .. } => {
+            let host = destination.rsplit('@').next().unwrap_or(destination);
+            if host.contains(':') {
+                format!("http://[{host}]")
+            } else {
+                format!("http://{host}")
+            }
+        }
+        HostTarget::Local { .. } => "http://127.0.0.1".to_owned(),
+    }
+}
+
+/// The record that keeps a host: `USER@HOST[:PORT]` and an absolute identity path.
+fn host_record(name: &str, target: &HostTarget, public_url: &str) -> Result<HostRecord, DeskError> {
+    let (kind, ssh_target, identity_file) = match target {
+        HostTarget::Local { .. } => (HostKind::Local, None, None),
+        HostTarget::Ssh {
+            destination,
+            port,
+            identity,
+            ..
+        } => {
+            let ssh_target = match port {
+                Some(port) if destination.contains(':') => {
+                    let (user, host) = destination
+                        .rsplit_once('@')
+                        .map_or((None, destination.as_str()), |(u, h)| (Some(u), h));
+                    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+                    format!("{user}[{host}]:{port}")
+                }
+                Some(port) => format!("{destination}:{port}"),
+                None => destination.clone(),
+            };
+            let identity_file = identity
+                .as_ref()
+                .map(|path| {
+                    std::path::absolute(path).map_err(|source| DeskError::Io {
+                        what: format!("finding the identity file {}", path.display()),
+                        source,
+                    })
+                })
+                .transpose()?
+                .map(|p| p.display().to_string());
+            (HostKind::Ssh, Some(ssh_target), identity_file)
+        }
+    };
+    Ok(HostRecord {
+        name: name.to_owned(),
+        kind,
+        ssh_target,
+        identity_file,
+        public_url: public_url.to_owned(),
+        added_at: now_ms(),
+    })
+}
+
+/// `ws://HOST/slug` for `http://HOST`, `wss://` for `https://`.
+fn websocket_url(public_url: &str, slug: &Slug) -> String {
+    let base = public_url
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}"))
+        .or_else(|| {
+            public_url
+                .strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
+        .unwrap_or_else(|| public_url.to_owned());
+    format!("{}/{slug}", base.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_short_and_plain() {
+        for good in ["vps1", "my.vps", "prod_eu-1"] {
+            assert!(validate_host_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-x", ".x", "a b", "a;b", "a/b", &"x".repeat(41)] {
+            assert!(validate_host_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn public_urls_are_plain_origins() {
+        assert_eq!(
+            validate_public_url("http://127.0.0.1:18080/").unwrap(),
+            "http://127.0.0.1:18080"
+        );
+        for bad in [
+            "127.0.0.1",
+            "ftp://x",
+            "http://",
+            "http://a/b?c",
+            "http://a b",
+        ] {
+            assert!(validate_public_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_scheme() {
+        let slug = Slug::parse("demo").unwrap();
+        assert_eq!(websocket_url("http://h:8080", &slug), "ws://h:8080/demo");
+        assert_eq!(websocket_url("https://h", &slug), "wss://h/demo");
+    }
+
+    #[test]
+    fn newest_r_version_compares_numerically() {
+        let newest = ["4.2.2", "4.10.0", "4.9.1"]
+            .into_iter()
+            .max_by(|a, b| version_key(a).cmp(&version_key(b)));
+        assert_eq!(newest, Some("4.10.0"));
+    }
+
+    #[test]
+    fn app_ids_differ_between_calls() {
+        let slug = Slug::parse("demo").unwrap();
+        assert_ne!(new_app_id("h", &slug), new_app_id("h", &slug));
+    }
+}

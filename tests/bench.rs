@@ -1,0 +1,112 @@
+//! `cargo xtask bench`: figures measured in one run against the stand-in VPS,
+//! printed as ratios so a noisy machine shifts both sides alike.
+//! - Docker API round trip (list containers) over the SSH tunnel ÷ over the local socket;
+//! - code-only redeploy time ÷ first build time.
+
+use std::time::{Duration, Instant};
+
+use rdesk_core::desk::{DeployRequest, Desk, NewHost};
+use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
+use rdesk_core::paths;
+use rdesk_e2e::{Standin, app_folder};
+
+const ROUND_TRIPS: usize = 50;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let Some(vps) = Standin::from_env("bench") else {
+        return Err("run it through `cargo xtask bench`, which starts the stand-in".into());
+    };
+    let data = tempfile::tempdir()?;
+    let desk = Desk::open(data.path()).await?;
+    let target = HostTarget::parse_ssh(&vps.ssh)?.with_identity(&vps.identity);
+    desk.add_host(NewHost {
+        name: "vps".into(),
+        target: target.clone(),
+        public_url: Some(vps.public_url.clone()),
+    })
+    .await?;
+
+    let runtime = paths::private_runtime_dir()?;
+    let options = ConnectOptions::new(runtime.path().to_owned());
+    let tunnel = Connection::open("vps", target, &options, desk.store()).await?;
+    let local = Connection::open("local", HostTarget::local(), &options, desk.store()).await?;
+    let (over_tunnel, over_socket) = round_trips(&tunnel, &local).await?;
+    tunnel.close().await?;
+    local.close().await?;
+    println!("docker API round trip (list containers), median of {ROUND_TRIPS}:");
+    println!("  over the SSH tunnel: {:.2} ms", ms(over_tunnel));
+    println!("  over the local socket: {:.2} ms", ms(over_socket));
+    println!(
+        "  ratio tunnel / local: {:.2}x (goal <= 1.3x)",
+        over_tunnel.as_secs_f64() / over_socket.as_secs_f64()
+    );
+
+    let session = desk.session("vps").await?;
+    let code = |n: u32| {
+        format!("library(rdeskdemo)\nversion <- function() {n}\nloud <- function(x) shout(x)\n")
+    };
+    let (_dir, app) = app_folder("bench", &[("app.R", &code(1))]);
+    let request = DeployRequest {
+        paths: vec![app.clone()],
+        slug: Some("bench-redeploy".into()),
+        repo: Some(vps.repo.clone()),
+        ..DeployRequest::default()
+    };
+    let quiet = |_event| {};
+    let first = session.deploy(&request, &quiet).await?;
+    std::fs::write(app.join("app.R"), code(2))?;
+    let second = session.deploy(&request, &quiet).await?;
+    session.remove("bench-redeploy").await?;
+    session.close().await;
+    println!("deploy over SSH (build, start, health check, switch):");
+    println!(
+        "  first build: {:.2} s (packages layer {})",
+        first.duration_ms as f64 / 1000.0,
+        if first.deployed.packages_reused {
+            "already there"
+        } else {
+            "built"
+        }
+    );
+    println!(
+        "  code-only redeploy: {:.2} s",
+        second.duration_ms as f64 / 1000.0
+    );
+    println!(
+        "  ratio redeploy / first build: {:.2}",
+        second.duration_ms as f64 / first.duration_ms as f64
+    );
+    Ok(())
+}
+
+/// Median list-containers time over each connection, alternating so drift hits both.
+async fn round_trips(
+    a: &Connection,
+    b: &Connection,
+) -> Result<(Duration, Duration), bollard::errors::Error> {
+    let (da, db) = (a.docker(), b.docker());
+    let mut ta = Vec::with_capacity(ROUND_TRIPS);
+    let mut tb = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS + 5 {
+        for (docker, times) in [(&da, &mut ta), (&db, &mut tb)] {
+            let start = Instant::now();
+            docker
+                .list_containers(None::<bollard::query_parameters::ListContainersOptions>)
+                .await?;
+            if i >= 5 {
+                times.push(start.elapsed());
+            }
+        }
+    }
+    Ok((median(ta), median(tb)))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,238 @@
+//! Deploying through `rdesk` over SSH to the stand-in VPS, and calling the
+//! apps through Traefik over WebSocket as a client would.
+
+use std::time::Duration;
+
+use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of};
+use serde_json::json;
+
+const CALC: &str = r#"
+library(rdeskdemo)
+
+add <- function(a, b) a + b
+
+greet <- function(name) shout(paste("hello", name))
+
+outer_fn <- function() {
+  inner_helper <- function() 42
+  inner_helper()
+}
+"#;
+
+/// Calls until the app answers (it may still be starting), a bounded number of times.
+fn call_when_up(desk: &Rdesk, slug: &str, function: &str, args: &[&str]) -> serde_json::Value {
+    for _ in 0..40 {
+        let mut all = vec!["call", slug, function];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--host", "vps", "--json"]);
+        let out = desk.run(&all);
+        if out.status.success() {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            return serde_json::from_str(stdout.trim()).expect("JSON");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("{slug} never answered {function}");
+}
+
+#[test]
+fn deploy_call_and_redeploy_reusing_the_packages_layer() {
+    let Some(vps) = Standin::from_env("deploy_call_and_redeploy") else {
+        return;
+    };
+    let desk = vps.desk();
+    let (_dir, app) = app_folder("calc", &[("calc.R", CALC)]);
+    let slug = "e2e-calc";
+    let first = desk.ok(&[
+        "deploy",
+        app.to_str().unwrap(),
+        "--host",
+        "vps",
+        "--slug",
+        slug,
+        "--repo",
+        &vps.repo,
+    ]);
+    assert!(first.contains("building packages layer"), "{first}");
+    assert!(
+        first.contains("rdeskdemo"),
+        "the package is detected from library(): {first}"
+    );
+
+    assert_eq!(desk.call(slug, "add", &["2", "3"]), json!(5.0));
+    assert_eq!(desk.call(slug, "greet", &["\"bob\""]), json!("HELLO BOB!"));
+    assert_eq!(desk.call(slug, "outer_fn", &[]), json!(42.0));
+
+    for not_exposed in ["inner_helper", "system", "Sys.getenv"] {
+        let err = desk.fails(&["call", slug, not_exposed, "--host", "vps"]);
+        assert!(
+            err.contains(not_exposed) && err.contains("add"),
+            "{not_exposed}: {err}"
+        );
+    }
+
+    std::fs::write(app.join("calc.R"), CALC.replace("a + b", "a + b + 100")).unwrap();
+    let second = desk.ok(&[
+        "deploy",
+        app.to_str().unwrap(),
+        "--host",
+        "vps",
+        "--slug",
+        slug,
+    ]);
+    assert!(second.contains("reusing packages layer"), "{second}");
+    assert!(!second.contains("building packages layer"), "{second}");
+    assert_eq!(call_when_up(&desk, slug, "add", &["2", "3"]), json!(105.0));
+
+    let unchanged = desk.json(&[
+        "deploy",
+        app.to_str().unwrap(),
+        "--host",
+        "vps",
+        "--slug",
+        slug,
+    ]);
+    assert_eq!(unchanged["deployed"]["built"], json!(false), "{unchanged}");
+
+    let apps = desk.json(&["apps", "--host", "vps"]);
+    let listed = apps["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["slug"] == slug)
+        .cloned();
+    let listed = listed.expect("the app is listed");
+    assert_eq!(listed["packages"], json!(["rdeskdemo"]));
+    assert_eq!(listed["status"], json!("running"));
+
+    desk.ok(&["rm", slug, "--host", "vps"]);
+    assert_eq!(objects_of(slug), Vec::<String>::new());
+}
+
+#[test]
+fn stop_start_and_remove_leave_nothing_behind() {
+    let Some(vps) = Standin::from_env("stop_start_and_remove") else {
+        return;
+    };
+    let desk = vps.desk();
+    let (_dir, app) = app_folder("life", &[("main.R", "ping <- function() 'pong'\n")]);
+    let slug = "e2e-life";
+    desk.ok(&[
+        "deploy",
+        app.to_str().unwrap(),
+        "--host",
+        "vps",
+        "--slug",
+        slug,
+    ]);
+    assert_eq!(desk.call(slug, "ping", &[]), json!("pong"));
+
+    let stopped = desk.json(&["stop", slug, "--host", "vps"]);
+    assert_eq!(
+        stopped["containers"][0]["state"],
+        json!("exited"),
+        "{stopped}"
+    );
+    desk.fails(&["call", slug, "ping", "--host", "vps"]);
+
+    let started = desk.json(&["start", slug, "--host", "vps"]);
+    assert_eq!(
+        started["containers"][0]["state"],
+        json!("running"),
+        "{started}"
+    );
+    assert_eq!(call_when_up(&desk, slug, "ping", &[]), json!("pong"));
+
+    let restarted = desk.json(&["restart", slug, "--host", "vps"]);
+    assert_eq!(restarted["containers"][0]["state"], json!("running"));
+    assert_eq!(call_when_up(&desk, slug, "ping", &[]), json!("pong"));
+
+    let logs = desk.ok(&["logs", slug, "--host", "vps", "--tail", "50"]);
+    assert!(
+        logs.contains("ping"),
+        "start-up lists the exposed functions: {logs}"
+    );
+
+    let removed = desk.json(&["rm", slug, "--host", "vps"]);
+    assert_eq!(
+        removed["removed"]["containers"].as_array().unwrap().len(),
+        1,
+        "{removed}"
+    );
+    assert_eq!(objects_of(slug), Vec::<String>::new());
+    let apps = desk.json(&["apps", "--host", "vps"]);
+    assert!(
+        !apps["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["slug"] == slug)
+    );
+    let err = desk.fails(&["status", slug, "--host", "vps"]);
+    assert!(err.contains("no app `e2e-life`"), "{err}");
+
+    let history = desk.json(&["history", slug, "--host", "vps"]);
+    let actions: Vec<&str> = history["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["remove", "restart", "start", "stop", "build"]);
+}
+
+#[test]
+fn the_app_list_is_rebuilt_from_labels_when_the_cache_is_lost() {
+    let Some(vps) = Standin::from_env("app_list_from_labels") else {
+        return;
+    };
+    let desk = vps.desk();
+    let (_dir, app) = app_folder("cache", &[("a.R", "one <- function() 1\n")]);
+    let slug = "e2e-cache";
+    desk.ok(&[
+        "deploy",
+        app.to_str().unwrap(),
+        "--host",
+        "vps",
+        "--slug",
+        slug,
+        "--mode",
+        "eval",
+    ]);
+
+    for file in ["rdesk.sqlite", "rdesk.sqlite-wal", "rdesk.sqlite-shm"] {
+        let _ = std::fs::remove_file(desk.data_dir.path().join(file));
+    }
+    let err = desk.fails(&["apps", "--host", "vps"]);
+    assert!(err.contains("no host named `vps`"), "{err}");
+    desk.ok(&[
+        "host",
+        "add",
+        "vps",
+        "--ssh",
+        &vps.ssh,
+        "--identity",
+        &vps.identity,
+        "--public-url",
+        &vps.public_url,
+    ]);
+    let apps = desk.json(&["apps", "--host", "vps"]);
+    assert_eq!(apps["live"], json!(true));
+    let found = apps["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["slug"] == slug)
+        .cloned();
+    let found = found.expect("the app comes back from its labels");
+    assert_eq!(found["mode"], json!("eval"));
+    assert_eq!(found["r_version"], json!(vps.r_version));
+    assert_eq!(found["status"], json!("running"));
+
+    assert_eq!(
+        desk.call(slug, "one", &[]),
+        json!(1.0),
+        "eval mode calls by name too"
+    );
+    desk.ok(&["rm", slug, "--host", "vps"]);
+}
