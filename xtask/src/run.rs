@@ -51,27 +51,22 @@ fn rdesk(st: &Standin) -> Command {
     cmd
 }
 
+/// Adds the stand-in as host `standin` unless `rdesk host list` already has it.
 fn add_host(st: &Standin) -> Result<Outcome> {
-    let out = rdesk(st)
-        .args(["host", "add", HOST, "--ssh", &st.ssh_target(), "--identity"])
-        .arg(st.client_key())
-        .args(["--public-url", &st.public_url()])
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run rdesk")?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        return ui::done(format!("added host {HOST} ({})", st.ssh_target()));
-    }
-    let lower = text.to_lowercase();
-    if lower.contains("already") || lower.contains("exists") {
+    let listed = sh::capture(rdesk(st).args(["host", "list", "--json"]))?;
+    let hosts: Vec<serde_json::Value> =
+        serde_json::from_str(&listed).context("rdesk host list --json did not print a list")?;
+    if hosts.iter().any(|h| h["name"] == HOST) {
         return ui::already(format!("host {HOST}"));
     }
-    bail!("rdesk host add failed ({}):\n{}", out.status, text.trim())
+    sh::capture(
+        rdesk(st)
+            .args(["host", "add", HOST, "--ssh", &st.ssh_target(), "--identity"])
+            .arg(st.client_key())
+            .args(["--public-url", &st.public_url()])
+            .stdin(Stdio::null()),
+    )?;
+    ui::done(format!("added host {HOST} ({})", st.ssh_target()))
 }
 
 pub fn run(st: &Standin, args: &RunArgs) -> Result<()> {
