@@ -494,7 +494,9 @@ impl crate::Spawner for DockerSpawner {
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
         self.check_host_ready(spec).await?;
+        let build_clock = Instant::now();
         let (image_id, built, packages_reused) = self.ensure_image(spec, progress).await?;
+        let build_ms = build_clock.elapsed().as_millis() as u64;
         let existing = self.containers(labels::APP_ID, &spec.app_id).await?;
         let image = context::app_image(spec);
 
@@ -528,6 +530,7 @@ impl crate::Spawner for DockerSpawner {
                 container_id: id,
                 built,
                 packages_reused,
+                build_ms,
                 replaced: vec![],
             });
         }
@@ -591,6 +594,7 @@ impl crate::Spawner for DockerSpawner {
             container_id: created.id,
             built,
             packages_reused,
+            build_ms,
             replaced,
         })
     }

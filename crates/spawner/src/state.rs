@@ -110,6 +110,8 @@ pub struct Deployed {
     pub built: bool,
     /// True when an existing packages layer was used instead of installing again.
     pub packages_reused: bool,
+    /// Time spent building images (zero when nothing was built).
+    pub build_ms: u64,
     /// Containers of the previous version that were removed after the switch.
     pub replaced: Vec<String>,
 }
