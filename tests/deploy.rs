@@ -43,16 +43,7 @@ fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     let desk = vps.desk();
     let (_dir, app) = app_folder("calc", &[("calc.R", CALC)]);
     let slug = "e2e-calc";
-    let first = desk.ok(&[
-        "deploy",
-        app.to_str().unwrap(),
-        "--host",
-        "vps",
-        "--slug",
-        slug,
-        "--repo",
-        &vps.repo,
-    ]);
+    let first = desk.deploy(&app, slug, &["--repo", &vps.repo]);
     assert!(first.contains("building packages layer"), "{first}");
     assert!(
         first.contains("rdeskdemo"),
@@ -72,14 +63,7 @@ fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     }
 
     std::fs::write(app.join("calc.R"), CALC.replace("a + b", "a + b + 100")).unwrap();
-    let second = desk.ok(&[
-        "deploy",
-        app.to_str().unwrap(),
-        "--host",
-        "vps",
-        "--slug",
-        slug,
-    ]);
+    let second = desk.deploy(&app, slug, &[]);
     assert!(second.contains("reusing packages layer"), "{second}");
     assert!(!second.contains("building packages layer"), "{second}");
     assert_eq!(call_when_up(&desk, slug, "add", &["2", "3"]), json!(105.0));
@@ -117,14 +101,7 @@ fn stop_start_and_remove_leave_nothing_behind() {
     let desk = vps.desk();
     let (_dir, app) = app_folder("life", &[("main.R", "ping <- function() 'pong'\n")]);
     let slug = "e2e-life";
-    desk.ok(&[
-        "deploy",
-        app.to_str().unwrap(),
-        "--host",
-        "vps",
-        "--slug",
-        slug,
-    ]);
+    desk.deploy(&app, slug, &[]);
     assert_eq!(desk.call(slug, "ping", &[]), json!("pong"));
 
     let stopped = desk.json(&["stop", slug, "--host", "vps"]);
@@ -189,33 +166,14 @@ fn the_app_list_is_rebuilt_from_labels_when_the_cache_is_lost() {
     let desk = vps.desk();
     let (_dir, app) = app_folder("cache", &[("a.R", "one <- function() 1\n")]);
     let slug = "e2e-cache";
-    desk.ok(&[
-        "deploy",
-        app.to_str().unwrap(),
-        "--host",
-        "vps",
-        "--slug",
-        slug,
-        "--mode",
-        "eval",
-    ]);
+    desk.deploy(&app, slug, &["--mode", "eval"]);
 
     for file in ["rdesk.sqlite", "rdesk.sqlite-wal", "rdesk.sqlite-shm"] {
         let _ = std::fs::remove_file(desk.data_dir.path().join(file));
     }
     let err = desk.fails(&["apps", "--host", "vps"]);
     assert!(err.contains("no host named `vps`"), "{err}");
-    desk.ok(&[
-        "host",
-        "add",
-        "vps",
-        "--ssh",
-        &vps.ssh,
-        "--identity",
-        &vps.identity,
-        "--public-url",
-        &vps.public_url,
-    ]);
+    vps.add_to(&desk);
     let apps = desk.json(&["apps", "--host", "vps"]);
     assert_eq!(apps["live"], json!(true));
     let found = apps["apps"]

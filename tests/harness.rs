@@ -38,6 +38,12 @@ impl Standin {
     /// A fresh `rdesk` with its own data directory and the stand-in added as host `vps`.
     pub fn desk(&self) -> Rdesk {
         let desk = Rdesk::new();
+        self.add_to(&desk);
+        desk
+    }
+
+    /// Adds the stand-in to `desk` as host `vps`.
+    pub fn add_to(&self, desk: &Rdesk) {
         desk.ok(&[
             "host",
             "add",
@@ -49,7 +55,6 @@ impl Standin {
             "--public-url",
             &self.public_url,
         ]);
-        desk
     }
 }
 
@@ -132,6 +137,14 @@ impl Rdesk {
         let stdout = self.ok(&all);
         let last = stdout.lines().last().unwrap_or_default();
         serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
+    }
+
+    /// `rdesk deploy PATH --host vps --slug SLUG EXTRA...`; returns stdout.
+    pub fn deploy(&self, path: &Path, slug: &str, extra: &[&str]) -> String {
+        let path = path.to_str().expect("UTF-8 path");
+        let mut all = vec!["deploy", path, "--host", "vps", "--slug", slug];
+        all.extend_from_slice(extra);
+        self.ok(&all)
     }
 
     /// `rdesk call` on host `vps`, parsed.

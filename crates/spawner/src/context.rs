@@ -90,23 +90,14 @@ fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, contents: &[u8]) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{AppFile, Mode, PackageName, RVersion, RepoUrl, Slug};
+    use crate::spec::{RepoUrl, sample};
 
     fn spec(packages: &[&str], code: &str) -> AppSpec {
-        AppSpec::new(
-            Slug::parse("demo").unwrap(),
-            "id".into(),
-            RVersion::parse("4.2.2").unwrap(),
-            packages
-                .iter()
-                .map(|p| PackageName::parse(p).unwrap())
-                .collect(),
-            RepoUrl::parse("http://cran:8000").unwrap(),
-            Mode::Ocap,
-            vec![
-                AppFile::new("main.R", code.as_bytes().to_vec()).unwrap(),
-                AppFile::new("lib/util.R", b"u <- 1".to_vec()).unwrap(),
-            ],
+        let repo = RepoUrl::parse("http://cran:8000").unwrap();
+        sample(
+            &[("main.R", code), ("lib/util.R", "u <- 1")],
+            packages,
+            repo,
         )
         .unwrap()
     }

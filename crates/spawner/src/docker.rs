@@ -227,20 +227,14 @@ impl DockerSpawner {
         Ok((id, true, packages_reused))
     }
 
-    /// The containers of an app, newest first, found by label.
-    async fn containers(
-        &self,
-        label: &str,
-        value: &str,
-    ) -> Result<Vec<ContainerSummary>, SpawnError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![
-                labels::filter(labels::OWNER, labels::OWNER_VALUE),
-                labels::filter(labels::ROLE, labels::Role::App.as_str()),
-                labels::filter(label, value),
-            ],
-        )]);
+    /// Our app containers carrying `extra` label filters too, newest first.
+    async fn app_containers(&self, extra: &[String]) -> Result<Vec<ContainerSummary>, SpawnError> {
+        let mut label_filters = vec![
+            labels::filter(labels::OWNER, labels::OWNER_VALUE),
+            labels::filter(labels::ROLE, labels::Role::App.as_str()),
+        ];
+        label_filters.extend_from_slice(extra);
+        let filters = HashMap::from([("label".to_owned(), label_filters)]);
         let mut list = self
             .docker
             .list_containers(Some(
@@ -253,6 +247,15 @@ impl DockerSpawner {
             .map_err(SpawnError::docker("list containers"))?;
         list.sort_by_key(|c| std::cmp::Reverse(c.created.unwrap_or(0)));
         Ok(list)
+    }
+
+    /// The containers of an app, newest first, found by one of its labels.
+    async fn containers(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<ContainerSummary>, SpawnError> {
+        self.app_containers(&[labels::filter(label, value)]).await
     }
 
     async fn containers_of(&self, slug: &Slug) -> Result<Vec<ContainerSummary>, SpawnError> {
@@ -703,25 +706,7 @@ impl crate::Spawner for DockerSpawner {
     }
 
     async fn list(&self) -> Result<Vec<AppState>, SpawnError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![
-                labels::filter(labels::OWNER, labels::OWNER_VALUE),
-                labels::filter(labels::ROLE, labels::Role::App.as_str()),
-            ],
-        )]);
-        let mut containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(SpawnError::docker("list containers"))?;
-        containers.sort_by_key(|c| std::cmp::Reverse(c.created.unwrap_or(0)));
-        Ok(group_into_apps(&containers))
+        Ok(group_into_apps(&self.app_containers(&[]).await?))
     }
 
     async fn logs(

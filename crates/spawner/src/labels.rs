@@ -46,38 +46,38 @@ pub fn filter(key: &str, value: &str) -> String {
 
 /// The labels of an app's image and container.
 pub fn app_labels(spec: &AppSpec) -> HashMap<String, String> {
-    let packages: Vec<&str> = spec.packages().iter().map(|p| p.as_str()).collect();
-    [
-        (OWNER, OWNER_VALUE.to_owned()),
-        (ROLE, Role::App.as_str().to_owned()),
-        (APP_ID, spec.app_id.clone()),
-        (SLUG, spec.slug.to_string()),
-        (CODE_HASH, spec.code_hash()),
-        (CONFIG_HASH, spec.config_hash()),
-        (R_VERSION, spec.r_version.to_string()),
-        (MODE, spec.mode.as_str().to_owned()),
-        (PACKAGES, packages.join(",")),
-        (PACKAGES_KEY, spec.packages_key()),
-        (REPO, spec.repo.as_str().to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut all = layer_labels(spec, Role::App);
+    all.extend(
+        [
+            (APP_ID, spec.app_id.clone()),
+            (SLUG, spec.slug.to_string()),
+            (CODE_HASH, spec.code_hash()),
+            (CONFIG_HASH, spec.config_hash()),
+            (MODE, spec.mode.as_str().to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    all
 }
 
 /// The labels of a packages layer image.
 pub fn packages_labels(spec: &AppSpec) -> HashMap<String, String> {
+    layer_labels(spec, Role::Packages)
+}
+
+/// What an app image and its packages layer both say: owner, role, R and packages.
+fn layer_labels(spec: &AppSpec, role: Role) -> HashMap<String, String> {
     let packages: Vec<&str> = spec.packages().iter().map(|p| p.as_str()).collect();
     [
         (OWNER, OWNER_VALUE.to_owned()),
-        (ROLE, Role::Packages.as_str().to_owned()),
+        (ROLE, role.as_str().to_owned()),
         (R_VERSION, spec.r_version.to_string()),
         (PACKAGES, packages.join(",")),
         (PACKAGES_KEY, spec.packages_key()),
         (REPO, spec.repo.as_str().to_owned()),
     ]
-    .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .into_iter()
     .collect()
 }
 
@@ -116,22 +116,17 @@ pub fn traefik_labels(slug: &Slug, network: &str) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{AppFile, Mode, PackageName, RVersion, RepoUrl};
+    use crate::spec::{RepoUrl, sample};
 
     fn spec() -> AppSpec {
-        AppSpec::new(
-            Slug::parse("sales").unwrap(),
-            "app-1".into(),
-            RVersion::parse("4.2.2").unwrap(),
-            vec![
-                PackageName::parse("zoo").unwrap(),
-                PackageName::parse("abc").unwrap(),
-            ],
+        let mut spec = sample(
+            &[("main.R", "f <- function() 1")],
+            &["zoo", "abc"],
             RepoUrl::default(),
-            Mode::Ocap,
-            vec![AppFile::new("main.R", b"f <- function() 1".to_vec()).unwrap()],
         )
-        .unwrap()
+        .unwrap();
+        spec.slug = Slug::parse("sales").unwrap();
+        spec
     }
 
     #[test]

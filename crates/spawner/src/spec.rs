@@ -330,6 +330,30 @@ fn frame(h: &mut Sha256, bytes: &[u8]) {
     h.update(bytes);
 }
 
+/// An app named `demo` on R 4.2.2 in OCAP mode, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn sample(
+    files: &[(&str, &str)],
+    packages: &[&str],
+    repo: RepoUrl,
+) -> Result<AppSpec, SpecError> {
+    AppSpec::new(
+        Slug::parse("demo")?,
+        "id".into(),
+        RVersion::parse("4.2.2")?,
+        packages
+            .iter()
+            .map(|p| PackageName::parse(p))
+            .collect::<Result<_, _>>()?,
+        repo,
+        Mode::Ocap,
+        files
+            .iter()
+            .map(|(p, c)| AppFile::new(p, c.as_bytes().to_vec()))
+            .collect::<Result<_, _>>()?,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,21 +462,7 @@ mod tests {
     }
 
     fn spec(files: &[(&str, &str)], packages: &[&str]) -> Result<AppSpec, SpecError> {
-        AppSpec::new(
-            Slug::parse("demo").unwrap(),
-            "id".into(),
-            RVersion::parse("4.2.2").unwrap(),
-            packages
-                .iter()
-                .map(|p| PackageName::parse(p).unwrap())
-                .collect(),
-            RepoUrl::default(),
-            Mode::Ocap,
-            files
-                .iter()
-                .map(|(p, c)| AppFile::new(p, c.as_bytes().to_vec()).unwrap())
-                .collect(),
-        )
+        sample(files, packages, RepoUrl::default())
     }
 
     #[test]

@@ -49,7 +49,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use error::IntakeError;
-pub use packages::{detect_packages, is_valid_package_name};
+pub use packages::detect_packages;
 pub use source::{AppSource, SourceFile};
 
 /// Default for [`Limits::max_total_bytes`]: 64 MiB.
