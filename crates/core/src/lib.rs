@@ -2,11 +2,13 @@
 //! intake of app code, deploy orchestration and the local SQLite cache.
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
+pub mod bootstrap;
 pub mod desk;
 mod error;
 pub mod host;
 pub mod intake;
 pub mod paths;
+pub mod secrets;
 pub mod store;
 
 pub use error::DeskError;

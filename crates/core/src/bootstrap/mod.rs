@@ -1,0 +1,1 @@
+//! One-click bootstrap of a host (being written).
