@@ -194,3 +194,35 @@ fn the_app_list_is_rebuilt_from_labels_when_the_cache_is_lost() {
     );
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
+
+#[test]
+fn a_local_host_uses_this_machines_docker_without_ssh() {
+    let Some(vps) = Standin::from_env("local_host") else {
+        return;
+    };
+    let desk = Rdesk::new();
+    let added = desk.json(&[
+        "host",
+        "add",
+        "here",
+        "--local",
+        "--public-url",
+        &vps.public_url,
+    ]);
+    assert_eq!(added["record"]["kind"], json!("local"), "{added}");
+    assert_eq!(added["host_key_fingerprint"], json!(null));
+    let (_dir, app) = app_folder("local", &[("main.R", "twice <- function(x) 2 * x\n")]);
+    let slug = "e2e-local";
+    desk.ok(&[
+        "deploy",
+        app.to_str().unwrap(),
+        "--host",
+        "here",
+        "--slug",
+        slug,
+    ]);
+    let doubled = desk.json(&["call", slug, "twice", "[1, 2.5]", "--host", "here"]);
+    assert_eq!(doubled, json!([2.0, 5.0]));
+    desk.ok(&["rm", slug, "--host", "here"]);
+    assert_eq!(objects_of(slug), Vec::<String>::new());
+}

@@ -189,6 +189,7 @@ mod tests {
         );
         write(&app, "renv/activate.R", b"source('x')\n");
         write(&app, ".Rprofile", b"options(digits = 3)\n");
+        write(&app, ".Renviron", b"GITHUB_PAT=not-for-the-server\n");
         let script = write(&app, "run.sh", b"#!/bin/sh\n");
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
 
@@ -196,16 +197,15 @@ mod tests {
         let src = take(&app).unwrap();
         assert_eq!(snapshot(dir.path()), before);
         let paths: Vec<&str> = src.files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [".Rprofile", "R/helpers.R", "app.R", "data/x.csv", "run.sh"]
-        );
+        assert_eq!(paths, ["R/helpers.R", "app.R", "data/x.csv", "run.sh"]);
         assert_eq!(
             src.skipped,
             [
                 ".DS_Store",
                 ".RData",
+                ".Renviron",
                 ".Rhistory",
+                ".Rprofile",
                 ".Rproj.user/",
                 ".git/",
                 "R/.DS_Store",

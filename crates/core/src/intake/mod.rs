@@ -26,7 +26,8 @@
 //!   inputs without any `.R`/`.r` file are refused.
 //!
 //! Junk (`.git/`, `__MACOSX/`, `.DS_Store`, `.Rproj.user/`, `.Rhistory`,
-//! `.RData`, renv's own `renv/` folder, editor backups...) is skipped
+//! `.RData`, `.Renviron`, `.Rprofile`, renv's own `renv/` folder, editor
+//! backups...) is skipped
 //! silently and listed in [`AppSource::skipped`]. Empty folders are dropped.
 //! When every file of an archive sits under one top-level folder, that folder
 //! is stripped and becomes the [`AppSource::name_hint`].

@@ -31,8 +31,13 @@ const JUNK_DIRS: &[&str] = &[
     "renv",
 ];
 
-/// Files that are never part of an app: OS metadata and R session leftovers.
+/// Files that are never part of an app: OS metadata, R session leftovers,
+/// and the workstation's R start-up files (`.Renviron` often holds personal
+/// tokens that must not be baked into an image; `.Rprofile` would run on the
+/// server at start-up and usually activates renv, which is not there).
 const JUNK_FILES: &[&str] = &[
+    ".Renviron",
+    ".Rprofile",
     ".DS_Store",
     ".Rhistory",
     ".RData",
@@ -258,7 +263,9 @@ mod tests {
             Some(".Rhistory")
         );
         assert_eq!(junk_prefix("app.R", false), None);
-        assert_eq!(junk_prefix(".Rprofile", false), None);
+        for startup in [".Rprofile", ".Renviron", "sub/.Renviron"] {
+            assert_eq!(junk_prefix(startup, false).as_deref(), Some(startup));
+        }
         assert_eq!(junk_prefix("renv.lock", false), None);
         assert_eq!(junk_prefix("R/git.R", false), None);
     }
