@@ -96,25 +96,17 @@ pub struct HostCheck {
 /// The engine, over one data directory.
 pub struct Desk {
     store: Store,
-    data_dir: PathBuf,
 }
 
 impl Desk {
     /// Opens (creating if needed) the cache in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, DeskError> {
         let store = Store::open(paths::database(data_dir)).await?;
-        Ok(Self {
-            store,
-            data_dir: data_dir.to_owned(),
-        })
+        Ok(Self { store })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
     }
 
     /// Adds a host after connecting to it once, which pins its host key.

@@ -1,7 +1,7 @@
 //! Where Rserve Desk keeps its files on the workstation: the data directory
 //! (SQLite cache) and private runtime directories for forwarded sockets.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the data directory.
 pub const DATA_DIR_ENV: &str = "RDESK_DATA_DIR";
@@ -17,13 +17,47 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// The SQLite file inside a data directory.
-pub fn database(data_dir: &std::path::Path) -> PathBuf {
+pub fn database(data_dir: &Path) -> PathBuf {
     data_dir.join("rdesk.sqlite")
 }
 
-/// A new private (0700) directory for one run's sockets, removed when dropped.
-/// Kept short because Unix socket paths are limited to about 100 bytes.
+/// Longest base directory for sockets: the SSH control and forwarded sockets
+/// go two levels below it, and Unix socket paths are limited to about 100 bytes.
+const MAX_RUNTIME_BASE: usize = 24;
+
+/// A new private (0700) directory for one run's sockets, removed when dropped:
+/// under `$XDG_RUNTIME_DIR` when it is short enough, else under `/tmp` (macOS's
+/// per-user temporary directory is too long for socket paths).
 pub fn private_runtime_dir() -> std::io::Result<tempfile::TempDir> {
-    let base = dirs::runtime_dir().unwrap_or_else(std::env::temp_dir);
+    let base = dirs::runtime_dir()
+        .filter(|d| d.as_os_str().len() <= MAX_RUNTIME_BASE)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
     tempfile::Builder::new().prefix("rdesk-").tempdir_in(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn runtime_dirs_are_private_short_and_removed() {
+        let dir = private_runtime_dir().unwrap();
+        let path = dir.path().to_owned();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(
+            path.as_os_str().len() <= MAX_RUNTIME_BASE + 14,
+            "{}",
+            path.display()
+        );
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_database_lives_in_the_data_dir() {
+        assert_eq!(database(Path::new("/d")), PathBuf::from("/d/rdesk.sqlite"));
+    }
 }
