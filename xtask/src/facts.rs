@@ -59,6 +59,12 @@ pub const APT_PACKAGES: &[&str] = &[
     "r-cran-rserve",
     "python3-pip",
     "ca-certificates",
+    // rdesk-core's keyring (sync Secret Service over libdbus) links libdbus;
+    // the secrets end-to-end test runs its own dbus-daemon and gnome-keyring.
+    "pkg-config",
+    "libdbus-1-dev",
+    "dbus",
+    "gnome-keyring",
 ];
 
 /// Names of the environment variables the end-to-end tests read.
