@@ -1,6 +1,7 @@
 //! Where Rserve Desk keeps its files on the workstation: the data directory
 //! (SQLite cache) and private runtime directories for forwarded sockets.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the data directory.
@@ -32,13 +33,14 @@ pub fn private_runtime_dir() -> std::io::Result<tempfile::TempDir> {
     let base = dirs::runtime_dir()
         .filter(|d| d.as_os_str().len() <= MAX_RUNTIME_BASE)
         .unwrap_or_else(|| PathBuf::from("/tmp"));
-    tempfile::Builder::new().prefix("rdesk-").tempdir_in(base)
+    tempfile::Builder::new()
+        .prefix("rdesk-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(base)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
     #[test]
