@@ -10,6 +10,7 @@ pub mod intake;
 pub mod paths;
 pub mod secrets;
 pub mod store;
+pub mod transfer;
 
 pub use error::DeskError;
 pub use rdesk_spawner as spawner;
