@@ -1,0 +1,514 @@
+//! The runner: executes the bootstrap's steps over one SSH session, each one
+//! checking first whether it is already done (then it is skipped), and
+//! reports every step as a [`StepEvent`]. Running it again after a success
+//! changes nothing; running it after an interruption finishes the job.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+
+use super::commands::{self, DockerCli, RemoteCommand};
+use super::facts::{self, FactsError, HostFacts};
+use super::options::{BootstrapOptions, OptionsError, Validated};
+use super::traefik::{TemplateError, render_traefik_config};
+use crate::host::Connection;
+
+/// How long the quick commands (probes, inspects, create) may take.
+const QUICK: Duration = Duration::from_secs(60);
+/// apt-get update + install of docker.io on a slow VPS.
+const INSTALL: Duration = Duration::from_secs(20 * 60);
+/// An `rserve-base` build (R and Rserve from packages).
+const BUILD: Duration = Duration::from_secs(60 * 60);
+/// Lines of output kept in an event.
+const TAIL_LINES: usize = 20;
+
+/// Where a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Started,
+    /// It changed something (or, for `check-host`, it looked).
+    Done,
+    /// It was already done; nothing changed.
+    Skipped,
+    Failed,
+}
+
+/// One step's progress; `duration_ms` and `output_tail` are empty on `Started`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepEvent {
+    /// `check-host`, `install-docker`, `network`, `traefik`, `rserve-base:<R>`.
+    pub step: String,
+    pub state: StepState,
+    pub duration_ms: u64,
+    /// The last lines of what the step's commands printed.
+    pub output_tail: String,
+}
+
+/// What a successful bootstrap found and did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BootstrapReport {
+    pub facts: HostFacts,
+    /// Docker is reached through `sudo -n` in this session.
+    pub docker_via_sudo: bool,
+    /// The final event of each step, in order.
+    pub steps: Vec<StepEvent>,
+}
+
+impl BootstrapReport {
+    /// Whether any step changed the host (`check-host` only looks).
+    pub fn changed(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.step != STEP_CHECK && s.state == StepState::Done)
+    }
+}
+
+/// Why a bootstrap stopped; one sentence naming the step.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    #[error(
+        "host {0} is this workstation's own Docker, not a VPS over SSH: there is nothing to bootstrap"
+    )]
+    NotSsh(String),
+    #[error(transparent)]
+    Unsupported(#[from] FactsError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("step {step}: could not run `{command}` over SSH: {source}")]
+    Ssh {
+        step: String,
+        command: String,
+        #[source]
+        source: openssh::Error,
+    },
+    #[error("step {step}: `{command}` did not finish within {secs} s")]
+    Timeout {
+        step: String,
+        command: String,
+        secs: u64,
+    },
+    #[error("step {step} failed: `{command}` exited with status {status}: {tail}")]
+    Failed {
+        step: String,
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error("step {step}: preparing its input failed: {source}")]
+    Io {
+        step: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "Docker is installed but user {user} cannot use it in this SSH session yet (the group docker applies to new logins and there is no password-less sudo); run the bootstrap again to continue"
+    )]
+    DockerAccess { user: String },
+}
+
+/// What one remote command printed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CmdOutput {
+    /// Exit code; `None` when killed by a signal.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CmdOutput {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// The last [`TAIL_LINES`] non-empty lines of stdout then stderr.
+    pub fn tail(&self) -> String {
+        tail_of(&format!("{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+fn tail_of(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+/// Runs one command on the VPS. The real one is an `openssh::Session`; the
+/// tests use a fake host.
+pub(crate) trait Remote: Sync {
+    fn run(
+        &self,
+        step: &str,
+        cmd: &RemoteCommand,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<CmdOutput, BootstrapError>> + Send;
+}
+
+impl Remote for openssh::Session {
+    async fn run(
+        &self,
+        step: &str,
+        cmd: &RemoteCommand,
+        timeout: Duration,
+    ) -> Result<CmdOutput, BootstrapError> {
+        let ssh_err = |source| BootstrapError::Ssh {
+            step: step.to_owned(),
+            command: cmd.display(),
+            source,
+        };
+        let Some((program, args)) = cmd.argv.split_first() else {
+            return Ok(CmdOutput::default());
+        };
+        let work = async {
+            let mut command = self.command(program.as_str());
+            command
+                .args(args)
+                .stdout(openssh::Stdio::piped())
+                .stderr(openssh::Stdio::piped())
+                .stdin(if cmd.stdin.is_some() {
+                    openssh::Stdio::piped()
+                } else {
+                    openssh::Stdio::null()
+                });
+            let mut child = command.spawn().await.map_err(ssh_err)?;
+            let stdin = child.stdin().take();
+            let write = async {
+                if let (Some(mut pipe), Some(bytes)) = (stdin, &cmd.stdin) {
+                    pipe.write_all(bytes).await?;
+                    pipe.shutdown().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            };
+            let (written, output) = tokio::join!(write, child.wait_with_output());
+            let output = output.map_err(ssh_err)?;
+            let mut out = CmdOutput {
+                status: output.status.code(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            };
+            // A command that exits early closes its stdin: only news when it
+            // claims success anyway.
+            if let Err(e) = written
+                && out.success()
+            {
+                out.status = None;
+                out.stderr.push_str(&format!("\nwriting stdin failed: {e}"));
+            }
+            Ok(out)
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| BootstrapError::Timeout {
+                step: step.to_owned(),
+                command: cmd.display(),
+                secs: timeout.as_secs(),
+            })?
+    }
+}
+
+/// Bootstraps the VPS behind `connection` (opened with
+/// `ConnectOptions.require_docker = false` when Docker may be missing).
+pub async fn run(
+    connection: &Connection,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn(StepEvent) + Send + Sync),
+) -> Result<BootstrapReport, BootstrapError> {
+    let session = connection
+        .session()
+        .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
+    run_session(session, options, progress).await
+}
+
+/// [`run`] over a bare `openssh` session.
+pub async fn run_session(
+    session: &openssh::Session,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn(StepEvent) + Send + Sync),
+) -> Result<BootstrapReport, BootstrapError> {
+    run_with(session, options, progress).await
+}
+
+pub(crate) const STEP_CHECK: &str = "check-host";
+pub(crate) const STEP_INSTALL: &str = "install-docker";
+pub(crate) const STEP_NETWORK: &str = "network";
+pub(crate) const STEP_TRAEFIK: &str = "traefik";
+
+/// Emits events and keeps the final one of each step.
+struct Progress<'a> {
+    sink: &'a (dyn Fn(StepEvent) + Send + Sync),
+    finished: Vec<StepEvent>,
+}
+
+impl Progress<'_> {
+    fn start(&self, step: &str) -> Instant {
+        (self.sink)(StepEvent {
+            step: step.to_owned(),
+            state: StepState::Started,
+            duration_ms: 0,
+            output_tail: String::new(),
+        });
+        Instant::now()
+    }
+
+    fn finish(&mut self, step: &str, started: Instant, state: StepState, output: &str) {
+        let event = StepEvent {
+            step: step.to_owned(),
+            state,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            output_tail: tail_of(output),
+        };
+        (self.sink)(event.clone());
+        self.finished.push(event);
+    }
+}
+
+/// Runs `cmd`; a non-zero exit is an error naming the step.
+async fn must<R: Remote>(
+    remote: &R,
+    step: &str,
+    cmd: &RemoteCommand,
+    timeout: Duration,
+) -> Result<CmdOutput, BootstrapError> {
+    let out = remote.run(step, cmd, timeout).await?;
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(BootstrapError::Failed {
+            step: step.to_owned(),
+            command: cmd.display(),
+            status: out
+                .status
+                .map_or_else(|| "killed".to_owned(), |c| c.to_string()),
+            tail: out.tail(),
+        })
+    }
+}
+
+pub(crate) async fn run_with<R: Remote>(
+    remote: &R,
+    options: &BootstrapOptions,
+    sink: &(dyn Fn(StepEvent) + Send + Sync),
+) -> Result<BootstrapReport, BootstrapError> {
+    let options = options.validate()?;
+    let config = render_traefik_config(&options)?;
+    let mut progress = Progress {
+        sink,
+        finished: Vec::new(),
+    };
+    macro_rules! step {
+        ($name:expr, $started:expr, $body:expr) => {
+            match $body {
+                Ok((state, output)) => progress.finish($name, $started, state, &output),
+                Err(e) => {
+                    let e: BootstrapError = e;
+                    progress.finish($name, $started, StepState::Failed, &e.to_string());
+                    return Err(e);
+                }
+            }
+        };
+    }
+
+    // 1. The host: OS, architecture, privileges. Changes nothing.
+    let started = progress.start(STEP_CHECK);
+    let mut found = None;
+    step!(
+        STEP_CHECK,
+        started,
+        async {
+            let out = must(remote, STEP_CHECK, &facts::probe_command(), QUICK).await?;
+            let host = facts::parse_probe(&out.stdout)?;
+            let summary = format!(
+                "{} on {:?}, user {}{}",
+                host.os.pretty_name,
+                host.arch,
+                host.user,
+                match (host.root, host.sudo) {
+                    (true, _) => " (root)",
+                    (false, true) => " (password-less sudo)",
+                    (false, false) => " (no root, no password-less sudo)",
+                }
+            );
+            found = Some(host);
+            Ok((StepState::Done, summary))
+        }
+        .await
+    );
+    let Some(host) = found else {
+        return Err(FactsError::Garbled("no facts").into());
+    };
+
+    // 2. Docker Engine: the script's own --check says whether to run it.
+    let started = progress.start(STEP_INSTALL);
+    step!(
+        STEP_INSTALL,
+        started,
+        async {
+            let check = commands::install_docker_check();
+            let out = remote.run(STEP_INSTALL, &check, QUICK).await?;
+            match out.status {
+                Some(0) => Ok((StepState::Skipped, out.tail())),
+                Some(1) => {
+                    let done =
+                        must(remote, STEP_INSTALL, &commands::install_docker(), INSTALL).await?;
+                    Ok((StepState::Done, done.tail()))
+                }
+                _ => Err(BootstrapError::Failed {
+                    step: STEP_INSTALL.to_owned(),
+                    command: check.display(),
+                    status: out
+                        .status
+                        .map_or_else(|| "killed".to_owned(), |c| c.to_string()),
+                    tail: out.tail(),
+                }),
+            }
+        }
+        .await
+    );
+
+    // How this session reaches Docker (a group just granted is not seen yet).
+    let docker = docker_cli(remote, &host).await?;
+
+    // 3. The private network.
+    let started = progress.start(STEP_NETWORK);
+    step!(
+        STEP_NETWORK,
+        started,
+        async {
+            let out = remote
+                .run(STEP_NETWORK, &docker.network_inspect(), QUICK)
+                .await?;
+            if out.success() {
+                let owner = out.stdout.trim();
+                let note = if owner == rdesk_spawner::labels::OWNER_VALUE {
+                    format!("network {} already there", super::NETWORK)
+                } else {
+                    format!(
+                        "network {} already there (not labelled as ours; left as it is)",
+                        super::NETWORK
+                    )
+                };
+                return Ok((StepState::Skipped, note));
+            }
+            let out = must(remote, STEP_NETWORK, &docker.network_create(), QUICK).await?;
+            Ok((StepState::Done, out.tail()))
+        }
+        .await
+    );
+
+    // 4. Traefik, from the rendered configuration.
+    let started = progress.start(STEP_TRAEFIK);
+    step!(
+        STEP_TRAEFIK,
+        started,
+        traefik(remote, &docker, &options, &config).await
+    );
+
+    // 5. rserve-base for each R version.
+    for r in &options.r_versions {
+        let name = commands::base_tag(r);
+        let started = progress.start(&name);
+        step!(
+            &name,
+            started,
+            async {
+                let want = commands::base_hash(&options, r);
+                let out = remote.run(&name, &docker.base_inspect(r), QUICK).await?;
+                if out.success() && out.stdout.trim() == want {
+                    return Ok((StepState::Skipped, format!("image {name} already there")));
+                }
+                let build =
+                    docker
+                        .base_build(&options, r)
+                        .map_err(|source| BootstrapError::Io {
+                            step: name.clone(),
+                            source,
+                        })?;
+                let out = must(remote, &name, &build, BUILD).await?;
+                Ok((StepState::Done, out.tail()))
+            }
+            .await
+        );
+    }
+
+    Ok(BootstrapReport {
+        facts: host,
+        docker_via_sudo: docker.sudo,
+        steps: progress.finished,
+    })
+}
+
+/// Directly when that works, else through password-less sudo.
+async fn docker_cli<R: Remote>(remote: &R, host: &HostFacts) -> Result<DockerCli, BootstrapError> {
+    let direct = DockerCli { sudo: false };
+    if remote
+        .run(STEP_NETWORK, &direct.version(), QUICK)
+        .await?
+        .success()
+    {
+        return Ok(direct);
+    }
+    let sudo = DockerCli { sudo: true };
+    if !host.root
+        && host.sudo
+        && remote
+            .run(STEP_NETWORK, &sudo.version(), QUICK)
+            .await?
+            .success()
+    {
+        return Ok(sudo);
+    }
+    Err(BootstrapError::DockerAccess {
+        user: host.user.clone(),
+    })
+}
+
+async fn traefik<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+    options: &Validated,
+    config: &str,
+) -> Result<(StepState, String), BootstrapError> {
+    let want = commands::traefik_hash(options, config);
+    let out = remote
+        .run(STEP_TRAEFIK, &docker.traefik_inspect(), QUICK)
+        .await?;
+    let mut seen = out.stdout.split_whitespace();
+    let (hash, running) = (seen.next(), seen.next());
+    if out.success() && hash == Some(want.as_str()) && running == Some("true") {
+        return Ok((
+            StepState::Skipped,
+            format!(
+                "{} already running with this configuration",
+                super::TRAEFIK_CONTAINER
+            ),
+        ));
+    }
+    // Another configuration, or stopped (perhaps interrupted between create
+    // and copy): made again from scratch, which is cheap and always right.
+    let mut log = String::new();
+    if out.success() {
+        must(remote, STEP_TRAEFIK, &docker.traefik_remove(), QUICK).await?;
+        log.push_str("removed the old or stopped container\n");
+    }
+    must(remote, STEP_TRAEFIK, &docker.acme_volume_create(), QUICK).await?;
+    let created = must(
+        remote,
+        STEP_TRAEFIK,
+        &docker.traefik_create(options, &want),
+        QUICK,
+    )
+    .await?;
+    log.push_str(&format!("created {}", created.stdout.trim()));
+    let copy = docker
+        .traefik_copy_config(config)
+        .map_err(|source| BootstrapError::Io {
+            step: STEP_TRAEFIK.to_owned(),
+            source,
+        })?;
+    must(remote, STEP_TRAEFIK, &copy, QUICK).await?;
+    must(remote, STEP_TRAEFIK, &docker.traefik_start(), QUICK).await?;
+    log.push_str("\nconfiguration copied, started");
+    Ok((StepState::Done, log))
+}

@@ -1,0 +1,233 @@
+//! Renders Traefik's static configuration from the template
+//! `remote-bootstrap/traefik.yml`: `{{name}}` placeholders are replaced by
+//! validated values, and the lines between `#if tls` and `#endif` are kept
+//! only when a domain and an e-mail were given.
+
+use super::NETWORK;
+use super::options::Validated;
+
+/// The template, as shipped in `remote-bootstrap/`.
+pub const TRAEFIK_TEMPLATE: &str = include_str!("../../../../remote-bootstrap/traefik.yml");
+
+/// Where the rendered file lives inside the Traefik container.
+pub const TRAEFIK_CONFIG_PATH: &str = "/etc/traefik/traefik.yml";
+
+/// The template is broken (a bug of ours, caught by the tests).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("the Traefik template uses an unknown placeholder {{{{{0}}}}}")]
+    Unknown(String),
+    #[error("the Traefik template has an unbalanced '#if tls' / '#endif' at line {0}")]
+    Unbalanced(usize),
+}
+
+/// Renders `traefik.yml` for these options.
+pub fn render_traefik_config(options: &Validated) -> Result<String, TemplateError> {
+    render(TRAEFIK_TEMPLATE, options)
+}
+
+fn render(template: &str, options: &Validated) -> Result<String, TemplateError> {
+    let tls = options.tls.is_some();
+    let mut out = String::with_capacity(template.len());
+    let mut in_tls = false;
+    for (n, line) in template.lines().enumerate() {
+        match line.trim() {
+            "#if tls" if !in_tls => in_tls = true,
+            "#endif" if in_tls => in_tls = false,
+            "#if tls" | "#endif" => return Err(TemplateError::Unbalanced(n + 1)),
+            _ if in_tls && !tls => {}
+            _ => {
+                out.push_str(&substitute(line, options)?);
+                out.push('\n');
+            }
+        }
+    }
+    if in_tls {
+        return Err(TemplateError::Unbalanced(template.lines().count()));
+    }
+    Ok(out)
+}
+
+fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        let value = match (name, &options.tls) {
+            ("http_port", _) => options.http_port.to_string(),
+            ("https_port", _) => options.https_port.to_string(),
+            ("dashboard_port", _) => options.dashboard_port.to_string(),
+            ("metrics_port", _) => options.metrics_port.to_string(),
+            ("network", _) => NETWORK.to_owned(),
+            ("domain", Some(tls)) => tls.domain.clone(),
+            ("email", Some(tls)) => tls.email.clone(),
+            _ => return Err(TemplateError::Unknown(name.to_owned())),
+        };
+        out.push_str(&value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::options::BootstrapOptions;
+    use super::*;
+
+    /// The body shared by both snapshots (after the template's comment).
+    fn rendered(options: BootstrapOptions) -> String {
+        let text = render_traefik_config(&options.validate().unwrap()).unwrap();
+        let body = text.find("global:").unwrap();
+        text[body..].to_owned()
+    }
+
+    #[test]
+    fn without_a_domain_plain_http_and_no_resolver() {
+        let text = rendered(BootstrapOptions {
+            http_port: 8880,
+            https_port: 8443,
+            ..BootstrapOptions::default()
+        });
+        assert_eq!(
+            text,
+            r#"global:
+  checkNewVersion: false
+  sendAnonymousUsage: false
+
+log:
+  level: INFO
+
+entryPoints:
+  web:
+    address: ":8880"
+  websecure:
+    address: ":8443"
+  traefik:
+    address: ":8089"
+  metrics:
+    address: ":8082"
+
+providers:
+  docker:
+    endpoint: "unix:///var/run/docker.sock"
+    exposedByDefault: false
+    network: "rserve-desk"
+    watch: true
+
+api:
+  dashboard: true
+  insecure: true
+
+ping:
+  entryPoint: traefik
+
+metrics:
+  prometheus:
+    entryPoint: metrics
+    addEntryPointsLabels: true
+    addRoutersLabels: true
+    addServicesLabels: true
+"#
+        );
+        assert!(!text.contains("certResolver") && !text.contains("redirections"));
+        assert!(!text.contains("acme"));
+    }
+
+    /// The HTTPS part exists only with a domain. Let's Encrypt (ACME) itself
+    /// cannot be reached from this test machine, so only the rendered
+    /// configuration is checked here, not that a certificate is issued.
+    #[test]
+    fn with_a_domain_https_redirect_and_lets_encrypt() {
+        let text = rendered(BootstrapOptions {
+            domain: Some("r.example.org".into()),
+            email: Some("admin@example.org".into()),
+            ..BootstrapOptions::default()
+        });
+        assert_eq!(
+            text,
+            r#"global:
+  checkNewVersion: false
+  sendAnonymousUsage: false
+
+log:
+  level: INFO
+
+entryPoints:
+  web:
+    address: ":80"
+    http:
+      redirections:
+        entryPoint:
+          to: websecure
+          scheme: https
+          permanent: true
+  websecure:
+    address: ":443"
+    http:
+      tls:
+        certResolver: letsencrypt
+        domains:
+          - main: "r.example.org"
+  traefik:
+    address: ":8089"
+  metrics:
+    address: ":8082"
+
+providers:
+  docker:
+    endpoint: "unix:///var/run/docker.sock"
+    exposedByDefault: false
+    network: "rserve-desk"
+    watch: true
+
+api:
+  dashboard: true
+  insecure: true
+
+ping:
+  entryPoint: traefik
+
+metrics:
+  prometheus:
+    entryPoint: metrics
+    addEntryPointsLabels: true
+    addRoutersLabels: true
+    addServicesLabels: true
+
+certificatesResolvers:
+  letsencrypt:
+    acme:
+      email: "admin@example.org"
+      storage: /acme/acme.json
+      httpChallenge:
+        entryPoint: web
+"#
+        );
+    }
+
+    #[test]
+    fn template_errors_are_caught() {
+        let v = BootstrapOptions::default().validate().unwrap();
+        assert_eq!(
+            render("a: {{nope}}\n", &v),
+            Err(TemplateError::Unknown("nope".into()))
+        );
+        // A TLS value used outside a TLS block without TLS is a template bug.
+        assert_eq!(
+            render("a: {{domain}}\n", &v),
+            Err(TemplateError::Unknown("domain".into()))
+        );
+        assert_eq!(
+            render("#if tls\na: b\n", &v),
+            Err(TemplateError::Unbalanced(2))
+        );
+        assert_eq!(render("#endif\n", &v), Err(TemplateError::Unbalanced(1)));
+    }
+}
