@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use rdesk_core::secrets::askpass::AskpassEnv;
 use rdesk_core::secrets::{Secret, SecretKind, SecretStore};
 use tempfile::TempDir;
 
@@ -491,4 +492,114 @@ fn ssh_asks_rdesk_askpass_for_a_key_passphrase() {
         stderr.contains("no key passphrase is stored for host `askpass-none`"),
         "{stderr}"
     );
+
+    // The wiring the host module needs (the openssh crate forces
+    // BatchMode=yes, which turns askpass off): a ControlMaster we launch
+    // with `AskpassEnv`, then used and closed through its control socket.
+    let ctl = session.dir.path().join("master.sock");
+    let mut master = session.command("ssh");
+    master
+        .args(["-F", "/dev/null", "-M", "-f", "-N", "-S"])
+        .arg(&ctl)
+        .args(["-o", "ControlPersist=yes", "-p", "2222", "-i"])
+        .arg(&key)
+        .args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+        ]);
+    AskpassEnv::new(&program, "askpass-e2e").apply(&mut master);
+    master
+        .arg("root@127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        // A file, not a pipe: the backgrounded master keeps it open.
+        .stderr(fs::File::create(session.dir.path().join("master.err")).unwrap());
+    let mut launcher = master.spawn().unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = launcher.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = launcher.kill();
+            panic!("the ssh master did not authenticate within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _master = Master::new(&session, ctl.clone());
+    assert!(
+        status.success(),
+        "{status}: {}",
+        fs::read_to_string(session.dir.path().join("master.err")).unwrap_or_default()
+    );
+    let mut through = session.command("ssh");
+    through.args(["-F", "/dev/null", "-S"]).arg(&ctl).args([
+        "-o",
+        "BatchMode=yes",
+        "root@127.0.0.1",
+        "echo",
+        "via-master",
+    ]);
+    let out = run(through, b"", Duration::from_secs(30));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "via-master");
+}
+
+/// A ControlMaster closed on drop with `-O exit`, and killed by its pid if
+/// that did not end it.
+struct Master {
+    cmd: Command,
+    ctl: PathBuf,
+    pid: Option<u32>,
+}
+
+impl Master {
+    fn new(session: &Session, ctl: PathBuf) -> Master {
+        let mut cmd = session.command("ssh");
+        cmd.args(["-F", "/dev/null", "-S"]).arg(&ctl);
+        let mut check = session.command("ssh");
+        check
+            .args(["-F", "/dev/null", "-S"])
+            .arg(&ctl)
+            .args(["-O", "check", "root@127.0.0.1"]);
+        let out = run(check, b"", Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let pid = stderr
+            .split_once("(pid=")
+            .and_then(|(_, rest)| rest.split(')').next())
+            .and_then(|pid| pid.parse().ok());
+        Master { cmd, ctl, pid }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        if self.ctl.exists() {
+            self.cmd.args(["-O", "exit", "root@127.0.0.1"]);
+            let _ = self
+                .cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(pid) = self.pid {
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while proc.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if proc.exists() {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
+    }
 }

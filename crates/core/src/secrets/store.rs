@@ -233,6 +233,13 @@ mod tests {
     }
 
     #[test]
+    fn the_store_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SecretStore>();
+        shared::<SecretError>();
+    }
+
+    #[test]
     fn the_in_memory_mock_is_refused() {
         let err = SecretStore::from_builder(keyring::mock::default_credential_builder())
             .expect_err("the mock must be refused");
