@@ -1,0 +1,171 @@
+//! `remote-bootstrap/install-docker.sh` for real, inside throwaway
+//! `debian:bookworm` containers on this machine's Docker (only with
+//! `RDESK_E2E=1`): Docker's packages get installed, a second run does
+//! nothing, and a fake `/etc/os-release` is refused with a clear message.
+//! The containers are ours, named per test and process, removed on drop.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use rdesk_core::bootstrap::commands::INSTALL_DOCKER_SH;
+
+const IMAGE: &str = "debian:bookworm";
+
+fn enabled(test: &str) -> bool {
+    let on = std::env::var("RDESK_E2E").is_ok_and(|v| v == "1");
+    if !on {
+        println!("skipped {test}: set RDESK_E2E=1 to run it against this machine's Docker");
+    }
+    on
+}
+
+/// A `debian:bookworm` container that sleeps (at most 15 minutes) and is
+/// removed when dropped.
+struct Throwaway {
+    name: String,
+}
+
+impl Throwaway {
+    fn start(test: &str) -> Throwaway {
+        let name = format!("rdesk-bootstrap-{test}-{}", std::process::id());
+        let _ = Command::new("docker")
+            .args(["rm", "--force", &name])
+            .output();
+        let out = Command::new("docker")
+            .args([
+                "run",
+                "--detach",
+                "--rm",
+                "--label",
+                "io.rserve-desk.test=bootstrap",
+                "--name",
+                &name,
+                IMAGE,
+                "sleep",
+                "900",
+            ])
+            .output()
+            .expect("docker run");
+        assert!(out.status.success(), "docker run: {}", text(&out));
+        Throwaway { name }
+    }
+
+    /// `docker exec` with the given environment; `stdin` is written to it.
+    fn exec(&self, env: &[&str], argv: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new("timeout");
+        cmd.args(["600", "docker", "exec", "-i"]);
+        for e in env {
+            cmd.args(["-e", e]);
+        }
+        cmd.arg(&self.name).args(argv);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("docker exec");
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
+        drop(pipe);
+        child.wait_with_output().expect("docker exec output")
+    }
+
+    fn script(&self, env: &[&str], args: &[&str]) -> Output {
+        let mut argv = vec!["sh", "-s", "--"];
+        argv.extend_from_slice(args);
+        self.exec(env, &argv, Some(INSTALL_DOCKER_SH))
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "--force", &self.name])
+            .output();
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// An unprivileged container cannot run dockerd: only the packages and the
+/// group are checked here; starting the daemon is the runner's e2e's job.
+const ENV: &[&str] = &["RDESK_SKIP_START=1", "RDESK_USER=tester"];
+
+#[test]
+fn install_script_installs_docker_then_does_nothing() {
+    if !enabled("install_script_installs_docker_then_does_nothing") {
+        return;
+    }
+    let c = Throwaway::start("install");
+    let out = c.exec(&[], &["useradd", "--create-home", "tester"], None);
+    assert!(out.status.success(), "useradd: {}", text(&out));
+
+    let check = c.script(ENV, &["--check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(text(&check).contains("to do: install docker.io"));
+
+    let first = c.script(ENV, &[]);
+    let log = text(&first);
+    assert!(first.status.success(), "first run: {log}");
+    assert!(log.contains("rserve-desk: installing docker.io"), "{log}");
+    assert!(
+        log.contains("rserve-desk: added tester to the group docker"),
+        "{log}"
+    );
+    let dpkg = c.exec(
+        &[],
+        &["dpkg-query", "-W", "-f=${Status}", "docker.io"],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&dpkg.stdout),
+        "install ok installed",
+        "{}",
+        text(&dpkg)
+    );
+    let groups = c.exec(&[], &["id", "-nG", "tester"], None);
+    assert!(String::from_utf8_lossy(&groups.stdout).contains("docker"));
+
+    let second = c.script(ENV, &[]);
+    let log = text(&second);
+    assert!(second.status.success(), "second run: {log}");
+    assert!(log.ends_with("rserve-desk: already there\n"), "{log}");
+    assert!(!log.contains("installing"), "{log}");
+    let check = c.script(ENV, &["--check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+}
+
+#[test]
+fn install_script_refuses_other_distributions() {
+    if !enabled("install_script_refuses_other_distributions") {
+        return;
+    }
+    let c = Throwaway::start("fedora");
+    let fake = "NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=40\nPRETTY_NAME=\"Fedora Linux 40 (Container Image)\"\n";
+    let out = c.exec(
+        &[],
+        &["sh", "-c", "rm -f /etc/os-release && cat > /etc/os-release"],
+        Some(fake),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = c.script(ENV, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rserve-desk: unsupported OS: Fedora Linux 40 (Container Image) (ID=fedora); \
+         Rserve Desk supports Debian and Ubuntu only, nothing was changed\n"
+    );
+    assert!(out.stdout.is_empty());
+    // Nothing was installed.
+    let docker = c.exec(&[], &["sh", "-c", "command -v docker"], None);
+    assert!(!docker.status.success(), "{}", text(&docker));
+    let check = c.script(ENV, &["--check"]);
+    assert_eq!(check.status.code(), Some(3));
+}
