@@ -3,11 +3,21 @@
 //! `RDESK_E2E=1`): Docker's packages get installed, a second run does
 //! nothing, and a fake `/etc/os-release` is refused with a clear message.
 //! The containers are ours, named per test and process, removed on drop.
+//!
+//! And, read-only, over real SSH to the stand-in VPS (`cargo xtask standin
+//! env`): `bootstrap::plan` probes the host and runs every step's check
+//! through the `openssh` session (argv quoting, scripts on stdin) and changes
+//! nothing, so it cannot disturb the stand-in other tests use.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use std::time::Duration;
+
 use rdesk_core::bootstrap::commands::INSTALL_DOCKER_SH;
+use rdesk_core::bootstrap::{self, BootstrapOptions};
+use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
+use rdesk_core::store::{HostKind, HostRecord, Store};
 
 const IMAGE: &str = "debian:bookworm";
 
@@ -168,4 +178,64 @@ fn install_script_refuses_other_distributions() {
     assert!(!docker.status.success(), "{}", text(&docker));
     let check = c.script(ENV, &["--check"]);
     assert_eq!(check.status.code(), Some(3));
+}
+
+#[tokio::test]
+async fn plan_over_ssh_to_the_standin_changes_nothing() {
+    if !enabled("plan_over_ssh_to_the_standin_changes_nothing") {
+        return;
+    }
+    let var = |name: &str| {
+        std::env::var(name)
+            .unwrap_or_else(|_| panic!("RDESK_E2E=1 needs {name}; see `cargo xtask standin env`"))
+    };
+    let (ssh, identity) = (var("RDESK_STANDIN_SSH"), var("RDESK_STANDIN_IDENTITY"));
+    let r_version = std::env::var("RDESK_STANDIN_R_VERSION").unwrap_or_else(|_| "4.2.2".into());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("rdesk.sqlite")).await.unwrap();
+    store
+        .add_host(HostRecord {
+            name: "standin".into(),
+            kind: HostKind::Ssh,
+            ssh_target: Some(ssh),
+            identity_file: Some(identity),
+            public_url: "http://127.0.0.1:18080".into(),
+            added_at: 0,
+        })
+        .await
+        .unwrap();
+    let record = store.host("standin").await.unwrap().unwrap();
+    let target = HostTarget::from_record(&record).unwrap();
+    let mut options = ConnectOptions::new(dir.path().join("run"));
+    options.connect_timeout = Duration::from_secs(5);
+    options.require_docker = false;
+    let connection = Connection::open("standin", target, &options, &store)
+        .await
+        .unwrap();
+
+    let wanted = BootstrapOptions {
+        http_port: 18080,
+        https_port: 18443,
+        r_versions: vec![r_version],
+        ..BootstrapOptions::default()
+    };
+    let result = bootstrap::plan(&connection, &wanted).await;
+    connection.close().await.unwrap();
+    let plan = match result {
+        Ok(plan) => plan,
+        // The stand-in's sshd runs on this machine: if that is not Debian or
+        // Ubuntu the refusal must be the clear one.
+        Err(bootstrap::BootstrapError::Unsupported(e)) => {
+            println!("stand-in refused as expected for this OS: {e}");
+            return;
+        }
+        Err(e) => panic!("plan over SSH: {e}"),
+    };
+    println!("{plan:#?}");
+    let steps: Vec<&str> = plan.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps[..3], ["install-docker", "network", "traefik"]);
+    assert_eq!(steps.len(), 4);
+    assert!(!plan.facts.user.is_empty());
+    // The install script's own check answered (0 or 1), through stdin.
+    assert!(plan.steps[0].note.starts_with("rserve-desk: "), "{plan:#?}");
 }

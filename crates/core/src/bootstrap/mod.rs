@@ -9,7 +9,8 @@
 //!   and `rserve-base/` context), [`traefik`] (the rendered static
 //!   configuration), [`options`] (what the user asks, validated);
 //! - [`run()`], which sends them over one `openssh` session and reports each
-//!   step as a [`StepEvent`].
+//!   step as a [`StepEvent`]; [`plan()`] runs only the checks and says what
+//!   `run` would do, changing nothing.
 //!
 //! Everything the bootstrap creates carries `io.rserve-desk.owner`.
 
@@ -27,7 +28,10 @@ mod tests;
 pub use commands::{DockerCli, RemoteCommand};
 pub use facts::{Arch, Distro, FactsError, HostFacts, OsRelease};
 pub use options::{BootstrapOptions, OptionsError, Tls, Validated};
-pub use run::{BootstrapError, BootstrapReport, CmdOutput, StepEvent, StepState, run, run_session};
+pub use run::{
+    BootstrapError, BootstrapPlan, BootstrapReport, CmdOutput, PlannedStep, StepEvent, StepState,
+    plan, run, run_session,
+};
 pub use traefik::{TemplateError, render_traefik_config};
 
 /// The private network that Traefik and every app container join.

@@ -376,19 +376,7 @@ pub(crate) async fn run_with<R: Remote>(
         STEP_NETWORK,
         started,
         async {
-            let out = remote
-                .run(STEP_NETWORK, &docker.network_inspect(), QUICK)
-                .await?;
-            if out.success() {
-                let owner = out.stdout.trim();
-                let note = if owner == rdesk_spawner::labels::OWNER_VALUE {
-                    format!("network {} already there", super::NETWORK)
-                } else {
-                    format!(
-                        "network {} already there (not labelled as ours; left as it is)",
-                        super::NETWORK
-                    )
-                };
+            if let Some(note) = network_done(remote, &docker).await? {
                 return Ok((StepState::Skipped, note));
             }
             let out = must(remote, STEP_NETWORK, &docker.network_create(), QUICK).await?;
@@ -413,10 +401,8 @@ pub(crate) async fn run_with<R: Remote>(
             &name,
             started,
             async {
-                let want = commands::base_hash(&options, r);
-                let out = remote.run(&name, &docker.base_inspect(r), QUICK).await?;
-                if out.success() && out.stdout.trim() == want {
-                    return Ok((StepState::Skipped, format!("image {name} already there")));
+                if let Some(note) = base_done(remote, &docker, &options, r).await? {
+                    return Ok((StepState::Skipped, note));
                 }
                 let build =
                     docker
@@ -471,24 +457,14 @@ async fn traefik<R: Remote>(
     config: &str,
 ) -> Result<(StepState, String), BootstrapError> {
     let want = commands::traefik_hash(options, config);
-    let out = remote
-        .run(STEP_TRAEFIK, &docker.traefik_inspect(), QUICK)
-        .await?;
-    let mut seen = out.stdout.split_whitespace();
-    let (hash, running) = (seen.next(), seen.next());
-    if out.success() && hash == Some(want.as_str()) && running == Some("true") {
-        return Ok((
-            StepState::Skipped,
-            format!(
-                "{} already running with this configuration",
-                super::TRAEFIK_CONTAINER
-            ),
-        ));
+    let (exists, done) = traefik_done(remote, docker, &want).await?;
+    if let Some(note) = done {
+        return Ok((StepState::Skipped, note));
     }
     // Another configuration, or stopped (perhaps interrupted between create
     // and copy): made again from scratch, which is cheap and always right.
     let mut log = String::new();
-    if out.success() {
+    if exists {
         must(remote, STEP_TRAEFIK, &docker.traefik_remove(), QUICK).await?;
         log.push_str("removed the old or stopped container\n");
     }
@@ -511,4 +487,166 @@ async fn traefik<R: Remote>(
     must(remote, STEP_TRAEFIK, &docker.traefik_start(), QUICK).await?;
     log.push_str("\nconfiguration copied, started");
     Ok((StepState::Done, log))
+}
+
+/// `Some(note)` when the network exists (ours or not: it is never replaced).
+async fn network_done<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+) -> Result<Option<String>, BootstrapError> {
+    let out = remote
+        .run(STEP_NETWORK, &docker.network_inspect(), QUICK)
+        .await?;
+    if !out.success() {
+        return Ok(None);
+    }
+    let note = if out.stdout.trim() == rdesk_spawner::labels::OWNER_VALUE {
+        format!("network {} already there", super::NETWORK)
+    } else {
+        format!(
+            "network {} already there (not labelled as ours; left as it is)",
+            super::NETWORK
+        )
+    };
+    Ok(Some(note))
+}
+
+/// Whether the container exists, and `Some(note)` when it runs with the
+/// wanted configuration hash.
+async fn traefik_done<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+    want: &str,
+) -> Result<(bool, Option<String>), BootstrapError> {
+    let out = remote
+        .run(STEP_TRAEFIK, &docker.traefik_inspect(), QUICK)
+        .await?;
+    let mut seen = out.stdout.split_whitespace();
+    let (hash, running) = (seen.next(), seen.next());
+    let done = (out.success() && hash == Some(want) && running == Some("true")).then(|| {
+        format!(
+            "{} already running with this configuration",
+            super::TRAEFIK_CONTAINER
+        )
+    });
+    Ok((out.success(), done))
+}
+
+/// `Some(note)` when `rserve-base:<R>` exists, built from the same inputs.
+async fn base_done<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+    options: &Validated,
+    r: &rdesk_spawner::RVersion,
+) -> Result<Option<String>, BootstrapError> {
+    let name = commands::base_tag(r);
+    let out = remote.run(&name, &docker.base_inspect(r), QUICK).await?;
+    let done = out.success() && out.stdout.trim() == commands::base_hash(options, r);
+    Ok(done.then(|| format!("image {name} already there")))
+}
+
+/// One step of a [`BootstrapPlan`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedStep {
+    pub step: String,
+    /// [`run`] would change something here.
+    pub to_do: bool,
+    pub note: String,
+}
+
+/// What [`run`] would do, found out without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BootstrapPlan {
+    pub facts: HostFacts,
+    pub steps: Vec<PlannedStep>,
+}
+
+impl BootstrapPlan {
+    /// Nothing to do: a [`run`] would skip every step.
+    pub fn complete(&self) -> bool {
+        self.steps.iter().all(|s| !s.to_do)
+    }
+}
+
+/// Read-only: probes the host and runs every step's check; changes nothing.
+/// Unsupported hosts fail as in [`run`].
+pub async fn plan(
+    connection: &Connection,
+    options: &BootstrapOptions,
+) -> Result<BootstrapPlan, BootstrapError> {
+    let session = connection
+        .session()
+        .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
+    plan_with(session, options).await
+}
+
+pub(crate) async fn plan_with<R: Remote>(
+    remote: &R,
+    options: &BootstrapOptions,
+) -> Result<BootstrapPlan, BootstrapError> {
+    let options = options.validate()?;
+    let config = render_traefik_config(&options)?;
+    let out = must(remote, STEP_CHECK, &facts::probe_command(), QUICK).await?;
+    let host = facts::parse_probe(&out.stdout)?;
+    let mut steps = Vec::new();
+    let mut add = |step: &str, done: Option<String>, to_do: &str| {
+        steps.push(PlannedStep {
+            step: step.to_owned(),
+            to_do: done.is_none(),
+            note: done.unwrap_or_else(|| to_do.to_owned()),
+        });
+    };
+    let check_cmd = commands::install_docker_check();
+    let check = remote.run(STEP_INSTALL, &check_cmd, QUICK).await?;
+    match check.status {
+        Some(0) => add(STEP_INSTALL, Some(check.tail()), ""),
+        Some(1) => add(STEP_INSTALL, None, &check.tail()),
+        _ => {
+            return Err(BootstrapError::Failed {
+                step: STEP_INSTALL.to_owned(),
+                command: check_cmd.display(),
+                status: check
+                    .status
+                    .map_or_else(|| "killed".to_owned(), |c| c.to_string()),
+                tail: check.tail(),
+            });
+        }
+    }
+    let docker = match docker_cli(remote, &host).await {
+        Ok(docker) => docker,
+        Err(BootstrapError::DockerAccess { .. }) => {
+            let unknown = "Docker is not reachable yet: checked again after installing";
+            add(STEP_NETWORK, None, unknown);
+            add(STEP_TRAEFIK, None, unknown);
+            for r in &options.r_versions {
+                add(&commands::base_tag(r), None, unknown);
+            }
+            return Ok(BootstrapPlan { facts: host, steps });
+        }
+        Err(e) => return Err(e),
+    };
+    add(
+        STEP_NETWORK,
+        network_done(remote, &docker).await?,
+        "create the network",
+    );
+    let want = commands::traefik_hash(&options, &config);
+    let (exists, done) = traefik_done(remote, &docker, &want).await?;
+    add(
+        STEP_TRAEFIK,
+        done,
+        if exists {
+            "replace the Traefik container (other configuration, or stopped)"
+        } else {
+            "create and start the Traefik container"
+        },
+    );
+    for r in &options.r_versions {
+        add(
+            &commands::base_tag(r),
+            base_done(remote, &docker, &options, r).await?,
+            "build the image",
+        );
+    }
+    Ok(BootstrapPlan { facts: host, steps })
 }

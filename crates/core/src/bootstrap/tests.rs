@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::run::{BootstrapError, CmdOutput, Remote, run_with};
+use super::run::{BootstrapError, CmdOutput, Remote, plan_with, run_with};
 use super::{BootstrapOptions, RemoteCommand, StepEvent, StepState};
 
 const BOOKWORM: &str =
@@ -316,4 +316,52 @@ async fn bad_options_run_nothing() {
     let (report, events) = bootstrap(&host, &bad).await;
     assert!(matches!(report, Err(BootstrapError::Options(_))));
     assert!(events.is_empty() && host.log().is_empty());
+}
+
+#[tokio::test]
+async fn plan_changes_nothing_and_matches_run() {
+    let host = FakeHost::new(BOOKWORM);
+    let plan = plan_with(&host, &options()).await.unwrap();
+    assert!(!plan.complete());
+    let to_do: Vec<(&str, bool)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.step.as_str(), s.to_do))
+        .collect();
+    assert_eq!(
+        to_do,
+        [
+            ("install-docker", true),
+            ("network", true),
+            ("traefik", true),
+            ("rserve-base:4.2.2", true)
+        ]
+    );
+    assert_eq!(
+        plan.steps[1].note,
+        "Docker is not reachable yet: checked again after installing"
+    );
+    let log = host.log();
+    assert!(
+        log.iter().all(|l| l.starts_with("sh -c ")
+            || l.starts_with("sh -s -- --check")
+            || l.contains("docker version ")),
+        "{log:#?}"
+    );
+
+    bootstrap(&host, &options()).await.0.unwrap();
+    let before = host.log().len();
+    let plan = plan_with(&host, &options()).await.unwrap();
+    assert!(plan.complete(), "{plan:#?}");
+    assert_eq!(
+        plan.steps[2].note,
+        "rserve-desk-traefik already running with this configuration"
+    );
+    let later = &host.log()[before..];
+    assert!(
+        later
+            .iter()
+            .all(|l| l.starts_with("sh -") || l.contains(" inspect ") || l.contains(" version ")),
+        "{later:#?}"
+    );
 }
