@@ -239,3 +239,167 @@ async fn plan_over_ssh_to_the_standin_changes_nothing() {
     // The install script's own check answered (0 or 1), through stdin.
     assert!(plan.steps[0].note.starts_with("rserve-desk: "), "{plan:#?}");
 }
+
+/// An HTTP GET on 127.0.0.1, answering (status line, body); bounded.
+fn http_get(port: u16, path: &str) -> Option<(String, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+/// The host port Docker published for `port/tcp` of `container`.
+fn published(container: &str, port: u16) -> u16 {
+    let out = Command::new("docker")
+        .args(["port", container, &format!("{port}/tcp")])
+        .output()
+        .expect("docker port");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.rsplit_once(':')?.1.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{container} publishes no {port}: {text}"))
+}
+
+/// The rendered static configuration, given to real Traefik the way the
+/// runner does (`docker create`, `docker cp -` of the tar, `docker start`):
+/// Traefik accepts it, ping and the API answer on the dashboard entry point
+/// and Prometheus metrics on the metrics one. With a domain the same holds;
+/// Let's Encrypt (ACME) itself cannot be reached from this machine, so no
+/// certificate is expected. Uses the stand-in's Traefik image, ports
+/// published on 127.0.0.1 only, and its own container names.
+#[test]
+fn rendered_config_is_accepted_by_traefik() {
+    if !enabled("rendered_config_is_accepted_by_traefik") {
+        return;
+    }
+    let image = std::env::var("RDESK_TRAEFIK_IMAGE")
+        .unwrap_or_else(|_| "rserve-desk/traefik:3.7.15".into());
+    for (label, domain, email) in [
+        ("plain", None, None),
+        ("tls", Some("r.example.org"), Some("admin@example.org")),
+    ] {
+        let options = BootstrapOptions {
+            domain: domain.map(Into::into),
+            email: email.map(Into::into),
+            http_port: 18880,
+            https_port: 18843,
+            traefik_image: image.clone(),
+            ..BootstrapOptions::default()
+        }
+        .validate()
+        .unwrap();
+        let config = bootstrap::render_traefik_config(&options).unwrap();
+        let name = format!("rdesk-bootstrap-traefik-{label}-{}", std::process::id());
+        let guard = Named(name.clone());
+        let mut create = Command::new("docker");
+        create.args([
+            "create",
+            "--name",
+            &name,
+            "--label",
+            "io.rserve-desk.test=bootstrap",
+        ]);
+        for port in [options.dashboard_port, options.metrics_port] {
+            create.args(["--publish", &format!("127.0.0.1::{port}")]);
+        }
+        create.args([
+            "--volume",
+            "/var/run/docker.sock:/var/run/docker.sock:ro",
+            &image,
+            "--configFile=/etc/traefik/traefik.yml",
+        ]);
+        let out = create.output().expect("docker create");
+        assert!(out.status.success(), "docker create: {}", text(&out));
+
+        let copy = bootstrap::DockerCli { sudo: false }
+            .traefik_copy_config(&config)
+            .unwrap();
+        let mut cp = Command::new("docker")
+            .args(["cp", "-", &format!("{name}:/")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker cp");
+        cp.stdin
+            .take()
+            .unwrap()
+            .write_all(copy.stdin.as_deref().unwrap())
+            .unwrap();
+        let out = cp.wait_with_output().unwrap();
+        assert!(out.status.success(), "docker cp: {}", text(&out));
+        let out = Command::new("docker")
+            .args(["start", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "docker start: {}", text(&out));
+
+        let dashboard = published(&name, options.dashboard_port);
+        let metrics = published(&name, options.metrics_port);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let ping = loop {
+            // Traefik may say 404 for a moment before its own routers exist.
+            if let Some(answer) = http_get(dashboard, "/ping")
+                && answer.0 == "HTTP/1.1 200 OK"
+            {
+                break answer;
+            }
+            let logs = Command::new("docker")
+                .args(["logs", &name])
+                .output()
+                .unwrap();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{label}: Traefik did not answer /ping within 30 s; logs:\n{}",
+                text(&logs)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        assert_eq!(ping, ("HTTP/1.1 200 OK".into(), "OK".into()), "{label}");
+        let (status, body) = http_get(dashboard, "/api/entrypoints").unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK", "{label}: {body}");
+        for entry_point in ["\"web\"", "\"websecure\"", "\"metrics\"", "\"traefik\""] {
+            assert!(body.contains(entry_point), "{label}: {body}");
+        }
+        // The redirect and the resolver exist only with a domain.
+        let tls = domain.is_some();
+        assert_eq!(body.contains("redirections"), tls, "{label}: {body}");
+        assert_eq!(
+            body.contains("\"certResolver\":\"letsencrypt\""),
+            tls,
+            "{label}: {body}"
+        );
+        let (status, body) = http_get(metrics, "/metrics").unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK", "{label}");
+        assert!(body.contains("traefik_"), "{label}: {body}");
+        let logs = Command::new("docker")
+            .args(["logs", &name])
+            .output()
+            .unwrap();
+        let logs = text(&logs);
+        assert!(
+            !logs.contains("command traefik error") && !logs.contains("field not found"),
+            "{label}: {logs}"
+        );
+        drop(guard);
+    }
+}
+
+/// Removes the named container when dropped.
+struct Named(String);
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "--force", &self.0])
+            .output();
+    }
+}
