@@ -403,3 +403,235 @@ impl Drop for Named {
             .output();
     }
 }
+
+/// A throwaway VPS: `debian:bookworm` with sshd (root login by a fresh key)
+/// published on 127.0.0.1 only, no Docker. Containers here cannot be
+/// privileged, so dockerd cannot run in it: the runner's own e2e ends at
+/// starting the daemon.
+struct SshVps {
+    container: Named,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+const VPS_IMAGE: &str = "rdesk-bootstrap-e2e-vps:1";
+const VPS_DOCKERFILE: &str = "FROM debian:bookworm\n\
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server \
+&& rm -rf /var/lib/apt/lists/* && mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh\n\
+CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]\n";
+
+impl SshVps {
+    fn start(test: &str) -> SshVps {
+        let mut build = Command::new("timeout")
+            .args(["600", "docker", "build", "-q", "-t", VPS_IMAGE])
+            .args(["--label", "io.rserve-desk.test=bootstrap", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker build");
+        build
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(VPS_DOCKERFILE.as_bytes())
+            .unwrap();
+        let out = build.wait_with_output().unwrap();
+        assert!(out.status.success(), "docker build: {}", text(&out));
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_ed25519");
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ssh-keygen: {}", text(&out));
+        let public = std::fs::read_to_string(dir.path().join("id_ed25519.pub")).unwrap();
+
+        let name = format!("rdesk-bootstrap-vps-{test}-{}", std::process::id());
+        let _ = Command::new("docker")
+            .args(["rm", "--force", &name])
+            .output();
+        let out = Command::new("docker")
+            .args(["run", "--detach", "--rm", "--name", &name])
+            .args(["--label", "io.rserve-desk.test=bootstrap"])
+            .args(["--publish", "127.0.0.1::22", VPS_IMAGE])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "docker run: {}", text(&out));
+        let container = Named(name.clone());
+        let vps = SshVps {
+            port: published(&name, 22),
+            container,
+            dir,
+        };
+        let out = vps.exec(
+            "cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+            Some(&public),
+        );
+        assert!(out.status.success(), "authorized_keys: {}", text(&out));
+        vps
+    }
+
+    fn exec(&self, script: &str, stdin: Option<&str>) -> Output {
+        let mut child = Command::new("docker")
+            .args(["exec", "-i", &self.container.0, "sh", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    async fn connect(&self) -> (Store, Connection) {
+        let store = Store::open(self.dir.path().join("rdesk.sqlite"))
+            .await
+            .unwrap();
+        store
+            .add_host(HostRecord {
+                name: "vps".into(),
+                kind: HostKind::Ssh,
+                ssh_target: Some(format!("root@127.0.0.1:{}", self.port)),
+                identity_file: Some(self.dir.path().join("id_ed25519").display().to_string()),
+                public_url: "http://127.0.0.1:18880".into(),
+                added_at: 0,
+            })
+            .await
+            .unwrap();
+        let record = store.host("vps").await.unwrap().unwrap();
+        let target = HostTarget::from_record(&record).unwrap();
+        let mut options = ConnectOptions::new(self.dir.path().join("run"));
+        options.connect_timeout = Duration::from_secs(5);
+        options.require_docker = false;
+        // sshd may need a moment after the container starts; bounded.
+        for attempt in 0..20 {
+            match Connection::open("vps", target.clone(), &options, &store).await {
+                Ok(connection) => return (store, connection),
+                Err(e) if attempt < 19 => {
+                    println!("ssh not ready yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("ssh to the throwaway VPS: {e}"),
+            }
+        }
+        unreachable!()
+    }
+}
+
+async fn run_collecting(
+    connection: &Connection,
+    options: &BootstrapOptions,
+) -> (
+    Result<bootstrap::BootstrapReport, bootstrap::BootstrapError>,
+    Vec<bootstrap::StepEvent>,
+) {
+    let events = std::sync::Mutex::new(Vec::new());
+    let sink = |e: bootstrap::StepEvent| {
+        println!("{e:?}");
+        events.lock().unwrap().push(e);
+    };
+    let result = bootstrap::run(connection, options, &sink).await;
+    (result, events.into_inner().unwrap())
+}
+
+/// A bootstrap against an unsupported OS, over real SSH: stops at the first
+/// step with the clear message and changes nothing.
+#[tokio::test]
+async fn run_over_ssh_refuses_an_unsupported_os_and_changes_nothing() {
+    if !enabled("run_over_ssh_refuses_an_unsupported_os_and_changes_nothing") {
+        return;
+    }
+    let vps = SshVps::start("fedora");
+    let out = vps.exec(
+        "rm -f /etc/os-release && cat > /etc/os-release",
+        Some("NAME=\"Fedora Linux\"\nID=fedora\nPRETTY_NAME=\"Fedora Linux 40\"\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (_store, connection) = vps.connect().await;
+    let (result, events) = run_collecting(&connection, &BootstrapOptions::default()).await;
+    connection.close().await.unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unsupported OS: Fedora Linux 40 (ID=fedora); Rserve Desk supports Debian and Ubuntu only, nothing was changed"
+    );
+    let states: Vec<(&str, bootstrap::StepState)> =
+        events.iter().map(|e| (e.step.as_str(), e.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("check-host", bootstrap::StepState::Started),
+            ("check-host", bootstrap::StepState::Failed)
+        ]
+    );
+    let out = vps.exec(
+        "command -v docker || ls /var/lib/dpkg/info/docker.io.list",
+        None,
+    );
+    assert!(
+        !out.status.success(),
+        "something was installed: {}",
+        text(&out)
+    );
+}
+
+/// A bootstrap of a fresh Debian over real SSH: the host is checked, the
+/// script goes over stdin and installs Docker's packages; this container may
+/// not run dockerd, so the step then fails with the script's clear message.
+#[tokio::test]
+async fn run_over_ssh_installs_docker_on_a_fresh_debian() {
+    if !enabled("run_over_ssh_installs_docker_on_a_fresh_debian") {
+        return;
+    }
+    let vps = SshVps::start("debian");
+    let (_store, connection) = vps.connect().await;
+    let plan = bootstrap::plan(&connection, &BootstrapOptions::default())
+        .await
+        .unwrap();
+    assert!(plan.facts.root);
+    assert!(plan.steps.iter().all(|s| s.to_do), "{plan:#?}");
+
+    let (result, events) = run_collecting(&connection, &BootstrapOptions::default()).await;
+    connection.close().await.unwrap();
+    let finals: Vec<(&str, bootstrap::StepState)> = events
+        .iter()
+        .filter(|e| e.state != bootstrap::StepState::Started)
+        .map(|e| (e.step.as_str(), e.state))
+        .collect();
+    let dpkg = vps.exec("dpkg-query -W -f='${Status}' docker.io", None);
+    assert_eq!(
+        String::from_utf8_lossy(&dpkg.stdout),
+        "install ok installed",
+        "{}",
+        text(&dpkg)
+    );
+    match result {
+        // A machine whose containers may run dockerd gets further.
+        Ok(report) => assert!(report.changed()),
+        Err(e) => {
+            assert_eq!(
+                finals,
+                [
+                    ("check-host", bootstrap::StepState::Done),
+                    ("install-docker", bootstrap::StepState::Failed)
+                ]
+            );
+            let message = e.to_string();
+            assert!(
+                message.starts_with("step install-docker failed: `sh -s < (")
+                    && message.contains("exited with status 4")
+                    && message
+                        .contains("rserve-desk: the Docker daemon did not answer within 30 s"),
+                "{message}"
+            );
+            assert_eq!(events.last().unwrap().output_tail, message);
+        }
+    }
+}

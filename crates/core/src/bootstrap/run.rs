@@ -182,7 +182,19 @@ impl Remote for openssh::Session {
                 Ok::<(), std::io::Error>(())
             };
             let (written, output) = tokio::join!(write, child.wait_with_output());
-            let output = output.map_err(ssh_err)?;
+            let output = match output {
+                Ok(output) => output,
+                // openssh turns exit status 127 into an error: for us it is
+                // an answer ("docker: not found" means "not installed").
+                Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(CmdOutput {
+                        status: Some(127),
+                        stdout: String::new(),
+                        stderr: format!("{program}: command not found"),
+                    });
+                }
+                Err(e) => return Err(ssh_err(e)),
+            };
             let mut out = CmdOutput {
                 status: output.status.code(),
                 stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
