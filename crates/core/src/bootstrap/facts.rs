@@ -24,6 +24,15 @@ pub enum Arch {
     Arm64,
 }
 
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        })
+    }
+}
+
 /// The fields of `/etc/os-release` that matter.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OsRelease {
@@ -210,6 +219,7 @@ HOME_URL="https://www.debian.org/"
     fn architectures() {
         assert_eq!(parse_arch("x86_64\n"), Ok(Arch::Amd64));
         assert_eq!(parse_arch("aarch64"), Ok(Arch::Arm64));
+        assert_eq!(Arch::Arm64.to_string(), "arm64");
         assert_eq!(
             parse_arch("riscv64").unwrap_err().to_string(),
             "unsupported architecture 'riscv64'; Rserve Desk supports x86-64 (amd64) and arm64 only, nothing was changed"

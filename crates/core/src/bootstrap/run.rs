@@ -332,7 +332,7 @@ pub(crate) async fn run_with<R: Remote>(
             let out = must(remote, STEP_CHECK, &facts::probe_command(), QUICK).await?;
             let host = facts::parse_probe(&out.stdout)?;
             let summary = format!(
-                "{} on {:?}, user {}{}",
+                "{} on {}, user {}{}",
                 host.os.pretty_name,
                 host.arch,
                 host.user,

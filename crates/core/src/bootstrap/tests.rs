@@ -189,7 +189,7 @@ async fn empty_host_then_every_step_skipped() {
     assert_eq!(events[0].step, "check-host");
     assert_eq!(
         events[1].output_tail,
-        "Debian GNU/Linux 12 (bookworm) on Amd64, user deploy (password-less sudo)"
+        "Debian GNU/Linux 12 (bookworm) on amd64, user deploy (password-less sudo)"
     );
     let log = host.log();
     let create = log
