@@ -213,6 +213,11 @@ impl DockerCli {
         self.cmd(["start", TRAEFIK_CONTAINER])
     }
 
+    /// Prints the image's id; fails when the VPS does not have it.
+    pub fn image_id(&self, image: &str) -> RemoteCommand {
+        self.cmd(["image", "inspect", "--format", "{{.Id}}", image])
+    }
+
     /// Prints the context hash label of `rserve-base:<R>`; fails when the
     /// image is missing.
     pub fn base_inspect(&self, r: &RVersion) -> RemoteCommand {
@@ -247,6 +252,23 @@ impl DockerCli {
         ]);
         Ok(self.cmd_owned(args).with_stdin(base_context()?))
     }
+}
+
+/// The images the VPS needs before Traefik and `rserve-base` can be made:
+/// the Traefik image, and the base of each `rserve-base:<R>` (the given
+/// `base_image`, else `rocker/r-ver:<R>`), without repeats.
+pub fn needed_images(options: &Validated) -> Vec<String> {
+    let mut images = vec![options.traefik_image.clone()];
+    for r in &options.r_versions {
+        let base = options
+            .base_image
+            .clone()
+            .unwrap_or_else(|| format!("rocker/r-ver:{r}"));
+        if !images.contains(&base) {
+            images.push(base);
+        }
+    }
+    images
 }
 
 /// `rserve-base:<R>`.
@@ -456,6 +478,35 @@ mod tests {
                     "global: {}\n".into()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn images_the_vps_needs() {
+        let d = DockerCli { sudo: false };
+        assert_eq!(
+            d.image_id("traefik:v3.3").display(),
+            "docker image inspect --format {{.Id}} traefik:v3.3"
+        );
+        assert_eq!(
+            needed_images(&v(BootstrapOptions::default())),
+            ["traefik:v3.3"]
+        );
+        let two = BootstrapOptions {
+            r_versions: vec!["4.4.1".into(), "4.2.2".into()],
+            ..BootstrapOptions::default()
+        };
+        assert_eq!(
+            needed_images(&v(two.clone())),
+            ["traefik:v3.3", "rocker/r-ver:4.4.1", "rocker/r-ver:4.2.2"]
+        );
+        let debian = BootstrapOptions {
+            base_image: Some("debian:bookworm".into()),
+            ..two
+        };
+        assert_eq!(
+            needed_images(&v(debian)),
+            ["traefik:v3.3", "debian:bookworm"]
         );
     }
 

@@ -10,7 +10,8 @@
 //!   configuration), [`options`] (what the user asks, validated);
 //! - [`run()`], which sends them over one `openssh` session and reports each
 //!   step as a [`StepEvent`]; [`plan()`] runs only the checks and says what
-//!   `run` would do, changing nothing.
+//!   `run` would do, changing nothing; [`run_sending_images()`] also sends
+//!   the images a VPS cannot pull from the workstation ([`crate::transfer`]).
 //!
 //! Everything the bootstrap creates carries `io.rserve-desk.owner`.
 
@@ -30,7 +31,7 @@ pub use facts::{Arch, Distro, FactsError, HostFacts, OsRelease};
 pub use options::{BootstrapOptions, OptionsError, Tls, Validated};
 pub use run::{
     BootstrapError, BootstrapPlan, BootstrapReport, CmdOutput, PlannedStep, StepEvent, StepState,
-    plan, run, run_session,
+    plan, run, run_sending_images, run_session,
 };
 pub use traefik::{TemplateError, render_traefik_config};
 

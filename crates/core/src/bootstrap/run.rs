@@ -104,6 +104,12 @@ pub enum BootstrapError {
         #[source]
         source: std::io::Error,
     },
+    #[error("step {step}: {source}")]
+    Transfer {
+        step: String,
+        #[source]
+        source: crate::transfer::TransferError,
+    },
     #[error(
         "Docker is installed but user {user} cannot use it in this SSH session yet (the group docker applies to new logins and there is no password-less sudo); run the bootstrap again to continue"
     )]
@@ -220,6 +226,40 @@ impl Remote for openssh::Session {
     }
 }
 
+/// Sends an image the VPS lacks from elsewhere (the workstation's Docker).
+pub(crate) trait ImageSender: Sync {
+    /// Returns a line for the step's output.
+    fn send(
+        &self,
+        step: &str,
+        image: &str,
+    ) -> impl Future<Output = Result<String, BootstrapError>> + Send;
+}
+
+/// `docker save` on the workstation into `docker load` on the VPS, through
+/// the connection's forwarded Docker socket ([`crate::transfer`]).
+struct TunnelSender {
+    here: bollard::Docker,
+    there: bollard::Docker,
+}
+
+impl ImageSender for TunnelSender {
+    async fn send(&self, step: &str, image: &str) -> Result<String, BootstrapError> {
+        let sent = crate::transfer::send_image(&self.here, &self.there, image, &|_| {})
+            .await
+            .map_err(|source| BootstrapError::Transfer {
+                step: step.to_owned(),
+                source,
+            })?;
+        Ok(match sent {
+            crate::transfer::Sent::AlreadyThere { image, .. } => format!("{image} already there"),
+            crate::transfer::Sent::Loaded { image, bytes, .. } => {
+                format!("sent {image} from the workstation ({bytes} bytes)")
+            }
+        })
+    }
+}
+
 /// Bootstraps the VPS behind `connection` (opened with
 /// `ConnectOptions.require_docker = false` when Docker may be missing).
 pub async fn run(
@@ -233,13 +273,35 @@ pub async fn run(
     run_session(session, options, progress).await
 }
 
+/// [`run`] for a VPS that cannot pull: each image it needs
+/// ([`commands::needed_images`]) and lacks is sent from `workstation`'s
+/// Docker through the connection's tunnel, as a step `image:<ref>` of its own.
+/// The tunnel reaches the VPS's Docker socket as the SSH user: when Docker
+/// was only just installed for a non-root user, that needs a new connection
+/// (the step then fails with Docker's "permission denied"; run again).
+pub async fn run_sending_images(
+    connection: &Connection,
+    options: &BootstrapOptions,
+    workstation: &bollard::Docker,
+    progress: &(dyn Fn(StepEvent) + Send + Sync),
+) -> Result<BootstrapReport, BootstrapError> {
+    let session = connection
+        .session()
+        .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
+    let sender = TunnelSender {
+        here: workstation.clone(),
+        there: connection.docker(),
+    };
+    run_with(session, Some(&sender), options, progress).await
+}
+
 /// [`run`] over a bare `openssh` session.
 pub async fn run_session(
     session: &openssh::Session,
     options: &BootstrapOptions,
     progress: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
-    run_with(session, options, progress).await
+    run_with(session, None::<&TunnelSender>, options, progress).await
 }
 
 pub(crate) const STEP_CHECK: &str = "check-host";
@@ -298,8 +360,9 @@ async fn must<R: Remote>(
     }
 }
 
-pub(crate) async fn run_with<R: Remote>(
+pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     remote: &R,
+    images: Option<&S>,
     options: &BootstrapOptions,
     sink: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
@@ -396,6 +459,27 @@ pub(crate) async fn run_with<R: Remote>(
         }
         .await
     );
+
+    // Images the VPS cannot pull, sent from the workstation.
+    if let Some(sender) = images {
+        for image in commands::needed_images(&options) {
+            let name = format!("image:{image}");
+            let started = progress.start(&name);
+            step!(
+                &name,
+                started,
+                async {
+                    let out = remote.run(&name, &docker.image_id(&image), QUICK).await?;
+                    if out.success() {
+                        return Ok((StepState::Skipped, format!("{image} already there")));
+                    }
+                    let note = sender.send(&name, &image).await?;
+                    Ok((StepState::Done, note))
+                }
+                .await
+            );
+        }
+    }
 
     // 4. Traefik, from the rendered configuration.
     let started = progress.start(STEP_TRAEFIK);

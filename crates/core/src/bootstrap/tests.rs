@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::run::{BootstrapError, CmdOutput, Remote, plan_with, run_with};
+use super::run::{BootstrapError, CmdOutput, ImageSender, Remote, plan_with, run_with};
 use super::{BootstrapOptions, RemoteCommand, StepEvent, StepState};
 
 const BOOKWORM: &str =
@@ -149,8 +149,20 @@ async fn bootstrap(
 ) {
     let events = Mutex::new(Vec::new());
     let sink = |e: StepEvent| events.lock().unwrap().push(e);
-    let result = run_with(host, options, &sink).await;
+    let result = run_with(host, None::<&FakeSender>, options, &sink).await;
     (result, events.into_inner().unwrap())
+}
+
+/// "Sends" an image by putting it in the fake host's image list.
+struct FakeSender<'a>(&'a FakeHost, Mutex<Vec<String>>);
+
+impl ImageSender for FakeSender<'_> {
+    async fn send(&self, _step: &str, image: &str) -> Result<String, BootstrapError> {
+        self.1.lock().unwrap().push(image.to_owned());
+        let mut state = self.0.0.lock().unwrap();
+        state.images.insert(image.to_owned(), "sha256:feed".into());
+        Ok(format!("sent {image}"))
+    }
 }
 
 fn finals(events: &[StepEvent]) -> Vec<(String, StepState)> {
@@ -364,4 +376,44 @@ async fn plan_changes_nothing_and_matches_run() {
             .all(|l| l.starts_with("sh -") || l.contains(" inspect ") || l.contains(" version ")),
         "{later:#?}"
     );
+}
+
+#[tokio::test]
+async fn images_the_vps_lacks_are_sent_once() {
+    use StepState::{Done, Skipped};
+    let host = FakeHost::new(BOOKWORM);
+    // The VPS already has the base image, not Traefik's.
+    host.0
+        .lock()
+        .unwrap()
+        .images
+        .insert("debian:bookworm".into(), "sha256:aaaa".into());
+    let sender = FakeSender(&host, Mutex::new(Vec::new()));
+    let sink = |_: StepEvent| {};
+    let opts = BootstrapOptions {
+        traefik_image: "rserve-desk/traefik:3.7.15".into(),
+        ..options()
+    };
+    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    let states: Vec<(String, StepState)> = report
+        .steps
+        .iter()
+        .map(|e| (e.step.clone(), e.state))
+        .collect();
+    assert_eq!(
+        states,
+        steps(&[
+            ("check-host", Done),
+            ("install-docker", Done),
+            ("network", Done),
+            ("image:rserve-desk/traefik:3.7.15", Done),
+            ("image:debian:bookworm", Skipped),
+            ("traefik", Done),
+            ("rserve-base:4.2.2", Done),
+        ])
+    );
+    assert_eq!(*sender.1.lock().unwrap(), ["rserve-desk/traefik:3.7.15"]);
+    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    assert!(!report.changed());
+    assert_eq!(sender.1.lock().unwrap().len(), 1, "nothing sent twice");
 }
