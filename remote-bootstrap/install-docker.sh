@@ -114,9 +114,16 @@ fi
 # --- install ------------------------------------------------------------------
 if [ "$need_install" = 1 ]; then
     say "installing docker.io from the $os_id repositories"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+    # A fresh VPS often runs unattended-upgrades: wait for the dpkg lock
+    # rather than fail. An install killed half-way is finished first.
+    apt_wait="-o DPkg::Lock::Timeout=600"
+    as_root env DEBIAN_FRONTEND=noninteractive dpkg --configure -a ||
+        fail 4 "dpkg --configure -a failed (an earlier install was interrupted)"
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get $apt_wait update -q ||
         fail 4 "apt-get update failed"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io ||
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get $apt_wait install -y -q --no-install-recommends docker.io ||
         fail 4 "apt-get install docker.io failed"
     say "installed: $(docker --version 2>/dev/null || echo 'docker.io')"
 else
