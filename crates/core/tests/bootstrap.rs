@@ -185,11 +185,16 @@ async fn plan_over_ssh_to_the_standin_changes_nothing() {
     if !enabled("plan_over_ssh_to_the_standin_changes_nothing") {
         return;
     }
-    let var = |name: &str| {
-        std::env::var(name)
-            .unwrap_or_else(|_| panic!("RDESK_E2E=1 needs {name}; see `cargo xtask standin env`"))
+    // The other tests here need only Docker; this one needs the stand-in.
+    let (Ok(ssh), Ok(identity)) = (
+        std::env::var("RDESK_STANDIN_SSH"),
+        std::env::var("RDESK_STANDIN_IDENTITY"),
+    ) else {
+        println!(
+            "skipped plan_over_ssh_to_the_standin_changes_nothing: no stand-in (see `cargo xtask standin env`)"
+        );
+        return;
     };
-    let (ssh, identity) = (var("RDESK_STANDIN_SSH"), var("RDESK_STANDIN_IDENTITY"));
     let r_version = std::env::var("RDESK_STANDIN_R_VERSION").unwrap_or_else(|_| "4.2.2".into());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("rdesk.sqlite")).await.unwrap();
