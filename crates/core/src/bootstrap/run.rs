@@ -442,15 +442,16 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         .await
     );
 
-    // How this session reaches Docker (a group just granted is not seen yet).
-    let docker = docker_cli(remote, &host).await?;
-
-    // 3. The private network.
+    // 3. The private network. First, how this session reaches Docker (a
+    // group just granted is not seen yet); failing that fails this step.
     let started = progress.start(STEP_NETWORK);
+    let mut reached = None;
     step!(
         STEP_NETWORK,
         started,
         async {
+            let docker = docker_cli(remote, &host).await?;
+            reached = Some(docker);
             if let Some(note) = network_done(remote, &docker).await? {
                 return Ok((StepState::Skipped, note));
             }
@@ -459,6 +460,9 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         }
         .await
     );
+    let Some(docker) = reached else {
+        return Err(BootstrapError::DockerAccess { user: host.user });
+    };
 
     // Images the VPS cannot pull, sent from the workstation.
     if let Some(sender) = images {

@@ -417,3 +417,24 @@ async fn images_the_vps_lacks_are_sent_once() {
     assert!(!report.changed());
     assert_eq!(sender.1.lock().unwrap().len(), 1, "nothing sent twice");
 }
+
+#[tokio::test]
+async fn docker_unreachable_fails_the_network_step_clearly() {
+    let host = FakeHost::new(BOOKWORM);
+    bootstrap(&host, &options()).await.0.unwrap();
+    // Docker is there but this session cannot reach it: `docker version`
+    // fails once, and the fake host refuses `sudo -n docker version`.
+    host.0.lock().unwrap().fail_once = Some("docker version".into());
+    let (report, events) = bootstrap(&host, &options()).await;
+    let err = report.unwrap_err();
+    assert!(matches!(err, BootstrapError::DockerAccess { .. }), "{err}");
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.state),
+        ("network", StepState::Failed)
+    );
+    assert_eq!(
+        last.output_tail,
+        "Docker is installed but user deploy cannot use it in this SSH session yet (the group docker applies to new logins and there is no password-less sudo); run the bootstrap again to continue"
+    );
+}
