@@ -333,6 +333,12 @@ impl Progress<'_> {
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             output_tail: tail_of(output),
         };
+        tracing::info!(
+            step,
+            state = ?state,
+            duration_ms = event.duration_ms,
+            "bootstrap step"
+        );
         (self.sink)(event.clone());
         self.finished.push(event);
     }
