@@ -447,8 +447,27 @@ impl DockerSpawner {
         Ok(removed)
     }
 
+    /// The id of the container that serves (or last served) the app.
+    async fn current_id(&self, slug: &Slug) -> Result<String, SpawnError> {
+        self.containers_of(slug)
+            .await?
+            .into_iter()
+            .find_map(|c| c.id)
+            .ok_or_else(|| Self::not_found(slug))
+    }
+
     fn not_found(slug: &Slug) -> SpawnError {
         SpawnError::NotFound(slug.to_string())
+    }
+}
+
+/// Docker answers 304 when a container is already started or stopped: that is success.
+fn already_in_that_state(e: bollard::errors::Error) -> Result<(), bollard::errors::Error> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        } => Ok(()),
+        e => Err(e),
     }
 }
 
@@ -603,23 +622,14 @@ impl crate::Spawner for DockerSpawner {
     }
 
     async fn start(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let current = self.containers_of(slug).await?;
-        let id = current
-            .first()
-            .and_then(|c| c.id.clone())
-            .ok_or_else(|| Self::not_found(slug))?;
+        let id = self.current_id(slug).await?;
         self.docker
             .start_container(
                 &id,
                 None::<bollard::query_parameters::StartContainerOptions>,
             )
             .await
-            .or_else(|e| match e {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 304, ..
-                } => Ok(()),
-                e => Err(e),
-            })
+            .or_else(already_in_that_state)
             .map_err(SpawnError::docker(format!("start {slug}")))
     }
 
@@ -636,23 +646,14 @@ impl crate::Spawner for DockerSpawner {
                     Some(StopContainerOptionsBuilder::default().t(10).build()),
                 )
                 .await
-                .or_else(|e| match e {
-                    bollard::errors::Error::DockerResponseServerError {
-                        status_code: 304, ..
-                    } => Ok(()),
-                    e => Err(e),
-                })
+                .or_else(already_in_that_state)
                 .map_err(SpawnError::docker(format!("stop {slug}")))?;
         }
         Ok(())
     }
 
     async fn restart(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let current = self.containers_of(slug).await?;
-        let id = current
-            .first()
-            .and_then(|c| c.id.clone())
-            .ok_or_else(|| Self::not_found(slug))?;
+        let id = self.current_id(slug).await?;
         self.docker
             .restart_container(
                 &id,
@@ -715,11 +716,7 @@ impl crate::Spawner for DockerSpawner {
         tail: usize,
         follow: bool,
     ) -> Result<BoxStream<'static, Result<LogLine, SpawnError>>, SpawnError> {
-        let current = self.containers_of(slug).await?;
-        let id = current
-            .first()
-            .and_then(|c| c.id.clone())
-            .ok_or_else(|| Self::not_found(slug))?;
+        let id = self.current_id(slug).await?;
         let options = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
