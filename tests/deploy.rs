@@ -226,3 +226,59 @@ fn a_local_host_uses_this_machines_docker_without_ssh() {
     desk.ok(&["rm", slug, "--host", "here"]);
     assert_eq!(objects_of(slug), Vec::<String>::new());
 }
+
+#[test]
+fn archives_and_single_files_deploy_like_folders() {
+    let Some(vps) = Standin::from_env("archives_and_single_files") else {
+        return;
+    };
+    let desk = vps.desk();
+    let dir = tempfile::tempdir().unwrap();
+
+    let archive = dir.path().join("stats-app.tar.gz");
+    {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&archive).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (path, code) in [
+            ("stats-app/R/mean.R", "avg <- function(x) mean(unlist(x))\n"),
+            (
+                "stats-app/main.R",
+                "spread <- function(x) diff(range(unlist(x)))\n",
+            ),
+            ("stats-app/.Renviron", "TOKEN=stays-on-the-workstation\n"),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(code.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, path, code.as_bytes()).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+    let report = desk.json(&["deploy", archive.to_str().unwrap(), "--host", "vps"]);
+    assert_eq!(
+        report["slug"],
+        json!("stats-app"),
+        "slug from the archive's folder"
+    );
+    assert_eq!(report["files"], json!(["R/mean.R", "main.R"]), "{report}");
+    assert_eq!(desk.call("stats-app", "avg", &["[1, 2, 6]"]), json!(3.0));
+    assert_eq!(desk.call("stats-app", "spread", &["[1, 2, 6]"]), json!(5.0));
+
+    let single = dir.path().join("Quick Tool.R");
+    std::fs::write(&single, "shout_back <- function(s) toupper(s)\n").unwrap();
+    let report = desk.json(&["deploy", single.to_str().unwrap(), "--host", "vps"]);
+    assert_eq!(report["slug"], json!("quick-tool"));
+    assert_eq!(
+        desk.call("quick-tool", "shout_back", &["\"hey\""]),
+        json!("HEY")
+    );
+
+    for slug in ["stats-app", "quick-tool"] {
+        desk.ok(&["rm", slug, "--host", "vps"]);
+        assert_eq!(objects_of(slug), Vec::<String>::new());
+    }
+}
