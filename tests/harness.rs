@@ -2,6 +2,8 @@
 //! environment `cargo xtask test` sets), the real `rdesk` binary run with a
 //! private data directory, app folders written on the fly, and a look at the
 //! Docker Engine behind the stand-in to see what exists there.
+// Test support: a panic here is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
