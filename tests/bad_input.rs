@@ -1,6 +1,8 @@
 //! Bad input through every way in: each gets a clear error, and nothing is
 //! created on the stand-in VPS. The checks compare everything we own on the
 //! host before and after, so the cases run one at a time.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write;
 use std::path::Path;
@@ -23,7 +25,8 @@ fn everything_ours() -> Vec<String> {
 /// in its message, and that the host gained nothing.
 fn refused(desk: &Rdesk, path: &Path, extra: &[&str], expected: &str) {
     let before = everything_ours();
-    let mut args = vec!["deploy", path.to_str().unwrap(), "--host", "vps"];
+    let path = path.display().to_string();
+    let mut args = vec!["deploy", path.as_str(), "--host", "vps"];
     args.extend_from_slice(extra);
     let err = desk.fails(&args);
     assert!(

@@ -1,8 +1,6 @@
 //! Deploying through `rdesk` over SSH to the stand-in VPS, and calling the
 //! apps through Traefik over WebSocket as a client would.
 
-use std::time::Duration;
-
 use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of};
 use serde_json::json;
 
@@ -18,22 +16,6 @@ outer_fn <- function() {
   inner_helper()
 }
 "#;
-
-/// Calls until the app answers (it may still be starting), a bounded number of times.
-fn call_when_up(desk: &Rdesk, slug: &str, function: &str, args: &[&str]) -> serde_json::Value {
-    for _ in 0..40 {
-        let mut all = vec!["call", slug, function];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--host", "vps", "--json"]);
-        let out = desk.run(&all);
-        if out.status.success() {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            return serde_json::from_str(stdout.trim()).expect("JSON");
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("{slug} never answered {function}");
-}
 
 #[test]
 fn deploy_call_and_redeploy_reusing_the_packages_layer() {
@@ -66,7 +48,7 @@ fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     let second = desk.deploy(&app, slug, &[]);
     assert!(second.contains("reusing packages layer"), "{second}");
     assert!(!second.contains("building packages layer"), "{second}");
-    assert_eq!(call_when_up(&desk, slug, "add", &["2", "3"]), json!(105.0));
+    assert_eq!(desk.call_when_up(slug, "add", &["2", "3"]), json!(105.0));
 
     let unchanged = desk.json(&[
         "deploy",
@@ -118,11 +100,11 @@ fn stop_start_and_remove_leave_nothing_behind() {
         json!("running"),
         "{started}"
     );
-    assert_eq!(call_when_up(&desk, slug, "ping", &[]), json!("pong"));
+    assert_eq!(desk.call_when_up(slug, "ping", &[]), json!("pong"));
 
     let restarted = desk.json(&["restart", slug, "--host", "vps"]);
     assert_eq!(restarted["containers"][0]["state"], json!("running"));
-    assert_eq!(call_when_up(&desk, slug, "ping", &[]), json!("pong"));
+    assert_eq!(desk.call_when_up(slug, "ping", &[]), json!("pong"));
 
     let logs = desk.ok(&["logs", slug, "--host", "vps", "--tail", "50"]);
     assert!(

@@ -149,6 +149,23 @@ impl Rdesk {
         self.ok(&all)
     }
 
+    /// `rdesk call` on host `vps`, retried a bounded number of times while the
+    /// app may still be starting; parsed.
+    pub fn call_when_up(&self, slug: &str, function: &str, args: &[&str]) -> Value {
+        let mut all = vec!["call", slug, function];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--host", "vps", "--json"]);
+        for _ in 0..40 {
+            let out = self.run(&all);
+            if out.status.success() {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                return serde_json::from_str(stdout.trim()).expect("JSON");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!("{slug} never answered {function}");
+    }
+
     /// `rdesk call` on host `vps`, parsed.
     pub fn call(&self, slug: &str, function: &str, args: &[&str]) -> Value {
         let mut all = vec!["call", slug, function];

@@ -8,6 +8,8 @@
 //! env`): `bootstrap::plan` probes the host and runs every step's check
 //! through the `openssh` session (argv quoting, scripts on stdin) and changes
 //! nothing, so it cannot disturb the stand-in other tests use.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -6,6 +6,8 @@
 //!
 //! Every test uses its own temporary store and runtime directory, never
 //! `~/.ssh/known_hosts`, and signals only the ssh master it started, by pid.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

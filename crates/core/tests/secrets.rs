@@ -8,6 +8,8 @@
 //! They run only with `RDESK_E2E=1`; otherwise each prints "skipped" and
 //! passes. The ssh test also needs the stand-in (`cargo xtask standin env`).
 //! Everything started is stopped by its pid; every wait is bounded.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::fs;
 use std::io::{Read, Write};

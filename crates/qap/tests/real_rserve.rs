@@ -6,6 +6,8 @@
 //! they run only with `RDESK_E2E=1` (as `cargo xtask test` sets); otherwise
 //! each prints that it was skipped. Every Rserve started here runs in a
 //! process group of its own that is stopped, by its id, when the test ends.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
