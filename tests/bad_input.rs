@@ -277,7 +277,7 @@ fn a_changed_host_key_is_refused() {
     assert!(status.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
+    let (real_fingerprint, forged_fingerprint) = runtime.block_on(async {
         let store =
             rdesk_core::store::Store::open(rdesk_core::paths::database(desk.data_dir.path()))
                 .await
@@ -296,7 +296,19 @@ fn a_changed_host_key_is_refused() {
         );
         store.pin_host_key("vps", &forged).await.unwrap();
         store.close().await;
+        let fingerprint = |line: &str| rdesk_core::host::fingerprint_of(line).expect("a key line");
+        (fingerprint(&pinned), fingerprint(&forged))
     });
     let (_dir, app) = good_app();
     refused(&desk, &app, &["--slug", "e2e-key"], "host key");
+
+    let err = desk.fails(&["host", "repin", "vps", "--fingerprint", &forged_fingerprint]);
+    assert!(
+        err.contains("host key"),
+        "a fingerprint the server does not offer is refused: {err}"
+    );
+    let repinned = desk.ok(&["host", "repin", "vps", "--fingerprint", &real_fingerprint]);
+    assert!(repinned.contains(&real_fingerprint), "{repinned}");
+    desk.ok(&["apps", "--host", "vps"]);
+    assert!(!desk.ok(&["host", "check", "vps"]).contains("offline"));
 }

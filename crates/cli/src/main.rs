@@ -65,6 +65,13 @@ enum HostCommand {
     Check { name: String },
     /// Forget a host (nothing on it changes).
     Rm { name: String },
+    /// Accept a host's new SSH key, after checking its fingerprint on the server itself.
+    Repin {
+        name: String,
+        /// The new key's fingerprint, `SHA256:...`, as `ssh-keygen -lf` shows it on the server.
+        #[arg(long)]
+        fingerprint: String,
+    },
 }
 
 #[derive(Args)]
@@ -301,6 +308,13 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 Ok(())
             })
             .await?
+        }
+        HostCommand::Repin { name, fingerprint } => {
+            let pinned = desk.repin_host(&name, &fingerprint).await?;
+            out.message(
+                &format!("host key of {name} pinned: {pinned}"),
+                &serde_json::json!({ "host": name, "host_key_fingerprint": pinned }),
+            );
         }
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;

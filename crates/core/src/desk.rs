@@ -159,14 +159,40 @@ impl Desk {
             .ok_or_else(|| DeskError::UnknownHost(name.to_owned()))
     }
 
+    /// Accepts a host's new key after the user has checked its fingerprint
+    /// (`SHA256:...`) on the server itself; any other key is still refused.
+    pub async fn repin_host(&self, name: &str, fingerprint: &str) -> Result<String, DeskError> {
+        let record = self.host(name).await?;
+        let session = self.connect_with(&record, Some(fingerprint)).await?;
+        let pinned = session
+            .connection
+            .host_key_fingerprint()
+            .unwrap_or(fingerprint)
+            .to_owned();
+        session.close().await;
+        Ok(pinned)
+    }
+
     async fn connect(&self, record: &HostRecord) -> Result<HostSession, DeskError> {
+        self.connect_with(record, None).await
+    }
+
+    /// Opens the tunnel; with `repin`, a new host key with that fingerprint replaces the pin.
+    async fn connect_with(
+        &self,
+        record: &HostRecord,
+        repin: Option<&str>,
+    ) -> Result<HostSession, DeskError> {
         let runtime = paths::private_runtime_dir().map_err(|source| DeskError::Io {
             what: "creating a private directory for the host's socket".to_owned(),
             source,
         })?;
         let target = HostTarget::from_record(record)?;
         let options = ConnectOptions::new(runtime.path().to_owned());
-        let connection = Connection::open(&record.name, target, &options, &self.store).await?;
+        let connection = match repin {
+            None => Connection::open(&record.name, target, &options, &self.store).await?,
+            Some(fp) => Connection::repin(&record.name, target, &options, &self.store, fp).await?,
+        };
         let mut config = DockerConfig::new(NETWORK);
         config.build_network = Some(NETWORK.to_owned());
         let spawner = DockerSpawner::new(connection.docker(), config);
