@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
+use rdesk_core::bootstrap::BootstrapOptions;
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
@@ -63,6 +64,8 @@ enum HostCommand {
     List,
     /// Connect to a host and report what it offers.
     Check { name: String },
+    /// Set a host up: Docker, the private network, Traefik, rserve-base. Safe to re-run.
+    Bootstrap(BootstrapArgs),
     /// Forget a host (nothing on it changes).
     Rm { name: String },
     /// Accept a host's new SSH key, after checking its fingerprint on the server itself.
@@ -89,6 +92,29 @@ struct HostAddArgs {
     /// Where the host's Traefik answers (default http://HOST).
     #[arg(long)]
     public_url: Option<String>,
+}
+
+#[derive(Args)]
+struct BootstrapArgs {
+    name: String,
+    /// A domain for HTTPS with Let's Encrypt (with --email).
+    #[arg(long, requires = "email")]
+    domain: Option<String>,
+    /// The e-mail Let's Encrypt writes to (with --domain).
+    #[arg(long, requires = "domain")]
+    email: Option<String>,
+    /// An R version to build rserve-base for (repeatable).
+    #[arg(long = "r-version")]
+    r_versions: Vec<String>,
+    /// Public HTTP port of Traefik.
+    #[arg(long)]
+    http_port: Option<u16>,
+    /// Public HTTPS port of Traefik.
+    #[arg(long)]
+    https_port: Option<u16>,
+    /// Only say what would be done; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -315,6 +341,24 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 &format!("host key of {name} pinned: {pinned}"),
                 &serde_json::json!({ "host": name, "host_key_fingerprint": pinned }),
             );
+        }
+        HostCommand::Bootstrap(args) => {
+            let mut options = BootstrapOptions {
+                domain: args.domain,
+                email: args.email,
+                r_versions: args.r_versions,
+                ..BootstrapOptions::default()
+            };
+            options.http_port = args.http_port.unwrap_or(options.http_port);
+            options.https_port = args.https_port.unwrap_or(options.https_port);
+            if args.dry_run {
+                out.bootstrap_plan(&desk.bootstrap_plan(&args.name, &options).await?);
+            } else {
+                let report = desk
+                    .bootstrap(&args.name, &options, &|event| out.bootstrap_step(&event))
+                    .await?;
+                out.bootstrap_done(&args.name, &report);
+            }
         }
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;

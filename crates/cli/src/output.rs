@@ -1,5 +1,6 @@
 //! How `rdesk` prints results: aligned text for people, JSON for scripts.
 
+use rdesk_core::bootstrap::{BootstrapPlan, BootstrapReport, StepEvent, StepState};
 use rdesk_core::desk::{AddedHost, AppsView, DeployReport, HostCheck};
 use rdesk_core::spawner::{AppState, DeployEvent, LogLine, LogStream, Removed};
 use rdesk_core::store::{DeploymentRecord, HostRecord, StatusEvent, now_ms};
@@ -97,6 +98,46 @@ impl Output {
             list_or(&check.r_versions, "none yet")
         );
         println!("  API round trip: {:.1} ms", check.round_trip_ms);
+    }
+
+    pub fn bootstrap_plan(&self, plan: &BootstrapPlan) {
+        if self.json {
+            return self.emit(plan);
+        }
+        let arch = format!("{:?}", plan.facts.arch).to_lowercase();
+        println!("{} ({arch})", plan.facts.os.pretty_name);
+        for step in &plan.steps {
+            let what = if step.to_do { "to do" } else { "done" };
+            let note = step.note.lines().collect::<Vec<_>>().join("; ");
+            println!("  {:<22} {what:<6} {note}", step.step);
+        }
+    }
+
+    pub fn bootstrap_step(&self, event: &StepEvent) {
+        if self.json {
+            return self.emit(event);
+        }
+        match event.state {
+            StepState::Started => println!("==> {}", event.step),
+            state => {
+                println!("    {}: {state:?} ({} ms)", event.step, event.duration_ms);
+                if state == StepState::Failed && !event.output_tail.is_empty() {
+                    println!("    {}", event.output_tail.replace('\n', "\n    "));
+                }
+            }
+        }
+    }
+
+    pub fn bootstrap_done(&self, host: &str, report: &BootstrapReport) {
+        if self.json {
+            return self.emit(report);
+        }
+        let what = if report.changed() {
+            "bootstrapped"
+        } else {
+            "already bootstrapped: nothing to do on"
+        };
+        println!("{what} {host}");
     }
 
     pub fn deploy_event(&self, event: &DeployEvent) {

@@ -14,6 +14,7 @@ use rdesk_spawner::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, StepEvent};
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
 use crate::intake::{self, Limits};
@@ -163,7 +164,7 @@ impl Desk {
     /// (`SHA256:...`) on the server itself; any other key is still refused.
     pub async fn repin_host(&self, name: &str, fingerprint: &str) -> Result<String, DeskError> {
         let record = self.host(name).await?;
-        let session = self.connect_with(&record, Some(fingerprint)).await?;
+        let session = self.connect_with(&record, Some(fingerprint), true).await?;
         let pinned = session
             .connection
             .host_key_fingerprint()
@@ -174,21 +175,53 @@ impl Desk {
     }
 
     async fn connect(&self, record: &HostRecord) -> Result<HostSession, DeskError> {
-        self.connect_with(record, None).await
+        self.connect_with(record, None, true).await
     }
 
-    /// Opens the tunnel; with `repin`, a new host key with that fingerprint replaces the pin.
+    /// What a bootstrap of the host would do, changing nothing. The host may
+    /// have no Docker yet.
+    pub async fn bootstrap_plan(
+        &self,
+        host: &str,
+        options: &BootstrapOptions,
+    ) -> Result<BootstrapPlan, DeskError> {
+        let record = self.host(host).await?;
+        let session = self.connect_with(&record, None, false).await?;
+        let plan = bootstrap::plan(&session.connection, options).await;
+        session.close().await;
+        Ok(plan?)
+    }
+
+    /// Bootstraps the host: each step checks first and is skipped when done,
+    /// so this can run again at any time, also after an interruption.
+    pub async fn bootstrap(
+        &self,
+        host: &str,
+        options: &BootstrapOptions,
+        progress: &(dyn Fn(StepEvent) + Send + Sync),
+    ) -> Result<BootstrapReport, DeskError> {
+        let record = self.host(host).await?;
+        let session = self.connect_with(&record, None, false).await?;
+        let report = bootstrap::run(&session.connection, options, progress).await;
+        session.close().await;
+        Ok(report?)
+    }
+
+    /// Opens the tunnel; with `repin`, a new host key with that fingerprint
+    /// replaces the pin; without `require_docker`, a host without Docker is fine.
     async fn connect_with(
         &self,
         record: &HostRecord,
         repin: Option<&str>,
+        require_docker: bool,
     ) -> Result<HostSession, DeskError> {
         let runtime = paths::private_runtime_dir().map_err(|source| DeskError::Io {
             what: "creating a private directory for the host's socket".to_owned(),
             source,
         })?;
         let target = HostTarget::from_record(record)?;
-        let options = ConnectOptions::new(runtime.path().to_owned());
+        let mut options = ConnectOptions::new(runtime.path().to_owned());
+        options.require_docker = require_docker;
         let connection = match repin {
             None => Connection::open(&record.name, target, &options, &self.store).await?,
             Some(fp) => Connection::repin(&record.name, target, &options, &self.store, fp).await?,

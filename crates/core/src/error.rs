@@ -27,6 +27,8 @@ pub enum DeskError {
     Intake(#[from] IntakeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Bootstrap(Box<crate::bootstrap::BootstrapError>),
     #[error("calling `{function}` of app `{slug}` at {url}: {source}")]
     Call {
         slug: String,
@@ -45,6 +47,12 @@ pub enum DeskError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::bootstrap::BootstrapError> for DeskError {
+    fn from(e: crate::bootstrap::BootstrapError) -> Self {
+        Self::Bootstrap(Box::new(e))
+    }
 }
 
 impl DeskError {

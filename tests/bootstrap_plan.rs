@@ -1,0 +1,67 @@
+//! `rdesk host bootstrap --dry-run` over SSH to the stand-in: it reads the
+//! host as it is and changes nothing. (A full bootstrap from an empty host
+//! needs a VPS stand-in with a Docker of its own: not here yet.)
+
+use rdesk_e2e::{DockerKind, Standin, docker_objects};
+use serde_json::json;
+
+fn everything_ours() -> Vec<String> {
+    let ours = "io.rserve-desk.owner=rserve-desk";
+    let mut all = docker_objects(DockerKind::Containers, ours);
+    all.extend(docker_objects(DockerKind::Images, ours));
+    all.sort();
+    all
+}
+
+#[test]
+fn a_dry_run_reads_the_host_and_changes_nothing() {
+    let Some(vps) = Standin::from_env("bootstrap_dry_run") else {
+        return;
+    };
+    let desk = vps.desk();
+    let before = everything_ours();
+    let plan = desk.json(&[
+        "host",
+        "bootstrap",
+        "vps",
+        "--dry-run",
+        "--r-version",
+        &vps.r_version,
+    ]);
+    assert_eq!(plan["facts"]["os"]["distro"], json!("debian"), "{plan}");
+    let step = |name: &str| {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {name} in {plan}"))
+    };
+    assert_eq!(
+        step("install-docker")["to_do"],
+        json!(false),
+        "Docker is there"
+    );
+    assert_eq!(
+        step("network")["to_do"],
+        json!(false),
+        "the network is there"
+    );
+    step(&format!("rserve-base:{}", vps.r_version));
+    assert_eq!(everything_ours(), before, "a dry run changed the host");
+
+    for (args, expected) in [
+        (
+            &["--domain", "bad domain", "--email", "a@b.org"][..],
+            "not a valid domain",
+        ),
+        (&["--r-version", "4.2; rm"][..], "is not an R version"),
+        (&["--domain", "r.example.org"][..], "--email"),
+    ] {
+        let mut all = vec!["host", "bootstrap", "vps", "--dry-run"];
+        all.extend_from_slice(args);
+        let err = desk.fails(&all);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
