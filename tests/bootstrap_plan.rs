@@ -1,6 +1,8 @@
 //! `rdesk host bootstrap --dry-run` over SSH to the stand-in: it reads the
 //! host as it is and changes nothing. (A full bootstrap from an empty host
 //! needs a VPS stand-in with a Docker of its own: not here yet.)
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use rdesk_e2e::{DockerKind, Standin, docker_objects};
 use serde_json::json;
@@ -64,4 +66,48 @@ fn a_dry_run_reads_the_host_and_changes_nothing() {
         let err = desk.fails(&all);
         assert!(err.contains(expected), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn every_bootstrap_run_is_recorded_even_a_refused_one() {
+    let Some(vps) = Standin::from_env("bootstrap_recorded") else {
+        return;
+    };
+    let desk = vps.desk();
+    let before = everything_ours();
+    let err = desk.fails(&[
+        "host",
+        "bootstrap",
+        "vps",
+        "--domain",
+        "bad domain",
+        "--email",
+        "a@b.org",
+    ]);
+    assert!(err.contains("not a valid domain"), "{err}");
+    assert_eq!(
+        everything_ours(),
+        before,
+        "a refused bootstrap changed the host"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runs = runtime.block_on(async {
+        let store =
+            rdesk_core::store::Store::open(rdesk_core::paths::database(desk.data_dir.path()))
+                .await
+                .unwrap();
+        let runs = store.bootstraps("vps", 10).await.unwrap();
+        store.close().await;
+        runs
+    });
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].outcome, "failed");
+    assert!(
+        runs[0]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("not a valid domain")
+    );
 }

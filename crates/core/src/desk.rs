@@ -19,7 +19,9 @@ use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
 use crate::intake::{self, Limits};
 use crate::paths;
-use crate::store::{AppRecord, HostKind, HostRecord, NewDeployment, Store, now_ms};
+use crate::store::{
+    AppRecord, BootstrapRecord, HostKind, HostRecord, NewDeployment, Store, now_ms,
+};
 
 /// The Docker network Traefik watches and apps join on every host.
 pub const NETWORK: &str = "rserve-desk";
@@ -201,10 +203,35 @@ impl Desk {
         progress: &(dyn Fn(StepEvent) + Send + Sync),
     ) -> Result<BootstrapReport, DeskError> {
         let record = self.host(host).await?;
-        let session = self.connect_with(&record, None, false).await?;
-        let report = bootstrap::run(&session.connection, options, progress).await;
-        session.close().await;
-        Ok(report?)
+        let started_at = now_ms();
+        let clock = Instant::now();
+        let events = std::sync::Mutex::new(Vec::new());
+        let recording = |event: StepEvent| {
+            if let Ok(mut events) = events.lock() {
+                events.push(event.clone());
+            }
+            progress(event);
+        };
+        let outcome = match self.connect_with(&record, None, false).await {
+            Ok(session) => {
+                let report = bootstrap::run(&session.connection, options, &recording).await;
+                session.close().await;
+                report.map_err(DeskError::from)
+            }
+            Err(e) => Err(e),
+        };
+        let steps = events.into_inner().unwrap_or_default();
+        self.store
+            .record_bootstrap(&BootstrapRecord {
+                host: host.to_owned(),
+                started_at,
+                duration_ms: clock.elapsed().as_millis() as i64,
+                outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+                message: outcome.as_ref().err().map(ToString::to_string),
+                steps: serde_json::to_value(&steps).unwrap_or_default(),
+            })
+            .await?;
+        outcome
     }
 
     /// Opens the tunnel; with `repin`, a new host key with that fingerprint

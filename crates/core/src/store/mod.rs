@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod apps;
+mod bootstraps;
 mod error;
 mod history;
 mod hosts;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use bootstraps::BootstrapRecord;
 pub use error::StoreError;
 pub use model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
 
