@@ -50,6 +50,8 @@ enum Command {
     Restart(AppArgs),
     /// Remove an app: its containers and images.
     Rm(AppArgs),
+    /// Follow a host's apps: print and record each start, crash, OOM kill and health change.
+    Watch(HostArg),
     /// Show an app's deployments and status changes.
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
@@ -263,6 +265,14 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
                 while let Some(line) = lines.next().await {
                     out.log_line(&line?);
                 }
+                Ok(())
+            })
+            .await
+        }
+        Command::Watch(HostArg { host }) => {
+            with_session(&desk, &host, async |s| {
+                s.watch(&|event, status| out.app_event(event, status))
+                    .await?;
                 Ok(())
             })
             .await

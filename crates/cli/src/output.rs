@@ -2,7 +2,7 @@
 
 use rdesk_core::bootstrap::{BootstrapPlan, BootstrapReport, StepEvent, StepState};
 use rdesk_core::desk::{AddedHost, AppsView, DeployReport, HostCheck};
-use rdesk_core::spawner::{AppState, DeployEvent, LogLine, LogStream, Removed};
+use rdesk_core::spawner::{AppEvent, AppState, DeployEvent, LogLine, LogStream, Removed};
 use rdesk_core::store::{DeploymentRecord, HostRecord, StatusEvent, now_ms};
 use serde::Serialize;
 use serde_json::json;
@@ -214,6 +214,15 @@ impl Output {
         for c in &app.containers {
             println!("  container {} {} ({})", c.name, c.state, c.detail);
         }
+    }
+
+    pub fn app_event(&self, event: &AppEvent, status: &str) {
+        if self.json {
+            return self.emit(&json!({ "app": event, "status": status }));
+        }
+        let (_, detail) = event.kind.status();
+        let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+        println!("{}: {status}{detail}", event.slug);
     }
 
     pub fn removed(&self, slug: &str, removed: &Removed) {

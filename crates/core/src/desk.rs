@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use rdesk_spawner::{
-    AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner, LogLine, Mode,
-    PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
+    AppEvent, AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner,
+    LogLine, Mode, PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -651,6 +652,38 @@ impl HostSession {
         let removed = removed?;
         self.store.remove_app(self.name(), slug.as_str()).await?;
         Ok(removed)
+    }
+
+    /// Follows the host's app events until the stream ends: reconciles the
+    /// cache from a container listing first (so nothing missed while away is
+    /// lost), then records each status change as it happens and hands every
+    /// event to `on_event` with the status it left.
+    pub async fn watch(
+        &self,
+        on_event: &(dyn Fn(&AppEvent, &str) + Send + Sync),
+    ) -> Result<(), DeskError> {
+        let mut events = self.spawner.events();
+        self.refresh_apps().await?;
+        while let Some(event) = events.next().await {
+            let event = event.map_err(DeskError::spawn(self.name()))?;
+            let (status, detail) = event.kind.status();
+            self.store
+                .record_status(self.name(), &event.slug, status, detail.as_deref())
+                .await?;
+            self.refresh_cached_status(&event.slug, status).await?;
+            on_event(&event, status);
+        }
+        Ok(())
+    }
+
+    /// Sets the cached status of one app, if it is cached.
+    async fn refresh_cached_status(&self, slug: &str, status: &str) -> Result<(), DeskError> {
+        if let Some(mut app) = self.store.app(self.name(), slug).await? {
+            app.status = status.to_owned();
+            app.updated_at = now_ms();
+            self.store.upsert_app(app).await?;
+        }
+        Ok(())
     }
 
     pub async fn logs(

@@ -710,6 +710,10 @@ impl crate::Spawner for DockerSpawner {
         Ok(group_into_apps(&self.app_containers(&[]).await?))
     }
 
+    fn events(&self) -> BoxStream<'static, Result<crate::AppEvent, SpawnError>> {
+        crate::events::app_events(&self.docker)
+    }
+
     async fn logs(
         &self,
         slug: &Slug,

@@ -10,6 +10,7 @@
 mod context;
 mod docker;
 mod error;
+mod events;
 pub mod labels;
 mod spec;
 mod state;
@@ -19,6 +20,7 @@ use futures_util::stream::BoxStream;
 pub use context::{app_image, base_image, packages_image};
 pub use docker::{DockerConfig, DockerSpawner};
 pub use error::SpawnError;
+pub use events::{AppEvent, AppEventKind};
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
 };
@@ -44,6 +46,9 @@ pub trait Spawner: Send + Sync {
     async fn status(&self, slug: &Slug) -> Result<AppState, SpawnError>;
     /// Every app on the host, read from container labels alone.
     async fn list(&self) -> Result<Vec<AppState>, SpawnError>;
+    /// What happens to the host's app containers from now on (start, death with
+    /// its exit code, OOM kill, health changes, removal), until dropped.
+    fn events(&self) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
     /// The newest container's output: the last `tail` lines, then new ones if `follow`.
     async fn logs(
         &self,

@@ -1,0 +1,203 @@
+//! What happens to app containers, as it happens: one Docker events stream,
+//! filtered by our labels, turned into [`AppEvent`]s. Events, not polling
+//! (design principle 7).
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::EventMessage;
+use bollard::query_parameters::EventsOptionsBuilder;
+use futures_util::stream::{BoxStream, StreamExt};
+use serde::Serialize;
+
+use crate::error::SpawnError;
+use crate::labels;
+
+/// One thing that happened to an app's container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppEvent {
+    pub slug: String,
+    pub app_id: String,
+    pub container_id: String,
+    pub kind: AppEventKind,
+    /// Unix milliseconds, as Docker stamped it.
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AppEventKind {
+    Started,
+    /// The process ended; a non-zero code after a kill or a crash.
+    Died {
+        exit_code: i64,
+    },
+    /// The kernel killed it for exceeding its memory limit.
+    OomKilled,
+    /// Its health check changed: `healthy`, `unhealthy` or `starting`.
+    Health {
+        status: String,
+    },
+    Destroyed,
+}
+
+impl AppEventKind {
+    /// The app status this event leaves behind, and a detail worth keeping.
+    pub fn status(&self) -> (&'static str, Option<String>) {
+        match self {
+            Self::Started => ("running", None),
+            Self::Died { exit_code: 0 } => ("exited", None),
+            Self::Died { exit_code } => ("crashed", Some(format!("exit code {exit_code}"))),
+            Self::OomKilled => ("oom-killed", Some("out of memory".to_owned())),
+            Self::Health { status } if status == "unhealthy" => ("unhealthy", None),
+            Self::Health { status } if status == "healthy" => ("running", None),
+            Self::Health { .. } => ("starting", None),
+            Self::Destroyed => ("removed", None),
+        }
+    }
+}
+
+/// Docker actions we turn into events; others (exec, attach, …) are noise.
+const ACTIONS: &[&str] = &["start", "die", "oom", "health_status", "destroy"];
+
+/// Our app containers' events from now on, until the stream is dropped.
+/// Docker replays from the moment this is called, although the request goes
+/// out only when the stream is first polled: nothing in between is lost.
+pub fn app_events(docker: &Docker) -> BoxStream<'static, Result<AppEvent, SpawnError>> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let filters = HashMap::from([
+        ("type".to_owned(), vec!["container".to_owned()]),
+        (
+            "label".to_owned(),
+            vec![
+                labels::filter(labels::OWNER, labels::OWNER_VALUE),
+                labels::filter(labels::ROLE, labels::Role::App.as_str()),
+            ],
+        ),
+        (
+            "event".to_owned(),
+            ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
+        ),
+    ]);
+    let options = EventsOptionsBuilder::default()
+        .since(&since.to_string())
+        .filters(&filters)
+        .build();
+    docker
+        .events(Some(options))
+        .filter_map(|item| async move {
+            match item {
+                Ok(message) => to_app_event(message).map(Ok),
+                Err(source) => Some(Err(SpawnError::Docker {
+                    action: "stream container events".to_owned(),
+                    source,
+                })),
+            }
+        })
+        .boxed()
+}
+
+/// Reads one Docker event; `None` for events that are not about our apps.
+fn to_app_event(message: EventMessage) -> Option<AppEvent> {
+    let action = message.action?;
+    let actor = message.actor?;
+    let attributes = actor.attributes.unwrap_or_default();
+    let kind = match action.split_once(": ") {
+        Some(("health_status", status)) => AppEventKind::Health {
+            status: status.to_owned(),
+        },
+        _ => match action.as_str() {
+            "start" => AppEventKind::Started,
+            "die" => AppEventKind::Died {
+                exit_code: attributes
+                    .get("exitCode")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(-1),
+            },
+            "oom" => AppEventKind::OomKilled,
+            "destroy" => AppEventKind::Destroyed,
+            _ => return None,
+        },
+    };
+    Some(AppEvent {
+        slug: attributes.get(labels::SLUG)?.clone(),
+        app_id: attributes.get(labels::APP_ID)?.clone(),
+        container_id: actor.id.unwrap_or_default(),
+        kind,
+        at_ms: message
+            .time_nano
+            .map(|ns| ns / 1_000_000)
+            .or(message.time.map(|s| s * 1000))
+            .unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::EventActor;
+
+    use super::*;
+
+    fn message(action: &str, extra: &[(&str, &str)]) -> EventMessage {
+        let attributes: HashMap<String, String> = [
+            (labels::SLUG, "sales"),
+            (labels::APP_ID, "a1"),
+            ("name", "rserve-desk-sales-1"),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        EventMessage {
+            action: Some(action.to_owned()),
+            actor: Some(EventActor {
+                id: Some("c1".to_owned()),
+                attributes: Some(attributes),
+            }),
+            time_nano: Some(1_700_000_000_123_456_789),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn docker_events_become_app_events_with_a_status() {
+        let died = to_app_event(message("die", &[("exitCode", "137")])).unwrap();
+        assert_eq!(died.kind, AppEventKind::Died { exit_code: 137 });
+        assert_eq!(
+            died.kind.status(),
+            ("crashed", Some("exit code 137".to_owned()))
+        );
+        assert_eq!(died.slug, "sales");
+        assert_eq!(died.at_ms, 1_700_000_000_123);
+
+        let clean = to_app_event(message("die", &[("exitCode", "0")])).unwrap();
+        assert_eq!(clean.kind.status().0, "exited");
+        let oom = to_app_event(message("oom", &[])).unwrap();
+        assert_eq!(oom.kind.status().0, "oom-killed");
+        let sick = to_app_event(message("health_status: unhealthy", &[])).unwrap();
+        assert_eq!(
+            sick.kind,
+            AppEventKind::Health {
+                status: "unhealthy".into()
+            }
+        );
+        assert_eq!(sick.kind.status().0, "unhealthy");
+        assert_eq!(
+            to_app_event(message("start", &[])).unwrap().kind.status().0,
+            "running"
+        );
+    }
+
+    #[test]
+    fn events_without_our_labels_or_of_other_kinds_are_dropped() {
+        assert_eq!(to_app_event(message("exec_start: sh", &[])), None);
+        let mut foreign = message("start", &[]);
+        if let Some(actor) = foreign.actor.as_mut() {
+            actor.attributes = Some(HashMap::new());
+        }
+        assert_eq!(to_app_event(foreign), None);
+    }
+}
