@@ -17,7 +17,6 @@ mod state;
 
 use futures_util::stream::BoxStream;
 
-pub use context::{app_image, base_image, packages_image};
 pub use docker::{DockerConfig, DockerSpawner};
 pub use error::SpawnError;
 pub use events::{AppEvent, AppEventKind};
