@@ -25,7 +25,7 @@ impl Output {
 
     /// Prints an error and its causes: to stdout as `{"error": …}` with `--json`, else to stderr.
     pub fn error(&self, error: &anyhow::Error) {
-        let message = error_sentence(error);
+        let message = rdesk_core::sentence(error.as_ref());
         if self.json {
             self.emit(&json!({ "error": message }));
         } else {
@@ -266,21 +266,6 @@ impl Output {
             println!("  {} ago  {}", age(e.at), e.status);
         }
     }
-}
-
-/// The error and those of its causes that its own text does not already say.
-fn error_sentence(error: &anyhow::Error) -> String {
-    let mut message = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            if !message.is_empty() {
-                message.push_str(": ");
-            }
-            message.push_str(&text);
-        }
-    }
-    message
 }
 
 fn list_or(items: &[String], empty: &str) -> String {

@@ -69,3 +69,40 @@ impl DeskError {
         }
     }
 }
+
+/// An error and its causes as one sentence for people: each cause is added
+/// unless the text so far already says it (some errors print their cause,
+/// others only chain it). Both shells show errors through this.
+pub fn sentence(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = current.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer says: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Chains(#[source] std::io::Error);
+
+    #[test]
+    fn causes_are_said_once() {
+        let inner = || std::io::Error::other("disk full");
+        assert_eq!(sentence(&Repeats(inner())), "outer says: disk full");
+        assert_eq!(sentence(&Chains(inner())), "outer: disk full");
+    }
+}

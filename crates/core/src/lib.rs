@@ -12,5 +12,5 @@ pub mod secrets;
 pub mod store;
 pub mod transfer;
 
-pub use error::DeskError;
+pub use error::{DeskError, sentence};
 pub use rdesk_spawner as spawner;
