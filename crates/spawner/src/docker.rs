@@ -96,16 +96,9 @@ impl DockerSpawner {
 
     /// The R versions this host has a `rserve-base` image for.
     pub async fn r_versions(&self) -> Result<Vec<String>, SpawnError> {
-        let filters = HashMap::from([("reference".to_owned(), vec!["rserve-base".to_owned()])]);
         let images = self
-            .docker
-            .list_images(Some(
-                ListImagesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(SpawnError::docker("list images"))?;
+            .images_where("reference", vec!["rserve-base".to_owned()])
+            .await?;
         let mut versions: Vec<String> = images
             .iter()
             .flat_map(|i| &i.repo_tags)
@@ -227,13 +220,12 @@ impl DockerSpawner {
         Ok((id, true, packages_reused))
     }
 
-    /// Our app containers carrying `extra` label filters too, newest first.
-    async fn app_containers(&self, extra: &[String]) -> Result<Vec<ContainerSummary>, SpawnError> {
-        let mut label_filters = vec![
-            labels::filter(labels::OWNER, labels::OWNER_VALUE),
-            labels::filter(labels::ROLE, labels::Role::App.as_str()),
-        ];
-        label_filters.extend_from_slice(extra);
+    /// Our app containers carrying `extra` labels too, newest first.
+    async fn app_containers(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<ContainerSummary>, SpawnError> {
+        let label_filters = labels::ours(labels::Role::App, extra);
         let filters = HashMap::from([("label".to_owned(), label_filters)]);
         let mut list = self
             .docker
@@ -255,7 +247,7 @@ impl DockerSpawner {
         label: &str,
         value: &str,
     ) -> Result<Vec<ContainerSummary>, SpawnError> {
-        self.app_containers(&[labels::filter(label, value)]).await
+        self.app_containers(&[(label, value)]).await
     }
 
     async fn containers_of(&self, slug: &Slug) -> Result<Vec<ContainerSummary>, SpawnError> {
@@ -381,7 +373,16 @@ impl DockerSpawner {
         &self,
         label_filters: Vec<String>,
     ) -> Result<Vec<bollard::models::ImageSummary>, SpawnError> {
-        let filters = HashMap::from([("label".to_owned(), label_filters)]);
+        self.images_where("label", label_filters).await
+    }
+
+    /// Images matching one Docker filter (`label`, `reference`, …), newest first.
+    async fn images_where(
+        &self,
+        filter: &str,
+        values: Vec<String>,
+    ) -> Result<Vec<bollard::models::ImageSummary>, SpawnError> {
+        let filters = HashMap::from([(filter.to_owned(), values)]);
         let mut images = self
             .docker
             .list_images(Some(
@@ -404,11 +405,7 @@ impl DockerSpawner {
             .filter_map(|c| c.image_id)
             .collect();
         let images = self
-            .images(vec![
-                labels::filter(labels::OWNER, labels::OWNER_VALUE),
-                labels::filter(labels::ROLE, labels::Role::App.as_str()),
-                labels::filter(labels::APP_ID, app_id),
-            ])
+            .images(labels::ours(labels::Role::App, &[(labels::APP_ID, app_id)]))
             .await?;
         let mut removed = Vec::new();
         for image in images.into_iter().skip(keep) {
@@ -421,22 +418,15 @@ impl DockerSpawner {
 
     /// Removes packages layers that no app image builds on any more.
     async fn prune_packages_images(&self) -> Result<Vec<String>, SpawnError> {
-        let ours = labels::filter(labels::OWNER, labels::OWNER_VALUE);
         let used: Vec<String> = self
-            .images(vec![
-                ours.clone(),
-                labels::filter(labels::ROLE, labels::Role::App.as_str()),
-            ])
+            .images(labels::ours(labels::Role::App, &[]))
             .await?
             .into_iter()
             .filter_map(|i| i.labels.get(labels::PACKAGES_KEY).cloned())
             .collect();
         let mut removed = Vec::new();
         for image in self
-            .images(vec![
-                ours,
-                labels::filter(labels::ROLE, labels::Role::Packages.as_str()),
-            ])
+            .images(labels::ours(labels::Role::Packages, &[]))
             .await?
         {
             let key = image.labels.get(labels::PACKAGES_KEY);
@@ -670,11 +660,10 @@ impl crate::Spawner for DockerSpawner {
             .filter_map(|c| c.labels.as_ref()?.get(labels::APP_ID).cloned())
             .collect();
         let app_images = self
-            .images(vec![
-                labels::filter(labels::OWNER, labels::OWNER_VALUE),
-                labels::filter(labels::ROLE, labels::Role::App.as_str()),
-                labels::filter(labels::SLUG, slug.as_str()),
-            ])
+            .images(labels::ours(
+                labels::Role::App,
+                &[(labels::SLUG, slug.as_str())],
+            ))
             .await?;
         if current.is_empty() && app_images.is_empty() {
             return Err(Self::not_found(slug));

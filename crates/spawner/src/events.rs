@@ -70,13 +70,7 @@ pub fn app_events(docker: &Docker) -> BoxStream<'static, Result<AppEvent, SpawnE
         .unwrap_or_default();
     let filters = HashMap::from([
         ("type".to_owned(), vec!["container".to_owned()]),
-        (
-            "label".to_owned(),
-            vec![
-                labels::filter(labels::OWNER, labels::OWNER_VALUE),
-                labels::filter(labels::ROLE, labels::Role::App.as_str()),
-            ],
-        ),
+        ("label".to_owned(), labels::ours(labels::Role::App, &[])),
         (
             "event".to_owned(),
             ACTIONS.iter().map(|a| (*a).to_owned()).collect(),

@@ -40,8 +40,17 @@ impl Role {
 }
 
 /// `label=KEY=VALUE` filter for the Docker API.
-pub fn filter(key: &str, value: &str) -> String {
+fn filter(key: &str, value: &str) -> String {
     format!("{key}={value}")
+}
+
+/// Label filters selecting our objects of one role, narrowed by `extra` labels.
+pub fn ours(role: Role, extra: &[(&str, &str)]) -> Vec<String> {
+    [(OWNER, OWNER_VALUE), (ROLE, role.as_str())]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| filter(k, v))
+        .collect()
 }
 
 /// The labels of an app's image and container.
