@@ -64,7 +64,12 @@ fn invalid_slugs_are_refused() {
         "-x",
         "../x",
     ] {
-        refused(&desk, &app, &[&format!("--slug={slug}")], "is not valid");
+        refused(
+            &desk,
+            &app,
+            &[&format!("--slug={slug}")],
+            &format!("the slug `{slug}` is not valid"),
+        );
     }
 }
 
@@ -89,7 +94,7 @@ fn invalid_package_names_and_r_versions_are_refused() {
             &desk,
             &app,
             &["--slug", "e2e-bad", "--r-version", version],
-            "is not valid",
+            &format!("the R version `{version}` is not valid"),
         );
     }
     refused(
@@ -252,7 +257,10 @@ fn an_unreachable_host_is_not_added() {
         "--identity",
         &vps.identity,
     ]);
-    assert!(err.contains("dead"), "{err}");
+    assert!(
+        err.contains("host \"dead\" is unreachable") && err.contains("Connection refused"),
+        "{err}"
+    );
     assert!(desk.ok(&["host", "list"]).contains("no hosts yet"));
     for bad in ["root@host;id", "-oProxyCommand=id", "root@ho st"] {
         let err = desk.fails(&["host", "add", "x", &format!("--ssh={bad}")]);

@@ -1,7 +1,7 @@
 //! Deploying through `rdesk` over SSH to the stand-in VPS, and calling the
 //! apps through Traefik over WebSocket as a client would.
 
-use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of};
+use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of, remove_leftovers};
 use serde_json::json;
 
 const CALC: &str = r#"
@@ -25,6 +25,7 @@ fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     let desk = vps.desk();
     let (_dir, app) = app_folder("calc", &[("calc.R", CALC)]);
     let slug = "e2e-calc";
+    remove_leftovers(slug);
     let first = desk.deploy(&app, slug, &["--repo", &vps.repo]);
     assert!(first.contains("building packages layer"), "{first}");
     assert!(
@@ -35,6 +36,12 @@ fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     assert_eq!(desk.call(slug, "add", &["2", "3"]), json!(5.0));
     assert_eq!(desk.call(slug, "greet", &["\"bob\""]), json!("HELLO BOB!"));
     assert_eq!(desk.call(slug, "outer_fn", &[]), json!(42.0));
+
+    let longer = desk.fails(&["call", "e2e-calcx", "add", "1", "2", "--host", "vps"]);
+    assert!(
+        longer.contains("404"),
+        "/e2e-calcx must not reach /e2e-calc: {longer}"
+    );
 
     for not_exposed in ["inner_helper", "system", "Sys.getenv"] {
         let err = desk.fails(&["call", slug, not_exposed, "--host", "vps"]);

@@ -222,3 +222,31 @@ pub fn objects_of(slug: &str) -> Vec<String> {
     all.extend(docker_objects(DockerKind::Images, &filter));
     all
 }
+
+/// Removes what an earlier, interrupted run left of an app (its containers and
+/// images) and packages layers no container uses, so a test starts clean.
+pub fn remove_leftovers(slug: &str) {
+    let by_slug = format!("label=io.rserve-desk.slug={slug}");
+    let packages = "label=io.rserve-desk.role=packages".to_owned();
+    for (list, remove) in [
+        (vec!["ps", "-aq", "--filter", &by_slug], vec!["rm", "-f"]),
+        (
+            vec!["images", "-q", "--filter", &by_slug],
+            vec!["rmi", "-f"],
+        ),
+        (vec!["images", "-q", "--filter", &packages], vec!["rmi"]),
+    ] {
+        let out = Command::new("docker")
+            .args(&list)
+            .output()
+            .expect("docker runs");
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !ids.is_empty() {
+            // A packages layer still in use is refused by Docker: that is fine.
+            let _ = Command::new("docker").args(&remove).args(&ids).output();
+        }
+    }
+}
