@@ -266,6 +266,13 @@ fn an_unreachable_host_is_not_added() {
         let err = desk.fails(&["host", "add", "x", &format!("--ssh={bad}")]);
         assert!(err.contains("is not a valid SSH target"), "{bad}: {err}");
     }
+    vps.add_to(&desk);
+    let err = desk.fails(&["host", "add", "vps", "--ssh", "root@127.0.0.1:1"]);
+    assert!(err.contains("a host named \"vps\" already exists"), "{err}");
+    assert!(
+        desk.ok(&["host", "list"]).contains(&vps.ssh),
+        "the first vps stays"
+    );
 }
 
 #[test]

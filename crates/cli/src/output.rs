@@ -188,7 +188,7 @@ impl Output {
             println!("no apps on {}", view.host);
         }
         for app in &view.apps {
-            let age = if view.live {
+            let age = if view.offline_reason.is_none() {
                 String::new()
             } else {
                 format!("  (seen {} ago)", age(app.updated_at))

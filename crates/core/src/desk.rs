@@ -81,9 +81,8 @@ pub struct DeployReport {
 pub struct AppsView {
     pub host: String,
     pub apps: Vec<AppRecord>,
-    /// True when read from the host just now.
-    pub live: bool,
-    /// Why the host could not be reached, when it could not.
+    /// Why the host could not be reached, when it could not; `None` when the
+    /// list was read from the host just now.
     pub offline_reason: Option<String>,
 }
 
@@ -121,9 +120,6 @@ impl Desk {
             Some(url) => validate_public_url(&url)?,
             None => default_public_url(&new.target),
         };
-        if self.store.host(&new.name).await?.is_some() {
-            return Err(crate::store::StoreError::HostExists { name: new.name }.into());
-        }
         let record = host_record(&new.name, &new.target, &public_url)?;
         self.store.add_host(record.clone()).await?;
         match self.connect(&record).await {
@@ -283,14 +279,12 @@ impl Desk {
                 Ok(AppsView {
                     host: host.to_owned(),
                     apps: result?,
-                    live: true,
                     offline_reason: None,
                 })
             }
             Err(DeskError::Host(e)) => Ok(AppsView {
                 host: host.to_owned(),
                 apps: self.store.apps(host).await?,
-                live: false,
                 offline_reason: Some(e.to_string()),
             }),
             Err(e) => Err(e),
