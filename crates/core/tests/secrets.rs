@@ -17,6 +17,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// ssh options for the throwaway test key against the stand-in: that key only,
+/// no agent, and no known_hosts (the stand-in's host key is not the subject here).
+const TEST_KEY_ONLY: &[&str] = &[
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "IdentityAgent=none",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "ConnectTimeout=10",
+];
+
 use rdesk_core::secrets::askpass::AskpassEnv;
 use rdesk_core::secrets::{Secret, SecretKind, SecretStore};
 use tempfile::TempDir;
@@ -445,17 +460,8 @@ fn ssh_asks_rdesk_askpass_for_a_key_passphrase() {
             .env("RDESK_ASKPASS_HOST", host)
             .args(["-F", "/dev/null", "-p", "2222", "-i"])
             .arg(&key)
+            .args(TEST_KEY_ONLY)
             .args([
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "IdentityAgent=none",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=10",
                 "-o",
                 "BatchMode=no",
                 "-o",
@@ -505,18 +511,7 @@ fn ssh_asks_rdesk_askpass_for_a_key_passphrase() {
         .arg(&ctl)
         .args(["-o", "ControlPersist=yes", "-p", "2222", "-i"])
         .arg(&key)
-        .args([
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "IdentityAgent=none",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=10",
-        ]);
+        .args(TEST_KEY_ONLY);
     AskpassEnv::new(&program, "askpass-e2e").apply(&mut master);
     master
         .arg("root@127.0.0.1")

@@ -50,6 +50,17 @@ async fn build_tiny_image(docker: &Docker) -> String {
     docker.inspect_image(IMAGE).await.unwrap().id.unwrap()
 }
 
+async fn remove_tiny_image(docker: &Docker) {
+    docker
+        .remove_image(
+            IMAGE,
+            Some(RemoveImageOptionsBuilder::default().build()),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn images_go_through_save_and_load_intact() {
     if std::env::var("RDESK_E2E").as_deref() != Ok("1") {
@@ -74,14 +85,7 @@ async fn images_go_through_save_and_load_intact() {
         .collect()
         .await;
     let size: u64 = archive.iter().map(|c| c.len() as u64).sum();
-    docker
-        .remove_image(
-            IMAGE,
-            Some(RemoveImageOptionsBuilder::default().build()),
-            None,
-        )
-        .await
-        .unwrap();
+    remove_tiny_image(&docker).await;
     assert!(docker.inspect_image(IMAGE).await.is_err(), "removed");
 
     let reported = Mutex::new(Vec::new());
@@ -109,12 +113,5 @@ async fn images_go_through_save_and_load_intact() {
     let refused = load(&docker, IMAGE, garbage, &|_| {}).await.unwrap_err();
     assert!(refused.to_string().contains(IMAGE), "{refused}");
 
-    docker
-        .remove_image(
-            IMAGE,
-            Some(RemoveImageOptionsBuilder::default().build()),
-            None,
-        )
-        .await
-        .unwrap();
+    remove_tiny_image(&docker).await;
 }
