@@ -251,7 +251,7 @@ impl Output {
             return self.emit(&json!({ "deployments": deployments, "status_events": events }));
         }
         println!("deployments (newest first):");
-        for d in deployments {
+        for d in deployments.iter().map(|r| &r.deployment) {
             println!(
                 "  {} ago  {:<8} {:<7} {:>6} ms  {}",
                 age(d.started_at),

@@ -187,20 +187,8 @@ mod tests {
         );
     }
 
-    fn record(id: i64, d: NewDeployment) -> DeploymentRecord {
-        DeploymentRecord {
-            id,
-            host: d.host,
-            slug: d.slug,
-            app_id: d.app_id,
-            action: d.action,
-            code_hash: d.code_hash,
-            image_id: d.image_id,
-            outcome: d.outcome,
-            message: d.message,
-            started_at: d.started_at,
-            duration_ms: d.duration_ms,
-        }
+    fn record(id: i64, deployment: NewDeployment) -> DeploymentRecord {
+        DeploymentRecord { id, deployment }
     }
 
     #[tokio::test]

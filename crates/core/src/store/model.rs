@@ -95,19 +95,8 @@ pub struct NewDeployment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentRecord {
     pub id: i64,
-    pub host: String,
-    pub slug: String,
-    pub app_id: String,
-    /// `"build"`, `"start"`, `"stop"`, `"restart"` or `"remove"`.
-    pub action: String,
-    pub code_hash: String,
-    pub image_id: Option<String>,
-    /// `"ok"` or `"failed"`.
-    pub outcome: String,
-    pub message: Option<String>,
-    /// Unix milliseconds.
-    pub started_at: i64,
-    pub duration_ms: i64,
+    #[serde(flatten)]
+    pub deployment: NewDeployment,
 }
 
 /// A change of an app's status, as recorded by

@@ -2,7 +2,7 @@
 //! conversion to the domain records, so `model` stays free of sqlx.
 
 use super::error::StoreError;
-use super::model::{AppRecord, DeploymentRecord, HostKind, HostRecord, StatusEvent};
+use super::model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct HostRow {
@@ -101,16 +101,18 @@ impl From<DeploymentRow> for DeploymentRecord {
     fn from(row: DeploymentRow) -> DeploymentRecord {
         DeploymentRecord {
             id: row.id,
-            host: row.host,
-            slug: row.slug,
-            app_id: row.app_id,
-            action: row.action,
-            code_hash: row.code_hash,
-            image_id: row.image_id,
-            outcome: row.outcome,
-            message: row.message,
-            started_at: row.started_at,
-            duration_ms: row.duration_ms,
+            deployment: NewDeployment {
+                host: row.host,
+                slug: row.slug,
+                app_id: row.app_id,
+                action: row.action,
+                code_hash: row.code_hash,
+                image_id: row.image_id,
+                outcome: row.outcome,
+                message: row.message,
+                started_at: row.started_at,
+                duration_ms: row.duration_ms,
+            },
         }
     }
 }
