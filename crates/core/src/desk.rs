@@ -848,6 +848,11 @@ fn host_record(name: &str, target: &HostTarget, public_url: &str) -> Result<Host
     })
 }
 
+/// Where clients reach app `slug` of a host served at `public_url`.
+pub fn app_url(public_url: &str, slug: &str) -> Result<String, DeskError> {
+    Ok(websocket_url(public_url, &Slug::parse(slug)?))
+}
+
 /// `ws://HOST/slug` for `http://HOST`, `wss://` for `https://`.
 fn websocket_url(public_url: &str, slug: &Slug) -> String {
     let base = public_url

@@ -2,15 +2,18 @@
 //! intake of app code, deploy orchestration and the local SQLite cache.
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
+pub mod alerts;
 pub mod bootstrap;
 pub mod desk;
 mod error;
 pub mod host;
 pub mod intake;
 pub mod paths;
+pub mod preview;
 pub mod secrets;
 pub mod store;
 pub mod transfer;
+pub mod watcher;
 
 pub use error::{DeskError, sentence};
 pub use rdesk_spawner as spawner;

@@ -1,0 +1,72 @@
+//! What dropped files would deploy as, before anything is deployed: the
+//! files taken in (and the junk left out), the R packages the code uses and
+//! a slug made from the name, so the UI can prefill its new-app form.
+
+use std::path::PathBuf;
+
+use rdesk_spawner::Slug;
+use serde::Serialize;
+
+use crate::error::DeskError;
+use crate::intake::{self, Limits};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    /// A valid slug made from the folder, archive or file name; empty when the name has no letter.
+    pub slug: String,
+    pub files: Vec<String>,
+    pub skipped: Vec<String>,
+    pub packages: Vec<String>,
+    pub total_bytes: u64,
+}
+
+/// Reads and checks the files as a deploy would, off the async threads.
+pub async fn preview(paths: Vec<PathBuf>) -> Result<Preview, DeskError> {
+    let source = tokio::task::spawn_blocking(move || intake::collect(&paths, &Limits::default()))
+        .await
+        .map_err(|e| DeskError::Io {
+            what: "reading the dropped files".to_owned(),
+            source: std::io::Error::other(e),
+        })??;
+    Ok(Preview {
+        slug: Slug::suggest(&source.name_hint)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        packages: intake::detect_packages(&source),
+        files: source.files.iter().map(|f| f.path.clone()).collect(),
+        skipped: source.skipped.clone(),
+        total_bytes: source.total_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_folder_is_named_and_its_packages_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("My Stats_App");
+        std::fs::create_dir_all(app.join(".git")).unwrap();
+        std::fs::write(
+            app.join("main.R"),
+            "library(jsonlite)\nf <- function() dplyr::n()\n",
+        )
+        .unwrap();
+        std::fs::write(app.join(".git").join("HEAD"), "ref").unwrap();
+        let p = preview(vec![app]).await.unwrap();
+        assert_eq!(p.slug, "my-stats-app");
+        assert_eq!(p.files, ["main.R"]);
+        assert_eq!(p.skipped, [".git/"]);
+        assert_eq!(p.packages, ["dplyr", "jsonlite"]);
+    }
+
+    #[tokio::test]
+    async fn nothing_r_is_refused_with_a_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "hi").unwrap();
+        let e = preview(vec![file]).await.unwrap_err();
+        assert!(matches!(e, DeskError::Intake(_)), "{e}");
+    }
+}

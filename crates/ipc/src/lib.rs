@@ -1,0 +1,116 @@
+//! What crosses IPC between the desktop shell (`src-tauri`) and its UI
+//! (`app`, wasm32): one descriptor per command ([`Command`]: its name, its
+//! argument type and its result type), the types they carry, the events the
+//! shell emits, and [`IpcError`], the one error that crosses, as
+//! `{code, message}`. Both sides name commands only through the descriptors,
+//! and the shell's handlers are generated from [`for_each_command!`], so a
+//! renamed or retyped command breaks the build on both sides.
+
+mod error;
+pub mod events;
+mod types;
+
+pub use error::{ErrorCode, IpcError};
+pub use types::*;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// One command: the UI calls `invoke(NAME, {args})` and gets `Output` or an [`IpcError`].
+pub trait Command {
+    const NAME: &'static str;
+    type Args: Serialize + DeserializeOwned + Send + 'static;
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// A command that also streams `Progress` messages over a channel (the `progress` argument).
+pub trait Streaming: Command {
+    type Progress: Serialize + DeserializeOwned + Clone + Send + 'static;
+}
+
+/// The list of every command, handed to `$callback` as
+/// `plain { name: Type(Args) -> Output, ... } streaming { name: Type(Args) -> Output, Progress, ... }`.
+/// This crate makes the descriptors from it; the shell makes its handlers from it.
+#[macro_export]
+macro_rules! for_each_command {
+    ($callback:ident) => {
+        $callback! {
+            plain {
+                hosts: Hosts($crate::NoArgs) -> Vec<$crate::HostView>,
+                add_host: AddHost($crate::AddHostArgs) -> $crate::AddedHost,
+                remove_host: RemoveHost($crate::HostArgs) -> (),
+                cached_apps: CachedApps($crate::HostArgs) -> $crate::AppsList,
+                apps: Apps($crate::HostArgs) -> $crate::AppsList,
+                lifecycle: Lifecycle($crate::LifecycleArgs) -> $crate::AppView,
+                remove_app: RemoveApp($crate::AppArgs) -> (),
+                preview: Preview($crate::PathsArgs) -> $crate::DropPreview,
+                call: Call($crate::CallArgs) -> serde_json::Value,
+                history: History($crate::AppArgs) -> $crate::HistoryView,
+                logs: Logs($crate::LogsArgs) -> Vec<$crate::LogLineView>,
+                overview: Overview($crate::NoArgs) -> $crate::OverviewView,
+                settings: Settings($crate::NoArgs) -> $crate::SettingsView,
+                set_settings: SetSettings($crate::SettingsView) -> $crate::SettingsView,
+            }
+            streaming {
+                bootstrap: Bootstrap($crate::BootstrapArgs) -> $crate::BootstrapSummary, $crate::BootstrapStep,
+                deploy: Deploy($crate::DeployArgs) -> $crate::DeployResult, $crate::DeployProgress,
+            }
+        }
+    };
+}
+
+macro_rules! descriptors {
+    (
+        plain { $($name:ident: $ty:ident($args:ty) -> $out:ty,)* }
+        streaming { $($sname:ident: $sty:ident($sargs:ty) -> $sout:ty, $sprogress:ty,)* }
+    ) => {
+        /// One type per command; see [`Command`].
+        pub mod cmd {
+            use super::*;
+            $(
+                #[doc = concat!("The `", stringify!($name), "` command.")]
+                pub struct $ty;
+                impl Command for $ty {
+                    const NAME: &'static str = stringify!($name);
+                    type Args = $args;
+                    type Output = $out;
+                }
+            )*
+            $(
+                #[doc = concat!("The `", stringify!($sname), "` command, with progress.")]
+                pub struct $sty;
+                impl Command for $sty {
+                    const NAME: &'static str = stringify!($sname);
+                    type Args = $sargs;
+                    type Output = $sout;
+                }
+                impl Streaming for $sty {
+                    type Progress = $sprogress;
+                }
+            )*
+            /// Every command's name, in the list's order.
+            pub const NAMES: &[&str] = &[$(stringify!($name),)* $(stringify!($sname),)*];
+        }
+    };
+}
+
+for_each_command!(descriptors);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut names = cmd::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), cmd::NAMES.len());
+        assert!(
+            cmd::NAMES
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        assert_eq!(<cmd::Deploy as Command>::NAME, "deploy");
+    }
+}

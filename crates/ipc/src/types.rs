@@ -1,0 +1,363 @@
+//! The arguments and results of the commands, as plain serde records (the UI
+//! compiles them to wasm32), and the overview the tray and the UI both show.
+
+use serde::{Deserialize, Serialize};
+
+/// The arguments of a command that takes none (`{}` on the wire).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoArgs {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostView {
+    pub name: String,
+    /// `"ssh"` or `"local"`.
+    pub kind: String,
+    pub ssh_target: Option<String>,
+    pub public_url: String,
+    /// Unix milliseconds.
+    pub added_at: i64,
+}
+
+/// A VPS over SSH when `ssh` is given, else this machine's Docker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddHostArgs {
+    pub name: String,
+    /// `user@host[:port]` or an `~/.ssh/config` alias.
+    pub ssh: Option<String>,
+    /// A private key file; else the agent's or `~/.ssh`'s keys.
+    pub identity: Option<String>,
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedHost {
+    pub host: HostView,
+    /// The host key pinned on first contact (`SHA256:...`), for the user to compare.
+    pub host_key_fingerprint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostArgs {
+    pub host: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppArgs {
+    pub host: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleArgs {
+    pub host: String,
+    pub slug: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppView {
+    pub host: String,
+    pub slug: String,
+    /// `running`, `starting`, `unhealthy`, `exited`, `crashed`, `oom-killed`, ...
+    pub status: String,
+    pub r_version: String,
+    /// `ocap` or `eval`.
+    pub mode: String,
+    pub packages: Vec<String>,
+    pub repo: Option<String>,
+    /// Where clients reach it (`ws://` or `wss://`).
+    pub url: String,
+    /// When this state was last seen on the host, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A host's apps: read from the host just now (`live`), or from the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppsList {
+    pub host: String,
+    pub apps: Vec<AppView>,
+    pub live: bool,
+    /// Why the host could not be reached, when that was tried and failed.
+    pub offline_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathsArgs {
+    pub paths: Vec<String>,
+}
+
+/// What dropped files would deploy as, to prefill the new-app form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropPreview {
+    /// Made from the folder, archive or file name; the user may change it.
+    pub slug: String,
+    pub files: Vec<String>,
+    /// Junk left out (`.git/`, `.Rhistory`, ...).
+    pub skipped: Vec<String>,
+    /// Found in `library()`, `require()`, `pkg::`, `DESCRIPTION` and `renv.lock`.
+    pub packages: Vec<String>,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployArgs {
+    pub host: String,
+    pub paths: Vec<String>,
+    pub slug: Option<String>,
+    pub r_version: Option<String>,
+    /// Added to the detected ones.
+    pub packages: Vec<String>,
+    pub repo: Option<String>,
+    pub mode: Option<String>,
+}
+
+/// Progress of a deploy, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeployProgress {
+    /// The files were read and checked.
+    Received {
+        files: Vec<String>,
+        total_bytes: u64,
+    },
+    /// A step begins.
+    Step { text: String },
+    /// A line of the image build's output.
+    BuildLog { text: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployResult {
+    pub slug: String,
+    pub url: String,
+    pub r_version: String,
+    pub packages: Vec<String>,
+    pub files: Vec<String>,
+    /// False when nothing changed and no image was built.
+    pub built: bool,
+    /// Whether the app answered at its URL before the deploy returned.
+    pub answering: bool,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallArgs {
+    pub host: String,
+    pub slug: String,
+    pub function: String,
+    pub args: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    /// `build`, `start`, `stop`, `restart`, `remove`.
+    pub action: String,
+    /// `ok` or `failed`.
+    pub outcome: String,
+    pub message: Option<String>,
+    pub code_hash: String,
+    pub started_at: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub at: i64,
+    pub status: String,
+    pub detail: Option<String>,
+}
+
+/// Newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub deployments: Vec<DeploymentView>,
+    pub status_events: Vec<StatusView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogsArgs {
+    pub host: String,
+    pub slug: String,
+    pub tail: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLineView {
+    pub stderr: bool,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapArgs {
+    pub host: String,
+    pub r_versions: Vec<String>,
+    pub domain: Option<String>,
+    pub email: Option<String>,
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+}
+
+/// One step's state as it changes: `running`, `done`, `skipped`, `failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapStep {
+    pub step: String,
+    pub state: String,
+    pub duration_ms: u64,
+    pub output_tail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapSummary {
+    /// False when every step was already done.
+    pub changed: bool,
+    pub steps: Vec<BootstrapStep>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsView {
+    pub launch_at_login: bool,
+}
+
+/// The state the tray icon shows, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    HostOffline,
+    SomethingDown,
+    AllRunning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostSummary {
+    pub host: String,
+    pub running: usize,
+    pub total: usize,
+    /// Apps that crashed, were OOM-killed, are unhealthy or missing, as `slug (status)`.
+    pub problems: Vec<String>,
+    pub offline_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewView {
+    pub health: Health,
+    pub hosts: Vec<HostSummary>,
+}
+
+/// Whether an app's status is a problem to report (a stopped app is not).
+pub fn is_problem(status: &str) -> bool {
+    !matches!(
+        status,
+        "running" | "starting" | "created" | "exited" | "paused" | "removed"
+    )
+}
+
+impl OverviewView {
+    /// The worst state across hosts: an unreachable host, then a problem app, else all running.
+    pub fn from_lists(lists: &[AppsList]) -> Self {
+        let hosts: Vec<HostSummary> = lists
+            .iter()
+            .map(|list| HostSummary {
+                host: list.host.clone(),
+                running: list.apps.iter().filter(|a| a.status == "running").count(),
+                total: list.apps.len(),
+                problems: list
+                    .apps
+                    .iter()
+                    .filter(|a| is_problem(&a.status))
+                    .map(|a| format!("{} ({})", a.slug, a.status))
+                    .collect(),
+                offline_reason: list.offline_reason.clone(),
+            })
+            .collect();
+        let health = hosts
+            .iter()
+            .map(|h| {
+                if h.offline_reason.is_some() {
+                    Health::HostOffline
+                } else if h.problems.is_empty() {
+                    Health::AllRunning
+                } else {
+                    Health::SomethingDown
+                }
+            })
+            .min()
+            .unwrap_or(Health::AllRunning);
+        Self { health, hosts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(slug: &str, status: &str) -> AppView {
+        AppView {
+            host: "h".into(),
+            slug: slug.into(),
+            status: status.into(),
+            r_version: "4.2.2".into(),
+            mode: "ocap".into(),
+            packages: vec![],
+            repo: None,
+            url: format!("ws://h/{slug}"),
+            updated_at: 0,
+        }
+    }
+
+    fn list(host: &str, apps: Vec<AppView>, offline: Option<&str>) -> AppsList {
+        AppsList {
+            host: host.into(),
+            apps,
+            live: offline.is_none(),
+            offline_reason: offline.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_worst_host_decides() {
+        let fine = list("a", vec![app("x", "running"), app("y", "exited")], None);
+        let down = list("b", vec![app("z", "crashed")], None);
+        let gone = list("c", vec![app("w", "running")], Some("connection refused"));
+        assert_eq!(
+            OverviewView::from_lists(std::slice::from_ref(&fine)).health,
+            Health::AllRunning
+        );
+        let both = OverviewView::from_lists(&[fine.clone(), down.clone()]);
+        assert_eq!(both.health, Health::SomethingDown);
+        assert_eq!(both.hosts[1].problems, vec!["z (crashed)"]);
+        assert_eq!((both.hosts[0].running, both.hosts[0].total), (1, 2));
+        assert_eq!(
+            OverviewView::from_lists(&[down, gone, fine]).health,
+            Health::HostOffline
+        );
+        assert_eq!(OverviewView::from_lists(&[]).health, Health::AllRunning);
+    }
+
+    #[test]
+    fn stopped_is_not_a_problem_but_unhealthy_is() {
+        assert!(!is_problem("exited"));
+        assert!(!is_problem("running"));
+        for bad in ["crashed", "oom-killed", "unhealthy", "missing", "dead"] {
+            assert!(is_problem(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn progress_is_tagged() {
+        let p = DeployProgress::Step {
+            text: "building".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({"kind": "step", "text": "building"})
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Core records into the IPC views, and every core error into the one
+//! [`IpcError`] (its sentence as the CLI prints it, and a code).
+
+use rdesk_core::DeskError;
+use rdesk_core::host::HostErrorKind;
+use rdesk_core::store::{AppRecord, DeploymentRecord, HostRecord, StatusEvent};
+use rdesk_ipc::{AppView, DeploymentView, ErrorCode, HostView, IpcError, StatusView};
+
+pub fn error(e: DeskError) -> IpcError {
+    let code = match &e {
+        DeskError::UnknownHost(_) | DeskError::UnknownApp { .. } => ErrorCode::NotFound,
+        DeskError::InvalidHostName(_)
+        | DeskError::Spec(_)
+        | DeskError::Intake(_)
+        | DeskError::PublicUrl(_)
+        | DeskError::NoRVersion(_) => ErrorCode::InvalidInput,
+        DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
+        DeskError::Host(_) => ErrorCode::Unreachable,
+        DeskError::Spawn { .. } | DeskError::Bootstrap(_) => ErrorCode::Failed,
+        DeskError::Call { .. } => ErrorCode::Call,
+        DeskError::Store(_) | DeskError::Io { .. } => ErrorCode::Internal,
+    };
+    IpcError::new(code, rdesk_core::sentence(&e))
+}
+
+pub fn host(h: HostRecord) -> HostView {
+    HostView {
+        name: h.name,
+        kind: h.kind.as_str().to_owned(),
+        ssh_target: h.ssh_target,
+        public_url: h.public_url,
+        added_at: h.added_at,
+    }
+}
+
+pub fn app(public_url: &str, a: AppRecord) -> AppView {
+    let url = rdesk_core::desk::app_url(public_url, &a.slug)
+        .unwrap_or_else(|_| format!("{public_url}/{}", a.slug));
+    AppView {
+        host: a.host,
+        slug: a.slug,
+        status: a.status,
+        r_version: a.r_version,
+        mode: a.mode,
+        packages: a.packages,
+        repo: a.repo,
+        url,
+        updated_at: a.updated_at,
+    }
+}
+
+pub fn deployment(d: DeploymentRecord) -> DeploymentView {
+    let d = d.deployment;
+    DeploymentView {
+        action: d.action,
+        outcome: d.outcome,
+        message: d.message,
+        code_hash: d.code_hash,
+        started_at: d.started_at,
+        duration_ms: d.duration_ms,
+    }
+}
+
+pub fn status(s: StatusEvent) -> StatusView {
+    StatusView {
+        at: s.at,
+        status: s.status,
+        detail: s.detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_cross_as_their_sentence_with_a_code() {
+        let e = error(DeskError::UnknownHost("vps".into()));
+        assert_eq!(e.code, ErrorCode::NotFound);
+        assert_eq!(
+            e.message,
+            "there is no host named `vps`; `rdesk host list` shows the hosts"
+        );
+        assert_eq!(
+            error(DeskError::PublicUrl("x".into())).code,
+            ErrorCode::InvalidInput
+        );
+    }
+}

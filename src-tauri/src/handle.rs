@@ -1,0 +1,333 @@
+//! What each command does: translate its arguments for `rdesk_core`, call it,
+//! translate the answer back. Nothing here decides anything the CLI would
+//! need too.
+
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use rdesk_core::DeskError;
+use rdesk_core::bootstrap::BootstrapOptions;
+use rdesk_core::desk::{DeployRequest, NewHost};
+use rdesk_core::host::HostTarget;
+use rdesk_core::spawner::{DeployEvent, LogStream};
+use rdesk_ipc::{
+    Action, AddHostArgs, AddedHost, AppArgs, AppView, AppsList, BootstrapArgs, BootstrapStep,
+    BootstrapSummary, CallArgs, DeployArgs, DeployProgress, DeployResult, DropPreview, ErrorCode,
+    HistoryView, HostArgs, HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs, NoArgs,
+    OverviewView, PathsArgs, SettingsView,
+};
+use tauri::AppHandle;
+use tauri::ipc::Channel;
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::shell::Shell;
+use crate::{convert, tray, watch};
+
+type Reply<T> = Result<T, IpcError>;
+
+/// How many history entries of each kind the app detail shows.
+const HISTORY: u32 = 50;
+
+fn paths(list: Vec<String>) -> Vec<PathBuf> {
+    list.into_iter().map(PathBuf::from).collect()
+}
+
+/// Sends a progress message; a closed window just stops listening.
+fn send<T: serde::Serialize + Clone>(channel: &Channel<T>, message: T) {
+    if let Err(e) = channel.send(message) {
+        tracing::debug!("progress channel closed: {e}");
+    }
+}
+
+pub async fn hosts(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<Vec<HostView>> {
+    let hosts = shell.desk.hosts().await.map_err(convert::error)?;
+    Ok(hosts.into_iter().map(convert::host).collect())
+}
+
+pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Reply<AddedHost> {
+    let target = match args.ssh.as_deref().map(str::trim) {
+        Some(ssh) if !ssh.is_empty() => {
+            let target =
+                HostTarget::parse_ssh(ssh).map_err(|e| convert::error(DeskError::from(e)))?;
+            match args.identity.filter(|i| !i.trim().is_empty()) {
+                Some(identity) => target.with_identity(identity.trim()),
+                None => target,
+            }
+        }
+        _ => HostTarget::local(),
+    };
+    let added = shell
+        .desk
+        .add_host(NewHost {
+            name: args.name,
+            target,
+            public_url: args.public_url.filter(|u| !u.trim().is_empty()),
+        })
+        .await
+        .map_err(convert::error)?;
+    watch::start(app, added.record.name.clone());
+    tray::refresh(app).await;
+    Ok(AddedHost {
+        host: convert::host(added.record),
+        host_key_fingerprint: added.host_key_fingerprint,
+    })
+}
+
+pub async fn remove_host(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<()> {
+    watch::stop(shell, &args.host);
+    shell
+        .desk
+        .remove_host(&args.host)
+        .await
+        .map_err(convert::error)?;
+    shell.set_offline(&args.host, None);
+    tray::refresh(app).await;
+    Ok(())
+}
+
+pub async fn cached_apps(_: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<AppsList> {
+    shell.cached_apps(&args.host).await.map_err(convert::error)
+}
+
+pub async fn apps(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<AppsList> {
+    let record = shell.desk.host(&args.host).await.map_err(convert::error)?;
+    let view = shell.desk.apps(&args.host).await.map_err(convert::error)?;
+    shell.set_offline(&args.host, view.offline_reason.clone());
+    tray::refresh(app).await;
+    Ok(AppsList {
+        host: view.host,
+        apps: view
+            .apps
+            .into_iter()
+            .map(|a| convert::app(&record.public_url, a))
+            .collect(),
+        live: view.offline_reason.is_none(),
+        offline_reason: view.offline_reason,
+    })
+}
+
+pub async fn lifecycle(app: &AppHandle, shell: &Shell, args: LifecycleArgs) -> Reply<AppView> {
+    let session = shell
+        .desk
+        .session(&args.host)
+        .await
+        .map_err(convert::error)?;
+    let public_url = session.host().public_url.clone();
+    let done = match args.action {
+        Action::Start => session.start(&args.slug).await,
+        Action::Stop => session.stop(&args.slug).await,
+        Action::Restart => session.restart(&args.slug).await,
+    };
+    session.close().await;
+    done.map_err(convert::error)?;
+    tray::refresh(app).await;
+    let record = shell
+        .desk
+        .store()
+        .app(&args.host, &args.slug)
+        .await
+        .map_err(|e| convert::error(e.into()))?
+        .ok_or_else(|| {
+            convert::error(DeskError::UnknownApp {
+                host: args.host.clone(),
+                slug: args.slug.clone(),
+            })
+        })?;
+    Ok(convert::app(&public_url, record))
+}
+
+pub async fn remove_app(app: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {
+    let session = shell
+        .desk
+        .session(&args.host)
+        .await
+        .map_err(convert::error)?;
+    let removed = session.remove(&args.slug).await;
+    session.close().await;
+    removed.map_err(convert::error)?;
+    tray::refresh(app).await;
+    Ok(())
+}
+
+pub async fn preview(_: &AppHandle, _: &Shell, args: PathsArgs) -> Reply<DropPreview> {
+    let p = rdesk_core::preview::preview(paths(args.paths))
+        .await
+        .map_err(convert::error)?;
+    Ok(DropPreview {
+        slug: p.slug,
+        files: p.files,
+        skipped: p.skipped,
+        packages: p.packages,
+        total_bytes: p.total_bytes,
+    })
+}
+
+pub async fn call(_: &AppHandle, shell: &Shell, args: CallArgs) -> Reply<serde_json::Value> {
+    shell
+        .desk
+        .call(&args.host, &args.slug, &args.function, &args.args)
+        .await
+        .map_err(convert::error)
+}
+
+pub async fn history(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<HistoryView> {
+    let store = shell.desk.store();
+    let store_error = |e: rdesk_core::store::StoreError| convert::error(e.into());
+    let deployments = store
+        .deployments(&args.host, &args.slug, HISTORY)
+        .await
+        .map_err(store_error)?;
+    let status_events = store
+        .status_events(&args.host, &args.slug, HISTORY)
+        .await
+        .map_err(store_error)?;
+    Ok(HistoryView {
+        deployments: deployments.into_iter().map(convert::deployment).collect(),
+        status_events: status_events.into_iter().map(convert::status).collect(),
+    })
+}
+
+pub async fn logs(_: &AppHandle, shell: &Shell, args: LogsArgs) -> Reply<Vec<LogLineView>> {
+    let session = shell
+        .desk
+        .session(&args.host)
+        .await
+        .map_err(convert::error)?;
+    let lines = match session.logs(&args.slug, args.tail, false).await {
+        Ok(stream) => Ok(stream.collect::<Vec<_>>().await),
+        Err(e) => Err(e),
+    };
+    session.close().await;
+    let lines = lines.map_err(convert::error)?;
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        let line = line.map_err(|e| IpcError::new(ErrorCode::Failed, e.to_string()))?;
+        out.push(LogLineView {
+            stderr: line.stream == LogStream::Stderr,
+            text: line.text,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn overview(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<OverviewView> {
+    shell.overview().await.map_err(convert::error)
+}
+
+fn autostart_error(e: tauri_plugin_autostart::Error) -> IpcError {
+    IpcError::new(
+        ErrorCode::Internal,
+        format!("changing launch at login: {e}"),
+    )
+}
+
+pub async fn settings(app: &AppHandle, _: &Shell, _: NoArgs) -> Reply<SettingsView> {
+    Ok(SettingsView {
+        launch_at_login: app.autolaunch().is_enabled().map_err(autostart_error)?,
+    })
+}
+
+pub async fn set_settings(app: &AppHandle, _: &Shell, args: SettingsView) -> Reply<SettingsView> {
+    let launcher = app.autolaunch();
+    if args.launch_at_login {
+        launcher.enable().map_err(autostart_error)?;
+    } else {
+        launcher.disable().map_err(autostart_error)?;
+    }
+    Ok(SettingsView {
+        launch_at_login: launcher.is_enabled().map_err(autostart_error)?,
+    })
+}
+
+fn step(event: rdesk_core::bootstrap::StepEvent) -> BootstrapStep {
+    BootstrapStep {
+        state: serde_json::to_value(event.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        step: event.step,
+        duration_ms: event.duration_ms,
+        output_tail: event.output_tail,
+    }
+}
+
+pub async fn bootstrap(
+    app: &AppHandle,
+    shell: &Shell,
+    args: BootstrapArgs,
+    progress: Channel<BootstrapStep>,
+) -> Reply<BootstrapSummary> {
+    let defaults = BootstrapOptions::default();
+    let options = BootstrapOptions {
+        domain: args.domain.filter(|d| !d.is_empty()),
+        email: args.email.filter(|e| !e.is_empty()),
+        http_port: args.http_port.unwrap_or(defaults.http_port),
+        https_port: args.https_port.unwrap_or(defaults.https_port),
+        r_versions: args.r_versions,
+        ..defaults
+    };
+    let report = shell
+        .desk
+        .bootstrap(&args.host, &options, &|event| send(&progress, step(event)))
+        .await
+        .map_err(convert::error)?;
+    watch::start(app, args.host);
+    Ok(BootstrapSummary {
+        changed: report.changed(),
+        steps: report.steps.into_iter().map(step).collect(),
+    })
+}
+
+pub async fn deploy(
+    app: &AppHandle,
+    shell: &Shell,
+    args: DeployArgs,
+    progress: Channel<DeployProgress>,
+) -> Reply<DeployResult> {
+    let request = DeployRequest {
+        paths: paths(args.paths),
+        slug: args.slug.filter(|s| !s.is_empty()),
+        r_version: args.r_version.filter(|v| !v.is_empty()),
+        packages: args.packages,
+        repo: args.repo.filter(|r| !r.is_empty()),
+        mode: args.mode.filter(|m| !m.is_empty()),
+    };
+    let received = rdesk_core::preview::preview(request.paths.clone())
+        .await
+        .map_err(convert::error)?;
+    send(
+        &progress,
+        DeployProgress::Received {
+            files: received.files,
+            total_bytes: received.total_bytes,
+        },
+    );
+    let session = shell
+        .desk
+        .session(&args.host)
+        .await
+        .map_err(convert::error)?;
+    let on_event = |event: DeployEvent| {
+        send(
+            &progress,
+            match event {
+                DeployEvent::Step(text) => DeployProgress::Step { text },
+                DeployEvent::BuildLog(text) => DeployProgress::BuildLog { text },
+            },
+        );
+    };
+    let report = session.deploy(&request, &on_event).await;
+    session.close().await;
+    let report = report.map_err(convert::error)?;
+    tray::refresh(app).await;
+    Ok(DeployResult {
+        slug: report.slug,
+        url: report.url,
+        r_version: report.r_version,
+        packages: report.packages,
+        files: report.files,
+        built: report.deployed.built,
+        answering: report.answering,
+        duration_ms: report.duration_ms,
+    })
+}

@@ -1,0 +1,68 @@
+//! The shell's state: the engine, the notification throttle, which hosts
+//! are unreachable (as their watchers last said), and the running watchers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rdesk_core::DeskError;
+use rdesk_core::alerts::Alerts;
+use rdesk_core::desk::Desk;
+use rdesk_ipc::{AppsList, OverviewView};
+
+use crate::convert;
+
+pub struct Shell {
+    pub desk: Arc<Desk>,
+    pub alerts: Arc<Mutex<Alerts>>,
+    offline: Mutex<HashMap<String, String>>,
+    pub watchers: Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>,
+}
+
+impl Shell {
+    pub fn new(desk: Desk) -> Self {
+        Self {
+            desk: Arc::new(desk),
+            alerts: Arc::new(Mutex::new(Alerts::default())),
+            offline: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Notes whether `host` is reachable; `None` is reachable.
+    pub fn set_offline(&self, host: &str, reason: Option<String>) {
+        if let Ok(mut map) = self.offline.lock() {
+            match reason {
+                Some(r) => map.insert(host.to_owned(), r),
+                None => map.remove(host),
+            };
+        }
+    }
+
+    pub fn offline_reason(&self, host: &str) -> Option<String> {
+        self.offline.lock().ok()?.get(host).cloned()
+    }
+
+    /// A host's apps as the cache has them, without contacting it.
+    pub async fn cached_apps(&self, host: &str) -> Result<AppsList, DeskError> {
+        let record = self.desk.host(host).await?;
+        let apps = self.desk.store().apps(host).await?;
+        Ok(AppsList {
+            host: host.to_owned(),
+            apps: apps
+                .into_iter()
+                .map(|a| convert::app(&record.public_url, a))
+                .collect(),
+            live: false,
+            offline_reason: self.offline_reason(host),
+        })
+    }
+
+    /// Every host's state from the cache and the watchers: what the tray shows.
+    pub async fn overview(&self) -> Result<OverviewView, DeskError> {
+        let mut lists = Vec::new();
+        for host in self.desk.hosts().await? {
+            lists.push(self.cached_apps(&host.name).await?);
+        }
+        Ok(OverviewView::from_lists(&lists))
+    }
+}

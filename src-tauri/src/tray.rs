@@ -1,0 +1,174 @@
+//! The tray icon: a dot coloured by the worst state across hosts (green: all
+//! running, red: something down, grey: a host offline) and a menu listing
+//! each host with its counts and problem apps, opening the window, quitting.
+
+use rdesk_ipc::{Health, OverviewView, events};
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::shell::Shell;
+
+const TRAY_ID: &str = "main";
+const OPEN: &str = "open";
+const QUIT: &str = "quit";
+/// Menu ids of problem apps: `app:HOST/SLUG`.
+const APP_PREFIX: &str = "app:";
+const SIZE: u32 = 32;
+
+fn colour(health: Health) -> [u8; 3] {
+    match health {
+        Health::AllRunning => [0x2f, 0x9e, 0x44],
+        Health::SomethingDown => [0xe0, 0x31, 0x31],
+        Health::HostOffline => [0x86, 0x8e, 0x96],
+    }
+}
+
+/// A filled circle of the state's colour on a transparent square, as RGBA.
+fn icon_rgba(health: Health) -> Vec<u8> {
+    let [r, g, b] = colour(health);
+    let centre = (SIZE as f32 - 1.0) / 2.0;
+    let radius = SIZE as f32 / 2.0 - 1.0;
+    let mut rgba = Vec::with_capacity((SIZE * SIZE * 4) as usize);
+    for y in 0..SIZE {
+        for x in 0..SIZE {
+            let d = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt();
+            let alpha = ((radius - d + 0.5).clamp(0.0, 1.0) * 255.0) as u8;
+            rgba.extend_from_slice(&[r, g, b, alpha]);
+        }
+    }
+    rgba
+}
+
+fn icon(health: Health) -> Image<'static> {
+    Image::new_owned(icon_rgba(health), SIZE, SIZE)
+}
+
+fn tooltip(overview: &OverviewView) -> String {
+    match overview.health {
+        Health::AllRunning => "Rserve Desk: all running".to_owned(),
+        Health::SomethingDown => "Rserve Desk: something is down".to_owned(),
+        Health::HostOffline => "Rserve Desk: a host is offline".to_owned(),
+    }
+}
+
+fn menu(app: &AppHandle, overview: &OverviewView) -> tauri::Result<Menu<tauri::Wry>> {
+    let menu = Menu::new(app)?;
+    for host in &overview.hosts {
+        let text = match &host.offline_reason {
+            Some(_) => format!("{}: offline", host.host),
+            None => format!("{}: {}/{} running", host.host, host.running, host.total),
+        };
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("host:{}", host.host),
+            text,
+            false,
+            None::<&str>,
+        )?)?;
+        for problem in &host.problems {
+            let slug = problem.split(' ').next().unwrap_or(problem);
+            menu.append(&MenuItem::with_id(
+                app,
+                format!("{APP_PREFIX}{}/{slug}", host.host),
+                format!("   {problem}"),
+                true,
+                None::<&str>,
+            )?)?;
+        }
+    }
+    if !overview.hosts.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+    }
+    menu.append(&MenuItem::with_id(
+        app,
+        OPEN,
+        "Open Rserve Desk",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?)?;
+    Ok(menu)
+}
+
+/// Shows, unminimizes and focuses the main window.
+pub fn show_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+fn on_menu(app: &AppHandle, event: MenuEvent) {
+    let id = event.id().as_ref();
+    if id == QUIT {
+        app.exit(0);
+    } else if id == OPEN {
+        show_window(app);
+    } else if let Some((host, slug)) = id.strip_prefix(APP_PREFIX).and_then(|r| r.split_once('/')) {
+        show_window(app);
+        let _ = app.emit(
+            events::SHOW_APP,
+            events::ShowApp {
+                host: host.to_owned(),
+                slug: slug.to_owned(),
+            },
+        );
+    }
+}
+
+/// Makes the tray icon; the state fills in on the first [`refresh`].
+pub fn create(app: &AppHandle) -> tauri::Result<()> {
+    let empty = OverviewView {
+        health: Health::AllRunning,
+        hosts: Vec::new(),
+    };
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(empty.health))
+        .tooltip(tooltip(&empty))
+        .menu(&menu(app, &empty)?)
+        .on_menu_event(on_menu)
+        .build(app)?;
+    Ok(())
+}
+
+/// Redraws the icon, tooltip and menu from the cache and the watchers' state.
+pub async fn refresh(app: &AppHandle) {
+    let overview = match app.state::<Shell>().overview().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!("reading the overview for the tray: {e}");
+            return;
+        }
+    };
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let updated = tray
+        .set_icon(Some(icon(overview.health)))
+        .and_then(|()| tray.set_tooltip(Some(tooltip(&overview))))
+        .and_then(|()| menu(app, &overview).and_then(|m| tray.set_menu(Some(m))));
+    if let Err(e) = updated {
+        tracing::warn!("updating the tray: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_icon_is_a_dot_of_the_state_colour() {
+        let rgba = icon_rgba(Health::SomethingDown);
+        assert_eq!(rgba.len(), (SIZE * SIZE * 4) as usize);
+        let at = |x: u32, y: u32| &rgba[((y * SIZE + x) * 4) as usize..][..4];
+        assert_eq!(at(16, 16), [0xe0, 0x31, 0x31, 255]);
+        assert_eq!(at(0, 0)[3], 0, "corners are transparent");
+        assert_ne!(
+            icon_rgba(Health::AllRunning),
+            icon_rgba(Health::HostOffline)
+        );
+    }
+}
