@@ -1,1 +1,85 @@
-fn main() {}
+//! The Rserve Desk window (Leptos, client-side rendering, wasm32): hosts on
+//! the left, the chosen page on the right; files dropped anywhere go to the
+//! host or app under the pointer. It opens from the cache, then asks hosts.
+
+mod apps;
+mod bridge;
+mod format;
+mod hosts;
+mod panels;
+mod state;
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use rdesk_ipc::events;
+
+use crate::apps::{AppDetail, Dashboard};
+use crate::hosts::{HostsPage, SettingsPage};
+use crate::panels::{DeployPanel, NewAppForm};
+use crate::state::{Page, Ui, now_ms};
+
+/// How often ages ("last seen 3 min ago") are redrawn.
+const TICK: Duration = Duration::from_secs(5);
+
+#[component]
+fn App() -> impl IntoView {
+    let ui = Ui::new();
+    provide_context(ui);
+    ui.load();
+    set_interval(move || ui.now.set(now_ms()), TICK);
+    bridge::listen(events::DRAG_DROP, move |d: events::Dropped| ui.dropped(d));
+    bridge::listen(events::APP_CHANGED, move |c: events::AppChanged| {
+        ui.reload(c.host)
+    });
+    bridge::listen(events::HOST_CHANGED, move |c: events::HostChanged| {
+        ui.reload(c.host)
+    });
+    bridge::listen(events::SHOW_APP, move |s: events::ShowApp| {
+        ui.page.set(Page::App(s.host, s.slug))
+    });
+    let nav = move |page: Page| move |_| ui.page.set(page.clone());
+    view! {
+        <nav class="side">
+            <h1>"Rserve Desk"</h1>
+            <a href="#" id="nav-hosts" on:click=nav(Page::Hosts)>"Hosts"</a>
+            <ul>
+                {move || ui.hosts.get().into_iter().map(|h| {
+                    let name = h.name.clone();
+                    let dot = move || {
+                        let list = ui.apps.with(|m| m.get(&name).cloned());
+                        match list {
+                            Some(l) if l.offline_reason.is_some() => "dot off",
+                            Some(l) if l.apps.iter().any(|a| rdesk_ipc::is_problem(&a.status)) => "dot bad",
+                            Some(_) => "dot ok",
+                            None => "dot off",
+                        }
+                    };
+                    view! {
+                        <li><a href="#" class="host" data-host=h.name.clone() on:click=nav(Page::Host(h.name.clone()))>
+                            <span class=dot></span>{h.name.clone()}
+                        </a></li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+            <a href="#" id="nav-settings" on:click=nav(Page::Settings)>"Settings"</a>
+        </nav>
+        <main>
+            {move || ui.error.get().map(|e| view! {
+                <p class="error" id="error">{e} <button class="small" on:click=move |_| ui.error.set(None)>"×"</button></p>
+            })}
+            {move || match ui.page.get() {
+                Page::Hosts => view! { <HostsPage/> }.into_any(),
+                Page::Host(host) => view! { <Dashboard host=host/> }.into_any(),
+                Page::App(host, slug) => view! { <AppDetail host=host slug=slug/> }.into_any(),
+                Page::Settings => view! { <SettingsPage/> }.into_any(),
+            }}
+            {move || ui.new_app.get().map(|app| view! { <NewAppForm app=app/> })}
+            <DeployPanel/>
+        </main>
+    }
+}
+
+fn main() {
+    leptos::mount::mount_to_body(App);
+}

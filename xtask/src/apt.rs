@@ -1,11 +1,11 @@
-//! Debian packages of the stand-in: installs only what `dpkg -s` says is
+//! Debian packages of the stand-in and the desktop build: installs only what `dpkg -s` says is
 //! missing, running `apt-get update` once and only when something is.
 
 use std::process::Command;
 
 use anyhow::Result;
 
-use crate::facts::{APT_PACKAGES, Standin};
+use crate::facts::{APT_PACKAGES, DESKTOP_APT_PACKAGES, Standin};
 use crate::sh;
 use crate::ui::{self, Health, Outcome};
 
@@ -26,6 +26,7 @@ fn installed(package: &str) -> bool {
 pub fn missing() -> Vec<&'static str> {
     APT_PACKAGES
         .iter()
+        .chain(DESKTOP_APT_PACKAGES)
         .copied()
         .filter(|p| !installed(p))
         .collect()
@@ -43,7 +44,10 @@ fn apt_get(args: &[&str]) -> Command {
 pub fn up(st: &Standin) -> Result<Outcome> {
     let missing = missing();
     if missing.is_empty() {
-        return ui::already(APT_PACKAGES.join(" "));
+        return ui::already(format!(
+            "{} packages",
+            APT_PACKAGES.len() + DESKTOP_APT_PACKAGES.len()
+        ));
     }
     let log = st.log("apt");
     ui::note(format!("apt-get update (log: {})", log.display()));

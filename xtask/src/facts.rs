@@ -67,6 +67,25 @@ pub const APT_PACKAGES: &[&str] = &[
     "gnome-keyring",
 ];
 
+/// Debian packages the desktop app needs to build (WebKitGTK, GTK, the tray's
+/// appindicator, librsvg for icons) and its UI tests need to run (Xvfb,
+/// WebKitWebDriver, a D-Bus session, ImageMagick's `import` for screenshots).
+pub const DESKTOP_APT_PACKAGES: &[&str] = &[
+    "libwebkit2gtk-4.1-dev",
+    "build-essential",
+    "libssl-dev",
+    "libxdo-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libgtk-3-dev",
+    "libsecret-1-dev",
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "dbus-x11",
+    "imagemagick",
+];
+
 /// Names of the environment variables the end-to-end tests read.
 pub mod var {
     pub const E2E: &str = "RDESK_E2E";

@@ -3,7 +3,9 @@
 //! - `standin up|down|status|env`: the stand-in VPS on this machine (Docker
 //!   engine, Traefik, a CRAN-like repository, sshd), made idempotently.
 //! - `test`: stand-in up, then fmt, clippy and the workspace's tests.
-//! - `run`: stand-in up, then deploy `examples/hello` with the `rdesk` CLI.
+//! - `run`: stand-in up, then build and open the desktop app (`--cli`: deploy
+//!   `examples/hello` with the `rdesk` CLI instead).
+//! - `ui`: the desktop toolchain, then the UI into `app/dist`.
 //! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
 
 mod apt;
@@ -11,6 +13,7 @@ mod base;
 mod bench;
 mod cran;
 mod debian;
+mod desktop;
 mod docker;
 mod dockerd;
 mod facts;
@@ -56,9 +59,13 @@ enum Cmd {
         #[arg(last = true)]
         cargo_test_args: Vec<String>,
     },
-    /// Stand-in up, then add it as host `standin`, deploy an app and call it
-    /// with the `rdesk` CLI.
+    /// Stand-in up, then build and open the desktop app with the stand-in
+    /// (or this machine's Docker) as a host. With `--cli`: add the stand-in
+    /// as host `standin`, deploy an app and call it with the `rdesk` CLI.
     Run(run::RunArgs),
+    /// Install the desktop toolchain (wasm32 target, wasm-bindgen, tauri-driver)
+    /// and build the UI into app/dist.
+    Ui,
     /// Stand-in up, then measure: tunnel vs local Docker API round trip, and
     /// code-only redeploy vs first build.
     Bench,
@@ -97,6 +104,8 @@ fn main() -> ExitCode {
         },
         Cmd::Test { cargo_test_args } => test::run(&st, cargo_test_args),
         Cmd::Run(args) => run::run(&st, args),
+        Cmd::Ui => desktop::tools(&st)
+            .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
         Cmd::Bench => bench::run(&st),
     });
     match result {

@@ -1,4 +1,4 @@
-//! `cargo xtask test`: brings the stand-in up, then runs `cargo fmt --check`,
+//! `cargo xtask test`: brings the stand-in up, builds the desktop UI, then runs `cargo fmt --check`,
 //! `cargo clippy -D warnings` and `cargo test --workspace` with the
 //! stand-in's variables set, and ends with a summary; fails if any step did.
 
@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::facts::Standin;
-use crate::standin;
+use crate::{desktop, standin, ui};
 
 /// Test counts summed over cargo's `test result:` lines.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -116,6 +116,12 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
                 .current_dir(&st.repo)
                 .args(["fmt", "--all", "--", "--check"]),
         )
+    }));
+    // The shell embeds app/dist when it compiles, so the real UI is built before clippy and the tests.
+    results.push(timed("desktop UI", || {
+        desktop::tools(st)?;
+        ui::step("desktop UI (app/dist)", || desktop::build_ui(st))?;
+        Ok(String::new())
     }));
     results.push(timed("cargo clippy", || {
         run_status(cargo().current_dir(&st.repo).args([

@@ -1,0 +1,219 @@
+//! A host's dashboard (each app's status, R version, URL, start/stop/restart,
+//! and how old the state is when the host is offline) and one app's detail
+//! page (settings, history, logs, a console and client snippets).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rdesk_ipc::{
+    Action, AppArgs, AppView, CallArgs, HistoryView, LifecycleArgs, LogLineView, LogsArgs, cmd,
+};
+
+use crate::bridge::invoke;
+use crate::format::{age, call_args};
+use crate::state::{Page, Ui};
+
+fn badge(status: &str) -> &'static str {
+    match status {
+        "running" => "badge ok",
+        "starting" | "created" => "badge wait",
+        "exited" | "paused" | "removed" => "badge off",
+        _ => "badge bad",
+    }
+}
+
+fn lifecycle(ui: Ui, app: &AppView, action: Action) {
+    let args = LifecycleArgs {
+        host: app.host.clone(),
+        slug: app.slug.clone(),
+        action,
+    };
+    spawn_local(async move {
+        match invoke::<cmd::Lifecycle>(&args).await {
+            Ok(_) => ui.reload(args.host),
+            Err(e) => ui.fail(e.message),
+        }
+    });
+}
+
+#[component]
+pub fn Dashboard(host: String) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let list = {
+        let host = host.clone();
+        Memo::new(move |_| ui.apps.with(|m| m.get(&host).cloned()))
+    };
+    let reload = {
+        let host = host.clone();
+        move |_| ui.reload(host.clone())
+    };
+    view! {
+        <section class="page dropzone">
+            <h2>{host.clone()} " " <button class="small" on:click=reload>"Refresh"</button></h2>
+            {move || list.get().map(|l| match (&l.offline_reason, l.live) {
+                (Some(reason), _) => view! { <p class="offline">"Offline: " {reason.clone()} " — showing the last known state."</p> }.into_any(),
+                (None, false) => view! { <p class="muted">"From the cache; asking the host…"</p> }.into_any(),
+                (None, true) => ().into_any(),
+            })}
+            <table id="apps">
+                <thead><tr><th>"App"</th><th>"Status"</th><th>"R"</th><th>"URL"</th><th>"Seen"</th><th></th></tr></thead>
+                <tbody>
+                    {move || list.get().map(|l| {
+                        let stale = !l.live;
+                        l.apps.into_iter().map(|a| {
+                            let (start, stop, restart, detail) = (a.clone(), a.clone(), a.clone(), a.clone());
+                            view! {
+                                <tr data-drop-host=a.host.clone() data-drop-slug=a.slug.clone()>
+                                    <td><a href="#" class="open" on:click=move |_| ui.page.set(Page::App(detail.host.clone(), detail.slug.clone()))>{a.slug.clone()}</a></td>
+                                    <td><span class=badge(&a.status)>{a.status.clone()}</span></td>
+                                    <td>{a.r_version.clone()}</td>
+                                    <td><code>{a.url.clone()}</code></td>
+                                    <td class="seen">{move || if stale { format!("last seen {}", age(ui.now.get(), a.updated_at)) } else { "now".to_owned() }}</td>
+                                    <td class="actions">
+                                        <button class="small start" on:click=move |_| lifecycle(ui, &start, Action::Start)>"Start"</button>
+                                        <button class="small stop" on:click=move |_| lifecycle(ui, &stop, Action::Stop)>"Stop"</button>
+                                        <button class="small restart" on:click=move |_| lifecycle(ui, &restart, Action::Restart)>"Restart"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect::<Vec<_>>()
+                    })}
+                </tbody>
+            </table>
+            <p class="hint">"Drop a folder, .R files or a .zip/.tar.gz here to deploy a new app; drop onto an app's row to deploy a new version of it."</p>
+        </section>
+    }
+}
+
+fn js_snippet(app: &AppView) -> String {
+    format!(
+        "// rserve-js (https://github.com/cscheid/rserve-js)\nconst r = Rserve.create({{\n  host: \"{}\",\n  on_connect: () => r.ocap((err, funs) => {{\n    // each top-level function of the app is in `funs`\n    console.log(Object.keys(funs));\n  }}),\n}});",
+        app.url
+    )
+}
+
+fn r_snippet(app: &AppView) -> String {
+    format!(
+        "# R, through the rdesk command line (same WebSocket route as browsers)\nout <- system2(\"rdesk\", c(\"call\", \"{slug}\", \"FUNCTION\", shQuote('\"argument\"'), \"--host\", \"{host}\"), stdout = TRUE)\njsonlite::fromJSON(out)",
+        slug = app.slug,
+        host = app.host
+    )
+}
+
+#[component]
+pub fn AppDetail(host: String, slug: String) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let app = {
+        let (host, slug) = (host.clone(), slug.clone());
+        Memo::new(move |_| {
+            ui.apps.with(|m| {
+                m.get(&host)
+                    .and_then(|l| l.apps.iter().find(|a| a.slug == slug).cloned())
+            })
+        })
+    };
+    let history = RwSignal::new(None::<HistoryView>);
+    let logs = RwSignal::new(Vec::<LogLineView>::new());
+    let (function, arguments) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let args = AppArgs {
+        host: host.clone(),
+        slug: slug.clone(),
+    };
+    {
+        let args = args.clone();
+        spawn_local(async move {
+            match invoke::<cmd::History>(&args).await {
+                Ok(h) => history.set(Some(h)),
+                Err(e) => ui.fail(e.message),
+            }
+        });
+    }
+    let load_logs = {
+        let args = args.clone();
+        move |_| {
+            let args = LogsArgs {
+                host: args.host.clone(),
+                slug: args.slug.clone(),
+                tail: 200,
+            };
+            spawn_local(async move {
+                match invoke::<cmd::Logs>(&args).await {
+                    Ok(lines) => logs.set(lines),
+                    Err(e) => ui.fail(e.message),
+                }
+            });
+        }
+    };
+    let call = {
+        let args = args.clone();
+        move |_| {
+            let parsed = call_args(&arguments.get_untracked());
+            let call = match parsed {
+                Ok(values) => CallArgs {
+                    host: args.host.clone(),
+                    slug: args.slug.clone(),
+                    function: function.get_untracked().trim().to_owned(),
+                    args: values,
+                },
+                Err(e) => return result.set(Some(Err(e))),
+            };
+            result.set(None);
+            spawn_local(async move {
+                result.set(Some(match invoke::<cmd::Call>(&call).await {
+                    Ok(v) => Ok(serde_json::to_string_pretty(&v).unwrap_or_default()),
+                    Err(e) => Err(e.message),
+                }));
+            });
+        }
+    };
+    view! {
+        <section class="page">
+            <h2>
+                <a href="#" on:click={let host = host.clone(); move |_| ui.page.set(Page::Host(host.clone()))}>{host.clone()}</a>
+                " / " {slug.clone()}
+            </h2>
+            {move || app.get().map(|a| view! {
+                <dl class="settings">
+                    <dt>"Status"</dt><dd><span class=badge(&a.status)>{a.status.clone()}</span></dd>
+                    <dt>"Slug"</dt><dd>{a.slug.clone()}</dd>
+                    <dt>"R version"</dt><dd>{a.r_version.clone()}</dd>
+                    <dt>"Packages"</dt><dd>{if a.packages.is_empty() { "none".to_owned() } else { a.packages.join(", ") }}</dd>
+                    <dt>"Mode"</dt><dd>{a.mode.clone()}</dd>
+                    <dt>"Repository"</dt><dd>{a.repo.clone().unwrap_or_else(|| "CRAN".into())}</dd>
+                    <dt>"URL"</dt><dd><code>{a.url.clone()}</code></dd>
+                </dl>
+                <h3>"Console"</h3>
+                <div class="console">
+                    <input id="console-fn" bind:value=function placeholder="function name"/>
+                    <input id="console-args" bind:value=arguments placeholder="JSON arguments, e.g. [1, 2] or \"text\""/>
+                    <button id="console-call" on:click=call.clone()>"Call"</button>
+                </div>
+                <pre id="console-result" class=move || match result.get() { Some(Err(_)) => "bad", _ => "" }>
+                    {move || result.get().map(|r| r.unwrap_or_else(|e| e))}
+                </pre>
+                <h3>"Clients"</h3>
+                <pre class="snippet">{js_snippet(&a)}</pre>
+                <pre class="snippet">{r_snippet(&a)}</pre>
+            })}
+            <h3>"History"</h3>
+            <table class="history">
+                <tbody>
+                    {move || history.get().map(|h| {
+                        let now = ui.now.get();
+                        let deployments = h.deployments.into_iter().map(|d| view! {
+                            <tr><td>{age(now, d.started_at)}</td><td>{d.action}</td><td>{d.outcome}</td><td>{d.message.unwrap_or_default()}</td></tr>
+                        }).collect::<Vec<_>>();
+                        let statuses = h.status_events.into_iter().map(|s| view! {
+                            <tr><td>{age(now, s.at)}</td><td>"status"</td><td>{s.status}</td><td>{s.detail.unwrap_or_default()}</td></tr>
+                        }).collect::<Vec<_>>();
+                        (deployments, statuses)
+                    })}
+                </tbody>
+            </table>
+            <h3>"Logs " <button class="small" on:click=load_logs>"Load the last 200 lines"</button></h3>
+            <pre class="logs">
+                {move || logs.get().into_iter().map(|l| view! { <span class=if l.stderr { "err" } else { "" }>{l.text}"\n"</span> }).collect::<Vec<_>>()}
+            </pre>
+        </section>
+    }
+}

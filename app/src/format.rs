@@ -1,0 +1,84 @@
+//! Words for numbers the UI shows: ages, sizes, JSON arguments.
+
+/// "just now", "42 s ago", "5 min ago", "3 h ago", "2 days ago".
+pub fn age(now_ms: i64, then_ms: i64) -> String {
+    let secs = (now_ms - then_ms).max(0) / 1000;
+    match secs {
+        0..5 => "just now".to_owned(),
+        5..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// The console's argument box: a JSON array of arguments, or one JSON value
+/// taken as the only argument; empty is no arguments.
+pub fn call_args(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Array(args)) => Ok(args),
+        Ok(one) => Ok(vec![one]),
+        Err(e) => Err(format!("the arguments are not JSON: {e}")),
+    }
+}
+
+/// `a, b c` into `["a", "b", "c"]`.
+pub fn word_list(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_naturally() {
+        let now = 1_000_000_000;
+        assert_eq!(age(now, now), "just now");
+        assert_eq!(
+            age(now, now + 5000),
+            "just now",
+            "clock skew is not negative"
+        );
+        assert_eq!(age(now, now - 42_000), "42 s ago");
+        assert_eq!(age(now, now - 5 * 60_000), "5 min ago");
+        assert_eq!(age(now, now - 3 * 3_600_000), "3 h ago");
+        assert_eq!(age(now, now - 2 * 86_400_000), "2 days ago");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(12), "12 B");
+        assert_eq!(bytes(2048), "2.0 KiB");
+        assert_eq!(bytes(3 * 1_048_576), "3.0 MiB");
+    }
+
+    #[test]
+    fn console_arguments() {
+        assert_eq!(call_args(" ").unwrap(), Vec::<serde_json::Value>::new());
+        assert_eq!(call_args("[1, \"a\"]").unwrap(), vec![1.into(), "a".into()]);
+        assert_eq!(call_args("\"x\"").unwrap(), vec!["x".into()]);
+        assert!(
+            call_args("[1,")
+                .unwrap_err()
+                .starts_with("the arguments are not JSON")
+        );
+        assert_eq!(word_list("a, b\nc"), ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,205 @@
+//! The hosts page: add a VPS over SSH (its host key fingerprint is shown to
+//! compare) or this machine's Docker, bootstrap a host with a live step
+//! list, remove one; and the settings page.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rdesk_ipc::{AddHostArgs, BootstrapArgs, BootstrapStep, HostArgs, NoArgs, SettingsView, cmd};
+
+use crate::bridge::{invoke, invoke_streaming};
+use crate::format::word_list;
+use crate::state::{Page, Ui};
+
+fn non_empty(s: String) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+#[component]
+pub fn HostsPage() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let (name, ssh, identity, url) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let local = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let added = RwSignal::new(None::<String>);
+    let add = move |_| {
+        let args = AddHostArgs {
+            name: name.get_untracked().trim().to_owned(),
+            ssh: if local.get_untracked() {
+                None
+            } else {
+                non_empty(ssh.get_untracked())
+            },
+            identity: non_empty(identity.get_untracked()),
+            public_url: non_empty(url.get_untracked()),
+        };
+        busy.set(true);
+        added.set(None);
+        spawn_local(async move {
+            match invoke::<cmd::AddHost>(&args).await {
+                Ok(host) => {
+                    added.set(Some(match host.host_key_fingerprint {
+                        Some(fp) => format!(
+                            "Added {}. Its host key {fp} is now pinned: compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server.",
+                            host.host.name
+                        ),
+                        None => format!("Added {} (this machine's Docker).", host.host.name),
+                    }));
+                    ui.error.set(None);
+                    ui.load();
+                }
+                Err(e) => ui.fail(e.message),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="page">
+            <h2>"Hosts"</h2>
+            <ul class="host-list">
+                {move || ui.hosts.get().into_iter().map(|h| {
+                    let name = h.name.clone();
+                    view! {
+                        <li>
+                            <a href="#" on:click=move |_| ui.page.set(Page::Host(name.clone()))>{h.name.clone()}</a>
+                            " " <span class="muted">{h.ssh_target.clone().unwrap_or_else(|| "local Docker".into())} " · " {h.public_url.clone()}</span>
+                            <Bootstrap host=h.name.clone()/>
+                            <RemoveHost host=h.name.clone()/>
+                        </li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+            <h3>"Add a host"</h3>
+            <form class="grid" on:submit=|ev| ev.prevent_default()>
+                <label>"Name" <input id="host-name" bind:value=name placeholder="prod"/></label>
+                <label class="check"><input id="host-local" type="checkbox" bind:checked=local/> "This machine's Docker (no SSH)"</label>
+                <label>"SSH" <input id="host-ssh" bind:value=ssh placeholder="deploy@vps.example.org:22" disabled=move || local.get()/></label>
+                <label>"Key file" <input id="host-identity" bind:value=identity placeholder="~/.ssh/id_ed25519 (else agent / ~/.ssh)" disabled=move || local.get()/></label>
+                <label>"Public URL" <input id="host-url" bind:value=url placeholder="https://vps.example.org"/></label>
+                <button id="host-add" type="button" on:click=add disabled=move || busy.get()>
+                    {move || if busy.get() { "Connecting…" } else { "Add host" }}
+                </button>
+            </form>
+            <p id="host-added" class="ok">{move || added.get()}</p>
+        </section>
+    }
+}
+
+#[component]
+fn RemoveHost(host: String) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let remove = move |_| {
+        let host = host.clone();
+        spawn_local(async move {
+            match invoke::<cmd::RemoveHost>(&HostArgs { host: host.clone() }).await {
+                Ok(()) => {
+                    ui.apps.update(|m| {
+                        m.remove(&host);
+                    });
+                    ui.load();
+                }
+                Err(e) => ui.fail(e.message),
+            }
+        });
+    };
+    view! { <button class="small" on:click=remove>"Forget"</button> }
+}
+
+#[component]
+fn Bootstrap(host: String) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let open = RwSignal::new(false);
+    let (versions, http_port) = (
+        RwSignal::new(String::from("4.4.1")),
+        RwSignal::new(String::from("80")),
+    );
+    let (domain, email) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let steps = RwSignal::new(Vec::<BootstrapStep>::new());
+    let outcome = RwSignal::new(None::<String>);
+    let run = move |_| {
+        let args = BootstrapArgs {
+            host: host.clone(),
+            r_versions: word_list(&versions.get_untracked()),
+            domain: non_empty(domain.get_untracked()),
+            email: non_empty(email.get_untracked()),
+            http_port: http_port.get_untracked().trim().parse().ok(),
+            https_port: None,
+        };
+        steps.set(Vec::new());
+        outcome.set(Some("running…".into()));
+        spawn_local(async move {
+            let on_step = move |s: BootstrapStep| {
+                steps.update(|list| match list.iter_mut().find(|x| x.step == s.step) {
+                    Some(x) => *x = s,
+                    None => list.push(s),
+                })
+            };
+            let done = invoke_streaming::<cmd::Bootstrap>(&args, on_step).await;
+            outcome.set(Some(match done {
+                Ok(s) if s.changed => "Bootstrapped.".into(),
+                Ok(_) => "Everything was already set up.".into(),
+                Err(e) => e.message,
+            }));
+            ui.reload(args.host);
+        });
+    };
+    view! {
+        <button class="small" on:click=move |_| open.update(|o| *o = !*o)>"Bootstrap…"</button>
+        <Show when=move || open.get()>
+            <div class="box">
+                <label>"R versions" <input bind:value=versions/></label>
+                <label>"HTTP port" <input bind:value=http_port/></label>
+                <label>"Domain (HTTPS)" <input bind:value=domain/></label>
+                <label>"E-mail (Let's Encrypt)" <input bind:value=email/></label>
+                <button on:click=run.clone()>"Run bootstrap"</button>
+                <ol class="steps">
+                    {move || steps.get().into_iter().map(|s| view! {
+                        <li class=format!("step {}", s.state)>
+                            <b>{s.step.clone()}</b> " " {s.state.clone()}
+                            {(s.duration_ms > 0).then(|| format!(" ({:.1} s)", s.duration_ms as f64 / 1000.0))}
+                            {(!s.output_tail.is_empty()).then(|| view! { <pre>{s.output_tail.clone()}</pre> })}
+                        </li>
+                    }).collect::<Vec<_>>()}
+                </ol>
+                <p>{move || outcome.get()}</p>
+            </div>
+        </Show>
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let at_login = RwSignal::new(false);
+    spawn_local(async move {
+        match invoke::<cmd::Settings>(&NoArgs {}).await {
+            Ok(s) => at_login.set(s.launch_at_login),
+            Err(e) => ui.fail(e.message),
+        }
+    });
+    let toggle = move |_| {
+        let wanted = SettingsView {
+            launch_at_login: !at_login.get_untracked(),
+        };
+        spawn_local(async move {
+            match invoke::<cmd::SetSettings>(&wanted).await {
+                Ok(s) => at_login.set(s.launch_at_login),
+                Err(e) => ui.fail(e.message),
+            }
+        });
+    };
+    view! {
+        <section class="page">
+            <h2>"Settings"</h2>
+            <label class="check">
+                <input id="launch-at-login" type="checkbox" prop:checked=move || at_login.get() on:change=toggle/>
+                "Start Rserve Desk when I log in (it stays in the tray)"
+            </label>
+            <p class="muted">"Closing the window keeps Rserve Desk in the tray; quit from the tray menu. Crash notifications for one app are shown at most once a minute."</p>
+        </section>
+    }
+}

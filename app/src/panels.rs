@@ -1,0 +1,84 @@
+//! What opens over a page: the new-app form prefilled from dropped files,
+//! and the deploy panel (files received, steps and build log, outcome).
+
+use leptos::prelude::*;
+use rdesk_ipc::DeployArgs;
+
+use crate::format::{bytes, word_list};
+use crate::state::{NewApp, Ui};
+
+#[component]
+pub fn NewAppForm(app: NewApp) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let slug = RwSignal::new(app.preview.slug.clone());
+    let (r_version, extra, repo) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let mode = RwSignal::new(String::from("ocap"));
+    let deploy = {
+        let app = app.clone();
+        move |_| {
+            ui.new_app.set(None);
+            ui.start_deploy(DeployArgs {
+                host: app.host.clone(),
+                paths: app.paths.clone(),
+                slug: Some(slug.get_untracked().trim().to_owned()),
+                r_version: Some(r_version.get_untracked().trim().to_owned()),
+                packages: word_list(&extra.get_untracked()),
+                repo: Some(repo.get_untracked().trim().to_owned()),
+                mode: Some(mode.get_untracked()),
+            });
+        }
+    };
+    let p = app.preview;
+    view! {
+        <div class="overlay">
+            <div class="dialog" id="new-app">
+                <h3>"New app on " {app.host.clone()}</h3>
+                <p>{format!("{} file(s), {}", p.files.len(), bytes(p.total_bytes))}</p>
+                <ul id="new-files" class="files">{p.files.iter().map(|f| view! { <li>{f.clone()}</li> }).collect::<Vec<_>>()}</ul>
+                {(!p.skipped.is_empty()).then(|| view! { <p class="muted">"Left out: " {p.skipped.join(", ")}</p> })}
+                <label>"Slug (its path on the host)" <input id="new-slug" bind:value=slug/></label>
+                <p>"Packages found in the code: " <b id="new-packages">{if p.packages.is_empty() { "none".to_owned() } else { p.packages.join(", ") }}</b></p>
+                <label>"More packages" <input bind:value=extra placeholder="e.g. jsonlite, data.table"/></label>
+                <label>"R version" <input bind:value=r_version placeholder="the host's newest"/></label>
+                <label>"Package repository" <input id="new-repo" bind:value=repo placeholder="CRAN"/></label>
+                <label>"Mode" <select bind:value=mode>
+                    <option value="ocap">"OCAP: only the app's functions (safe)"</option>
+                    <option value="eval">"eval: any R code (trusted clients only)"</option>
+                </select></label>
+                <div class="buttons">
+                    <button id="new-deploy" on:click=deploy>"Deploy"</button>
+                    <button on:click=move |_| ui.new_app.set(None)>"Cancel"</button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+pub fn DeployPanel() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    view! {
+        {move || ui.deploy.get().map(|run| view! {
+            <div class="panel" id="deploy">
+                <h3>"Deploying " {run.what.clone()}
+                    <button class="small" on:click=move |_| ui.deploy.set(None)>"Close"</button>
+                </h3>
+                {(!run.files.is_empty()).then(|| view! { <p id="deploy-files">"Received: " {run.files.join(", ")}</p> })}
+                <pre id="deploy-log">{run.lines.join("\n")}</pre>
+                {run.done.clone().map(|done| match done {
+                    Ok(r) => view! {
+                        <p id="deploy-done" class="ok">
+                            {format!("Deployed {} in {:.1} s at {}{}", r.slug, r.duration_ms as f64 / 1000.0, r.url,
+                                if r.answering { "" } else { " (not answering yet)" })}
+                        </p>
+                    }.into_any(),
+                    Err(e) => view! { <p id="deploy-done" class="bad">{e}</p> }.into_any(),
+                })}
+            </div>
+        })}
+    }
+}

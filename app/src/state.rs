@@ -1,0 +1,203 @@
+//! The window's state (hosts, each host's apps, the page shown, a dropped
+//! app's form, a running deploy) and the calls that fill it. The window
+//! first shows what the cache has, then what each host says.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rdesk_ipc::events::Dropped;
+use rdesk_ipc::{
+    AppsList, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs, HostView, NoArgs,
+    PathsArgs, cmd,
+};
+
+use crate::bridge::{self, invoke, invoke_streaming};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    Hosts,
+    Host(String),
+    App(String, String),
+    Settings,
+}
+
+impl Page {
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Page::Host(h) | Page::App(h, _) => Some(h),
+            Page::Hosts | Page::Settings => None,
+        }
+    }
+}
+
+/// Files dropped onto a host's dashboard, waiting for the user to confirm the new app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApp {
+    pub host: String,
+    pub paths: Vec<String>,
+    pub preview: DropPreview,
+}
+
+/// A deploy in progress or just finished, as the progress panel shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeployRun {
+    pub what: String,
+    pub files: Vec<String>,
+    pub lines: Vec<String>,
+    pub done: Option<Result<DeployResult, String>>,
+}
+
+#[derive(Clone, Copy)]
+pub struct Ui {
+    pub hosts: RwSignal<Vec<HostView>>,
+    pub apps: RwSignal<BTreeMap<String, AppsList>>,
+    pub page: RwSignal<Page>,
+    pub error: RwSignal<Option<String>>,
+    pub now: RwSignal<i64>,
+    pub new_app: RwSignal<Option<NewApp>>,
+    pub deploy: RwSignal<Option<DeployRun>>,
+}
+
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+impl Ui {
+    pub fn new() -> Self {
+        Self {
+            hosts: RwSignal::new(Vec::new()),
+            apps: RwSignal::new(BTreeMap::new()),
+            page: RwSignal::new(Page::Hosts),
+            error: RwSignal::new(None),
+            now: RwSignal::new(now_ms()),
+            new_app: RwSignal::new(None),
+            deploy: RwSignal::new(None),
+        }
+    }
+
+    pub fn fail(&self, message: impl Into<String>) {
+        self.error.set(Some(message.into()));
+    }
+
+    fn set_list(&self, list: AppsList) {
+        // A cached list never replaces a live one that came first.
+        let keep_live = !list.live
+            && list.offline_reason.is_none()
+            && self
+                .apps
+                .with_untracked(|m| m.get(&list.host).is_some_and(|l| l.live));
+        if !keep_live {
+            self.apps.update(|m| {
+                m.insert(list.host.clone(), list);
+            });
+        }
+    }
+
+    /// Hosts and their cached apps at once, then each host's live list.
+    pub fn load(self) {
+        spawn_local(async move {
+            let hosts = match invoke::<cmd::Hosts>(&NoArgs {}).await {
+                Ok(h) => h,
+                Err(e) => return self.fail(e.message),
+            };
+            self.hosts.set(hosts.clone());
+            if self.page.get_untracked() == Page::Hosts
+                && let Some(first) = hosts.first()
+            {
+                self.page.set(Page::Host(first.name.clone()));
+            }
+            for host in &hosts {
+                let args = HostArgs {
+                    host: host.name.clone(),
+                };
+                match invoke::<cmd::CachedApps>(&args).await {
+                    Ok(list) => self.set_list(list),
+                    Err(e) => self.fail(e.message),
+                }
+            }
+            for host in hosts {
+                self.reload(host.name);
+            }
+        });
+    }
+
+    /// Asks the host for its apps (the cache when it cannot be reached).
+    pub fn reload(self, host: String) {
+        spawn_local(async move {
+            match invoke::<cmd::Apps>(&HostArgs { host }).await {
+                Ok(list) => self.set_list(list),
+                Err(e) => self.fail(e.message),
+            }
+        });
+    }
+
+    /// Files were dropped at a point of the window: onto an app, a new
+    /// version of it; elsewhere on a host's page, the new-app form.
+    pub fn dropped(self, drop: Dropped) {
+        let target = bridge::element_at(drop.position.x, drop.position.y)
+            .and_then(|e| e.closest("[data-drop-slug]").ok().flatten());
+        if let Some(row) = target
+            && let (Some(host), Some(slug)) = (
+                row.get_attribute("data-drop-host"),
+                row.get_attribute("data-drop-slug"),
+            )
+        {
+            return self.start_deploy(DeployArgs {
+                host,
+                paths: drop.paths,
+                slug: Some(slug),
+                ..DeployArgs::default()
+            });
+        }
+        let Some(host) = self.page.get_untracked().host().map(str::to_owned) else {
+            return self
+                .fail("Choose a host on the left, then drop the app's files onto its page.");
+        };
+        spawn_local(async move {
+            let args = PathsArgs {
+                paths: drop.paths.clone(),
+            };
+            match invoke::<cmd::Preview>(&args).await {
+                Ok(preview) => self.new_app.set(Some(NewApp {
+                    host,
+                    paths: drop.paths,
+                    preview,
+                })),
+                Err(e) => self.fail(e.message),
+            }
+        });
+    }
+
+    /// Deploys, showing the files received and each step and build line as they come.
+    pub fn start_deploy(self, args: DeployArgs) {
+        let what = match &args.slug {
+            Some(slug) => format!("{slug} on {}", args.host),
+            None => format!("a new app on {}", args.host),
+        };
+        self.deploy.set(Some(DeployRun {
+            what,
+            ..DeployRun::default()
+        }));
+        let deploy = self.deploy;
+        spawn_local(async move {
+            let on_progress = move |p: DeployProgress| {
+                deploy.update(|run| {
+                    let Some(run) = run else { return };
+                    match p {
+                        DeployProgress::Received { files, .. } => run.files = files,
+                        DeployProgress::Step { text } => run.lines.push(format!("==> {text}")),
+                        DeployProgress::BuildLog { text } => run.lines.push(text),
+                    }
+                })
+            };
+            let result = invoke_streaming::<cmd::Deploy>(&args, on_progress).await;
+            deploy.update(|run| {
+                if let Some(run) = run {
+                    run.done = Some(result.map_err(|e| e.message));
+                }
+            });
+            self.reload(args.host);
+        });
+    }
+}
