@@ -1,1 +1,590 @@
+//! The desktop app end to end: the real `rserve-desk` window under Xvfb in
+//! its own D-Bus session, driven through tauri-driver and WebKitWebDriver
+//! (fantoccini), against the stand-in VPS. The test owns
+//! `org.freedesktop.Notifications` on that bus and records every Notify
+//! call, so notifications are observed as a desktop would receive them.
+//! Screenshots go to `target/desktop-e2e/`.
+//!
+//! The drop zone is fed a synthetic `tauri://drag-drop` event from inside the
+//! webview (there is no mouse to drag with under Xvfb); it takes the same
+//! path in the UI as a native drop, whose paths reach the same `preview` and
+//! `deploy` commands.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use rdesk_e2e::{Rdesk, Standin, app_folder, remove_leftovers};
+use serde_json::{Value, json};
+
+/// One window at a time: the tests share two cores and the stand-in.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// The desktop binary, built once per run (the UI must have been built into app/dist).
+fn desktop_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        assert!(
+            workspace().join("app/dist/rdesk-app.js").is_file(),
+            "the UI is not built: run `cargo xtask ui` (cargo xtask test does)"
+        );
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "rdesk-desktop"])
+            .current_dir(workspace())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building rserve-desk failed");
+        target_dir().join("debug").join("rserve-desk")
+    })
+}
+
+/// A child process stopped with SIGTERM (then SIGKILL) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` and returns it with the first line it prints.
+fn spawn_reading_line(cmd: &mut Command) -> (Proc, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Proc(child), line.trim().to_owned())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Records what the app asks the desktop to show.
+#[derive(Clone, Default)]
+struct Notifications(Arc<Mutex<Vec<(String, String)>>>);
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut seen = self.0.lock().unwrap();
+        seen.push((summary, body));
+        seen.len() as u32
+    }
+
+    fn close_notification(&self, _id: u32) {}
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".to_owned()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "rdesk-e2e".into(),
+            "rserve-desk".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+}
+
+impl Notifications {
+    fn titles(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+}
+
+/// Xvfb, a D-Bus session with our notification daemon, tauri-driver, and the window.
+struct Desktop {
+    client: Client,
+    notifications: Notifications,
+    shots: PathBuf,
+    _bus: zbus::Connection,
+    // Dropped in this order: the driver (and the app) before the bus and the display.
+    _driver: Proc,
+    _dbus: Proc,
+    _xvfb: Proc,
+}
+
+impl Desktop {
+    async fn open(data_dir: &Path, name: &str) -> Desktop {
+        let binary = desktop_binary();
+        let (xvfb, display) = spawn_reading_line(Command::new("Xvfb").args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ]));
+        let (dbus, address) = spawn_reading_line(Command::new("dbus-daemon").args([
+            "--session",
+            "--nofork",
+            "--print-address=1",
+        ]));
+        let notifications = Notifications::default();
+        let bus = zbus::connection::Builder::address(address.as_str())
+            .name("org.freedesktop.Notifications")
+            .serve_at("/org/freedesktop/Notifications", notifications.clone())
+            .build()
+            .await
+            .expect("owning org.freedesktop.Notifications on the test's bus");
+        let (port, native_port) = (free_port(), free_port());
+        let driver = Proc(
+            Command::new(home_bin("tauri-driver"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
+                .env("DISPLAY", format!(":{display}"))
+                .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                .env("RDESK_DATA_DIR", data_dir)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tauri-driver runs (cargo xtask ui installs it)"),
+        );
+        let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "browserName": "wry",
+            "tauri:options": {"application": binary},
+        }))
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        };
+        let shots = target_dir().join("desktop-e2e").join(name);
+        std::fs::create_dir_all(&shots).unwrap();
+        Desktop {
+            client,
+            notifications,
+            shots,
+            _bus: bus,
+            _driver: driver,
+            _dbus: dbus,
+            _xvfb: xvfb,
+        }
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Polls the text of the first element matching `css` until `wanted` holds (60 s at most).
+    async fn wait_text(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if wanted(&text) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        self.shot(&format!(
+            "timeout-{}",
+            css.replace(|c: char| !c.is_alphanumeric(), "_")
+        ))
+        .await;
+        panic!("`{css}` never matched; last text: {last:?}");
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_text(css, |_| true).await;
+        let clicked = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await;
+        if let Err(e) = clicked {
+            self.shot("click-failed").await;
+            panic!("clicking `{css}`: {e}");
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// A drop of `paths` at the centre of the first element matching `css`, as Tauri reports one.
+    async fn drop_onto(&self, css: &str, paths: &[&Path]) {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.client
+            .execute(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 const s = window.devicePixelRatio;
+                 return window.__TAURI__.event.emit('tauri://drag-drop',
+                   {paths: arguments[1], position: {x: (r.left + r.width / 2) * s, y: (r.top + r.height / 2) * s}});",
+                vec![json!(css), json!(paths)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Calls a command of the shell from inside the window, as the UI does.
+    async fn invoke(&self, command: &str) -> Value {
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 window.__TAURI__.core.invoke(arguments[0], {args: {}}).then(done, e => done({error: e}));",
+                vec![json!(command)],
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn close(self) {
+        let Desktop { client, .. } = self;
+        let _ = client.close().await;
+    }
+}
+
+fn home_bin(program: &str) -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("HOME is set");
+    let installed = cargo_home.join("bin").join(program);
+    if installed.is_file() {
+        installed
+    } else {
+        PathBuf::from(program)
+    }
+}
+
+fn container_of(slug: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=io.rserve-desk.slug={slug}"),
+        ])
+        .output()
+        .unwrap();
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(!id.is_empty(), "the container of {slug} runs");
+    id
+}
+
+fn docker_kill(slug: &str) {
+    let id = container_of(slug);
+    assert!(
+        Command::new("docker")
+            .args(["kill", &id])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn add_a_host_deploy_by_drop_call_and_stop() {
+    let Some(vps) = Standin::from_env("desktop add/deploy/call/stop") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let slug = "ui-hello";
+    remove_leftovers(slug);
+    let data = tempfile::tempdir().unwrap();
+    let (_dir, app) = app_folder(
+        slug,
+        &[(
+            "main.R",
+            "hello <- function(name) paste0(\"Hello, \", name, \"!\")\n",
+        )],
+    );
+    let ui = Desktop::open(data.path(), "deploy").await;
+    ui.wait_text("#host-add", |t| t == "Add host").await;
+
+    ui.type_into("#host-name", "vps").await;
+    ui.type_into("#host-ssh", &vps.ssh).await;
+    ui.type_into("#host-identity", &vps.identity).await;
+    ui.type_into("#host-url", &vps.public_url).await;
+    ui.shot("01-add-host").await;
+    ui.click("#host-add").await;
+    let added = ui.wait_text("#host-added", |t| t.contains("SHA256:")).await;
+    assert!(added.starts_with("Added vps."), "{added}");
+
+    ui.click("a.host[data-host=vps]").await;
+    ui.wait_text("#apps", |_| true).await;
+    ui.drop_onto(".hint", &[&app]).await;
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    let proposed = ui
+        .client
+        .find(Locator::Css("#new-slug"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(proposed.as_deref(), Some(slug), "slug from the folder name");
+    ui.shot("02-new-app-form").await;
+    ui.click("#new-deploy").await;
+    let done = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
+    assert!(done.starts_with("Deployed ui-hello"), "{done}");
+    assert!(!done.contains("not answering"), "{done}");
+    let files = ui.wait_text("#deploy-files", |_| true).await;
+    assert_eq!(files, "Received: main.R");
+    let row = format!("tr[data-drop-slug={slug}]");
+    ui.wait_text(&format!("{row} .badge"), |t| t == "running")
+        .await;
+    ui.shot("03-deployed").await;
+
+    // Dropping onto the app's row deploys a new version of it.
+    std::fs::write(
+        app.join("main.R"),
+        "hello <- function(name) paste0(\"Hello again, \", name, \"!\")\n",
+    )
+    .unwrap();
+    ui.client
+        .execute("document.querySelector('#deploy button').click()", vec![])
+        .await
+        .unwrap();
+    ui.drop_onto(&row, &[&app]).await;
+    let again = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
+    assert!(again.starts_with("Deployed ui-hello"), "{again}");
+
+    ui.click(&format!("{row} a.open")).await;
+    ui.type_into("#console-fn", "hello").await;
+    ui.type_into("#console-args", "\"UI\"").await;
+    ui.click("#console-call").await;
+    let answer = ui.wait_text("#console-result", |t| !t.is_empty()).await;
+    assert_eq!(answer, "\"Hello again, UI!\"");
+    ui.shot("04-console").await;
+
+    ui.type_into("#console-fn", "system").await;
+    ui.type_into("#console-args", "[1,").await;
+    ui.click("#console-call").await;
+    let bad = ui.wait_text("#console-result", |t| !t.is_empty()).await;
+    assert!(bad.starts_with("the arguments are not JSON"), "{bad}");
+
+    ui.click("a.host[data-host=vps]").await;
+    ui.click(&format!("{row} button.stop")).await;
+    ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
+        .await;
+    ui.shot("05-stopped").await;
+    ui.close().await;
+
+    let cli = Rdesk::new();
+    vps.add_to(&cli);
+    cli.ok(&["rm", slug, "--host", "vps"]);
+}
+
+#[tokio::test]
+async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
+    let Some(vps) = Standin::from_env("desktop crash notification") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let slug = "ui-crash";
+    remove_leftovers(slug);
+    let cli = vps.desk();
+    let (_dir, app) = app_folder(slug, &[("main.R", "alive <- function() TRUE\n")]);
+    cli.deploy(&app, slug, &[]);
+
+    let ui = Desktop::open(cli.data_dir.path(), "notify").await;
+    let row = format!("tr[data-drop-slug={slug}] .badge");
+    ui.wait_text(&row, |t| t == "running").await;
+    // The watcher subscribes right after the window opens; Docker replays from then on.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    docker_kill(slug);
+    let crashed = format!("{slug} crashed (exit code 137)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ui.notifications.titles().contains(&crashed) {
+        assert!(
+            Instant::now() < deadline,
+            "no notification: {:?}",
+            ui.notifications.titles()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let overview = ui.invoke("overview").await;
+    assert_eq!(overview["health"], "something_down", "{overview}");
+    ui.wait_text(&row, |t| t == "crashed" || t == "exited")
+        .await;
+    ui.shot("01-crashed").await;
+
+    cli.ok(&["start", slug, "--host", "vps"]);
+    let recovered = format!("{slug} recovered");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ui.notifications.titles().contains(&recovered) {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery: {:?}",
+            ui.notifications.titles()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    docker_kill(slug);
+    ui.wait_text(&row, |t| t != "running").await;
+    cli.ok(&["start", slug, "--host", "vps"]);
+    docker_kill(slug);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let titles = ui.notifications.titles();
+    let count = |t: &str| titles.iter().filter(|x| *x == t).count();
+    assert_eq!(
+        count(&crashed),
+        1,
+        "three kills within a minute: {titles:?}"
+    );
+    assert_eq!(count(&recovered), 1, "{titles:?}");
+    ui.close().await;
+    cli.ok(&["rm", slug, "--host", "vps"]);
+}
+
+/// sshd of the stand-in's configuration on a port of its own, so that this
+/// test can stop and start "the VPS" without touching the shared one.
+fn own_sshd(port: u16) -> Proc {
+    let dir = std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR");
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(Path::new(&dir).join("sshd").join("sshd_config"))
+        .args(["-o", &format!("Port={port}"), "-o", "PidFile=none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sshd starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "sshd never listened on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Proc(child)
+}
+
+#[tokio::test]
+async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
+    let Some(vps) = Standin::from_env("desktop offline") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let slug = "ui-offline";
+    remove_leftovers(slug);
+    let port = free_port();
+    let sshd = own_sshd(port);
+    let cli = Rdesk::new();
+    cli.ok(&[
+        "host",
+        "add",
+        "vps",
+        "--ssh",
+        &format!("root@127.0.0.1:{port}"),
+        "--identity",
+        &vps.identity,
+        "--public-url",
+        &vps.public_url,
+    ]);
+    let (_dir, app) = app_folder(slug, &[("main.R", "up <- function() 1\n")]);
+    cli.deploy(&app, slug, &[]);
+    drop(sshd);
+
+    let ui = Desktop::open(cli.data_dir.path(), "offline").await;
+    let offline = ui
+        .wait_text(".offline", |t| t.starts_with("Offline:"))
+        .await;
+    assert!(offline.contains("vps"), "{offline}");
+    let row = format!("tr[data-drop-slug={slug}]");
+    ui.wait_text(&format!("{row} .badge"), |t| t == "running")
+        .await;
+    let seen = ui
+        .wait_text(&format!("{row} .seen"), |t| t.starts_with("last seen "))
+        .await;
+    assert!(
+        seen.ends_with(" ago") || seen == "last seen just now",
+        "{seen}"
+    );
+    ui.shot("01-offline").await;
+
+    let _back = own_sshd(port);
+    // The watcher retries with backoff (at most 30 s between tries).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ui.client.find(Locator::Css(".offline")).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the window never saw the host come back"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ui.wait_text(&format!("{row} .seen"), |t| t == "now").await;
+    ui.shot("02-back").await;
+    ui.close().await;
+    cli.ok(&["rm", slug, "--host", "vps"]);
+}

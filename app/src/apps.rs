@@ -182,15 +182,17 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
                     <dt>"Repository"</dt><dd>{a.repo.clone().unwrap_or_else(|| "CRAN".into())}</dd>
                     <dt>"URL"</dt><dd><code>{a.url.clone()}</code></dd>
                 </dl>
-                <h3>"Console"</h3>
-                <div class="console">
-                    <input id="console-fn" bind:value=function placeholder="function name"/>
-                    <input id="console-args" bind:value=arguments placeholder="JSON arguments, e.g. [1, 2] or \"text\""/>
-                    <button id="console-call" on:click=call.clone()>"Call"</button>
-                </div>
-                <pre id="console-result" class=move || match result.get() { Some(Err(_)) => "bad", _ => "" }>
-                    {move || result.get().map(|r| r.unwrap_or_else(|e| e))}
-                </pre>
+            })}
+            <h3>"Console"</h3>
+            <div class="console">
+                <input id="console-fn" bind:value=function placeholder="function name"/>
+                <input id="console-args" bind:value=arguments placeholder="JSON arguments, e.g. [1, 2] or \"text\""/>
+                <button id="console-call" on:click=call>"Call"</button>
+            </div>
+            <pre id="console-result" class=move || match result.get() { Some(Err(_)) => "bad", _ => "" }>
+                {move || result.get().map(|r| r.unwrap_or_else(|e| e))}
+            </pre>
+            {move || app.get().map(|a| view! {
                 <h3>"Clients"</h3>
                 <pre class="snippet">{js_snippet(&a)}</pre>
                 <pre class="snippet">{r_snippet(&a)}</pre>

@@ -50,7 +50,7 @@ pub fn HostsPage() -> impl IntoView {
                         None => format!("Added {} (this machine's Docker).", host.host.name),
                     }));
                     ui.error.set(None);
-                    ui.load();
+                    ui.load(false);
                 }
                 Err(e) => ui.fail(e.message),
             }
@@ -100,7 +100,7 @@ fn RemoveHost(host: String) -> impl IntoView {
                     ui.apps.update(|m| {
                         m.remove(&host);
                     });
-                    ui.load();
+                    ui.load(false);
                 }
                 Err(e) => ui.fail(e.message),
             }

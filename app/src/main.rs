@@ -26,7 +26,7 @@ const TICK: Duration = Duration::from_secs(5);
 fn App() -> impl IntoView {
     let ui = Ui::new();
     provide_context(ui);
-    ui.load();
+    ui.load(true);
     set_interval(move || ui.now.set(now_ms()), TICK);
     bridge::listen(events::DRAG_DROP, move |d: events::Dropped| ui.dropped(d));
     bridge::listen(events::APP_CHANGED, move |c: events::AppChanged| {
@@ -68,6 +68,7 @@ fn App() -> impl IntoView {
             {move || ui.error.get().map(|e| view! {
                 <p class="error" id="error">{e} <button class="small" on:click=move |_| ui.error.set(None)>"×"</button></p>
             })}
+            <DeployPanel/>
             {move || match ui.page.get() {
                 Page::Hosts => view! { <HostsPage/> }.into_any(),
                 Page::Host(host) => view! { <Dashboard host=host/> }.into_any(),
@@ -75,7 +76,6 @@ fn App() -> impl IntoView {
                 Page::Settings => view! { <SettingsPage/> }.into_any(),
             }}
             {move || ui.new_app.get().map(|app| view! { <NewAppForm app=app/> })}
-            <DeployPanel/>
         </main>
     }
 }

@@ -94,15 +94,17 @@ impl Ui {
         }
     }
 
-    /// Hosts and their cached apps at once, then each host's live list.
-    pub fn load(self) {
+    /// Hosts and their cached apps at once, then each host's live list; at
+    /// start-up (`pick_first`) the first host's page is shown.
+    pub fn load(self, pick_first: bool) {
         spawn_local(async move {
             let hosts = match invoke::<cmd::Hosts>(&NoArgs {}).await {
                 Ok(h) => h,
                 Err(e) => return self.fail(e.message),
             };
             self.hosts.set(hosts.clone());
-            if self.page.get_untracked() == Page::Hosts
+            if pick_first
+                && self.page.get_untracked() == Page::Hosts
                 && let Some(first) = hosts.first()
             {
                 self.page.set(Page::Host(first.name.clone()));
