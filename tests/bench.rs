@@ -1,7 +1,11 @@
 //! `cargo xtask bench`: figures measured in one run against the stand-in VPS,
 //! printed as ratios so a noisy machine shifts both sides alike.
 //! - Docker API round trip (list containers) over the SSH tunnel ÷ over the local socket;
-//! - code-only redeploy time ÷ first build time.
+//! - code-only redeploy time ÷ first build time;
+//! - the desktop app: cold start to a painted window, idle RSS with its webview processes.
+
+#[path = "bench_desktop.rs"]
+mod bench_desktop;
 
 use std::time::{Duration, Instant};
 
@@ -79,6 +83,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(first_total),
         secs(second_total),
         second_total as f64 / first_total as f64
+    );
+
+    let window = bench_desktop::measure(data.path())?;
+    let total_kb: u64 = window.rss_kb.values().sum();
+    println!("desktop app (debug build, under Xvfb, host `vps` watched):");
+    println!(
+        "  cold start to painted window: {:.2} s",
+        window.painted.as_secs_f64()
+    );
+    let parts: Vec<String> = window
+        .rss_kb
+        .iter()
+        .map(|(name, kb)| format!("{name} {:.0} MB", *kb as f64 / 1024.0))
+        .collect();
+    println!(
+        "  idle RSS with its webview processes: {:.0} MB (goal <= 150 MB): {}",
+        total_kb as f64 / 1024.0,
+        parts.join(", ")
     );
     Ok(())
 }

@@ -13,82 +13,19 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, target_dir};
 use rdesk_e2e::{Rdesk, Standin, app_folder, remove_leftovers};
 use serde_json::{Value, json};
 
 /// One window at a time: the tests share two cores and the stand-in.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
-}
-
-/// The desktop binary, built once per run (the UI must have been built into app/dist).
-fn desktop_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        assert!(
-            workspace().join("app/dist/rdesk-app.js").is_file(),
-            "the UI is not built: run `cargo xtask ui` (cargo xtask test does)"
-        );
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "rdesk-desktop"])
-            .current_dir(workspace())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building rserve-desk failed");
-        target_dir().join("debug").join("rserve-desk")
-    })
-}
-
-/// A child process stopped with SIGTERM (then SIGKILL) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `cmd` and returns it with the first line it prints.
-fn spawn_reading_line(cmd: &mut Command) -> (Proc, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Proc(child), line.trim().to_owned())
-}
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -156,29 +93,15 @@ struct Desktop {
     _bus: zbus::Connection,
     // Dropped in this order: the driver (and the app) before the bus and the display.
     _driver: Proc,
-    _dbus: Proc,
-    _xvfb: Proc,
+    _desktop: VirtualDesktop,
 }
 
 impl Desktop {
     async fn open(data_dir: &Path, name: &str) -> Desktop {
         let binary = desktop_binary();
-        let (xvfb, display) = spawn_reading_line(Command::new("Xvfb").args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-        ]));
-        let (dbus, address) = spawn_reading_line(Command::new("dbus-daemon").args([
-            "--session",
-            "--nofork",
-            "--print-address=1",
-        ]));
+        let desktop = VirtualDesktop::start();
         let notifications = Notifications::default();
-        let bus = zbus::connection::Builder::address(address.as_str())
+        let bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
             .name("org.freedesktop.Notifications")
             .serve_at("/org/freedesktop/Notifications", notifications.clone())
             .build()
@@ -186,15 +109,14 @@ impl Desktop {
             .expect("owning org.freedesktop.Notifications on the test's bus");
         let (port, native_port) = (free_port(), free_port());
         let driver = Proc(
-            Command::new(home_bin("tauri-driver"))
+            desktop
+                .env(&mut Command::new(home_bin("tauri-driver")))
                 .args([
                     "--port",
                     &port.to_string(),
                     "--native-port",
                     &native_port.to_string(),
                 ])
-                .env("DISPLAY", format!(":{display}"))
-                .env("DBUS_SESSION_BUS_ADDRESS", &address)
                 .env("RDESK_DATA_DIR", data_dir)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
@@ -228,8 +150,7 @@ impl Desktop {
             shots,
             _bus: bus,
             _driver: driver,
-            _dbus: dbus,
-            _xvfb: xvfb,
+            _desktop: desktop,
         }
     }
 
@@ -359,7 +280,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     let Some(vps) = Standin::from_env("desktop add/deploy/call/stop") else {
         return;
     };
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let slug = "ui-hello";
     remove_leftovers(slug);
     let data = tempfile::tempdir().unwrap();
@@ -452,7 +373,7 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
     let Some(vps) = Standin::from_env("desktop crash notification") else {
         return;
     };
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let slug = "ui-crash";
     remove_leftovers(slug);
     let cli = vps.desk();
@@ -535,7 +456,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     let Some(vps) = Standin::from_env("desktop offline") else {
         return;
     };
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let slug = "ui-offline";
     remove_leftovers(slug);
     let port = free_port();
@@ -555,6 +476,8 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     let (_dir, app) = app_folder(slug, &[("main.R", "up <- function() 1\n")]);
     cli.deploy(&app, slug, &[]);
     drop(sshd);
+    // Long enough for the cached state to have an age to show.
+    std::thread::sleep(Duration::from_secs(6));
 
     let ui = Desktop::open(cli.data_dir.path(), "offline").await;
     let offline = ui

@@ -72,8 +72,11 @@ mod tests {
     #[test]
     fn console_arguments() {
         assert_eq!(call_args(" ").unwrap(), Vec::<serde_json::Value>::new());
-        assert_eq!(call_args("[1, \"a\"]").unwrap(), vec![1.into(), "a".into()]);
-        assert_eq!(call_args("\"x\"").unwrap(), vec!["x".into()]);
+        assert_eq!(
+            call_args("[1, \"a\"]").unwrap(),
+            vec![serde_json::json!(1), serde_json::json!("a")]
+        );
+        assert_eq!(call_args("\"x\"").unwrap(), vec![serde_json::json!("x")]);
         assert!(
             call_args("[1,")
                 .unwrap_err()

@@ -1,0 +1,103 @@
+//! The desktop figures of `cargo xtask bench`: cold start of `rserve-desk`
+//! (a new process) to a painted window, seen by polling one screen pixel of
+//! the sidebar under Xvfb, and the idle resident memory of the app with its
+//! webview processes (WebKitWebProcess, WebKitNetworkProcess).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary};
+
+/// The sidebar's background (`nav.side` in app/style.css), where the window sits at the origin.
+const SIDEBAR: &str = "#F3F5F7";
+const SIDEBAR_POINT: (u32, u32) = (100, 400);
+const IDLE: Duration = Duration::from_secs(10);
+
+pub struct Figures {
+    pub painted: Duration,
+    /// Resident kB per process name, summed over processes of that name.
+    pub rss_kb: BTreeMap<String, u64>,
+}
+
+/// The process and all its descendants, from `/proc/*/stat`.
+fn tree(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found
+}
+
+fn rss_and_name(pid: u32) -> Option<(String, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+    };
+    let kb = field("VmRSS:")?
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some((field("Name:")?, kb))
+}
+
+pub fn measure(data_dir: &Path) -> Result<Figures, String> {
+    let binary = desktop_binary();
+    let desktop = VirtualDesktop::start();
+    let started = Instant::now();
+    let app = Proc(
+        desktop
+            .env(&mut Command::new(binary))
+            .env("RDESK_DATA_DIR", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", binary.display()))?,
+    );
+    let (x, y) = SIDEBAR_POINT;
+    let painted = loop {
+        if desktop.pixel(x, y).as_deref() == Some(SIDEBAR) {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err("the window did not paint within 60 s".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(IDLE);
+    let mut rss_kb = BTreeMap::new();
+    for pid in tree(app.0.id()) {
+        if let Some((name, kb)) = rss_and_name(pid) {
+            *rss_kb.entry(name).or_insert(0) += kb;
+        }
+    }
+    drop(app);
+    Ok(Figures { painted, rss_kb })
+}

@@ -1,0 +1,135 @@
+//! What the desktop tests and the bench need around the window: a virtual
+//! display (Xvfb) and a D-Bus session of their own, child processes stopped
+//! when dropped, and the `rserve-desk` binary built once.
+// Test support: a panic here is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// The desktop binary, built once per run (the UI must be built into app/dist first).
+pub fn desktop_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        assert!(
+            workspace().join("app/dist/rdesk-app.js").is_file(),
+            "the UI is not built: run `cargo xtask ui` (cargo xtask test does)"
+        );
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "rdesk-desktop"])
+            .current_dir(workspace())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building rserve-desk failed");
+        target_dir().join("debug").join("rserve-desk")
+    })
+}
+
+/// A child process stopped with SIGTERM (then SIGKILL) when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` and returns it with the first line it prints.
+fn spawn_reading_line(cmd: &mut Command) -> (Proc, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Proc(child), line.trim().to_owned())
+}
+
+/// Xvfb (1280x800) and a D-Bus session daemon, both ours.
+pub struct VirtualDesktop {
+    /// `:N`, for `DISPLAY`.
+    pub display: String,
+    /// For `DBUS_SESSION_BUS_ADDRESS`.
+    pub bus_address: String,
+    // The bus goes before the display.
+    _dbus: Proc,
+    _xvfb: Proc,
+}
+
+impl VirtualDesktop {
+    pub fn start() -> Self {
+        let (xvfb, display) = spawn_reading_line(Command::new("Xvfb").args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ]));
+        let (dbus, bus_address) = spawn_reading_line(Command::new("dbus-daemon").args([
+            "--session",
+            "--nofork",
+            "--print-address=1",
+        ]));
+        Self {
+            display: format!(":{display}"),
+            bus_address,
+            _dbus: dbus,
+            _xvfb: xvfb,
+        }
+    }
+
+    /// `cmd` with this display and bus.
+    pub fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+    }
+
+    /// The colour of one screen pixel as `#RRGGBB`, read with ImageMagick's `import`.
+    pub fn pixel(&self, x: u32, y: u32) -> Option<String> {
+        let out = self
+            .env(Command::new("import").args([
+                "-window",
+                "root",
+                "-crop",
+                &format!("1x1+{x}+{y}"),
+                "txt:-",
+            ]))
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .find(|w| w.starts_with('#') && w.len() >= 7)
+            .map(|w| w[..7].to_uppercase())
+    }
+}
