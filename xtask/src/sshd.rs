@@ -69,7 +69,7 @@ fn config_text(p: &Paths) -> String {
     )
 }
 
-fn keygen(file: &Path, comment: &str) -> Result<bool> {
+pub fn keygen(file: &Path, comment: &str) -> Result<bool> {
     if file.is_file() && file.with_extension("pub").is_file() {
         return Ok(false);
     }
@@ -84,7 +84,7 @@ fn keygen(file: &Path, comment: &str) -> Result<bool> {
 }
 
 /// Writes `text` to `path` unless it already holds it; true when written.
-fn write_if_changed(path: &Path, text: &str) -> Result<bool> {
+pub fn write_if_changed(path: &Path, text: &str) -> Result<bool> {
     if fs::read_to_string(path).is_ok_and(|t| t == text) {
         return Ok(false);
     }
