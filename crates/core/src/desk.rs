@@ -113,7 +113,8 @@ impl Desk {
     }
 
     /// Adds a host after connecting to it once, which pins its host key.
-    /// Nothing is stored if the host cannot be reached.
+    /// Nothing is stored if the host cannot be reached. A VPS without Docker
+    /// yet is fine: the bootstrap installs it.
     pub async fn add_host(&self, new: NewHost) -> Result<AddedHost, DeskError> {
         validate_host_name(&new.name)?;
         let public_url = match new.public_url {
@@ -122,7 +123,7 @@ impl Desk {
         };
         let record = host_record(&new.name, &new.target, &public_url)?;
         self.store.add_host(record.clone()).await?;
-        match self.connect(&record).await {
+        match self.connect_with(&record, None, false).await {
             Ok(session) => {
                 let host_key_fingerprint =
                     session.connection.host_key_fingerprint().map(str::to_owned);
@@ -192,11 +193,15 @@ impl Desk {
     }
 
     /// Bootstraps the host: each step checks first and is skipped when done,
-    /// so this can run again at any time, also after an interruption.
+    /// so this can run again at any time, also after an interruption. With
+    /// `send_images`, the images the host cannot pull (Traefik's, a ready-made
+    /// `rserve-base:<R>` or else its base) are sent from this workstation's
+    /// Docker (the local socket) through the tunnel.
     pub async fn bootstrap(
         &self,
         host: &str,
         options: &BootstrapOptions,
+        send_images: bool,
         progress: &(dyn Fn(StepEvent) + Send + Sync),
     ) -> Result<BootstrapReport, DeskError> {
         let record = self.host(host).await?;
@@ -211,9 +216,25 @@ impl Desk {
         };
         let outcome = match self.connect_with(&record, None, false).await {
             Ok(session) => {
-                let report = bootstrap::run(&session.connection, options, &recording).await;
+                let report = if send_images {
+                    match self.workstation_docker().await {
+                        Ok(here) => bootstrap::run_sending_images(
+                            &session.connection,
+                            options,
+                            &here,
+                            &recording,
+                        )
+                        .await
+                        .map_err(DeskError::from),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    bootstrap::run(&session.connection, options, &recording)
+                        .await
+                        .map_err(DeskError::from)
+                };
                 session.close().await;
-                report.map_err(DeskError::from)
+                report
             }
             Err(e) => Err(e),
         };
@@ -229,6 +250,16 @@ impl Desk {
             })
             .await?;
         outcome
+    }
+
+    /// This workstation's own Docker, where images are sent from.
+    async fn workstation_docker(&self) -> Result<bollard::Docker, DeskError> {
+        let target = HostTarget::Local {
+            socket: crate::host::DEFAULT_DOCKER_SOCKET.into(),
+        };
+        let options = ConnectOptions::new(std::env::temp_dir());
+        let local = Connection::open("this workstation", target, &options, &self.store).await?;
+        Ok(local.docker())
     }
 
     /// Opens the tunnel; with `repin`, a new host key with that fingerprint
