@@ -141,7 +141,7 @@ fn link_ready() -> bool {
     let there = ip(&["-n", VPS_NETNS, "-br", "addr", "show", "dev", VPS_VETH]).unwrap_or_default();
     let has = |line: &str, addr: &str| {
         line.contains(&format!("{addr}/{VPS_PREFIX}"))
-            && !line.split_whitespace().nth(1).is_some_and(|s| s == "DOWN")
+            && line.split_whitespace().nth(1).is_none_or(|s| s != "DOWN")
     };
     has(&here, VPS_HOST_ADDR) && has(&there, VPS_ADDR)
 }
