@@ -231,10 +231,7 @@ mod tests {
         assert_eq!(get("RDESK_STANDIN_R_VERSION"), Some("4.2.2"));
         assert_eq!(get("RDESK_STANDIN_NETWORK"), Some("rserve-desk"));
         assert_eq!(get("RDESK_STANDIN_DIR"), Some("/r/.standin"));
-        assert_eq!(
-            get("RDESK_STANDIN_PW_SSH"),
-            Some("rdesk-pw@127.0.0.1:2222")
-        );
+        assert_eq!(get("RDESK_STANDIN_PW_SSH"), Some("rdesk-pw@127.0.0.1:2222"));
         assert_eq!(
             get("RDESK_STANDIN_PW_FILE"),
             Some("/r/.standin/pw-user.password")

@@ -3,14 +3,14 @@
 //! host module knows to let ssh ask the keyring, and removing a host knows
 //! what to delete there.
 
-use super::error::{StoreError, is_foreign_key_violation};
+use super::error::{StoreError, host_row_write};
 use super::{Store, now_ms};
 use crate::secrets::SecretKind;
 
 impl Store {
     /// Notes that the keyring holds a secret of `kind` for `host`.
     pub async fn note_secret(&self, host: &str, kind: SecretKind) -> Result<(), StoreError> {
-        let result = sqlx::query(
+        sqlx::query(
             "INSERT INTO host_secrets (host, kind, saved_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (host, kind) DO UPDATE SET saved_at = excluded.saved_at",
         )
@@ -18,14 +18,9 @@ impl Store {
         .bind(kind.slug())
         .bind(now_ms())
         .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::HostNotFound {
-                name: host.to_owned(),
-            }),
-            Err(e) => Err(StoreError::db(format!("note a secret of host {host:?}"), e)),
-        }
+        .await
+        .map_err(|e| host_row_write(host, format!("note a secret of host {host:?}"), e))?;
+        Ok(())
     }
 
     /// Forgets that the keyring holds a secret of `kind` for `host`.
