@@ -39,6 +39,8 @@ pub const PUBLIC_PORT: u16 = 18080;
 pub const SSH_USER: &str = "root";
 pub const SSH_HOST: &str = "127.0.0.1";
 pub const SSH_PORT: u16 = 2222;
+/// Logs in with a password (the keyring end-to-end test), not a key.
+pub const PW_USER: &str = "rdesk-pw";
 
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub const DOCKERD: &str = "/usr/sbin/dockerd";
@@ -92,6 +94,10 @@ pub mod var {
     pub const R_VERSION: &str = "RDESK_STANDIN_R_VERSION";
     pub const NETWORK: &str = "RDESK_STANDIN_NETWORK";
     pub const DIR: &str = "RDESK_STANDIN_DIR";
+    /// `USER@HOST:PORT` of the user who logs in with a password.
+    pub const PW_SSH: &str = "RDESK_STANDIN_PW_SSH";
+    /// The file holding that user's password.
+    pub const PW_FILE: &str = "RDESK_STANDIN_PW_FILE";
     /// The bare VPS stand-in: `root@10.213.7.2:22` (same client key).
     pub const VPS_SSH: &str = "RDESK_VPS_SSH";
     /// Where the bare VPS's Traefik will answer once bootstrapped.
@@ -148,6 +154,10 @@ impl Standin {
         self.dir.join("vps")
     }
 
+    pub fn pw_user_password(&self) -> PathBuf {
+        self.dir.join("pw-user.password")
+    }
+
     pub fn cran_dir(&self) -> PathBuf {
         self.dir.join("cran")
     }
@@ -191,6 +201,8 @@ impl Standin {
             (var::R_VERSION, R_VERSION.to_string()),
             (var::NETWORK, NETWORK.to_string()),
             (var::DIR, self.dir.display().to_string()),
+            (var::PW_SSH, format!("{PW_USER}@{SSH_HOST}:{SSH_PORT}")),
+            (var::PW_FILE, self.pw_user_password().display().to_string()),
             (
                 var::VPS_SSH,
                 format!("{SSH_USER}@{VPS_ADDR}:{VPS_SSH_PORT}"),
@@ -253,7 +265,12 @@ mod tests {
         assert_eq!(get("RDESK_VPS_SSH"), Some("root@10.213.7.2:22"));
         assert_eq!(get("RDESK_VPS_PUBLIC_URL"), Some("http://10.213.7.2"));
         assert_eq!(get("RDESK_VPS_MARKER"), Some(".rserve-desk-vps-stand-in"));
-        assert_eq!(env.len(), 11);
+        assert_eq!(get("RDESK_STANDIN_PW_SSH"), Some("rdesk-pw@127.0.0.1:2222"));
+        assert_eq!(
+            get("RDESK_STANDIN_PW_FILE"),
+            Some("/r/.standin/pw-user.password")
+        );
+        assert_eq!(env.len(), 13);
     }
 
     #[test]
