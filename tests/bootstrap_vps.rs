@@ -110,20 +110,6 @@ echo empty"#
         );
     }
 
-    fn add_to(&self, desk: &Rdesk) {
-        desk.ok(&[
-            "host",
-            "add",
-            "vps",
-            "--ssh",
-            &self.ssh,
-            "--identity",
-            &self.identity,
-            "--public-url",
-            &self.public_url,
-        ]);
-    }
-
     fn bootstrap_args(&self) -> Vec<String> {
         [
             "host",
@@ -335,7 +321,7 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
     vps.reset();
     let desk = Rdesk::new();
     // A VPS without Docker can be added: the bootstrap installs it.
-    vps.add_to(&desk);
+    desk.add_vps(&vps.ssh, &vps.identity, &vps.public_url);
 
     // 1. Empty -> bootstrapped: every step reported; the workstation has
     // rserve-base:<R>, so it is sent ready-made and no base image is needed.

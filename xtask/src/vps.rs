@@ -25,11 +25,9 @@ use crate::facts::{
     SSH_USER, SSHD, Standin, VPS_ADDR, VPS_HOST_ADDR, VPS_MARKER, VPS_NETNS, VPS_PREFIX,
     VPS_SSH_PORT, VPS_VETH, VPS_VETH_HOST, shell_quote,
 };
-use crate::http;
 use crate::procs;
 use crate::sh;
-use crate::sshd::{keygen, write_if_changed};
-use crate::state::hash_parts;
+use crate::sshd::Daemon;
 use crate::ui::{self, Health, Outcome};
 
 /// The host folders the VPS sees as its own, each over the same path there.
@@ -41,13 +39,7 @@ const PRIVATE_DIRS: &[(&str, &str)] = &[
 ];
 
 struct Paths {
-    sshd_dir: PathBuf,
-    config: PathBuf,
-    host_key: PathBuf,
-    authorized_keys: PathBuf,
-    pid_file: PathBuf,
-    log: PathBuf,
-    running_hash: PathBuf,
+    sshd: Daemon,
     /// `.standin/vps/root/<name>`: what the VPS sees at [`PRIVATE_DIRS`].
     root: PathBuf,
     /// Where the host's cgroup tree is held while `/sys` is remounted.
@@ -57,15 +49,13 @@ struct Paths {
 impl Paths {
     fn new(st: &Standin) -> Paths {
         let dir = st.vps_dir();
-        let sshd_dir = dir.join("sshd");
         Paths {
-            config: sshd_dir.join("sshd_config"),
-            host_key: sshd_dir.join("ssh_host_ed25519_key"),
-            authorized_keys: sshd_dir.join("authorized_keys"),
-            pid_file: sshd_dir.join("sshd.pid"),
-            log: sshd_dir.join("sshd.log"),
-            running_hash: sshd_dir.join("running.hash"),
-            sshd_dir,
+            sshd: Daemon {
+                name: "vps-sshd",
+                dir: dir.join("sshd"),
+                host: VPS_ADDR,
+                port: VPS_SSH_PORT,
+            },
             root: dir.join("root"),
             cgroup_stage: dir.join("cgroup"),
         }
@@ -81,7 +71,7 @@ impl Paths {
     }
 }
 
-fn sshd_config(p: &Paths) -> String {
+fn sshd_config(d: &Daemon) -> String {
     let q = |path: &Path| format!("\"{}\"", path.display());
     format!(
         "# Written by `cargo xtask standin vps up`: the bare VPS's sshd.\n\
@@ -99,9 +89,9 @@ fn sshd_config(p: &Paths) -> String {
          StreamLocalBindUnlink yes\n\
          MaxSessions 64\n\
          LogLevel VERBOSE\n",
-        host_key = q(&p.host_key),
-        pid_file = q(&p.pid_file),
-        authorized_keys = q(&p.authorized_keys),
+        host_key = q(&d.host_key()),
+        pid_file = q(&d.pid_file()),
+        authorized_keys = q(&d.authorized_keys()),
     )
 }
 
@@ -123,7 +113,11 @@ fn enter_script(p: &Paths) -> String {
         lines.push(format!("mount --bind {} {there}", q(&p.private(name))));
     }
     lines.push("mkdir -p /run/sshd".to_owned());
-    lines.push(format!("exec {SSHD} -f {} -E {}", q(&p.config), q(&p.log)));
+    lines.push(format!(
+        "exec {SSHD} -f {} -E {}",
+        q(&p.sshd.config()),
+        q(&p.sshd.log())
+    ));
     lines.join("\n") + "\n"
 }
 
@@ -184,11 +178,6 @@ fn network_up() -> Result<Outcome> {
     ))
 }
 
-fn sshd_answers() -> bool {
-    http::banner(VPS_ADDR, VPS_SSH_PORT, Duration::from_secs(2))
-        .is_ok_and(|b| b.starts_with("SSH-"))
-}
-
 /// The VPS's dockerd (started by a bootstrap), if it runs.
 fn dockerd(p: &Paths) -> Option<u32> {
     procs::running(&p.dockerd_pid_file(), "dockerd")
@@ -205,7 +194,6 @@ fn stop_dockerd(p: &Paths) -> Result<Option<u32>> {
 
 fn sshd_up(st: &Standin) -> Result<Outcome> {
     let p = Paths::new(st);
-    fs::create_dir_all(&p.sshd_dir)?;
     fs::create_dir_all(&p.cgroup_stage)?;
     for (name, _) in PRIVATE_DIRS {
         fs::create_dir_all(p.private(name))?;
@@ -214,101 +202,36 @@ fn sshd_up(st: &Standin) -> Result<Outcome> {
         p.private("docker").join(VPS_MARKER),
         "the bare VPS stand-in's Docker\n",
     )?;
-    let mut made = Vec::new();
-    if keygen(&st.client_key(), "rserve-desk-standin-client")? {
-        made.push("client key");
-    }
-    if keygen(&p.host_key, "rserve-desk-vps-host")? {
-        made.push("host key");
-    }
-    let client_pub = fs::read_to_string(st.client_key().with_extension("pub"))?;
-    if write_if_changed(&p.authorized_keys, &client_pub)? {
-        made.push("authorized_keys");
-    }
-    let config = sshd_config(&p);
-    if write_if_changed(&p.config, &config)? {
-        made.push("sshd_config");
-    }
     let script = enter_script(&p);
-    let host_pub = fs::read_to_string(p.host_key.with_extension("pub"))?;
-    let hash = hash_parts([config.as_str(), host_pub.as_str(), script.as_str()]);
-
-    if let Some(pid) = procs::running(&p.pid_file, "sshd") {
-        let same = fs::read_to_string(&p.running_hash).is_ok_and(|h| h.trim() == hash);
-        if same && made.is_empty() && sshd_answers() {
-            return ui::already(format!("sshd pid {pid} on {VPS_ADDR}:{VPS_SSH_PORT}"));
-        }
-        ui::note(format!(
-            "restarting sshd pid {pid} for its new configuration"
-        ));
-        procs::stop(pid, "sshd", Duration::from_secs(10))?;
-    }
+    let mut launch = Command::new("nsenter");
+    launch
+        .arg(format!("--net={}", netns_path().display()))
+        .args(["unshare", "--mount", "--propagation", "private", "sh", "-c"])
+        .arg(&script)
+        .env("PATH", sh::system_path());
     // A dockerd left in the old mount namespace would not be seen by the new
     // sshd's sessions, which would start a second one on the same data root.
-    if let Some(pid) = stop_dockerd(&p)? {
-        ui::note(format!(
-            "stopped the VPS's dockerd pid {pid} (its namespace goes)"
-        ));
-    }
-    if sshd_answers() {
-        bail!(
-            "something else answers on {VPS_ADDR}:{VPS_SSH_PORT} (not the sshd of {}); stop it first",
-            p.pid_file.display()
-        );
-    }
-    sh::capture(Command::new(SSHD).arg("-t").arg("-f").arg(&p.config))
-        .context("sshd rejects the VPS's configuration")?;
-    let _ = fs::remove_file(&p.pid_file);
-    sh::run_logged(
-        Command::new("nsenter")
-            .arg(format!("--net={}", netns_path().display()))
-            .args(["unshare", "--mount", "--propagation", "private", "sh", "-c"])
-            .arg(&script)
-            .env("PATH", sh::system_path()),
-        &st.log("vps-sshd-start"),
-    )?;
-    let started = procs::wait_until(Duration::from_secs(15), || {
-        procs::running(&p.pid_file, "sshd").is_some() && sshd_answers()
-    });
-    if !started {
-        bail!(
-            "the VPS's sshd did not come up on {VPS_ADDR}:{VPS_SSH_PORT}; last lines of {}:\n{}",
-            p.log.display(),
-            sh::tail(&p.log, 20)
-        );
-    }
-    fs::write(&p.running_hash, format!("{hash}\n"))?;
-    let pid = procs::read_pid(&p.pid_file).unwrap_or_default();
-    let made = if made.is_empty() {
-        String::new()
-    } else {
-        format!(", made {}", made.join(", "))
+    let stop_old_dockerd = || {
+        if let Some(pid) = stop_dockerd(&p)? {
+            ui::note(format!(
+                "stopped the VPS's dockerd pid {pid} (its namespace goes)"
+            ));
+        }
+        Ok(())
     };
-    ui::done(format!(
-        "started sshd pid {pid} on {VPS_ADDR}:{VPS_SSH_PORT} in its own namespaces{made}"
-    ))
+    p.sshd.up(
+        st,
+        &sshd_config(&p.sshd),
+        &script,
+        &mut launch,
+        stop_old_dockerd,
+    )
 }
 
 /// `ssh root@10.213.7.2 -- COMMAND` with the stand-in's client key.
-pub fn ssh(st: &Standin, command: &str) -> Command {
-    let mut cmd = Command::new("ssh");
-    cmd.arg("-i")
-        .arg(st.client_key())
-        .args(["-p", &VPS_SSH_PORT.to_string()])
-        .args([
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-        ])
-        .arg(format!("{SSH_USER}@{VPS_ADDR}"))
-        .arg(command);
+fn ssh(st: &Standin, command: &str) -> Command {
+    let mut cmd = Paths::new(st).sshd.ssh(st);
+    cmd.arg(format!("{SSH_USER}@{VPS_ADDR}")).arg(command);
     cmd
 }
 
@@ -351,15 +274,7 @@ pub fn down(st: &Standin) -> Result<()> {
         Some(pid) => ui::done(format!("stopped dockerd pid {pid}")),
         None => ui::already("not running"),
     })?;
-    ui::step("VPS sshd", || match procs::running(&p.pid_file, "sshd") {
-        Some(pid) => {
-            procs::stop(pid, "sshd", Duration::from_secs(10))?;
-            let _ = fs::remove_file(&p.pid_file);
-            let _ = fs::remove_file(&p.running_hash);
-            ui::done(format!("stopped sshd pid {pid}"))
-        }
-        None => ui::already("not running"),
-    })?;
+    ui::step("VPS sshd", || p.sshd.down())?;
     ui::step("VPS network namespace", || {
         if !netns_path().exists() {
             return ui::already("no namespace");
@@ -389,15 +304,7 @@ pub fn status(st: &Standin) -> Vec<(&'static str, Health)> {
     } else {
         ui::unhealthy(format!("netns {VPS_NETNS} without its veth addresses"))
     };
-    let sshd = match procs::running(&p.pid_file, "sshd") {
-        Some(pid) if sshd_answers() => {
-            ui::healthy(format!("pid {pid}, answers on {VPS_ADDR}:{VPS_SSH_PORT}"))
-        }
-        Some(pid) => ui::unhealthy(format!(
-            "pid {pid}, not answering on {VPS_ADDR}:{VPS_SSH_PORT}"
-        )),
-        None => ui::unhealthy("not running"),
-    };
+    let sshd = p.sshd.status();
     let docker = match dockerd(&p) {
         Some(pid) => ui::healthy(format!("pid {pid} (started by a bootstrap)")),
         None => ui::healthy("not running (a bootstrap starts it)"),
@@ -416,7 +323,7 @@ mod tests {
     #[test]
     fn the_vps_sshd_listens_on_its_own_address() {
         let st = Standin::at(PathBuf::from("/r"));
-        let text = sshd_config(&Paths::new(&st));
+        let text = sshd_config(&Paths::new(&st).sshd);
         for line in [
             "ListenAddress 10.213.7.2",
             "Port 22",

@@ -420,13 +420,8 @@ async fn images_the_vps_lacks_are_sent_once() {
         ..options()
     };
     let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
-    let states: Vec<(String, StepState)> = report
-        .steps
-        .iter()
-        .map(|e| (e.step.clone(), e.state))
-        .collect();
     assert_eq!(
-        states,
+        finals(&report.steps),
         steps(&[
             ("check-host", Skipped),
             ("install-docker", Done),
@@ -539,14 +534,9 @@ async fn without_a_ready_made_base_its_base_image_is_sent_and_built_on() {
     let report = run_with(&host, Some(&sender), &options(), &sink)
         .await
         .unwrap();
-    let names: Vec<(&str, StepState)> = report
-        .steps
-        .iter()
-        .map(|e| (e.step.as_str(), e.state))
-        .collect();
     assert_eq!(
-        names,
-        [
+        finals(&report.steps),
+        steps(&[
             ("check-host", Skipped),
             ("install-docker", Done),
             ("network", Done),
@@ -554,7 +544,7 @@ async fn without_a_ready_made_base_its_base_image_is_sent_and_built_on() {
             ("image:debian:bookworm", Done),
             ("traefik", Done),
             ("rserve-base:4.2.2", Done),
-        ]
+        ])
     );
     assert_eq!(sender.sent(), ["traefik:v3.3", "debian:bookworm"]);
     assert!(
