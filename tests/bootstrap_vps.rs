@@ -264,9 +264,9 @@ fn bootstrap_killed_during(desk: &Rdesk, vps: &Vps, step: &str) -> tempfile::Tem
     runtime
 }
 
-/// The ssh masters a killed `rdesk` left (ControlPersist keeps them): found
-/// by their control sockets under its runtime directory, stopped by pid.
-fn stop_orphaned_masters(runtime: &Path) -> Vec<u32> {
+/// The pids of the ssh masters a killed `rdesk` left (ControlPersist keeps
+/// them), found by their control sockets under its runtime directory.
+fn orphaned_masters(runtime: &Path) -> Vec<u32> {
     fn sockets(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -279,37 +279,62 @@ fn stop_orphaned_masters(runtime: &Path) -> Vec<u32> {
     }
     let mut found = Vec::new();
     sockets(runtime, &mut found);
-    let mut stopped = Vec::new();
-    for socket in found {
-        let out = Command::new("ssh")
-            .arg("-S")
-            .arg(&socket)
-            .args(["-O", "check", "placeholder"])
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&out.stderr);
-        let Some(pid) = said
-            .split_once("pid=")
-            .and_then(|(_, rest)| rest.split(')').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        let gone = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < gone {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "ssh master {pid} did not stop"
-        );
-        stopped.push(pid);
+    found
+        .iter()
+        .filter_map(|socket| {
+            let out = Command::new("ssh")
+                .arg("-S")
+                .arg(socket)
+                .args(["-o", "BatchMode=yes", "-O", "check", "placeholder"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stderr)
+                .split_once("pid=")
+                .and_then(|(_, rest)| rest.split(')').next())
+                .and_then(|p| p.parse::<u32>().ok())
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The next `rdesk` run with the same runtime directory cleans up after the
+/// killed one: its masters exit and its directory goes. Whatever is still
+/// running afterwards is stopped here by pid, then the test fails.
+fn next_run_reaps(desk: &Rdesk, runtime: &Path, masters: &[u32]) {
+    let out = Command::new(rdesk_binary())
+        .args(["host", "list"])
+        .env("RDESK_DATA_DIR", desk.data_dir.path())
+        .env("XDG_RUNTIME_DIR", runtime)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while masters.iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
     }
-    stopped
+    let left: Vec<u32> = masters.iter().copied().filter(|&pid| alive(pid)).collect();
+    for pid in &left {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    assert!(
+        left.is_empty(),
+        "the next run left the killed run's ssh masters {left:?} running"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(runtime)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the killed run's directory stayed: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -400,11 +425,17 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
     );
 
     // 4. From empty again, killed while rserve-base is being sent; the ssh
-    // master it leaves is stopped by pid; a new run finishes the job.
+    // master it leaves is cleaned up by the next run; a new bootstrap
+    // finishes the job.
     vps.reset();
     let runtime = bootstrap_killed_during(&desk, &vps, &base);
-    let masters = stop_orphaned_masters(runtime.path());
-    eprintln!("killed mid-way; orphaned ssh masters stopped: {masters:?}");
+    let masters = orphaned_masters(runtime.path());
+    assert!(
+        !masters.is_empty(),
+        "the killed run left no ssh master to clean up"
+    );
+    next_run_reaps(&desk, runtime.path(), &masters);
+    eprintln!("killed mid-way; the next run reaped its ssh masters {masters:?}");
     let (events, took) = bootstrap(&desk, &vps);
     show("bootstrap after the kill", &events, took);
     assert_eq!(

@@ -106,8 +106,10 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// Opens (creating if needed) the cache in `data_dir`.
+    /// Opens (creating if needed) the cache in `data_dir`, after cleaning up
+    /// what killed runs left (ssh masters still logged in to a host).
     pub async fn open(data_dir: &Path) -> Result<Self, DeskError> {
+        crate::host::reap_abandoned(&paths::runtime_base()).await;
         let store = Store::open(paths::database(data_dir)).await?;
         Ok(Self { store })
     }
