@@ -337,6 +337,79 @@ fn next_run_reaps(desk: &Rdesk, runtime: &Path, masters: &[u32]) {
     );
 }
 
+/// One HTTP/1.0 GET to `127.0.0.1:port`: the whole answer, or the error.
+fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// Traefik's dashboard and API answer through `rdesk host dashboard` (a
+/// forward in the SSH session) and are not published on the VPS's network
+/// address; Ctrl-C closes the forward and leaves no ssh behind.
+fn dashboard_only_through_the_tunnel(desk: &Rdesk, vps: &Vps) {
+    let vps_ip = vps.public_url.trim_start_matches("http://");
+    let direct = http_get(&format!("{vps_ip}:8089"), "/api/version");
+    assert!(
+        direct.is_err(),
+        "the dashboard is public on the VPS: {direct:?}"
+    );
+
+    let mut child = Command::new(rdesk_binary())
+        .args(["--json", "host", "dashboard", "vps"])
+        .env("RDESK_DATA_DIR", desk.data_dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let opened: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let port = opened["local_port"].as_u64().unwrap();
+    assert_eq!(
+        opened["url"].as_str().unwrap(),
+        format!("http://127.0.0.1:{port}/dashboard/")
+    );
+    let local = format!("127.0.0.1:{port}");
+    let version = http_get(&local, "/api/version");
+    let dashboard = http_get(&local, "/dashboard/");
+
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("rdesk host dashboard did not end on Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let version = version.unwrap();
+    assert!(
+        version.starts_with("HTTP/1.0 200") && version.contains("\"Version\""),
+        "{version}"
+    );
+    let dashboard = dashboard.unwrap();
+    assert!(dashboard.starts_with("HTTP/1.0 200"), "{dashboard}");
+    assert!(status.success(), "{status}");
+    assert!(
+        http_get(&local, "/api/version").is_err(),
+        "the forward outlived rdesk"
+    );
+}
+
 #[test]
 fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
     let Some(vps) = Vps::from_env() else {
@@ -375,6 +448,7 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
         "deploy of examples/hello: {:.1} s",
         deployed_in.as_secs_f64()
     );
+    dashboard_only_through_the_tunnel(&desk, &vps);
 
     // 2. Again: every step skipped, nothing sent. The workstation's Docker is
     // shared: when its rserve-base was rebuilt meanwhile, the new one is sent

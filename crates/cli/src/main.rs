@@ -74,6 +74,17 @@ enum HostCommand {
     Rm { name: String },
     /// Keep a new SSH password or key passphrase for a host in the OS keyring.
     SetSecret(SetSecretArgs),
+    /// Open Traefik's dashboard (only on the VPS's loopback) through the SSH
+    /// session, until Ctrl-C.
+    Dashboard {
+        name: String,
+        /// The port on this machine's 127.0.0.1 (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// The dashboard's port on the VPS.
+        #[arg(long, default_value_t = rdesk_core::dashboard::DEFAULT_REMOTE_PORT)]
+        remote_port: u16,
+    },
     /// Accept a host's new SSH key, after checking its fingerprint on the server itself.
     Repin {
         name: String,
@@ -385,6 +396,25 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
         HostCommand::Check { name } => {
             with_session(desk, &name, async |s| {
                 out.host_check(&s.check().await?);
+                Ok(())
+            })
+            .await?
+        }
+        HostCommand::Dashboard {
+            name,
+            port,
+            remote_port,
+        } => {
+            with_session(desk, &name, async |s| {
+                let dashboard = rdesk_core::dashboard::open(s, port, remote_port).await?;
+                out.message(
+                    &format!(
+                        "Traefik's dashboard of {name}: {} (Ctrl-C to close)",
+                        dashboard.url
+                    ),
+                    &serde_json::to_value(&dashboard)?,
+                );
+                tokio::signal::ctrl_c().await?;
                 Ok(())
             })
             .await?

@@ -434,6 +434,10 @@ impl HostSession {
         &self.record
     }
 
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
     /// Closes the tunnel, leaving no ssh process behind. A failure to close
     /// gently is logged: the operation itself is done by then.
     pub async fn close(self) {

@@ -62,6 +62,12 @@ pub enum DeskError {
          RDESK_ASKPASS to its path"
     )]
     AskpassMissing(String),
+    #[error("could not forward {what} through the SSH session of host `{host}`: {reason}")]
+    Forward {
+        host: String,
+        what: String,
+        reason: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -3,6 +3,7 @@
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
 pub mod bootstrap;
+pub mod dashboard;
 pub mod desk;
 mod error;
 pub mod host;
