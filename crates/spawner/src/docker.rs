@@ -700,7 +700,25 @@ impl crate::Spawner for DockerSpawner {
     }
 
     fn events(&self) -> BoxStream<'static, Result<crate::AppEvent, SpawnError>> {
-        crate::events::app_events(&self.docker)
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        crate::events::app_events(&self.docker, now_ms, None)
+    }
+
+    fn events_since(
+        &self,
+        since_ms: i64,
+        until_ms: Option<i64>,
+    ) -> BoxStream<'static, Result<crate::AppEvent, SpawnError>> {
+        crate::events::app_events(&self.docker, since_ms, until_ms)
+    }
+
+    fn stats(
+        &self,
+        container_id: &str,
+    ) -> BoxStream<'static, Result<crate::StatsSample, SpawnError>> {
+        crate::stats::container_stats(&self.docker, container_id)
     }
 
     async fn logs(

@@ -14,6 +14,7 @@ mod events;
 pub mod labels;
 mod spec;
 mod state;
+mod stats;
 
 use futures_util::stream::BoxStream;
 
@@ -23,6 +24,7 @@ pub use events::{AppEvent, AppEventKind};
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
 };
+pub use stats::StatsSample;
 pub use state::{AppState, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
@@ -48,6 +50,17 @@ pub trait Spawner: Send + Sync {
     /// What happens to the host's app containers from now on (start, death with
     /// its exit code, OOM kill, health changes, removal), until dropped.
     fn events(&self) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
+    /// The same events from `since_ms` (unix milliseconds, host clock) on:
+    /// those Docker still keeps first (to catch up after a lost connection),
+    /// then new ones; with `until_ms` the stream ends there.
+    fn events_since(
+        &self,
+        since_ms: i64,
+        until_ms: Option<i64>,
+    ) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
+    /// Readings of a running container's CPU, memory and network use (about
+    /// one a second) from one Docker stats stream, until dropped or stopped.
+    fn stats(&self, container_id: &str) -> BoxStream<'static, Result<StatsSample, SpawnError>>;
     /// The newest container's output: the last `tail` lines, then new ones if `follow`.
     async fn logs(
         &self,
