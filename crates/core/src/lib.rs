@@ -3,10 +3,12 @@
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
 pub mod bootstrap;
+pub mod charts;
 pub mod desk;
 mod error;
 pub mod host;
 pub mod intake;
+pub mod monitor;
 pub mod paths;
 pub mod secrets;
 pub mod store;

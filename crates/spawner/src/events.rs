@@ -101,7 +101,11 @@ pub fn app_events(
 
 /// Docker's `seconds.nanoseconds` form of a unix-milliseconds time.
 fn docker_time(ms: i64) -> String {
-    format!("{}.{:09}", ms.div_euclid(1000), ms.rem_euclid(1000) * 1_000_000)
+    format!(
+        "{}.{:09}",
+        ms.div_euclid(1000),
+        ms.rem_euclid(1000) * 1_000_000
+    )
 }
 
 /// Reads one Docker event; `None` for events that are not about our apps.

@@ -24,8 +24,8 @@ pub use events::{AppEvent, AppEventKind};
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
 };
-pub use stats::StatsSample;
 pub use state::{AppState, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed};
+pub use stats::StatsSample;
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.

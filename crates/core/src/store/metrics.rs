@@ -194,12 +194,7 @@ impl Store {
 
     /// Writes `to`-sized buckets from `from` rows for every bucket not yet
     /// final that starts before `until` (unix seconds); returns the count.
-    async fn roll(
-        &self,
-        from: Resolution,
-        to: Resolution,
-        until: i64,
-    ) -> Result<u64, StoreError> {
+    async fn roll(&self, from: Resolution, to: Resolution, until: i64) -> Result<u64, StoreError> {
         let action = || format!("roll metrics up to {} s buckets", to.seconds());
         let mut tx = self
             .pool
@@ -543,10 +538,11 @@ mod tests {
         let count = |table: &'static str| {
             let store = store.clone();
             async move {
-                let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                    .fetch_one(&store.pool)
-                    .await
-                    .unwrap();
+                let n: i64 =
+                    sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                        .fetch_one(&store.pool)
+                        .await
+                        .unwrap();
                 n
             }
         };
