@@ -63,7 +63,10 @@ pub async fn watch(desk: &Desk, args: WatchArgs, out: &Output) -> Result<()> {
         traefik_metrics_port: args.traefik_metrics_port,
         ..MonitorOptions::default()
     };
-    monitor::run(desk, &args.host, &options, &|event| out.monitor_event(event)).await?;
+    monitor::run(desk, &args.host, &options, &|event| {
+        out.monitor_event(event)
+    })
+    .await?;
     Ok(())
 }
 

@@ -231,7 +231,10 @@ impl Output {
                 detail,
                 ..
             } => {
-                let detail = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
+                let detail = detail
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
                 println!("{}: {status}{detail}", app.slug);
             }
             MonitorEvent::Sampled { .. } => {}
@@ -313,7 +316,11 @@ impl Output {
         }
         println!("status changes (newest first):");
         for e in events {
-            let detail = e.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
+            let detail = e
+                .detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
             println!("  {} ago  {}{detail}", age(e.at), e.status);
         }
     }

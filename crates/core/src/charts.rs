@@ -31,10 +31,12 @@ impl Metric {
             "network" | "net" => Self::Network,
             "requests" | "req" => Self::Requests,
             "uptime" => Self::Uptime,
-            _ => return Err(DeskError::Chart(format!(
-                "there is no metric `{name}`; choose one of {}",
-                Self::NAMES
-            ))),
+            _ => {
+                return Err(DeskError::Chart(format!(
+                    "there is no metric `{name}`; choose one of {}",
+                    Self::NAMES
+                )));
+            }
         })
     }
 }
@@ -172,7 +174,11 @@ pub fn line_chart(series: &MetricSeries, metric: Metric) -> LineChart {
 
 /// Cells of a minute up to a day; of ten minutes beyond (a week is 1008).
 fn cell_ms(range_ms: i64) -> i64 {
-    if range_ms <= 86_400_000 { 60_000 } else { 600_000 }
+    if range_ms <= 86_400_000 {
+        60_000
+    } else {
+        600_000
+    }
 }
 
 /// The uptime grid of the apps in `events` (a [`Store::status_timeline`]),
@@ -260,7 +266,17 @@ mod tests {
         assert_eq!(parse_range("24h").unwrap(), 86_400_000);
         assert_eq!(parse_range("7d").unwrap(), 7 * 86_400_000);
         assert_eq!(parse_range("30m").unwrap(), 1_800_000);
-        for bad in ["", "h", "1", "1w", "0h", "-1h", "91d", "99999999999999999d", "1.5h"] {
+        for bad in [
+            "",
+            "h",
+            "1",
+            "1w",
+            "0h",
+            "-1h",
+            "91d",
+            "99999999999999999d",
+            "1.5h",
+        ] {
             let err = parse_range(bad).unwrap_err().to_string();
             assert!(err.contains("is not a range"), "{bad:?}: {err}");
         }
@@ -271,7 +287,10 @@ mod tests {
         assert_eq!(Metric::parse("cpu").unwrap(), Metric::Cpu);
         assert_eq!(Metric::parse("memory").unwrap(), Metric::Memory);
         let err = Metric::parse("disk").unwrap_err().to_string();
-        assert!(err.contains("no metric `disk`") && err.contains("uptime"), "{err}");
+        assert!(
+            err.contains("no metric `disk`") && err.contains("uptime"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -303,7 +322,10 @@ mod tests {
         let grid = uptime_grid("vps1", Some("api"), &later, 0, 180_000);
         assert_eq!(grid.rows[0].cells, [NoData, Up, Up]);
         assert_eq!(grid.title, "vps1: uptime, last 1 h");
-        assert_eq!(uptime_grid("h", None, &[], 0, 7 * 86_400_000).cell_ms, 600_000);
+        assert_eq!(
+            uptime_grid("h", None, &[], 0, 7 * 86_400_000).cell_ms,
+            600_000
+        );
     }
 
     #[test]
@@ -333,7 +355,11 @@ mod tests {
         assert_eq!(chart.limit.map(|l| l.value), Some((64 << 20) as f64));
         assert_eq!(line_chart(&series, Metric::Network).series.len(), 2);
         // Unknown request counts are left out, not drawn as zero.
-        assert!(line_chart(&series, Metric::Requests).series[0].points.is_empty());
+        assert!(
+            line_chart(&series, Metric::Requests).series[0]
+                .points
+                .is_empty()
+        );
         series.slug = None;
         let total = line_chart(&series, Metric::Memory);
         assert_eq!(total.title, "vps1 (all apps): memory");

@@ -18,7 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdesk_spawner::{AppEvent, AppEventKind, Spawner};
+use rdesk_spawner::{AppEvent, AppEventKind, SpawnError, Spawner};
 use serde::Serialize;
 
 pub use status::agrees;
@@ -135,6 +135,9 @@ struct Watcher {
     requests_before: Option<HashMap<String, u64>>,
     requests_error: Option<String>,
     rolled_minute: i64,
+    /// Apps (slug, container) that had a process killed for memory: if the
+    /// container still runs at the next tick, they are recorded running again.
+    oom_survivors: Vec<(String, String)>,
 }
 
 impl Watcher {
@@ -149,6 +152,7 @@ impl Watcher {
             requests_before: None,
             requests_error: None,
             rolled_minute: 0,
+            oom_survivors: Vec::new(),
         }
     }
 
@@ -208,6 +212,9 @@ impl Watcher {
                 },
                 _ = ticks.tick() => {
                     tick_count = tick_count.wrapping_add(1);
+                    if let Err(lost) = self.check_oom_survivors(desk, session).await? {
+                        return Ok(lost);
+                    }
                     if self.options.metrics {
                         self.sample(desk, session, &mut sampler, on_event).await?;
                     }
@@ -245,6 +252,10 @@ impl Watcher {
                 .map_or(event.at_ms, |c| c.max(event.at_ms)),
         );
         let (status, detail) = self.statuses.status(&event);
+        if event.kind == AppEventKind::OomKilled {
+            self.oom_survivors
+                .push((event.slug.clone(), event.container_id.clone()));
+        }
         let store = desk.store();
         let recorded = store
             .record_status_at(
@@ -267,6 +278,41 @@ impl Watcher {
             recorded,
         });
         Ok(true)
+    }
+
+    /// Docker reports `oom` when any process of a container is killed for
+    /// memory; when that was not its main process (Rserve's worker for one
+    /// call), the container runs on and no event says so. Records those as
+    /// running again, stamped now, once the container is seen running.
+    async fn check_oom_survivors(
+        &mut self,
+        desk: &Desk,
+        session: &HostSession,
+    ) -> Result<Result<(), String>, DeskError> {
+        for (slug, container) in std::mem::take(&mut self.oom_survivors) {
+            let Ok(parsed) = rdesk_spawner::Slug::parse(&slug) else {
+                continue;
+            };
+            let state = match session.spawner().status(&parsed).await {
+                Ok(state) => state,
+                Err(SpawnError::NotFound(_)) => continue,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let runs_on = state
+                .current()
+                .is_some_and(|c| c.id == container && c.state == "running");
+            if runs_on {
+                desk.store()
+                    .record_status(
+                        &self.host,
+                        &slug,
+                        "running",
+                        Some("still running after a process was killed for memory"),
+                    )
+                    .await?;
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Takes one tick's samples, adds requests, stores them, rolls up once a minute.

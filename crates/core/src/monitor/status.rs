@@ -34,10 +34,12 @@ impl StatusReader {
 
 /// Whether the status a container listing shows (`AppState::status`) says
 /// the same as the last recorded one: a listing shows `exited` for an app
-/// whose death was recorded as a crash or an OOM kill.
+/// whose death was recorded as a crash or an OOM kill, and `starting` for
+/// one whose start was recorded while its first health check is pending.
 pub fn agrees(listed: &str, recorded: Option<&str>) -> bool {
     match (listed, recorded) {
         (_, None) => false,
+        ("starting", Some("running")) => true,
         ("exited" | "dead", Some(r)) => matches!(r, "exited" | "crashed" | "oom-killed" | "dead"),
         (l, Some(r)) => l == r,
     }
@@ -92,6 +94,8 @@ mod tests {
         assert!(agrees("exited", Some("crashed")));
         assert!(agrees("exited", Some("oom-killed")));
         assert!(agrees("running", Some("running")));
+        assert!(agrees("starting", Some("running")));
+        assert!(!agrees("unhealthy", Some("running")));
         assert!(!agrees("running", Some("crashed")));
         assert!(!agrees("exited", Some("running")));
         assert!(!agrees("running", None));
