@@ -253,24 +253,27 @@ impl Output {
             return self.emit(series);
         }
         let whose = series.slug.as_deref().unwrap_or("all apps");
+        let mib = |b: u64| b as f64 / 1_048_576.0;
+        let limit = series
+            .memory_limit_bytes
+            .map(|l| format!(", memory limit {:.0} MiB", mib(l)))
+            .unwrap_or_default();
         println!(
-            "{whose} on {}: {} point(s) of {} s",
+            "{whose} on {}: {} point(s) of {} s{limit}",
             series.host,
             series.points.len(),
             series.seconds
         );
-        println!("  age        cpu %   memory MiB   limit MiB   rx B/s   tx B/s   req/min");
-        let mib = |b: u64| b as f64 / 1_048_576.0;
+        println!("  age        cpu %   memory MiB   rx B/s   tx B/s   req/min");
         for p in &series.points {
             let requests = p
                 .requests_per_minute
                 .map_or("-".to_owned(), |r| format!("{r:.1}"));
             println!(
-                "  {:<9} {:>6.1} {:>12.1} {:>11.0} {:>8.0} {:>8.0} {:>9}",
+                "  {:<9} {:>6.1} {:>12.1} {:>8.0} {:>8.0} {:>9}",
                 age(p.at_ms),
                 p.cpu_percent,
                 mib(p.memory_bytes),
-                mib(p.memory_limit_bytes),
                 p.net_rx_bytes_per_s,
                 p.net_tx_bytes_per_s,
                 requests

@@ -2,7 +2,8 @@
 -- 1-minute roll-ups kept 7 days, 1-hour roll-ups kept 90 days.
 --
 -- Rows are kept small so 100 apps over 30 days stay under 100 MB: samples
--- name their app by a small integer, times are unix seconds, CPU is in
+-- name their app by a small integer, the memory limit is kept apart (it
+-- rarely changes), times are unix seconds, CPU is in
 -- hundredths of a percent of one core, memory in KiB, network in bytes and
 -- requests in counts over the sample's interval (NULL when Traefik's
 -- metrics could not be read).
@@ -21,7 +22,6 @@ CREATE TABLE samples_raw (
     at        INTEGER NOT NULL,
     cpu       INTEGER NOT NULL,
     mem       INTEGER NOT NULL,
-    mem_limit INTEGER NOT NULL,
     rx        INTEGER NOT NULL,
     tx        INTEGER NOT NULL,
     req       INTEGER,
@@ -37,7 +37,6 @@ CREATE TABLE samples_1m (
     cpu_max   INTEGER NOT NULL,
     mem       INTEGER NOT NULL,
     mem_max   INTEGER NOT NULL,
-    mem_limit INTEGER NOT NULL,
     rx        INTEGER NOT NULL,
     tx        INTEGER NOT NULL,
     req       INTEGER,
@@ -52,12 +51,20 @@ CREATE TABLE samples_1h (
     cpu_max   INTEGER NOT NULL,
     mem       INTEGER NOT NULL,
     mem_max   INTEGER NOT NULL,
-    mem_limit INTEGER NOT NULL,
     rx        INTEGER NOT NULL,
     tx        INTEGER NOT NULL,
     req       INTEGER,
     n         INTEGER NOT NULL,
     PRIMARY KEY (series, at)
+) STRICT, WITHOUT ROWID;
+
+-- An app's memory limit (KiB) from `since` (unix seconds) on; a row only
+-- when it changes, rather than a column in every sample.
+CREATE TABLE metric_limits (
+    series    INTEGER NOT NULL REFERENCES metric_series (id) ON DELETE CASCADE,
+    since     INTEGER NOT NULL,
+    mem_limit INTEGER NOT NULL,
+    PRIMARY KEY (series, since)
 ) STRICT, WITHOUT ROWID;
 
 -- Buckets of a resolution (60 or 3600 seconds) that start before

@@ -130,15 +130,10 @@ pub fn line_chart(series: &MetricSeries, metric: Metric) -> LineChart {
         ),
         Metric::Memory => {
             // A host's total has no one limit; an app's is its container's.
-            let limit = series
-                .slug
-                .as_ref()
-                .and_then(|_| series.points.iter().map(|p| p.memory_limit_bytes).max())
-                .filter(|l| *l > 0)
-                .map(|l| Limit {
-                    label: "limit".to_owned(),
-                    value: l as f64,
-                });
+            let limit = series.memory_limit_bytes.map(|l| Limit {
+                label: "limit".to_owned(),
+                value: l as f64,
+            });
             (
                 "memory",
                 "memory (bytes)",
@@ -336,7 +331,6 @@ mod tests {
             cpu_max_percent: 1.0,
             memory_bytes: 10,
             memory_max_bytes: 10,
-            memory_limit_bytes: 64 << 20,
             net_rx_bytes_per_s: 1.0,
             net_tx_bytes_per_s: 2.0,
             requests_per_minute: None,
@@ -348,6 +342,7 @@ mod tests {
             seconds: 5,
             from_ms: 0,
             to_ms: 60_000,
+            memory_limit_bytes: Some(64 << 20),
             points: vec![point],
         };
         let chart = line_chart(&series, Metric::Memory);
@@ -361,6 +356,7 @@ mod tests {
                 .is_empty()
         );
         series.slug = None;
+        series.memory_limit_bytes = None;
         let total = line_chart(&series, Metric::Memory);
         assert_eq!(total.title, "vps1 (all apps): memory");
         assert_eq!(total.limit, None);

@@ -90,7 +90,6 @@ pub struct MetricPoint {
     pub cpu_max_percent: f64,
     pub memory_bytes: u64,
     pub memory_max_bytes: u64,
-    pub memory_limit_bytes: u64,
     pub net_rx_bytes_per_s: f64,
     pub net_tx_bytes_per_s: f64,
     /// `None` when Traefik's counts were not available for the interval.
@@ -107,6 +106,9 @@ pub struct MetricSeries {
     pub seconds: i64,
     pub from_ms: i64,
     pub to_ms: i64,
+    /// An app's memory limit at the end of the range (its container's,
+    /// or the host's memory when it has none); `None` for host totals.
+    pub memory_limit_bytes: Option<u64>,
     pub points: Vec<MetricPoint>,
 }
 
@@ -135,18 +137,30 @@ impl Store {
             .map_err(|e| StoreError::db(action(), e))?;
         for s in samples {
             let series = series_id(&mut tx, host, &s.slug).await?;
+            let at = s.at_ms.div_euclid(1000);
             sqlx::query(
-                "INSERT OR REPLACE INTO samples_raw (series, at, cpu, mem, mem_limit, rx, tx, req)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR REPLACE INTO samples_raw (series, at, cpu, mem, rx, tx, req)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .bind(series)
-            .bind(s.at_ms.div_euclid(1000))
+            .bind(at)
             .bind(cpu_units(s.cpu_percent))
             .bind(kib(s.memory_bytes))
-            .bind(kib(s.memory_limit_bytes))
             .bind(clamp(s.net_rx_bytes))
             .bind(clamp(s.net_tx_bytes))
             .bind(s.requests.map(clamp))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db(action(), e))?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO metric_limits (series, since, mem_limit)
+                 SELECT ?1, ?2, ?3
+                 WHERE (SELECT mem_limit FROM metric_limits WHERE series = ?1
+                        ORDER BY since DESC LIMIT 1) IS NOT ?3",
+            )
+            .bind(series)
+            .bind(at)
+            .bind(kib(s.memory_limit_bytes))
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::db(action(), e))?;
@@ -171,20 +185,31 @@ impl Store {
         let hours_written = self
             .roll(Resolution::Minute, Resolution::Hour, hours_until)
             .await?;
+        let prune = |e| StoreError::db("prune old metrics", e);
+        let mut tx = self.pool.begin().await.map_err(prune)?;
+        let series: Vec<i64> = sqlx::query_scalar("SELECT id FROM metric_series")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(prune)?;
         let mut pruned = 0;
         for resolution in [Resolution::Raw, Resolution::Minute, Resolution::Hour] {
             let before = now - resolution.retention_seconds();
             let sql = format!(
-                "DELETE FROM {} WHERE series IN (SELECT id FROM metric_series) AND at < ?1",
+                "DELETE FROM {} WHERE series = ?1 AND at < ?2",
                 resolution.table()
             );
-            pruned += sqlx::query(AssertSqlSafe(sql))
-                .bind(before)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| StoreError::db("prune old metrics", e))?
-                .rows_affected();
+            // One series at a time: each delete is a range of the primary key.
+            for id in &series {
+                pruned += sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(id)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(prune)?
+                    .rows_affected();
+            }
         }
+        tx.commit().await.map_err(prune)?;
         Ok(RollUp {
             minutes_written,
             hours_written,
@@ -219,12 +244,12 @@ impl Store {
         };
         let sql = format!(
             "INSERT OR REPLACE INTO {to_table}
-                 (series, at, cpu, cpu_max, mem, mem_max, mem_limit, rx, tx, req, n)
+                 (series, at, cpu, cpu_max, mem, mem_max, rx, tx, req, n)
              SELECT r.series, r.at - r.at % {secs},
                     CAST(round(SUM(r.cpu * {weight}) * 1.0 / SUM({weight})) AS INTEGER),
                     MAX({cpu_max}),
                     CAST(round(SUM(r.mem * {weight}) * 1.0 / SUM({weight})) AS INTEGER),
-                    MAX({mem_max}), MAX(r.mem_limit), SUM(r.rx), SUM(r.tx), SUM(r.req),
+                    MAX({mem_max}), SUM(r.rx), SUM(r.tx), SUM(r.req),
                     SUM({weight})
              FROM metric_series s
              JOIN {from_table} r ON r.series = s.id AND r.at >= ?1 AND r.at < ?2
@@ -280,18 +305,29 @@ impl Store {
             Resolution::Raw => ("cpu", "mem"),
             _ => ("cpu_max", "mem_max"),
         };
-        // Host totals add the apps' values up per bucket; every app of a
-        // host is sampled at the same tick, so their times line up.
-        let sql = format!(
-            "SELECT r.at, SUM(r.cpu), SUM(r.{cpu_max}), SUM(r.mem), SUM(r.{mem_max}),
-                    SUM(r.mem_limit), SUM(r.rx), SUM(r.tx), SUM(r.req)
-             FROM metric_series s
-             JOIN {table} r ON r.series = s.id AND r.at >= ?3 AND r.at < ?4
-             WHERE s.host = ?1 AND (?2 IS NULL OR s.slug = ?2)
-             GROUP BY r.at ORDER BY r.at",
-            table = resolution.table(),
-        );
-        type Row = (i64, i64, i64, i64, i64, i64, i64, i64, Option<i64>);
+        let table = resolution.table();
+        let sql = match slug {
+            // One app: a range of the primary key, nothing to add up.
+            Some(_) => format!(
+                "SELECT r.at, r.cpu, r.{cpu_max}, r.mem, r.{mem_max}, r.rx, r.tx, r.req
+                 FROM {table} r
+                 WHERE r.series = (SELECT id FROM metric_series WHERE host = ?1 AND slug = ?2)
+                   AND r.at >= ?3 AND r.at < ?4
+                 ORDER BY r.at"
+            ),
+            // Host totals add the apps' values up per bucket; every app of a
+            // host is sampled at the same tick, so their times line up.
+            None => format!(
+                "SELECT r.at, SUM(r.cpu), SUM(r.{cpu_max}), SUM(r.mem), SUM(r.{mem_max}),
+                        SUM(r.rx), SUM(r.tx), SUM(r.req)
+                 FROM metric_series s
+                 JOIN {table} r ON r.series = s.id AND r.at >= ?3 AND r.at < ?4
+                 WHERE s.host = ?1 AND ?2 IS NULL
+                 GROUP BY r.at ORDER BY r.at"
+            ),
+        };
+        type Row = (i64, i64, i64, i64, i64, i64, i64, Option<i64>);
+        let read = |e| StoreError::db(format!("read the metrics of host {host:?}"), e);
         let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(host)
             .bind(slug)
@@ -299,19 +335,34 @@ impl Store {
             .bind(to_ms.div_euclid(1000))
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| StoreError::db(format!("read the metrics of host {host:?}"), e))?;
+            .map_err(read)?;
+        // An app's limit as it was at the end of the range; a host has none.
+        let limit: Option<i64> = match slug {
+            Some(slug) => sqlx::query_scalar(
+                "SELECT l.mem_limit FROM metric_limits l
+                 WHERE l.series = (SELECT id FROM metric_series WHERE host = ?1 AND slug = ?2)
+                   AND l.since < ?3
+                 ORDER BY l.since DESC LIMIT 1",
+            )
+            .bind(host)
+            .bind(slug)
+            .bind(to_ms.div_euclid(1000))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read)?,
+            None => None,
+        };
         let seconds = resolution.seconds();
         let per_second = |v: i64| v as f64 / seconds as f64;
         let points = rows
             .into_iter()
             .map(
-                |(at, cpu, cpu_max, mem, mem_max, limit, rx, tx, req)| MetricPoint {
+                |(at, cpu, cpu_max, mem, mem_max, rx, tx, req)| MetricPoint {
                     at_ms: at * 1000,
                     cpu_percent: cpu as f64 / 100.0,
                     cpu_max_percent: cpu_max as f64 / 100.0,
                     memory_bytes: bytes(mem),
                     memory_max_bytes: bytes(mem_max),
-                    memory_limit_bytes: bytes(limit),
                     net_rx_bytes_per_s: per_second(rx),
                     net_tx_bytes_per_s: per_second(tx),
                     requests_per_minute: req.map(|r| per_second(r) * 60.0),
@@ -325,6 +376,7 @@ impl Store {
             seconds,
             from_ms,
             to_ms,
+            memory_limit_bytes: limit.map(bytes).filter(|l| *l > 0),
             points,
         })
     }
@@ -441,7 +493,7 @@ mod tests {
         assert_eq!(p.at_ms, T0 * 1000);
         assert_eq!(p.cpu_percent, 10.0);
         assert_eq!(p.memory_bytes, 100 << 20);
-        assert_eq!(p.memory_limit_bytes, 512 << 20);
+        assert_eq!(web.memory_limit_bytes, Some(512 << 20));
         assert_eq!(p.net_rx_bytes_per_s, 100.0);
         assert_eq!(p.requests_per_minute, Some(24.0));
 
@@ -450,6 +502,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(total.slug, None);
+        assert_eq!(total.memory_limit_bytes, None);
         assert_eq!(total.points.len(), 3);
         assert_eq!(total.points[2].cpu_percent, 12.5);
         assert_eq!(total.points[2].memory_bytes, 150 << 20);
