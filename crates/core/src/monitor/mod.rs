@@ -218,7 +218,7 @@ impl Watcher {
                     if self.options.metrics {
                         self.sample(desk, session, &mut sampler, on_event).await?;
                     }
-                    if tick_count % self.options.check_every.max(1) == 0
+                    if tick_count.is_multiple_of(self.options.check_every.max(1))
                         && let Err(e) = session.connection().check(Duration::from_secs(5)).await
                     {
                         return Ok(e.to_string());

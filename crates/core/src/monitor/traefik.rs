@@ -162,7 +162,7 @@ async fn get(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> std::io::Result
         .split_once("\r\n\r\n")
         .ok_or_else(|| std::io::Error::other("not an HTTP answer"))?;
     let status = head.lines().next().unwrap_or_default();
-    if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if status.split_whitespace().nth(1) != Some("200") {
         return Err(std::io::Error::other(format!("it answered {status:?}")));
     }
     Ok(body.to_owned())
