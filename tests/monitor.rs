@@ -411,6 +411,24 @@ fn after_a_cut_tunnel_the_watcher_catches_up_once_with_dockers_times() {
     assert!(signal_tunnel(runtime.path(), "KILL") > 0);
     watcher.wait_for(Duration::from_secs(60), |l| l["monitor"] == "connected");
     assert_eq!(statuses(&desk, slug, "vps"), after);
+    // The uptime grid shows the app, with the crash's minute in red.
+    let svg = desk.data_dir.path().join("uptime.svg");
+    desk.ok(&[
+        "chart",
+        "--host",
+        "vps",
+        "--metric",
+        "uptime",
+        "--range",
+        "1h",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.contains(slug), "the app has a row");
+    // Down's red: once in the legend, and at least once in the app's row.
+    let red = svg.to_uppercase().matches("FILL=\"#D62728\"").count();
+    assert!(red >= 2, "a down cell: {red} red rectangle(s)");
     drop(watcher);
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
@@ -421,4 +439,43 @@ fn parse_docker_time(text: &str) -> i64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+#[test]
+fn bad_ranges_metrics_hosts_and_paths_get_clear_errors() {
+    let Some(vps) = Standin::from_env("monitor_bad_input") else {
+        return;
+    };
+    let desk = vps.desk();
+    let err = desk.fails(&["metrics", "x", "--host", "vps", "--range", "2w"]);
+    assert!(err.contains("`2w` is not a range"), "{err}");
+    let err = desk.fails(&["metrics", "x", "--host", "vps", "--range", "91d"]);
+    assert!(err.contains("at most 90d"), "{err}");
+    let err = desk.fails(&["metrics", "x", "--host", "nope"]);
+    assert!(err.contains("there is no host named `nope`"), "{err}");
+    let out = desk.data_dir.path().join("never.svg");
+    let out = out.to_str().unwrap();
+    let err = desk.fails(&[
+        "chart", "x", "--host", "vps", "--metric", "disk", "--out", out,
+    ]);
+    assert!(err.contains("there is no metric `disk`"), "{err}");
+    assert!(!Path::new(out).exists());
+    let err = desk.fails(&[
+        "chart",
+        "x",
+        "--host",
+        "vps",
+        "--out",
+        "/nonexistent-dir/x.svg",
+    ]);
+    assert!(
+        err.contains("writing the chart to /nonexistent-dir/x.svg"),
+        "{err}"
+    );
+    // An unknown host ends the watcher at once instead of retrying forever.
+    let err = desk.fails(&["watch", "--host", "nope"]);
+    assert!(err.contains("there is no host named `nope`"), "{err}");
+    // An app with no samples yet is an empty series, not an error.
+    let empty = desk.json(&["metrics", "never-deployed", "--host", "vps"]);
+    assert_eq!(empty["points"], serde_json::json!([]));
 }
