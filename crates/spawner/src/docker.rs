@@ -699,14 +699,7 @@ impl crate::Spawner for DockerSpawner {
         Ok(group_into_apps(&self.app_containers(&[]).await?))
     }
 
-    fn events(&self) -> BoxStream<'static, Result<crate::AppEvent, SpawnError>> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        crate::events::app_events(&self.docker, now_ms, None)
-    }
-
-    fn events_since(
+    fn events(
         &self,
         since_ms: i64,
         until_ms: Option<i64>,
@@ -719,6 +712,19 @@ impl crate::Spawner for DockerSpawner {
         container_id: &str,
     ) -> BoxStream<'static, Result<crate::StatsSample, SpawnError>> {
         crate::stats::container_stats(&self.docker, container_id)
+    }
+
+    async fn host_time_ms(&self) -> Result<i64, SpawnError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(SpawnError::docker("report its time"))?;
+        let text = info.system_time.unwrap_or_default();
+        crate::time::parse_rfc3339_ms(&text).ok_or(SpawnError::Unreadable {
+            what: "clock".to_owned(),
+            value: text,
+        })
     }
 
     async fn logs(

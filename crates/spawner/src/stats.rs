@@ -59,8 +59,13 @@ pub fn container_stats(
 }
 
 /// Reads one stats response; `None` for the empty readings Docker sends for
-/// a container that is not running.
+/// a container that is not running, and for the first reading of a stream,
+/// which has no previous one to measure CPU use against.
 fn to_sample(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsSample> {
+    r.precpu_stats
+        .as_ref()
+        .and_then(|p| p.system_cpu_usage)
+        .filter(|s| *s > 0)?;
     let memory = r.memory_stats.as_ref()?;
     let usage = memory.usage?;
     // Docker's own CLI subtracts the page cache: `inactive_file` on cgroup
@@ -88,7 +93,7 @@ fn to_sample(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsSamp
             .read
             .as_ref()
             .map(|d| d.to_string())
-            .and_then(|s| parse_rfc3339_ms(&s))
+            .and_then(|s| crate::time::parse_rfc3339_ms(&s))
             .unwrap_or_default(),
         cpu_percent: cpu_percent(r.cpu_stats.as_ref()?, r.precpu_stats.as_ref()),
         memory_bytes: usage.saturating_sub(cache),
@@ -125,27 +130,6 @@ fn cpu_percent(now: &ContainerCpuStats, before: Option<&ContainerCpuStats>) -> f
     } else {
         0.0
     }
-}
-
-/// Unix milliseconds of an RFC 3339 time such as
-/// `2026-12-01T19:40:00.123456789Z` (Docker's format, always UTC).
-fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    let (date, time) = s.trim_end_matches('Z').split_once('T')?;
-    let time = time.split(['+']).next()?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>());
-    let (h, min, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let millis: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-    // Days since 1970-01-01 by the civil-from-days inverse (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000 + millis)
 }
 
 #[cfg(test)]
@@ -203,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_reading_has_no_cpu_and_a_stopped_container_no_sample() {
+    fn the_first_reading_and_a_stopped_container_give_no_sample() {
         let first = ContainerStatsResponse {
             cpu_stats: Some(cpu(1_500, 20_000)),
             precpu_stats: Some(ContainerCpuStats::default()),
@@ -213,25 +197,12 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(to_sample("c1", &first).unwrap().cpu_percent, 0.0);
+        assert_eq!(to_sample("c1", &first), None);
         let stopped = ContainerStatsResponse {
+            precpu_stats: Some(cpu(1_000, 10_000)),
             memory_stats: Some(ContainerMemoryStats::default()),
             ..Default::default()
         };
         assert_eq!(to_sample("c1", &stopped), None);
-    }
-
-    #[test]
-    fn docker_times_parse_to_unix_milliseconds() {
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_rfc3339_ms("2023-11-14T22:13:20.123456789Z"),
-            Some(1_700_000_000_123)
-        );
-        assert_eq!(
-            parse_rfc3339_ms("2024-02-29T00:00:01.5Z"),
-            Some(1_709_164_801_500)
-        );
-        assert_eq!(parse_rfc3339_ms("yesterday"), None);
     }
 }

@@ -165,10 +165,14 @@ impl Watcher {
         on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
     ) -> Result<String, DeskError> {
         let spawner = session.spawner();
-        let until = now_ms();
+        // The host's clock, not ours: Docker reads `since` and `until` by it.
+        let until = match spawner.host_time_ms().await {
+            Ok(t) => t,
+            Err(e) => return Ok(e.to_string()),
+        };
         let mut replayed = 0;
         if let Some(since) = self.caught_up_ms {
-            let mut past = spawner.events_since(since, Some(until));
+            let mut past = spawner.events(since, Some(until));
             while let Some(event) = past.next().await {
                 match event {
                     Ok(event) => replayed += usize::from(self.handle(desk, event, on_event).await?),
@@ -177,7 +181,7 @@ impl Watcher {
             }
         }
         // Subscribed from `until` before the listing, so nothing in between is lost.
-        let mut live = spawner.events_since(until, None);
+        let mut live = spawner.events(until, None);
         let apps = match session.refresh_apps_live().await {
             Ok(apps) => apps,
             Err(DeskError::Spawn { source, .. }) => return Ok(source.to_string()),

@@ -110,12 +110,14 @@ impl Sampler {
                 continue;
             }
             let (rx, tx) = match self.previous.get(&r.slug) {
-                // Same container: what moved since; a new one starts from zero.
+                // Same container: what moved since.
                 Some(p) if &p.container == id => (
                     last.net_rx_bytes.saturating_sub(p.rx),
                     last.net_tx_bytes.saturating_sub(p.tx),
                 ),
-                _ => (last.net_rx_bytes, last.net_tx_bytes),
+                // A container's first tick is the baseline: its counters
+                // hold everything since it started, maybe hours ago.
+                _ => (0, 0),
             };
             self.previous.insert(
                 r.slug.clone(),
@@ -190,8 +192,8 @@ mod tests {
         assert_eq!((s.slug.as_str(), s.at_ms), ("web", 5_000));
         assert_eq!(s.cpu_percent, 20.0);
         assert_eq!((s.memory_bytes, s.memory_limit_bytes), (200, 1000));
-        // The first tick counts the bytes since the container started.
-        assert_eq!((s.net_rx_bytes, s.net_tx_bytes), (1500, 750));
+        // The first tick is the baseline of the network counters.
+        assert_eq!((s.net_rx_bytes, s.net_tx_bytes), (0, 0));
         assert_eq!(s.requests, None);
 
         // No reading since: no sample (not a made-up zero).
@@ -201,10 +203,11 @@ mod tests {
         let next = sampler.take(15_000);
         assert_eq!((next[0].net_rx_bytes, next[0].net_tx_bytes), (200, 100));
 
-        // A new container of the same app counts from zero again.
+        // A new container of the same app starts a new baseline.
         sampler.forget("c1");
         sampler.add("c2", "web", reading(1.0, 50, 300));
-        let fresh = sampler.take(20_000);
-        assert_eq!(fresh[0].net_rx_bytes, 300);
+        assert_eq!(sampler.take(20_000)[0].net_rx_bytes, 0);
+        sampler.add("c2", "web", reading(1.0, 50, 420));
+        assert_eq!(sampler.take(25_000)[0].net_rx_bytes, 120);
     }
 }
