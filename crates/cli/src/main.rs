@@ -149,6 +149,16 @@ struct BootstrapArgs {
     /// Only say what would be done; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Send the images the host cannot pull from this machine's Docker
+    /// (Traefik's, and rserve-base:<R> when here, else its base image).
+    #[arg(long, conflicts_with = "dry_run")]
+    send_images: bool,
+    /// The Traefik image to run (with --send-images: one this machine has).
+    #[arg(long)]
+    traefik_image: Option<String>,
+    /// The image rserve-base is built on (default rocker/r-ver:<R>).
+    #[arg(long)]
+    base_image: Option<String>,
 }
 
 #[derive(Args)]
@@ -392,15 +402,21 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 domain: args.domain,
                 email: args.email,
                 r_versions: args.r_versions,
+                base_image: args.base_image,
                 ..BootstrapOptions::default()
             };
+            if let Some(image) = args.traefik_image {
+                options.traefik_image = image;
+            }
             options.http_port = args.http_port.unwrap_or(options.http_port);
             options.https_port = args.https_port.unwrap_or(options.https_port);
             if args.dry_run {
                 out.bootstrap_plan(&desk.bootstrap_plan(&args.name, &options).await?);
             } else {
                 let report = desk
-                    .bootstrap(&args.name, &options, &|event| out.bootstrap_step(&event))
+                    .bootstrap(&args.name, &options, args.send_images, &|event| {
+                        out.bootstrap_step(&event)
+                    })
                     .await?;
                 out.bootstrap_done(&args.name, &report);
             }

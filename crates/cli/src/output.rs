@@ -120,11 +120,19 @@ impl Output {
         }
         match event.state {
             StepState::Started => println!("==> {}", event.step),
-            state => {
-                println!("    {}: {state:?} ({} ms)", event.step, event.duration_ms);
-                if state == StepState::Failed && !event.output_tail.is_empty() {
+            StepState::Failed => {
+                println!("    {}: Failed ({} ms)", event.step, event.duration_ms);
+                if !event.output_tail.is_empty() {
                     println!("    {}", event.output_tail.replace('\n', "\n    "));
                 }
+            }
+            state => {
+                let last = event.output_tail.lines().last().unwrap_or_default();
+                let sep = if last.is_empty() { "" } else { ": " };
+                println!(
+                    "    {}: {state:?} ({} ms){sep}{last}",
+                    event.step, event.duration_ms
+                );
             }
         }
     }

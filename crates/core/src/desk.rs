@@ -106,8 +106,10 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// Opens (creating if needed) the cache in `data_dir`.
+    /// Opens (creating if needed) the cache in `data_dir`, after cleaning up
+    /// what killed runs left (ssh masters still logged in to a host).
     pub async fn open(data_dir: &Path) -> Result<Self, DeskError> {
+        crate::host::reap_abandoned(&paths::runtime_base()).await;
         let store = Store::open(paths::database(data_dir)).await?;
         Ok(Self { store })
     }
@@ -119,7 +121,8 @@ impl Desk {
     /// Adds a host after connecting to it once, which pins its host key.
     /// A secret given with it goes to the OS keyring first, so ssh can ask
     /// for it. Nothing is kept, in the store or the keyring, if the host
-    /// cannot be reached or refuses the login.
+    /// cannot be reached or refuses the login. A VPS without Docker yet is
+    /// fine: the bootstrap installs it.
     pub async fn add_host(&self, new: NewHost) -> Result<AddedHost, DeskError> {
         validate_host_name(&new.name)?;
         let public_url = match new.public_url {
@@ -130,10 +133,10 @@ impl Desk {
         self.store.add_host(record.clone()).await?;
         let connected = match &new.secret {
             Some((kind, secret)) => match self.keep_secret(&new.name, *kind, secret).await {
-                Ok(()) => self.connect(&record).await,
+                Ok(()) => self.connect_with(&record, None, false).await,
                 Err(e) => Err(e),
             },
-            None => self.connect(&record).await,
+            None => self.connect_with(&record, None, false).await,
         };
         match connected {
             Ok(session) => {
@@ -256,11 +259,15 @@ impl Desk {
     }
 
     /// Bootstraps the host: each step checks first and is skipped when done,
-    /// so this can run again at any time, also after an interruption.
+    /// so this can run again at any time, also after an interruption. With
+    /// `send_images`, the images the host cannot pull (Traefik's, a ready-made
+    /// `rserve-base:<R>` or else its base) are sent from this workstation's
+    /// Docker (the local socket) through the tunnel.
     pub async fn bootstrap(
         &self,
         host: &str,
         options: &BootstrapOptions,
+        send_images: bool,
         progress: &(dyn Fn(StepEvent) + Send + Sync),
     ) -> Result<BootstrapReport, DeskError> {
         let record = self.host(host).await?;
@@ -275,9 +282,25 @@ impl Desk {
         };
         let outcome = match self.connect_with(&record, None, false).await {
             Ok(session) => {
-                let report = bootstrap::run(&session.connection, options, &recording).await;
+                let report = if send_images {
+                    match self.workstation_docker().await {
+                        Ok(here) => bootstrap::run_sending_images(
+                            &session.connection,
+                            options,
+                            &here,
+                            &recording,
+                        )
+                        .await
+                        .map_err(DeskError::from),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    bootstrap::run(&session.connection, options, &recording)
+                        .await
+                        .map_err(DeskError::from)
+                };
                 session.close().await;
-                report.map_err(DeskError::from)
+                report
             }
             Err(e) => Err(e),
         };
@@ -293,6 +316,16 @@ impl Desk {
             })
             .await?;
         outcome
+    }
+
+    /// This workstation's own Docker, where images are sent from.
+    async fn workstation_docker(&self) -> Result<bollard::Docker, DeskError> {
+        let target = HostTarget::Local {
+            socket: crate::host::DEFAULT_DOCKER_SOCKET.into(),
+        };
+        let options = ConnectOptions::new(std::env::temp_dir());
+        let local = Connection::open("this workstation", target, &options, &self.store).await?;
+        Ok(local.docker())
     }
 
     /// Opens the tunnel; with `repin`, a new host key with that fingerprint
