@@ -1,7 +1,11 @@
 //! `cargo xtask bench`: figures measured in one run against the stand-in VPS,
 //! printed as ratios so a noisy machine shifts both sides alike.
 //! - Docker API round trip (list containers) over the SSH tunnel ÷ over the local socket;
-//! - code-only redeploy time ÷ first build time.
+//! - code-only redeploy time ÷ first build time;
+//! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`).
+
+#[path = "bench_monitor.rs"]
+mod bench_monitor;
 
 use std::time::{Duration, Instant};
 
@@ -81,6 +85,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(second_total),
         second_total as f64 / first_total as f64
     );
+    bench_monitor::store_figures().await?;
+    bench_monitor::crash_latency(&desk, &vps.repo).await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `rdesk`: every Rserve Desk operation from the command line. It only parses
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
+mod monitoring;
 mod output;
 mod secret;
 
@@ -52,8 +53,13 @@ enum Command {
     Restart(AppArgs),
     /// Remove an app: its containers and images.
     Rm(AppArgs),
-    /// Follow a host's apps: print and record each start, crash, OOM kill and health change.
-    Watch(HostArg),
+    /// Follow a host's apps: record each start, crash, OOM kill and health change, and
+    /// CPU, memory, network and requests every 5 s; reconnects when the tunnel drops.
+    Watch(monitoring::WatchArgs),
+    /// Print an app's (or the host's) metrics over a range.
+    Metrics(monitoring::MetricsArgs),
+    /// Draw an app's (or the host's) metrics or uptime as an SVG chart.
+    Chart(monitoring::ChartArgs),
     /// Show an app's deployments and status changes.
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
@@ -316,14 +322,9 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             })
             .await
         }
-        Command::Watch(HostArg { host }) => {
-            with_session(&desk, &host, async |s| {
-                s.watch(&|event, status| out.app_event(event, status))
-                    .await?;
-                Ok(())
-            })
-            .await
-        }
+        Command::Watch(args) => monitoring::watch(&desk, args, out).await,
+        Command::Metrics(args) => monitoring::metrics(&desk, args, out).await,
+        Command::Chart(args) => monitoring::chart(&desk, args, out).await,
         Command::History(app) => {
             desk.host(&app.host).await?;
             let store = desk.store();

@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use rdesk_spawner::{
-    AppEvent, AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner,
-    LogLine, Mode, PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
+    AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner, LogLine, Mode,
+    PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,6 +18,7 @@ use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, S
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostError, HostTarget};
 use crate::intake::{self, Limits};
+use crate::monitor;
 use crate::paths;
 use crate::secrets::askpass::AskpassEnv;
 use crate::secrets::{Secret, SecretKind, SecretStore};
@@ -434,10 +434,6 @@ impl HostSession {
         &self.record
     }
 
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.connection
-    }
-
     /// Closes the tunnel, leaving no ssh process behind. A failure to close
     /// gently is logged: the operation itself is done by then.
     pub async fn close(self) {
@@ -488,21 +484,39 @@ impl HostSession {
 
     /// Rebuilds the cached app list of this host from its containers' labels.
     pub async fn refresh_apps(&self) -> Result<Vec<AppRecord>, DeskError> {
+        let live = self.refresh_apps_live().await?;
+        Ok(live.iter().map(|a| app_record(self.name(), a)).collect())
+    }
+
+    /// [`HostSession::refresh_apps`], returning what the host listed. A
+    /// status is recorded only where the listing disagrees with the last one
+    /// recorded ([`monitor::agrees`]), so a listing never invents a change.
+    pub(crate) async fn refresh_apps_live(&self) -> Result<Vec<AppState>, DeskError> {
         let live = self
             .spawner
             .list()
             .await
             .map_err(DeskError::spawn(self.name()))?;
         let records: Vec<AppRecord> = live.iter().map(|a| app_record(self.name(), a)).collect();
-        self.store
-            .replace_apps(self.name(), records.clone())
-            .await?;
+        self.store.replace_apps(self.name(), records).await?;
         for app in &live {
-            self.store
-                .record_status(self.name(), &app.slug, &app.status(), None)
-                .await?;
+            let last = self.store.status_events(self.name(), &app.slug, 1).await?;
+            let status = app.status();
+            if !monitor::agrees(&status, last.first().map(|e| e.status.as_str())) {
+                self.store
+                    .record_status(self.name(), &app.slug, &status, None)
+                    .await?;
+            }
         }
-        Ok(records)
+        Ok(live)
+    }
+
+    pub(crate) fn spawner(&self) -> &DockerSpawner {
+        &self.spawner
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
     }
 
     /// Takes the user's files, builds what changed and switches the app to the new version.
@@ -745,38 +759,6 @@ impl HostSession {
         let removed = removed?;
         self.store.remove_app(self.name(), slug.as_str()).await?;
         Ok(removed)
-    }
-
-    /// Follows the host's app events until the stream ends: reconciles the
-    /// cache from a container listing first (so nothing missed while away is
-    /// lost), then records each status change as it happens and hands every
-    /// event to `on_event` with the status it left.
-    pub async fn watch(
-        &self,
-        on_event: &(dyn Fn(&AppEvent, &str) + Send + Sync),
-    ) -> Result<(), DeskError> {
-        let mut events = self.spawner.events();
-        self.refresh_apps().await?;
-        while let Some(event) = events.next().await {
-            let event = event.map_err(DeskError::spawn(self.name()))?;
-            let (status, detail) = event.kind.status();
-            self.store
-                .record_status(self.name(), &event.slug, status, detail.as_deref())
-                .await?;
-            self.refresh_cached_status(&event.slug, status).await?;
-            on_event(&event, status);
-        }
-        Ok(())
-    }
-
-    /// Sets the cached status of one app, if it is cached.
-    async fn refresh_cached_status(&self, slug: &str, status: &str) -> Result<(), DeskError> {
-        if let Some(mut app) = self.store.app(self.name(), slug).await? {
-            app.status = status.to_owned();
-            app.updated_at = now_ms();
-            self.store.upsert_app(app).await?;
-        }
-        Ok(())
     }
 
     pub async fn logs(

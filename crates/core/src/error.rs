@@ -41,6 +41,9 @@ pub enum DeskError {
     PublicUrl(String),
     #[error("host `{0}` has no R version to build on: bootstrap it with an R version first")]
     NoRVersion(String),
+    /// A chart or metrics request that cannot be answered as asked.
+    #[error("{0}")]
+    Chart(String),
     #[error("the keyring for host `{host}`: {source}")]
     Secret {
         host: String,

@@ -3,11 +3,13 @@
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
 pub mod bootstrap;
+pub mod charts;
 pub mod dashboard;
 pub mod desk;
 mod error;
 pub mod host;
 pub mod intake;
+pub mod monitor;
 pub mod paths;
 pub mod secrets;
 pub mod store;
