@@ -2,10 +2,13 @@
 //! printed as ratios so a noisy machine shifts both sides alike.
 //! - Docker API round trip (list containers) over the SSH tunnel ÷ over the local socket;
 //! - code-only redeploy time ÷ first build time;
+//! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
 //! - the desktop app: cold start to a painted window, idle RSS with its webview processes.
 
 #[path = "bench_desktop.rs"]
 mod bench_desktop;
+#[path = "bench_monitor.rs"]
+mod bench_monitor;
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         name: "vps".into(),
         target: target.clone(),
         public_url: Some(vps.public_url.clone()),
+        secret: None,
     })
     .await?;
 
@@ -84,6 +88,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(second_total),
         second_total as f64 / first_total as f64
     );
+    bench_monitor::store_figures().await?;
+    bench_monitor::crash_latency(&desk, &vps.repo).await?;
 
     let window = bench_desktop::measure(data.path())?;
     let total_kb: u64 = window.rss_kb.values().sum();

@@ -122,6 +122,8 @@ impl VirtualDesktop {
                 "root",
                 "-crop",
                 &format!("1x1+{x}+{y}"),
+                "-depth",
+                "8",
                 "txt:-",
             ]))
             .stderr(Stdio::null())

@@ -49,17 +49,7 @@ impl Standin {
 
     /// Adds the stand-in to `desk` as host `vps`.
     pub fn add_to(&self, desk: &Rdesk) {
-        desk.ok(&[
-            "host",
-            "add",
-            "vps",
-            "--ssh",
-            &self.ssh,
-            "--identity",
-            &self.identity,
-            "--public-url",
-            &self.public_url,
-        ]);
+        desk.add_vps(&self.ssh, &self.identity, &self.public_url);
     }
 }
 
@@ -102,6 +92,21 @@ impl Rdesk {
         Self {
             data_dir: tempfile::tempdir().expect("temp dir"),
         }
+    }
+
+    /// `rdesk host add vps --ssh SSH --identity KEY --public-url URL`.
+    pub fn add_vps(&self, ssh: &str, identity: &str, public_url: &str) {
+        self.ok(&[
+            "host",
+            "add",
+            "vps",
+            "--ssh",
+            ssh,
+            "--identity",
+            identity,
+            "--public-url",
+            public_url,
+        ]);
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

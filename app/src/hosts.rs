@@ -23,6 +23,7 @@ pub fn HostsPage() -> impl IntoView {
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
     );
+    let (password, passphrase) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let local = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let added = RwSignal::new(None::<String>);
@@ -36,7 +37,11 @@ pub fn HostsPage() -> impl IntoView {
             },
             identity: non_empty(identity.get_untracked()),
             public_url: non_empty(url.get_untracked()),
+            password: non_empty(password.get_untracked()),
+            passphrase: non_empty(passphrase.get_untracked()),
         };
+        password.set(String::new());
+        passphrase.set(String::new());
         busy.set(true);
         added.set(None);
         spawn_local(async move {
@@ -79,6 +84,8 @@ pub fn HostsPage() -> impl IntoView {
                 <label class="check"><input id="host-local" type="checkbox" bind:checked=local/> "This machine's Docker (no SSH)"</label>
                 <label>"SSH" <input id="host-ssh" bind:value=ssh placeholder="deploy@vps.example.org:22" disabled=move || local.get()/></label>
                 <label>"Key file" <input id="host-identity" bind:value=identity placeholder="~/.ssh/id_ed25519 (else agent / ~/.ssh)" disabled=move || local.get()/></label>
+                <label>"SSH password (kept in the OS keyring)" <input id="host-password" type="password" bind:value=password disabled=move || local.get()/></label>
+                <label>"Key passphrase (kept in the OS keyring)" <input id="host-passphrase" type="password" bind:value=passphrase disabled=move || local.get()/></label>
                 <label>"Public URL" <input id="host-url" bind:value=url placeholder="https://vps.example.org"/></label>
                 <button id="host-add" type="button" on:click=add disabled=move || busy.get()>
                     {move || if busy.get() { "Connecting…" } else { "Add host" }}
@@ -118,6 +125,7 @@ fn Bootstrap(host: String) -> impl IntoView {
         RwSignal::new(String::from("80")),
     );
     let (domain, email) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let send_images = RwSignal::new(false);
     let steps = RwSignal::new(Vec::<BootstrapStep>::new());
     let outcome = RwSignal::new(None::<String>);
     let run = move |_| {
@@ -128,6 +136,7 @@ fn Bootstrap(host: String) -> impl IntoView {
             email: non_empty(email.get_untracked()),
             http_port: http_port.get_untracked().trim().parse().ok(),
             https_port: None,
+            send_images: send_images.get_untracked(),
         };
         steps.set(Vec::new());
         outcome.set(Some("running…".into()));
@@ -155,6 +164,7 @@ fn Bootstrap(host: String) -> impl IntoView {
                 <label>"HTTP port" <input bind:value=http_port/></label>
                 <label>"Domain (HTTPS)" <input bind:value=domain/></label>
                 <label>"E-mail (Let's Encrypt)" <input bind:value=email/></label>
+                <label class="check"><input type="checkbox" bind:checked=send_images/> "Send images from this machine (the host cannot pull)"</label>
                 <button on:click=run.clone()>"Run bootstrap"</button>
                 <ol class="steps">
                     {move || steps.get().into_iter().map(|s| view! {

@@ -13,12 +13,17 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::Spec(_)
         | DeskError::Intake(_)
         | DeskError::PublicUrl(_)
-        | DeskError::NoRVersion(_) => ErrorCode::InvalidInput,
+        | DeskError::NoRVersion(_)
+        | DeskError::Chart(_)
+        | DeskError::SecretRefusedOnAdd { .. } => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
-        DeskError::Host(_) => ErrorCode::Unreachable,
+        DeskError::Host(_) | DeskError::Forward { .. } => ErrorCode::Unreachable,
         DeskError::Spawn { .. } | DeskError::Bootstrap(_) => ErrorCode::Failed,
         DeskError::Call { .. } => ErrorCode::Call,
-        DeskError::Store(_) | DeskError::Io { .. } => ErrorCode::Internal,
+        DeskError::Store(_)
+        | DeskError::Io { .. }
+        | DeskError::Secret { .. }
+        | DeskError::AskpassMissing(_) => ErrorCode::Internal,
     };
     IpcError::new(code, rdesk_core::sentence(&e))
 }

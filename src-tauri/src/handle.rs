@@ -9,6 +9,7 @@ use rdesk_core::DeskError;
 use rdesk_core::bootstrap::BootstrapOptions;
 use rdesk_core::desk::{DeployRequest, NewHost};
 use rdesk_core::host::HostTarget;
+use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppView, AppsList, BootstrapArgs, BootstrapStep,
@@ -56,12 +57,19 @@ pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Repl
         }
         _ => HostTarget::local(),
     };
+    let given = |s: Option<String>| s.filter(|s| !s.is_empty()).map(Secret::new);
+    let secret = match (given(args.password), given(args.passphrase)) {
+        (Some(password), _) => Some((SecretKind::SshPassword, password)),
+        (None, Some(passphrase)) => Some((SecretKind::KeyPassphrase, passphrase)),
+        (None, None) => None,
+    };
     let added = shell
         .desk
         .add_host(NewHost {
             name: args.name,
             target,
             public_url: args.public_url.filter(|u| !u.trim().is_empty()),
+            secret,
         })
         .await
         .map_err(convert::error)?;
@@ -268,7 +276,9 @@ pub async fn bootstrap(
     };
     let report = shell
         .desk
-        .bootstrap(&args.host, &options, &|event| send(&progress, step(event)))
+        .bootstrap(&args.host, &options, args.send_images, &|event| {
+            send(&progress, step(event))
+        })
         .await
         .map_err(convert::error)?;
     watch::start(app, args.host);

@@ -40,8 +40,9 @@ pub fn start(app: &AppHandle, host: String) {
     );
     let task = tauri::async_runtime::spawn(async move {
         let on_update = |update| show(&handle, &name, update);
-        let end = watcher::watch_host(&desk, &name, &alerts, &on_update).await;
-        tracing::info!("stopped watching {name}: {end}");
+        if let Err(e) = watcher::watch_host(&desk, &name, &alerts, &on_update).await {
+            tracing::warn!("stopped watching {name}: {}", rdesk_core::sentence(&e));
+        }
     });
     watchers.insert(host, task);
 }

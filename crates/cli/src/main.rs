@@ -1,7 +1,9 @@
 //! `rdesk`: every Rserve Desk operation from the command line. It only parses
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
+mod monitoring;
 mod output;
+mod secret;
 
 use std::path::PathBuf;
 
@@ -12,6 +14,7 @@ use rdesk_core::bootstrap::BootstrapOptions;
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
+use rdesk_core::secrets::SecretKind;
 
 use output::Output;
 
@@ -50,8 +53,13 @@ enum Command {
     Restart(AppArgs),
     /// Remove an app: its containers and images.
     Rm(AppArgs),
-    /// Follow a host's apps: print and record each start, crash, OOM kill and health change.
-    Watch(HostArg),
+    /// Follow a host's apps: record each start, crash, OOM kill and health change, and
+    /// CPU, memory, network and requests every 5 s; reconnects when the tunnel drops.
+    Watch(monitoring::WatchArgs),
+    /// Print an app's (or the host's) metrics over a range.
+    Metrics(monitoring::MetricsArgs),
+    /// Draw an app's (or the host's) metrics or uptime as an SVG chart.
+    Chart(monitoring::ChartArgs),
     /// Show an app's deployments and status changes.
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
@@ -68,8 +76,21 @@ enum HostCommand {
     Check { name: String },
     /// Set a host up: Docker, the private network, Traefik, rserve-base. Safe to re-run.
     Bootstrap(BootstrapArgs),
-    /// Forget a host (nothing on it changes).
+    /// Forget a host and the secrets kept for it in the keyring (nothing on it changes).
     Rm { name: String },
+    /// Keep a new SSH password or key passphrase for a host in the OS keyring.
+    SetSecret(SetSecretArgs),
+    /// Open Traefik's dashboard (only on the VPS's loopback) through the SSH
+    /// session, until Ctrl-C.
+    Dashboard {
+        name: String,
+        /// The port on this machine's 127.0.0.1 (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// The dashboard's port on the VPS.
+        #[arg(long, default_value_t = rdesk_core::dashboard::DEFAULT_REMOTE_PORT)]
+        remote_port: u16,
+    },
     /// Accept a host's new SSH key, after checking its fingerprint on the server itself.
     Repin {
         name: String,
@@ -94,6 +115,28 @@ struct HostAddArgs {
     /// Where the host's Traefik answers (default http://HOST).
     #[arg(long)]
     public_url: Option<String>,
+    /// Ask once for the SSH password and keep it in the OS keyring (read
+    /// from standard input when that is not a terminal).
+    #[arg(long, requires = "ssh", conflicts_with = "ask_passphrase")]
+    ask_password: bool,
+    /// Ask once for the passphrase of the key and keep it in the OS keyring.
+    #[arg(long, requires = "ssh")]
+    ask_passphrase: bool,
+}
+
+#[derive(Args)]
+struct SetSecretArgs {
+    name: String,
+    /// The SSH password (asked for, or read from standard input).
+    #[arg(
+        long,
+        conflicts_with = "passphrase",
+        required_unless_present = "passphrase"
+    )]
+    password: bool,
+    /// The passphrase of the host's key.
+    #[arg(long)]
+    passphrase: bool,
 }
 
 #[derive(Args)]
@@ -117,6 +160,16 @@ struct BootstrapArgs {
     /// Only say what would be done; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Send the images the host cannot pull from this machine's Docker
+    /// (Traefik's, and rserve-base:<R> when here, else its base image).
+    #[arg(long, conflicts_with = "dry_run")]
+    send_images: bool,
+    /// The Traefik image to run (with --send-images: one this machine has).
+    #[arg(long)]
+    traefik_image: Option<String>,
+    /// The image rserve-base is built on (default rocker/r-ver:<R>).
+    #[arg(long)]
+    base_image: Option<String>,
 }
 
 #[derive(Args)]
@@ -269,14 +322,9 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             })
             .await
         }
-        Command::Watch(HostArg { host }) => {
-            with_session(&desk, &host, async |s| {
-                s.watch(&|event, status| out.app_event(event, status))
-                    .await?;
-                Ok(())
-            })
-            .await
-        }
+        Command::Watch(args) => monitoring::watch(&desk, args, out).await,
+        Command::Metrics(args) => monitoring::metrics(&desk, args, out).await,
+        Command::Chart(args) => monitoring::chart(&desk, args, out).await,
         Command::History(app) => {
             desk.host(&app.host).await?;
             let store = desk.store();
@@ -328,11 +376,19 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 }
                 None => HostTarget::local(),
             };
+            let secret = if args.ask_password {
+                Some(secret::ask(SecretKind::SshPassword, &args.name)?)
+            } else if args.ask_passphrase {
+                Some(secret::ask(SecretKind::KeyPassphrase, &args.name)?)
+            } else {
+                None
+            };
             let added = desk
                 .add_host(NewHost {
                     name: args.name,
                     target,
                     public_url: args.public_url,
+                    secret,
                 })
                 .await?;
             out.host_added(&added);
@@ -341,6 +397,25 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
         HostCommand::Check { name } => {
             with_session(desk, &name, async |s| {
                 out.host_check(&s.check().await?);
+                Ok(())
+            })
+            .await?
+        }
+        HostCommand::Dashboard {
+            name,
+            port,
+            remote_port,
+        } => {
+            with_session(desk, &name, async |s| {
+                let dashboard = rdesk_core::dashboard::open(s, port, remote_port).await?;
+                out.message(
+                    &format!(
+                        "Traefik's dashboard of {name}: {} (Ctrl-C to close)",
+                        dashboard.url
+                    ),
+                    &serde_json::to_value(&dashboard)?,
+                );
+                tokio::signal::ctrl_c().await?;
                 Ok(())
             })
             .await?
@@ -357,18 +432,37 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 domain: args.domain,
                 email: args.email,
                 r_versions: args.r_versions,
+                base_image: args.base_image,
                 ..BootstrapOptions::default()
             };
+            if let Some(image) = args.traefik_image {
+                options.traefik_image = image;
+            }
             options.http_port = args.http_port.unwrap_or(options.http_port);
             options.https_port = args.https_port.unwrap_or(options.https_port);
             if args.dry_run {
                 out.bootstrap_plan(&desk.bootstrap_plan(&args.name, &options).await?);
             } else {
                 let report = desk
-                    .bootstrap(&args.name, &options, &|event| out.bootstrap_step(&event))
+                    .bootstrap(&args.name, &options, args.send_images, &|event| {
+                        out.bootstrap_step(&event)
+                    })
                     .await?;
                 out.bootstrap_done(&args.name, &report);
             }
+        }
+        HostCommand::SetSecret(args) => {
+            let kind = if args.passphrase {
+                SecretKind::KeyPassphrase
+            } else {
+                SecretKind::SshPassword
+            };
+            let (kind, secret) = secret::ask(kind, &args.name)?;
+            desk.set_secret(&args.name, kind, &secret).await?;
+            out.message(
+                &format!("{kind} of host {} kept in the keyring", args.name),
+                &serde_json::json!({ "host": args.name, "kept": kind.slug() }),
+            );
         }
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;

@@ -41,6 +41,36 @@ pub enum DeskError {
     PublicUrl(String),
     #[error("host `{0}` has no R version to build on: bootstrap it with an R version first")]
     NoRVersion(String),
+    /// A chart or metrics request that cannot be answered as asked.
+    #[error("{0}")]
+    Chart(String),
+    #[error("the keyring for host `{host}`: {source}")]
+    Secret {
+        host: String,
+        #[source]
+        source: crate::secrets::SecretError,
+    },
+    #[error(
+        "host `{host}` refused the SSH login with the {kind} just given ({reason}); nothing \
+         was kept: check it and add the host again"
+    )]
+    SecretRefusedOnAdd {
+        host: String,
+        kind: crate::secrets::SecretKind,
+        reason: String,
+    },
+    #[error(
+        "host `{0}` logs in with a secret from the keyring, but the helper `rdesk-askpass` \
+         that hands it to ssh is not beside this program; reinstall Rserve Desk or set \
+         RDESK_ASKPASS to its path"
+    )]
+    AskpassMissing(String),
+    #[error("could not forward {what} through the SSH session of host `{host}`: {reason}")]
+    Forward {
+        host: String,
+        what: String,
+        reason: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

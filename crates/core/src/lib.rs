@@ -4,10 +4,13 @@
 
 pub mod alerts;
 pub mod bootstrap;
+pub mod charts;
+pub mod dashboard;
 pub mod desk;
 mod error;
 pub mod host;
 pub mod intake;
+pub mod monitor;
 pub mod paths;
 pub mod preview;
 pub mod secrets;

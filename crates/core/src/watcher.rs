@@ -1,19 +1,17 @@
-//! Keeps one host watched for as long as the caller wants: opens its tunnel,
-//! follows its app events (which [`HostSession::watch`] records in the
-//! cache), turns them into notices through [`Alerts`], and when the host
-//! goes away says so and tries again with backoff. The desktop shell only
-//! shows what it is handed.
-//!
-//! [`HostSession::watch`]: crate::desk::HostSession::watch
+//! What the desktop shell needs from a watched host, from the monitor
+//! ([`crate::monitor::run`]: status history, metrics, reconnects with
+//! backoff): connected or not, which app changed, and the notices
+//! [`Alerts`] lets through. The shell only shows what it is handed.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rdesk_spawner::AppEvent;
 
 use crate::alerts::{Alerts, Notice};
 use crate::desk::Desk;
 use crate::error::DeskError;
+use crate::monitor::{self, MonitorEvent, MonitorOptions};
 
 /// What the watcher saw.
 #[derive(Debug, Clone)]
@@ -28,70 +26,105 @@ pub enum WatchUpdate {
     Notice(Notice),
 }
 
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LONGEST_RETRY: Duration = Duration::from_secs(30);
-
-/// The wait after `previous`: doubled, at most [`LONGEST_RETRY`].
-fn next_retry(previous: Duration) -> Duration {
-    (previous * 2).min(LONGEST_RETRY)
+/// The updates one monitor event makes, passing app events through `alerts`.
+fn updates(host: &str, event: &MonitorEvent, alerts: &Mutex<Alerts>) -> Vec<WatchUpdate> {
+    match event {
+        MonitorEvent::Connected { .. } => vec![WatchUpdate::Connected],
+        MonitorEvent::Disconnected { reason, .. } => vec![WatchUpdate::Offline {
+            reason: reason.clone(),
+        }],
+        MonitorEvent::Status { app, status, .. } => {
+            let notice = alerts
+                .lock()
+                .ok()
+                .and_then(|mut a| a.on_event(host, app, Instant::now()));
+            let mut out = vec![WatchUpdate::Changed {
+                event: app.clone(),
+                status: status.clone(),
+            }];
+            out.extend(notice.map(WatchUpdate::Notice));
+            out
+        }
+        MonitorEvent::Sampled { .. } | MonitorEvent::RequestsUnavailable { .. } => Vec::new(),
+    }
 }
 
-/// Watches `host` until it is removed from the cache (then returns the
-/// unknown-host error) or the future is dropped.
+/// Watches `host` (and samples its metrics) until the future is dropped or
+/// the monitor meets an error retrying cannot fix (an unknown host, a
+/// changed host key, a failing database), which it returns.
 pub async fn watch_host(
     desk: &Desk,
     host: &str,
     alerts: &Mutex<Alerts>,
     on_update: &(dyn Fn(WatchUpdate) + Send + Sync),
-) -> DeskError {
-    let mut retry = FIRST_RETRY;
-    loop {
-        let outcome = match desk.session(host).await {
-            Ok(session) => {
-                on_update(WatchUpdate::Connected);
-                retry = FIRST_RETRY;
-                let on_event = |event: &AppEvent, status: &str| {
-                    let notice = alerts
-                        .lock()
-                        .ok()
-                        .and_then(|mut a| a.on_event(host, event, Instant::now()));
-                    on_update(WatchUpdate::Changed {
-                        event: event.clone(),
-                        status: status.to_owned(),
-                    });
-                    if let Some(notice) = notice {
-                        on_update(WatchUpdate::Notice(notice));
-                    }
-                };
-                let watched = session.watch(&on_event).await;
-                session.close().await;
-                watched
-            }
-            Err(e) => Err(e),
-        };
-        let reason = match outcome {
-            Err(e @ DeskError::UnknownHost(_)) => return e,
-            Err(e) => crate::sentence(&e),
-            Ok(()) => "the host's event stream ended".to_owned(),
-        };
-        on_update(WatchUpdate::Offline { reason });
-        tokio::time::sleep(retry).await;
-        retry = next_retry(retry);
-    }
+) -> Result<(), DeskError> {
+    let on_event = |event: &MonitorEvent| {
+        for update in updates(host, event, alerts) {
+            on_update(update);
+        }
+    };
+    monitor::run(desk, host, &MonitorOptions::default(), &on_event).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdesk_spawner::AppEventKind;
+
+    fn status(kind: AppEventKind, status: &str) -> MonitorEvent {
+        MonitorEvent::Status {
+            app: AppEvent {
+                slug: "calc".into(),
+                app_id: "id".into(),
+                container_id: "c".into(),
+                kind,
+                at_ms: 0,
+            },
+            status: status.into(),
+            detail: None,
+            recorded: true,
+        }
+    }
 
     #[test]
-    fn retries_back_off_to_a_ceiling() {
-        let mut waits = vec![FIRST_RETRY];
-        for _ in 0..7 {
-            waits.push(next_retry(*waits.last().unwrap()));
-        }
-        let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+    fn app_events_become_changes_and_throttled_notices() {
+        let alerts = Mutex::new(Alerts::default());
+        let died = || status(AppEventKind::Died { exit_code: 137 }, "crashed");
+        let first = updates("vps", &died(), &alerts);
+        assert!(
+            matches!(&first[..], [WatchUpdate::Changed { .. }, WatchUpdate::Notice(n)] if n.title == "calc crashed (exit code 137)")
+        );
+        let again = updates("vps", &died(), &alerts);
+        assert!(
+            matches!(&again[..], [WatchUpdate::Changed { .. }]),
+            "{again:?}"
+        );
+    }
+
+    #[test]
+    fn connection_changes_pass_and_samples_do_not() {
+        let alerts = Mutex::new(Alerts::default());
+        let lost = MonitorEvent::Disconnected {
+            reason: "refused".into(),
+            retry_in_ms: 500,
+        };
+        assert!(
+            matches!(&updates("h", &lost, &alerts)[..], [WatchUpdate::Offline { reason }] if reason == "refused")
+        );
+        let back = MonitorEvent::Connected {
+            host: "h".into(),
+            replayed: 0,
+        };
+        assert!(matches!(
+            &updates("h", &back, &alerts)[..],
+            [WatchUpdate::Connected]
+        ));
+        let sampled = MonitorEvent::Sampled {
+            at_ms: 0,
+            apps: 1,
+            with_requests: false,
+        };
+        assert!(updates("h", &sampled, &alerts).is_empty());
     }
 
     #[tokio::test]
@@ -99,15 +132,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let desk = Desk::open(dir.path()).await.unwrap();
         let alerts = Mutex::new(Alerts::default());
-        let seen = Mutex::new(Vec::new());
-        let end = watch_host(&desk, "gone", &alerts, &|u| {
-            seen.lock().unwrap().push(format!("{u:?}"))
-        })
-        .await;
+        let end = watch_host(&desk, "gone", &alerts, &|_| {}).await;
         assert!(
-            matches!(end, DeskError::UnknownHost(ref h) if h == "gone"),
-            "{end}"
+            matches!(end, Err(DeskError::UnknownHost(ref h)) if h == "gone"),
+            "{end:?}"
         );
-        assert!(seen.lock().unwrap().is_empty());
     }
 }

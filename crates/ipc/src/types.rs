@@ -19,7 +19,8 @@ pub struct HostView {
 }
 
 /// A VPS over SSH when `ssh` is given, else this machine's Docker.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` never shows the password or passphrase.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddHostArgs {
     pub name: String,
     /// `user@host[:port]` or an `~/.ssh/config` alias.
@@ -27,6 +28,24 @@ pub struct AddHostArgs {
     /// A private key file; else the agent's or `~/.ssh`'s keys.
     pub identity: Option<String>,
     pub public_url: Option<String>,
+    /// The SSH password, kept in the OS keyring.
+    pub password: Option<String>,
+    /// The key file's passphrase, kept in the OS keyring.
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for AddHostArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("AddHostArgs")
+            .field("name", &self.name)
+            .field("ssh", &self.ssh)
+            .field("identity", &self.identity)
+            .field("public_url", &self.public_url)
+            .field("password", &hidden(&self.password))
+            .field("passphrase", &hidden(&self.passphrase))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +222,8 @@ pub struct BootstrapArgs {
     pub email: Option<String>,
     pub http_port: Option<u16>,
     pub https_port: Option<u16>,
+    /// Send the images the host cannot pull from this machine's Docker.
+    pub send_images: bool,
 }
 
 /// One step's state as it changes: `running`, `done`, `skipped`, `failed`.
@@ -348,6 +369,20 @@ mod tests {
         for bad in ["crashed", "oom-killed", "unhealthy", "missing", "dead"] {
             assert!(is_problem(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let args = AddHostArgs {
+            name: "vps".into(),
+            password: Some("hunter2".into()),
+            ..AddHostArgs::default()
+        };
+        let shown = format!("{args:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -93,11 +93,26 @@ fn layer_labels(spec: &AppSpec, role: Role) -> HashMap<String, String> {
 /// Port inside the container where Rserve speaks QAP over WebSocket.
 pub const WEBSOCKET_PORT: u16 = 8081;
 
+/// The name of an app's Traefik router and service.
+fn traefik_service(slug: &str) -> String {
+    format!("{TRAEFIK_SERVICE_PREFIX}{slug}")
+}
+
+const TRAEFIK_SERVICE_PREFIX: &str = "rserve-desk-";
+
+/// The app slug of a Traefik service name as its metrics label it
+/// (`rserve-desk-SLUG@docker`); `None` for services that are not an app's.
+pub fn slug_of_traefik_service(service: &str) -> Option<&str> {
+    let name = service.strip_suffix("@docker").unwrap_or(service);
+    name.strip_prefix(TRAEFIK_SERVICE_PREFIX)
+        .filter(|slug| Slug::parse(slug).is_ok())
+}
+
 /// Traefik labels routing `/<slug>` (and everything below it) to the app's
 /// WebSocket port, with the prefix stripped. Every container of the app carries
 /// the same service name, so during a redeploy Traefik balances over old and new.
 pub fn traefik_labels(slug: &Slug, network: &str) -> HashMap<String, String> {
-    let name = format!("rserve-desk-{slug}");
+    let name = traefik_service(slug.as_str());
     let router = format!("traefik.http.routers.{name}");
     let strip = format!("{name}-strip");
     [
@@ -125,6 +140,17 @@ pub fn traefik_labels(slug: &Slug, network: &str) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traefik_services_name_their_app() {
+        assert_eq!(
+            slug_of_traefik_service("rserve-desk-sales@docker"),
+            Some("sales")
+        );
+        assert_eq!(slug_of_traefik_service("rserve-desk-sales"), Some("sales"));
+        assert_eq!(slug_of_traefik_service("api@internal"), None);
+        assert_eq!(slug_of_traefik_service("rserve-desk-@docker"), None);
+    }
     use crate::spec::{RepoUrl, sample};
 
     fn spec() -> AppSpec {
