@@ -92,20 +92,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bench_monitor::crash_latency(&desk, &vps.repo).await?;
 
     let window = bench_desktop::measure(data.path())?;
-    let total_kb: u64 = window.rss_kb.values().sum();
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let rss: u64 = window.memory_kb.values().map(|m| m.0).sum();
+    let pss: u64 = window.memory_kb.values().map(|m| m.1).sum();
     println!("desktop app (debug build, under Xvfb, host `vps` watched):");
     println!(
         "  cold start to painted window: {:.2} s",
         window.painted.as_secs_f64()
     );
     let parts: Vec<String> = window
-        .rss_kb
+        .memory_kb
         .iter()
-        .map(|(name, kb)| format!("{name} {:.0} MB", *kb as f64 / 1024.0))
+        .map(|(name, (r, p))| format!("{name} {:.0}/{:.0}", mb(*r), mb(*p)))
         .collect();
     println!(
-        "  idle RSS with its webview processes: {:.0} MB (goal <= 150 MB): {}",
-        total_kb as f64 / 1024.0,
+        "  idle memory with its webview processes: RSS {:.0} MB, PSS {:.0} MB (goal <= 150 MB); RSS/PSS MB: {}",
+        mb(rss),
+        mb(pss),
         parts.join(", ")
     );
     Ok(())

@@ -1,7 +1,8 @@
 //! The desktop figures of `cargo xtask bench`: cold start of `rserve-desk`
 //! (a new process) to a painted window, seen by polling one screen pixel of
-//! the sidebar under Xvfb, and the idle resident memory of the app with its
-//! webview processes (WebKitWebProcess, WebKitNetworkProcess).
+//! the sidebar under Xvfb, and the idle memory (RSS, and PSS which splits
+//! shared pages) of the app with its webview processes (WebKitWebProcess,
+//! WebKitNetworkProcess).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,8 +18,9 @@ const IDLE: Duration = Duration::from_secs(10);
 
 pub struct Figures {
     pub painted: Duration,
-    /// Resident kB per process name, summed over processes of that name.
-    pub rss_kb: BTreeMap<String, u64>,
+    /// Resident and proportional (shared pages split) kB per process name,
+    /// summed over processes of that name.
+    pub memory_kb: BTreeMap<String, (u64, u64)>,
 }
 
 /// The process and all its descendants, from `/proc/*/stat`.
@@ -52,20 +54,22 @@ fn tree(root: u32) -> Vec<u32> {
     found
 }
 
-fn rss_and_name(pid: u32) -> Option<(String, u64)> {
+/// The `NAME:   123 kB` field of a /proc text, without its unit.
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(|v| v.trim().trim_end_matches(" kB").trim().to_owned())
+}
+
+/// A process's name, RSS and PSS in kB.
+fn memory(pid: u32) -> Option<(String, u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_owned())
-    };
-    let kb = field("VmRSS:")?
-        .trim_end_matches(" kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some((field("Name:")?, kb))
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    Some((
+        field(&status, "Name:")?,
+        field(&status, "VmRSS:")?.parse().ok()?,
+        field(&rollup, "Pss:")?.parse().ok()?,
+    ))
 }
 
 pub fn measure(data_dir: &Path) -> Result<Figures, String> {
@@ -92,12 +96,14 @@ pub fn measure(data_dir: &Path) -> Result<Figures, String> {
         std::thread::sleep(Duration::from_millis(50));
     };
     std::thread::sleep(IDLE);
-    let mut rss_kb = BTreeMap::new();
+    let mut memory_kb = BTreeMap::new();
     for pid in tree(app.0.id()) {
-        if let Some((name, kb)) = rss_and_name(pid) {
-            *rss_kb.entry(name).or_insert(0) += kb;
+        if let Some((name, rss, pss)) = memory(pid) {
+            let entry: &mut (u64, u64) = memory_kb.entry(name).or_default();
+            entry.0 += rss;
+            entry.1 += pss;
         }
     }
     drop(app);
-    Ok(Figures { painted, rss_kb })
+    Ok(Figures { painted, memory_kb })
 }

@@ -116,7 +116,7 @@ pub fn build_ui(st: &Standin) -> Result<Outcome> {
     ]))?;
     let wasm = target_dir(st)
         .join(WASM_TARGET)
-        .join("debug")
+        .join("release")
         .join("rdesk-app.wasm");
     let app = st.repo.join("app");
     let dist = app.join("dist");
