@@ -1,6 +1,7 @@
 //! `rdesk`: every Rserve Desk operation from the command line. It only parses
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
+mod deploys;
 mod output;
 
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ enum Command {
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
     Call(CallArgs),
+    /// List an app's kept versions (images), newest first; `*` marks the running one.
+    Versions(AppArgs),
+    /// Switch an app back to a kept version, health-gated like a deploy, without rebuilding.
+    Rollback(deploys::RollbackArgs),
 }
 
 #[derive(Subcommand)]
@@ -166,6 +171,8 @@ struct DeployArgs {
     /// `ocap` (only the app's functions are callable) or `eval` (trusted clients send any R).
     #[arg(long)]
     mode: Option<String>,
+    #[command(flatten)]
+    settings: deploys::SettingsArgs,
 }
 
 #[derive(Args)]
@@ -212,6 +219,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
                 packages: args.packages,
                 repo: args.repo,
                 mode: args.mode,
+                settings: args.settings.request(),
             };
             let report = session
                 .deploy(&request, &|event| out.deploy_event(&event))
@@ -285,6 +293,8 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             out.history(&deployments, &events);
             Ok(())
         }
+        Command::Versions(app) => deploys::versions(&desk, &app.slug, &app.host, out).await,
+        Command::Rollback(args) => deploys::rollback(&desk, args, out).await,
         Command::Call(args) => {
             let values = args
                 .args

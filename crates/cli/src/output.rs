@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub struct Output {
-    json: bool,
+    pub json: bool,
 }
 
 impl Output {
@@ -16,7 +16,7 @@ impl Output {
         Self { json }
     }
 
-    fn emit<T: Serialize + ?Sized>(&self, value: &T) {
+    pub fn emit<T: Serialize + ?Sized>(&self, value: &T) {
         match serde_json::to_string(value) {
             Ok(line) => println!("{line}"),
             Err(e) => eprintln!("error: could not write JSON: {e}"),

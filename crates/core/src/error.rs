@@ -21,6 +21,14 @@ pub enum DeskError {
         #[source]
         source: rdesk_spawner::SpawnError,
     },
+    #[error("on host `{host}`: {source}")]
+    Switch {
+        host: String,
+        #[source]
+        source: crate::switch::SwitchError,
+    },
+    #[error(transparent)]
+    Settings(#[from] rdesk_spawner::SettingsError),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]

@@ -2,6 +2,7 @@
 //! intake of app code, deploy orchestration and the local SQLite cache.
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
+pub mod app_settings;
 pub mod bootstrap;
 pub mod desk;
 mod error;
@@ -10,6 +11,7 @@ pub mod intake;
 pub mod paths;
 pub mod secrets;
 pub mod store;
+pub mod switch;
 pub mod transfer;
 
 pub use error::{DeskError, sentence};
