@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+mod traffic;
+pub use traffic::{Seen, Traffic};
+
 /// The stand-in VPS, or `None` (the test prints that it was skipped) when
 /// `RDESK_E2E` is not set. `cargo xtask test` always sets it.
 pub struct Standin {

@@ -448,7 +448,19 @@ impl crate::Spawner for DockerSpawner {
                 },
                 progress,
             )
-            .await?;
+            .await;
+        let started = match started {
+            Ok(started) => started,
+            Err(e) => {
+                if built {
+                    // The version never served: its image goes too. Why it
+                    // failed is what the user needs to hear; should removing
+                    // fail, the next deploy's pruning takes the image.
+                    let _removed = self.remove_image(&image).await;
+                }
+                return Err(e);
+            }
+        };
         Ok(Deployed {
             image,
             image_id,
