@@ -9,8 +9,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What the client saw.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Seen {
+    /// When the client began calling.
+    pub started: Instant,
     pub calls: usize,
     /// Each failure's error text.
     pub failures: Vec<String>,
@@ -64,7 +66,12 @@ impl Traffic {
 
 async fn run(url: &str, function: &str, stop: &AtomicBool) -> Seen {
     let started = Instant::now();
-    let mut seen = Seen::default();
+    let mut seen = Seen {
+        started,
+        calls: 0,
+        failures: Vec::new(),
+        answers: Vec::new(),
+    };
     while !stop.load(Ordering::Relaxed) && started.elapsed() < Traffic::MAX_RUN {
         seen.calls += 1;
         match call(url, function).await {
