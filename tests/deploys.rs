@@ -368,3 +368,165 @@ fn a_container_over_its_memory_limit_is_killed_and_restarted() {
     );
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
+
+/// `rdesk ARGS` inside the keyring session, with `input` on stdin.
+fn rdesk_in(
+    session: &rdesk_e2e::KeyringSession,
+    desk: &Rdesk,
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    let mut child = session
+        .command(rdesk_e2e::rdesk_binary())
+        .args(args)
+        .env("RDESK_DATA_DIR", desk.data_dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Every byte under `dir` (the SQLite database, its WAL and whatever else).
+fn bytes_under(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            all.extend(bytes_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            all.extend(bytes);
+        }
+    }
+    all
+}
+
+#[test]
+fn a_secret_reaches_r_and_nothing_else_keeps_it() {
+    let Some(vps) = Standin::from_env("deploys_secret") else {
+        return;
+    };
+    let slug = "dep-secret";
+    remove_leftovers(slug);
+    let session = rdesk_e2e::KeyringSession::start();
+    let desk = vps.desk();
+    let secret = format!("s3cr3t-{}", std::process::id());
+    let stored = rdesk_in(
+        &session,
+        &desk,
+        &["secret", "set", slug, "TOKEN", "--host", "vps"],
+        &format!("{secret}\n"),
+    );
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    let (_dir, app) = app_folder(
+        slug,
+        &[("app.R", "token <- function() Sys.getenv(\"TOKEN\")\n")],
+    );
+    let app_str = app.to_str().unwrap();
+    let deploy = [
+        "deploy", app_str, "--host", "vps", "--slug", slug, "--secret", "TOKEN", "--json",
+    ];
+    let deployed = rdesk_in(&session, &desk, &deploy, "");
+    assert!(
+        deployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+    assert_eq!(
+        desk.call(slug, "token", &[]),
+        secret.as_str(),
+        "the secret reached R"
+    );
+
+    let missing = rdesk_in(
+        &session,
+        &desk,
+        &[
+            "deploy", app_str, "--host", "vps", "--slug", slug, "--secret", "NOPE",
+        ],
+        "",
+    );
+    let error = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        error.contains(
+            "the secret `NOPE` of app `dep-secret` on `vps` is not in this workstation's keyring"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        desk.call(slug, "token", &[]),
+        secret.as_str(),
+        "a refused deploy changes nothing"
+    );
+
+    let name = containers(slug).remove(0);
+    let container = inspect(&name);
+    let image = container["Image"].as_str().unwrap().to_owned();
+    let history = Command::new("docker")
+        .args(["history", "--no-trunc", &image])
+        .output()
+        .unwrap();
+    let logs = Command::new("docker")
+        .args(["logs", &name])
+        .output()
+        .unwrap();
+    let mut places: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "container labels",
+            container["Config"]["Labels"].to_string().into_bytes(),
+        ),
+        (
+            "image labels",
+            inspect(&image)["Config"]["Labels"].to_string().into_bytes(),
+        ),
+        ("image history", history.stdout),
+        ("container logs", [logs.stdout, logs.stderr].concat()),
+        (
+            "SQLite and the data directory",
+            bytes_under(desk.data_dir.path()),
+        ),
+        (
+            "rdesk's output",
+            [
+                deployed.stdout,
+                deployed.stderr,
+                missing.stdout,
+                missing.stderr.clone(),
+            ]
+            .concat(),
+        ),
+    ];
+    places.push((
+        "history",
+        desk.ok(&["history", slug, "--host", "vps", "--json"])
+            .into_bytes(),
+    ));
+    for (place, bytes) in &places {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(&secret),
+            "the secret is in the {place}"
+        );
+    }
+    // Docker's own record of the environment holds it: that is where a
+    // container's environment lives (anyone who can `docker inspect` sees it).
+    assert!(container["Config"]["Env"].to_string().contains(&secret));
+    let removed = rdesk_in(
+        &session,
+        &desk,
+        &["secret", "rm", slug, "TOKEN", "--host", "vps"],
+        "",
+    );
+    assert!(removed.status.success());
+    desk.ok(&["rm", slug, "--host", "vps"]);
+}

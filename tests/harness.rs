@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+mod keyring;
 mod traffic;
+pub use keyring::KeyringSession;
 pub use traffic::{Seen, Traffic};
 
 /// The stand-in VPS, or `None` (the test prints that it was skipped) when

@@ -1,10 +1,14 @@
 //! The deploy-related arguments and commands beyond `deploy` itself:
-//! container settings flags (shared by `deploy`), `versions` and `rollback`.
+//! container settings flags (shared by `deploy`), `versions`, `rollback` and
+//! `secret` (apps' secret variables in the OS keyring).
+
+use std::io::Read;
 
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, Subcommand};
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::desk::{Desk, RollbackReport};
+use rdesk_core::secrets::Secret;
 use rdesk_core::spawner::Version;
 
 use crate::output::Output;
@@ -30,6 +34,12 @@ pub struct SettingsArgs {
     /// Drop a plain environment variable (repeatable).
     #[arg(long = "unset-env")]
     unset_env: Vec<String>,
+    /// Pass a secret variable NAME, its value from the OS keyring (`rdesk secret set`); repeatable.
+    #[arg(long = "secret")]
+    secrets: Vec<String>,
+    /// Stop passing a secret variable (repeatable).
+    #[arg(long = "unset-secret")]
+    unset_secrets: Vec<String>,
 }
 
 impl SettingsArgs {
@@ -41,6 +51,8 @@ impl SettingsArgs {
             domain: self.domain,
             env: self.env,
             unset_env: self.unset_env,
+            secrets: self.secrets,
+            unset_secrets: self.unset_secrets,
         }
     }
 }
@@ -105,4 +117,45 @@ fn print_versions(out: &Output, versions: &[Version]) {
                 .unwrap_or_default()
         );
     }
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret variable of an app in the OS keyring; the value is read from stdin.
+    Set {
+        slug: String,
+        name: String,
+        #[arg(long)]
+        host: String,
+    },
+    /// Remove a secret variable of an app from the OS keyring.
+    Rm {
+        slug: String,
+        name: String,
+        #[arg(long)]
+        host: String,
+    },
+}
+
+pub async fn secret(desk: &Desk, command: SecretCommand, out: &Output) -> Result<()> {
+    match command {
+        SecretCommand::Set { slug, name, host } => {
+            let mut value = String::new();
+            std::io::stdin().read_to_string(&mut value)?;
+            let value = Secret::new(value.strip_suffix('\n').unwrap_or(&value));
+            desk.set_app_secret(&host, &slug, &name, value).await?;
+            out.message(
+                &format!("stored the secret {name} of {slug} in the keyring; deploy with --secret {name} to pass it"),
+                &serde_json::json!({ "host": host, "slug": slug, "secret": name }),
+            );
+        }
+        SecretCommand::Rm { slug, name, host } => {
+            desk.remove_app_secret(&host, &slug, &name).await?;
+            out.message(
+                &format!("removed the secret {name} of {slug} from the keyring"),
+                &serde_json::json!({ "host": host, "slug": slug, "removed": name }),
+            );
+        }
+    }
+    Ok(())
 }

@@ -36,7 +36,7 @@ enum Command {
     #[command(subcommand)]
     Host(HostCommand),
     /// Deploy a folder, `.R` files or a `.zip`/`.tar.gz` as an app (or a new version of one).
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// List a host's apps (from its labels; from the cache when it is offline).
     Apps(HostArg),
     /// Show an app's state.
@@ -61,6 +61,9 @@ enum Command {
     Versions(AppArgs),
     /// Switch an app back to a kept version, health-gated like a deploy, without rebuilding.
     Rollback(deploys::RollbackArgs),
+    /// Store or remove an app's secret variables in the OS keyring.
+    #[command(subcommand)]
+    Secret(deploys::SecretCommand),
 }
 
 #[derive(Subcommand)]
@@ -211,6 +214,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
     match cli.command {
         Command::Host(command) => host(&desk, command, out).await,
         Command::Deploy(args) => {
+            let args = *args;
             let session = desk.session(&args.host).await?;
             let request = DeployRequest {
                 paths: args.paths,
@@ -295,6 +299,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
         }
         Command::Versions(app) => deploys::versions(&desk, &app.slug, &app.host, out).await,
         Command::Rollback(args) => deploys::rollback(&desk, args, out).await,
+        Command::Secret(command) => deploys::secret(&desk, command, out).await,
         Command::Call(args) => {
             let values = args
                 .args

@@ -21,6 +21,10 @@ pub struct SettingsRequest {
     pub env: Vec<String>,
     /// Names of plain variables to drop.
     pub unset_env: Vec<String>,
+    /// Names of secret variables to pass (values from the OS keyring).
+    pub secrets: Vec<String>,
+    /// Names of secret variables to stop passing.
+    pub unset_secrets: Vec<String>,
 }
 
 /// Applies `request` on top of `current` (or the defaults).
@@ -66,7 +70,24 @@ pub fn resolve(
         plain.retain(|(n, _)| *n != name);
         plain.push((name, value.to_owned()));
     }
-    let secrets = settings.secret_names().to_vec();
+    let unset_secrets = request
+        .unset_secrets
+        .iter()
+        .map(|n| EnvName::parse(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut secrets: Vec<EnvName> = settings
+        .secret_names()
+        .iter()
+        .filter(|n| !unset_secrets.contains(n))
+        .cloned()
+        .collect();
+    for name in &request.secrets {
+        let name = EnvName::parse(name)?;
+        plain.retain(|(n, _)| *n != name);
+        if !secrets.contains(&name) {
+            secrets.push(name);
+        }
+    }
     settings.set_env(plain, secrets)?;
     Ok(settings)
 }
@@ -113,6 +134,36 @@ mod tests {
         assert_eq!((second.memory_mb, second.millicpus), (256, 500));
         assert_eq!(second.domain, None);
         assert_eq!(second.env().count(), 1);
+        let third = resolve(
+            &SettingsRequest {
+                secrets: vec!["URL".into(), "TOKEN".into()],
+                ..SettingsRequest::default()
+            },
+            Some(&second),
+        )
+        .unwrap();
+        assert_eq!(
+            third.env().count(),
+            0,
+            "a variable turned secret is no longer plain"
+        );
+        assert_eq!(third.secret_names().len(), 2);
+        let fourth = resolve(
+            &SettingsRequest {
+                unset_secrets: vec!["URL".into()],
+                ..SettingsRequest::default()
+            },
+            Some(&third),
+        )
+        .unwrap();
+        assert_eq!(
+            fourth
+                .secret_names()
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>(),
+            ["TOKEN"]
+        );
     }
 
     #[test]

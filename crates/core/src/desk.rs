@@ -26,6 +26,7 @@ use crate::store::{
 };
 use crate::switch::Switched;
 
+mod app_secrets;
 mod rollout;
 pub use rollout::RollbackReport;
 
@@ -551,6 +552,7 @@ impl HostSession {
         let mut spec = AppSpec::new(slug.clone(), app_id, r_version, packages, repo, mode, files)?;
         spec.settings =
             crate::app_settings::resolve(&request.settings, current.map(|a| &a.settings))?;
+        spec.secrets = self.secret_env(slug, &spec.settings).await?;
         Ok(spec)
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use rdesk_spawner::{DeployEvent, Deployed, SecretEnv, Slug, SpawnError, Spawner, Version};
+use rdesk_spawner::{DeployEvent, Deployed, Slug, SpawnError, Spawner, Version};
 use serde::Serialize;
 
 use super::{HostSession, websocket_url};
@@ -116,15 +116,10 @@ impl HostSession {
                 version: version.unwrap_or("(an earlier version)").to_owned(),
             })
         })?;
+        let secrets = self.secret_env(&slug, &current.settings).await?;
         let started = self
             .spawner
-            .rollback(
-                &slug,
-                &chosen.image,
-                &current.settings,
-                &SecretEnv::default(),
-                progress,
-            )
+            .rollback(&slug, &chosen.image, &current.settings, &secrets, progress)
             .await;
         let outcome = self.roll_out(&slug, started, progress).await;
         self.store
