@@ -169,6 +169,11 @@ impl Output {
         println!("  R:        {}", report.r_version);
         println!("  packages: {}", list_or(&report.packages, "none"));
         println!("  url:      {}", report.url);
+        println!(
+            "  serving:  {} container(s); {} previous one(s) retired after the router reached the new",
+            report.deployed.containers.len(),
+            report.switched.retired.len()
+        );
         if !report.answering {
             println!("  (not answering at that URL yet: check the host's public URL and Traefik)");
         }

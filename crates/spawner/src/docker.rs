@@ -371,6 +371,20 @@ impl DockerSpawner {
             .ok_or_else(|| Self::not_found(slug))
     }
 
+    /// The replicas of the app's newest version: the containers running its newest container's image.
+    async fn replica_ids(&self, slug: &Slug) -> Result<Vec<String>, SpawnError> {
+        let all = self.containers_of(slug).await?;
+        let newest = all
+            .first()
+            .map(|c| c.image_id.clone())
+            .ok_or_else(|| Self::not_found(slug))?;
+        Ok(all
+            .into_iter()
+            .filter(|c| c.image_id == newest)
+            .filter_map(|c| c.id)
+            .collect())
+    }
+
     fn not_found(slug: &Slug) -> SpawnError {
         SpawnError::NotFound(slug.to_string())
     }
@@ -588,15 +602,17 @@ impl crate::Spawner for DockerSpawner {
     }
 
     async fn start(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let id = self.current_id(slug).await?;
-        self.docker
-            .start_container(
-                &id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .or_else(already_in_that_state)
-            .map_err(SpawnError::docker(format!("start {slug}")))
+        for id in self.replica_ids(slug).await? {
+            self.docker
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+                .or_else(already_in_that_state)
+                .map_err(SpawnError::docker(format!("start {slug}")))?;
+        }
+        Ok(())
     }
 
     async fn stop(&self, slug: &Slug) -> Result<(), SpawnError> {
@@ -619,14 +635,16 @@ impl crate::Spawner for DockerSpawner {
     }
 
     async fn restart(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let id = self.current_id(slug).await?;
-        self.docker
-            .restart_container(
-                &id,
-                Some(RestartContainerOptionsBuilder::default().t(10).build()),
-            )
-            .await
-            .map_err(SpawnError::docker(format!("restart {slug}")))
+        for id in self.replica_ids(slug).await? {
+            self.docker
+                .restart_container(
+                    &id,
+                    Some(RestartContainerOptionsBuilder::default().t(10).build()),
+                )
+                .await
+                .map_err(SpawnError::docker(format!("restart {slug}")))?;
+        }
+        Ok(())
     }
 
     async fn remove(&self, slug: &Slug) -> Result<Removed, SpawnError> {

@@ -377,3 +377,65 @@ impl DockerSpawner {
         self.remove_container(id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::DockerConfig;
+    use crate::settings::{Domain, EnvName};
+
+    fn spawner() -> DockerSpawner {
+        // Nothing is sent: the client connects on its first request (the path need only exist).
+        let docker =
+            bollard::Docker::connect_with_unix("/dev/null", 5, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        DockerSpawner::new(docker, DockerConfig::new("net"))
+    }
+
+    #[test]
+    fn containers_run_limited_hardened_and_with_secrets_only_in_their_environment() {
+        let slug = Slug::parse("sales").unwrap();
+        let name = |n: &str| EnvName::parse(n).unwrap();
+        let mut settings = Settings::default();
+        settings.memory_mb = 256;
+        settings.millicpus = 1500;
+        settings.domain = Some(Domain::parse("sales.example.com").unwrap());
+        settings
+            .set_env(vec![(name("MODE"), "fast".into())], vec![name("TOKEN")])
+            .unwrap();
+        let secrets = SecretEnv::new(vec![(name("TOKEN"), "hunter2".into())]).unwrap();
+        let body = spawner().container_spec(
+            &Version {
+                slug: &slug,
+                app_id: "id",
+                image: "img",
+                image_id: "sha256:abc",
+                image_labels: HashMap::from([("io.rserve-desk.slug".into(), "sales".into())]),
+                settings: &settings,
+                secrets: &secrets,
+            },
+            "rserve-desk-sales-abc-1",
+        );
+        let host = body.host_config.unwrap();
+        assert_eq!(host.memory, Some(256 << 20));
+        assert_eq!(host.memory_swap, host.memory, "no swap beyond the limit");
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
+        assert_eq!(body.user.as_deref(), Some(APP_USER));
+        assert_eq!(
+            body.env.unwrap(),
+            ["MODE=fast".to_owned(), "TOKEN=hunter2".to_owned()]
+        );
+        let labels = body.labels.unwrap();
+        assert!(labels.values().all(|v| !v.contains("hunter2")));
+        assert!(labels[labels::SETTINGS].contains("\"TOKEN\""));
+        assert_eq!(
+            labels["traefik.http.routers.rdesk-domain-sales.rule"],
+            "Host(`sales.example.com`)"
+        );
+        let check = body.healthcheck.unwrap();
+        assert!(check.test.unwrap()[3].starts_with("if [ -e /tmp/.rserve-desk-drain ]"));
+        assert_eq!(check.interval, Some(500_000_000));
+    }
+}

@@ -355,6 +355,14 @@ mod tests {
     }
 
     #[test]
+    fn the_refusal_names_every_reserved_variable() {
+        let text = SettingsError::EnvName("X".into()).to_string();
+        for name in RESERVED_ENV {
+            assert!(text.contains(name), "{name} missing from: {text}");
+        }
+    }
+
+    #[test]
     fn env_names_are_plain_and_not_the_platforms() {
         assert!(EnvName::parse("DB_URL").is_ok());
         assert!(EnvName::parse("_x1").is_ok());
