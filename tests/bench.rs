@@ -28,6 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         name: "vps".into(),
         target: target.clone(),
         public_url: Some(vps.public_url.clone()),
+        secret: None,
     })
     .await?;
 

@@ -39,6 +39,8 @@ pub const PUBLIC_PORT: u16 = 18080;
 pub const SSH_USER: &str = "root";
 pub const SSH_HOST: &str = "127.0.0.1";
 pub const SSH_PORT: u16 = 2222;
+/// Logs in with a password (the keyring end-to-end test), not a key.
+pub const PW_USER: &str = "rdesk-pw";
 
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub const DOCKERD: &str = "/usr/sbin/dockerd";
@@ -77,6 +79,10 @@ pub mod var {
     pub const R_VERSION: &str = "RDESK_STANDIN_R_VERSION";
     pub const NETWORK: &str = "RDESK_STANDIN_NETWORK";
     pub const DIR: &str = "RDESK_STANDIN_DIR";
+    /// `USER@HOST:PORT` of the user who logs in with a password.
+    pub const PW_SSH: &str = "RDESK_STANDIN_PW_SSH";
+    /// The file holding that user's password.
+    pub const PW_FILE: &str = "RDESK_STANDIN_PW_FILE";
     /// Where `rdesk` keeps its state during `cargo xtask run`.
     pub const DATA_DIR: &str = "RDESK_DATA_DIR";
 }
@@ -123,6 +129,10 @@ impl Standin {
         self.dir.join("sshd")
     }
 
+    pub fn pw_user_password(&self) -> PathBuf {
+        self.dir.join("pw-user.password")
+    }
+
     pub fn cran_dir(&self) -> PathBuf {
         self.dir.join("cran")
     }
@@ -166,6 +176,8 @@ impl Standin {
             (var::R_VERSION, R_VERSION.to_string()),
             (var::NETWORK, NETWORK.to_string()),
             (var::DIR, self.dir.display().to_string()),
+            (var::PW_SSH, format!("{PW_USER}@{SSH_HOST}:{SSH_PORT}")),
+            (var::PW_FILE, self.pw_user_password().display().to_string()),
         ]
     }
 }
@@ -219,7 +231,12 @@ mod tests {
         assert_eq!(get("RDESK_STANDIN_R_VERSION"), Some("4.2.2"));
         assert_eq!(get("RDESK_STANDIN_NETWORK"), Some("rserve-desk"));
         assert_eq!(get("RDESK_STANDIN_DIR"), Some("/r/.standin"));
-        assert_eq!(env.len(), 8);
+        assert_eq!(get("RDESK_STANDIN_PW_SSH"), Some("rdesk-pw@127.0.0.1:2222"));
+        assert_eq!(
+            get("RDESK_STANDIN_PW_FILE"),
+            Some("/r/.standin/pw-user.password")
+        );
+        assert_eq!(env.len(), 10);
     }
 
     #[test]

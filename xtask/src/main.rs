@@ -16,6 +16,7 @@ mod dockerd;
 mod facts;
 mod http;
 mod procs;
+mod pwuser;
 mod run;
 mod sh;
 mod sshd;

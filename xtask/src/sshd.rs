@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::facts::{DOCKER_SOCKET, SSH_HOST, SSH_PORT, SSH_USER, SSHD, Standin};
+use crate::facts::{DOCKER_SOCKET, PW_USER, SSH_HOST, SSH_PORT, SSH_USER, SSHD, Standin};
 use crate::http;
 use crate::procs;
 use crate::sh;
@@ -62,7 +62,9 @@ fn config_text(p: &Paths) -> String {
          MaxSessions 64\n\
          MaxStartups 64:30:128\n\
          Subsystem sftp internal-sftp\n\
-         LogLevel VERBOSE\n",
+         LogLevel VERBOSE\n\
+         Match User {PW_USER}\n\
+         \x20   PasswordAuthentication yes\n",
         host_key = q(&p.host_key),
         pid_file = q(&p.pid_file),
         authorized_keys = q(&p.authorized_keys),
@@ -280,6 +282,8 @@ mod tests {
             "AuthorizedKeysFile \"/r/.standin/sshd/authorized_keys\"",
             "PidFile \"/r/.standin/sshd/sshd.pid\"",
             "HostKey \"/r/.standin/sshd/ssh_host_ed25519_key\"",
+            "Match User rdesk-pw",
+            "    PasswordAuthentication yes",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -3,6 +3,7 @@
 
 mod deploys;
 mod output;
+mod secret;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use rdesk_core::bootstrap::BootstrapOptions;
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
+use rdesk_core::secrets::SecretKind;
 
 use output::Output;
 
@@ -76,8 +78,10 @@ enum HostCommand {
     Check { name: String },
     /// Set a host up: Docker, the private network, Traefik, rserve-base. Safe to re-run.
     Bootstrap(BootstrapArgs),
-    /// Forget a host (nothing on it changes).
+    /// Forget a host and the secrets kept for it in the keyring (nothing on it changes).
     Rm { name: String },
+    /// Keep a new SSH password or key passphrase for a host in the OS keyring.
+    SetSecret(SetSecretArgs),
     /// Accept a host's new SSH key, after checking its fingerprint on the server itself.
     Repin {
         name: String,
@@ -102,6 +106,28 @@ struct HostAddArgs {
     /// Where the host's Traefik answers (default http://HOST).
     #[arg(long)]
     public_url: Option<String>,
+    /// Ask once for the SSH password and keep it in the OS keyring (read
+    /// from standard input when that is not a terminal).
+    #[arg(long, requires = "ssh", conflicts_with = "ask_passphrase")]
+    ask_password: bool,
+    /// Ask once for the passphrase of the key and keep it in the OS keyring.
+    #[arg(long, requires = "ssh")]
+    ask_passphrase: bool,
+}
+
+#[derive(Args)]
+struct SetSecretArgs {
+    name: String,
+    /// The SSH password (asked for, or read from standard input).
+    #[arg(
+        long,
+        conflicts_with = "passphrase",
+        required_unless_present = "passphrase"
+    )]
+    password: bool,
+    /// The passphrase of the host's key.
+    #[arg(long)]
+    passphrase: bool,
 }
 
 #[derive(Args)]
@@ -343,11 +369,19 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 }
                 None => HostTarget::local(),
             };
+            let secret = if args.ask_password {
+                Some(secret::ask(SecretKind::SshPassword, &args.name)?)
+            } else if args.ask_passphrase {
+                Some(secret::ask(SecretKind::KeyPassphrase, &args.name)?)
+            } else {
+                None
+            };
             let added = desk
                 .add_host(NewHost {
                     name: args.name,
                     target,
                     public_url: args.public_url,
+                    secret,
                 })
                 .await?;
             out.host_added(&added);
@@ -384,6 +418,19 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                     .await?;
                 out.bootstrap_done(&args.name, &report);
             }
+        }
+        HostCommand::SetSecret(args) => {
+            let kind = if args.passphrase {
+                SecretKind::KeyPassphrase
+            } else {
+                SecretKind::SshPassword
+            };
+            let (kind, secret) = secret::ask(kind, &args.name)?;
+            desk.set_secret(&args.name, kind, &secret).await?;
+            out.message(
+                &format!("{kind} of host {} kept in the keyring", args.name),
+                &serde_json::json!({ "host": args.name, "kept": kind.slug() }),
+            );
         }
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;

@@ -18,9 +18,11 @@ use sha2::{Digest, Sha256};
 use crate::app_settings::SettingsRequest;
 use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, StepEvent};
 use crate::error::DeskError;
-use crate::host::{ConnectOptions, Connection, HostTarget};
+use crate::host::{ConnectOptions, Connection, HostError, HostTarget};
 use crate::intake::{self, Limits};
 use crate::paths;
+use crate::secrets::askpass::AskpassEnv;
+use crate::secrets::{Secret, SecretKind, SecretStore};
 use crate::store::{
     AppRecord, BootstrapRecord, HostKind, HostRecord, NewDeployment, Store, now_ms,
 };
@@ -43,6 +45,8 @@ pub struct NewHost {
     /// Where the host's Traefik answers; defaults to `http://HOST` for SSH hosts
     /// and `http://127.0.0.1` for the local Docker.
     pub public_url: Option<String>,
+    /// An SSH password or key passphrase to keep in the OS keyring for it.
+    pub secret: Option<(SecretKind, Secret)>,
 }
 
 /// A host just added, with the fingerprint of the host key pinned on first contact.
@@ -126,7 +130,9 @@ impl Desk {
     }
 
     /// Adds a host after connecting to it once, which pins its host key.
-    /// Nothing is stored if the host cannot be reached.
+    /// A secret given with it goes to the OS keyring first, so ssh can ask
+    /// for it. Nothing is kept, in the store or the keyring, if the host
+    /// cannot be reached or refuses the login.
     pub async fn add_host(&self, new: NewHost) -> Result<AddedHost, DeskError> {
         validate_host_name(&new.name)?;
         let public_url = match new.public_url {
@@ -135,7 +141,14 @@ impl Desk {
         };
         let record = host_record(&new.name, &new.target, &public_url)?;
         self.store.add_host(record.clone()).await?;
-        match self.connect(&record).await {
+        let connected = match &new.secret {
+            Some((kind, secret)) => match self.keep_secret(&new.name, *kind, secret).await {
+                Ok(()) => self.connect(&record).await,
+                Err(e) => Err(e),
+            },
+            None => self.connect(&record).await,
+        };
+        match connected {
             Ok(session) => {
                 let host_key_fingerprint =
                     session.connection.host_key_fingerprint().map(str::to_owned);
@@ -146,18 +159,69 @@ impl Desk {
                 })
             }
             Err(e) => {
-                self.store.remove_host(&new.name).await?;
-                Err(e)
+                if let Err(cleanup) = self.remove_host(&new.name).await {
+                    tracing::warn!("undoing the half-added host {}: {cleanup}", new.name);
+                }
+                Err(match (e, &new.secret) {
+                    (
+                        DeskError::Host(HostError::SecretRefused { host, reason }),
+                        Some((kind, _)),
+                    ) => DeskError::SecretRefusedOnAdd {
+                        host,
+                        kind: *kind,
+                        reason,
+                    },
+                    (e, _) => e,
+                })
             }
         }
+    }
+
+    /// Keeps `secret` in the OS keyring as the host's SSH password or key
+    /// passphrase (replacing one kept before) and notes that it is there.
+    pub async fn set_secret(
+        &self,
+        host: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<(), DeskError> {
+        self.host(host).await?;
+        self.keep_secret(host, kind, secret).await
+    }
+
+    async fn keep_secret(
+        &self,
+        host: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<(), DeskError> {
+        let keyring = |source| DeskError::Secret {
+            host: host.to_owned(),
+            source,
+        };
+        SecretStore::open()
+            .and_then(|keyring| keyring.set(host, kind, secret))
+            .map_err(keyring)?;
+        self.store.note_secret(host, kind).await?;
+        Ok(())
     }
 
     pub async fn hosts(&self) -> Result<Vec<HostRecord>, DeskError> {
         Ok(self.store.hosts().await?)
     }
 
-    /// Forgets a host and its cached apps and history; nothing on the host changes.
+    /// Forgets a host, its cached apps and history, and the secrets kept for
+    /// it in the keyring; nothing on the host changes. When the keyring
+    /// cannot delete them, the host stays, so no secret is left unaccounted for.
     pub async fn remove_host(&self, name: &str) -> Result<(), DeskError> {
+        if !self.store.secret_kinds(name).await?.is_empty() {
+            SecretStore::open()
+                .and_then(|keyring| keyring.delete_all_for_host(name))
+                .map_err(|source| DeskError::Secret {
+                    host: name.to_owned(),
+                    source,
+                })?;
+        }
         if self.store.remove_host(name).await? {
             Ok(())
         } else {
@@ -259,6 +323,12 @@ impl Desk {
         let target = HostTarget::from_record(record)?;
         let mut options = ConnectOptions::new(runtime.path().to_owned());
         options.require_docker = require_docker;
+        if !self.store.secret_kinds(&record.name).await?.is_empty() {
+            options.askpass = Some(
+                AskpassEnv::locate(&record.name)
+                    .ok_or_else(|| DeskError::AskpassMissing(record.name.clone()))?,
+            );
+        }
         let connection = match repin {
             None => Connection::open(&record.name, target, &options, &self.store).await?,
             Some(fp) => Connection::repin(&record.name, target, &options, &self.store, fp).await?,
@@ -853,16 +923,7 @@ fn host_record(name: &str, target: &HostTarget, public_url: &str) -> Result<Host
 
 /// `ws://HOST/slug` for `http://HOST`, `wss://` for `https://`.
 fn websocket_url(public_url: &str, slug: &Slug) -> String {
-    let base = public_url
-        .strip_prefix("https://")
-        .map(|rest| format!("wss://{rest}"))
-        .or_else(|| {
-            public_url
-                .strip_prefix("http://")
-                .map(|rest| format!("ws://{rest}"))
-        })
-        .unwrap_or_else(|| public_url.to_owned());
-    format!("{}/{slug}", base.trim_end_matches('/'))
+    format!("{}/{slug}", crate::switch::websocket_origin(public_url))
 }
 
 #[cfg(test)]

@@ -53,6 +53,27 @@ pub enum DeskError {
     PublicUrl(String),
     #[error("host `{0}` has no R version to build on: bootstrap it with an R version first")]
     NoRVersion(String),
+    #[error("the keyring for host `{host}`: {source}")]
+    Secret {
+        host: String,
+        #[source]
+        source: crate::secrets::SecretError,
+    },
+    #[error(
+        "host `{host}` refused the SSH login with the {kind} just given ({reason}); nothing \
+         was kept: check it and add the host again"
+    )]
+    SecretRefusedOnAdd {
+        host: String,
+        kind: crate::secrets::SecretKind,
+        reason: String,
+    },
+    #[error(
+        "host `{0}` logs in with a secret from the keyring, but the helper `rdesk-askpass` \
+         that hands it to ssh is not beside this program; reinstall Rserve Desk or set \
+         RDESK_ASKPASS to its path"
+    )]
+    AskpassMissing(String),
     #[error("{what}: {source}")]
     Io {
         what: String,

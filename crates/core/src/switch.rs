@@ -50,16 +50,27 @@ pub enum SwitchError {
     Spawn(#[from] SpawnError),
 }
 
-/// `ws://HOST[:PORT]` for `http://…`; `None` for `https://`, which `rserve-qap` cannot speak.
-fn websocket_origin(public_url: &str) -> Option<String> {
-    public_url
-        .strip_prefix("http://")
-        .map(|rest| format!("ws://{}", rest.trim_end_matches('/')))
+/// `ws://HOST[:PORT]` for `http://…`, `wss://…` for `https://…`.
+pub(crate) fn websocket_origin(public_url: &str) -> String {
+    let base = public_url
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}"))
+        .or_else(|| {
+            public_url
+                .strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
+        .unwrap_or_else(|| public_url.to_owned());
+    base.trim_end_matches('/').to_owned()
 }
 
 /// The URL where one container answers alone through the router.
-pub fn probe_url(public_url: &str, container: &str) -> Option<String> {
-    websocket_origin(public_url).map(|origin| format!("{origin}{}", labels::probe_path(container)))
+pub fn probe_url(public_url: &str, container: &str) -> String {
+    format!(
+        "{}{}",
+        websocket_origin(public_url),
+        labels::probe_path(container)
+    )
 }
 
 /// What one attempt to reach a probe URL found.
@@ -114,10 +125,9 @@ pub struct Switched {
 }
 
 /// Waits until the router reaches every new container, then retires the
-/// previous ones one at a time. Without a probe-able public URL (https), the
-/// router is given a few seconds to pick up each change instead of being
-/// watched. A first deploy the router does not reach keeps running (there is
-/// nothing to fall back to) and is reported as not routed.
+/// previous ones one at a time. A first deploy the router does not reach
+/// keeps running (there is nothing to fall back to) and is reported as not
+/// routed.
 pub async fn switch(
     spawner: &dyn Spawner,
     public_url: &str,
@@ -125,14 +135,8 @@ pub async fn switch(
     timeouts: SwitchTimeouts,
     progress: &(dyn Fn(DeployEvent) + Send + Sync),
 ) -> Result<Switched, SwitchError> {
-    let blind_wait = timeouts.drop.min(Duration::from_secs(5));
-    let mut routed = true;
     for new in &deployed.containers {
-        let Some(url) = probe_url(public_url, &new.name) else {
-            tokio::time::sleep(blind_wait).await;
-            routed = false;
-            break;
-        };
+        let url = probe_url(public_url, &new.name);
         progress(DeployEvent::Step(format!(
             "waiting for the router to reach {}",
             new.name
@@ -158,18 +162,13 @@ pub async fn switch(
     for old in &deployed.previous {
         progress(DeployEvent::Step(format!("draining {}", old.name)));
         spawner.drain(old).await?;
-        match probe_url(public_url, &old.name) {
-            Some(url) => {
-                if let Err(last) = until(&url, timeouts.drop, |p| matches!(p, Probe::NoRoute)).await
-                {
-                    progress(DeployEvent::Step(format!(
-                        "the router still reaches {} after {} s ({last}); retiring it anyway",
-                        old.name,
-                        timeouts.drop.as_secs()
-                    )));
-                }
-            }
-            None => tokio::time::sleep(blind_wait).await,
+        let url = probe_url(public_url, &old.name);
+        if let Err(last) = until(&url, timeouts.drop, |p| matches!(p, Probe::NoRoute)).await {
+            progress(DeployEvent::Step(format!(
+                "the router still reaches {} after {} s ({last}); retiring it anyway",
+                old.name,
+                timeouts.drop.as_secs()
+            )));
         }
         progress(DeployEvent::Step(format!(
             "retiring {} once its open connections end",
@@ -178,7 +177,10 @@ pub async fn switch(
         spawner.retire(old, timeouts.drain).await?;
         retired.push(old.id.clone());
     }
-    Ok(Switched { routed, retired })
+    Ok(Switched {
+        routed: true,
+        retired,
+    })
 }
 
 /// Removes containers that never served.
@@ -196,9 +198,12 @@ mod tests {
     #[test]
     fn probes_go_through_the_public_url_to_one_container() {
         assert_eq!(
-            probe_url("http://127.0.0.1:18080/", "rserve-desk-x-1").as_deref(),
-            Some("ws://127.0.0.1:18080/.rserve-desk/probe/rserve-desk-x-1")
+            probe_url("http://127.0.0.1:18080/", "rserve-desk-x-1"),
+            "ws://127.0.0.1:18080/.rserve-desk/probe/rserve-desk-x-1"
         );
-        assert_eq!(probe_url("https://vps.example.com", "c"), None);
+        assert_eq!(
+            probe_url("https://vps.example.com", "c"),
+            "wss://vps.example.com/.rserve-desk/probe/c"
+        );
     }
 }

@@ -199,25 +199,13 @@ fn master_pid_of(control_socket: &Path) -> Option<u32> {
 
 /// The control sockets under a runtime directory.
 fn control_sockets(runtime: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for private in std::fs::read_dir(runtime).into_iter().flatten().flatten() {
-        for conn in std::fs::read_dir(private.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let master = conn.path().join("master");
-            if conn
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".ssh-connection")
-                && master.exists()
-            {
-                found.push(master);
-            }
-        }
-    }
-    found
+    std::fs::read_dir(runtime)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|private| private.path().join("master"))
+        .filter(|master| master.exists())
+        .collect()
 }
 
 #[tokio::test]

@@ -32,7 +32,6 @@ const TEST_KEY_ONLY: &[&str] = &[
     "ConnectTimeout=10",
 ];
 
-use rdesk_core::secrets::askpass::AskpassEnv;
 use rdesk_core::secrets::{Secret, SecretKind, SecretStore};
 use tempfile::TempDir;
 
@@ -500,103 +499,234 @@ fn ssh_asks_rdesk_askpass_for_a_key_passphrase() {
         stderr.contains("no key passphrase is stored for host `askpass-none`"),
         "{stderr}"
     );
+}
 
-    // The wiring the host module needs (the openssh crate forces
-    // BatchMode=yes, which turns askpass off): a ControlMaster we launch
-    // with `AskpassEnv`, then used and closed through its control socket.
-    let ctl = session.dir.path().join("master.sock");
-    let mut master = session.command("ssh");
-    master
-        .args(["-F", "/dev/null", "-M", "-f", "-N", "-S"])
-        .arg(&ctl)
-        .args(["-o", "ControlPersist=yes", "-p", "2222", "-i"])
-        .arg(&key)
-        .args(TEST_KEY_ONLY);
-    AskpassEnv::new(&program, "askpass-e2e").apply(&mut master);
-    master
-        .arg("root@127.0.0.1")
+/// `rdesk` beside this test's directory, when the workspace's binaries were built.
+fn rdesk_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("rdesk");
+    path.is_file().then_some(path)
+}
+
+/// The pids of processes whose command line contains `needle`.
+fn pids_with_cmdline(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Whether any process's command line or environment holds `secret`.
+fn processes_holding(secret: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_none_or(|n| n.parse::<u32>().is_err())
+        {
+            continue;
+        }
+        for file in ["cmdline", "environ"] {
+            let bytes = fs::read(entry.path().join(file)).unwrap_or_default();
+            if String::from_utf8_lossy(&bytes).contains(secret) {
+                found.push(format!("{}/{file}", entry.path().display()));
+            }
+        }
+    }
+    found
+}
+
+/// `rdesk` with this session's keyring, its own data directory and debug logs.
+fn rdesk(session: &Session, program: &Path, data: &Path, args: &[&str], input: &str) -> Output {
+    let mut cmd = session.command(program);
+    cmd.env("RUST_LOG", "debug,sqlx=warn")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args);
+    run(cmd, input.as_bytes(), Duration::from_secs(90))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The whole product path of a password kept in the keyring: `rdesk host add
+/// --ask-password` stores it and logs in through `rdesk-askpass`, the tunnel
+/// works for Docker, a wrong password is a clear error, `host rm` deletes
+/// it from the keyring, and the password is never in SQLite, the logs, or
+/// any process's command line or environment while the tunnel is open.
+#[test]
+fn rdesk_logs_in_with_a_password_kept_in_the_keyring() {
+    if !e2e("rdesk_logs_in_with_a_password_kept_in_the_keyring") {
+        return;
+    }
+    let (Ok(target), Ok(pw_file)) = (
+        std::env::var("RDESK_STANDIN_PW_SSH"),
+        std::env::var("RDESK_STANDIN_PW_FILE"),
+    ) else {
+        panic!(
+            "RDESK_STANDIN_PW_SSH and RDESK_STANDIN_PW_FILE must be set: run under `cargo xtask test`"
+        );
+    };
+    let (Some(program), Some(_)) = (rdesk_binary(), askpass_binary()) else {
+        panic!("rdesk and rdesk-askpass must be built beside this test (cargo build --workspace)");
+    };
+    let password = fs::read_to_string(&pw_file).unwrap().trim().to_owned();
+    assert_eq!(
+        password.len(),
+        32,
+        "the stand-in's password file looks wrong"
+    );
+    let session = Session::start();
+    let data = session.dir.path().join("rdesk-data");
+    let mut said = String::new();
+
+    // A wrong password on add: refused, and nothing is kept anywhere.
+    let out = rdesk(
+        &session,
+        &program,
+        &data,
+        &[
+            "host",
+            "add",
+            "pw-wrong",
+            "--ssh",
+            &target,
+            "--ask-password",
+        ],
+        "not-the-password\n",
+    );
+    said.push_str(&text(&out));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refused the SSH login with the SSH password just given"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        session.child("get:pw-wrong:ssh-password", ""),
+        Ok("none".to_owned())
+    );
+
+    let out = rdesk(
+        &session,
+        &program,
+        &data,
+        &["host", "add", "pw", "--ssh", &target, "--ask-password"],
+        &format!("{password}\n"),
+    );
+    said.push_str(&text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("host key pinned: SHA256:"),
+        "{}",
+        text(&out)
+    );
+
+    // The tunnel reaches Docker as the password user (group docker).
+    let out = rdesk(
+        &session,
+        &program,
+        &data,
+        &["host", "check", "pw", "--json"],
+        "",
+    );
+    said.push_str(&text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        check["docker_version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
+
+    // While a tunnel is open, no process shows the password.
+    let runtime = session.dir.path().join("runtime");
+    let mut watch = session.command(&program);
+    watch
+        .env("RUST_LOG", "debug,sqlx=warn")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["watch", "--host", "pw"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        // A file, not a pipe: the backgrounded master keeps it open.
-        .stderr(fs::File::create(session.dir.path().join("master.err")).unwrap());
-    let mut launcher = master.spawn().unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = launcher.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = launcher.kill();
-            panic!("the ssh master did not authenticate within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _master = Master::new(&session, ctl.clone());
-    assert!(
-        status.success(),
-        "{status}: {}",
-        fs::read_to_string(session.dir.path().join("master.err")).unwrap_or_default()
+        .stderr(fs::File::create(session.dir.path().join("watch.err")).unwrap());
+    let mut watch = watch.spawn().unwrap();
+    let needle = runtime.display().to_string();
+    wait_until(
+        "the ssh master of rdesk watch",
+        Duration::from_secs(30),
+        || {
+            pids_with_cmdline(&needle).iter().any(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "ssh")
+            })
+        },
     );
-    let mut through = session.command("ssh");
-    through.args(["-F", "/dev/null", "-S"]).arg(&ctl).args([
-        "-o",
-        "BatchMode=yes",
-        "root@127.0.0.1",
-        "echo",
-        "via-master",
-    ]);
-    let out = run(through, b"", Duration::from_secs(30));
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "via-master");
-}
-
-/// A ControlMaster closed on drop with `-O exit`, and killed by its pid if
-/// that did not end it.
-struct Master {
-    cmd: Command,
-    ctl: PathBuf,
-    pid: Option<u32>,
-}
-
-impl Master {
-    fn new(session: &Session, ctl: PathBuf) -> Master {
-        let mut cmd = session.command("ssh");
-        cmd.args(["-F", "/dev/null", "-S"]).arg(&ctl);
-        let mut check = session.command("ssh");
-        check
-            .args(["-F", "/dev/null", "-S"])
-            .arg(&ctl)
-            .args(["-O", "check", "root@127.0.0.1"]);
-        let out = run(check, b"", Duration::from_secs(10));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let pid = stderr
-            .split_once("(pid=")
-            .and_then(|(_, rest)| rest.split(')').next())
-            .and_then(|pid| pid.parse().ok());
-        Master { cmd, ctl, pid }
+    let holding = processes_holding(&password);
+    let masters = pids_with_cmdline(&needle);
+    let _ = watch.kill();
+    let _ = watch.wait();
+    for pid in masters {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
     }
-}
+    assert!(holding.is_empty(), "the password is visible in {holding:?}");
+    said.push_str(&fs::read_to_string(session.dir.path().join("watch.err")).unwrap());
 
-impl Drop for Master {
-    fn drop(&mut self) {
-        if self.ctl.exists() {
-            self.cmd.args(["-O", "exit", "root@127.0.0.1"]);
-            let _ = self
-                .cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        if let Some(pid) = self.pid {
-            let proc = PathBuf::from(format!("/proc/{pid}"));
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while proc.exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if proc.exists() {
-                let _ = Command::new("kill").arg(pid.to_string()).status();
-            }
-        }
+    // A wrong password kept later: a sentence that says what to do.
+    let out = rdesk(
+        &session,
+        &program,
+        &data,
+        &["host", "set-secret", "pw", "--password"],
+        "also-wrong\n",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = rdesk(&session, &program, &data, &["host", "check", "pw"], "");
+    said.push_str(&text(&out));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refused the SSH login with the secret kept in the keyring for it")
+            && text(&out).contains("rdesk host set-secret pw"),
+        "{}",
+        text(&out)
+    );
+
+    // The cache and every word rdesk said hold no password.
+    for entry in fs::read_dir(&data).unwrap().flatten() {
+        let bytes = fs::read(entry.path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&password),
+            "{} holds the password",
+            entry.path().display()
+        );
     }
+    assert!(
+        said.contains("DEBUG") || said.contains("INFO"),
+        "debug logs were not captured"
+    );
+    assert!(
+        !said.contains(&password),
+        "rdesk's output holds the password"
+    );
+    assert!(!said.contains("also-wrong") && !said.contains("not-the-password"));
+
+    // Removing the host removes its secret from the keyring.
+    let out = rdesk(&session, &program, &data, &["host", "rm", "pw"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        session.child("get:pw:ssh-password", ""),
+        Ok("none".to_owned())
+    );
 }

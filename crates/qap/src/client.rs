@@ -31,6 +31,7 @@ use crate::codec::{self, Param};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Banner, Header};
 use crate::rsyntax;
+use crate::tls;
 use crate::transport::{StreamError, Transport};
 use crate::value::{Value, Vector};
 
@@ -70,6 +71,9 @@ pub struct ClientOptions {
     /// Largest message accepted from the server (guards against garbage
     /// lengths from servers that are not Rserve).
     pub max_message_bytes: u64,
+    /// For `wss://`: PEM certificates trusted besides the system's roots
+    /// (which honour `SSL_CERT_FILE` and `SSL_CERT_DIR`), e.g. a private CA.
+    pub extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl Default for ClientOptions {
@@ -78,6 +82,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_message_bytes: 1 << 30,
+            extra_roots_pem: None,
         }
     }
 }
@@ -140,21 +145,25 @@ impl Client {
         Self::connect_ws_with(url, ClientOptions::default()).await
     }
 
-    /// Connects over WebSocket. Only `ws://` is supported; reach a TLS
-    /// endpoint through a tunnel or a local proxy.
+    /// Connects over WebSocket, `ws://` or `wss://` (TLS, checked against
+    /// the system's roots and [`ClientOptions::extra_roots_pem`]).
     pub async fn connect_ws_with(url: &str, options: ClientOptions) -> Result<Client> {
         let invalid = |reason: &str| Error::InvalidUrl {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        if url.starts_with("wss://") {
-            return Err(invalid(
-                "wss:// (TLS) is not supported by this client; use ws:// through a tunnel",
-            ));
+        if !url.starts_with("ws://") && !url.starts_with("wss://") {
+            return Err(invalid("the URL must start with ws:// or wss://"));
         }
-        if !url.starts_with("ws://") {
-            return Err(invalid("the URL must start with ws://"));
-        }
+        let connector = match &options.extra_roots_pem {
+            Some(pem) if url.starts_with("wss://") => {
+                Some(tls::connector(pem).map_err(|reason| Error::Tls {
+                    url: url.to_string(),
+                    reason,
+                })?)
+            }
+            _ => None,
+        };
         let mut request = url
             .into_client_request()
             .map_err(|e| invalid(&e.to_string()))?;
@@ -168,13 +177,17 @@ impl Client {
         let timeout = options.connect_timeout;
         let target = url.to_string();
         let connecting = async {
-            let (socket, _response) =
-                tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-                    .await
-                    .map_err(|e| Error::WebSocket {
-                        url: target.clone(),
-                        source: Box::new(e),
-                    })?;
+            let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                Some(config),
+                true,
+                connector,
+            )
+            .await
+            .map_err(|e| Error::WebSocket {
+                url: target.clone(),
+                source: Box::new(e),
+            })?;
             let transport = Transport::WebSocket {
                 socket: Box::new(socket),
                 pending: Default::default(),

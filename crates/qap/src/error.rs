@@ -25,6 +25,10 @@ pub enum Error {
         source: Box<tokio_tungstenite::tungstenite::Error>,
     },
 
+    /// The TLS settings for a `wss://` URL cannot be used.
+    #[error("cannot set up TLS for {url}: {reason}")]
+    Tls { url: String, reason: String },
+
     /// The URL given to [`crate::Client::connect_ws`] cannot be used.
     #[error("cannot use WebSocket URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },

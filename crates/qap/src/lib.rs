@@ -24,6 +24,7 @@ pub mod error;
 pub mod json;
 pub mod protocol;
 pub mod rsyntax;
+mod tls;
 mod transport;
 pub mod value;
 

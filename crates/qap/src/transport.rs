@@ -94,7 +94,7 @@ impl Transport {
                 let _ = stream.shutdown().await;
             }
             Transport::WebSocket { socket, .. } => {
-                let _ = futures_util::SinkExt::close(socket).await;
+                let _ = SinkExt::<Message>::close(socket.as_mut()).await;
             }
         }
     }

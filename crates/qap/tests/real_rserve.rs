@@ -615,8 +615,8 @@ async fn a_silent_server_times_out() {
 #[tokio::test]
 async fn websocket_urls_are_checked() {
     for (url, expected) in [
-        ("wss://example.invalid/", "wss://"),
-        ("http://127.0.0.1:1/", "ws://"),
+        ("http://127.0.0.1:1/", "ws:// or wss://"),
+        ("127.0.0.1:1", "ws:// or wss://"),
     ] {
         match Client::connect_ws(url).await {
             Err(e @ Error::InvalidUrl { .. }) => assert!(e.to_string().contains(expected), "{e}"),
@@ -705,4 +705,112 @@ async fn an_ocap_greeting_with_an_absurd_length_is_refused() {
         Err(e @ Error::Handshake { .. }) => assert!(e.to_string().contains("announces"), "{e}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A TLS front for a local port, as Traefik would be: a private CA, a
+/// certificate for `localhost` signed by it, and a proxy that ends TLS and
+/// passes the bytes on.
+struct TlsFront {
+    port: u16,
+    ca_pem: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsFront {
+    async fn start(backend_port: u16) -> TlsFront {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        use tokio_rustls::rustls;
+
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    if let Ok(mut backend) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", backend_port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
+                    }
+                });
+            }
+        });
+        TlsFront {
+            port,
+            ca_pem: ca.pem(),
+            task,
+        }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn websocket_over_tls_checks_the_certificate() {
+    if !e2e_enabled("websocket_over_tls_checks_the_certificate") {
+        return;
+    }
+    let server = Rserve::start("ocap").await;
+    let front = TlsFront::start(server.ws_port).await;
+    let url = format!("wss://localhost:{}/", front.port);
+
+    // Trusting the private CA: the call goes through TLS to Rserve.
+    let options = ClientOptions {
+        extra_roots_pem: Some(front.ca_pem.clone().into_bytes()),
+        ..ClientOptions::default()
+    };
+    let mut client = Client::connect_ws_with(&url, options).await.unwrap();
+    assert_eq!(
+        client.call_json("greet", &[json!("TLS")]).await.unwrap(),
+        json!("Hello, TLS!")
+    );
+    client.close().await;
+
+    // Without it, the certificate is refused before any QAP byte.
+    let err = Client::connect_ws(&url).await.err().unwrap();
+    assert!(
+        matches!(&err, Error::WebSocket { .. }) && err.to_string().contains("certificate"),
+        "{err}"
+    );
+
+    // A certificate for another name is refused even from a trusted CA.
+    let options = ClientOptions {
+        extra_roots_pem: Some(front.ca_pem.clone().into_bytes()),
+        ..ClientOptions::default()
+    };
+    let other = format!("wss://127.0.0.1:{}/", front.port);
+    let err = Client::connect_ws_with(&other, options)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    // Extra roots that are not certificates: a TLS set-up error, not a connect.
+    let options = ClientOptions {
+        extra_roots_pem: Some(b"not a certificate".to_vec()),
+        ..ClientOptions::default()
+    };
+    let err = Client::connect_ws_with(&url, options).await.err().unwrap();
+    assert!(matches!(err, Error::Tls { .. }), "{err}");
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::tunnel::{self, PinMode, SshTarget, Tunnel};
 use super::{HostError, HostTarget, docker, process};
+use crate::secrets::askpass::AskpassEnv;
 use crate::store::Store;
 
 /// How connections are made and watched.
@@ -39,6 +40,9 @@ pub struct ConnectOptions {
     pub backoff_initial: Duration,
     /// The longest delay between two attempts.
     pub backoff_max: Duration,
+    /// Set for a host whose SSH password or key passphrase is kept in the
+    /// keyring: ssh asks `rdesk-askpass` for it. `None`: ssh never prompts.
+    pub askpass: Option<AskpassEnv>,
 }
 
 impl ConnectOptions {
@@ -55,6 +59,7 @@ impl ConnectOptions {
             health_interval: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            askpass: None,
         }
     }
 

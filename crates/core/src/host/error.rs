@@ -47,6 +47,22 @@ pub enum HostError {
     )]
     AuthFailed { host: String, reason: String },
 
+    /// The login with the password or key passphrase kept in the keyring
+    /// for the host was refused.
+    #[error(
+        "host {host:?} refused the SSH login with the secret kept in the keyring for it \
+         ({reason}); if the password or key passphrase changed, store the new one with \
+         `rdesk host set-secret {host}`"
+    )]
+    SecretRefused { host: String, reason: String },
+
+    /// ssh asked for the host's password or key passphrase and the keyring
+    /// could not answer (none stored, locked, no Secret Service).
+    #[error(
+        "the SSH login to host {host:?} needs a secret from the keyring, which failed: {reason}"
+    )]
+    SecretUnavailable { host: String, reason: String },
+
     /// The server's host key is not the one pinned on first contact.
     #[error("{}", host_key_changed_message(host, pinned.as_deref(), offered.as_deref()))]
     HostKeyChanged {
@@ -144,7 +160,9 @@ impl HostError {
                 HostErrorKind::InvalidTarget
             }
             HostError::Unreachable { .. } => HostErrorKind::Unreachable,
-            HostError::AuthFailed { .. } => HostErrorKind::AuthFailed,
+            HostError::AuthFailed { .. }
+            | HostError::SecretRefused { .. }
+            | HostError::SecretUnavailable { .. } => HostErrorKind::AuthFailed,
             HostError::HostKeyChanged { .. } | HostError::PinUnreadable { .. } => {
                 HostErrorKind::HostKeyChanged
             }
@@ -170,6 +188,8 @@ impl HostError {
                 | HostError::InvalidRecord { .. }
                 | HostError::RuntimeDir { .. }
                 | HostError::AuthFailed { .. }
+                | HostError::SecretRefused { .. }
+                | HostError::SecretUnavailable { .. }
                 | HostError::HostKeyChanged { .. }
                 | HostError::PinUnreadable { .. }
                 | HostError::SocketDenied { .. }
@@ -235,9 +255,22 @@ pub(crate) fn ssh_summary(output: &str) -> String {
         .to_owned()
 }
 
+/// What `rdesk-askpass` said on failing, from ssh's log.
+fn askpass_complaint(text: &str) -> Option<&str> {
+    text.lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("rdesk-askpass: "))
+}
+
 /// Turns a failed master launch into the matching [`HostError`]. `pinned`
-/// is the fingerprint of the key pinned for the host, if any.
-pub(crate) fn classify_connect_failure(host: &str, pinned: Option<&str>, text: &str) -> HostError {
+/// is the fingerprint of the key pinned for the host, if any; `askpass`
+/// says whether ssh could ask the keyring for a secret.
+pub(crate) fn classify_connect_failure(
+    host: &str,
+    pinned: Option<&str>,
+    text: &str,
+    askpass: bool,
+) -> HostError {
     let host = host.to_owned();
     let lower = text.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
@@ -258,7 +291,14 @@ pub(crate) fn classify_connect_failure(host: &str, pinned: Option<&str>, text: &
         "too many authentication failures",
         "no more authentication methods",
     ]) {
-        return HostError::AuthFailed { host, reason };
+        return match (askpass, askpass_complaint(text)) {
+            (true, Some(complaint)) => HostError::SecretUnavailable {
+                host,
+                reason: complaint.trim_end_matches('.').to_owned(),
+            },
+            (true, None) => HostError::SecretRefused { host, reason },
+            (false, _) => HostError::AuthFailed { host, reason },
+        };
     }
     if has(&[
         "connection refused",
@@ -307,7 +347,7 @@ Host key verification failed.";
 
     #[test]
     fn a_changed_key_names_both_fingerprints_and_how_to_re_pin() {
-        let err = classify_connect_failure("vps1", Some("SHA256:pinnedpinned"), CHANGED);
+        let err = classify_connect_failure("vps1", Some("SHA256:pinnedpinned"), CHANGED, false);
         match &err {
             HostError::HostKeyChanged {
                 host,
@@ -341,6 +381,7 @@ Host key verification failed.";
             "vps1",
             None,
             "ssh: connect to host 127.0.0.1 port 2299: Connection refused",
+            false,
         );
         assert!(
             matches!(&refused, HostError::Unreachable { .. }),
@@ -357,6 +398,7 @@ Host key verification failed.";
             None,
             "Warning: Permanently added '[127.0.0.1]:2222' (ED25519) to the list of known hosts.\n\
              nobody@127.0.0.1: Permission denied (publickey).",
+            false,
         );
         assert!(
             matches!(&denied, HostError::AuthFailed { .. }),
@@ -374,15 +416,38 @@ Host key verification failed.";
             "kex_exchange_identification: read: Connection reset by peer",
             "ssh: connect to host 10.1.1.1 port 22: No route to host",
         ] {
-            let err = classify_connect_failure("vps1", None, text);
+            let err = classify_connect_failure("vps1", None, text, false);
             assert!(
                 matches!(err, HostError::Unreachable { .. }),
                 "{text}: {err:?}"
             );
         }
 
-        let other = classify_connect_failure("vps1", None, "Bad configuration option: foo");
+        let other = classify_connect_failure("vps1", None, "Bad configuration option: foo", false);
         assert!(matches!(other, HostError::Ssh { .. }), "{other:?}");
+    }
+
+    #[test]
+    fn keyring_logins_say_which_side_failed() {
+        let refused = "Permission denied, please try again.\n\
+                       pw@127.0.0.1: Permission denied (publickey,password).";
+        let err = classify_connect_failure("vps1", None, refused, true);
+        assert_eq!(
+            err.to_string(),
+            "host \"vps1\" refused the SSH login with the secret kept in the keyring for it \
+             (pw@127.0.0.1: Permission denied (publickey,password)); if the password or key \
+             passphrase changed, store the new one with `rdesk host set-secret vps1`"
+        );
+        let missing = "rdesk-askpass: no SSH password is stored for host `vps1`; store one\n\
+                       pw@127.0.0.1: Permission denied (publickey,password).";
+        let err = classify_connect_failure("vps1", None, missing, true);
+        assert!(
+            matches!(&err, HostError::SecretUnavailable { reason, .. }
+                if reason == "no SSH password is stored for host `vps1`; store one"),
+            "{err:?}"
+        );
+        assert!(err.needs_user());
+        assert_eq!(err.kind(), HostErrorKind::AuthFailed);
     }
 
     #[test]

@@ -15,8 +15,10 @@
 //!   backoff and publishing its [`ConnectionState`].
 //! - [`HostError`]: every failure as a sentence naming the host.
 //!
-//! Secrets: none pass through here. Passwords and passphrases (later) reach
-//! `ssh` through an askpass helper; this module never reads key files.
+//! Secrets: none pass through here. For a host whose password or key
+//! passphrase is in the keyring, ssh is started with `SSH_ASKPASS` set to
+//! `rdesk-askpass`, which reads it ([`ConnectOptions::askpass`]); this
+//! module never sees a secret and never reads key files.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -24,6 +26,7 @@ mod connection;
 mod docker;
 mod error;
 mod known_hosts;
+mod master;
 mod process;
 mod supervisor;
 mod target;

@@ -14,19 +14,20 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use openssh::{ForwardType, KnownHosts, Session, SessionBuilder, Socket};
+use openssh::{ForwardType, Session, Socket};
 use tempfile::TempDir;
 
 use super::error::{classify_connect_failure, human, openssh_text};
 use super::known_hosts::{KeyLine, first_key_line};
+use super::master::{self, MasterSpec};
 use super::{ConnectOptions, HostError, process};
 use crate::store::Store;
 
 /// Unix socket paths are at most 104 bytes on macOS (108 on Linux). The
 /// longest one here is ssh's temporary control socket,
-/// `<runtime_dir>/rdXXXXXX/.ssh-connectionXXXXXX/master.<16 chars>`, which
-/// is 56 bytes longer than the runtime directory.
-pub(crate) const MAX_RUNTIME_DIR_LEN: usize = 103 - 56;
+/// `<runtime_dir>/rdXXXXXX/master.<16 chars>`, which is 33 bytes longer
+/// than the runtime directory.
+pub(crate) const MAX_RUNTIME_DIR_LEN: usize = 103 - 33;
 
 /// How long `ssh -O exit` may take before the master is signalled.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -115,34 +116,27 @@ pub(crate) async fn open(
         reason: format!("could not write its known_hosts file: {e}"),
     })?;
 
-    let mut builder = SessionBuilder::default();
-    builder
-        // A pin must match exactly; without one, accept-new: ssh adds the
-        // key it sees to our file, and we pin that.
-        .known_hosts_check(if pinned.is_some() {
-            KnownHosts::Strict
-        } else {
-            KnownHosts::Add
-        })
-        .user_known_hosts_file(&known_hosts)
-        .connect_timeout(options.connect_timeout)
-        .server_alive_interval(options.server_alive_interval)
-        .control_directory(dir.path());
-    if let Some(port) = target.port {
-        builder.port(port);
-    }
-    if let Some(identity) = target.identity {
-        builder.keyfile(identity);
-    }
     tracing::info!(
         host,
         destination = target.destination,
+        askpass = options.askpass.is_some(),
         "opening the SSH session"
     );
-    let session = builder
-        .connect(target.destination)
-        .await
-        .map_err(|e| classify_connect_failure(host, pinned_fp.as_deref(), &openssh_text(&e)))?;
+    let spec = MasterSpec {
+        destination: target.destination,
+        port: target.port,
+        identity: target.identity,
+        known_hosts: &known_hosts,
+        // A pin must match exactly; without one, accept-new: ssh adds the
+        // key it sees to our file, and we pin that.
+        strict: pinned.is_some(),
+        connect_timeout: options.connect_timeout,
+        server_alive_interval: options.server_alive_interval,
+        askpass: options.askpass.as_ref(),
+    };
+    let session = master::launch(&spec, dir.path()).await.map_err(|said| {
+        classify_connect_failure(host, pinned_fp.as_deref(), &said, options.askpass.is_some())
+    })?;
     let control_socket = session.control_socket().to_path_buf();
     // From here on, `abandon` closes the session on every error path.
 
@@ -484,7 +478,7 @@ mod tests {
         let long = PathBuf::from(format!("/tmp/{}", "x".repeat(MAX_RUNTIME_DIR_LEN)));
         let err = private_dir("vps1", &long).unwrap_err();
         assert!(matches!(err, HostError::RuntimeDir { .. }), "{err:?}");
-        assert!(err.to_string().contains("at most 47 bytes"), "{err}");
+        assert!(err.to_string().contains("at most 70 bytes"), "{err}");
         assert!(err.to_string().contains("\"vps1\""), "{err}");
         assert!(!long.exists());
 

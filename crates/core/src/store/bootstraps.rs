@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::error::{StoreError, is_foreign_key_violation};
+use super::error::{StoreError, host_row_write};
 
 /// One bootstrap run of a host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ struct BootstrapRow {
 impl Store {
     /// Records a bootstrap run. Fails with [`StoreError::HostNotFound`] if the host is not known.
     pub async fn record_bootstrap(&self, b: &BootstrapRecord) -> Result<(), StoreError> {
-        let result = sqlx::query(
+        sqlx::query(
             "INSERT INTO bootstraps (host, started_at, duration_ms, outcome, message, steps)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
@@ -43,17 +43,15 @@ impl Store {
         .bind(&b.message)
         .bind(b.steps.to_string())
         .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::HostNotFound {
-                name: b.host.clone(),
-            }),
-            Err(e) => Err(StoreError::db(
+        .await
+        .map_err(|e| {
+            host_row_write(
+                &b.host,
                 format!("record a bootstrap of host {:?}", b.host),
                 e,
-            )),
-        }
+            )
+        })?;
+        Ok(())
     }
 
     /// The last `limit` bootstraps of a host, newest first.

@@ -77,6 +77,23 @@ pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }
 
+/// The error of a write of a row that belongs to `host`: the host's absence
+/// (a foreign key violation) as [`StoreError::HostNotFound`], anything else
+/// as a failure to do `action`.
+pub(crate) fn host_row_write(
+    host: &str,
+    action: impl Into<String>,
+    err: sqlx::Error,
+) -> StoreError {
+    if is_foreign_key_violation(&err) {
+        StoreError::HostNotFound {
+            name: host.to_owned(),
+        }
+    } else {
+        StoreError::db(action, err)
+    }
+}
+
 /// Whether `err` is a primary key or unique violation.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())

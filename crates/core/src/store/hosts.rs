@@ -1,7 +1,7 @@
 //! Hosts the user added, and the SSH host key pinned for each on first
 //! contact. Removing a host removes everything the store holds about it.
 
-use super::error::{StoreError, is_foreign_key_violation, is_unique_violation};
+use super::error::{StoreError, host_row_write, is_unique_violation};
 use super::model::{HostKind, HostRecord};
 use super::rows::HostRow;
 use super::{Store, now_ms};
@@ -86,7 +86,7 @@ impl Store {
         if key_line.contains(['\n', '\r']) {
             return Err(invalid("it spans several lines"));
         }
-        let result = sqlx::query(
+        sqlx::query(
             "INSERT INTO host_keys (host, key_line, pinned_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (host) DO UPDATE SET
                  key_line = excluded.key_line, pinned_at = excluded.pinned_at",
@@ -95,14 +95,9 @@ impl Store {
         .bind(key_line)
         .bind(now_ms())
         .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::HostNotFound {
-                name: host.to_owned(),
-            }),
-            Err(e) => Err(StoreError::db(format!("pin the host key of {host:?}"), e)),
-        }
+        .await
+        .map_err(|e| host_row_write(host, format!("pin the host key of {host:?}"), e))?;
+        Ok(())
     }
 
     /// The known_hosts line pinned for `host`, if any.

@@ -16,6 +16,7 @@ mod apps;
 mod bootstraps;
 mod error;
 mod history;
+mod host_secrets;
 mod hosts;
 mod model;
 mod rows;
