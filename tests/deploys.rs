@@ -521,12 +521,22 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     // Docker's own record of the environment holds it: that is where a
     // container's environment lives (anyone who can `docker inspect` sees it).
     assert!(container["Config"]["Env"].to_string().contains(&secret));
-    let removed = rdesk_in(
+    let removed = rdesk_in(&session, &desk, &["rm", slug, "--host", "vps"], "");
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let again = rdesk_in(&session, &desk, &deploy, "");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("is not in this workstation's keyring"),
+        "removing the app removed its secret from the keyring"
+    );
+    let gone = rdesk_in(
         &session,
         &desk,
         &["secret", "rm", slug, "TOKEN", "--host", "vps"],
         "",
     );
-    assert!(removed.status.success());
-    desk.ok(&["rm", slug, "--host", "vps"]);
+    assert!(gone.status.success(), "removing a missing secret is fine");
 }

@@ -695,10 +695,17 @@ impl HostSession {
             .map_err(DeskError::spawn(self.name()))
     }
 
-    /// Removes the app's containers and images from the host, and it from the cache.
+    /// Removes the app's containers and images from the host, it from the
+    /// cache, and its secret variables from the keyring.
     pub async fn remove(&self, slug: &str) -> Result<Removed, DeskError> {
         let slug = Slug::parse(slug)?;
         let clock = Instant::now();
+        let settings = self
+            .spawner
+            .status(&slug)
+            .await
+            .map(|app| app.settings)
+            .unwrap_or_default();
         let removed = self
             .spawner
             .remove(&slug)
@@ -710,6 +717,7 @@ impl HostSession {
         }
         let removed = removed?;
         self.store.remove_app(self.name(), slug.as_str()).await?;
+        self.forget_secrets(&slug, &settings).await?;
         Ok(removed)
     }
 

@@ -30,8 +30,6 @@ pub enum DeskError {
     #[error(transparent)]
     Settings(#[from] rdesk_spawner::SettingsError),
     #[error(transparent)]
-    Keyring(#[from] crate::secrets::SecretError),
-    #[error(transparent)]
     AppSecret(#[from] crate::secrets::AppSecretError),
     #[error(transparent)]
     Host(#[from] HostError),

@@ -7,13 +7,29 @@ use rdesk_spawner::{EnvName, SecretEnv, Settings, Slug};
 
 use super::{Desk, HostSession};
 use crate::error::DeskError;
-use crate::secrets::{Secret, SecretStore};
+use crate::secrets::{AppSecretError, Secret, SecretStore};
 
-async fn keyring() -> Result<SecretStore, DeskError> {
+async fn keyring(host: &str) -> Result<SecretStore, DeskError> {
     tokio::task::spawn_blocking(SecretStore::open)
         .await
         .map_err(|e| DeskError::Io {
             what: "opening the OS keyring".to_owned(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(|source| DeskError::Secret {
+            host: host.to_owned(),
+            source,
+        })
+}
+
+/// Runs a keyring operation off the async threads.
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, AppSecretError> + Send + 'static,
+) -> Result<T, DeskError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| DeskError::Io {
+            what: "using the OS keyring".to_owned(),
             source: std::io::Error::other(e),
         })?
         .map_err(DeskError::from)
@@ -31,17 +47,9 @@ impl Desk {
     ) -> Result<(), DeskError> {
         self.host(host).await?;
         let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
-        let store = keyring().await?;
+        let store = keyring(host).await?;
         let host = host.to_owned();
-        tokio::task::spawn_blocking(move || {
-            store.set_app_var(&host, slug.as_str(), name.as_str(), &value)
-        })
-        .await
-        .map_err(|e| DeskError::Io {
-            what: "writing to the OS keyring".to_owned(),
-            source: std::io::Error::other(e),
-        })??;
-        Ok(())
+        blocking(move || store.set_app_var(&host, slug.as_str(), name.as_str(), &value)).await
     }
 
     /// Removes a secret variable of an app from the OS keyring.
@@ -53,17 +61,9 @@ impl Desk {
     ) -> Result<(), DeskError> {
         self.host(host).await?;
         let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
-        let store = keyring().await?;
+        let store = keyring(host).await?;
         let host = host.to_owned();
-        tokio::task::spawn_blocking(move || {
-            store.delete_app_var(&host, slug.as_str(), name.as_str())
-        })
-        .await
-        .map_err(|e| DeskError::Io {
-            what: "writing to the OS keyring".to_owned(),
-            source: std::io::Error::other(e),
-        })??;
-        Ok(())
+        blocking(move || store.delete_app_var(&host, slug.as_str(), name.as_str())).await
     }
 }
 
@@ -79,22 +79,39 @@ impl HostSession {
         if names.is_empty() {
             return Ok(SecretEnv::default());
         }
-        let store = keyring().await?;
+        let store = keyring(self.name()).await?;
         let (host, slug) = (self.name().to_owned(), slug.to_string());
-        let values = tokio::task::spawn_blocking(move || {
+        let values = blocking(move || {
             names
                 .into_iter()
                 .map(|name| {
                     let value = store.app_var(&host, &slug, name.as_str())?;
                     Ok((name, value.expose().to_owned()))
                 })
-                .collect::<Result<Vec<_>, crate::secrets::AppSecretError>>()
+                .collect::<Result<Vec<_>, AppSecretError>>()
+        })
+        .await?;
+        Ok(SecretEnv::new(values)?)
+    }
+
+    /// Removes the keyring entries of the secret variables `settings` names
+    /// (after the app itself is removed).
+    pub(super) async fn forget_secrets(
+        &self,
+        slug: &Slug,
+        settings: &Settings,
+    ) -> Result<(), DeskError> {
+        let names = settings.secret_names().to_vec();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let store = keyring(self.name()).await?;
+        let (host, slug) = (self.name().to_owned(), slug.to_string());
+        blocking(move || {
+            names
+                .iter()
+                .try_for_each(|name| store.delete_app_var(&host, &slug, name.as_str()))
         })
         .await
-        .map_err(|e| DeskError::Io {
-            what: "reading the OS keyring".to_owned(),
-            source: std::io::Error::other(e),
-        })??;
-        Ok(SecretEnv::new(values)?)
     }
 }
