@@ -82,6 +82,27 @@ impl DockerSpawner {
         }
     }
 
+    /// The image's id when it exists and was built on the base image `base_id`
+    /// (so a new `rserve-base`, e.g. a new start-up script, reaches every app
+    /// on its next deploy).
+    async fn image_built_on(
+        &self,
+        reference: &str,
+        base_id: &str,
+    ) -> Result<Option<String>, SpawnError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => {
+                let on = image
+                    .config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get(labels::BASE_ID).cloned());
+                Ok(image.id.filter(|_| on.as_deref() == Some(base_id)))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(SpawnError::docker(format!("inspect image {reference}"))(e)),
+        }
+    }
+
     /// Refuses early, before anything is built, when the host lacks the base image or the network.
     async fn check_host_ready(&self, spec: &AppSpec) -> Result<(), SpawnError> {
         if self.image_id(&context::base_image(spec)).await?.is_none() {
@@ -178,8 +199,12 @@ impl DockerSpawner {
         spec: &AppSpec,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<(String, bool, bool), SpawnError> {
+        let base_id = self
+            .image_id(&context::base_image(spec))
+            .await?
+            .unwrap_or_default();
         let app_image = context::app_image(spec);
-        if let Some(id) = self.image_id(&app_image).await? {
+        if let Some(id) = self.image_built_on(&app_image, &base_id).await? {
             progress(DeployEvent::Step(format!(
                 "image {app_image} is up to date, not rebuilding"
             )));
@@ -187,7 +212,11 @@ impl DockerSpawner {
         }
         let mut packages_reused = true;
         if let Some(packages_image) = context::packages_image(spec) {
-            if self.image_id(&packages_image).await?.is_some() {
+            if self
+                .image_built_on(&packages_image, &base_id)
+                .await?
+                .is_some()
+            {
                 progress(DeployEvent::Step(format!(
                     "reusing packages layer {packages_image}"
                 )));
@@ -201,7 +230,7 @@ impl DockerSpawner {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
-                let tar = context::dockerfile_only(&context::packages_dockerfile(spec))?;
+                let tar = context::dockerfile_only(&context::packages_dockerfile(spec, &base_id))?;
                 self.build("the packages layer", &packages_image, tar, progress)
                     .await?;
             }
@@ -213,7 +242,7 @@ impl DockerSpawner {
             .build(
                 "the app image",
                 &app_image,
-                context::app_context(spec)?,
+                context::app_context(spec, &base_id)?,
                 progress,
             )
             .await?;

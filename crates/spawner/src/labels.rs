@@ -21,6 +21,8 @@ pub const MODE: &str = "io.rserve-desk.mode";
 pub const PACKAGES: &str = "io.rserve-desk.packages";
 pub const PACKAGES_KEY: &str = "io.rserve-desk.packages-key";
 pub const REPO: &str = "io.rserve-desk.repo";
+/// The id of the `rserve-base` image an app image or packages layer was built on.
+pub const BASE_ID: &str = "io.rserve-desk.base-id";
 /// A container's [`Settings`] (limits, replicas, domain, plain variables, secret names), as JSON.
 pub const SETTINGS: &str = "io.rserve-desk.settings";
 /// Hash of [`SETTINGS`]: equal image and hash mean the container needs no replacing.
