@@ -49,7 +49,7 @@ fn inspect(name: &str) -> Value {
     serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone()
 }
 
-/// Deploys `version` of the app in `dir` while a client calls it; returns what the client saw.
+/// Runs `op` while a client calls the app's `version()` through Traefik; returns what the client saw.
 fn under_traffic(vps: &Standin, slug: &str, op: impl FnOnce()) -> Seen {
     let traffic = Traffic::start(&ws_url(vps, slug), "version");
     std::thread::sleep(Duration::from_millis(500));
@@ -69,6 +69,7 @@ fn assert_no_failures(seen: &Seen, what: &str) {
     );
 }
 
+/// A fresh desk with the app `slug` deployed from `files`; the folder lives as long as the `TempDir`.
 fn start(
     vps: &Standin,
     slug: &str,
