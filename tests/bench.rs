@@ -3,7 +3,11 @@
 //! - Docker API round trip (list containers) over the SSH tunnel ÷ over the local socket;
 //! - code-only redeploy time ÷ first build time;
 //! - code-only redeploys under traffic: time until the new version answers
-//!   through Traefik (goal <= 5 s), the whole switch, and failed calls.
+//!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
+//! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`).
+
+#[path = "bench_monitor.rs"]
+mod bench_monitor;
 
 use std::time::{Duration, Instant};
 
@@ -121,6 +125,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         answering[answering.len() / 2].as_secs_f64(),
         switches.iter().map(|s| s.3).sum::<usize>()
     );
+    bench_monitor::store_figures().await?;
+    bench_monitor::crash_latency(&desk, &vps.repo).await?;
     Ok(())
 }
 

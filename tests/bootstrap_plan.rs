@@ -1,6 +1,6 @@
 //! `rdesk host bootstrap --dry-run` over SSH to the stand-in: it reads the
-//! host as it is and changes nothing. (A full bootstrap from an empty host
-//! needs a VPS stand-in with a Docker of its own: not here yet.)
+//! host as it is and changes nothing. (The full bootstrap from an empty host
+//! is `bootstrap_vps.rs`, against the bare VPS stand-in.)
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 

@@ -5,9 +5,11 @@
 // Test support: a panic here is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -51,17 +53,7 @@ impl Standin {
 
     /// Adds the stand-in to `desk` as host `vps`.
     pub fn add_to(&self, desk: &Rdesk) {
-        desk.ok(&[
-            "host",
-            "add",
-            "vps",
-            "--ssh",
-            &self.ssh,
-            "--identity",
-            &self.identity,
-            "--public-url",
-            &self.public_url,
-        ]);
+        desk.add_vps(&self.ssh, &self.identity, &self.public_url);
     }
 }
 
@@ -104,6 +96,21 @@ impl Rdesk {
         Self {
             data_dir: tempfile::tempdir().expect("temp dir"),
         }
+    }
+
+    /// `rdesk host add vps --ssh SSH --identity KEY --public-url URL`.
+    pub fn add_vps(&self, ssh: &str, identity: &str, public_url: &str) {
+        self.ok(&[
+            "host",
+            "add",
+            "vps",
+            "--ssh",
+            ssh,
+            "--identity",
+            identity,
+            "--public-url",
+            public_url,
+        ]);
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -181,6 +188,61 @@ impl Rdesk {
 }
 
 /// A folder holding the given files, for deploying.
+/// A long-running `rdesk ... --json` in the background (`watch`, say), its
+/// JSON lines on a channel; killed, by its pid, when dropped.
+pub struct JsonLines {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl JsonLines {
+    /// Starts `rdesk ARGS` with `desk`'s data directory and `env`.
+    pub fn start(desk: &Rdesk, args: &[&str], env: &[(&str, &Path)]) -> Self {
+        let mut cmd = Command::new(rdesk_binary());
+        cmd.args(args)
+            .env("RDESK_DATA_DIR", desk.data_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let mut child = cmd.spawn().expect("rdesk runs");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line)
+                    && send.send(value).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits (bounded) for a line matching `wanted`.
+    pub fn wait_for(&self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        panic!("rdesk never printed the expected line within {within:?}");
+    }
+}
+
+impl Drop for JsonLines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn app_folder(name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join(name);

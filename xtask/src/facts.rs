@@ -46,6 +46,19 @@ pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const SSHD: &str = "/usr/sbin/sshd";
 pub const DEBOOTSTRAP: &str = "/usr/sbin/debootstrap";
+/// The bare VPS stand-in (`cargo xtask standin vps`): a network namespace
+/// joined to this machine by a veth pair on a /30 of its own.
+pub const VPS_NETNS: &str = "rdesk-vps";
+pub const VPS_VETH_HOST: &str = "rdesk-vps0";
+pub const VPS_VETH: &str = "rdesk-vps1";
+pub const VPS_HOST_ADDR: &str = "10.213.7.1";
+pub const VPS_ADDR: &str = "10.213.7.2";
+pub const VPS_PREFIX: u8 = 30;
+pub const VPS_SSH_PORT: u16 = 22;
+/// A file in the VPS's own `/var/lib/docker` (and nowhere else): what a
+/// reset checks for before it wipes that folder.
+pub const VPS_MARKER: &str = ".rserve-desk-vps-stand-in";
+
 /// `/sbin` works with and without a merged `/usr`.
 pub const START_STOP_DAEMON: &str = "/sbin/start-stop-daemon";
 
@@ -56,6 +69,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "docker.io",
     "openssh-server",
     "openssh-client",
+    // `ip netns` and veth pairs for the bare VPS stand-in.
+    "iproute2",
     "debootstrap",
     "r-base-core",
     "r-cran-rserve",
@@ -83,6 +98,12 @@ pub mod var {
     pub const PW_SSH: &str = "RDESK_STANDIN_PW_SSH";
     /// The file holding that user's password.
     pub const PW_FILE: &str = "RDESK_STANDIN_PW_FILE";
+    /// The bare VPS stand-in: `root@10.213.7.2:22` (same client key).
+    pub const VPS_SSH: &str = "RDESK_VPS_SSH";
+    /// Where the bare VPS's Traefik will answer once bootstrapped.
+    pub const VPS_PUBLIC_URL: &str = "RDESK_VPS_PUBLIC_URL";
+    /// The marker file a reset of the VPS's Docker checks for.
+    pub const VPS_MARKER: &str = "RDESK_VPS_MARKER";
     /// Where `rdesk` keeps its state during `cargo xtask run`.
     pub const DATA_DIR: &str = "RDESK_DATA_DIR";
 }
@@ -127,6 +148,10 @@ impl Standin {
 
     pub fn sshd_dir(&self) -> PathBuf {
         self.dir.join("sshd")
+    }
+
+    pub fn vps_dir(&self) -> PathBuf {
+        self.dir.join("vps")
     }
 
     pub fn pw_user_password(&self) -> PathBuf {
@@ -178,6 +203,12 @@ impl Standin {
             (var::DIR, self.dir.display().to_string()),
             (var::PW_SSH, format!("{PW_USER}@{SSH_HOST}:{SSH_PORT}")),
             (var::PW_FILE, self.pw_user_password().display().to_string()),
+            (
+                var::VPS_SSH,
+                format!("{SSH_USER}@{VPS_ADDR}:{VPS_SSH_PORT}"),
+            ),
+            (var::VPS_PUBLIC_URL, format!("http://{VPS_ADDR}")),
+            (var::VPS_MARKER, VPS_MARKER.to_string()),
         ]
     }
 }
@@ -231,12 +262,15 @@ mod tests {
         assert_eq!(get("RDESK_STANDIN_R_VERSION"), Some("4.2.2"));
         assert_eq!(get("RDESK_STANDIN_NETWORK"), Some("rserve-desk"));
         assert_eq!(get("RDESK_STANDIN_DIR"), Some("/r/.standin"));
+        assert_eq!(get("RDESK_VPS_SSH"), Some("root@10.213.7.2:22"));
+        assert_eq!(get("RDESK_VPS_PUBLIC_URL"), Some("http://10.213.7.2"));
+        assert_eq!(get("RDESK_VPS_MARKER"), Some(".rserve-desk-vps-stand-in"));
         assert_eq!(get("RDESK_STANDIN_PW_SSH"), Some("rdesk-pw@127.0.0.1:2222"));
         assert_eq!(
             get("RDESK_STANDIN_PW_FILE"),
             Some("/r/.standin/pw-user.password")
         );
-        assert_eq!(env.len(), 10);
+        assert_eq!(env.len(), 13);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `cargo xtask`: repository chores.
 //!
 //! - `standin up|down|status|env`: the stand-in VPS on this machine (Docker
-//!   engine, Traefik, a CRAN-like repository, sshd), made idempotently.
+//!   engine, Traefik, a CRAN-like repository, sshd), made idempotently;
+//!   `standin vps up|down|status`: only the bare VPS (a network namespace
+//!   with its own sshd and, once bootstrapped, its own Docker).
 //! - `test`: stand-in up, then fmt, clippy and the workspace's tests.
 //! - `run`: stand-in up, then deploy `examples/hello` with the `rdesk` CLI.
 //! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
@@ -25,6 +27,7 @@ mod state;
 mod test;
 mod traefik;
 mod ui;
+mod vps;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -76,6 +79,22 @@ enum StandinCmd {
     Status,
     /// Print the tests' variables as `export K=V` lines.
     Env,
+    /// Only the bare VPS: a network namespace with its own sshd (and, once
+    /// bootstrapped, its own Docker) at 10.213.7.2. Also part of up/down/status.
+    Vps {
+        #[command(subcommand)]
+        action: VpsCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VpsCmd {
+    /// Make the namespace, its veth pair and its sshd.
+    Up,
+    /// Stop its dockerd and sshd (by pid file), remove the namespace.
+    Down,
+    /// One line per part; fails if one is not up.
+    Status,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +104,11 @@ fn main() -> ExitCode {
             StandinCmd::Up => standin::up(&st),
             StandinCmd::Down => standin::down(&st),
             StandinCmd::Status => standin::status(&st),
+            StandinCmd::Vps { action } => match action {
+                VpsCmd::Up => standin::vps_up(&st),
+                VpsCmd::Down => standin::vps_down(&st),
+                VpsCmd::Status => standin::vps_status(&st),
+            },
             StandinCmd::Env => {
                 // Written, not println!ed: `... env | head -1` must not panic.
                 let mut out = std::io::stdout().lock();

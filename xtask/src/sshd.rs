@@ -17,31 +17,183 @@ use crate::sh;
 use crate::state::{Stamps, hash_parts};
 use crate::ui::{self, Health, Outcome};
 
-struct Paths {
-    dir: PathBuf,
-    config: PathBuf,
-    host_key: PathBuf,
-    authorized_keys: PathBuf,
-    pid_file: PathBuf,
-    log: PathBuf,
-    /// Hash of the configuration the running sshd was started with.
-    running_hash: PathBuf,
+/// One sshd of ours: its configuration, host key, authorized keys, log and
+/// pid file in `dir`, and where it listens. The stand-in's runs here; the
+/// bare VPS's (`vps.rs`) inside its namespaces.
+pub struct Daemon {
+    /// Names its start log, `.standin/logs/<name>-start.log`.
+    pub name: &'static str,
+    pub dir: PathBuf,
+    pub host: &'static str,
+    pub port: u16,
 }
 
-fn paths(st: &Standin) -> Paths {
-    let dir = st.sshd_dir();
-    Paths {
-        config: dir.join("sshd_config"),
-        host_key: dir.join("ssh_host_ed25519_key"),
-        authorized_keys: dir.join("authorized_keys"),
-        pid_file: dir.join("sshd.pid"),
-        log: dir.join("sshd.log"),
-        running_hash: dir.join("running.hash"),
-        dir,
+impl Daemon {
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("sshd_config")
+    }
+
+    pub fn host_key(&self) -> PathBuf {
+        self.dir.join("ssh_host_ed25519_key")
+    }
+
+    pub fn authorized_keys(&self) -> PathBuf {
+        self.dir.join("authorized_keys")
+    }
+
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("sshd.pid")
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("sshd.log")
+    }
+
+    /// Hash of the configuration the running sshd was started with.
+    fn running_hash(&self) -> PathBuf {
+        self.dir.join("running.hash")
+    }
+
+    pub fn answers(&self) -> bool {
+        http::banner(self.host, self.port, Duration::from_secs(2))
+            .is_ok_and(|b| b.starts_with("SSH-"))
+    }
+
+    pub fn running(&self) -> Option<u32> {
+        procs::running(&self.pid_file(), "sshd")
+    }
+
+    /// `ssh` to this sshd with the stand-in's client key, as the tests and
+    /// the product use it (the caller adds `USER@HOST` and the command).
+    pub fn ssh(&self, st: &Standin) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-i")
+            .arg(st.client_key())
+            .args(["-p", &self.port.to_string()])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=10",
+            ]);
+        cmd
+    }
+
+    /// Makes the client and host keys, authorized_keys and `config` (what
+    /// [`Daemon::config`] names), then starts sshd by `launch` unless it runs
+    /// with the same configuration and `extra` (what else its start depends
+    /// on). `before_start` runs before a (re)start.
+    pub fn up(
+        &self,
+        st: &Standin,
+        config: &str,
+        extra: &str,
+        launch: &mut Command,
+        before_start: impl FnOnce() -> Result<()>,
+    ) -> Result<Outcome> {
+        let (host, port) = (self.host, self.port);
+        fs::create_dir_all(&self.dir)?;
+        let mut made = Vec::new();
+        if keygen(&st.client_key(), "rserve-desk-standin-client")? {
+            made.push("client key");
+        }
+        if keygen(&self.host_key(), &format!("rserve-desk-sshd-{host}"))? {
+            made.push("host key");
+        }
+        let client_pub = fs::read_to_string(st.client_key().with_extension("pub"))?;
+        if write_if_changed(&self.authorized_keys(), &client_pub)? {
+            made.push("authorized_keys");
+        }
+        if write_if_changed(&self.config(), config)? {
+            made.push("sshd_config");
+        }
+        let host_pub = fs::read_to_string(self.host_key().with_extension("pub"))?;
+        let hash = hash_parts([config, host_pub.as_str(), extra]);
+
+        if let Some(pid) = self.running() {
+            let same = fs::read_to_string(self.running_hash()).is_ok_and(|h| h.trim() == hash);
+            if same && made.is_empty() && self.answers() {
+                return ui::already(format!("sshd pid {pid} on {host}:{port}"));
+            }
+            ui::note(format!(
+                "restarting sshd pid {pid} for its new configuration"
+            ));
+            procs::stop(pid, "sshd", Duration::from_secs(10))?;
+        }
+        before_start()?;
+        if self.answers() {
+            bail!(
+                "something else answers on {host}:{port} (not the sshd of {}); stop it first",
+                self.pid_file().display()
+            );
+        }
+        sh::capture(Command::new(SSHD).arg("-t").arg("-f").arg(self.config()))
+            .context("sshd rejects its configuration")?;
+        let _ = fs::remove_file(self.pid_file());
+        // sshd detaches by itself and closes every descriptor it inherited.
+        sh::run_logged(launch, &st.log(&format!("{}-start", self.name)))?;
+        let started = procs::wait_until(Duration::from_secs(15), || {
+            self.running().is_some() && self.answers()
+        });
+        if !started {
+            bail!(
+                "sshd did not come up on {host}:{port}; last lines of {}:\n{}",
+                self.log().display(),
+                sh::tail(&self.log(), 20)
+            );
+        }
+        fs::write(self.running_hash(), format!("{hash}\n"))?;
+        let pid = procs::read_pid(&self.pid_file()).unwrap_or_default();
+        let made = if made.is_empty() {
+            String::new()
+        } else {
+            format!(", made {}", made.join(", "))
+        };
+        ui::done(format!("started sshd pid {pid} on {host}:{port}{made}"))
+    }
+
+    pub fn down(&self) -> Result<Outcome> {
+        match self.running() {
+            Some(pid) => {
+                procs::stop(pid, "sshd", Duration::from_secs(10))?;
+                let _ = fs::remove_file(self.pid_file());
+                let _ = fs::remove_file(self.running_hash());
+                ui::done(format!("stopped sshd pid {pid}"))
+            }
+            None => ui::already("sshd not running"),
+        }
+    }
+
+    pub fn status(&self) -> Health {
+        let (host, port) = (self.host, self.port);
+        match self.running() {
+            Some(pid) if self.answers() => {
+                ui::healthy(format!("pid {pid}, answers on {host}:{port}"))
+            }
+            Some(pid) => ui::unhealthy(format!("pid {pid}, not answering on {host}:{port}")),
+            None => ui::unhealthy("not running"),
+        }
     }
 }
 
-fn config_text(p: &Paths) -> String {
+fn daemon(st: &Standin) -> Daemon {
+    Daemon {
+        name: "sshd",
+        dir: st.sshd_dir(),
+        host: SSH_HOST,
+        port: SSH_PORT,
+    }
+}
+
+fn config_text(d: &Daemon) -> String {
     let q = |path: &Path| format!("\"{}\"", path.display());
     format!(
         "# Written by `cargo xtask standin up`: the stand-in VPS's sshd.\n\
@@ -65,9 +217,9 @@ fn config_text(p: &Paths) -> String {
          LogLevel VERBOSE\n\
          Match User {PW_USER}\n\
          \x20   PasswordAuthentication yes\n",
-        host_key = q(&p.host_key),
-        pid_file = q(&p.pid_file),
-        authorized_keys = q(&p.authorized_keys),
+        host_key = q(&d.host_key()),
+        pid_file = q(&d.pid_file()),
+        authorized_keys = q(&d.authorized_keys()),
     )
 }
 
@@ -94,113 +246,22 @@ fn write_if_changed(path: &Path, text: &str) -> Result<bool> {
     Ok(true)
 }
 
-fn answers() -> bool {
-    http::banner(SSH_HOST, SSH_PORT, Duration::from_secs(2)).is_ok_and(|b| b.starts_with("SSH-"))
-}
-
 pub fn up(st: &Standin) -> Result<Outcome> {
-    let p = paths(st);
-    fs::create_dir_all(&p.dir)?;
     // Privilege separation needs it; /run is a tmpfs, so after every boot.
     fs::create_dir_all("/run/sshd").context("cannot create /run/sshd")?;
-    let mut made = Vec::new();
-    if keygen(&st.client_key(), "rserve-desk-standin-client")? {
-        made.push("client key");
-    }
-    if keygen(&p.host_key, "rserve-desk-standin-host")? {
-        made.push("host key");
-    }
-    let client_pub = fs::read_to_string(st.client_key().with_extension("pub"))?;
-    if write_if_changed(&p.authorized_keys, &client_pub)? {
-        made.push("authorized_keys");
-    }
-    let config = config_text(&p);
-    if write_if_changed(&p.config, &config)? {
-        made.push("sshd_config");
-    }
-    let host_pub = fs::read_to_string(p.host_key.with_extension("pub"))?;
-    let hash = hash_parts([config.as_str(), host_pub.as_str()]);
-
-    if let Some(pid) = procs::running(&p.pid_file, "sshd") {
-        let same = fs::read_to_string(&p.running_hash).is_ok_and(|h| h.trim() == hash);
-        if same && made.is_empty() && answers() {
-            return ui::already(format!("sshd pid {pid} on {SSH_HOST}:{SSH_PORT}"));
-        }
-        ui::note(format!(
-            "restarting sshd pid {pid} for its new configuration"
-        ));
-        procs::stop(pid, "sshd", Duration::from_secs(10))?;
-    }
-    if answers() {
-        bail!(
-            "something else answers on {SSH_HOST}:{SSH_PORT} (not the sshd of {}); stop it first",
-            p.pid_file.display()
-        );
-    }
-    sh::capture(Command::new(SSHD).arg("-t").arg("-f").arg(&p.config))
-        .context("sshd rejects its configuration")?;
-    let _ = fs::remove_file(&p.pid_file);
-    // sshd detaches by itself and closes every descriptor it inherited.
-    sh::run_logged(
-        Command::new(SSHD)
-            .arg("-f")
-            .arg(&p.config)
-            .arg("-E")
-            .arg(&p.log),
-        &st.log("sshd-start"),
-    )?;
-    let started = procs::wait_until(Duration::from_secs(15), || {
-        procs::running(&p.pid_file, "sshd").is_some() && answers()
-    });
-    if !started {
-        bail!(
-            "sshd did not come up on {SSH_HOST}:{SSH_PORT}; last lines of {}:\n{}",
-            p.log.display(),
-            sh::tail(&p.log, 20)
-        );
-    }
-    fs::write(&p.running_hash, format!("{hash}\n"))?;
-    let pid = procs::read_pid(&p.pid_file).unwrap_or_default();
-    let made = if made.is_empty() {
-        String::new()
-    } else {
-        format!(", made {}", made.join(", "))
-    };
-    ui::done(format!(
-        "started sshd pid {pid} on {SSH_HOST}:{SSH_PORT}{made}"
-    ))
-}
-
-/// `ssh` options for the stand-in, as the tests and the product use them.
-pub fn ssh_command(st: &Standin) -> Command {
-    let mut cmd = Command::new("ssh");
-    cmd.arg("-i")
-        .arg(st.client_key())
-        .args(["-p", &SSH_PORT.to_string()])
-        .args([
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-        ]);
-    cmd
+    let d = daemon(st);
+    let mut launch = Command::new(SSHD);
+    launch.arg("-f").arg(d.config()).arg("-E").arg(d.log());
+    d.up(st, &config_text(&d), "", &mut launch, || Ok(()))
 }
 
 /// Forwards the Docker socket over SSH to a local Unix socket and pings the
 /// engine through it. Skipped when it passed with the same sshd and keys.
 pub fn forward_check(st: &Standin) -> Result<Outcome> {
-    let p = paths(st);
-    let pid = procs::running(&p.pid_file, "sshd").context("sshd is not running")?;
+    let d = daemon(st);
+    let pid = d.running().context("sshd is not running")?;
     let client_pub = fs::read_to_string(st.client_key().with_extension("pub"))?;
-    let running = fs::read_to_string(&p.running_hash).unwrap_or_default();
+    let running = fs::read_to_string(d.running_hash()).unwrap_or_default();
     let key = hash_parts([
         pid.to_string().as_str(),
         running.trim(),
@@ -213,7 +274,8 @@ pub fn forward_check(st: &Standin) -> Result<Outcome> {
     let socket = std::env::temp_dir().join(format!("rdesk-xtask-{}.sock", std::process::id()));
     let _ = fs::remove_file(&socket);
     let log = st.log("ssh-forward-check");
-    let mut child = ssh_command(st)
+    let mut child = d
+        .ssh(st)
         .args(["-N", "-o", "ExitOnForwardFailure=yes", "-L"])
         .arg(format!("{}:{DOCKER_SOCKET}", socket.display()))
         .arg(format!("{SSH_USER}@{SSH_HOST}"))
@@ -231,7 +293,7 @@ pub fn forward_check(st: &Standin) -> Result<Outcome> {
             "no Docker engine answered through `ssh -L {}:{DOCKER_SOCKET}`; ssh said:\n{}\nsshd's log:\n{}",
             socket.display(),
             sh::tail(&log, 10),
-            sh::tail(&p.log, 10)
+            sh::tail(&d.log(), 10)
         );
     }
     stamps.set("ssh-forward-check", &key)?;
@@ -241,27 +303,11 @@ pub fn forward_check(st: &Standin) -> Result<Outcome> {
 }
 
 pub fn down(st: &Standin) -> Result<Outcome> {
-    let p = paths(st);
-    match procs::running(&p.pid_file, "sshd") {
-        Some(pid) => {
-            procs::stop(pid, "sshd", Duration::from_secs(10))?;
-            let _ = fs::remove_file(&p.pid_file);
-            let _ = fs::remove_file(&p.running_hash);
-            ui::done(format!("stopped sshd pid {pid}"))
-        }
-        None => ui::already("sshd not running"),
-    }
+    daemon(st).down()
 }
 
 pub fn status(st: &Standin) -> Health {
-    let p = paths(st);
-    match procs::running(&p.pid_file, "sshd") {
-        Some(pid) if answers() => {
-            ui::healthy(format!("pid {pid}, answers on {SSH_HOST}:{SSH_PORT}"))
-        }
-        Some(pid) => ui::unhealthy(format!("pid {pid}, not answering on {SSH_HOST}:{SSH_PORT}")),
-        None => ui::unhealthy("not running"),
-    }
+    daemon(st).status()
 }
 
 #[cfg(test)]
@@ -271,7 +317,7 @@ mod tests {
     #[test]
     fn config_has_what_the_tests_rely_on() {
         let st = Standin::at(PathBuf::from("/r"));
-        let text = config_text(&paths(&st));
+        let text = config_text(&daemon(&st));
         for line in [
             "ListenAddress 127.0.0.1",
             "Port 2222",

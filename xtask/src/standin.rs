@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::facts::{Standin, shell_quote};
-use crate::{apt, base, cran, debian, dockerd, pwuser, sshd, traefik, ui};
+use crate::{apt, base, cran, debian, dockerd, pwuser, sshd, traefik, ui, vps};
 
 /// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
 /// test runs) take turns instead of racing.
@@ -46,6 +46,7 @@ pub fn up(st: &Standin) -> Result<()> {
     ui::step("password user", || pwuser::up(st))?;
     ui::step("sshd", || sshd::up(st))?;
     ui::step("check: Docker socket over SSH", || sshd::forward_check(st))?;
+    vps::up(st)?;
     println!(
         "stand-in VPS is up ({:.1}s); `cargo xtask standin env` prints its variables",
         started.elapsed().as_secs_f64()
@@ -55,6 +56,7 @@ pub fn up(st: &Standin) -> Result<()> {
 
 pub fn down(st: &Standin) -> Result<()> {
     let _lock = lock(st)?;
+    vps::down(st)?;
     // Containers go first: they need the engine.
     if dockerd::answers() {
         ui::step("container traefik", traefik::down)?;
@@ -64,6 +66,29 @@ pub fn down(st: &Standin) -> Result<()> {
     ui::step("dockerd", || dockerd::down(st))?;
     println!("stand-in VPS is down (images, network and .standin kept for a fast `up`)");
     Ok(())
+}
+
+/// `standin vps up`: only the bare VPS (its sshd needs the client key, made here too).
+pub fn vps_up(st: &Standin) -> Result<()> {
+    let _lock = lock(st)?;
+    vps::up(st)?;
+    println!("bare VPS stand-in is up at {}", crate::facts::VPS_ADDR);
+    Ok(())
+}
+
+/// `standin vps down`: stops the VPS's dockerd and sshd, removes its namespace.
+pub fn vps_down(st: &Standin) -> Result<()> {
+    let _lock = lock(st)?;
+    vps::down(st)
+}
+
+/// `standin vps status`: fails when a part is not up.
+pub fn vps_status(st: &Standin) -> Result<()> {
+    report(
+        &vps::status(st),
+        "bare VPS stand-in is up",
+        "the bare VPS stand-in is not up: run `cargo xtask standin vps up`",
+    )
 }
 
 /// Prints each part's state; fails when a part is not up.
@@ -82,17 +107,26 @@ pub fn status(st: &Standin) -> Result<()> {
         ]);
     }
     lines.push(("sshd", sshd::status(st)));
+    lines.extend(vps::status(st));
+    report(
+        &lines,
+        "stand-in VPS is up",
+        "the stand-in VPS is not (fully) up: run `cargo xtask standin up`",
+    )
+}
+
+fn report(lines: &[(&str, ui::Health)], up: &str, not_up: &str) -> Result<()> {
     let mut healthy = true;
-    for (name, state) in &lines {
+    for (name, state) in lines {
         let word = if state.ok { "ok" } else { "NOT OK" };
         println!("{name:>14}: {word:<6} {}", state.text);
         healthy &= state.ok;
     }
     if healthy {
-        println!("stand-in VPS is up");
+        println!("{up}");
         Ok(())
     } else {
-        anyhow::bail!("the stand-in VPS is not (fully) up: run `cargo xtask standin up`")
+        anyhow::bail!("{not_up}")
     }
 }
 

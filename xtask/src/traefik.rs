@@ -135,6 +135,12 @@ fn spec() -> ContainerSpec<'static> {
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
         "--entryPoints.web.address=:80",
+        // Prometheus metrics on their own entry point, not published: rdesk
+        // reads them through the SSH session (rdesk_core::monitor).
+        "--entryPoints.metrics.address=:8082",
+        "--metrics.prometheus=true",
+        "--metrics.prometheus.entryPoint=metrics",
+        "--metrics.prometheus.addServicesLabels=true",
         "--providers.docker=true",
         "--providers.docker.endpoint=unix:///var/run/docker.sock",
         "--providers.docker.exposedByDefault=false",

@@ -2,6 +2,7 @@
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
 mod deploys;
+mod monitoring;
 mod output;
 mod secret;
 
@@ -53,8 +54,13 @@ enum Command {
     Restart(AppArgs),
     /// Remove an app: its containers and images.
     Rm(AppArgs),
-    /// Follow a host's apps: print and record each start, crash, OOM kill and health change.
-    Watch(HostArg),
+    /// Follow a host's apps: record each start, crash, OOM kill and health change, and
+    /// CPU, memory, network and requests every 5 s; reconnects when the tunnel drops.
+    Watch(monitoring::WatchArgs),
+    /// Print an app's (or the host's) metrics over a range.
+    Metrics(monitoring::MetricsArgs),
+    /// Draw an app's (or the host's) metrics or uptime as an SVG chart.
+    Chart(monitoring::ChartArgs),
     /// Show an app's deployments and status changes.
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
@@ -82,6 +88,17 @@ enum HostCommand {
     Rm { name: String },
     /// Keep a new SSH password or key passphrase for a host in the OS keyring.
     SetSecret(SetSecretArgs),
+    /// Open Traefik's dashboard (only on the VPS's loopback) through the SSH
+    /// session, until Ctrl-C.
+    Dashboard {
+        name: String,
+        /// The port on this machine's 127.0.0.1 (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// The dashboard's port on the VPS.
+        #[arg(long, default_value_t = rdesk_core::dashboard::DEFAULT_REMOTE_PORT)]
+        remote_port: u16,
+    },
     /// Accept a host's new SSH key, after checking its fingerprint on the server itself.
     Repin {
         name: String,
@@ -151,6 +168,16 @@ struct BootstrapArgs {
     /// Only say what would be done; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Send the images the host cannot pull from this machine's Docker
+    /// (Traefik's, and rserve-base:<R> when here, else its base image).
+    #[arg(long, conflicts_with = "dry_run")]
+    send_images: bool,
+    /// The Traefik image to run (with --send-images: one this machine has).
+    #[arg(long)]
+    traefik_image: Option<String>,
+    /// The image rserve-base is built on (default rocker/r-ver:<R>).
+    #[arg(long)]
+    base_image: Option<String>,
 }
 
 #[derive(Args)]
@@ -307,14 +334,9 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             })
             .await
         }
-        Command::Watch(HostArg { host }) => {
-            with_session(&desk, &host, async |s| {
-                s.watch(&|event, status| out.app_event(event, status))
-                    .await?;
-                Ok(())
-            })
-            .await
-        }
+        Command::Watch(args) => monitoring::watch(&desk, args, out).await,
+        Command::Metrics(args) => monitoring::metrics(&desk, args, out).await,
+        Command::Chart(args) => monitoring::chart(&desk, args, out).await,
         Command::History(app) => {
             desk.host(&app.host).await?;
             let store = desk.store();
@@ -394,6 +416,25 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
             })
             .await?
         }
+        HostCommand::Dashboard {
+            name,
+            port,
+            remote_port,
+        } => {
+            with_session(desk, &name, async |s| {
+                let dashboard = rdesk_core::dashboard::open(s, port, remote_port).await?;
+                out.message(
+                    &format!(
+                        "Traefik's dashboard of {name}: {} (Ctrl-C to close)",
+                        dashboard.url
+                    ),
+                    &serde_json::to_value(&dashboard)?,
+                );
+                tokio::signal::ctrl_c().await?;
+                Ok(())
+            })
+            .await?
+        }
         HostCommand::Repin { name, fingerprint } => {
             let pinned = desk.repin_host(&name, &fingerprint).await?;
             out.message(
@@ -406,15 +447,21 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 domain: args.domain,
                 email: args.email,
                 r_versions: args.r_versions,
+                base_image: args.base_image,
                 ..BootstrapOptions::default()
             };
+            if let Some(image) = args.traefik_image {
+                options.traefik_image = image;
+            }
             options.http_port = args.http_port.unwrap_or(options.http_port);
             options.https_port = args.https_port.unwrap_or(options.https_port);
             if args.dry_run {
                 out.bootstrap_plan(&desk.bootstrap_plan(&args.name, &options).await?);
             } else {
                 let report = desk
-                    .bootstrap(&args.name, &options, &|event| out.bootstrap_step(&event))
+                    .bootstrap(&args.name, &options, args.send_images, &|event| {
+                        out.bootstrap_step(&event)
+                    })
                     .await?;
                 out.bootstrap_done(&args.name, &report);
             }

@@ -2,8 +2,9 @@
 
 use rdesk_core::bootstrap::{BootstrapPlan, BootstrapReport, StepEvent, StepState};
 use rdesk_core::desk::{AddedHost, AppsView, DeployReport, HostCheck};
-use rdesk_core::spawner::{AppEvent, AppState, DeployEvent, LogLine, LogStream, Removed};
-use rdesk_core::store::{DeploymentRecord, HostRecord, StatusEvent, now_ms};
+use rdesk_core::monitor::MonitorEvent;
+use rdesk_core::spawner::{AppState, DeployEvent, LogLine, LogStream, Removed};
+use rdesk_core::store::{DeploymentRecord, HostRecord, MetricSeries, StatusEvent, now_ms};
 use serde::Serialize;
 use serde_json::json;
 
@@ -119,11 +120,19 @@ impl Output {
         }
         match event.state {
             StepState::Started => println!("==> {}", event.step),
-            state => {
-                println!("    {}: {state:?} ({} ms)", event.step, event.duration_ms);
-                if state == StepState::Failed && !event.output_tail.is_empty() {
+            StepState::Failed => {
+                println!("    {}: Failed ({} ms)", event.step, event.duration_ms);
+                if !event.output_tail.is_empty() {
                     println!("    {}", event.output_tail.replace('\n', "\n    "));
                 }
+            }
+            state => {
+                let last = event.output_tail.lines().last().unwrap_or_default();
+                let sep = if last.is_empty() { "" } else { ": " };
+                println!(
+                    "    {}: {state:?} ({} ms){sep}{last}",
+                    event.step, event.duration_ms
+                );
             }
         }
     }
@@ -221,13 +230,68 @@ impl Output {
         }
     }
 
-    pub fn app_event(&self, event: &AppEvent, status: &str) {
+    pub fn monitor_event(&self, event: &MonitorEvent) {
         if self.json {
-            return self.emit(&json!({ "app": event, "status": status }));
+            return self.emit(event);
         }
-        let (_, detail) = event.kind.status();
-        let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
-        println!("{}: {status}{detail}", event.slug);
+        match event {
+            MonitorEvent::Connected { host, replayed } => {
+                println!("watching {host} (caught up on {replayed} event(s) from while away)")
+            }
+            MonitorEvent::Status {
+                app,
+                status,
+                detail,
+                ..
+            } => {
+                let detail = detail
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                println!("{}: {status}{detail}", app.slug);
+            }
+            MonitorEvent::Sampled { .. } => {}
+            MonitorEvent::RequestsUnavailable { reason } => {
+                eprintln!("requests per minute unavailable: {reason}")
+            }
+            MonitorEvent::Disconnected {
+                reason,
+                retry_in_ms,
+            } => eprintln!("connection lost ({reason}); retrying in {retry_in_ms} ms"),
+        }
+    }
+
+    pub fn metrics(&self, series: &MetricSeries) {
+        if self.json {
+            return self.emit(series);
+        }
+        let whose = series.slug.as_deref().unwrap_or("all apps");
+        let mib = |b: u64| b as f64 / 1_048_576.0;
+        let limit = series
+            .memory_limit_bytes
+            .map(|l| format!(", memory limit {:.0} MiB", mib(l)))
+            .unwrap_or_default();
+        println!(
+            "{whose} on {}: {} point(s) of {} s{limit}",
+            series.host,
+            series.points.len(),
+            series.seconds
+        );
+        println!("  age        cpu %   memory MiB   rx B/s   tx B/s   req/min");
+        for p in &series.points {
+            let requests = p
+                .requests_per_minute
+                .map_or("-".to_owned(), |r| format!("{r:.1}"));
+            println!(
+                "  {:<9} {:>6.1} {:>12.1} {:>8.0} {:>8.0} {:>9}",
+                age(p.at_ms),
+                p.cpu_percent,
+                mib(p.memory_bytes),
+                p.net_rx_bytes_per_s,
+                p.net_tx_bytes_per_s,
+                requests
+            );
+        }
     }
 
     pub fn removed(&self, slug: &str, removed: &Removed) {
@@ -268,7 +332,12 @@ impl Output {
         }
         println!("status changes (newest first):");
         for e in events {
-            println!("  {} ago  {}", age(e.at), e.status);
+            let detail = e
+                .detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            println!("  {} ago  {}{detail}", age(e.at), e.status);
         }
     }
 }

@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use rdesk_spawner::{
-    AppEvent, AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner,
-    LogLine, Mode, PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
+    AppFile, AppSpec, AppState, DeployEvent, Deployed, DockerConfig, DockerSpawner, LogLine, Mode,
+    PackageName, RVersion, Removed, RepoUrl, Slug, SpawnError, Spawner,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -20,6 +19,7 @@ use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, S
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostError, HostTarget};
 use crate::intake::{self, Limits};
+use crate::monitor;
 use crate::paths;
 use crate::secrets::askpass::AskpassEnv;
 use crate::secrets::{Secret, SecretKind, SecretStore};
@@ -119,8 +119,10 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// Opens (creating if needed) the cache in `data_dir`.
+    /// Opens (creating if needed) the cache in `data_dir`, after cleaning up
+    /// what killed runs left (ssh masters still logged in to a host).
     pub async fn open(data_dir: &Path) -> Result<Self, DeskError> {
+        crate::host::reap_abandoned(&paths::runtime_base()).await;
         let store = Store::open(paths::database(data_dir)).await?;
         Ok(Self { store })
     }
@@ -132,7 +134,8 @@ impl Desk {
     /// Adds a host after connecting to it once, which pins its host key.
     /// A secret given with it goes to the OS keyring first, so ssh can ask
     /// for it. Nothing is kept, in the store or the keyring, if the host
-    /// cannot be reached or refuses the login.
+    /// cannot be reached or refuses the login. A VPS without Docker yet is
+    /// fine: the bootstrap installs it.
     pub async fn add_host(&self, new: NewHost) -> Result<AddedHost, DeskError> {
         validate_host_name(&new.name)?;
         let public_url = match new.public_url {
@@ -143,10 +146,10 @@ impl Desk {
         self.store.add_host(record.clone()).await?;
         let connected = match &new.secret {
             Some((kind, secret)) => match self.keep_secret(&new.name, *kind, secret).await {
-                Ok(()) => self.connect(&record).await,
+                Ok(()) => self.connect_with(&record, None, false).await,
                 Err(e) => Err(e),
             },
-            None => self.connect(&record).await,
+            None => self.connect_with(&record, None, false).await,
         };
         match connected {
             Ok(session) => {
@@ -269,11 +272,15 @@ impl Desk {
     }
 
     /// Bootstraps the host: each step checks first and is skipped when done,
-    /// so this can run again at any time, also after an interruption.
+    /// so this can run again at any time, also after an interruption. With
+    /// `send_images`, the images the host cannot pull (Traefik's, a ready-made
+    /// `rserve-base:<R>` or else its base) are sent from this workstation's
+    /// Docker (the local socket) through the tunnel.
     pub async fn bootstrap(
         &self,
         host: &str,
         options: &BootstrapOptions,
+        send_images: bool,
         progress: &(dyn Fn(StepEvent) + Send + Sync),
     ) -> Result<BootstrapReport, DeskError> {
         let record = self.host(host).await?;
@@ -288,9 +295,25 @@ impl Desk {
         };
         let outcome = match self.connect_with(&record, None, false).await {
             Ok(session) => {
-                let report = bootstrap::run(&session.connection, options, &recording).await;
+                let report = if send_images {
+                    match self.workstation_docker().await {
+                        Ok(here) => bootstrap::run_sending_images(
+                            &session.connection,
+                            options,
+                            &here,
+                            &recording,
+                        )
+                        .await
+                        .map_err(DeskError::from),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    bootstrap::run(&session.connection, options, &recording)
+                        .await
+                        .map_err(DeskError::from)
+                };
                 session.close().await;
-                report.map_err(DeskError::from)
+                report
             }
             Err(e) => Err(e),
         };
@@ -306,6 +329,16 @@ impl Desk {
             })
             .await?;
         outcome
+    }
+
+    /// This workstation's own Docker, where images are sent from.
+    async fn workstation_docker(&self) -> Result<bollard::Docker, DeskError> {
+        let target = HostTarget::Local {
+            socket: crate::host::DEFAULT_DOCKER_SOCKET.into(),
+        };
+        let options = ConnectOptions::new(std::env::temp_dir());
+        let local = Connection::open("this workstation", target, &options, &self.store).await?;
+        Ok(local.docker())
     }
 
     /// Opens the tunnel; with `repin`, a new host key with that fingerprint
@@ -468,21 +501,39 @@ impl HostSession {
 
     /// Rebuilds the cached app list of this host from its containers' labels.
     pub async fn refresh_apps(&self) -> Result<Vec<AppRecord>, DeskError> {
+        let live = self.refresh_apps_live().await?;
+        Ok(live.iter().map(|a| app_record(self.name(), a)).collect())
+    }
+
+    /// [`HostSession::refresh_apps`], returning what the host listed. A
+    /// status is recorded only where the listing disagrees with the last one
+    /// recorded ([`monitor::agrees`]), so a listing never invents a change.
+    pub(crate) async fn refresh_apps_live(&self) -> Result<Vec<AppState>, DeskError> {
         let live = self
             .spawner
             .list()
             .await
             .map_err(DeskError::spawn(self.name()))?;
         let records: Vec<AppRecord> = live.iter().map(|a| app_record(self.name(), a)).collect();
-        self.store
-            .replace_apps(self.name(), records.clone())
-            .await?;
+        self.store.replace_apps(self.name(), records).await?;
         for app in &live {
-            self.store
-                .record_status(self.name(), &app.slug, &app.status(), None)
-                .await?;
+            let last = self.store.status_events(self.name(), &app.slug, 1).await?;
+            let status = app.status();
+            if !monitor::agrees(&status, last.first().map(|e| e.status.as_str())) {
+                self.store
+                    .record_status(self.name(), &app.slug, &status, None)
+                    .await?;
+            }
         }
-        Ok(records)
+        Ok(live)
+    }
+
+    pub(crate) fn spawner(&self) -> &DockerSpawner {
+        &self.spawner
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
     }
 
     /// Takes the user's files, builds what changed and switches the app to the new version.
@@ -719,38 +770,6 @@ impl HostSession {
         self.store.remove_app(self.name(), slug.as_str()).await?;
         self.forget_secrets(&slug, &settings).await?;
         Ok(removed)
-    }
-
-    /// Follows the host's app events until the stream ends: reconciles the
-    /// cache from a container listing first (so nothing missed while away is
-    /// lost), then records each status change as it happens and hands every
-    /// event to `on_event` with the status it left.
-    pub async fn watch(
-        &self,
-        on_event: &(dyn Fn(&AppEvent, &str) + Send + Sync),
-    ) -> Result<(), DeskError> {
-        let mut events = self.spawner.events();
-        self.refresh_apps().await?;
-        while let Some(event) = events.next().await {
-            let event = event.map_err(DeskError::spawn(self.name()))?;
-            let (status, detail) = event.kind.status();
-            self.store
-                .record_status(self.name(), &event.slug, status, detail.as_deref())
-                .await?;
-            self.refresh_cached_status(&event.slug, status).await?;
-            on_event(&event, status);
-        }
-        Ok(())
-    }
-
-    /// Sets the cached status of one app, if it is cached.
-    async fn refresh_cached_status(&self, slug: &str, status: &str) -> Result<(), DeskError> {
-        if let Some(mut app) = self.store.app(self.name(), slug).await? {
-            app.status = status.to_owned();
-            app.updated_at = now_ms();
-            self.store.upsert_app(app).await?;
-        }
-        Ok(())
     }
 
     pub async fn logs(

@@ -51,6 +51,9 @@ pub enum DeskError {
     PublicUrl(String),
     #[error("host `{0}` has no R version to build on: bootstrap it with an R version first")]
     NoRVersion(String),
+    /// A chart or metrics request that cannot be answered as asked.
+    #[error("{0}")]
+    Chart(String),
     #[error("the keyring for host `{host}`: {source}")]
     Secret {
         host: String,
@@ -72,6 +75,12 @@ pub enum DeskError {
          RDESK_ASKPASS to its path"
     )]
     AskpassMissing(String),
+    #[error("could not forward {what} through the SSH session of host `{host}`: {reason}")]
+    Forward {
+        host: String,
+        what: String,
+        reason: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -4,10 +4,13 @@
 
 pub mod app_settings;
 pub mod bootstrap;
+pub mod charts;
+pub mod dashboard;
 pub mod desk;
 mod error;
 pub mod host;
 pub mod intake;
+pub mod monitor;
 pub mod paths;
 pub mod secrets;
 pub mod store;

@@ -26,17 +26,33 @@ pub fn database(data_dir: &Path) -> PathBuf {
 /// go two levels below it, and Unix socket paths are limited to about 100 bytes.
 const MAX_RUNTIME_BASE: usize = 24;
 
-/// A new private (0700) directory for one run's sockets, removed when dropped:
-/// under `$XDG_RUNTIME_DIR` when it is short enough, else under `/tmp` (macOS's
-/// per-user temporary directory is too long for socket paths).
-pub fn private_runtime_dir() -> std::io::Result<tempfile::TempDir> {
-    let base = dirs::runtime_dir()
+/// Prefix of the per-run directories in [`runtime_base`].
+pub const RUNTIME_DIR_PREFIX: &str = "rdesk-";
+/// The file in a per-run directory naming the pid of the process it belongs to.
+pub const RUNTIME_OWNER_FILE: &str = "owner.pid";
+
+/// Where per-run socket directories go: `$XDG_RUNTIME_DIR` when it is short
+/// enough, else `/tmp` (macOS's per-user temporary directory is too long for
+/// socket paths).
+pub fn runtime_base() -> PathBuf {
+    dirs::runtime_dir()
         .filter(|d| d.as_os_str().len() <= MAX_RUNTIME_BASE)
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    tempfile::Builder::new()
-        .prefix("rdesk-")
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+/// A new private (0700) directory for one run's sockets in [`runtime_base`],
+/// removed when dropped. It names this process as its owner, so a later run
+/// can clean up after this one if it is killed.
+pub fn private_runtime_dir() -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix(RUNTIME_DIR_PREFIX)
         .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir_in(base)
+        .tempdir_in(runtime_base())?;
+    std::fs::write(
+        dir.path().join(RUNTIME_OWNER_FILE),
+        format!("{}\n", std::process::id()),
+    )?;
+    Ok(dir)
 }
 
 #[cfg(test)]

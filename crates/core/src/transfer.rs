@@ -127,7 +127,8 @@ where
     Ok(total)
 }
 
-async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, TransferError> {
+/// The id of `image` on `docker`; `None` when it has no such image.
+pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, TransferError> {
     match docker.inspect_image(image).await {
         Ok(inspected) => Ok(inspected.id),
         Err(bollard::errors::Error::DockerResponseServerError {

@@ -722,8 +722,32 @@ impl crate::Spawner for DockerSpawner {
         Ok(group_into_apps(&self.app_containers(&[]).await?))
     }
 
-    fn events(&self) -> BoxStream<'static, Result<crate::AppEvent, SpawnError>> {
-        crate::events::app_events(&self.docker)
+    fn events(
+        &self,
+        since_ms: i64,
+        until_ms: Option<i64>,
+    ) -> BoxStream<'static, Result<crate::AppEvent, SpawnError>> {
+        crate::events::app_events(&self.docker, since_ms, until_ms)
+    }
+
+    fn stats(
+        &self,
+        container_id: &str,
+    ) -> BoxStream<'static, Result<crate::StatsSample, SpawnError>> {
+        crate::stats::container_stats(&self.docker, container_id)
+    }
+
+    async fn host_time_ms(&self) -> Result<i64, SpawnError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(SpawnError::docker("report its time"))?;
+        let text = info.system_time.unwrap_or_default();
+        crate::time::parse_rfc3339_ms(&text).ok_or(SpawnError::Unreadable {
+            what: "clock".to_owned(),
+            value: text,
+        })
     }
 
     async fn logs(

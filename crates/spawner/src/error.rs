@@ -39,6 +39,8 @@ pub enum SpawnError {
     NoSuchVersion { slug: String, version: String },
     #[error("there is no app `{0}` on this host")]
     NotFound(String),
+    #[error("Docker's {what} was unreadable: {value:?}")]
+    Unreadable { what: String, value: String },
     #[error("could not make the build context: {0}")]
     Context(#[from] std::io::Error),
 }

@@ -60,14 +60,16 @@ impl AppEventKind {
 /// Docker actions we turn into events; others (exec, attach, …) are noise.
 const ACTIONS: &[&str] = &["start", "die", "oom", "health_status", "destroy"];
 
-/// Our app containers' events from now on, until the stream is dropped.
-/// Docker replays from the moment this is called, although the request goes
-/// out only when the stream is first polled: nothing in between is lost.
-pub fn app_events(docker: &Docker) -> BoxStream<'static, Result<AppEvent, SpawnError>> {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+/// Our app containers' events from `since_ms` (unix milliseconds, on the
+/// host's clock) on: those Docker still keeps from before now first, then new
+/// ones as they happen; with `until_ms`, the stream ends there. The request
+/// goes out only when the stream is first polled, but nothing from `since_ms`
+/// on is lost.
+pub fn app_events(
+    docker: &Docker,
+    since_ms: i64,
+    until_ms: Option<i64>,
+) -> BoxStream<'static, Result<AppEvent, SpawnError>> {
     let filters = HashMap::from([
         ("type".to_owned(), vec!["container".to_owned()]),
         ("label".to_owned(), labels::ours(labels::Role::App, &[])),
@@ -76,10 +78,13 @@ pub fn app_events(docker: &Docker) -> BoxStream<'static, Result<AppEvent, SpawnE
             ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
         ),
     ]);
-    let options = EventsOptionsBuilder::default()
-        .since(&since.to_string())
-        .filters(&filters)
-        .build();
+    let mut options = EventsOptionsBuilder::default()
+        .since(&docker_time(since_ms))
+        .filters(&filters);
+    if let Some(until_ms) = until_ms {
+        options = options.until(&docker_time(until_ms));
+    }
+    let options = options.build();
     docker
         .events(Some(options))
         .filter_map(|item| async move {
@@ -92,6 +97,15 @@ pub fn app_events(docker: &Docker) -> BoxStream<'static, Result<AppEvent, SpawnE
             }
         })
         .boxed()
+}
+
+/// Docker's `seconds.nanoseconds` form of a unix-milliseconds time.
+fn docker_time(ms: i64) -> String {
+    format!(
+        "{}.{:09}",
+        ms.div_euclid(1000),
+        ms.rem_euclid(1000) * 1_000_000
+    )
 }
 
 /// Reads one Docker event; `None` for events that are not about our apps.
@@ -183,6 +197,12 @@ mod tests {
             to_app_event(message("start", &[])).unwrap().kind.status().0,
             "running"
         );
+    }
+
+    #[test]
+    fn times_are_sent_as_docker_writes_them() {
+        assert_eq!(docker_time(1_700_000_000_123), "1700000000.123000000");
+        assert_eq!(docker_time(5), "0.005000000");
     }
 
     #[test]

@@ -108,6 +108,21 @@ pub fn settings_labels(settings: &Settings) -> HashMap<String, String> {
 /// Port inside the container where Rserve speaks QAP over WebSocket.
 pub const WEBSOCKET_PORT: u16 = 8081;
 
+/// The name of an app's Traefik router and service.
+fn traefik_service(slug: &str) -> String {
+    format!("{TRAEFIK_SERVICE_PREFIX}{slug}")
+}
+
+const TRAEFIK_SERVICE_PREFIX: &str = "rserve-desk-";
+
+/// The app slug of a Traefik service name as its metrics label it
+/// (`rserve-desk-SLUG@docker`); `None` for services that are not an app's.
+pub fn slug_of_traefik_service(service: &str) -> Option<&str> {
+    let name = service.strip_suffix("@docker").unwrap_or(service);
+    name.strip_prefix(TRAEFIK_SERVICE_PREFIX)
+        .filter(|slug| Slug::parse(slug).is_ok())
+}
+
 /// Where one container answers on its own through Traefik, whatever its app's
 /// other containers do: a deploy knows the router has the new container when
 /// this path answers, and has dropped an old one when its path is gone.
@@ -133,7 +148,7 @@ pub struct Routing<'a> {
 /// during a redeploy Traefik balances over old and new. Each container also
 /// has a router of its own at [`probe_path`].
 pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
-    let name = format!("rserve-desk-{}", r.slug);
+    let name = traefik_service(r.slug.as_str());
     let router = format!("traefik.http.routers.{name}");
     let strip = format!("{name}-strip");
     let probe = format!("rdesk-probe-{}", r.container);
@@ -197,6 +212,17 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traefik_services_name_their_app() {
+        assert_eq!(
+            slug_of_traefik_service("rserve-desk-sales@docker"),
+            Some("sales")
+        );
+        assert_eq!(slug_of_traefik_service("rserve-desk-sales"), Some("sales"));
+        assert_eq!(slug_of_traefik_service("api@internal"), None);
+        assert_eq!(slug_of_traefik_service("rserve-desk-@docker"), None);
+    }
     use crate::spec::{RepoUrl, sample};
 
     fn spec() -> AppSpec {

@@ -16,6 +16,8 @@ mod rollout;
 mod settings;
 mod spec;
 mod state;
+mod stats;
+mod time;
 
 use futures_util::stream::BoxStream;
 
@@ -34,6 +36,7 @@ pub use state::{
     AppState, ContainerRef, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed,
     Version,
 };
+pub use stats::StatsSample;
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.
@@ -80,9 +83,22 @@ pub trait Spawner: Send + Sync {
     async fn status(&self, slug: &Slug) -> Result<AppState, SpawnError>;
     /// Every app on the host, read from container labels alone.
     async fn list(&self) -> Result<Vec<AppState>, SpawnError>;
-    /// What happens to the host's app containers from now on (start, death with
-    /// its exit code, OOM kill, health changes, removal), until dropped.
-    fn events(&self) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
+    /// What happens to the host's app containers (start, death with its
+    /// exit code, OOM kill, health changes, removal) from `since_ms` (unix
+    /// milliseconds by [`Spawner::host_time_ms`]) on: those Docker still
+    /// keeps first (to catch up after a lost connection), then new ones as
+    /// they happen, until dropped; with `until_ms` the stream ends there.
+    fn events(
+        &self,
+        since_ms: i64,
+        until_ms: Option<i64>,
+    ) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
+    /// Readings of a running container's CPU, memory and network use (about
+    /// one a second) from one Docker stats stream, until dropped or stopped.
+    fn stats(&self, container_id: &str) -> BoxStream<'static, Result<StatsSample, SpawnError>>;
+    /// The host's clock (Docker's), in unix milliseconds: what
+    /// [`Spawner::events_since`] takes, whatever this machine's clock says.
+    async fn host_time_ms(&self) -> Result<i64, SpawnError>;
     /// The newest container's output: the last `tail` lines, then new ones if `follow`.
     async fn logs(
         &self,

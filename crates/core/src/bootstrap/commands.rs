@@ -255,11 +255,12 @@ impl DockerCli {
 }
 
 /// The images the VPS needs before Traefik and `rserve-base` can be made:
-/// the Traefik image, and the base of each `rserve-base:<R>` (the given
-/// `base_image`, else `rocker/r-ver:<R>`), without repeats.
-pub fn needed_images(options: &Validated) -> Vec<String> {
+/// the Traefik image, and the base of each `rserve-base:<R>` to be built (the
+/// given `base_image`, else `rocker/r-ver:<R>`), without repeats. The R
+/// versions in `sent` need no base: their `rserve-base` is sent ready-made.
+pub fn needed_images(options: &Validated, sent: &[RVersion]) -> Vec<String> {
     let mut images = vec![options.traefik_image.clone()];
-    for r in &options.r_versions {
+    for r in options.r_versions.iter().filter(|r| !sent.contains(r)) {
         let base = options
             .base_image
             .clone()
@@ -489,7 +490,7 @@ mod tests {
             "docker image inspect --format {{.Id}} traefik:v3.3"
         );
         assert_eq!(
-            needed_images(&v(BootstrapOptions::default())),
+            needed_images(&v(BootstrapOptions::default()), &[]),
             ["traefik:v3.3"]
         );
         let two = BootstrapOptions {
@@ -497,17 +498,28 @@ mod tests {
             ..BootstrapOptions::default()
         };
         assert_eq!(
-            needed_images(&v(two.clone())),
+            needed_images(&v(two.clone()), &[]),
             ["traefik:v3.3", "rocker/r-ver:4.4.1", "rocker/r-ver:4.2.2"]
+        );
+        // A ready-made rserve-base:4.4.1 is sent instead: its base is not needed.
+        let sent = [RVersion::parse("4.4.1").unwrap()];
+        assert_eq!(
+            needed_images(&v(two.clone()), &sent),
+            ["traefik:v3.3", "rocker/r-ver:4.2.2"]
         );
         let debian = BootstrapOptions {
             base_image: Some("debian:bookworm".into()),
             ..two
         };
         assert_eq!(
-            needed_images(&v(debian)),
+            needed_images(&v(debian.clone()), &[]),
             ["traefik:v3.3", "debian:bookworm"]
         );
+        let both = [
+            RVersion::parse("4.4.1").unwrap(),
+            RVersion::parse("4.2.2").unwrap(),
+        ];
+        assert_eq!(needed_images(&v(debian), &both), ["traefik:v3.3"]);
     }
 
     #[test]

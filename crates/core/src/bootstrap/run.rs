@@ -28,9 +28,10 @@ const TAIL_LINES: usize = 20;
 #[serde(rename_all = "lowercase")]
 pub enum StepState {
     Started,
-    /// It changed something (or, for `check-host`, it looked).
+    /// It changed something.
     Done,
-    /// It was already done; nothing changed.
+    /// It was already done; nothing changed. `check-host` only reads, so it
+    /// always ends as skipped ("nothing to change"), its findings in the tail.
     Skipped,
     Failed,
 }
@@ -57,11 +58,9 @@ pub struct BootstrapReport {
 }
 
 impl BootstrapReport {
-    /// Whether any step changed the host (`check-host` only looks).
+    /// Whether any step changed the host.
     pub fn changed(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| s.step != STEP_CHECK && s.state == StepState::Done)
+        self.steps.iter().any(|s| s.state == StepState::Done)
     }
 }
 
@@ -228,6 +227,13 @@ impl Remote for openssh::Session {
 
 /// Sends an image the VPS lacks from elsewhere (the workstation's Docker).
 pub(crate) trait ImageSender: Sync {
+    /// The image's id where it is sent from; `None` when it is not there.
+    fn id_here(
+        &self,
+        step: &str,
+        image: &str,
+    ) -> impl Future<Output = Result<Option<String>, BootstrapError>> + Send;
+
     /// Returns a line for the step's output.
     fn send(
         &self,
@@ -244,6 +250,15 @@ struct TunnelSender {
 }
 
 impl ImageSender for TunnelSender {
+    async fn id_here(&self, step: &str, image: &str) -> Result<Option<String>, BootstrapError> {
+        crate::transfer::image_id(&self.here, image)
+            .await
+            .map_err(|source| BootstrapError::Transfer {
+                step: step.to_owned(),
+                source,
+            })
+    }
+
     async fn send(&self, step: &str, image: &str) -> Result<String, BootstrapError> {
         let sent = crate::transfer::send_image(&self.here, &self.there, image, &|_| {})
             .await
@@ -412,7 +427,7 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
                 }
             );
             found = Some(host);
-            Ok((StepState::Done, summary))
+            Ok((StepState::Skipped, summary))
         }
         .await
     );
@@ -470,9 +485,21 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         return Err(BootstrapError::DockerAccess { user: host.user });
     };
 
-    // Images the VPS cannot pull, sent from the workstation.
+    // Images the VPS cannot pull, sent from the workstation. An
+    // `rserve-base:<R>` the workstation has is sent as it is (by its own step
+    // below): its base image is then not needed, and nothing is built.
+    let mut bases_here = Vec::new();
     if let Some(sender) = images {
-        for image in commands::needed_images(&options) {
+        for r in &options.r_versions {
+            let tag = commands::base_tag(r);
+            if let Some(id) = sender.id_here(&tag, &tag).await? {
+                bases_here.push((r.clone(), id));
+            }
+        }
+    }
+    let sent_bases: Vec<_> = bases_here.iter().map(|(r, _)| r.clone()).collect();
+    if let Some(sender) = images {
+        for image in commands::needed_images(&options, &sent_bases) {
             let name = format!("image:{image}");
             let started = progress.start(&name);
             step!(
@@ -509,6 +536,18 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
             async {
                 if let Some(note) = base_done(remote, &docker, &options, r).await? {
                     return Ok((StepState::Skipped, note));
+                }
+                let here = bases_here.iter().find(|(v, _)| v == r).map(|(_, id)| id);
+                if let (Some(sender), Some(id)) = (images, here) {
+                    let there = remote.run(&name, &docker.image_id(&name), QUICK).await?;
+                    if there.success() && there.stdout.trim() == id {
+                        return Ok((
+                            StepState::Skipped,
+                            format!("image {name} already there, sent from the workstation"),
+                        ));
+                    }
+                    let note = sender.send(&name, &name).await?;
+                    return Ok((StepState::Done, note));
                 }
                 let build =
                     docker

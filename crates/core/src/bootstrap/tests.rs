@@ -153,13 +153,38 @@ async fn bootstrap(
     (result, events.into_inner().unwrap())
 }
 
-/// "Sends" an image by putting it in the fake host's image list.
-struct FakeSender<'a>(&'a FakeHost, Mutex<Vec<String>>);
+/// "Sends" an image by putting it in the fake host's image list; the
+/// workstation has every image with id `sha256:feed`, and `rserve-base:<R>`
+/// only when listed in `bases`.
+struct FakeSender<'a> {
+    host: &'a FakeHost,
+    sent: Mutex<Vec<String>>,
+    bases: Vec<String>,
+}
+
+impl<'a> FakeSender<'a> {
+    fn new(host: &'a FakeHost, bases: &[&str]) -> FakeSender<'a> {
+        FakeSender {
+            host,
+            sent: Mutex::new(Vec::new()),
+            bases: bases.iter().map(|b| (*b).to_owned()).collect(),
+        }
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.sent.lock().unwrap().clone()
+    }
+}
 
 impl ImageSender for FakeSender<'_> {
+    async fn id_here(&self, _step: &str, image: &str) -> Result<Option<String>, BootstrapError> {
+        let here = !image.starts_with("rserve-base:") || self.bases.iter().any(|b| b == image);
+        Ok(here.then(|| "sha256:feed".to_owned()))
+    }
+
     async fn send(&self, _step: &str, image: &str) -> Result<String, BootstrapError> {
-        self.1.lock().unwrap().push(image.to_owned());
-        let mut state = self.0.0.lock().unwrap();
+        self.sent.lock().unwrap().push(image.to_owned());
+        let mut state = self.host.0.lock().unwrap();
         state.images.insert(image.to_owned(), "sha256:feed".into());
         Ok(format!("sent {image}"))
     }
@@ -189,7 +214,7 @@ async fn empty_host_then_every_step_skipped() {
     assert_eq!(
         finals(&events),
         steps(&[
-            ("check-host", Done),
+            ("check-host", Skipped),
             ("install-docker", Done),
             ("network", Done),
             ("traefik", Done),
@@ -226,7 +251,7 @@ async fn empty_host_then_every_step_skipped() {
     assert_eq!(
         finals(&events),
         steps(&[
-            ("check-host", Done),
+            ("check-host", Skipped),
             ("install-docker", Skipped),
             ("network", Skipped),
             ("traefik", Skipped),
@@ -258,7 +283,7 @@ async fn changed_options_recreate_only_traefik() {
     assert_eq!(
         finals(&events),
         steps(&[
-            ("check-host", Done),
+            ("check-host", Skipped),
             ("install-docker", Skipped),
             ("network", Skipped),
             ("traefik", Done),
@@ -293,7 +318,7 @@ async fn interrupted_then_finished() {
     assert_eq!(
         finals(&events),
         steps(&[
-            ("check-host", Done),
+            ("check-host", Skipped),
             ("install-docker", Skipped),
             ("network", Skipped),
             ("traefik", Done),
@@ -388,22 +413,17 @@ async fn images_the_vps_lacks_are_sent_once() {
         .unwrap()
         .images
         .insert("debian:bookworm".into(), "sha256:aaaa".into());
-    let sender = FakeSender(&host, Mutex::new(Vec::new()));
+    let sender = FakeSender::new(&host, &[]);
     let sink = |_: StepEvent| {};
     let opts = BootstrapOptions {
         traefik_image: "rserve-desk/traefik:3.7.15".into(),
         ..options()
     };
     let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
-    let states: Vec<(String, StepState)> = report
-        .steps
-        .iter()
-        .map(|e| (e.step.clone(), e.state))
-        .collect();
     assert_eq!(
-        states,
+        finals(&report.steps),
         steps(&[
-            ("check-host", Done),
+            ("check-host", Skipped),
             ("install-docker", Done),
             ("network", Done),
             ("image:rserve-desk/traefik:3.7.15", Done),
@@ -412,10 +432,10 @@ async fn images_the_vps_lacks_are_sent_once() {
             ("rserve-base:4.2.2", Done),
         ])
     );
-    assert_eq!(*sender.1.lock().unwrap(), ["rserve-desk/traefik:3.7.15"]);
+    assert_eq!(sender.sent(), ["rserve-desk/traefik:3.7.15"]);
     let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
     assert!(!report.changed());
-    assert_eq!(sender.1.lock().unwrap().len(), 1, "nothing sent twice");
+    assert_eq!(sender.sent().len(), 1, "nothing sent twice");
 }
 
 #[tokio::test]
@@ -436,5 +456,100 @@ async fn docker_unreachable_fails_the_network_step_clearly() {
     assert_eq!(
         last.output_tail,
         "Docker is installed but user deploy cannot use it in this SSH session yet (the group docker applies to new logins and there is no password-less sudo); run the bootstrap again to continue"
+    );
+}
+
+#[tokio::test]
+async fn a_ready_made_rserve_base_is_sent_not_built() {
+    use StepState::{Done, Skipped};
+    let host = FakeHost::new(BOOKWORM);
+    let sender = FakeSender::new(&host, &["rserve-base:4.2.2"]);
+    let sink = |_: StepEvent| {};
+    let opts = BootstrapOptions {
+        traefik_image: "rserve-desk/traefik:3.7.15".into(),
+        ..options()
+    };
+    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    let states: Vec<(String, StepState)> = report
+        .steps
+        .iter()
+        .map(|e| (e.step.clone(), e.state))
+        .collect();
+    // No image:debian:bookworm step: nothing is built on it.
+    assert_eq!(
+        states,
+        steps(&[
+            ("check-host", Skipped),
+            ("install-docker", Done),
+            ("network", Done),
+            ("image:rserve-desk/traefik:3.7.15", Done),
+            ("traefik", Done),
+            ("rserve-base:4.2.2", Done),
+        ])
+    );
+    assert_eq!(report.steps[5].output_tail, "sent rserve-base:4.2.2");
+    assert_eq!(
+        sender.sent(),
+        ["rserve-desk/traefik:3.7.15", "rserve-base:4.2.2"]
+    );
+    assert!(
+        host.log().iter().all(|l| !l.starts_with("docker build")),
+        "{:#?}",
+        host.log()
+    );
+
+    // Again: every step skipped, the base counted as done by its id.
+    let before = host.log().len();
+    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    assert!(!report.changed());
+    assert!(
+        report.steps.iter().all(|s| s.state == Skipped),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.steps.last().unwrap().output_tail,
+        "image rserve-base:4.2.2 already there, sent from the workstation"
+    );
+    assert_eq!(sender.sent().len(), 2, "nothing sent twice");
+    let base_step: Vec<String> = host.log()[before..]
+        .iter()
+        .filter(|l| l.contains("rserve-base:4.2.2"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        base_step,
+        [
+            "docker image inspect --format {{index .Config.Labels \"io.rserve-desk.config-hash\"}} rserve-base:4.2.2",
+            "docker image inspect --format {{.Id}} rserve-base:4.2.2",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_a_ready_made_base_its_base_image_is_sent_and_built_on() {
+    use StepState::{Done, Skipped};
+    let host = FakeHost::new(BOOKWORM);
+    let sender = FakeSender::new(&host, &[]);
+    let sink = |_: StepEvent| {};
+    let report = run_with(&host, Some(&sender), &options(), &sink)
+        .await
+        .unwrap();
+    assert_eq!(
+        finals(&report.steps),
+        steps(&[
+            ("check-host", Skipped),
+            ("install-docker", Done),
+            ("network", Done),
+            ("image:traefik:v3.3", Done),
+            ("image:debian:bookworm", Done),
+            ("traefik", Done),
+            ("rserve-base:4.2.2", Done),
+        ])
+    );
+    assert_eq!(sender.sent(), ["traefik:v3.3", "debian:bookworm"]);
+    assert!(
+        host.log()
+            .iter()
+            .any(|l| l.starts_with("docker build --tag rserve-base:4.2.2 --build-arg R_VERSION=4.2.2 --build-arg BASE_IMAGE=debian:bookworm "))
     );
 }

@@ -83,6 +83,20 @@ impl Store {
         status: &str,
         detail: Option<&str>,
     ) -> Result<bool, StoreError> {
+        self.record_status_at(host, slug, status, detail, now_ms())
+            .await
+    }
+
+    /// [`Store::record_status`] stamped `at` (unix milliseconds), e.g. the
+    /// time Docker gave the event.
+    pub async fn record_status_at(
+        &self,
+        host: &str,
+        slug: &str,
+        status: &str,
+        detail: Option<&str>,
+        at: i64,
+    ) -> Result<bool, StoreError> {
         // One statement, so the comparison and the insert are atomic.
         let result = sqlx::query(
             "INSERT INTO status_events (host, slug, at, status, detail)
@@ -93,7 +107,7 @@ impl Store {
         )
         .bind(host)
         .bind(slug)
-        .bind(now_ms())
+        .bind(at)
         .bind(status)
         .bind(detail)
         .execute(&self.pool)

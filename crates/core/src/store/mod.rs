@@ -18,8 +18,10 @@ mod error;
 mod history;
 mod host_secrets;
 mod hosts;
+mod metrics;
 mod model;
 mod rows;
+mod uptime;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -31,6 +33,7 @@ use sqlx::sqlite::{
 
 pub use bootstraps::BootstrapRecord;
 pub use error::StoreError;
+pub use metrics::{MetricPoint, MetricSample, MetricSeries, Resolution, RollUp, SAMPLE_SECONDS};
 pub use model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
 
 /// How long a statement waits for another connection's write lock before

@@ -1,0 +1,163 @@
+//! The uptime grid: one row per app, one cell per slice of time (a minute
+//! over an hour; longer slices over longer ranges), coloured by status.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::{ChartError, SIZE, draw_error, time};
+
+/// What an app was doing in one cell; the worst status in the slice wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CellStatus {
+    /// Nothing known (before the first record, or the app did not exist).
+    NoData,
+    Up,
+    /// Starting or unhealthy.
+    Degraded,
+    /// Stopped by the user.
+    Stopped,
+    /// Crashed or killed for memory.
+    Down,
+}
+
+impl CellStatus {
+    /// The colour of a cell.
+    pub fn colour(self) -> (u8, u8, u8) {
+        match self {
+            Self::NoData => (225, 225, 225),
+            Self::Up => (44, 160, 44),
+            Self::Degraded => (255, 187, 51),
+            Self::Stopped => (140, 140, 140),
+            Self::Down => (214, 39, 40),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::NoData => "no data",
+            Self::Up => "up",
+            Self::Degraded => "degraded",
+            Self::Stopped => "stopped",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// One app's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UptimeRow {
+    pub name: String,
+    pub cells: Vec<CellStatus>,
+}
+
+/// A grid of rows over cells of `cell_ms` each, the first starting at `from_ms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UptimeGrid {
+    pub title: String,
+    pub from_ms: i64,
+    pub cell_ms: i64,
+    pub rows: Vec<UptimeRow>,
+}
+
+const LEFT: i32 = 140;
+const TOP: i32 = 44;
+const ROW: i32 = 22;
+const BOTTOM: i32 = 56;
+
+/// Draws the grid as an SVG document, as tall as its rows need.
+pub fn uptime_svg(grid: &UptimeGrid) -> Result<String, ChartError> {
+    let cells = grid.rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
+    if cells == 0 || grid.cell_ms <= 0 {
+        return Err(ChartError::EmptyRange {
+            from_ms: grid.from_ms,
+            to_ms: grid.from_ms + grid.cell_ms * cells as i64,
+        });
+    }
+    let height = TOP + ROW * grid.rows.len() as i32 + BOTTOM;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0, height as u32)).into_drawing_area();
+        draw(&root, grid, cells)?;
+        root.present().map_err(draw_error)?;
+    }
+    Ok(svg)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    grid: &UptimeGrid,
+    cells: usize,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(draw_error)?;
+    let width = SIZE.0 as i32 - LEFT - 16;
+    let cell_w = f64::from(width) / cells as f64;
+    let title = ("sans-serif", 20).into_font().color(&BLACK);
+    root.draw(&Text::new(grid.title.as_str(), (LEFT, 12), title))
+        .map_err(draw_error)?;
+    let label = ("sans-serif", 13).into_font().color(&BLACK);
+    let right = label.pos(Pos::new(HPos::Right, VPos::Center));
+    for (i, row) in grid.rows.iter().enumerate() {
+        let y = TOP + ROW * i as i32;
+        root.draw(&Text::new(
+            row.name.as_str(),
+            (LEFT - 8, y + ROW / 2),
+            right.clone(),
+        ))
+        .map_err(draw_error)?;
+        // Neighbouring cells of one status are drawn as one rectangle.
+        let mut start = 0;
+        while start < row.cells.len() {
+            let status = row.cells[start];
+            let end = (start..row.cells.len())
+                .find(|&j| row.cells[j] != status)
+                .unwrap_or(row.cells.len());
+            let x0 = LEFT + (start as f64 * cell_w).round() as i32;
+            let x1 = LEFT + (end as f64 * cell_w).round() as i32;
+            let (r, g, b) = status.colour();
+            root.draw(&Rectangle::new(
+                [(x0, y + 2), (x1.max(x0 + 1), y + ROW - 2)],
+                RGBColor(r, g, b).filled(),
+            ))
+            .map_err(draw_error)?;
+            start = end;
+        }
+    }
+    // The time axis: a label at the start, the middle and the end.
+    let axis_y = TOP + ROW * grid.rows.len() as i32 + 6;
+    let range = grid.cell_ms * cells as i64;
+    let centred = label.pos(Pos::new(HPos::Center, VPos::Top));
+    for k in 0..=2 {
+        let at = grid.from_ms + range * k / 2;
+        let x = LEFT + width * k as i32 / 2;
+        root.draw(&Text::new(
+            time::label(at, range),
+            (x, axis_y),
+            centred.clone(),
+        ))
+        .map_err(draw_error)?;
+    }
+    // The legend.
+    let mut x = LEFT;
+    let legend_y = axis_y + 24;
+    for status in [
+        CellStatus::Up,
+        CellStatus::Degraded,
+        CellStatus::Stopped,
+        CellStatus::Down,
+        CellStatus::NoData,
+    ] {
+        let (r, g, b) = status.colour();
+        root.draw(&Rectangle::new(
+            [(x, legend_y), (x + 12, legend_y + 12)],
+            RGBColor(r, g, b).filled(),
+        ))
+        .map_err(draw_error)?;
+        root.draw(&Text::new(status.name(), (x + 16, legend_y), label.clone()))
+            .map_err(draw_error)?;
+        x += 100;
+    }
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! What the shells show of the monitor's data: an app's (or a host's)
+//! metrics over a range, and their pictures, drawn by `rdesk-charts` from
+//! the store's series and status history.
+
+use rdesk_charts::{
+    CellStatus, Limit, LineChart, TimeSeries, UptimeGrid, UptimeRow, line_chart_svg, uptime_svg,
+};
+
+use crate::desk::Desk;
+use crate::error::DeskError;
+use crate::store::{MetricPoint, MetricSeries, StatusEvent};
+
+/// What a chart shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Cpu,
+    Memory,
+    Network,
+    Requests,
+    /// The uptime grid of all the host's apps.
+    Uptime,
+}
+
+impl Metric {
+    pub const NAMES: &'static str = "cpu, memory, network, requests, uptime";
+
+    pub fn parse(name: &str) -> Result<Metric, DeskError> {
+        Ok(match name {
+            "cpu" => Self::Cpu,
+            "memory" | "mem" => Self::Memory,
+            "network" | "net" => Self::Network,
+            "requests" | "req" => Self::Requests,
+            "uptime" => Self::Uptime,
+            _ => {
+                return Err(DeskError::Chart(format!(
+                    "there is no metric `{name}`; choose one of {}",
+                    Self::NAMES
+                )));
+            }
+        })
+    }
+}
+
+/// The longest range kept (the hour roll-ups' 90 days).
+const MAX_RANGE_MS: i64 = 90 * 86_400_000;
+
+/// `30m`, `1h`, `24h`, `7d`: a range back from now, in milliseconds.
+pub fn parse_range(text: &str) -> Result<i64, DeskError> {
+    let bad = || {
+        DeskError::Chart(format!(
+            "`{text}` is not a range; write a number and m, h or d, e.g. 1h, 24h, 7d (at most 90d)"
+        ))
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    let range = n.checked_mul(unit_ms).ok_or_else(bad)?;
+    if range <= 0 || range > MAX_RANGE_MS {
+        return Err(bad());
+    }
+    Ok(range)
+}
+
+impl Desk {
+    /// The metrics of app `slug` of `host` (or with `None` the host's totals)
+    /// over the `range_ms` before `now_ms`, at the resolution the range calls for.
+    pub async fn metrics(
+        &self,
+        host: &str,
+        slug: Option<&str>,
+        range_ms: i64,
+        now_ms: i64,
+    ) -> Result<MetricSeries, DeskError> {
+        self.host(host).await?;
+        Ok(self
+            .store()
+            .metrics(host, slug, now_ms - range_ms, now_ms)
+            .await?)
+    }
+
+    /// A chart of one metric as an SVG document. `Uptime` shows every app of
+    /// the host (or only `slug`).
+    pub async fn chart(
+        &self,
+        host: &str,
+        slug: Option<&str>,
+        metric: Metric,
+        range_ms: i64,
+        now_ms: i64,
+    ) -> Result<String, DeskError> {
+        let svg = if metric == Metric::Uptime {
+            self.host(host).await?;
+            let from_ms = now_ms - range_ms;
+            let events = self.store().status_timeline(host, from_ms, now_ms).await?;
+            uptime_svg(&uptime_grid(host, slug, &events, from_ms, now_ms))
+        } else {
+            let series = self.metrics(host, slug, range_ms, now_ms).await?;
+            line_chart_svg(&line_chart(&series, metric))
+        };
+        svg.map_err(|e| DeskError::Chart(e.to_string()))
+    }
+}
+
+/// The line chart of one metric of a series.
+pub fn line_chart(series: &MetricSeries, metric: Metric) -> LineChart {
+    let whose = match &series.slug {
+        Some(slug) => slug.clone(),
+        None => format!("{} (all apps)", series.host),
+    };
+    let line = |label: &str, value: &dyn Fn(&MetricPoint) -> Option<f64>| TimeSeries {
+        label: label.to_owned(),
+        points: series
+            .points
+            .iter()
+            .filter_map(|p| Some((p.at_ms, value(p)?)))
+            .collect(),
+    };
+    let (what, y_label, lines, limit) = match metric {
+        Metric::Cpu => (
+            "CPU",
+            "CPU (% of one core)",
+            vec![line("cpu", &|p| Some(p.cpu_percent))],
+            None,
+        ),
+        Metric::Memory => {
+            // A host's total has no one limit; an app's is its container's.
+            let limit = series.memory_limit_bytes.map(|l| Limit {
+                label: "limit".to_owned(),
+                value: l as f64,
+            });
+            (
+                "memory",
+                "memory (bytes)",
+                vec![line("used", &|p| Some(p.memory_bytes as f64))],
+                limit,
+            )
+        }
+        Metric::Network => (
+            "network",
+            "network (bytes/s)",
+            vec![
+                line("received", &|p| Some(p.net_rx_bytes_per_s)),
+                line("sent", &|p| Some(p.net_tx_bytes_per_s)),
+            ],
+            None,
+        ),
+        Metric::Requests | Metric::Uptime => (
+            "requests",
+            "requests per minute",
+            vec![line("requests/min", &|p| p.requests_per_minute)],
+            None,
+        ),
+    };
+    LineChart {
+        title: format!("{whose}: {what}"),
+        y_label: y_label.to_owned(),
+        from_ms: series.from_ms,
+        to_ms: series.to_ms,
+        series: lines,
+        limit,
+    }
+}
+
+/// Cells of a minute up to a day; of ten minutes beyond (a week is 1008).
+fn cell_ms(range_ms: i64) -> i64 {
+    if range_ms <= 86_400_000 {
+        60_000
+    } else {
+        600_000
+    }
+}
+
+/// The uptime grid of the apps in `events` (a [`Store::status_timeline`]),
+/// or only of `slug`.
+///
+/// [`Store::status_timeline`]: crate::store::Store::status_timeline
+pub fn uptime_grid(
+    host: &str,
+    slug: Option<&str>,
+    events: &[StatusEvent],
+    from_ms: i64,
+    to_ms: i64,
+) -> UptimeGrid {
+    let cell = cell_ms(to_ms - from_ms);
+    let cells = usize::try_from((to_ms - from_ms).div_euclid(cell)).unwrap_or(0);
+    let mut rows: Vec<UptimeRow> = Vec::new();
+    for app in events.chunk_by(|a, b| a.slug == b.slug) {
+        let name = &app[0].slug;
+        if slug.is_some_and(|s| s != name) {
+            continue;
+        }
+        let row = (0..cells)
+            .map(|i| {
+                let start = from_ms + cell * i as i64;
+                worst_in(app, start, start + cell)
+            })
+            .collect();
+        rows.push(UptimeRow {
+            name: name.clone(),
+            cells: row,
+        });
+    }
+    let range = match to_ms - from_ms {
+        r if r % 86_400_000 == 0 => format!("{} d", r / 86_400_000),
+        r => format!("{} h", r.div_euclid(3_600_000).max(1)),
+    };
+    UptimeGrid {
+        title: format!("{host}: uptime, last {range}"),
+        from_ms,
+        cell_ms: cell,
+        rows,
+    }
+}
+
+/// The worst status an app (its events, oldest first) was in during `[start, end)`.
+fn worst_in(events: &[StatusEvent], start: i64, end: i64) -> CellStatus {
+    let in_force = events.iter().rev().find(|e| e.at <= start);
+    in_force
+        .into_iter()
+        .chain(events.iter().filter(|e| e.at > start && e.at < end))
+        .map(|e| cell_status(&e.status))
+        .max()
+        .unwrap_or(CellStatus::NoData)
+}
+
+fn cell_status(status: &str) -> CellStatus {
+    match status {
+        "running" => CellStatus::Up,
+        "starting" | "unhealthy" | "restarting" | "paused" => CellStatus::Degraded,
+        "crashed" | "oom-killed" | "dead" => CellStatus::Down,
+        "removed" | "missing" => CellStatus::NoData,
+        _ => CellStatus::Stopped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Resolution;
+
+    fn event(slug: &str, at: i64, status: &str) -> StatusEvent {
+        StatusEvent {
+            id: at,
+            host: "vps1".into(),
+            slug: slug.into(),
+            at,
+            status: status.into(),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn ranges_are_a_number_and_a_unit() {
+        assert_eq!(parse_range("1h").unwrap(), 3_600_000);
+        assert_eq!(parse_range("24h").unwrap(), 86_400_000);
+        assert_eq!(parse_range("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(parse_range("30m").unwrap(), 1_800_000);
+        for bad in [
+            "",
+            "h",
+            "1",
+            "1w",
+            "0h",
+            "-1h",
+            "91d",
+            "99999999999999999d",
+            "1.5h",
+        ] {
+            let err = parse_range(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a range"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn metrics_are_named_plainly() {
+        assert_eq!(Metric::parse("cpu").unwrap(), Metric::Cpu);
+        assert_eq!(Metric::parse("memory").unwrap(), Metric::Memory);
+        let err = Metric::parse("disk").unwrap_err().to_string();
+        assert!(
+            err.contains("no metric `disk`") && err.contains("uptime"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn uptime_cells_show_the_worst_status_of_their_minute() {
+        let events = [
+            event("api", 30_000, "running"),
+            event("web", -5_000, "running"),
+            event("web", 125_000, "crashed"),
+            event("web", 126_000, "running"),
+            event("web", 240_000, "exited"),
+        ];
+        let grid = uptime_grid("vps1", None, &events, 0, 300_000);
+        assert_eq!(grid.cell_ms, 60_000);
+        let rows: Vec<(&str, &[CellStatus])> = grid
+            .rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.cells.as_slice()))
+            .collect();
+        use CellStatus::*;
+        assert_eq!(
+            rows,
+            [
+                ("api", &[Up, Up, Up, Up, Up][..]),
+                ("web", &[Up, Up, Down, Up, Stopped][..]),
+            ]
+        );
+        // api has no data before its first event.
+        let later = [event("api", 90_000, "running")];
+        let grid = uptime_grid("vps1", Some("api"), &later, 0, 180_000);
+        assert_eq!(grid.rows[0].cells, [NoData, Up, Up]);
+        assert_eq!(grid.title, "vps1: uptime, last 1 h");
+        assert_eq!(
+            uptime_grid("h", None, &[], 0, 7 * 86_400_000).cell_ms,
+            600_000
+        );
+    }
+
+    #[test]
+    fn a_memory_chart_of_an_app_has_its_limit_and_a_host_total_has_none() {
+        let point = MetricPoint {
+            at_ms: 0,
+            cpu_percent: 1.0,
+            cpu_max_percent: 1.0,
+            memory_bytes: 10,
+            memory_max_bytes: 10,
+            net_rx_bytes_per_s: 1.0,
+            net_tx_bytes_per_s: 2.0,
+            requests_per_minute: None,
+        };
+        let mut series = MetricSeries {
+            host: "vps1".into(),
+            slug: Some("web".into()),
+            resolution: Resolution::Raw,
+            seconds: 5,
+            from_ms: 0,
+            to_ms: 60_000,
+            memory_limit_bytes: Some(64 << 20),
+            points: vec![point],
+        };
+        let chart = line_chart(&series, Metric::Memory);
+        assert_eq!(chart.title, "web: memory");
+        assert_eq!(chart.limit.map(|l| l.value), Some((64 << 20) as f64));
+        assert_eq!(line_chart(&series, Metric::Network).series.len(), 2);
+        // Unknown request counts are left out, not drawn as zero.
+        assert!(
+            line_chart(&series, Metric::Requests).series[0]
+                .points
+                .is_empty()
+        );
+        series.slug = None;
+        series.memory_limit_bytes = None;
+        let total = line_chart(&series, Metric::Memory);
+        assert_eq!(total.title, "vps1 (all apps): memory");
+        assert_eq!(total.limit, None);
+    }
+}
