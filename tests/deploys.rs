@@ -14,7 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use rdesk_e2e::{
-    DockerKind, Rdesk, Seen, Standin, Traffic, app_folder, docker_objects, remove_leftovers,
+    DockerKind, JsonLines, Rdesk, Seen, Standin, Traffic, app_folder, docker_objects,
+    remove_leftovers,
 };
 use serde_json::Value;
 
@@ -106,11 +107,28 @@ fn a_code_only_redeploy_drops_no_call_and_the_container_is_hardened() {
             "GREETING=hello",
         ],
     );
+    let watcher = JsonLines::start(&desk, &["watch", "--host", "vps", "--json"], &[]);
+    std::thread::sleep(Duration::from_secs(2));
     write(&app, &code(2));
     let seen = under_traffic(&vps, slug, || {
         desk.deploy(&app, slug, &[]);
     });
     assert_no_failures(&seen, "code-only redeploy");
+    std::thread::sleep(Duration::from_secs(1));
+    let statuses: Vec<String> = watcher
+        .so_far()
+        .iter()
+        .filter(|e| e["app"]["slug"] == slug)
+        .map(|e| e["status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        statuses.iter().any(|s| s == "running"),
+        "the watcher saw the new container: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| s == "running" || s == "starting"),
+        "retiring the old container is not the app failing: {statuses:?}"
+    );
     assert!(seen.first("1").is_some(), "the old version served first");
     assert_eq!(seen.last(), Some("2"), "the new version serves at the end");
 

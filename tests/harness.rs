@@ -187,7 +187,6 @@ impl Rdesk {
     }
 }
 
-/// A folder holding the given files, for deploying.
 /// A long-running `rdesk ... --json` in the background (`watch`, say), its
 /// JSON lines on a channel; killed, by its pid, when dropped.
 pub struct JsonLines {
@@ -234,6 +233,11 @@ impl JsonLines {
         }
         panic!("rdesk never printed the expected line within {within:?}");
     }
+
+    /// The lines printed so far and not yet read.
+    pub fn so_far(&self) -> Vec<Value> {
+        self.lines.try_iter().collect()
+    }
 }
 
 impl Drop for JsonLines {
@@ -243,6 +247,7 @@ impl Drop for JsonLines {
     }
 }
 
+/// A folder holding the given files, for deploying.
 pub fn app_folder(name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join(name);

@@ -27,6 +27,17 @@ use crate::state::{ContainerRef, DeployEvent};
 pub const APP_USER: &str = "10001:10001";
 /// The file whose presence makes the health check fail: the container is draining.
 const DRAIN_MARKER: &str = "/tmp/.rserve-desk-drain";
+/// What every app container's name starts with (`rserve-desk-<slug>-…`);
+/// a build step's container has a name Docker made up.
+pub(crate) const CONTAINER_PREFIX: &str = "rserve-desk-";
+/// What a draining container's name ends with, so that its health turning
+/// bad, its death and its removal read as a retirement, not as the app failing.
+const DRAINING_SUFFIX: &str = "-draining";
+
+/// Whether a container (by name, with or without Docker's leading `/`) is being retired.
+pub(crate) fn is_draining(name: &str) -> bool {
+    name.ends_with(DRAINING_SUFFIX)
+}
 
 /// The health check of app containers: `rserve-base`'s own (Rserve's greeting
 /// on the QAP port), failing while the container drains. Set here rather than
@@ -56,11 +67,16 @@ pub(crate) struct Started {
     pub previous: Vec<ContainerRef>,
 }
 
+/// A container by id and the name it was created with (its probe path), even while draining.
 fn container_ref(c: &ContainerSummary) -> ContainerRef {
     let state = summary_to_state(c);
+    let name = state
+        .name
+        .strip_suffix(DRAINING_SUFFIX)
+        .unwrap_or(&state.name);
     ContainerRef {
+        name: name.to_owned(),
         id: state.id,
-        name: state.name,
     }
 }
 
@@ -121,7 +137,7 @@ impl DockerSpawner {
         let mut started = Vec::new();
         for replica in 1..=version.settings.replicas {
             let name = format!(
-                "rserve-desk-{}-{}-{:x}-{replica}",
+                "{CONTAINER_PREFIX}{}-{}-{:x}-{replica}",
                 version.slug,
                 &version.image_id.trim_start_matches("sha256:")[..8],
                 stamp % 0xff_ffff,
@@ -331,11 +347,32 @@ impl DockerSpawner {
         }
     }
 
-    /// Marks a container as draining: its health check fails from now on, so
-    /// the router stops sending it new connections. A stopped one needs nothing.
+    /// Marks a container as draining: renamed `…-draining` (events of it are
+    /// a retirement from now on), and its health check fails, so the router
+    /// stops sending it new connections. A stopped one needs nothing.
     pub(crate) async fn drain_container(&self, id: &str) -> Result<(), SpawnError> {
-        if !self.is_running(id).await? {
+        let inspected = match self.docker.inspect_container(id, None).await {
+            Ok(c) => c,
+            Err(e) if crate::error::is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(SpawnError::docker(format!("inspect container {id}"))(e)),
+        };
+        if inspected.state.and_then(|s| s.running) != Some(true) {
             return Ok(());
+        }
+        let name = inspected.name.unwrap_or_default();
+        let name = name.trim_start_matches('/');
+        if !is_draining(name) {
+            self.docker
+                .rename_container(
+                    id,
+                    bollard::query_parameters::RenameContainerOptionsBuilder::default()
+                        .name(&format!("{name}{DRAINING_SUFFIX}"))
+                        .build(),
+                )
+                .await
+                .map_err(SpawnError::docker(format!(
+                    "rename {name} while draining it"
+                )))?;
         }
         let (code, text) = self.exec(id, &["touch", DRAIN_MARKER]).await?;
         if code == 0 {
