@@ -559,3 +559,60 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     );
     assert!(gone.status.success(), "removing a missing secret is fine");
 }
+
+#[test]
+fn bad_settings_and_unknown_versions_are_refused_before_anything_changes() {
+    let Some(vps) = Standin::from_env("deploys_bad_settings") else {
+        return;
+    };
+    let slug = "dep-badset";
+    let (desk, _dir, app) = start(&vps, slug, &[("app.R", &code(1))], &[]);
+    write(&app, &code(2));
+    let app_str = app.to_str().unwrap();
+    let before = containers(slug);
+    for (flag, value, says) in [
+        ("--memory", "12k", "the memory limit `12k` is not valid"),
+        ("--cpus", "100", "the CPU limit `100` is not valid"),
+        ("--replicas", "0", "the replica count `0` is not valid"),
+        (
+            "--env",
+            "PATH=/x",
+            "the environment variable name `PATH` is not valid",
+        ),
+        (
+            "--env",
+            "NOVALUE",
+            "the environment variable name `NOVALUE` is not valid",
+        ),
+        (
+            "--secret",
+            "A-B",
+            "the environment variable name `A-B` is not valid",
+        ),
+        (
+            "--domain",
+            "a b.example",
+            "the domain `a b.example` is not valid",
+        ),
+    ] {
+        let error = desk.fails(&[
+            "deploy", app_str, "--host", "vps", "--slug", slug, flag, value,
+        ]);
+        assert!(error.contains(says), "{flag} {value}: {error}");
+        assert_eq!(containers(slug), before, "{flag} {value}: nothing changed");
+    }
+    assert_eq!(desk.call(slug, "version", &[]), 1);
+    let error = desk.fails(&["rollback", "dep-nosuchapp", "--host", "vps"]);
+    assert!(error.contains("there is no app `dep-nosuchapp`"), "{error}");
+    let error = desk.fails(&["rollback", slug, "--host", "vps"]);
+    assert!(
+        error.contains("`(an earlier version)` is not a kept version of `dep-badset`"),
+        "only one version kept: {error}"
+    );
+    let error = desk.fails(&["secret", "set", slug, "lower-case", "--host", "vps"]);
+    assert!(
+        error.contains("the environment variable name `lower-case` is not valid"),
+        "{error}"
+    );
+    desk.ok(&["rm", slug, "--host", "vps"]);
+}
