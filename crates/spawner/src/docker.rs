@@ -52,7 +52,7 @@ impl DockerConfig {
             build_network: None,
             health_timeout: Duration::from_secs(60),
             health_interval: Duration::from_millis(500),
-            health_retries: 2,
+            health_retries: 3,
             keep_images: 3,
             cert_resolver: None,
         }
