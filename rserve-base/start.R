@@ -25,7 +25,10 @@
 #      OCAP call;
 #      eval mode: copies the app's objects into the global environment, where
 #      Rserve evaluates;
-#   3. writes an Rserve configuration into a private temporary folder and runs
+#   3. if the app defines a top-level function health(), calls it and stops
+#      (non-zero exit, R's message) unless it returns TRUE, so a version that
+#      cannot serve never listens and never turns healthy;
+#   4. writes an Rserve configuration into a private temporary folder and runs
 #      Rserve in the foreground with it (no user-written Rserve configuration,
 #      no authentication, no plain-text passwords), with APP_DIR as the
 #      working directory of every call.
@@ -82,6 +85,20 @@ local({
             FALSE
         })
         if (!ok) fail("stopping: ", rel, " (under ", app_dir, ") could not be loaded")
+    }
+
+    # The app's own health check: a top-level function `health()` must return
+    # TRUE before Rserve listens, so a version that cannot serve never turns
+    # healthy and never receives traffic (it stays callable like any function).
+    if (exists("health", envir = app, inherits = FALSE) &&
+        is.function(get("health", envir = app, inherits = FALSE))) {
+        verdict <- tryCatch(get("health", envir = app)(), error = function(e) e)
+        if (inherits(verdict, "error"))
+            fail("stopping: health() failed: ", conditionMessage(verdict))
+        if (!isTRUE(verdict))
+            fail("stopping: health() returned ", paste(deparse(verdict), collapse = " "),
+                 " instead of TRUE")
+        cat("rserve-desk: health() returned TRUE\n")
     }
 
     # Top-level functions of the app, by name; a leading "." marks a private one.

@@ -2,8 +2,10 @@
 //! printed as ratios so a noisy machine shifts both sides alike.
 //! - Docker API round trip (list containers) over the SSH tunnel ÷ over the local socket;
 //! - code-only redeploy time ÷ first build time;
+//! - code-only redeploys under traffic: time until the new version answers
+//!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
 //! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
-//! - the desktop app: cold start to a painted window, idle RSS with its webview processes.
+//! - the desktop app: cold start to a painted window, idle memory with its webview processes.
 
 #[path = "bench_desktop.rs"]
 mod bench_desktop;
@@ -15,9 +17,11 @@ use std::time::{Duration, Instant};
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::paths;
-use rdesk_e2e::{Standin, app_folder};
+use rdesk_e2e::{Standin, Traffic, app_folder};
 
 const ROUND_TRIPS: usize = 50;
+/// Code-only redeploys timed under traffic.
+const SWITCHES: u32 = 3;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let session = desk.session("vps").await?;
     let code = |n: u32| {
-        format!("library(rdeskdemo)\nversion <- function() {n}\nloud <- function(x) shout(x)\n")
+        format!("library(rdeskdemo)\nversion <- function() {n}L\nloud <- function(x) shout(x)\n")
     };
     let (_dir, app) = app_folder("bench", &[("app.R", &code(1))]);
     let request = DeployRequest {
@@ -65,6 +69,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = session.deploy(&request, &quiet).await?;
     std::fs::write(app.join("app.R"), code(2))?;
     let second = session.deploy(&request, &quiet).await?;
+    let url = format!(
+        "{}/bench-redeploy",
+        vps.public_url.replace("http://", "ws://")
+    );
+    let mut switches = Vec::new();
+    for n in 3..3 + SWITCHES {
+        std::fs::write(app.join("app.R"), code(n))?;
+        let traffic = Traffic::start(&url, "version");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let clock = Instant::now();
+        session.deploy(&request, &quiet).await?;
+        let whole = clock.elapsed();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let seen = traffic.stop();
+        let offset = clock.duration_since(seen.started);
+        let answering = seen
+            .first(&n.to_string())
+            .map(|t| t.saturating_sub(offset))
+            .ok_or("the new version never answered")?;
+        switches.push((answering, whole, seen.calls, seen.failures.len()));
+    }
     session.remove("bench-redeploy").await?;
     session.close().await;
     let secs = |ms: u64| ms as f64 / 1000.0;
@@ -87,6 +112,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(first_total),
         secs(second_total),
         second_total as f64 / first_total as f64
+    );
+    println!("code-only redeploys under traffic (a client calling through Traefik throughout):");
+    for (answering, whole, calls, failed) in &switches {
+        println!(
+            "  new version answering after {:.2} s (goal <= 5 s), switch done after {:.2} s, failed calls {failed} of {calls}",
+            answering.as_secs_f64(),
+            whole.as_secs_f64()
+        );
+    }
+    let mut answering: Vec<Duration> = switches.iter().map(|s| s.0).collect();
+    answering.sort();
+    println!(
+        "  median time to the new version answering: {:.2} s; failed calls in all: {}",
+        answering[answering.len() / 2].as_secs_f64(),
+        switches.iter().map(|s| s.3).sum::<usize>()
     );
     bench_monitor::store_figures().await?;
     bench_monitor::crash_latency(&desk, &vps.repo).await?;

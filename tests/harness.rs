@@ -5,14 +5,19 @@
 // Test support: a panic here is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "display.rs"]
 pub mod display;
+mod keyring;
+mod traffic;
+pub use keyring::KeyringSession;
+pub use traffic::{Seen, Traffic};
 
 /// The stand-in VPS, or `None` (the test prints that it was skipped) when
 /// `RDESK_E2E` is not set. `cargo xtask test` always sets it.
@@ -180,6 +185,66 @@ impl Rdesk {
         all.extend_from_slice(args);
         all.extend_from_slice(&["--host", "vps"]);
         self.json(&all)
+    }
+}
+
+/// A long-running `rdesk ... --json` in the background (`watch`, say), its
+/// JSON lines on a channel; killed, by its pid, when dropped.
+pub struct JsonLines {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl JsonLines {
+    /// Starts `rdesk ARGS` with `desk`'s data directory and `env`.
+    pub fn start(desk: &Rdesk, args: &[&str], env: &[(&str, &Path)]) -> Self {
+        let mut cmd = Command::new(rdesk_binary());
+        cmd.args(args)
+            .env("RDESK_DATA_DIR", desk.data_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let mut child = cmd.spawn().expect("rdesk runs");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line)
+                    && send.send(value).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits (bounded) for a line matching `wanted`.
+    pub fn wait_for(&self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        panic!("rdesk never printed the expected line within {within:?}");
+    }
+
+    /// The lines printed so far and not yet read.
+    pub fn so_far(&self) -> Vec<Value> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for JsonLines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

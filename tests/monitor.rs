@@ -11,13 +11,11 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdesk_e2e::{Rdesk, Standin, app_folder, rdesk_binary, remove_leftovers};
+use rdesk_e2e::{JsonLines, Rdesk, Standin, app_folder, rdesk_binary, remove_leftovers};
 use serde_json::Value;
 
 /// Port on 127.0.0.1 of this test's Traefik; unique to the monitor tests.
@@ -99,62 +97,20 @@ fn container_of(slug: &str) -> String {
     id
 }
 
-/// `rdesk watch --json` in the background, its lines on a channel.
-struct Watcher {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl Watcher {
-    fn start(desk: &Rdesk, host: &str, runtime_dir: &Path, traefik: &str) -> Self {
-        let mut child = Command::new(rdesk_binary())
-            .args([
-                "watch",
-                "--host",
-                host,
-                "--json",
-                "--traefik-container",
-                traefik,
-            ])
-            .env("RDESK_DATA_DIR", desk.data_dir.path())
-            .env("XDG_RUNTIME_DIR", runtime_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str::<Value>(&line)
-                    && send.send(value).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Waits (bounded) for a line matching `wanted`.
-    fn wait_for(&self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + within;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if wanted(&line) => return line,
-                Ok(_) => continue,
-                Err(_) => break,
-            }
-        }
-        panic!("the watcher never printed the expected line");
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `rdesk watch --json` reading `traefik`'s metrics, its sockets in `runtime_dir`.
+fn watch(desk: &Rdesk, host: &str, runtime_dir: &Path, traefik: &str) -> JsonLines {
+    JsonLines::start(
+        desk,
+        &[
+            "watch",
+            "--host",
+            host,
+            "--json",
+            "--traefik-container",
+            traefik,
+        ],
+        &[("XDG_RUNTIME_DIR", runtime_dir)],
+    )
 }
 
 /// The stand-in added as `host` with its public URL at this test's Traefik.
@@ -218,7 +174,7 @@ fn an_app_under_load_shows_rising_cpu_and_requests_within_15_s() {
     desk.deploy(&app, slug, &[]);
     desk.call_when_up(slug, "spin", &["1"]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
-    let watcher = Watcher::start(&desk, "vps", runtime.path(), "mon-e2e-traefik-load");
+    let watcher = watch(&desk, "vps", runtime.path(), "mon-e2e-traefik-load");
     // Two idle ticks: a baseline, and Traefik's counters read once.
     watcher.wait_for(Duration::from_secs(20), |l| {
         l["monitor"] == "sampled" && l["with_requests"] == true
@@ -312,7 +268,7 @@ fn a_process_killed_for_memory_is_recorded_as_an_oom_kill() {
     let id = container_of(slug);
     docker_out(&["update", "--memory", "96m", "--memory-swap", "96m", &id]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
-    let watcher = Watcher::start(&desk, "vps", runtime.path(), "rserve-desk-traefik");
+    let watcher = watch(&desk, "vps", runtime.path(), "rserve-desk-traefik");
     watcher.wait_for(Duration::from_secs(20), |l| l["monitor"] == "connected");
 
     let err = desk.fails(&["call", slug, "eat", "300", "--host", "vps"]);
@@ -377,7 +333,7 @@ fn after_a_cut_tunnel_the_watcher_catches_up_once_with_dockers_times() {
     let (_dir, app) = app_folder("reconnect", &[("main.R", "ok <- function() TRUE\n")]);
     desk.deploy(&app, slug, &[]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
-    let watcher = Watcher::start(&desk, "vps", runtime.path(), "rserve-desk-traefik");
+    let watcher = watch(&desk, "vps", runtime.path(), "rserve-desk-traefik");
     watcher.wait_for(Duration::from_secs(20), |l| l["monitor"] == "connected");
     let before = statuses(&desk, slug, "vps");
     assert_eq!(before.last().map(|s| s.0.as_str()), Some("running"));

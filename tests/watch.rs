@@ -4,26 +4,11 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use rdesk_e2e::{Standin, app_folder, rdesk_binary};
-use serde_json::{Value, json};
-
-/// Waits (bounded) for the watcher to print an event matching `wanted`.
-fn wait_for(lines: &mpsc::Receiver<Value>, wanted: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match lines.recv_timeout(left) {
-            Ok(line) if wanted(&line) => return line,
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
-    panic!("the watcher never printed the expected event");
-}
+use rdesk_e2e::{JsonLines, Standin, app_folder};
+use serde_json::json;
 
 #[test]
 fn a_killed_app_is_seen_and_recorded_as_a_crash() {
@@ -35,24 +20,7 @@ fn a_killed_app_is_seen_and_recorded_as_a_crash() {
     let (_dir, app) = app_folder("watch", &[("main.R", "alive <- function() TRUE\n")]);
     desk.deploy(&app, slug, &[]);
 
-    let mut watcher = Command::new(rdesk_binary())
-        .args(["watch", "--host", "vps", "--json"])
-        .env("RDESK_DATA_DIR", desk.data_dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = watcher.stdout.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str::<Value>(&line)
-                && send.send(value).is_err()
-            {
-                break;
-            }
-        }
-    });
+    let watcher = JsonLines::start(&desk, &["watch", "--host", "vps", "--json"], &[]);
     // Give the watcher its subscription before the kill; replays cover the rest.
     std::thread::sleep(Duration::from_secs(2));
 
@@ -79,7 +47,8 @@ fn a_killed_app_is_seen_and_recorded_as_a_crash() {
             .success()
     );
 
-    let died = wait_for(&lines, |e| {
+    let within = Duration::from_secs(60);
+    let died = watcher.wait_for(within, |e| {
         e["app"]["slug"] == slug && e["status"] == "crashed"
     });
     assert_eq!(
@@ -89,12 +58,10 @@ fn a_killed_app_is_seen_and_recorded_as_a_crash() {
     );
 
     desk.ok(&["start", slug, "--host", "vps"]);
-    wait_for(&lines, |e| {
+    watcher.wait_for(within, |e| {
         e["app"]["slug"] == slug && e["status"] == "running"
     });
-
-    watcher.kill().unwrap();
-    watcher.wait().unwrap();
+    drop(watcher);
 
     let history = desk.json(&["history", slug, "--host", "vps"]);
     let statuses: Vec<&str> = history["status_events"]

@@ -15,14 +15,18 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::PublicUrl(_)
         | DeskError::NoRVersion(_)
         | DeskError::Chart(_)
+        | DeskError::Settings(_)
         | DeskError::SecretRefusedOnAdd { .. } => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
         DeskError::Host(_) | DeskError::Forward { .. } => ErrorCode::Unreachable,
-        DeskError::Spawn { .. } | DeskError::Bootstrap(_) => ErrorCode::Failed,
+        DeskError::Spawn { .. } | DeskError::Switch { .. } | DeskError::Bootstrap(_) => {
+            ErrorCode::Failed
+        }
         DeskError::Call { .. } => ErrorCode::Call,
         DeskError::Store(_)
         | DeskError::Io { .. }
         | DeskError::Secret { .. }
+        | DeskError::AppSecret(_)
         | DeskError::AskpassMissing(_) => ErrorCode::Internal,
     };
     IpcError::new(code, rdesk_core::sentence(&e))

@@ -301,6 +301,7 @@ pub async fn deploy(
         packages: args.packages,
         repo: args.repo.filter(|r| !r.is_empty()),
         mode: args.mode.filter(|m| !m.is_empty()),
+        ..DeployRequest::default()
     };
     let received = rdesk_core::preview::preview(request.paths.clone())
         .await

@@ -1,6 +1,7 @@
 //! `rdesk`: every Rserve Desk operation from the command line. It only parses
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
+mod deploys;
 mod monitoring;
 mod output;
 mod secret;
@@ -38,7 +39,7 @@ enum Command {
     #[command(subcommand)]
     Host(HostCommand),
     /// Deploy a folder, `.R` files or a `.zip`/`.tar.gz` as an app (or a new version of one).
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// List a host's apps (from its labels; from the cache when it is offline).
     Apps(HostArg),
     /// Show an app's state.
@@ -64,6 +65,13 @@ enum Command {
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
     Call(CallArgs),
+    /// List an app's kept versions (images), newest first; `*` marks the running one.
+    Versions(AppArgs),
+    /// Switch an app back to a kept version, health-gated like a deploy, without rebuilding.
+    Rollback(deploys::RollbackArgs),
+    /// Store or remove an app's secret variables in the OS keyring.
+    #[command(subcommand)]
+    Secret(deploys::SecretCommand),
 }
 
 #[derive(Subcommand)]
@@ -219,6 +227,8 @@ struct DeployArgs {
     /// `ocap` (only the app's functions are callable) or `eval` (trusted clients send any R).
     #[arg(long)]
     mode: Option<String>,
+    #[command(flatten)]
+    settings: deploys::SettingsArgs,
 }
 
 #[derive(Args)]
@@ -257,6 +267,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
     match cli.command {
         Command::Host(command) => host(&desk, command, out).await,
         Command::Deploy(args) => {
+            let args = *args;
             let session = desk.session(&args.host).await?;
             let request = DeployRequest {
                 paths: args.paths,
@@ -265,6 +276,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
                 packages: args.packages,
                 repo: args.repo,
                 mode: args.mode,
+                settings: args.settings.request(),
             };
             let report = session
                 .deploy(&request, &|event| out.deploy_event(&event))
@@ -333,6 +345,9 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             out.history(&deployments, &events);
             Ok(())
         }
+        Command::Versions(app) => deploys::versions(&desk, &app.slug, &app.host, out).await,
+        Command::Rollback(args) => deploys::rollback(&desk, args, out).await,
+        Command::Secret(command) => deploys::secret(&desk, command, out).await,
         Command::Call(args) => {
             let values = args
                 .args

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 pub struct Output {
-    json: bool,
+    pub json: bool,
 }
 
 impl Output {
@@ -17,7 +17,7 @@ impl Output {
         Self { json }
     }
 
-    fn emit<T: Serialize + ?Sized>(&self, value: &T) {
+    pub fn emit<T: Serialize + ?Sized>(&self, value: &T) {
         match serde_json::to_string(value) {
             Ok(line) => println!("{line}"),
             Err(e) => eprintln!("error: could not write JSON: {e}"),
@@ -178,6 +178,11 @@ impl Output {
         println!("  R:        {}", report.r_version);
         println!("  packages: {}", list_or(&report.packages, "none"));
         println!("  url:      {}", report.url);
+        println!(
+            "  serving:  {} container(s); {} previous one(s) retired after the router reached the new",
+            report.deployed.containers.len(),
+            report.switched.retired.len()
+        );
         if !report.answering {
             println!("  (not answering at that URL yet: check the host's public URL and Traefik)");
         }

@@ -14,6 +14,7 @@ use rdesk_spawner::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::app_settings::SettingsRequest;
 use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, StepEvent};
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostError, HostTarget};
@@ -25,9 +26,16 @@ use crate::secrets::{Secret, SecretKind, SecretStore};
 use crate::store::{
     AppRecord, BootstrapRecord, HostKind, HostRecord, NewDeployment, Store, now_ms,
 };
+use crate::switch::Switched;
+
+mod app_secrets;
+mod rollout;
+pub use rollout::RollbackReport;
 
 /// The Docker network Traefik watches and apps join on every host.
 pub const NETWORK: &str = "rserve-desk";
+/// Traefik's certificate resolver, as `remote-bootstrap/traefik.yml` names it.
+const CERT_RESOLVER: &str = "letsencrypt";
 
 /// How to reach a new host.
 #[derive(Debug, Clone)]
@@ -63,6 +71,8 @@ pub struct DeployRequest {
     pub repo: Option<String>,
     /// Defaults to the app's current mode, else OCAP.
     pub mode: Option<String>,
+    /// Limits, replicas, domain, variables; what is left open stays as it is.
+    pub settings: SettingsRequest,
 }
 
 /// What a deploy did, for the user.
@@ -75,6 +85,9 @@ pub struct DeployReport {
     pub packages: Vec<String>,
     pub files: Vec<String>,
     pub deployed: Deployed,
+    /// What the health-gated switch did: whether the router reached the new
+    /// containers, and which old ones were retired.
+    pub switched: Switched,
     /// Whether the app answered a QAP handshake at its URL before the deploy returned.
     pub answering: bool,
     pub duration_ms: i64,
@@ -355,6 +368,10 @@ impl Desk {
         };
         let mut config = DockerConfig::new(NETWORK);
         config.build_network = Some(NETWORK.to_owned());
+        // Hosts served over https were bootstrapped with Let's Encrypt.
+        if record.public_url.starts_with("https://") {
+            config.cert_resolver = Some(CERT_RESOLVER.to_owned());
+        }
         let spawner = DockerSpawner::new(connection.docker(), config);
         Ok(HostSession {
             record: record.clone(),
@@ -564,7 +581,9 @@ impl HostSession {
                 )
             }
         )));
-        let outcome = self.spawner.deploy(&spec, progress).await;
+        let outcome = self
+            .roll_out(&slug, self.spawner.deploy(&spec, progress).await, progress)
+            .await;
         let duration_ms = clock.elapsed().as_millis() as i64;
         self.store
             .record_deployment(NewDeployment {
@@ -573,28 +592,15 @@ impl HostSession {
                 app_id: spec.app_id.clone(),
                 action: "build".to_owned(),
                 code_hash: spec.code_hash(),
-                image_id: outcome.as_ref().ok().map(|d| d.image_id.clone()),
+                image_id: outcome.as_ref().ok().map(|(d, _)| d.image_id.clone()),
                 outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms,
             })
             .await?;
-        let deployed = outcome.map_err(DeskError::spawn(self.name()))?;
-        self.refresh_apps().await?;
-        let url = websocket_url(&self.record.public_url, &slug);
-        progress(DeployEvent::Step(format!(
-            "waiting for the app to answer at {url}"
-        )));
-        let answering = match wait_until_answering(&url, ANSWER_TIMEOUT).await {
-            Ok(()) => true,
-            Err(e) => {
-                progress(DeployEvent::Step(format!(
-                    "the app runs but does not answer at {url} yet: {e}"
-                )));
-                false
-            }
-        };
+        let (deployed, switched) = outcome?;
+        let (url, answering) = self.answering(&slug, &switched, progress).await?;
         Ok(DeployReport {
             host: self.name().to_owned(),
             answering,
@@ -608,6 +614,7 @@ impl HostSession {
                 .collect(),
             files: spec.files().iter().map(|f| f.path.clone()).collect(),
             deployed,
+            switched,
             duration_ms,
         })
     }
@@ -663,15 +670,11 @@ impl HostSession {
         let app_id = current
             .map(|a| a.app_id.clone())
             .unwrap_or_else(|| new_app_id(self.name(), slug));
-        Ok(AppSpec::new(
-            slug.clone(),
-            app_id,
-            r_version,
-            packages,
-            repo,
-            mode,
-            files,
-        )?)
+        let mut spec = AppSpec::new(slug.clone(), app_id, r_version, packages, repo, mode, files)?;
+        spec.settings =
+            crate::app_settings::resolve(&request.settings, current.map(|a| &a.settings))?;
+        spec.secrets = self.secret_env(slug, &spec.settings).await?;
+        Ok(spec)
     }
 
     /// Adds a lifecycle action (start, stop, restart, remove) to the app's history.
@@ -743,10 +746,17 @@ impl HostSession {
             .map_err(DeskError::spawn(self.name()))
     }
 
-    /// Removes the app's containers and images from the host, and it from the cache.
+    /// Removes the app's containers and images from the host, it from the
+    /// cache, and its secret variables from the keyring.
     pub async fn remove(&self, slug: &str) -> Result<Removed, DeskError> {
         let slug = Slug::parse(slug)?;
         let clock = Instant::now();
+        let settings = self
+            .spawner
+            .status(&slug)
+            .await
+            .map(|app| app.settings)
+            .unwrap_or_default();
         let removed = self
             .spawner
             .remove(&slug)
@@ -758,6 +768,7 @@ impl HostSession {
         }
         let removed = removed?;
         self.store.remove_app(self.name(), slug.as_str()).await?;
+        self.forget_secrets(&slug, &settings).await?;
         Ok(removed)
     }
 
@@ -944,16 +955,7 @@ pub fn app_url(public_url: &str, slug: &str) -> Result<String, DeskError> {
 
 /// `ws://HOST/slug` for `http://HOST`, `wss://` for `https://`.
 fn websocket_url(public_url: &str, slug: &Slug) -> String {
-    let base = public_url
-        .strip_prefix("https://")
-        .map(|rest| format!("wss://{rest}"))
-        .or_else(|| {
-            public_url
-                .strip_prefix("http://")
-                .map(|rest| format!("ws://{rest}"))
-        })
-        .unwrap_or_else(|| public_url.to_owned());
-    format!("{}/{slug}", base.trim_end_matches('/'))
+    format!("{}/{slug}", crate::switch::websocket_origin(public_url))
 }
 
 #[cfg(test)]

@@ -21,6 +21,16 @@ pub enum DeskError {
         #[source]
         source: rdesk_spawner::SpawnError,
     },
+    #[error("on host `{host}`: {source}")]
+    Switch {
+        host: String,
+        #[source]
+        source: crate::switch::SwitchError,
+    },
+    #[error(transparent)]
+    Settings(#[from] rdesk_spawner::SettingsError),
+    #[error(transparent)]
+    AppSecret(#[from] crate::secrets::AppSecretError),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]

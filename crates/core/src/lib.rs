@@ -3,6 +3,7 @@
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
 pub mod alerts;
+pub mod app_settings;
 pub mod bootstrap;
 pub mod charts;
 pub mod dashboard;
@@ -15,6 +16,7 @@ pub mod paths;
 pub mod preview;
 pub mod secrets;
 pub mod store;
+pub mod switch;
 pub mod transfer;
 pub mod watcher;
 

@@ -807,4 +807,30 @@ mod tests {
             "`system` is not a function this server lets you call; available: add, greet"
         );
     }
+
+    #[tokio::test]
+    async fn a_refused_upgrade_reports_its_http_status() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await.unwrap();
+            socket
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        let err = Client::connect_ws(&format!("ws://{addr}/gone"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.http_status(), Some(404), "{err}");
+        server.await.unwrap();
+        let refused = Error::InvalidUrl {
+            url: "x".into(),
+            reason: "y".into(),
+        };
+        assert_eq!(refused.http_status(), None);
+    }
 }

@@ -115,6 +115,22 @@ pub enum Error {
     Broken { target: String, reason: String },
 }
 
+impl Error {
+    /// The HTTP status a WebSocket upgrade was refused with (e.g. 404 from a
+    /// router with no route), when that is what happened.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::WebSocket { source, .. } => match source.as_ref() {
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    Some(response.status().as_u16())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// A QAP1 value that cannot be decoded from bytes or encoded to bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {

@@ -2,6 +2,9 @@
 //! packages layer and of the code layer, and the tar archives that carry them
 //! with the app's files. Nothing is written to disk.
 
+use std::collections::HashMap;
+
+use crate::labels;
 use crate::spec::AppSpec;
 
 /// Where the app's files go inside the image; the start-up script reads them there.
@@ -28,8 +31,9 @@ pub fn app_image(spec: &AppSpec) -> String {
     )
 }
 
-/// The Dockerfile of the packages layer: installs the packages, then proves each one loads.
-pub fn packages_dockerfile(spec: &AppSpec) -> String {
+/// The Dockerfile of the packages layer: installs the packages, then proves
+/// each one loads. `base_id` (the base image's id) becomes a label.
+pub fn packages_dockerfile(spec: &AppSpec, base_id: &str) -> String {
     let quoted: Vec<String> = spec
         .packages()
         .iter()
@@ -44,17 +48,36 @@ pub fn packages_dockerfile(spec: &AppSpec) -> String {
         repo = spec.repo.as_str(),
     );
     format!(
-        "FROM {base}\nUSER root\nRUN Rscript -e '{install}' && rm -rf /tmp/Rtmp* /tmp/downloaded_packages\nUSER rserve\n",
+        "FROM {base}\nUSER root\nRUN Rscript -e '{install}' && rm -rf /tmp/Rtmp* /tmp/downloaded_packages\nUSER rserve\n{labels}",
         base = base_image(spec),
+        labels = label_line(&labels::packages_labels(spec), base_id),
     )
 }
 
-/// The Dockerfile of the code layer: the app's files, owned by root and read-only for the app.
-pub fn app_dockerfile(spec: &AppSpec) -> String {
+/// One `LABEL` instruction for all labels: Docker 20.10's classic builder
+/// makes a step (an intermediate container) of each label given to the build
+/// API, which costs a code-only rebuild seconds. Label values are validated
+/// (no quotes, backslashes or newlines), so double quotes hold them; `$` is
+/// escaped so the builder does not expand it.
+fn label_line(all: &HashMap<String, String>, base_id: &str) -> String {
+    let base = (labels::BASE_ID.to_owned(), base_id.to_owned());
+    let mut pairs: Vec<String> = all
+        .iter()
+        .chain([(&base.0, &base.1)])
+        .map(|(k, v)| format!("\"{k}\"=\"{}\"", v.replace('$', "\\$")))
+        .collect();
+    pairs.sort();
+    format!("LABEL {}\n", pairs.join(" "))
+}
+
+/// The Dockerfile of the code layer: the app's files, owned by root and
+/// read-only for the app; `base_id` becomes a label.
+pub fn app_dockerfile(spec: &AppSpec, base_id: &str) -> String {
     let from = packages_image(spec).unwrap_or_else(|| base_image(spec));
     format!(
-        "FROM {from}\nCOPY app/ {APP_DIR}/\nENV RSERVE_MODE={mode}\n",
+        "FROM {from}\nCOPY app/ {APP_DIR}/\nENV RSERVE_MODE={mode}\n{labels}",
         mode = spec.mode.as_str(),
+        labels = label_line(&labels::app_labels(spec), base_id),
     )
 }
 
@@ -66,9 +89,13 @@ pub fn dockerfile_only(dockerfile: &str) -> std::io::Result<Vec<u8>> {
 }
 
 /// A tar archive with the code layer's Dockerfile and the app's files under `app/`.
-pub fn app_context(spec: &AppSpec) -> std::io::Result<Vec<u8>> {
+pub fn app_context(spec: &AppSpec, base_id: &str) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    append(&mut builder, "Dockerfile", app_dockerfile(spec).as_bytes())?;
+    append(
+        &mut builder,
+        "Dockerfile",
+        app_dockerfile(spec, base_id).as_bytes(),
+    )?;
     for file in spec.files() {
         append(&mut builder, &format!("app/{}", file.path), &file.contents)?;
     }
@@ -104,24 +131,39 @@ mod tests {
 
     #[test]
     fn the_packages_layer_installs_and_checks_each_package() {
-        let dockerfile = packages_dockerfile(&spec(&["zoo", "abc"], "f <- 1"));
+        let dockerfile = packages_dockerfile(&spec(&["zoo", "abc"], "f <- 1"), "sha256:b");
         assert!(dockerfile.starts_with("FROM rserve-base:4.2.2\nUSER root\n"));
         assert!(dockerfile.contains("pkgs <- c(\"abc\", \"zoo\")"));
         assert!(dockerfile.contains("repos = \"http://cran:8000\""));
         assert!(dockerfile.contains("quit(status = 1L)"));
-        assert!(dockerfile.ends_with("USER rserve\n"));
+        assert!(dockerfile.contains("USER rserve\nLABEL "));
+        assert!(dockerfile.contains("\"io.rserve-desk.role\"=\"packages\""));
+        assert_eq!(
+            dockerfile.matches("LABEL").count(),
+            1,
+            "one step for all labels"
+        );
+    }
+
+    #[test]
+    fn label_values_are_not_expanded_by_the_builder() {
+        let line = label_line(&HashMap::from([("k".to_owned(), "a$HOME".to_owned())]), "b");
+        assert_eq!(
+            line,
+            "LABEL \"io.rserve-desk.base-id\"=\"b\" \"k\"=\"a\\$HOME\"\n"
+        );
     }
 
     #[test]
     fn the_code_layer_builds_on_packages_or_on_the_base() {
         let with = spec(&["abc"], "f <- 1");
         assert!(
-            app_dockerfile(&with)
+            app_dockerfile(&with, "sha256:b")
                 .starts_with(&format!("FROM {}\n", packages_image(&with).unwrap()))
         );
         let without = spec(&[], "f <- 1");
         assert_eq!(packages_image(&without), None);
-        assert!(app_dockerfile(&without).starts_with("FROM rserve-base:4.2.2\n"));
+        assert!(app_dockerfile(&without, "sha256:b").starts_with("FROM rserve-base:4.2.2\n"));
     }
 
     #[test]
@@ -129,13 +171,13 @@ mod tests {
         let a = spec(&["abc"], "f <- 1");
         let b = spec(&["abc"], "f <- 2");
         assert_eq!(packages_image(&a), packages_image(&b));
-        assert_eq!(packages_dockerfile(&a), packages_dockerfile(&b));
+        assert_eq!(packages_dockerfile(&a, "b"), packages_dockerfile(&b, "b"));
         assert_ne!(app_image(&a), app_image(&b));
     }
 
     #[test]
     fn the_context_holds_the_dockerfile_and_the_files_read_only() {
-        let bytes = app_context(&spec(&[], "f <- 1")).unwrap();
+        let bytes = app_context(&spec(&[], "f <- 1"), "sha256:b").unwrap();
         let mut archive = tar::Archive::new(bytes.as_slice());
         let entries: Vec<(String, u32)> = archive
             .entries()
@@ -157,7 +199,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            app_context(&spec(&[], "f <- 1")).unwrap(),
+            app_context(&spec(&[], "f <- 1"), "sha256:b").unwrap(),
             bytes,
             "deterministic"
         );

@@ -1,25 +1,28 @@
 //! The Docker Engine backend of the spawner: builds images from in-memory
 //! contexts, runs app containers on the Traefik network with our labels, and
-//! switches versions only once the new container is healthy.
+//! lists, stops, removes and prunes them (the switch between versions is
+//! `rollout`'s).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::body_full;
-use bollard::models::{
-    ContainerCreateBody, ContainerSummary, HealthStatusEnum, HostConfig, HostConfigLogConfig,
-    RestartPolicy, RestartPolicyNameEnum,
-};
+use bollard::models::ContainerSummary;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    BuildImageOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::error::{SpawnError, is_not_found};
-use crate::state::{AppState, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed};
+use crate::rollout::Version;
+use crate::settings::{SecretEnv, Settings};
+use crate::state::{
+    AppState, ContainerRef, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed,
+    Version as AppVersion,
+};
 use crate::{context, labels, spec::AppSpec, spec::Slug};
 
 /// How the Docker backend places and checks app containers.
@@ -31,11 +34,15 @@ pub struct DockerConfig {
     pub build_network: Option<String>,
     /// How long a new container may take to pass its health check.
     pub health_timeout: Duration,
+    /// How often Docker runs a container's health check (Docker 20.10 has no
+    /// faster start-up interval, so this one serves both joining and draining).
+    pub health_interval: Duration,
+    /// Failed checks in a row before Docker calls a container unhealthy.
+    pub health_retries: u32,
     /// How many images of each app to keep for rollbacks.
     pub keep_images: usize,
-    /// How long old and new containers serve side by side after the new one is
-    /// healthy, so the router picks up the new one before the old one goes.
-    pub switch_grace: Duration,
+    /// Traefik's certificate resolver for apps' own domains, when the host has one.
+    pub cert_resolver: Option<String>,
 }
 
 impl DockerConfig {
@@ -44,8 +51,10 @@ impl DockerConfig {
             network: network.into(),
             build_network: None,
             health_timeout: Duration::from_secs(60),
+            health_interval: Duration::from_millis(500),
+            health_retries: 3,
             keep_images: 3,
-            switch_grace: Duration::from_secs(3),
+            cert_resolver: None,
         }
     }
 }
@@ -53,8 +62,8 @@ impl DockerConfig {
 /// The spawner over one Docker Engine.
 #[derive(Debug, Clone)]
 pub struct DockerSpawner {
-    docker: Docker,
-    config: DockerConfig,
+    pub(crate) docker: Docker,
+    pub(crate) config: DockerConfig,
 }
 
 /// Lines of a failed build or container log kept for the error message.
@@ -68,6 +77,27 @@ impl DockerSpawner {
     async fn image_id(&self, reference: &str) -> Result<Option<String>, SpawnError> {
         match self.docker.inspect_image(reference).await {
             Ok(image) => Ok(image.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(SpawnError::docker(format!("inspect image {reference}"))(e)),
+        }
+    }
+
+    /// The image's id when it exists and was built on the base image `base_id`
+    /// (so a new `rserve-base`, e.g. a new start-up script, reaches every app
+    /// on its next deploy).
+    async fn image_built_on(
+        &self,
+        reference: &str,
+        base_id: &str,
+    ) -> Result<Option<String>, SpawnError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => {
+                let on = image
+                    .config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get(labels::BASE_ID).cloned());
+                Ok(image.id.filter(|_| on.as_deref() == Some(base_id)))
+            }
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(SpawnError::docker(format!("inspect image {reference}"))(e)),
         }
@@ -116,15 +146,13 @@ impl DockerSpawner {
         what: &str,
         tag: &str,
         tar: Vec<u8>,
-        image_labels: HashMap<String, String>,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<String, SpawnError> {
         let mut options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag)
             .rm(true)
-            .forcerm(true)
-            .labels(&image_labels);
+            .forcerm(true);
         if let Some(network) = &self.config.build_network {
             options = options.networkmode(network);
         }
@@ -171,8 +199,12 @@ impl DockerSpawner {
         spec: &AppSpec,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<(String, bool, bool), SpawnError> {
+        let base_id = self
+            .image_id(&context::base_image(spec))
+            .await?
+            .unwrap_or_default();
         let app_image = context::app_image(spec);
-        if let Some(id) = self.image_id(&app_image).await? {
+        if let Some(id) = self.image_built_on(&app_image, &base_id).await? {
             progress(DeployEvent::Step(format!(
                 "image {app_image} is up to date, not rebuilding"
             )));
@@ -180,7 +212,11 @@ impl DockerSpawner {
         }
         let mut packages_reused = true;
         if let Some(packages_image) = context::packages_image(spec) {
-            if self.image_id(&packages_image).await?.is_some() {
+            if self
+                .image_built_on(&packages_image, &base_id)
+                .await?
+                .is_some()
+            {
                 progress(DeployEvent::Step(format!(
                     "reusing packages layer {packages_image}"
                 )));
@@ -194,15 +230,9 @@ impl DockerSpawner {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
-                let tar = context::dockerfile_only(&context::packages_dockerfile(spec))?;
-                self.build(
-                    "the packages layer",
-                    &packages_image,
-                    tar,
-                    labels::packages_labels(spec),
-                    progress,
-                )
-                .await?;
+                let tar = context::dockerfile_only(&context::packages_dockerfile(spec, &base_id))?;
+                self.build("the packages layer", &packages_image, tar, progress)
+                    .await?;
             }
         }
         progress(DeployEvent::Step(format!(
@@ -212,8 +242,7 @@ impl DockerSpawner {
             .build(
                 "the app image",
                 &app_image,
-                context::app_context(spec)?,
-                labels::app_labels(spec),
+                context::app_context(spec, &base_id)?,
                 progress,
             )
             .await?;
@@ -242,7 +271,7 @@ impl DockerSpawner {
     }
 
     /// The containers of an app, newest first, found by one of its labels.
-    async fn containers(
+    pub(crate) async fn containers(
         &self,
         label: &str,
         value: &str,
@@ -254,82 +283,7 @@ impl DockerSpawner {
         self.containers(labels::SLUG, slug.as_str()).await
     }
 
-    fn container_spec(&self, spec: &AppSpec, image: &str) -> ContainerCreateBody {
-        let mut all_labels = labels::app_labels(spec);
-        all_labels.extend(labels::traefik_labels(&spec.slug, &self.config.network));
-        ContainerCreateBody {
-            image: Some(image.to_owned()),
-            labels: Some(all_labels),
-            host_config: Some(HostConfig {
-                network_mode: Some(self.config.network.clone()),
-                restart_policy: Some(RestartPolicy {
-                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                    maximum_retry_count: None,
-                }),
-                log_config: Some(HostConfigLogConfig {
-                    typ: Some("json-file".to_owned()),
-                    config: Some(HashMap::from([
-                        ("max-size".to_owned(), "10m".to_owned()),
-                        ("max-file".to_owned(), "3".to_owned()),
-                    ])),
-                }),
-                readonly_rootfs: Some(true),
-                tmpfs: Some(HashMap::from([(
-                    "/tmp".to_owned(),
-                    "rw,noexec,nosuid,size=256m".to_owned(),
-                )])),
-                cap_drop: Some(vec!["ALL".to_owned()]),
-                security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    /// Waits until the container passes its health check, or says why it never did.
-    async fn wait_healthy(&self, slug: &Slug, id: &str) -> Result<(), SpawnError> {
-        let deadline = Instant::now() + self.config.health_timeout;
-        loop {
-            let inspected = self
-                .docker
-                .inspect_container(id, None)
-                .await
-                .map_err(SpawnError::docker("inspect the new container"))?;
-            let state = inspected.state.unwrap_or_default();
-            let health = state.health.as_ref().and_then(|h| h.status);
-            let reason = match (state.running, health) {
-                (Some(true), Some(HealthStatusEnum::HEALTHY))
-                | (Some(true), Some(HealthStatusEnum::NONE) | None) => return Ok(()),
-                (Some(true), Some(HealthStatusEnum::UNHEALTHY)) => {
-                    Some("its health check failed".to_owned())
-                }
-                (Some(true), _) => None,
-                _ if state.restarting == Some(true) || state.status.is_some() => Some(format!(
-                    "it stopped with exit code {}",
-                    state.exit_code.unwrap_or_default()
-                )),
-                _ => None,
-            };
-            let reason = reason.or_else(|| {
-                (Instant::now() >= deadline).then(|| {
-                    format!(
-                        "it was not healthy after {} s",
-                        self.config.health_timeout.as_secs()
-                    )
-                })
-            });
-            if let Some(reason) = reason {
-                return Err(SpawnError::Unhealthy {
-                    slug: slug.to_string(),
-                    reason,
-                    log_tail: self.log_tail(id).await,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    async fn log_tail(&self, id: &str) -> Vec<String> {
+    pub(crate) async fn log_tail(&self, id: &str) -> Vec<String> {
         let options = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
@@ -343,7 +297,7 @@ impl DockerSpawner {
             .await
     }
 
-    async fn remove_container(&self, id: &str) -> Result<(), SpawnError> {
+    pub(crate) async fn remove_container(&self, id: &str) -> Result<(), SpawnError> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
@@ -446,6 +400,20 @@ impl DockerSpawner {
             .ok_or_else(|| Self::not_found(slug))
     }
 
+    /// The replicas of the app's newest version: the containers running its newest container's image.
+    async fn replica_ids(&self, slug: &Slug) -> Result<Vec<String>, SpawnError> {
+        let all = self.containers_of(slug).await?;
+        let newest = all
+            .first()
+            .map(|c| c.image_id.clone())
+            .ok_or_else(|| Self::not_found(slug))?;
+        Ok(all
+            .into_iter()
+            .filter(|c| c.image_id == newest)
+            .filter_map(|c| c.id)
+            .collect())
+    }
+
     fn not_found(slug: &Slug) -> SpawnError {
         SpawnError::NotFound(slug.to_string())
     }
@@ -461,7 +429,7 @@ fn already_in_that_state(e: bollard::errors::Error) -> Result<(), bollard::error
     }
 }
 
-fn summary_to_state(c: &ContainerSummary) -> ContainerState {
+pub(crate) fn summary_to_state(c: &ContainerSummary) -> ContainerState {
     let detail = c.status.clone().unwrap_or_default();
     let health = ["unhealthy", "healthy", "health: starting"]
         .into_iter()
@@ -509,118 +477,171 @@ impl crate::Spawner for DockerSpawner {
         let build_clock = Instant::now();
         let (image_id, built, packages_reused) = self.ensure_image(spec, progress).await?;
         let build_ms = build_clock.elapsed().as_millis() as u64;
-        let existing = self.containers(labels::APP_ID, &spec.app_id).await?;
         let image = context::app_image(spec);
-
-        if let Some(same) = existing
-            .iter()
-            .find(|c| c.image_id.as_deref() == Some(&image_id))
-        {
-            let id = same.id.clone().unwrap_or_default();
-            let state = summary_to_state(same);
-            if state.state != "running" {
-                progress(DeployEvent::Step(format!(
-                    "starting the existing container {}",
-                    state.name
-                )));
-                self.docker
-                    .start_container(
-                        &id,
-                        None::<bollard::query_parameters::StartContainerOptions>,
-                    )
-                    .await
-                    .map_err(SpawnError::docker("start the container"))?;
-            } else {
-                progress(DeployEvent::Step(
-                    "this version is already running".to_owned(),
-                ));
-            }
-            self.wait_healthy(&spec.slug, &id).await?;
-            return Ok(Deployed {
-                image,
-                image_id,
-                container_id: id,
-                built,
-                packages_reused,
-                build_ms,
-                replaced: vec![],
-            });
-        }
-
-        let name = format!(
-            "rserve-desk-{}-{}",
-            spec.slug,
-            &image_id.trim_start_matches("sha256:")[..12]
-        );
-        progress(DeployEvent::Step(format!("starting container {name}")));
-        let created = self
-            .docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                self.container_spec(spec, &image),
-            )
-            .await
-            .map_err(SpawnError::docker("create the container"))?;
         let started = self
-            .docker
-            .start_container(
-                &created.id,
-                None::<bollard::query_parameters::StartContainerOptions>,
+            .start_version(
+                Version {
+                    slug: &spec.slug,
+                    app_id: &spec.app_id,
+                    image: &image,
+                    image_id: &image_id,
+                    image_labels: labels::app_labels(spec),
+                    settings: &spec.settings,
+                    secrets: &spec.secrets,
+                },
+                progress,
             )
-            .await
-            .map_err(SpawnError::docker("start the container"));
-        let healthy = match started {
-            Ok(()) => {
-                progress(DeployEvent::Step("waiting for the health check".to_owned()));
-                self.wait_healthy(&spec.slug, &created.id).await
+            .await;
+        let started = match started {
+            Ok(started) => started,
+            Err(e) => {
+                if built {
+                    // The version never served: its image goes too. Why it
+                    // failed is what the user needs to hear; should removing
+                    // fail, the next deploy's pruning takes the image.
+                    let _removed = self.remove_image(&image).await;
+                }
+                return Err(e);
             }
-            Err(e) => Err(e),
         };
-        if let Err(e) = healthy {
-            self.remove_container(&created.id).await?;
-            return Err(e);
-        }
-
-        let mut replaced = Vec::new();
-        if !existing.is_empty() {
-            progress(DeployEvent::Step(
-                "new version healthy; letting the router pick it up before the old one goes"
-                    .to_owned(),
-            ));
-            tokio::time::sleep(self.config.switch_grace).await;
-        }
-        for old in existing {
-            let id = old.id.unwrap_or_default();
-            progress(DeployEvent::Step(format!(
-                "removing the previous container {}",
-                &id[..12.min(id.len())]
-            )));
-            self.remove_container(&id).await?;
-            replaced.push(id);
-        }
-        self.prune_app_images(&spec.app_id, self.config.keep_images)
-            .await?;
         Ok(Deployed {
             image,
             image_id,
-            container_id: created.id,
+            containers: started.containers,
+            previous: started.previous,
             built,
             packages_reused,
             build_ms,
-            replaced,
         })
     }
 
-    async fn start(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let id = self.current_id(slug).await?;
-        self.docker
-            .start_container(
-                &id,
-                None::<bollard::query_parameters::StartContainerOptions>,
+    async fn rollback(
+        &self,
+        slug: &Slug,
+        image: &str,
+        settings: &Settings,
+        secrets: &SecretEnv,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<Deployed, SpawnError> {
+        let inspected = match self.docker.inspect_image(image).await {
+            Ok(i) => i,
+            Err(e) if is_not_found(&e) => {
+                return Err(SpawnError::NoSuchVersion {
+                    slug: slug.to_string(),
+                    version: image.to_owned(),
+                });
+            }
+            Err(e) => return Err(SpawnError::docker(format!("inspect image {image}"))(e)),
+        };
+        let image_labels = inspected.config.and_then(|c| c.labels).unwrap_or_default();
+        let ours = image_labels.get(labels::ROLE).map(String::as_str) == Some("app")
+            && image_labels.get(labels::SLUG).map(String::as_str) == Some(slug.as_str());
+        let (Some(app_id), Some(image_id), true) = (
+            image_labels.get(labels::APP_ID).cloned(),
+            inspected.id,
+            ours,
+        ) else {
+            return Err(SpawnError::NoSuchVersion {
+                slug: slug.to_string(),
+                version: image.to_owned(),
+            });
+        };
+        progress(DeployEvent::Step(format!(
+            "rolling back to {image}, without building"
+        )));
+        let started = self
+            .start_version(
+                Version {
+                    slug,
+                    app_id: &app_id,
+                    image,
+                    image_id: &image_id,
+                    image_labels: image_labels.clone(),
+                    settings,
+                    secrets,
+                },
+                progress,
             )
-            .await
-            .or_else(already_in_that_state)
-            .map_err(SpawnError::docker(format!("start {slug}")))
+            .await?;
+        Ok(Deployed {
+            image: image.to_owned(),
+            image_id,
+            containers: started.containers,
+            previous: started.previous,
+            built: false,
+            packages_reused: true,
+            build_ms: 0,
+        })
+    }
+
+    async fn versions(&self, slug: &Slug) -> Result<Vec<AppVersion>, SpawnError> {
+        let running: Vec<String> = self
+            .containers_of(slug)
+            .await?
+            .into_iter()
+            .filter(|c| c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING))
+            .filter_map(|c| c.image_id)
+            .collect();
+        let images = self
+            .images(labels::ours(
+                labels::Role::App,
+                &[(labels::SLUG, slug.as_str())],
+            ))
+            .await?;
+        if images.is_empty() {
+            return Err(Self::not_found(slug));
+        }
+        Ok(images
+            .into_iter()
+            .map(|i| AppVersion {
+                image: i.repo_tags.first().cloned().unwrap_or_else(|| i.id.clone()),
+                code_hash: i.labels.get(labels::CODE_HASH).cloned().unwrap_or_default(),
+                created: i.created,
+                current: running.contains(&i.id),
+                image_id: i.id,
+            })
+            .collect())
+    }
+
+    async fn drain(&self, container: &ContainerRef) -> Result<(), SpawnError> {
+        self.drain_container(&container.id).await
+    }
+
+    async fn retire(&self, container: &ContainerRef, grace: Duration) -> Result<(), SpawnError> {
+        self.retire_container(&container.id, grace).await
+    }
+
+    async fn prune(&self, slug: &Slug) -> Result<Vec<String>, SpawnError> {
+        let mut removed = Vec::new();
+        let mut app_ids: Vec<String> = self
+            .containers_of(slug)
+            .await?
+            .iter()
+            .filter_map(|c| c.labels.as_ref()?.get(labels::APP_ID).cloned())
+            .collect();
+        app_ids.sort();
+        app_ids.dedup();
+        for app_id in &app_ids {
+            removed.extend(
+                self.prune_app_images(app_id, self.config.keep_images)
+                    .await?,
+            );
+        }
+        Ok(removed)
+    }
+
+    async fn start(&self, slug: &Slug) -> Result<(), SpawnError> {
+        for id in self.replica_ids(slug).await? {
+            self.docker
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+                .or_else(already_in_that_state)
+                .map_err(SpawnError::docker(format!("start {slug}")))?;
+        }
+        Ok(())
     }
 
     async fn stop(&self, slug: &Slug) -> Result<(), SpawnError> {
@@ -643,14 +664,16 @@ impl crate::Spawner for DockerSpawner {
     }
 
     async fn restart(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let id = self.current_id(slug).await?;
-        self.docker
-            .restart_container(
-                &id,
-                Some(RestartContainerOptionsBuilder::default().t(10).build()),
-            )
-            .await
-            .map_err(SpawnError::docker(format!("restart {slug}")))
+        for id in self.replica_ids(slug).await? {
+            self.docker
+                .restart_container(
+                    &id,
+                    Some(RestartContainerOptionsBuilder::default().t(10).build()),
+                )
+                .await
+                .map_err(SpawnError::docker(format!("restart {slug}")))?;
+        }
+        Ok(())
     }
 
     async fn remove(&self, slug: &Slug) -> Result<Removed, SpawnError> {

@@ -31,6 +31,12 @@ pub enum SpawnError {
         reason: String,
         log_tail: Vec<String>,
     },
+    #[error("could not drain container {container} before retiring it: {reason}")]
+    Drain { container: String, reason: String },
+    #[error(
+        "`{version}` is not a kept version of `{slug}` on this host (`rdesk versions` lists them)"
+    )]
+    NoSuchVersion { slug: String, version: String },
     #[error("there is no app `{0}` on this host")]
     NotFound(String),
     #[error("Docker's {what} was unreadable: {value:?}")]

@@ -113,6 +113,15 @@ fn to_app_event(message: EventMessage) -> Option<AppEvent> {
     let action = message.action?;
     let actor = message.actor?;
     let attributes = actor.attributes.unwrap_or_default();
+    let name = attributes
+        .get("name")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if !name.starts_with(crate::rollout::CONTAINER_PREFIX) || crate::rollout::is_draining(name) {
+        // A build step's container (it carries the image's labels), or a
+        // redeploy retiring an old container: the app itself is fine.
+        return None;
+    }
     let kind = match action.split_once(": ") {
         Some(("health_status", status)) => AppEventKind::Health {
             status: status.to_owned(),
@@ -203,6 +212,24 @@ mod tests {
     fn times_are_sent_as_docker_writes_them() {
         assert_eq!(docker_time(1_700_000_000_123), "1700000000.123000000");
         assert_eq!(docker_time(5), "0.005000000");
+    }
+
+    #[test]
+    fn build_step_containers_are_not_the_app() {
+        for action in ["start", "die", "destroy"] {
+            assert_eq!(
+                to_app_event(message(action, &[("name", "nice_faraday")])),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn a_retired_container_going_unhealthy_dying_and_going_is_not_the_app_failing() {
+        let retired = [("name", "rserve-desk-sales-1-draining")];
+        for action in ["health_status: unhealthy", "die", "destroy"] {
+            assert_eq!(to_app_event(message(action, &retired)), None, "{action}");
+        }
     }
 
     #[test]

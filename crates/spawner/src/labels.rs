@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::settings::{Domain, Settings};
 use crate::spec::{AppSpec, Slug};
 
 /// Prefix of every label we set.
@@ -20,6 +21,12 @@ pub const MODE: &str = "io.rserve-desk.mode";
 pub const PACKAGES: &str = "io.rserve-desk.packages";
 pub const PACKAGES_KEY: &str = "io.rserve-desk.packages-key";
 pub const REPO: &str = "io.rserve-desk.repo";
+/// The id of the `rserve-base` image an app image or packages layer was built on.
+pub const BASE_ID: &str = "io.rserve-desk.base-id";
+/// A container's [`Settings`] (limits, replicas, domain, plain variables, secret names), as JSON.
+pub const SETTINGS: &str = "io.rserve-desk.settings";
+/// Hash of [`SETTINGS`]: equal image and hash mean the container needs no replacing.
+pub const SETTINGS_HASH: &str = "io.rserve-desk.settings-hash";
 
 /// What an image or container of ours is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +97,14 @@ fn layer_labels(spec: &AppSpec, role: Role) -> HashMap<String, String> {
     .collect()
 }
 
+/// The labels a container adds to its image's: how it runs.
+pub fn settings_labels(settings: &Settings) -> HashMap<String, String> {
+    HashMap::from([
+        (SETTINGS.to_owned(), settings.to_label_value()),
+        (SETTINGS_HASH.to_owned(), settings.hash()),
+    ])
+}
+
 /// Port inside the container where Rserve speaks QAP over WebSocket.
 pub const WEBSOCKET_PORT: u16 = 8081;
 
@@ -108,33 +123,90 @@ pub fn slug_of_traefik_service(service: &str) -> Option<&str> {
         .filter(|slug| Slug::parse(slug).is_ok())
 }
 
+/// Where one container answers on its own through Traefik, whatever its app's
+/// other containers do: a deploy knows the router has the new container when
+/// this path answers, and has dropped an old one when its path is gone.
+pub fn probe_path(container: &str) -> String {
+    format!("/.rserve-desk/probe/{container}")
+}
+
+/// How one container of an app is reached through Traefik.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'a> {
+    pub slug: &'a Slug,
+    pub network: &'a str,
+    /// The container's name (its probe path and service).
+    pub container: &'a str,
+    pub domain: Option<&'a Domain>,
+    /// Traefik's certificate resolver for the domain's TLS, when the host has one.
+    pub cert_resolver: Option<&'a str>,
+}
+
 /// Traefik labels routing `/<slug>` (and everything below it) to the app's
-/// WebSocket port, with the prefix stripped. Every container of the app carries
-/// the same service name, so during a redeploy Traefik balances over old and new.
-pub fn traefik_labels(slug: &Slug, network: &str) -> HashMap<String, String> {
-    let name = traefik_service(slug.as_str());
+/// WebSocket port, with the prefix stripped, and the app's own domain, if any,
+/// at its root. Every container of the app carries the same service name, so
+/// during a redeploy Traefik balances over old and new. Each container also
+/// has a router of its own at [`probe_path`].
+pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
+    let name = traefik_service(r.slug.as_str());
     let router = format!("traefik.http.routers.{name}");
     let strip = format!("{name}-strip");
-    [
+    let probe = format!("rdesk-probe-{}", r.container);
+    let probe_router = format!("traefik.http.routers.{probe}");
+    let port = WEBSOCKET_PORT.to_string();
+    let mut all: HashMap<String, String> = [
         ("traefik.enable".to_owned(), "true".to_owned()),
-        ("traefik.docker.network".to_owned(), network.to_owned()),
+        ("traefik.docker.network".to_owned(), r.network.to_owned()),
         (
             format!("{router}.rule"),
-            format!("Path(`/{slug}`) || PathPrefix(`/{slug}/`)"),
+            format!("Path(`/{slug}`) || PathPrefix(`/{slug}/`)", slug = r.slug),
         ),
         (format!("{router}.service"), name.clone()),
         (format!("{router}.middlewares"), strip.clone()),
         (
             format!("traefik.http.middlewares.{strip}.stripprefix.prefixes"),
-            format!("/{slug}"),
+            format!("/{}", r.slug),
         ),
         (
             format!("traefik.http.services.{name}.loadbalancer.server.port"),
-            WEBSOCKET_PORT.to_string(),
+            port.clone(),
+        ),
+        (
+            format!("{probe_router}.rule"),
+            format!("Path(`{}`)", probe_path(r.container)),
+        ),
+        (format!("{probe_router}.service"), probe.clone()),
+        (
+            format!("{probe_router}.middlewares"),
+            format!("{probe}-strip"),
+        ),
+        (
+            format!("traefik.http.middlewares.{probe}-strip.stripprefix.prefixes"),
+            probe_path(r.container),
+        ),
+        (
+            format!("traefik.http.services.{probe}.loadbalancer.server.port"),
+            port,
         ),
     ]
     .into_iter()
-    .collect()
+    .collect();
+    if let Some(domain) = r.domain {
+        let domain_router = format!("traefik.http.routers.rdesk-domain-{}", r.slug);
+        all.insert(
+            format!("{domain_router}.rule"),
+            format!("Host(`{}`)", domain.as_str()),
+        );
+        all.insert(format!("{domain_router}.service"), name);
+        if let Some(resolver) = r.cert_resolver {
+            all.insert(format!("{domain_router}.tls"), "true".to_owned());
+            all.insert(
+                format!("{domain_router}.tls.certresolver"),
+                resolver.to_owned(),
+            );
+        }
+    }
+    all
 }
 
 #[cfg(test)]
@@ -175,9 +247,20 @@ mod tests {
         assert!(labels.keys().all(|k| k.starts_with(PREFIX)));
     }
 
+    fn routing<'a>(slug: &'a Slug, domain: Option<&'a Domain>) -> Routing<'a> {
+        Routing {
+            slug,
+            network: "net",
+            container: "rserve-desk-sales-abc-1",
+            domain,
+            cert_resolver: None,
+        }
+    }
+
     #[test]
     fn routing_matches_the_slug_and_below_but_not_longer_names() {
-        let labels = traefik_labels(&Slug::parse("sales").unwrap(), "net");
+        let slug = Slug::parse("sales").unwrap();
+        let labels = traefik_labels(routing(&slug, None));
         assert_eq!(
             labels["traefik.http.routers.rserve-desk-sales.rule"],
             "Path(`/sales`) || PathPrefix(`/sales/`)"
@@ -191,5 +274,47 @@ mod tests {
             "8081"
         );
         assert_eq!(labels["traefik.docker.network"], "net");
+        assert!(!labels.keys().any(|k| k.contains("rdesk-domain")));
+    }
+
+    #[test]
+    fn each_container_answers_alone_at_its_probe_path() {
+        let slug = Slug::parse("sales").unwrap();
+        let labels = traefik_labels(routing(&slug, None));
+        let router = "traefik.http.routers.rdesk-probe-rserve-desk-sales-abc-1";
+        assert_eq!(
+            labels[&format!("{router}.rule")],
+            "Path(`/.rserve-desk/probe/rserve-desk-sales-abc-1`)"
+        );
+        assert_eq!(
+            labels[&format!("{router}.service")],
+            "rdesk-probe-rserve-desk-sales-abc-1"
+        );
+    }
+
+    #[test]
+    fn an_own_domain_routes_its_root_with_tls_only_when_the_host_has_a_resolver() {
+        let slug = Slug::parse("sales").unwrap();
+        let domain = Domain::parse("sales.example.com").unwrap();
+        let plain = traefik_labels(routing(&slug, Some(&domain)));
+        let router = "traefik.http.routers.rdesk-domain-sales";
+        assert_eq!(
+            plain[&format!("{router}.rule")],
+            "Host(`sales.example.com`)"
+        );
+        assert_eq!(plain[&format!("{router}.service")], "rserve-desk-sales");
+        assert!(!plain.contains_key(&format!("{router}.tls")));
+        let tls = traefik_labels(Routing {
+            cert_resolver: Some("letsencrypt"),
+            ..routing(&slug, Some(&domain))
+        });
+        assert_eq!(tls[&format!("{router}.tls.certresolver")], "letsencrypt");
+    }
+
+    #[test]
+    fn settings_labels_carry_no_secret_values() {
+        let labels = settings_labels(&Settings::default());
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels[SETTINGS_HASH], Settings::default().hash());
     }
 }

@@ -12,6 +12,8 @@ mod docker;
 mod error;
 mod events;
 pub mod labels;
+mod rollout;
+mod settings;
 mod spec;
 mod state;
 mod stats;
@@ -22,23 +24,56 @@ use futures_util::stream::BoxStream;
 pub use docker::{DockerConfig, DockerSpawner};
 pub use error::SpawnError;
 pub use events::{AppEvent, AppEventKind};
+pub use rollout::APP_USER;
+pub use settings::{
+    Domain, EnvName, MAX_REPLICAS, SecretEnv, Settings, SettingsError, parse_memory_mb,
+    parse_millicpus, parse_replicas,
+};
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
 };
-pub use state::{AppState, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed};
+pub use state::{
+    AppState, ContainerRef, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed,
+    Version,
+};
 pub use stats::StatsSample;
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.
 #[async_trait::async_trait]
 pub trait Spawner: Send + Sync {
-    /// Builds what is missing and switches the app to this version once it is healthy.
-    /// A failure leaves the previous version serving.
+    /// Builds what is missing and starts this version beside the previous one,
+    /// under the same router service, until it is healthy. It does not retire
+    /// the previous containers (listed in [`Deployed::previous`]): the caller
+    /// does, with [`Spawner::drain`] and [`Spawner::retire`], once it has seen
+    /// the router reach the new ones. A failure removes what it started and
+    /// leaves the previous version serving.
     async fn deploy(
         &self,
         spec: &AppSpec,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError>;
+    /// Like [`Spawner::deploy`] for a kept image of the app, without building.
+    async fn rollback(
+        &self,
+        slug: &Slug,
+        image: &str,
+        settings: &Settings,
+        secrets: &SecretEnv,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<Deployed, SpawnError>;
+    /// The app's kept images, newest first.
+    async fn versions(&self, slug: &Slug) -> Result<Vec<Version>, SpawnError>;
+    /// Takes a container out of the router's rotation (its health check fails from now on).
+    async fn drain(&self, container: &ContainerRef) -> Result<(), SpawnError>;
+    /// Removes a container once its open connections have ended, waiting at most `grace`.
+    async fn retire(
+        &self,
+        container: &ContainerRef,
+        grace: std::time::Duration,
+    ) -> Result<(), SpawnError>;
+    /// Removes the app's images beyond the newest N kept for rollbacks; returns their tags.
+    async fn prune(&self, slug: &Slug) -> Result<Vec<String>, SpawnError>;
     /// Starts the app's existing container; never builds.
     async fn start(&self, slug: &Slug) -> Result<(), SpawnError>;
     async fn stop(&self, slug: &Slug) -> Result<(), SpawnError>;

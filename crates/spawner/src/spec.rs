@@ -6,6 +6,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::settings::{SecretEnv, Settings};
+
 /// Longest slug accepted: it becomes a URL path, a container name and a label.
 pub const MAX_SLUG_LEN: usize = 40;
 
@@ -251,6 +253,10 @@ pub struct AppSpec {
     pub mode: Mode,
     /// Sorted by path.
     files: Vec<AppFile>,
+    /// How its containers run (not part of the image).
+    pub settings: Settings,
+    /// Values of the secret variables `settings` names; only for creating containers.
+    pub secrets: SecretEnv,
 }
 
 impl AppSpec {
@@ -278,6 +284,8 @@ impl AppSpec {
             repo,
             mode,
             files,
+            settings: Settings::default(),
+            secrets: SecretEnv::default(),
         })
     }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::labels;
+use crate::settings::Settings;
 
 /// An app as found on the host, described by its labels alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,7 +19,9 @@ pub struct AppState {
     pub repo: String,
     pub code_hash: String,
     pub config_hash: String,
-    /// Newest first; more than one only while a redeploy switches over.
+    /// How the newest container runs.
+    pub settings: Settings,
+    /// Newest first; more than one with replicas, or while a redeploy switches over.
     pub containers: Vec<ContainerState>,
 }
 
@@ -46,6 +49,7 @@ impl AppState {
             repo: get(labels::REPO).unwrap_or_default(),
             code_hash: get(labels::CODE_HASH).unwrap_or_default(),
             config_hash: get(labels::CONFIG_HASH).unwrap_or_default(),
+            settings: Settings::from_label_value(&get(labels::SETTINGS).unwrap_or_default()),
             containers,
         })
     }
@@ -100,20 +104,44 @@ pub enum DeployEvent {
     BuildLog(String),
 }
 
-/// What a deploy did.
+/// A container, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// What a deploy or a rollback started. The new containers are healthy; the
+/// previous ones still serve beside them until the caller has seen the router
+/// reach the new ones and retires the old ([`crate::Spawner::drain`],
+/// [`crate::Spawner::retire`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deployed {
     pub image: String,
     pub image_id: String,
-    pub container_id: String,
+    /// The containers of this version, healthy. Already running ones when nothing changed.
+    pub containers: Vec<ContainerRef>,
+    /// Containers of other versions (or settings) of the app, still there.
+    pub previous: Vec<ContainerRef>,
     /// False when the image already existed (unchanged code and configuration).
     pub built: bool,
     /// True when an existing packages layer was used instead of installing again.
     pub packages_reused: bool,
     /// Time spent building images (zero when nothing was built).
     pub build_ms: u64,
-    /// Containers of the previous version that were removed after the switch.
-    pub replaced: Vec<String>,
+}
+
+/// One kept image of an app: a version it can be rolled back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Version {
+    /// The image reference, e.g. `rserve-desk/app-demo:1a2b3c4d5e6f-...`.
+    pub image: String,
+    pub image_id: String,
+    pub code_hash: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Whether a container of the app runs this image now.
+    pub current: bool,
 }
 
 /// What removing an app took away.

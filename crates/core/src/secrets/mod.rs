@@ -1,4 +1,5 @@
-//! Secrets in the OS keyring: SSH passwords and key passphrases, per host.
+//! Secrets in the OS keyring: SSH passwords and key passphrases, per host,
+//! and apps' secret environment variables.
 //!
 //! Design principle 4: a secret lives only in the OS keyring (Secret Service
 //! on Linux, the Keychain on macOS). In memory it is a [`Secret`], whose
@@ -13,4 +14,4 @@ mod secret;
 mod store;
 
 pub use secret::Secret;
-pub use store::{SERVICE, SecretError, SecretKind, SecretStore};
+pub use store::{AppSecretError, SERVICE, SecretError, SecretKind, SecretStore};

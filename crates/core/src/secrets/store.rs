@@ -11,6 +11,9 @@ use keyring::credential::{CredentialBuilder, CredentialPersistence};
 
 use super::Secret;
 
+mod app_vars;
+pub use app_vars::AppSecretError;
+
 /// The keyring service every entry of ours is filed under.
 pub const SERVICE: &str = "rserve-desk";
 

@@ -1,0 +1,161 @@
+//! The deploy-related arguments and commands beyond `deploy` itself:
+//! container settings flags (shared by `deploy`), `versions`, `rollback` and
+//! `secret` (apps' secret variables in the OS keyring).
+
+use std::io::Read;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use rdesk_core::app_settings::SettingsRequest;
+use rdesk_core::desk::{Desk, RollbackReport};
+use rdesk_core::secrets::Secret;
+use rdesk_core::spawner::Version;
+
+use crate::output::Output;
+
+/// How the app's containers run; what is not given stays as it was.
+#[derive(Args)]
+pub struct SettingsArgs {
+    /// Memory limit per container, e.g. 512m or 2g (default 512m).
+    #[arg(long)]
+    memory: Option<String>,
+    /// CPU limit per container, e.g. 0.5 or 2 (default 1).
+    #[arg(long)]
+    cpus: Option<String>,
+    /// Containers behind the app's route (default 1); redeploys replace them one at a time.
+    #[arg(long)]
+    replicas: Option<String>,
+    /// A host name the app answers at (its root), besides /SLUG; "" removes it.
+    #[arg(long)]
+    domain: Option<String>,
+    /// A plain environment variable NAME=value (repeatable); visible in labels and `docker inspect`.
+    #[arg(long = "env")]
+    env: Vec<String>,
+    /// Drop a plain environment variable (repeatable).
+    #[arg(long = "unset-env")]
+    unset_env: Vec<String>,
+    /// Pass a secret variable NAME, its value from the OS keyring (`rdesk secret set`); repeatable.
+    #[arg(long = "secret")]
+    secrets: Vec<String>,
+    /// Stop passing a secret variable (repeatable).
+    #[arg(long = "unset-secret")]
+    unset_secrets: Vec<String>,
+}
+
+impl SettingsArgs {
+    pub fn request(self) -> SettingsRequest {
+        SettingsRequest {
+            memory: self.memory,
+            cpus: self.cpus,
+            replicas: self.replicas,
+            domain: self.domain,
+            env: self.env,
+            unset_env: self.unset_env,
+            secrets: self.secrets,
+            unset_secrets: self.unset_secrets,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    slug: String,
+    /// An image reference, image id or code hash (a prefix of 6 or more) from
+    /// `rdesk versions`; default: the newest version not running.
+    version: Option<String>,
+    #[arg(long)]
+    host: String,
+}
+
+pub async fn rollback(desk: &Desk, args: RollbackArgs, out: &Output) -> Result<()> {
+    let session = desk.session(&args.host).await?;
+    let report = session
+        .rollback(&args.slug, args.version.as_deref(), &|e| {
+            out.deploy_event(&e)
+        })
+        .await;
+    session.close().await;
+    print_rollback(out, &report?);
+    Ok(())
+}
+
+pub async fn versions(desk: &Desk, slug: &str, host: &str, out: &Output) -> Result<()> {
+    let session = desk.session(host).await?;
+    let versions = session.versions(slug).await;
+    session.close().await;
+    print_versions(out, &versions?);
+    Ok(())
+}
+
+fn print_rollback(out: &Output, report: &RollbackReport) {
+    if out.json {
+        return out.emit(report);
+    }
+    println!(
+        "rolled `{}` on {} back to {} in {:.1} s",
+        report.slug,
+        report.host,
+        report.deployed.image,
+        report.duration_ms as f64 / 1000.0
+    );
+    println!("  url:      {}", report.url);
+}
+
+fn print_versions(out: &Output, versions: &[Version]) {
+    if out.json {
+        return out.emit(&versions);
+    }
+    for v in versions {
+        println!(
+            "{} {}  code {}  {}",
+            if v.current { "*" } else { " " },
+            v.image,
+            &v.code_hash[..12.min(v.code_hash.len())],
+            v.image_id
+                .trim_start_matches("sha256:")
+                .get(..12)
+                .unwrap_or_default()
+        );
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret variable of an app in the OS keyring; the value is read from stdin.
+    Set {
+        slug: String,
+        name: String,
+        #[arg(long)]
+        host: String,
+    },
+    /// Remove a secret variable of an app from the OS keyring.
+    Rm {
+        slug: String,
+        name: String,
+        #[arg(long)]
+        host: String,
+    },
+}
+
+pub async fn secret(desk: &Desk, command: SecretCommand, out: &Output) -> Result<()> {
+    match command {
+        SecretCommand::Set { slug, name, host } => {
+            let mut value = String::new();
+            std::io::stdin().read_to_string(&mut value)?;
+            let value = Secret::new(value.strip_suffix('\n').unwrap_or(&value));
+            desk.set_app_secret(&host, &slug, &name, value).await?;
+            out.message(
+                &format!("stored the secret {name} of {slug} in the keyring; deploy with --secret {name} to pass it"),
+                &serde_json::json!({ "host": host, "slug": slug, "secret": name }),
+            );
+        }
+        SecretCommand::Rm { slug, name, host } => {
+            desk.remove_app_secret(&host, &slug, &name).await?;
+            out.message(
+                &format!("removed the secret {name} of {slug} from the keyring"),
+                &serde_json::json!({ "host": host, "slug": slug, "removed": name }),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Apps' secret variables from the desk's side: storing a value in the OS
+//! keyring, and reading the values an app's settings name just before its
+//! containers are created. Values pass as [`Secret`] until the spawner needs
+//! them; nothing here logs, stores or returns them elsewhere.
+
+use rdesk_spawner::{EnvName, SecretEnv, Settings, Slug};
+
+use super::{Desk, HostSession};
+use crate::error::DeskError;
+use crate::secrets::{AppSecretError, Secret, SecretStore};
+
+async fn keyring(host: &str) -> Result<SecretStore, DeskError> {
+    tokio::task::spawn_blocking(SecretStore::open)
+        .await
+        .map_err(|e| DeskError::Io {
+            what: "opening the OS keyring".to_owned(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(|source| DeskError::Secret {
+            host: host.to_owned(),
+            source,
+        })
+}
+
+/// Runs a keyring operation off the async threads.
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, AppSecretError> + Send + 'static,
+) -> Result<T, DeskError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| DeskError::Io {
+            what: "using the OS keyring".to_owned(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(DeskError::from)
+}
+
+impl Desk {
+    /// Stores (or replaces) a secret variable of an app in the OS keyring.
+    /// The app sees it after its next deploy with `--secret NAME`.
+    pub async fn set_app_secret(
+        &self,
+        host: &str,
+        slug: &str,
+        name: &str,
+        value: Secret,
+    ) -> Result<(), DeskError> {
+        self.host(host).await?;
+        let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
+        let store = keyring(host).await?;
+        let host = host.to_owned();
+        blocking(move || store.set_app_var(&host, slug.as_str(), name.as_str(), &value)).await
+    }
+
+    /// Removes a secret variable of an app from the OS keyring.
+    pub async fn remove_app_secret(
+        &self,
+        host: &str,
+        slug: &str,
+        name: &str,
+    ) -> Result<(), DeskError> {
+        self.host(host).await?;
+        let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
+        let store = keyring(host).await?;
+        let host = host.to_owned();
+        blocking(move || store.delete_app_var(&host, slug.as_str(), name.as_str())).await
+    }
+}
+
+impl HostSession {
+    /// The values of the secret variables `settings` names, from the keyring.
+    /// The keyring is not opened when there are none.
+    pub(super) async fn secret_env(
+        &self,
+        slug: &Slug,
+        settings: &Settings,
+    ) -> Result<SecretEnv, DeskError> {
+        let names = settings.secret_names().to_vec();
+        if names.is_empty() {
+            return Ok(SecretEnv::default());
+        }
+        let store = keyring(self.name()).await?;
+        let (host, slug) = (self.name().to_owned(), slug.to_string());
+        let values = blocking(move || {
+            names
+                .into_iter()
+                .map(|name| {
+                    let value = store.app_var(&host, &slug, name.as_str())?;
+                    Ok((name, value.expose().to_owned()))
+                })
+                .collect::<Result<Vec<_>, AppSecretError>>()
+        })
+        .await?;
+        Ok(SecretEnv::new(values)?)
+    }
+
+    /// Removes the keyring entries of the secret variables `settings` names
+    /// (after the app itself is removed).
+    pub(super) async fn forget_secrets(
+        &self,
+        slug: &Slug,
+        settings: &Settings,
+    ) -> Result<(), DeskError> {
+        let names = settings.secret_names().to_vec();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let store = keyring(self.name()).await?;
+        let (host, slug) = (self.name().to_owned(), slug.to_string());
+        blocking(move || {
+            names
+                .iter()
+                .try_for_each(|name| store.delete_app_var(&host, &slug, name.as_str()))
+        })
+        .await
+    }
+}
