@@ -298,6 +298,8 @@ pub fn objects_of(slug: &str) -> Vec<String> {
 
 /// Removes what an earlier, interrupted run left of an app (its containers and
 /// images) and packages layers no container uses, so a test starts clean.
+/// Packages layers go by tag: the untagged images of a build in progress
+/// inherit the packages label, and a parallel test's build needs them.
 pub fn remove_leftovers(slug: &str) {
     let by_slug = format!("label=io.rserve-desk.slug={slug}");
     let packages = "label=io.rserve-desk.role=packages".to_owned();
@@ -307,7 +309,18 @@ pub fn remove_leftovers(slug: &str) {
             vec!["images", "-q", "--filter", &by_slug],
             vec!["rmi", "-f"],
         ),
-        (vec!["images", "-q", "--filter", &packages], vec!["rmi"]),
+        (
+            vec![
+                "images",
+                "--filter",
+                &packages,
+                "--filter",
+                "dangling=false",
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ],
+            vec!["rmi"],
+        ),
     ] {
         let out = Command::new("docker")
             .args(&list)
@@ -315,6 +328,7 @@ pub fn remove_leftovers(slug: &str) {
             .expect("docker runs");
         let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
+            .filter(|id| !id.contains("<none>"))
             .map(str::to_owned)
             .collect();
         if !ids.is_empty() {

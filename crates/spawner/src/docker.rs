@@ -370,7 +370,9 @@ impl DockerSpawner {
         Ok(removed)
     }
 
-    /// Removes packages layers that no app image builds on any more.
+    /// Removes packages layers that no app image builds on any more. Only
+    /// tagged ones: the untagged images of a build in progress carry the
+    /// packages labels they inherit, and removing them breaks that build.
     async fn prune_packages_images(&self) -> Result<Vec<String>, SpawnError> {
         let used: Vec<String> = self
             .images(labels::ours(labels::Role::App, &[]))
@@ -384,7 +386,11 @@ impl DockerSpawner {
             .await?
         {
             let key = image.labels.get(labels::PACKAGES_KEY);
-            if !key.is_some_and(|k| used.contains(k)) && self.remove_image(&image.id).await? {
+            let tagged = image.repo_tags.iter().any(|t| t != "<none>:<none>");
+            if tagged
+                && !key.is_some_and(|k| used.contains(k))
+                && self.remove_image(&image.id).await?
+            {
                 removed.extend(image.repo_tags);
             }
         }
