@@ -109,6 +109,7 @@ pub fn build_ui(st: &Standin) -> Result<Outcome> {
     sh::run_shown(cargo().current_dir(&st.repo).args([
         "build",
         "--quiet",
+        "--release",
         "-p",
         "rdesk-app",
         "--target",
