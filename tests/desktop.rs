@@ -182,6 +182,27 @@ impl Desktop {
         panic!("`{css}` never matched; last text: {last:?}");
     }
 
+    /// Polls the inner HTML of the first element matching `css` until
+    /// `wanted` holds (60 s at most).
+    async fn wait_html(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let script = "const e = document.querySelector(arguments[0]); return e ? e.innerHTML : '';";
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(Value::String(html)) =
+                self.client.execute(script, vec![Value::from(css)]).await
+            {
+                if wanted(&html) {
+                    return html;
+                }
+                last = html;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        self.shot("timeout-html").await;
+        panic!("`{css}` never held the expected HTML; last: {:.300}", last);
+    }
+
     async fn click(&self, css: &str) {
         self.wait_text(css, |_| true).await;
         let clicked = self
@@ -356,7 +377,21 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     let bad = ui.wait_text("#console-result", |t| !t.is_empty()).await;
     assert!(bad.starts_with("the arguments are not JSON"), "{bad}");
 
+    // The app's charts, drawn by the core as SVG, one metric at a time.
+    let cpu = ui.wait_html("#chart", |h| h.contains("<svg")).await;
+    assert!(cpu.contains("ui-hello: cpu"), "{cpu:.300}");
+    ui.click("#chart-memory").await;
+    ui.wait_html("#chart", |h| h.contains("ui-hello: memory"))
+        .await;
+    ui.click("#chart-uptime").await;
+    ui.wait_html("#chart", |h| h.contains("<svg") && h.contains("ui-hello"))
+        .await;
+    ui.shot("04b-charts").await;
+
     ui.click("a.host[data-host=vps]").await;
+    // The host's overview: its totals.
+    ui.wait_html("#chart", |h| h.contains("<svg") && h.contains("cpu"))
+        .await;
     ui.click(&format!("{row} button.stop")).await;
     ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
         .await;
@@ -397,8 +432,20 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let overview = ui.invoke("overview").await;
-    assert_eq!(overview["health"], "something_down", "{overview}");
+    // The tray's state follows the cache, which the watcher updates beside
+    // the notification: wait for it, bounded.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let overview = ui.invoke("overview").await;
+        if overview["health"] == "something_down" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tray never turned down: {overview}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     ui.wait_text(&row, |t| t == "crashed" || t == "exited")
         .await;
     ui.shot("01-crashed").await;

@@ -1,6 +1,6 @@
 //! A host's dashboard (each app's status, R version, URL, start/stop/restart,
 //! and how old the state is when the host is offline) and one app's detail
-//! page (settings, history, logs, a console and client snippets).
+//! page (settings, charts, history, logs, a console and client snippets).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +9,7 @@ use rdesk_ipc::{
 };
 
 use crate::bridge::invoke;
+use crate::charts::Charts;
 use crate::format::{age, call_args};
 use crate::state::{Page, Ui};
 
@@ -80,6 +81,8 @@ pub fn Dashboard(host: String) -> impl IntoView {
                 </tbody>
             </table>
             <p class="hint">"Drop a folder, .R files or a .zip/.tar.gz here to deploy a new app; drop onto an app's row to deploy a new version of it."</p>
+            <h3>"Host overview"</h3>
+            <Charts host=host.clone() slug=None/>
         </section>
     }
 }
@@ -197,6 +200,8 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
                 <pre class="snippet">{js_snippet(&a)}</pre>
                 <pre class="snippet">{r_snippet(&a)}</pre>
             })}
+            <h3>"Charts"</h3>
+            <Charts host=host.clone() slug=Some(slug.clone())/>
             <h3>"History"</h3>
             <table class="history">
                 <tbody>

@@ -4,6 +4,7 @@
 
 mod apps;
 mod bridge;
+mod charts;
 mod format;
 mod hosts;
 mod panels;

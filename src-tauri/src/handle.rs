@@ -13,9 +13,9 @@ use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppView, AppsList, BootstrapArgs, BootstrapStep,
-    BootstrapSummary, CallArgs, DeployArgs, DeployProgress, DeployResult, DropPreview, ErrorCode,
-    HistoryView, HostArgs, HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs, NoArgs,
-    OverviewView, PathsArgs, SettingsView,
+    BootstrapSummary, CallArgs, ChartArgs, DeployArgs, DeployProgress, DeployResult, DropPreview,
+    ErrorCode, HistoryView, HostArgs, HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs,
+    NoArgs, OverviewView, PathsArgs, SettingsView,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -216,6 +216,18 @@ pub async fn logs(_: &AppHandle, shell: &Shell, args: LogsArgs) -> Reply<Vec<Log
         });
     }
     Ok(out)
+}
+
+pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<String> {
+    use rdesk_core::charts::{Metric, parse_range};
+    let metric = Metric::parse(&args.metric).map_err(convert::error)?;
+    let range_ms = parse_range(&args.range).map_err(convert::error)?;
+    let now_ms = rdesk_core::store::now_ms();
+    shell
+        .desk
+        .chart(&args.host, args.slug.as_deref(), metric, range_ms, now_ms)
+        .await
+        .map_err(convert::error)
 }
 
 pub async fn overview(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<OverviewView> {

@@ -133,6 +133,15 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
             "warnings",
         ]))
     }));
+    // Tests run `rdesk`, `rdesk-askpass` and the desktop binary from the
+    // target directory: build every binary first, not only test harnesses.
+    results.push(timed("cargo build --bins", || {
+        run_status(
+            cargo()
+                .current_dir(&st.repo)
+                .args(["build", "--workspace", "--bins"]),
+        )
+    }));
     let mut counts = Counts::default();
     if standin_ok {
         results.push(timed("cargo test", || cargo_test(st, extra, &mut counts)));

@@ -47,6 +47,7 @@ macro_rules! for_each_command {
                 call: Call($crate::CallArgs) -> serde_json::Value,
                 history: History($crate::AppArgs) -> $crate::HistoryView,
                 logs: Logs($crate::LogsArgs) -> Vec<$crate::LogLineView>,
+                chart: Chart($crate::ChartArgs) -> String,
                 overview: Overview($crate::NoArgs) -> $crate::OverviewView,
                 settings: Settings($crate::NoArgs) -> $crate::SettingsView,
                 set_settings: SetSettings($crate::SettingsView) -> $crate::SettingsView,

@@ -201,6 +201,18 @@ pub struct HistoryView {
     pub status_events: Vec<StatusView>,
 }
 
+/// A picture of one metric over a range, as an SVG document: an app's
+/// (`slug`), or the host's totals (no slug; `uptime` shows every app).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartArgs {
+    pub host: String,
+    pub slug: Option<String>,
+    /// `cpu`, `memory`, `network`, `requests` or `uptime`.
+    pub metric: String,
+    /// How far back, e.g. `1h`, `24h`, `7d`.
+    pub range: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogsArgs {
     pub host: String,

@@ -1,0 +1,57 @@
+//! Charts of an app (or, without an app, of the host's totals): one metric
+//! at a time over 1 h, 24 h or 7 d, drawn by the core as SVG and shown as
+//! it comes; the uptime grid shows every app of the host.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rdesk_ipc::{ChartArgs, cmd};
+
+use crate::bridge::invoke;
+
+const METRICS: [(&str, &str); 5] = [
+    ("cpu", "CPU"),
+    ("memory", "Memory"),
+    ("network", "Network"),
+    ("requests", "Requests/min"),
+    ("uptime", "Uptime"),
+];
+const RANGES: [&str; 3] = ["1h", "24h", "7d"];
+
+#[component]
+pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
+    let metric = RwSignal::new("cpu".to_owned());
+    let range = RwSignal::new("1h".to_owned());
+    let svg = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        let args = ChartArgs {
+            host: host.clone(),
+            slug: slug.clone(),
+            metric: metric.get(),
+            range: range.get(),
+        };
+        spawn_local(async move {
+            svg.set(Some(
+                invoke::<cmd::Chart>(&args).await.map_err(|e| e.message),
+            ));
+        });
+    });
+    view! {
+        <div class="charts">
+            <div class="buttons">
+                {METRICS.iter().map(|(name, label)| view! {
+                    <button class="small" id=format!("chart-{name}")
+                        class:chosen=move || metric.get() == *name
+                        on:click=move |_| metric.set((*name).to_owned())>{*label}</button>
+                }).collect::<Vec<_>>()}
+                <select id="chart-range" on:change=move |e| range.set(event_target_value(&e))>
+                    {RANGES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect::<Vec<_>>()}
+                </select>
+            </div>
+            {move || match svg.get() {
+                Some(Ok(svg)) => view! { <div id="chart" class="chart" inner_html=svg></div> }.into_any(),
+                Some(Err(e)) => view! { <p id="chart" class="bad">{e}</p> }.into_any(),
+                None => view! { <p class="muted">"Drawing…"</p> }.into_any(),
+            }}
+        </div>
+    }
+}
