@@ -26,8 +26,8 @@ pub use error::SpawnError;
 pub use events::{AppEvent, AppEventKind};
 pub use rollout::APP_USER;
 pub use settings::{
-    Domain, EnvName, MAX_REPLICAS, SecretEnv, Settings, SettingsError, parse_memory_mb,
-    parse_millicpus, parse_replicas,
+    Domain, EnvName, MAX_REPLICAS, SecretEnv, Settings, SettingsError, is_dns_name,
+    parse_memory_mb, parse_millicpus, parse_replicas,
 };
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,

@@ -93,6 +93,25 @@ pub fn parse_replicas(raw: &str) -> Result<u8, SettingsError> {
     }
 }
 
+/// A DNS name of at least two labels: `[a-z0-9-]`, 1..=63 per label, no
+/// leading or trailing hyphen, an alphabetic top-level label, 253 at most.
+/// The one rule for every domain we put in a Traefik rule or a certificate.
+pub fn is_dns_name(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
 /// A host name an app answers at besides its path (a Traefik `Host` rule).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
@@ -101,16 +120,7 @@ pub struct Domain(String);
 impl Domain {
     pub fn parse(raw: &str) -> Result<Self, SettingsError> {
         let lower = raw.to_ascii_lowercase();
-        let labels: Vec<&str> = lower.split('.').collect();
-        let ok = lower.len() <= 253
-            && labels.len() >= 2
-            && labels.iter().all(|l| {
-                (1..=63).contains(&l.len())
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            });
+        let ok = is_dns_name(&lower);
         if ok {
             Ok(Self(lower))
         } else {

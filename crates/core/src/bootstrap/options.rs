@@ -2,7 +2,7 @@
 //! validation: every value is checked here before it reaches a command line,
 //! a label or the rendered Traefik configuration (design principle 9).
 
-use rdesk_spawner::RVersion;
+use rdesk_spawner::{RVersion, is_dns_name};
 
 /// The Docker socket on a Debian/Ubuntu VPS, mounted into Traefik.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -104,7 +104,7 @@ impl BootstrapOptions {
             (None, Some(_)) => return Err(OptionsError::HalfTls("an e-mail")),
             (Some(domain), Some(email)) => {
                 let domain = domain.trim().to_ascii_lowercase();
-                if !valid_domain(&domain) {
+                if !is_dns_name(&domain) {
                     return Err(OptionsError::Domain(domain));
                 }
                 if !valid_email(email.trim()) {
@@ -171,26 +171,8 @@ impl BootstrapOptions {
     }
 }
 
-/// A DNS name of at least two labels: `[a-z0-9-]`, 1..=63 per label, no
-/// leading or trailing hyphen, an alphabetic top-level label, 253 at most.
-pub fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    domain.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_lowercase()))
-}
-
 /// `local@domain` with a plain local part (`[A-Za-z0-9._%+-]`, no leading,
-/// trailing or double dot) and a [`valid_domain`].
+/// trailing or double dot) and a [`is_dns_name`].
 pub fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
@@ -202,7 +184,7 @@ pub fn valid_email(email: &str) -> bool {
         && local
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
-        && valid_domain(&domain.to_ascii_lowercase())
+        && is_dns_name(&domain.to_ascii_lowercase())
 }
 
 /// A Docker image reference: `[A-Za-z0-9._/:@-]`, not starting with `-`.
@@ -237,7 +219,7 @@ mod tests {
     #[test]
     fn domains() {
         for ok in ["r.example.org", "example.org", "a-b.c1.example.co"] {
-            assert!(valid_domain(ok), "{ok}");
+            assert!(is_dns_name(ok), "{ok}");
         }
         for bad in [
             "",
@@ -251,7 +233,7 @@ mod tests {
             "exa\"mple.org",
             &format!("{}.org", "a".repeat(64)),
         ] {
-            assert!(!valid_domain(bad), "{bad}");
+            assert!(!is_dns_name(bad), "{bad}");
         }
         let v = with_tls(" R.Example.ORG ", "me@example.org")
             .validate()
