@@ -2,7 +2,7 @@
 //! environment variables that carry them to the tests (`cargo xtask test`,
 //! `cargo xtask standin env`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -135,9 +135,13 @@ pub struct Standin {
 }
 
 impl Standin {
-    /// The repository is the parent of this crate's folder.
+    /// The repository is the parent of this crate's folder, as `cargo run`
+    /// names it now: the path compiled in is that of whichever checkout last
+    /// built the binary, when checkouts share a target directory.
     pub fn locate() -> Result<Self> {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+        let repo = manifest_dir
             .parent()
             .context("xtask has no parent folder")?
             .to_path_buf();
