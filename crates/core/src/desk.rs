@@ -501,31 +501,43 @@ impl HostSession {
 
     /// Rebuilds the cached app list of this host from its containers' labels.
     pub async fn refresh_apps(&self) -> Result<Vec<AppRecord>, DeskError> {
-        let live = self.refresh_apps_live().await?;
-        Ok(live.iter().map(|a| app_record(self.name(), a)).collect())
+        Ok(self.refresh().await?.1)
     }
 
-    /// [`HostSession::refresh_apps`], returning what the host listed. A
-    /// status is recorded only where the listing disagrees with the last one
-    /// recorded ([`monitor::agrees`]), so a listing never invents a change.
+    /// [`HostSession::refresh_apps`], returning what the host listed.
     pub(crate) async fn refresh_apps_live(&self) -> Result<Vec<AppState>, DeskError> {
+        Ok(self.refresh().await?.0)
+    }
+
+    /// Lists the apps and caches them. A status is recorded only where the
+    /// listing disagrees with the last one recorded ([`monitor::agrees`]), so
+    /// a listing never invents a change; the status cached is the one to
+    /// show ([`monitor::shown`]), so an app that crashed and stayed down is
+    /// not taken for one that was stopped.
+    async fn refresh(&self) -> Result<(Vec<AppState>, Vec<AppRecord>), DeskError> {
         let live = self
             .spawner
             .list()
             .await
             .map_err(DeskError::spawn(self.name()))?;
-        let records: Vec<AppRecord> = live.iter().map(|a| app_record(self.name(), a)).collect();
-        self.store.replace_apps(self.name(), records).await?;
+        let mut records = Vec::with_capacity(live.len());
         for app in &live {
             let last = self.store.status_events(self.name(), &app.slug, 1).await?;
-            let status = app.status();
-            if !monitor::agrees(&status, last.first().map(|e| e.status.as_str())) {
+            let recorded = last.first().map(|e| e.status.as_str());
+            let listed = app.status();
+            if !monitor::agrees(&listed, recorded) {
                 self.store
-                    .record_status(self.name(), &app.slug, &status, None)
+                    .record_status(self.name(), &app.slug, &listed, None)
                     .await?;
             }
+            let mut record = app_record(self.name(), app);
+            record.status = monitor::shown(&listed, recorded).to_owned();
+            records.push(record);
         }
-        Ok(live)
+        self.store
+            .replace_apps(self.name(), records.clone())
+            .await?;
+        Ok((live, records))
     }
 
     pub(crate) fn spawner(&self) -> &DockerSpawner {

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use rdesk_spawner::{AppEvent, AppEventKind, SpawnError, Spawner};
 use serde::Serialize;
 
-pub use status::agrees;
+pub use status::{agrees, shown};
 
 use crate::desk::{Desk, HostSession};
 use crate::error::DeskError;

@@ -45,6 +45,16 @@ pub fn agrees(listed: &str, recorded: Option<&str>) -> bool {
     }
 }
 
+/// The status to show for an app whose container listing says `listed`: a
+/// listing cannot tell a crash from a deliberate stop, so a stopped container
+/// whose death was recorded as a crash or an OOM kill stays that.
+pub fn shown<'a>(listed: &'a str, recorded: Option<&'a str>) -> &'a str {
+    match (listed, recorded) {
+        ("exited" | "dead", Some(r @ ("crashed" | "oom-killed"))) => r,
+        _ => listed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +102,11 @@ mod tests {
     #[test]
     fn a_listing_agrees_with_the_death_recorded_before() {
         assert!(agrees("exited", Some("crashed")));
+        assert_eq!(shown("exited", Some("crashed")), "crashed");
+        assert_eq!(shown("dead", Some("oom-killed")), "oom-killed");
+        assert_eq!(shown("exited", Some("exited")), "exited");
+        assert_eq!(shown("running", Some("crashed")), "running");
+        assert_eq!(shown("exited", None), "exited");
         assert!(agrees("exited", Some("oom-killed")));
         assert!(agrees("running", Some("running")));
         assert!(agrees("starting", Some("running")));
