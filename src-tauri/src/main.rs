@@ -8,9 +8,11 @@
 mod commands;
 mod convert;
 mod handle;
+mod notify;
 mod shell;
 mod tray;
 mod watch;
+mod window;
 
 use rdesk_core::desk::Desk;
 use tauri::{Manager, WindowEvent};
@@ -33,14 +35,13 @@ fn main() -> std::process::ExitCode {
     };
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            tray::show_window(app)
+            window::show(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_autostart::init(
             MacosLauncher::LaunchAgent,
             None,
         ))
-        .plugin(tauri_plugin_notification::init())
         .manage(shell::Shell::new(desk))
         .invoke_handler(commands::handler())
         .on_window_event(|window, event| {

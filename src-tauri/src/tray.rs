@@ -2,13 +2,14 @@
 //! running, red: something down, grey: a host offline) and a menu listing
 //! each host with its counts and problem apps, opening the window, quitting.
 
-use rdesk_ipc::{Health, OverviewView, events};
+use rdesk_ipc::{Health, OverviewView};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 
 use crate::shell::Shell;
+use crate::window;
 
 const TRAY_ID: &str = "main";
 const OPEN: &str = "open";
@@ -92,30 +93,14 @@ fn menu(app: &AppHandle, overview: &OverviewView) -> tauri::Result<Menu<tauri::W
     Ok(menu)
 }
 
-/// Shows, unminimizes and focuses the main window.
-pub fn show_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
-}
-
 fn on_menu(app: &AppHandle, event: MenuEvent) {
     let id = event.id().as_ref();
     if id == QUIT {
         app.exit(0);
     } else if id == OPEN {
-        show_window(app);
+        window::show(app);
     } else if let Some((host, slug)) = id.strip_prefix(APP_PREFIX).and_then(|r| r.split_once('/')) {
-        show_window(app);
-        let _ = app.emit(
-            events::SHOW_APP,
-            events::ShowApp {
-                host: host.to_owned(),
-                slug: slug.to_owned(),
-            },
-        );
+        window::show_app(app, host, slug);
     }
 }
 

@@ -5,8 +5,8 @@
 use rdesk_core::watcher::{self, WatchUpdate};
 use rdesk_ipc::events;
 use tauri::{AppHandle, Emitter, Manager};
-use tauri_plugin_notification::NotificationExt;
 
+use crate::notify;
 use crate::shell::Shell;
 use crate::tray;
 
@@ -80,15 +80,7 @@ fn show(app: &AppHandle, host: &str, update: WatchUpdate) {
             },
         ),
         WatchUpdate::Notice(notice) => {
-            if let Err(e) = app
-                .notification()
-                .builder()
-                .title(&notice.title)
-                .body(&notice.body)
-                .show()
-            {
-                tracing::warn!("showing a notification: {e}");
-            }
+            notify::show(app, &shell.notifications, notice);
             return;
         }
     };
