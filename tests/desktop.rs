@@ -12,11 +12,9 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -24,8 +22,16 @@ use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, target_dir};
 use rdesk_e2e::{Rdesk, Standin, app_folder, remove_leftovers};
 use serde_json::{Value, json};
 
+mod panel;
+use panel::{Notifications, Tray, Watcher};
+
 /// One window at a time: the tests share two cores and the stand-in.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The tray icon's colours (src-tauri/src/tray.rs).
+const GREEN: &str = "#2f9e44";
+const RED: &str = "#e03131";
+const GREY: &str = "#868e96";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -35,62 +41,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Records what the app asks the desktop to show.
-#[derive(Clone, Default)]
-struct Notifications(Arc<Mutex<Vec<(String, String)>>>);
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl Notifications {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        _app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        _actions: Vec<String>,
-        _hints: HashMap<String, zbus::OwnedVariant>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let mut seen = self.0.lock().unwrap();
-        seen.push((summary, body));
-        seen.len() as u32
-    }
-
-    fn close_notification(&self, _id: u32) {}
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".to_owned()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        (
-            "rdesk-e2e".into(),
-            "rserve-desk".into(),
-            "1".into(),
-            "1.2".into(),
-        )
-    }
-}
-
-impl Notifications {
-    fn titles(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(t, _)| t.clone())
-            .collect()
-    }
-}
-
-/// Xvfb, a D-Bus session with our notification daemon, tauri-driver, and the window.
+/// Xvfb, a D-Bus session with our notification daemon and tray watcher,
+/// tauri-driver, and the window.
 struct Desktop {
     client: Client,
     notifications: Notifications,
+    watcher: Watcher,
     shots: PathBuf,
-    _bus: zbus::Connection,
+    bus: zbus::Connection,
     // Dropped in this order: the driver (and the app) before the bus and the display.
     _driver: Proc,
     _desktop: VirtualDesktop,
@@ -101,12 +59,17 @@ impl Desktop {
         let binary = desktop_binary();
         let desktop = VirtualDesktop::start();
         let notifications = Notifications::default();
+        let watcher = Watcher::default();
         let bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
             .name("org.freedesktop.Notifications")
             .serve_at("/org/freedesktop/Notifications", notifications.clone())
+            .name("org.kde.StatusNotifierWatcher")
+            .serve_at("/StatusNotifierWatcher", watcher.clone())
             .build()
             .await
-            .expect("owning org.freedesktop.Notifications on the test's bus");
+            .expect(
+                "owning the notification daemon's and the tray watcher's names on the test's bus",
+            );
         let (port, native_port) = (free_port(), free_port());
         let driver = Proc(
             desktop
@@ -147,8 +110,9 @@ impl Desktop {
         Desktop {
             client,
             notifications,
+            watcher,
             shots,
-            _bus: bus,
+            bus,
             _driver: driver,
             _desktop: desktop,
         }
@@ -239,6 +203,43 @@ impl Desktop {
             .unwrap();
     }
 
+    /// The tray icon, once it has registered with the test's watcher (30 s at most).
+    async fn tray(&self) -> Tray<'_> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(tray) = self.watcher.tray(&self.bus) {
+                return tray;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the tray never registered with the StatusNotifierWatcher"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Polls the tray until its icon shows `colour` and a menu entry's label
+    /// contains `entry` (30 s at most); returns that entry.
+    async fn wait_tray(&self, colour: &str, entry: &str) -> panel::Entry {
+        let tray = self.tray().await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match (tray.icon_centre().await, tray.menu().await) {
+                (Ok(centre), Ok(menu)) => {
+                    let found = menu.iter().find(|e| e.label.contains(entry)).cloned();
+                    if let (true, Some(found)) = (centre == colour, found) {
+                        return found;
+                    }
+                    last = format!("{centre} {menu:?}");
+                }
+                (centre, menu) => last = format!("{centre:?} {menu:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the tray never showed {colour} with an entry `{entry}`; last: {last:?}");
+    }
+
     async fn close(self) {
         let Desktop { client, .. } = self;
         let _ = client.close().await;
@@ -273,15 +274,19 @@ fn container_of(slug: &str) -> String {
     id
 }
 
+/// Kills the app's container and keeps it down: Docker would restart it at
+/// once (`unless-stopped`), and a state that lasts a few milliseconds cannot
+/// be looked at deterministically.
 fn docker_kill(slug: &str) {
     let id = container_of(slug);
-    assert!(
-        Command::new("docker")
-            .args(["kill", &id])
+    for args in [&["update", "--restart", "no", &id][..], &["kill", &id]] {
+        let status = Command::new("docker")
+            .args(args)
+            .stdout(Stdio::null())
             .status()
-            .unwrap()
-            .success()
-    );
+            .unwrap();
+        assert!(status.success(), "docker {args:?}");
+    }
 }
 
 #[tokio::test]
@@ -423,6 +428,26 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
     ui.wait_text(&row, |t| t == "crashed" || t == "exited")
         .await;
     ui.shot("01-crashed").await;
+    let page = "section.page h2";
+    let on_the_app = |t: &str| t.ends_with(&format!("/ {slug}"));
+
+    // Clicking the notification opens the app.
+    let shown = ui.notifications.shown();
+    let notification = shown.iter().find(|s| s.title == crashed).unwrap();
+    assert!(
+        notification.actions.iter().any(|a| a == "default"),
+        "the notification offers no click: {notification:?}"
+    );
+    ui.notifications.click(&ui.bus, notification.id).await;
+    ui.wait_text(page, on_the_app).await;
+
+    // The tray turns red and lists the app; its entry opens the app too.
+    ui.click("a.host[data-host=vps]").await;
+    ui.wait_text(page, |t| !on_the_app(t)).await;
+    let problem = ui.wait_tray(RED, slug).await;
+    ui.tray().await.click(&problem).await.unwrap();
+    ui.wait_text(page, on_the_app).await;
+    ui.click("a.host[data-host=vps]").await;
 
     cli.ok(&["start", slug, "--host", "vps"]);
     let recovered = format!("{slug} recovered");
@@ -435,7 +460,9 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    ui.wait_tray(GREEN, "vps: 1/1 running").await;
     docker_kill(slug);
+    ui.click("a.host[data-host=vps]").await;
     ui.wait_text(&row, |t| t != "running").await;
     cli.ok(&["start", slug, "--host", "vps"]);
     docker_kill(slug);
@@ -516,6 +543,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
         "{seen}"
     );
     ui.shot("01-offline").await;
+    ui.wait_tray(GREY, "vps: offline").await;
 
     let _back = own_sshd(port);
     // The watcher retries with backoff (at most 30 s between tries).
@@ -528,6 +556,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     ui.wait_text(&format!("{row} .seen"), |t| t == "now").await;
+    ui.wait_tray(GREEN, "vps: 1/1 running").await;
     ui.shot("02-back").await;
     ui.close().await;
     cli.ok(&["rm", slug, "--host", "vps"]);

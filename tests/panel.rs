@@ -1,0 +1,286 @@
+//! What a desktop panel would be on the desktop tests' D-Bus session bus:
+//! the notification daemon (`org.freedesktop.Notifications`), which records
+//! every Notify call and can "click" one, and the StatusNotifierWatcher
+//! (`org.kde.StatusNotifierWatcher`) the tray icon registers with, through
+//! which the test reads the icon, and reads and clicks the tray's menu, over
+//! the same interfaces a panel uses.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{OwnedObjectPath, OwnedVariant, Structure, Variant};
+
+const NOTIFICATIONS_PATH: &str = "/org/freedesktop/Notifications";
+const ITEM_INTERFACE: &str = "org.kde.StatusNotifierItem";
+const MENU_INTERFACE: &str = "com.canonical.dbusmenu";
+
+/// One Notify call: what the app asked to show, and the actions it offered.
+#[derive(Clone, Debug)]
+pub struct Shown {
+    pub id: u32,
+    pub title: String,
+    pub actions: Vec<String>,
+}
+
+/// Records what the app asks the desktop to show.
+#[derive(Clone, Default)]
+pub struct Notifications(Arc<Mutex<Vec<Shown>>>);
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        _body: String,
+        actions: Vec<String>,
+        _hints: HashMap<String, OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut seen = self.0.lock().unwrap();
+        let id = seen.len() as u32 + 1;
+        seen.push(Shown {
+            id,
+            title: summary,
+            actions,
+        });
+        id
+    }
+
+    fn close_notification(&self, _id: u32) {}
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".to_owned(), "actions".to_owned()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "rdesk-e2e".into(),
+            "rserve-desk".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    #[zbus(signal)]
+    async fn action_invoked(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        action_key: &str,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    async fn notification_closed(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        reason: u32,
+    ) -> zbus::Result<()>;
+}
+
+impl Notifications {
+    pub fn titles(&self) -> Vec<String> {
+        self.shown().into_iter().map(|s| s.title).collect()
+    }
+
+    pub fn shown(&self) -> Vec<Shown> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Clicks a shown notification, as a notification daemon reports a
+    /// click: its default action invoked, then the notification closed.
+    pub async fn click(&self, bus: &zbus::Connection, id: u32) {
+        let emitter = SignalEmitter::new(bus, NOTIFICATIONS_PATH).unwrap();
+        Notifications::action_invoked(&emitter, id, "default")
+            .await
+            .unwrap();
+        Notifications::notification_closed(&emitter, id, 2)
+            .await
+            .unwrap();
+    }
+}
+
+/// The tray items that registered: (bus name, object path).
+#[derive(Clone, Default)]
+pub struct Watcher(Arc<Mutex<Vec<(String, String)>>>);
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl Watcher {
+    fn register_status_notifier_item(&self, service: String, #[zbus(header)] header: Header<'_>) {
+        let sender = header.sender().map(|s| s.to_string()).unwrap_or_default();
+        let item = if service.starts_with('/') {
+            (sender, service)
+        } else {
+            (service, "/StatusNotifierItem".to_owned())
+        };
+        self.0.lock().unwrap().push(item);
+    }
+
+    fn register_status_notifier_host(&self, _service: String) {}
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, path)| format!("{name}{path}"))
+            .collect()
+    }
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+/// A menu entry of the tray: its dbusmenu id and label.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: i32,
+    pub label: String,
+}
+
+/// The tray icon as a panel sees it.
+pub struct Tray<'a> {
+    bus: &'a zbus::Connection,
+    name: String,
+    path: String,
+}
+
+impl Watcher {
+    /// The first registered tray item, once there is one.
+    pub fn tray<'a>(&self, bus: &'a zbus::Connection) -> Option<Tray<'a>> {
+        let (name, path) = self.0.lock().unwrap().first().cloned()?;
+        Some(Tray { bus, name, path })
+    }
+}
+
+impl Tray<'_> {
+    async fn property(&self, name: &str) -> zbus::Result<OwnedVariant> {
+        let reply = self
+            .bus
+            .call_method(
+                Some(self.name.as_str()),
+                self.path.as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &(ITEM_INTERFACE, name),
+            )
+            .await?;
+        reply.body().deserialize::<OwnedVariant>()
+    }
+
+    async fn string_property(&self, name: &str) -> zbus::Result<String> {
+        String::try_from(self.property(name).await?)
+    }
+
+    /// The colour at the centre of the icon the tray shows now, as `#rrggbb`.
+    pub async fn icon_centre(&self) -> zbus::Result<String> {
+        let icon = self.string_property("IconName").await?;
+        let theme = self.string_property("IconThemePath").await?;
+        let path = if Path::new(&icon).is_absolute() {
+            icon.clone()
+        } else {
+            format!("{theme}/{icon}.png")
+        };
+        centre_of_png(Path::new(&path)).map_err(|e| zbus::Error::Failure(format!("{path}: {e}")))
+    }
+
+    async fn menu_path(&self) -> zbus::Result<String> {
+        Ok(OwnedObjectPath::try_from(self.property("Menu").await?)?.to_string())
+    }
+
+    /// The labels of the tray's menu, depth first.
+    pub async fn menu(&self) -> zbus::Result<Vec<Entry>> {
+        let reply = self
+            .bus
+            .call_method(
+                Some(self.name.as_str()),
+                self.menu_path().await?.as_str(),
+                Some(MENU_INTERFACE),
+                "GetLayout",
+                &(0i32, -1i32, Vec::<String>::new()),
+            )
+            .await?;
+        // `(u revision, (i a{sv} av) root)`, walked as a dynamic structure.
+        let body = reply.body();
+        let layout: Structure<'_> = body.deserialize()?;
+        let mut entries = Vec::new();
+        if let [_revision, root] = layout.fields() {
+            collect_entries(root, &mut entries);
+        }
+        Ok(entries)
+    }
+
+    /// Clicks a menu entry, as a panel does.
+    pub async fn click(&self, entry: &Entry) -> zbus::Result<()> {
+        self.bus
+            .call_method(
+                Some(self.name.as_str()),
+                self.menu_path().await?.as_str(),
+                Some(MENU_INTERFACE),
+                "Event",
+                &(entry.id, "clicked", Variant::from(0i32), 0u32),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Walks a dbusmenu layout node `(id, properties, children)`.
+fn collect_entries(node: &Variant<'_>, out: &mut Vec<Entry>) {
+    let node = match node {
+        Variant::Variant(inner) => inner.as_ref(),
+        other => other,
+    };
+    let Variant::Structure(s) = node else {
+        return;
+    };
+    let [
+        Variant::I32(id),
+        Variant::Dict(props),
+        Variant::Array(children),
+    ] = s.fields()
+    else {
+        return;
+    };
+    let label = props
+        .get::<&str, Variant<'_>>(&"label")
+        .ok()
+        .flatten()
+        .and_then(|v| match v {
+            Variant::Str(s) => Some(s.to_string()),
+            _ => None,
+        });
+    if let Some(label) = label {
+        out.push(Entry { id: *id, label });
+    }
+    for child in children.iter() {
+        collect_entries(child, out);
+    }
+}
+
+fn centre_of_png(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .map_err(|e| e.to_string())?;
+    let mut pixels = vec![0; reader.output_buffer_size().ok_or("no buffer size")?];
+    let info = reader.next_frame(&mut pixels).map_err(|e| e.to_string())?;
+    let channels = info.color_type.samples();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let at = ((h / 2) * w + w / 2) * channels;
+    let [r, g, b] = [pixels[at], pixels[at + 1], pixels[at + 2]];
+    Ok(format!("#{r:02x}{g:02x}{b:02x}"))
+}
