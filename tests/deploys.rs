@@ -268,26 +268,111 @@ fn a_rollback_switches_back_without_building_or_dropping_a_call() {
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
 
+/// Counts the app's containers (not a build's) every 100 ms while `op` runs;
+/// returns the most seen at once.
+fn most_containers_during(slug: &str, op: impl FnOnce()) -> usize {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = {
+        let (done, slug) = (done.clone(), slug.to_owned());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let ours = format!("rserve-desk-{slug}-");
+                let now = containers(&slug)
+                    .iter()
+                    .filter(|name| name.starts_with(&ours))
+                    .count();
+                most = most.max(now);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            most
+        })
+    };
+    op();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    counter.join().unwrap()
+}
+
 #[test]
-fn replicas_serve_together_and_are_replaced_without_a_failed_call() {
+fn replicas_serve_together_and_are_replaced_one_at_a_time_without_a_failed_call() {
     let Some(vps) = Standin::from_env("deploys_replicas") else {
         return;
     };
     let slug = "dep-replicas";
-    let (desk, _dir, app) = start(&vps, slug, &[("app.R", &code(1))], &["--replicas", "2"]);
+    let (desk, _dir, app) = start(&vps, slug, &[("app.R", &code(1))], &["--replicas", "3"]);
     let image_of = |name: &String| inspect(name)["Image"].as_str().unwrap().to_owned();
     let before: Vec<String> = containers(slug).iter().map(image_of).collect();
-    assert_eq!(before.len(), 2);
+    assert_eq!(before.len(), 3);
     write(&app, &code(2));
+    let mut most = 0;
     let seen = under_traffic(&vps, slug, || {
-        desk.deploy(&app, slug, &[]);
+        most = most_containers_during(slug, || {
+            desk.deploy(&app, slug, &[]);
+        });
     });
     assert_no_failures(&seen, "replicated redeploy");
     assert_eq!(seen.last(), Some("2"));
+    assert_eq!(
+        most, 4,
+        "one new replica beside the three old ones at most, and at least once"
+    );
     let after: Vec<String> = containers(slug).iter().map(image_of).collect();
-    assert_eq!(after.len(), 2, "{after:?}");
-    assert_eq!(after[0], after[1], "both replicas run the new version");
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(
+        after.iter().all(|image| image == &after[0]),
+        "every replica runs the new version: {after:?}"
+    );
     assert!(!before.contains(&after[0]));
+    desk.ok(&["rm", slug, "--host", "vps"]);
+}
+
+#[test]
+fn settings_change_without_a_build_and_without_a_failed_call() {
+    let Some(vps) = Standin::from_env("deploys_set") else {
+        return;
+    };
+    let slug = "dep-set";
+    let (desk, _dir, _app) = start(&vps, slug, &[("app.R", &code(1))], &[]);
+    let first = containers(slug).remove(0);
+    let image = inspect(&first)["Image"].as_str().unwrap().to_owned();
+
+    let error = desk.fails(&["set", slug, "--host", "vps", "--memory", "lots"]);
+    assert!(error.contains("`lots`"), "{error}");
+    assert_eq!(
+        containers(slug),
+        std::slice::from_ref(&first),
+        "a refused change changes nothing"
+    );
+
+    let seen = under_traffic(&vps, slug, || {
+        desk.ok(&[
+            "set",
+            slug,
+            "--host",
+            "vps",
+            "--memory",
+            "256m",
+            "--env",
+            "GREETING=set",
+        ]);
+    });
+    assert_no_failures(&seen, "settings change");
+    let now = containers(slug);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], first, "a new container with the new settings");
+    let inspected = inspect(&now[0]);
+    assert_eq!(
+        inspected["Image"],
+        image.as_str(),
+        "the same image, not rebuilt"
+    );
+    assert_eq!(inspected["HostConfig"]["Memory"], 256 * 1024 * 1024);
+    assert_eq!(desk.call(slug, "greeting", &[]), "set");
+    let history = desk.json(&["history", slug, "--host", "vps"]);
+    assert!(
+        history.to_string().contains("\"settings\""),
+        "the change is in the deployment history: {history}"
+    );
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
 

@@ -7,7 +7,7 @@ use std::io::Read;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rdesk_core::app_settings::SettingsRequest;
-use rdesk_core::desk::{Desk, RollbackReport};
+use rdesk_core::desk::{Desk, SwitchReport};
 use rdesk_core::secrets::Secret;
 use rdesk_core::spawner::Version;
 
@@ -75,7 +75,30 @@ pub async fn rollback(desk: &Desk, args: RollbackArgs, out: &Output) -> Result<(
         })
         .await;
     session.close().await;
-    print_rollback(out, &report?);
+    print_switch(out, "rolled", "back to", &report?);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SetArgs {
+    slug: String,
+    #[arg(long)]
+    host: String,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// Changes an app's container settings without building: its running image
+/// restarted with them through the gated switch.
+pub async fn set(desk: &Desk, args: SetArgs, out: &Output) -> Result<()> {
+    let session = desk.session(&args.host).await?;
+    let report = session
+        .apply_settings(&args.slug, &args.settings.request(), &|e| {
+            out.deploy_event(&e)
+        })
+        .await;
+    session.close().await;
+    print_switch(out, "restarted", "with its new settings on", &report?);
     Ok(())
 }
 
@@ -87,12 +110,12 @@ pub async fn versions(desk: &Desk, slug: &str, host: &str, out: &Output) -> Resu
     Ok(())
 }
 
-fn print_rollback(out: &Output, report: &RollbackReport) {
+fn print_switch(out: &Output, did: &str, how: &str, report: &SwitchReport) {
     if out.json {
         return out.emit(report);
     }
     println!(
-        "rolled `{}` on {} back to {} in {:.1} s",
+        "{did} `{}` on {} {how} {} in {:.1} s",
         report.slug,
         report.host,
         report.deployed.image,

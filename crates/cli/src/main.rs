@@ -69,6 +69,8 @@ enum Command {
     Versions(AppArgs),
     /// Switch an app back to a kept version, health-gated like a deploy, without rebuilding.
     Rollback(deploys::RollbackArgs),
+    /// Change an app's limits, replicas, domain or variables without building (same gated switch).
+    Set(deploys::SetArgs),
     /// Store or remove an app's secret variables in the OS keyring.
     #[command(subcommand)]
     Secret(deploys::SecretCommand),
@@ -347,6 +349,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
         }
         Command::Versions(app) => deploys::versions(&desk, &app.slug, &app.host, out).await,
         Command::Rollback(args) => deploys::rollback(&desk, args, out).await,
+        Command::Set(args) => deploys::set(&desk, args, out).await,
         Command::Secret(command) => deploys::secret(&desk, command, out).await,
         Command::Call(args) => {
             let values = args

@@ -30,7 +30,7 @@ use crate::switch::Switched;
 
 mod app_secrets;
 mod rollout;
-pub use rollout::RollbackReport;
+pub use rollout::SwitchReport;
 
 /// The Docker network Traefik watches and apps join on every host.
 pub const NETWORK: &str = "rserve-desk";
@@ -594,7 +594,13 @@ impl HostSession {
             }
         )));
         let outcome = self
-            .roll_out(&slug, self.spawner.deploy(&spec, progress).await, progress)
+            .roll_out(
+                &slug,
+                self.spawner.deploy(&spec, progress).await,
+                &spec.settings,
+                &spec.secrets,
+                progress,
+            )
             .await;
         let duration_ms = clock.elapsed().as_millis() as i64;
         self.store

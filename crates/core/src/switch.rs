@@ -1,16 +1,21 @@
 //! The health-gated switch, seen from the workstation. The spawner has started
-//! a new version beside the old one; here we wait until the host's router
-//! reaches every new container (a real QAP handshake at the container's own
-//! probe path, through Traefik at the host's public URL), and only then retire
-//! the old containers one at a time: drain it (its health check fails, the
-//! router stops sending it new connections), wait until the router has dropped
-//! it (its probe path answers 404), let its open connections finish, remove it.
-//! A new version the router never reaches is removed again, and the old one
-//! keeps serving.
+//! a new version's first replica beside the old ones; here, one replica at a
+//! time, we wait until the host's router reaches the new container (a real
+//! QAP handshake at the container's own probe path, through Traefik at the
+//! host's public URL), and only then retire one old container: drain it (its
+//! health check fails, the router stops sending it new connections), wait
+//! until the router has dropped it (its probe path answers 404), let its open
+//! connections finish, remove it; then the spawner starts the next replica.
+//! So an app of N replicas never runs more than N + 1 containers. A first
+//! replica the router never reaches is removed again, and the old version
+//! keeps serving; a later one stops the rollout where it is, every container
+//! still running keeps serving.
 
 use std::time::{Duration, Instant};
 
-use rdesk_spawner::{ContainerRef, DeployEvent, Deployed, SpawnError, Spawner, labels};
+use rdesk_spawner::{
+    ContainerRef, DeployEvent, Deployed, SecretEnv, Settings, Slug, SpawnError, Spawner, labels,
+};
 
 /// How long each stage of the switch may take.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +50,15 @@ pub enum SwitchError {
         url: String,
         within: Duration,
         last: String,
+    },
+    #[error(
+        "the rollout stopped after {replaced} of {replicas} replicas ran the new version: {reason}; the {replaced} new and {left} previous containers keep serving (`rdesk rollback` returns to the previous version)"
+    )]
+    Stalled {
+        replaced: usize,
+        replicas: usize,
+        left: usize,
+        reason: String,
     },
     #[error(transparent)]
     Spawn(#[from] SpawnError),
@@ -122,20 +136,64 @@ pub struct Switched {
     pub routed: bool,
     /// Ids of the previous containers, now removed.
     pub retired: Vec<String>,
+    /// The replicas started during the switch, after the first.
+    pub added: Vec<ContainerRef>,
 }
 
-/// Waits until the router reaches every new container, then retires the
-/// previous ones one at a time. A first deploy the router does not reach
-/// keeps running (there is nothing to fall back to) and is reported as not
-/// routed.
+/// The version being switched to, as the spawner needs it to add replicas.
+pub struct NewVersion<'a> {
+    pub slug: &'a Slug,
+    pub deployed: &'a Deployed,
+    pub settings: &'a Settings,
+    pub secrets: &'a SecretEnv,
+}
+
+/// Replaces the previous containers with the new version's replicas one at a
+/// time: each new one is gated through the router before one old one is
+/// retired and the next new one is started. A first deploy the router does
+/// not reach keeps running (there is nothing to fall back to) and is
+/// reported as not routed.
 pub async fn switch(
     spawner: &dyn Spawner,
     public_url: &str,
-    deployed: &Deployed,
+    version: NewVersion<'_>,
     timeouts: SwitchTimeouts,
     progress: &(dyn Fn(DeployEvent) + Send + Sync),
 ) -> Result<Switched, SwitchError> {
-    for new in &deployed.containers {
+    let deployed = version.deployed;
+    let replicas = usize::from(deployed.replicas).max(deployed.containers.len());
+    let mut containers = deployed.containers.clone();
+    let mut previous = deployed.previous.iter();
+    let mut switched = Switched {
+        routed: true,
+        ..Switched::default()
+    };
+    let stalled = |replaced: usize, retired: usize, reason: String| SwitchError::Stalled {
+        replaced,
+        replicas,
+        left: deployed.previous.len() - retired,
+        reason,
+    };
+    for replica in 0..replicas {
+        if replica == containers.len() {
+            let so_far = Deployed {
+                containers: containers.clone(),
+                ..deployed.clone()
+            };
+            let added = spawner
+                .add_replica(
+                    version.slug,
+                    &so_far,
+                    version.settings,
+                    version.secrets,
+                    progress,
+                )
+                .await
+                .map_err(|e| stalled(replica, switched.retired.len(), e.to_string()))?;
+            containers.push(added.clone());
+            switched.added.push(added);
+        }
+        let new = &containers[replica];
         let url = probe_url(public_url, &new.name);
         progress(DeployEvent::Step(format!(
             "waiting for the router to reach {}",
@@ -149,38 +207,59 @@ pub async fn switch(
                 )));
                 return Ok(Switched::default());
             }
-            discard(spawner, &deployed.containers).await?;
-            return Err(SwitchError::NotRouted {
-                container: new.name.clone(),
-                url,
-                within: timeouts.route,
-                last,
-            });
+            if replica == 0 {
+                discard(spawner, &containers).await?;
+                return Err(SwitchError::NotRouted {
+                    container: new.name.clone(),
+                    url,
+                    within: timeouts.route,
+                    last,
+                });
+            }
+            discard(spawner, std::slice::from_ref(new)).await?;
+            let reason = format!(
+                "the router never reached {} within {} s ({last}), so it was removed",
+                new.name,
+                timeouts.route.as_secs()
+            );
+            return Err(stalled(replica, switched.retired.len(), reason));
+        }
+        if let Some(old) = previous.next() {
+            retire(spawner, public_url, old, timeouts, progress).await?;
+            switched.retired.push(old.id.clone());
         }
     }
-    let mut retired = Vec::new();
-    for old in &deployed.previous {
-        progress(DeployEvent::Step(format!("draining {}", old.name)));
-        spawner.drain(old).await?;
-        let url = probe_url(public_url, &old.name);
-        if let Err(last) = until(&url, timeouts.drop, |p| matches!(p, Probe::NoRoute)).await {
-            progress(DeployEvent::Step(format!(
-                "the router still reaches {} after {} s ({last}); retiring it anyway",
-                old.name,
-                timeouts.drop.as_secs()
-            )));
-        }
+    for old in previous {
+        retire(spawner, public_url, old, timeouts, progress).await?;
+        switched.retired.push(old.id.clone());
+    }
+    Ok(switched)
+}
+
+/// Drains `old`, waits until the router has dropped it, lets its open
+/// connections end and removes it.
+async fn retire(
+    spawner: &dyn Spawner,
+    public_url: &str,
+    old: &ContainerRef,
+    timeouts: SwitchTimeouts,
+    progress: &(dyn Fn(DeployEvent) + Send + Sync),
+) -> Result<(), SpawnError> {
+    progress(DeployEvent::Step(format!("draining {}", old.name)));
+    spawner.drain(old).await?;
+    let url = probe_url(public_url, &old.name);
+    if let Err(last) = until(&url, timeouts.drop, |p| matches!(p, Probe::NoRoute)).await {
         progress(DeployEvent::Step(format!(
-            "retiring {} once its open connections end",
-            old.name
+            "the router still reaches {} after {} s ({last}); retiring it anyway",
+            old.name,
+            timeouts.drop.as_secs()
         )));
-        spawner.retire(old, timeouts.drain).await?;
-        retired.push(old.id.clone());
     }
-    Ok(Switched {
-        routed: true,
-        retired,
-    })
+    progress(DeployEvent::Step(format!(
+        "retiring {} once its open connections end",
+        old.name
+    )));
+    spawner.retire(old, timeouts.drain).await
 }
 
 /// Removes containers that never served.

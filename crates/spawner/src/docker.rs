@@ -210,43 +210,65 @@ impl DockerSpawner {
             )));
             return Ok((id, false, true));
         }
+        let packages_image = context::packages_image(spec);
         let mut packages_reused = true;
-        if let Some(packages_image) = context::packages_image(spec) {
-            if self
-                .image_built_on(&packages_image, &base_id)
-                .await?
-                .is_some()
-            {
-                progress(DeployEvent::Step(format!(
-                    "reusing packages layer {packages_image}"
-                )));
-            } else {
-                packages_reused = false;
-                progress(DeployEvent::Step(format!(
-                    "building packages layer {packages_image} ({})",
-                    spec.packages()
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-                let tar = context::dockerfile_only(&context::packages_dockerfile(spec, &base_id))?;
-                self.build("the packages layer", &packages_image, tar, progress)
-                    .await?;
+        // A removal of another app may take a packages layer no image uses
+        // yet, between its build and the code layer's: then once more.
+        let mut retried = false;
+        loop {
+            if let Some(packages_image) = &packages_image {
+                if self
+                    .image_built_on(packages_image, &base_id)
+                    .await?
+                    .is_some()
+                {
+                    progress(DeployEvent::Step(format!(
+                        "reusing packages layer {packages_image}"
+                    )));
+                } else {
+                    packages_reused = false;
+                    progress(DeployEvent::Step(format!(
+                        "building packages layer {packages_image} ({})",
+                        spec.packages()
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                    let tar =
+                        context::dockerfile_only(&context::packages_dockerfile(spec, &base_id))?;
+                    self.build("the packages layer", packages_image, tar, progress)
+                        .await?;
+                }
+            }
+            progress(DeployEvent::Step(format!(
+                "building code layer {app_image}"
+            )));
+            let built = self
+                .build(
+                    "the app image",
+                    &app_image,
+                    context::app_context(spec, &base_id)?,
+                    progress,
+                )
+                .await;
+            match (built, &packages_image) {
+                (Ok(id), _) => return Ok((id, true, packages_reused)),
+                (Err(e), Some(packages_image))
+                    if !retried
+                        && self
+                            .image_built_on(packages_image, &base_id)
+                            .await?
+                            .is_none() =>
+                {
+                    retried = true;
+                    progress(DeployEvent::Step(format!(
+                        "the packages layer {packages_image} went away while building ({e}); building it again"
+                    )));
+                }
+                (Err(e), _) => return Err(e),
             }
         }
-        progress(DeployEvent::Step(format!(
-            "building code layer {app_image}"
-        )));
-        let id = self
-            .build(
-                "the app image",
-                &app_image,
-                context::app_context(spec, &base_id)?,
-                progress,
-            )
-            .await?;
-        Ok((id, true, packages_reused))
     }
 
     /// Our app containers carrying `extra` labels too, newest first.
@@ -472,6 +494,37 @@ fn group_into_apps(containers: &[ContainerSummary]) -> Vec<AppState> {
     by_app
 }
 
+impl DockerSpawner {
+    /// A kept image of the app: its app id, image id and labels; refused
+    /// unless the image is one of this app's.
+    async fn kept_image(
+        &self,
+        slug: &Slug,
+        image: &str,
+    ) -> Result<(String, String, HashMap<String, String>), SpawnError> {
+        let no_such_version = || SpawnError::NoSuchVersion {
+            slug: slug.to_string(),
+            version: image.to_owned(),
+        };
+        let inspected = match self.docker.inspect_image(image).await {
+            Ok(i) => i,
+            Err(e) if is_not_found(&e) => return Err(no_such_version()),
+            Err(e) => return Err(SpawnError::docker(format!("inspect image {image}"))(e)),
+        };
+        let image_labels = inspected.config.and_then(|c| c.labels).unwrap_or_default();
+        let ours = image_labels.get(labels::ROLE).map(String::as_str) == Some("app")
+            && image_labels.get(labels::SLUG).map(String::as_str) == Some(slug.as_str());
+        match (
+            image_labels.get(labels::APP_ID).cloned(),
+            inspected.id,
+            ours,
+        ) {
+            (Some(app_id), Some(image_id), true) => Ok((app_id, image_id, image_labels)),
+            _ => Err(no_such_version()),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl crate::Spawner for DockerSpawner {
     async fn deploy(
@@ -514,6 +567,8 @@ impl crate::Spawner for DockerSpawner {
             image,
             image_id,
             containers: started.containers,
+            replicas: spec.settings.replicas,
+            replica_stem: started.replica_stem,
             previous: started.previous,
             built,
             packages_reused,
@@ -529,31 +584,9 @@ impl crate::Spawner for DockerSpawner {
         secrets: &SecretEnv,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
-        let inspected = match self.docker.inspect_image(image).await {
-            Ok(i) => i,
-            Err(e) if is_not_found(&e) => {
-                return Err(SpawnError::NoSuchVersion {
-                    slug: slug.to_string(),
-                    version: image.to_owned(),
-                });
-            }
-            Err(e) => return Err(SpawnError::docker(format!("inspect image {image}"))(e)),
-        };
-        let image_labels = inspected.config.and_then(|c| c.labels).unwrap_or_default();
-        let ours = image_labels.get(labels::ROLE).map(String::as_str) == Some("app")
-            && image_labels.get(labels::SLUG).map(String::as_str) == Some(slug.as_str());
-        let (Some(app_id), Some(image_id), true) = (
-            image_labels.get(labels::APP_ID).cloned(),
-            inspected.id,
-            ours,
-        ) else {
-            return Err(SpawnError::NoSuchVersion {
-                slug: slug.to_string(),
-                version: image.to_owned(),
-            });
-        };
+        let (app_id, image_id, image_labels) = self.kept_image(slug, image).await?;
         progress(DeployEvent::Step(format!(
-            "rolling back to {image}, without building"
+            "running the kept image {image}, without building"
         )));
         let started = self
             .start_version(
@@ -573,11 +606,40 @@ impl crate::Spawner for DockerSpawner {
             image: image.to_owned(),
             image_id,
             containers: started.containers,
+            replicas: settings.replicas,
+            replica_stem: started.replica_stem,
             previous: started.previous,
             built: false,
             packages_reused: true,
             build_ms: 0,
         })
+    }
+
+    async fn add_replica(
+        &self,
+        slug: &Slug,
+        deployed: &Deployed,
+        settings: &Settings,
+        secrets: &SecretEnv,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<ContainerRef, SpawnError> {
+        let (app_id, image_id, image_labels) = self.kept_image(slug, &deployed.image).await?;
+        let replica = u8::try_from(deployed.containers.len() + 1).unwrap_or(u8::MAX);
+        self.start_replica(
+            &Version {
+                slug,
+                app_id: &app_id,
+                image: &deployed.image,
+                image_id: &image_id,
+                image_labels,
+                settings,
+                secrets,
+            },
+            &deployed.replica_stem,
+            replica,
+            progress,
+        )
+        .await
     }
 
     async fn versions(&self, slug: &Slug) -> Result<Vec<AppVersion>, SpawnError> {

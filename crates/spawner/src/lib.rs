@@ -43,7 +43,8 @@ pub use stats::StatsSample;
 #[async_trait::async_trait]
 pub trait Spawner: Send + Sync {
     /// Builds what is missing and starts this version beside the previous one,
-    /// under the same router service, until it is healthy. It does not retire
+    /// under the same router service, until it is healthy: its first replica
+    /// while the previous one serves, else all of them. It does not retire
     /// the previous containers (listed in [`Deployed::previous`]): the caller
     /// does, with [`Spawner::drain`] and [`Spawner::retire`], once it has seen
     /// the router reach the new ones. A failure removes what it started and
@@ -62,6 +63,17 @@ pub trait Spawner: Send + Sync {
         secrets: &SecretEnv,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError>;
+    /// Starts the next replica of a version [`Spawner::deploy`] or
+    /// [`Spawner::rollback`] started (its `containers.len() + 1`-th) and
+    /// waits until it is healthy; an unhealthy one is removed again.
+    async fn add_replica(
+        &self,
+        slug: &Slug,
+        deployed: &Deployed,
+        settings: &Settings,
+        secrets: &SecretEnv,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<ContainerRef, SpawnError>;
     /// The app's kept images, newest first.
     async fn versions(&self, slug: &Slug) -> Result<Vec<Version>, SpawnError>;
     /// Takes a container out of the router's rotation (its health check fails from now on).

@@ -1,9 +1,9 @@
 //! Switching an app between versions without dropping a request, on Docker:
-//! start the new containers beside the old ones (same Traefik service),
-//! wait until they are healthy; later, when the caller has seen the router
-//! reach them, drain each old container (its health check fails, so Traefik
-//! stops sending it new connections), wait for its open connections to end,
-//! and remove it.
+//! start a new container beside the old ones (same Traefik service) and wait
+//! until it is healthy; later, when the caller has seen the router reach it,
+//! drain an old container (its health check fails, so Traefik stops sending
+//! it new connections), wait for its open connections to end, and remove it;
+//! then the next replica, so that replicas are replaced one at a time.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -65,6 +65,13 @@ pub(crate) struct Version<'a> {
 pub(crate) struct Started {
     pub containers: Vec<ContainerRef>,
     pub previous: Vec<ContainerRef>,
+    /// See [`crate::Deployed::replica_stem`].
+    pub replica_stem: String,
+}
+
+/// The stem of a replica's container name (`STEM-N`).
+fn replica_stem(name: &str) -> &str {
+    name.rsplit_once('-').map_or(name, |(stem, _)| stem)
 }
 
 /// A container by id and the name it was created with (its probe path), even while draining.
@@ -85,10 +92,11 @@ fn nanos(d: Duration) -> i64 {
 }
 
 impl DockerSpawner {
-    /// Runs `version` beside whatever else of the app runs, and waits until all
-    /// its replicas are healthy. Containers already running this image with
-    /// these settings are kept; on any failure the new containers are removed
-    /// and the old ones are untouched.
+    /// Runs `version` beside whatever else of the app runs, and waits until
+    /// its first replica is healthy; all of them when nothing of the app runs
+    /// (there is nothing to replace one at a time). Containers already running
+    /// this image with these settings are kept; on any failure the new
+    /// containers are removed and the old ones are untouched.
     pub(crate) async fn start_version(
         &self,
         version: Version<'_>,
@@ -124,8 +132,13 @@ impl DockerSpawner {
                 }
                 self.wait_healthy(version.slug, &state.id).await?;
             }
+            let containers: Vec<ContainerRef> = same.into_iter().map(container_ref).collect();
             return Ok(Started {
-                containers: same.into_iter().map(container_ref).collect(),
+                replica_stem: containers
+                    .first()
+                    .map(|c| replica_stem(&c.name).to_owned())
+                    .unwrap_or_default(),
+                containers,
                 previous: previous.into_iter().map(container_ref).collect(),
             });
         }
@@ -134,18 +147,24 @@ impl DockerSpawner {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis();
+        let stem = format!(
+            "{CONTAINER_PREFIX}{}-{}-{:x}",
+            version.slug,
+            &version.image_id.trim_start_matches("sha256:")[..8],
+            stamp % 0xff_ffff,
+        );
+        let serving = existing
+            .iter()
+            .any(|c| c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING));
+        let first_step = if serving {
+            1
+        } else {
+            version.settings.replicas
+        };
         let mut started = Vec::new();
-        for replica in 1..=version.settings.replicas {
-            let name = format!(
-                "{CONTAINER_PREFIX}{}-{}-{:x}-{replica}",
-                version.slug,
-                &version.image_id.trim_start_matches("sha256:")[..8],
-                stamp % 0xff_ffff,
-            );
-            progress(DeployEvent::Step(format!("starting container {name}")));
-            let outcome = self.start_one(&version, &name).await;
-            match outcome {
-                Ok(id) => started.push(ContainerRef { id, name }),
+        for replica in 1..=first_step {
+            match self.start_replica(&version, &stem, replica, progress).await {
+                Ok(c) => started.push(c),
                 Err(e) => {
                     for c in &started {
                         self.remove_container(&c.id).await?;
@@ -157,7 +176,23 @@ impl DockerSpawner {
         Ok(Started {
             containers: started,
             previous: existing.iter().map(container_ref).collect(),
+            replica_stem: stem,
         })
+    }
+
+    /// Starts replica number `replica` of `version`, named `STEM-REPLICA`,
+    /// and waits until it is healthy; removes it if it is not.
+    pub(crate) async fn start_replica(
+        &self,
+        version: &Version<'_>,
+        stem: &str,
+        replica: u8,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<ContainerRef, SpawnError> {
+        let name = format!("{stem}-{replica}");
+        progress(DeployEvent::Step(format!("starting container {name}")));
+        let id = self.start_one(version, &name).await?;
+        Ok(ContainerRef { id, name })
     }
 
     /// Creates and starts one container and waits for it to be healthy; removes it if it is not.

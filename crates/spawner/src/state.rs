@@ -114,13 +114,20 @@ pub struct ContainerRef {
 /// What a deploy or a rollback started. The new containers are healthy; the
 /// previous ones still serve beside them until the caller has seen the router
 /// reach the new ones and retires the old ([`crate::Spawner::drain`],
-/// [`crate::Spawner::retire`]).
+/// [`crate::Spawner::retire`]), starting the version's further replicas
+/// ([`crate::Spawner::add_replica`]) one at a time as it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deployed {
     pub image: String,
     pub image_id: String,
     /// The containers of this version, healthy. Already running ones when nothing changed.
     pub containers: Vec<ContainerRef>,
+    /// How many replicas the version runs; while old containers serve, only
+    /// the first is started, and the caller adds the others.
+    pub replicas: u8,
+    /// What the names of the version's replica containers start with.
+    #[serde(skip)]
+    pub replica_stem: String,
     /// Containers of other versions (or settings) of the app, still there.
     pub previous: Vec<ContainerRef>,
     /// False when the image already existed (unchanged code and configuration).

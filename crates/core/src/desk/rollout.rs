@@ -1,21 +1,25 @@
 //! A host session's side of a switch between versions: after the spawner has
-//! started one (a deploy, or a rollback to a kept image), gate it through the
-//! router ([`crate::switch`]), prune old images, and tell whether the app
-//! answers. Rollbacks and the list of kept versions live here too.
+//! started one (a deploy, a rollback to a kept image, or the running image
+//! with new settings), gate it through the router ([`crate::switch`]), prune
+//! old images, and tell whether the app answers. Rollbacks, settings changes
+//! and the list of kept versions live here too.
 
 use std::time::Instant;
 
-use rdesk_spawner::{DeployEvent, Deployed, Slug, SpawnError, Spawner, Version};
+use rdesk_spawner::{
+    DeployEvent, Deployed, SecretEnv, Settings, Slug, SpawnError, Spawner, Version,
+};
 use serde::Serialize;
 
 use super::{HostSession, websocket_url};
+use crate::app_settings::{self, SettingsRequest};
 use crate::error::DeskError;
 use crate::store::{NewDeployment, now_ms};
-use crate::switch::{self, SwitchTimeouts, Switched};
+use crate::switch::{self, NewVersion, SwitchTimeouts, Switched};
 
-/// What a rollback did, for the user.
+/// What running a kept image again did (a rollback, a change of settings), for the user.
 #[derive(Debug, Clone, Serialize)]
-pub struct RollbackReport {
+pub struct SwitchReport {
     pub host: String,
     pub slug: String,
     pub url: String,
@@ -26,19 +30,27 @@ pub struct RollbackReport {
 }
 
 impl HostSession {
-    /// Gates a started version through the router and retires the old one;
-    /// on failure the new containers are gone and the old version serves.
+    /// Gates a started version through the router and replaces the old
+    /// containers with its replicas one at a time; on a failure of the first
+    /// the new containers are gone and the old version serves.
     pub(super) async fn roll_out(
         &self,
         slug: &Slug,
         started: Result<Deployed, SpawnError>,
+        settings: &Settings,
+        secrets: &SecretEnv,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<(Deployed, Switched), DeskError> {
-        let deployed = started.map_err(DeskError::spawn(self.name()))?;
+        let mut deployed = started.map_err(DeskError::spawn(self.name()))?;
         let switched = switch::switch(
             &self.spawner,
             &self.record.public_url,
-            &deployed,
+            NewVersion {
+                slug,
+                deployed: &deployed,
+                settings,
+                secrets,
+            },
             SwitchTimeouts::default(),
             progress,
         )
@@ -47,6 +59,7 @@ impl HostSession {
             host: self.name().to_owned(),
             source,
         })?;
+        deployed.containers.extend(switched.added.iter().cloned());
         let pruned = self
             .spawner
             .prune(slug)
@@ -104,10 +117,8 @@ impl HostSession {
         slug: &str,
         version: Option<&str>,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
-    ) -> Result<RollbackReport, DeskError> {
+    ) -> Result<SwitchReport, DeskError> {
         let slug = Slug::parse(slug)?;
-        let started_at = now_ms();
-        let clock = Instant::now();
         let versions = self.versions(slug.as_str()).await?;
         let current = self.status(slug.as_str()).await?;
         let chosen = pick_version(&versions, version).ok_or_else(|| {
@@ -116,18 +127,78 @@ impl HostSession {
                 version: version.unwrap_or("(an earlier version)").to_owned(),
             })
         })?;
-        let secrets = self.secret_env(&slug, &current.settings).await?;
+        self.run_kept(
+            &slug,
+            chosen,
+            &current.app_id,
+            &current.settings,
+            "rollback",
+            progress,
+        )
+        .await
+    }
+
+    /// Runs the app's current image (the newest kept one when none runs)
+    /// with its settings changed by `request` (limits, replicas, domain,
+    /// variables), through the same gated path, without building.
+    pub async fn apply_settings(
+        &self,
+        slug: &str,
+        request: &SettingsRequest,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<SwitchReport, DeskError> {
+        let slug = Slug::parse(slug)?;
+        let current = self.status(slug.as_str()).await?;
+        let settings = app_settings::resolve(request, Some(&current.settings))?;
+        let versions = self.versions(slug.as_str()).await?;
+        let running = versions
+            .iter()
+            .find(|v| v.current)
+            .or_else(|| versions.first())
+            .ok_or_else(|| {
+                DeskError::spawn(self.name())(SpawnError::NoSuchVersion {
+                    slug: slug.to_string(),
+                    version: "(the running version)".to_owned(),
+                })
+            })?;
+        self.run_kept(
+            &slug,
+            running,
+            &current.app_id,
+            &settings,
+            "settings",
+            progress,
+        )
+        .await
+    }
+
+    /// Starts the kept image `chosen` with `settings`, gates it through the
+    /// router, and records the attempt as `action` in the deployment history.
+    async fn run_kept(
+        &self,
+        slug: &Slug,
+        chosen: &Version,
+        app_id: &str,
+        settings: &Settings,
+        action: &str,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<SwitchReport, DeskError> {
+        let started_at = now_ms();
+        let clock = Instant::now();
+        let secrets = self.secret_env(slug, settings).await?;
         let started = self
             .spawner
-            .rollback(&slug, &chosen.image, &current.settings, &secrets, progress)
+            .rollback(slug, &chosen.image, settings, &secrets, progress)
             .await;
-        let outcome = self.roll_out(&slug, started, progress).await;
+        let outcome = self
+            .roll_out(slug, started, settings, &secrets, progress)
+            .await;
         self.store
             .record_deployment(NewDeployment {
                 host: self.name().to_owned(),
                 slug: slug.to_string(),
-                app_id: current.app_id.clone(),
-                action: "rollback".to_owned(),
+                app_id: app_id.to_owned(),
+                action: action.to_owned(),
                 code_hash: chosen.code_hash.clone(),
                 image_id: outcome.as_ref().ok().map(|(d, _)| d.image_id.clone()),
                 outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
@@ -137,8 +208,8 @@ impl HostSession {
             })
             .await?;
         let (deployed, switched) = outcome?;
-        let (url, answering) = self.answering(&slug, &switched, progress).await?;
-        Ok(RollbackReport {
+        let (url, answering) = self.answering(slug, &switched, progress).await?;
+        Ok(SwitchReport {
             host: self.name().to_owned(),
             slug: slug.to_string(),
             url,
