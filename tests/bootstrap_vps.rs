@@ -12,122 +12,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use rdesk_e2e::vps::{TRAEFIK_IMAGE, Vps};
 use rdesk_e2e::{Rdesk, rdesk_binary};
 use serde_json::Value;
-
-const TRAEFIK_IMAGE: &str = "rserve-desk/traefik:3.7.15";
-const BASE_IMAGE: &str = "debian:bookworm";
-
-/// The bare VPS stand-in, from the variables `cargo xtask standin env` prints.
-struct Vps {
-    /// `root@10.213.7.2:22`
-    ssh: String,
-    identity: String,
-    public_url: String,
-    /// The file only the VPS's own `/var/lib/docker` holds.
-    marker: String,
-    r_version: String,
-}
-
-impl Vps {
-    fn from_env() -> Option<Vps> {
-        if std::env::var("RDESK_E2E").as_deref() != Ok("1") {
-            eprintln!("bootstrap_vps: skipped (set RDESK_E2E=1, as `cargo xtask test` does)");
-            return None;
-        }
-        let Ok(ssh) = std::env::var("RDESK_VPS_SSH") else {
-            eprintln!("bootstrap_vps: skipped (RDESK_VPS_SSH is not set: no bare VPS stand-in)");
-            return None;
-        };
-        let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
-        Some(Vps {
-            ssh,
-            identity: var("RDESK_STANDIN_IDENTITY"),
-            public_url: var("RDESK_VPS_PUBLIC_URL"),
-            marker: var("RDESK_VPS_MARKER"),
-            r_version: var("RDESK_STANDIN_R_VERSION"),
-        })
-    }
-
-    /// Runs a shell script on the VPS as root.
-    fn sh(&self, script: &str) -> Output {
-        let (login, port) = self.ssh.rsplit_once(':').expect("USER@HOST:PORT");
-        Command::new("ssh")
-            .args(["-i", &self.identity, "-p", port])
-            .args(["-o", "UserKnownHostsFile=/dev/null"])
-            .args(["-o", "StrictHostKeyChecking=no"])
-            .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
-            .args(["-o", "ConnectTimeout=10"])
-            .arg(login)
-            .arg(script)
-            .stdin(Stdio::null())
-            .output()
-            .expect("ssh runs")
-    }
-
-    fn sh_ok(&self, script: &str) -> String {
-        let out = self.sh(script);
-        assert!(
-            out.status.success(),
-            "on the VPS: {script}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Back to empty: its dockerd stopped by its pid file (bounded wait), its
-    /// data root wiped. Refuses unless the marker proves this is the VPS's
-    /// own `/var/lib/docker`, never the workstation's.
-    fn reset(&self) {
-        let marker = &self.marker;
-        let script = format!(
-            r#"set -eu
-test -e /var/lib/docker/{marker} || {{ echo "not the VPS stand-in: no /var/lib/docker/{marker}" >&2; exit 3; }}
-if [ -s /run/docker.pid ]; then
-  pid=$(cat /run/docker.pid)
-  if [ "$(cat /proc/$pid/comm 2>/dev/null)" = dockerd ]; then
-    kill -TERM "$pid"
-    i=0
-    while [ -e /proc/$pid ]; do
-      i=$((i + 1)); [ "$i" -le 600 ] || {{ echo "dockerd $pid did not stop in 60 s" >&2; exit 4; }}
-      sleep 0.1
-    done
-  fi
-fi
-find /var/lib/docker /var/lib/containerd -mindepth 1 -maxdepth 1 ! -name {marker} -exec rm -rf {{}} +
-rm -f /run/docker.pid /run/docker.sock
-echo empty"#
-        );
-        assert_eq!(self.sh_ok(&script), "empty");
-        assert!(
-            !self.sh("docker info").status.success(),
-            "Docker still answers on the VPS after the reset"
-        );
-    }
-
-    fn bootstrap_args(&self) -> Vec<String> {
-        [
-            "host",
-            "bootstrap",
-            "vps",
-            "--send-images",
-            "--traefik-image",
-            TRAEFIK_IMAGE,
-            "--base-image",
-            BASE_IMAGE,
-            "--r-version",
-            &self.r_version,
-            "--json",
-        ]
-        .map(str::to_owned)
-        .to_vec()
-    }
-}
 
 /// The final state of each step, in order, from `--json` step events.
 fn finals(events: &[Value]) -> Vec<(String, String)> {
@@ -412,7 +303,7 @@ fn dashboard_only_through_the_tunnel(desk: &Rdesk, vps: &Vps) {
 
 #[test]
 fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
-    let Some(vps) = Vps::from_env() else {
+    let Some(vps) = Vps::from_env("bootstrap_vps") else {
         return;
     };
     let base = format!("rserve-base:{}", vps.r_version);

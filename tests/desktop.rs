@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, target_dir};
+use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
 use rdesk_e2e::{Rdesk, Standin, app_folder, remove_leftovers};
 use serde_json::{Value, json};
 
@@ -125,7 +126,18 @@ impl Desktop {
 
     /// Polls the text of the first element matching `css` until `wanted` holds (60 s at most).
     async fn wait_text(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        self.wait_text_for(css, Duration::from_secs(60), wanted)
+            .await
+    }
+
+    /// Polls the text of the first element matching `css` until `wanted` holds (`within` at most).
+    async fn wait_text_for(
+        &self,
+        css: &str,
+        within: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + within;
         let mut last = String::new();
         while Instant::now() < deadline {
             if let Ok(el) = self.client.find(Locator::Css(css)).await
@@ -167,6 +179,24 @@ impl Desktop {
         panic!("`{css}` never held the expected HTML; last: {:.300}", last);
     }
 
+    /// Polls the value of the first input matching `css` until `wanted` holds (60 s at most).
+    async fn wait_value(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(Some(value)) = el.prop("value").await
+            {
+                if wanted(&value) {
+                    return value;
+                }
+                last = Some(value);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the value of `{css}` never matched; last: {last:?}");
+    }
+
     async fn click(&self, css: &str) {
         self.wait_text(css, |_| true).await;
         let clicked = self
@@ -201,6 +231,21 @@ impl Desktop {
             )
             .await
             .unwrap();
+    }
+
+    /// Adds host `vps` through the form; the window shows its key's fingerprint.
+    async fn add_host(&self, ssh: &str, identity: &str, public_url: &str) {
+        self.wait_text("#host-add", |t| t == "Add host").await;
+        self.type_into("#host-name", "vps").await;
+        self.type_into("#host-ssh", ssh).await;
+        self.type_into("#host-identity", identity).await;
+        self.type_into("#host-url", public_url).await;
+        self.shot("01-add-host").await;
+        self.click("#host-add").await;
+        let added = self
+            .wait_text("#host-added", |t| t.contains("SHA256:"))
+            .await;
+        assert!(added.starts_with("Added vps."), "{added}");
     }
 
     /// The tray icon, once it has registered with the test's watcher (30 s at most).
@@ -274,6 +319,14 @@ fn container_of(slug: &str) -> String {
     id
 }
 
+/// Removes what failed runs of these tests left on the stand-in: the tray
+/// counts every app of the host.
+fn remove_desktop_leftovers() {
+    for slug in ["ui-hello", "ui-crash", "ui-offline"] {
+        remove_leftovers(slug);
+    }
+}
+
 /// Kills the app's container and keeps it down: Docker would restart it at
 /// once (`unless-stopped`), and a state that lasts a few milliseconds cannot
 /// be looked at deterministically.
@@ -296,26 +349,17 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     };
     let _turn = ONE_AT_A_TIME.lock().await;
     let slug = "ui-hello";
-    remove_leftovers(slug);
+    remove_desktop_leftovers();
     let data = tempfile::tempdir().unwrap();
     let (_dir, app) = app_folder(
         slug,
         &[(
             "main.R",
-            "hello <- function(name) paste0(\"Hello, \", name, \"!\")\n",
+            "hello <- function(name) {\n  message(\"hello called for \", name)\n  paste0(\"Hello, \", name, \"!\")\n}\n",
         )],
     );
     let ui = Desktop::open(data.path(), "deploy").await;
-    ui.wait_text("#host-add", |t| t == "Add host").await;
-
-    ui.type_into("#host-name", "vps").await;
-    ui.type_into("#host-ssh", &vps.ssh).await;
-    ui.type_into("#host-identity", &vps.identity).await;
-    ui.type_into("#host-url", &vps.public_url).await;
-    ui.shot("01-add-host").await;
-    ui.click("#host-add").await;
-    let added = ui.wait_text("#host-added", |t| t.contains("SHA256:")).await;
-    assert!(added.starts_with("Added vps."), "{added}");
+    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url).await;
 
     ui.click("a.host[data-host=vps]").await;
     ui.wait_text("#apps", |_| true).await;
@@ -345,7 +389,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     // Dropping onto the app's row deploys a new version of it.
     std::fs::write(
         app.join("main.R"),
-        "hello <- function(name) paste0(\"Hello again, \", name, \"!\")\n",
+        "hello <- function(name) {\n  message(\"hello called for \", name)\n  paste0(\"Hello again, \", name, \"!\")\n}\n",
     )
     .unwrap();
     ui.client
@@ -357,11 +401,17 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     assert!(again.starts_with("Deployed ui-hello"), "{again}");
 
     ui.click(&format!("{row} a.open")).await;
+    // The logs follow live: what the call below writes shows up.
+    ui.click("#logs-follow").await;
+    ui.wait_text("#logs-follow", |t| t == "Stop following")
+        .await;
     ui.type_into("#console-fn", "hello").await;
     ui.type_into("#console-args", "\"UI\"").await;
     ui.click("#console-call").await;
     let answer = ui.wait_text("#console-result", |t| !t.is_empty()).await;
     assert_eq!(answer, "\"Hello again, UI!\"");
+    ui.wait_text("pre.logs", |t| t.contains("hello called for UI"))
+        .await;
     ui.shot("04-console").await;
 
     ui.type_into("#console-fn", "system").await;
@@ -369,6 +419,38 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     ui.click("#console-call").await;
     let bad = ui.wait_text("#console-result", |t| !t.is_empty()).await;
     assert!(bad.starts_with("the arguments are not JSON"), "{bad}");
+
+    // Container settings, as the host has them; a bad one is refused with
+    // a sentence, good ones apply without a build.
+    let form = ".app-settings";
+    ui.wait_value(&format!("{form} .memory"), |v| v == "512m")
+        .await;
+    ui.type_into(&format!("{form} .memory"), "lots").await;
+    ui.click(&format!("{form} .apply")).await;
+    let refused = ui
+        .wait_text(&format!("{form} .outcome.bad"), |t| !t.is_empty())
+        .await;
+    assert!(refused.contains("lots"), "{refused}");
+    ui.type_into(&format!("{form} .memory"), "256m").await;
+    ui.type_into(&format!("{form} .env"), "GREETING=hi").await;
+    ui.click(&format!("{form} .apply")).await;
+    ui.wait_text(&format!("{form} .outcome"), |t| t.starts_with("Applied in"))
+        .await;
+    let inspected = Command::new("docker")
+        .args(["inspect", &container_of(slug)])
+        .output()
+        .unwrap();
+    let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(inspected[0]["HostConfig"]["Memory"], 256 * 1024 * 1024);
+    assert!(
+        inspected[0]["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("GREETING=hi")),
+        "{}",
+        inspected[0]["Config"]["Env"]
+    );
+    ui.shot("04a-settings").await;
 
     // The app's charts, drawn by the core as SVG, one metric at a time.
     let cpu = ui.wait_html("#chart", |h| h.contains("<svg")).await;
@@ -397,13 +479,82 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
 }
 
 #[tokio::test]
+async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
+    let Some(vps) = Vps::from_env("desktop bootstrap") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    vps.reset();
+    let data = tempfile::tempdir().unwrap();
+    let slug = "ui-vps";
+    let (_dir, app) = app_folder(slug, &[("main.R", "where <- function() \"vps\"\n")]);
+    let ui = Desktop::open(data.path(), "bootstrap").await;
+    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url).await;
+
+    // Nothing can be pulled there: the images go from this machine.
+    ui.click(".bootstrap-open").await;
+    let form = ".bootstrap[data-host=vps]";
+    ui.type_into(&format!("{form} .r-versions"), &vps.r_version)
+        .await;
+    ui.click(&format!("{form} .send-images")).await;
+    ui.click(&format!("{form} summary")).await;
+    ui.type_into(&format!("{form} .traefik-image"), TRAEFIK_IMAGE)
+        .await;
+    ui.type_into(&format!("{form} .base-image"), BASE_IMAGE)
+        .await;
+    ui.click(&format!("{form} button.run")).await;
+    // The step list is live: a step shows as started while it runs.
+    ui.wait_text(&format!("{form} .step.started"), |_| true)
+        .await;
+    ui.shot("01-bootstrapping").await;
+    let outcome = ui
+        .wait_text_for(&format!("{form} .outcome"), Duration::from_secs(300), |t| {
+            !t.is_empty() && t != "running…"
+        })
+        .await;
+    assert_eq!(outcome, "Bootstrapped.");
+    let steps = ui.wait_text(&format!("{form} .steps"), |_| true).await;
+    assert!(
+        ui.client
+            .find(Locator::Css(&format!("{form} .step.failed")))
+            .await
+            .is_err(),
+        "{steps}"
+    );
+    assert!(steps.contains("install-docker"), "{steps}");
+    ui.shot("02-bootstrapped").await;
+
+    ui.click("a.host[data-host=vps]").await;
+    ui.wait_text("#apps", |_| true).await;
+    ui.drop_onto(".hint", &[&app]).await;
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    ui.click("#new-deploy").await;
+    let done = ui
+        .wait_text_for("#deploy-done", Duration::from_secs(180), |t| !t.is_empty())
+        .await;
+    assert!(done.starts_with(&format!("Deployed {slug}")), "{done}");
+    assert!(!done.contains("not answering"), "{done}");
+    ui.wait_text(&format!("tr[data-drop-slug={slug}] .badge"), |t| {
+        t == "running"
+    })
+    .await;
+    ui.shot("03-deployed-on-the-vps").await;
+    let running = vps.sh_ok("docker ps --format '{{.Names}}'");
+    assert!(
+        running.contains(&format!("rserve-desk-{slug}-")),
+        "{running}"
+    );
+    ui.close().await;
+}
+
+#[tokio::test]
 async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
     let Some(vps) = Standin::from_env("desktop crash notification") else {
         return;
     };
     let _turn = ONE_AT_A_TIME.lock().await;
     let slug = "ui-crash";
-    remove_leftovers(slug);
+    remove_desktop_leftovers();
     let cli = vps.desk();
     let (_dir, app) = app_folder(slug, &[("main.R", "alive <- function() TRUE\n")]);
     cli.deploy(&app, slug, &[]);
@@ -506,7 +657,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     };
     let _turn = ONE_AT_A_TIME.lock().await;
     let slug = "ui-offline";
-    remove_leftovers(slug);
+    remove_desktop_leftovers();
     let port = free_port();
     let sshd = own_sshd(port);
     let cli = Rdesk::new();

@@ -16,6 +16,7 @@ use serde_json::Value;
 pub mod display;
 mod keyring;
 mod traffic;
+pub mod vps;
 pub use keyring::KeyringSession;
 pub use traffic::{Seen, Traffic};
 

@@ -1,6 +1,7 @@
 //! A host's dashboard (each app's status, R version, URL, start/stop/restart,
 //! and how old the state is when the host is offline) and one app's detail
-//! page (settings, charts, history, logs, a console and client snippets).
+//! page (settings, container settings to edit, charts, history, live logs,
+//! a console and client snippets).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -8,10 +9,16 @@ use rdesk_ipc::{
     Action, AppArgs, AppView, CallArgs, HistoryView, LifecycleArgs, LogLineView, LogsArgs, cmd,
 };
 
-use crate::bridge::invoke;
+use crate::app_settings::AppSettings;
+use crate::bridge::{invoke, invoke_streaming};
 use crate::charts::Charts;
 use crate::format::{age, call_args};
 use crate::state::{Page, Ui};
+
+/// How many of the last log lines a follow starts with.
+const LOG_TAIL: usize = 200;
+/// How many log lines the page keeps while following.
+const LOG_LINES_KEPT: usize = 2000;
 
 fn badge(status: &str) -> &'static str {
     match status {
@@ -131,22 +138,56 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
             }
         });
     }
-    let load_logs = {
+    // The logs: the last lines, then live ones while "Follow" is on; leaving
+    // the page ends the follow.
+    let following = RwSignal::new(false);
+    let follow_logs = {
         let args = args.clone();
         move |_| {
+            if following.get_untracked() {
+                following.set(false);
+                let args = args.clone();
+                spawn_local(async move {
+                    if let Err(e) = invoke::<cmd::StopLogs>(&args).await {
+                        ui.fail(e.message);
+                    }
+                });
+                return;
+            }
+            following.set(true);
+            logs.set(Vec::new());
             let args = LogsArgs {
                 host: args.host.clone(),
                 slug: args.slug.clone(),
-                tail: 200,
+                tail: LOG_TAIL,
+                follow: true,
             };
             spawn_local(async move {
-                match invoke::<cmd::Logs>(&args).await {
-                    Ok(lines) => logs.set(lines),
-                    Err(e) => ui.fail(e.message),
+                let append = move |line: LogLineView| {
+                    logs.update(|l| {
+                        l.push(line);
+                        let extra = l.len().saturating_sub(LOG_LINES_KEPT);
+                        l.drain(..extra);
+                    })
+                };
+                let done = invoke_streaming::<cmd::Logs>(&args, append).await;
+                following.set(false);
+                if let Err(e) = done {
+                    ui.fail(e.message);
                 }
             });
         }
     };
+    {
+        let args = args.clone();
+        on_cleanup(move || {
+            if following.get_untracked() {
+                spawn_local(async move {
+                    let _ = invoke::<cmd::StopLogs>(&args).await;
+                });
+            }
+        });
+    }
     let call = {
         let args = args.clone();
         move |_| {
@@ -200,6 +241,7 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
                 <pre class="snippet">{js_snippet(&a)}</pre>
                 <pre class="snippet">{r_snippet(&a)}</pre>
             })}
+            <AppSettings host=host.clone() slug=slug.clone()/>
             <h3>"Charts"</h3>
             <Charts host=host.clone() slug=Some(slug.clone())/>
             <h3>"History"</h3>
@@ -217,7 +259,7 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
                     })}
                 </tbody>
             </table>
-            <h3>"Logs " <button class="small" on:click=load_logs>"Load the last 200 lines"</button></h3>
+            <h3>"Logs " <button id="logs-follow" class="small" on:click=follow_logs>{move || if following.get() { "Stop following" } else { "Follow (last 200 lines, then live)" }}</button></h3>
             <pre class="logs">
                 {move || logs.get().into_iter().map(|l| view! { <span class=if l.stderr { "err" } else { "" }>{l.text}"\n"</span> }).collect::<Vec<_>>()}
             </pre>

@@ -126,8 +126,10 @@ fn Bootstrap(host: String) -> impl IntoView {
     );
     let (domain, email) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let send_images = RwSignal::new(false);
+    let (traefik_image, base_image) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let steps = RwSignal::new(Vec::<BootstrapStep>::new());
     let outcome = RwSignal::new(None::<String>);
+    let host_name = host.clone();
     let run = move |_| {
         let args = BootstrapArgs {
             host: host.clone(),
@@ -137,6 +139,8 @@ fn Bootstrap(host: String) -> impl IntoView {
             http_port: http_port.get_untracked().trim().parse().ok(),
             https_port: None,
             send_images: send_images.get_untracked(),
+            traefik_image: non_empty(traefik_image.get_untracked()),
+            base_image: non_empty(base_image.get_untracked()),
         };
         steps.set(Vec::new());
         outcome.set(Some("running…".into()));
@@ -157,15 +161,20 @@ fn Bootstrap(host: String) -> impl IntoView {
         });
     };
     view! {
-        <button class="small" on:click=move |_| open.update(|o| *o = !*o)>"Bootstrap…"</button>
+        <button class="small bootstrap-open" on:click=move |_| open.update(|o| *o = !*o)>"Bootstrap…"</button>
         <Show when=move || open.get()>
-            <div class="box">
-                <label>"R versions" <input bind:value=versions/></label>
+            <div class="box bootstrap" data-host=host_name.clone()>
+                <label>"R versions" <input class="r-versions" bind:value=versions/></label>
                 <label>"HTTP port" <input bind:value=http_port/></label>
                 <label>"Domain (HTTPS)" <input bind:value=domain/></label>
                 <label>"E-mail (Let's Encrypt)" <input bind:value=email/></label>
-                <label class="check"><input type="checkbox" bind:checked=send_images/> "Send images from this machine (the host cannot pull)"</label>
-                <button on:click=run.clone()>"Run bootstrap"</button>
+                <label class="check"><input class="send-images" type="checkbox" bind:checked=send_images/> "Send images from this machine (the host cannot pull)"</label>
+                <details>
+                    <summary>"Images"</summary>
+                    <label>"Traefik image" <input class="traefik-image" bind:value=traefik_image placeholder="traefik:v3.3"/></label>
+                    <label>"R base image" <input class="base-image" bind:value=base_image placeholder="rocker/r-ver:<R version>"/></label>
+                </details>
+                <button class="run" on:click=run.clone()>"Run bootstrap"</button>
                 <ol class="steps">
                     {move || steps.get().into_iter().map(|s| view! {
                         <li class=format!("step {}", s.state)>
@@ -175,7 +184,7 @@ fn Bootstrap(host: String) -> impl IntoView {
                         </li>
                     }).collect::<Vec<_>>()}
                 </ol>
-                <p>{move || outcome.get()}</p>
+                <p class="outcome">{move || outcome.get()}</p>
             </div>
         </Show>
     }

@@ -2,6 +2,7 @@
 //! the left, the chosen page on the right; files dropped anywhere go to the
 //! host or app under the pointer. It opens from the cache, then asks hosts.
 
+mod app_settings;
 mod apps;
 mod bridge;
 mod charts;

@@ -57,6 +57,10 @@ pub struct Ui {
     pub now: RwSignal<i64>,
     pub new_app: RwSignal<Option<NewApp>>,
     pub deploy: RwSignal<Option<DeployRun>>,
+    /// The number of the newest reload asked of each host: an older answer
+    /// arriving after a newer one (an app's state as it was before the
+    /// event that asked for the newer) is dropped.
+    reloads: StoredValue<BTreeMap<String, u64>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -73,6 +77,7 @@ impl Ui {
             now: RwSignal::new(now_ms()),
             new_app: RwSignal::new(None),
             deploy: RwSignal::new(None),
+            reloads: StoredValue::new(BTreeMap::new()),
         }
     }
 
@@ -126,9 +131,17 @@ impl Ui {
 
     /// Asks the host for its apps (the cache when it cannot be reached).
     pub fn reload(self, host: String) {
+        let number = self.reloads.try_update_value(|r| {
+            let n = r.entry(host.clone()).or_default();
+            *n += 1;
+            *n
+        });
         spawn_local(async move {
-            match invoke::<cmd::Apps>(&HostArgs { host }).await {
-                Ok(list) => self.set_list(list),
+            let answer = invoke::<cmd::Apps>(&HostArgs { host: host.clone() }).await;
+            let newest = self.reloads.with_value(|r| r.get(&host).copied()) == number;
+            match answer {
+                Ok(list) if newest => self.set_list(list),
+                Ok(_) => {}
                 Err(e) => self.fail(e.message),
             }
         });

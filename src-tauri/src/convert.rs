@@ -4,7 +4,9 @@
 use rdesk_core::DeskError;
 use rdesk_core::host::HostErrorKind;
 use rdesk_core::store::{AppRecord, DeploymentRecord, HostRecord, StatusEvent};
-use rdesk_ipc::{AppView, DeploymentView, ErrorCode, HostView, IpcError, StatusView};
+use rdesk_ipc::{
+    AppSettingsView, AppView, DeploymentView, ErrorCode, HostView, IpcError, StatusView,
+};
 
 pub fn error(e: DeskError) -> IpcError {
     let code = match &e {
@@ -55,6 +57,24 @@ pub fn app(public_url: &str, a: AppRecord) -> AppView {
         repo: a.repo,
         url,
         updated_at: a.updated_at,
+    }
+}
+
+pub fn app_settings(s: &rdesk_core::spawner::Settings) -> AppSettingsView {
+    AppSettingsView {
+        memory_mb: s.memory_mb,
+        millicpus: s.millicpus,
+        replicas: s.replicas,
+        domain: s.domain.as_ref().map(|d| d.as_str().to_owned()),
+        env: s
+            .env()
+            .map(|(name, value)| (name.as_str().to_owned(), value.to_owned()))
+            .collect(),
+        secrets: s
+            .secret_names()
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect(),
     }
 }
 

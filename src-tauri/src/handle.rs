@@ -6,16 +6,17 @@ use std::path::PathBuf;
 
 use futures_util::StreamExt;
 use rdesk_core::DeskError;
+use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::BootstrapOptions;
 use rdesk_core::desk::{DeployRequest, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{
-    Action, AddHostArgs, AddedHost, AppArgs, AppView, AppsList, BootstrapArgs, BootstrapStep,
-    BootstrapSummary, CallArgs, ChartArgs, DeployArgs, DeployProgress, DeployResult, DropPreview,
-    ErrorCode, HistoryView, HostArgs, HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs,
-    NoArgs, OverviewView, PathsArgs, SettingsView,
+    Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
+    BootstrapStep, BootstrapSummary, CallArgs, ChartArgs, DeployArgs, DeployProgress, DeployResult,
+    DropPreview, ErrorCode, HistoryView, HostArgs, HostView, IpcError, LifecycleArgs, LogLineView,
+    LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SettingsView, SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -195,27 +196,50 @@ pub async fn history(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Histo
     })
 }
 
-pub async fn logs(_: &AppHandle, shell: &Shell, args: LogsArgs) -> Reply<Vec<LogLineView>> {
+/// Streams the app's last `tail` log lines, then (when following) its new
+/// ones until the follow is stopped or replaced, or the container goes.
+pub async fn logs(
+    _: &AppHandle,
+    shell: &Shell,
+    args: LogsArgs,
+    progress: Channel<LogLineView>,
+) -> Reply<()> {
     let session = shell
         .desk
         .session(&args.host)
         .await
         .map_err(convert::error)?;
-    let lines = match session.logs(&args.slug, args.tail, false).await {
-        Ok(stream) => Ok(stream.collect::<Vec<_>>().await),
-        Err(e) => Err(e),
+    let mut follow = shell.follows.start(&args.host, &args.slug);
+    let streamed = match session.logs(&args.slug, args.tail, args.follow).await {
+        Ok(mut lines) => {
+            let forward = async {
+                while let Some(line) = lines.next().await {
+                    let line = line.map_err(|e| IpcError::new(ErrorCode::Failed, e.to_string()))?;
+                    send(
+                        &progress,
+                        LogLineView {
+                            stderr: line.stream == LogStream::Stderr,
+                            text: line.text,
+                        },
+                    );
+                }
+                Ok(())
+            };
+            tokio::select! {
+                done = forward => done,
+                () = follow.stopped() => Ok(()),
+            }
+        }
+        Err(e) => Err(convert::error(e)),
     };
+    drop(follow);
     session.close().await;
-    let lines = lines.map_err(convert::error)?;
-    let mut out = Vec::with_capacity(lines.len());
-    for line in lines {
-        let line = line.map_err(|e| IpcError::new(ErrorCode::Failed, e.to_string()))?;
-        out.push(LogLineView {
-            stderr: line.stream == LogStream::Stderr,
-            text: line.text,
-        });
-    }
-    Ok(out)
+    streamed
+}
+
+pub async fn stop_logs(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {
+    shell.follows.stop(&args.host, &args.slug);
+    Ok(())
 }
 
 pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<String> {
@@ -284,6 +308,11 @@ pub async fn bootstrap(
         http_port: args.http_port.unwrap_or(defaults.http_port),
         https_port: args.https_port.unwrap_or(defaults.https_port),
         r_versions: args.r_versions,
+        base_image: args.base_image.filter(|b| !b.is_empty()),
+        traefik_image: args
+            .traefik_image
+            .filter(|t| !t.is_empty())
+            .unwrap_or(defaults.traefik_image.clone()),
         ..defaults
     };
     let report = shell
@@ -297,6 +326,67 @@ pub async fn bootstrap(
     Ok(BootstrapSummary {
         changed: report.changed(),
         steps: report.steps.into_iter().map(step).collect(),
+    })
+}
+
+/// The core's deploy events as progress messages on `progress`.
+fn deploy_progress(progress: &Channel<DeployProgress>) -> impl Fn(DeployEvent) + Send + Sync + '_ {
+    move |event| {
+        send(
+            progress,
+            match event {
+                DeployEvent::Step(text) => DeployProgress::Step { text },
+                DeployEvent::BuildLog(text) => DeployProgress::BuildLog { text },
+            },
+        )
+    }
+}
+
+pub async fn app_settings(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<AppSettingsView> {
+    let session = shell
+        .desk
+        .session(&args.host)
+        .await
+        .map_err(convert::error)?;
+    let state = session.status(&args.slug).await;
+    session.close().await;
+    Ok(convert::app_settings(
+        &state.map_err(convert::error)?.settings,
+    ))
+}
+
+pub async fn set_app_settings(
+    app: &AppHandle,
+    shell: &Shell,
+    args: SetAppSettingsArgs,
+    progress: Channel<DeployProgress>,
+) -> Reply<SwitchResult> {
+    let request = SettingsRequest {
+        memory: args.memory.filter(|m| !m.is_empty()),
+        cpus: args.cpus.filter(|c| !c.is_empty()),
+        replicas: args.replicas.filter(|r| !r.is_empty()),
+        domain: args.domain,
+        env: args.env,
+        unset_env: args.unset_env,
+        ..SettingsRequest::default()
+    };
+    let session = shell
+        .desk
+        .session(&args.host)
+        .await
+        .map_err(convert::error)?;
+    let report = session
+        .apply_settings(&args.slug, &request, &deploy_progress(&progress))
+        .await;
+    session.close().await;
+    let report = report.map_err(convert::error)?;
+    tray::refresh(app).await;
+    Ok(SwitchResult {
+        slug: report.slug,
+        image: report.deployed.image,
+        url: report.url,
+        answering: report.answering,
+        duration_ms: report.duration_ms,
     })
 }
 
@@ -330,16 +420,7 @@ pub async fn deploy(
         .session(&args.host)
         .await
         .map_err(convert::error)?;
-    let on_event = |event: DeployEvent| {
-        send(
-            &progress,
-            match event {
-                DeployEvent::Step(text) => DeployProgress::Step { text },
-                DeployEvent::BuildLog(text) => DeployProgress::BuildLog { text },
-            },
-        );
-    };
-    let report = session.deploy(&request, &on_event).await;
+    let report = session.deploy(&request, &deploy_progress(&progress)).await;
     session.close().await;
     let report = report.map_err(convert::error)?;
     tray::refresh(app).await;

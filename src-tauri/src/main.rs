@@ -7,6 +7,7 @@
 
 mod commands;
 mod convert;
+mod follows;
 mod handle;
 mod notify;
 mod shell;

@@ -1,6 +1,6 @@
 //! The shell's state: the engine, the notification throttle and the
-//! notifications waiting for a click, which hosts are unreachable (as their
-//! watchers last said), and the running watchers.
+//! notifications waiting for a click, the log follows, which hosts are
+//! unreachable (as their watchers last said), and the running watchers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,12 +10,14 @@ use rdesk_core::alerts::Alerts;
 use rdesk_core::desk::Desk;
 use rdesk_ipc::{AppsList, OverviewView};
 
+use crate::follows::Follows;
 use crate::{convert, notify};
 
 pub struct Shell {
     pub desk: Arc<Desk>,
     pub alerts: Arc<Mutex<Alerts>>,
     pub notifications: notify::Waiting,
+    pub follows: Follows,
     offline: Mutex<HashMap<String, String>>,
     pub watchers: Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>,
 }
@@ -26,6 +28,7 @@ impl Shell {
             desk: Arc::new(desk),
             alerts: Arc::new(Mutex::new(Alerts::default())),
             notifications: notify::Waiting::default(),
+            follows: Follows::default(),
             offline: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
         }

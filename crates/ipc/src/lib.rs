@@ -46,7 +46,8 @@ macro_rules! for_each_command {
                 preview: Preview($crate::PathsArgs) -> $crate::DropPreview,
                 call: Call($crate::CallArgs) -> serde_json::Value,
                 history: History($crate::AppArgs) -> $crate::HistoryView,
-                logs: Logs($crate::LogsArgs) -> Vec<$crate::LogLineView>,
+                stop_logs: StopLogs($crate::AppArgs) -> (),
+                app_settings: AppSettings($crate::AppArgs) -> $crate::AppSettingsView,
                 chart: Chart($crate::ChartArgs) -> String,
                 overview: Overview($crate::NoArgs) -> $crate::OverviewView,
                 settings: Settings($crate::NoArgs) -> $crate::SettingsView,
@@ -55,6 +56,8 @@ macro_rules! for_each_command {
             streaming {
                 bootstrap: Bootstrap($crate::BootstrapArgs) -> $crate::BootstrapSummary, $crate::BootstrapStep,
                 deploy: Deploy($crate::DeployArgs) -> $crate::DeployResult, $crate::DeployProgress,
+                logs: Logs($crate::LogsArgs) -> (), $crate::LogLineView,
+                set_app_settings: SetAppSettings($crate::SetAppSettingsArgs) -> $crate::SwitchResult, $crate::DeployProgress,
             }
         }
     };

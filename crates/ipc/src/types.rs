@@ -217,7 +217,11 @@ pub struct ChartArgs {
 pub struct LogsArgs {
     pub host: String,
     pub slug: String,
+    /// How many of the last lines come first.
     pub tail: usize,
+    /// Then new lines as they are written, until `stop_logs` for this app
+    /// (or another follow of it) ends it.
+    pub follow: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,9 +240,13 @@ pub struct BootstrapArgs {
     pub https_port: Option<u16>,
     /// Send the images the host cannot pull from this machine's Docker.
     pub send_images: bool,
+    /// The Traefik image, when not the default (a mirror, a pinned build).
+    pub traefik_image: Option<String>,
+    /// What `rserve-base` builds on, when not `rocker/r-ver:<R>`.
+    pub base_image: Option<String>,
 }
 
-/// One step's state as it changes: `running`, `done`, `skipped`, `failed`.
+/// One step's state as it changes: `started`, `done`, `skipped`, `failed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootstrapStep {
     pub step: String,
@@ -252,6 +260,48 @@ pub struct BootstrapSummary {
     /// False when every step was already done.
     pub changed: bool,
     pub steps: Vec<BootstrapStep>,
+}
+
+/// How an app's containers run: what the app page shows and edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSettingsView {
+    pub memory_mb: u32,
+    /// Thousandths of a CPU.
+    pub millicpus: u32,
+    pub replicas: u8,
+    pub domain: Option<String>,
+    /// Plain variables, `(name, value)`.
+    pub env: Vec<(String, String)>,
+    /// Names of the secret variables passed (their values stay in the keyring).
+    pub secrets: Vec<String>,
+}
+
+/// A change of an app's container settings; `None` keeps a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAppSettingsArgs {
+    pub host: String,
+    pub slug: String,
+    /// `512m`, `2g`.
+    pub memory: Option<String>,
+    /// `0.5`, `2`.
+    pub cpus: Option<String>,
+    pub replicas: Option<String>,
+    /// `""` removes the domain.
+    pub domain: Option<String>,
+    /// `NAME=value`, added or replaced.
+    pub env: Vec<String>,
+    /// Names of plain variables to drop.
+    pub unset_env: Vec<String>,
+}
+
+/// What running the app's image with new settings did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchResult {
+    pub slug: String,
+    pub image: String,
+    pub url: String,
+    pub answering: bool,
+    pub duration_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,166 @@
+//! The app page's container settings (memory, CPUs, replicas, domain, plain
+//! variables): loaded from the host, edited in a form, applied by running
+//! the app's image again with them through the gated switch (no build),
+//! with the switch's steps shown as they happen.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rdesk_ipc::{AppArgs, AppSettingsView, DeployProgress, SetAppSettingsArgs, cmd};
+
+use crate::bridge::{invoke, invoke_streaming};
+use crate::state::Ui;
+
+/// `1000` thousandths of a CPU as `1`, `500` as `0.5`.
+fn cpus(millicpus: u32) -> String {
+    format!("{}", f64::from(millicpus) / 1000.0)
+}
+
+/// The variables of the form, one `NAME=value` a line, and the names of the
+/// loaded ones no longer there.
+fn variables(text: &str, before: &AppSettingsView) -> (Vec<String>, Vec<String>) {
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once('=').map_or(l.as_str(), |(n, _)| n).trim())
+        .collect();
+    let dropped = before
+        .env
+        .iter()
+        .map(|(name, _)| name.clone())
+        .filter(|name| !names.contains(&name.as_str()))
+        .collect();
+    (lines, dropped)
+}
+
+#[component]
+pub fn AppSettings(host: String, slug: String) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let loaded = RwSignal::new(None::<AppSettingsView>);
+    let (memory, cpu, replicas) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let (domain, env) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let steps = RwSignal::new(Vec::<String>::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let args = AppArgs { host, slug };
+    let load = {
+        let args = args.clone();
+        move || {
+            let args = args.clone();
+            spawn_local(async move {
+                match invoke::<cmd::AppSettings>(&args).await {
+                    Ok(s) => {
+                        memory.set(format!("{}m", s.memory_mb));
+                        cpu.set(cpus(s.millicpus));
+                        replicas.set(s.replicas.to_string());
+                        domain.set(s.domain.clone().unwrap_or_default());
+                        env.set(
+                            s.env
+                                .iter()
+                                .map(|(n, v)| format!("{n}={v}"))
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        );
+                        loaded.set(Some(s));
+                    }
+                    Err(e) => ui.fail(e.message),
+                }
+            });
+        }
+    };
+    load();
+    let apply = move |_| {
+        let Some(before) = loaded.get_untracked() else {
+            return;
+        };
+        let (env, unset_env) = variables(&env.get_untracked(), &before);
+        let change = SetAppSettingsArgs {
+            host: args.host.clone(),
+            slug: args.slug.clone(),
+            memory: Some(memory.get_untracked().trim().to_owned()),
+            cpus: Some(cpu.get_untracked().trim().to_owned()),
+            replicas: Some(replicas.get_untracked().trim().to_owned()),
+            domain: Some(domain.get_untracked().trim().to_owned()),
+            env,
+            unset_env,
+        };
+        steps.set(Vec::new());
+        outcome.set(Some(Ok("applying…".into())));
+        let load = load.clone();
+        spawn_local(async move {
+            let on_progress = move |p: DeployProgress| {
+                if let DeployProgress::Step { text } = p {
+                    steps.update(|s| s.push(text));
+                }
+            };
+            let done = invoke_streaming::<cmd::SetAppSettings>(&change, on_progress).await;
+            outcome.set(Some(match &done {
+                Ok(r) => Ok(format!(
+                    "Applied in {:.1} s.",
+                    r.duration_ms as f64 / 1000.0
+                )),
+                Err(e) => Err(e.message.clone()),
+            }));
+            if done.is_ok() {
+                load();
+                ui.reload(change.host);
+            }
+        });
+    };
+    view! {
+        <h3>"Containers"</h3>
+        <div class="box app-settings">
+            <label>"Memory" <input class="memory" bind:value=memory/></label>
+            <label>"CPUs" <input class="cpus" bind:value=cpu/></label>
+            <label>"Replicas" <input class="replicas" bind:value=replicas/></label>
+            <label>"Domain" <input class="domain" bind:value=domain placeholder="none"/></label>
+            <label>"Variables (NAME=value, one a line)" <textarea class="env" bind:value=env></textarea></label>
+            <p class="muted">
+                {move || loaded.get().map(|s| if s.secrets.is_empty() {
+                    "No secret variables (`rdesk secret set` keeps one in the keyring).".to_owned()
+                } else {
+                    format!("Secret variables (values in the keyring): {}", s.secrets.join(", "))
+                })}
+            </p>
+            <button class="apply" on:click=apply>"Apply (restarts the app, no rebuild)"</button>
+            <ol class="steps">{move || steps.get().into_iter().map(|s| view! { <li>{s}</li> }).collect::<Vec<_>>()}</ol>
+            <p class=move || match outcome.get() { Some(Err(_)) => "outcome bad", _ => "outcome" }>
+                {move || outcome.get().map(|o| match o { Ok(t) | Err(t) => t })}
+            </p>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpus_read_as_numbers() {
+        assert_eq!(cpus(1000), "1");
+        assert_eq!(cpus(500), "0.5");
+        assert_eq!(cpus(2250), "2.25");
+    }
+
+    #[test]
+    fn variables_removed_from_the_form_are_unset() {
+        let before = AppSettingsView {
+            memory_mb: 512,
+            millicpus: 1000,
+            replicas: 1,
+            domain: None,
+            env: vec![("A".into(), "1".into()), ("B".into(), "2".into())],
+            secrets: Vec::new(),
+        };
+        let (env, unset) = variables("A=3\n\n  C=4 \n", &before);
+        assert_eq!(env, ["A=3", "C=4"]);
+        assert_eq!(unset, ["B"]);
+    }
+}
