@@ -327,3 +327,56 @@ fn a_changed_host_key_is_refused() {
     desk.ok(&["apps", "--host", "vps"]);
     assert!(!desk.ok(&["host", "check", "vps"]).contains("offline"));
 }
+
+#[test]
+fn only_the_confirmed_host_key_is_accepted_on_add() {
+    let Some(vps) = Standin::from_env("confirmed_host_key") else {
+        return;
+    };
+    let desk = Rdesk::new();
+    let dir = std::path::PathBuf::from(std::env::var("RDESK_STANDIN_DIR").unwrap());
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(dir.join("sshd").join("ssh_host_ed25519_key.pub"))
+        .output()
+        .unwrap();
+    let real = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let add = |fingerprint: &str| -> Vec<String> {
+        [
+            "host",
+            "add",
+            "vps",
+            "--ssh",
+            &vps.ssh,
+            "--identity",
+            &vps.identity,
+            "--public-url",
+            &vps.public_url,
+            "--fingerprint",
+            fingerprint,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let args = add(wrong);
+    let err = desk.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains(&format!("is now {real}, not the {wrong} you confirmed")),
+        "{err}"
+    );
+    assert!(
+        desk.ok(&["host", "list"]).contains("no hosts yet"),
+        "nothing kept"
+    );
+
+    let args = add(&real);
+    let added = desk.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(added.contains(&real), "{added}");
+    desk.ok(&["apps", "--host", "vps"]);
+}

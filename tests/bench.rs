@@ -36,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         target: target.clone(),
         public_url: Some(vps.public_url.clone()),
         secret: None,
+        confirmed_fingerprint: None,
     })
     .await?;
 

@@ -233,8 +233,10 @@ impl Desktop {
             .unwrap();
     }
 
-    /// Adds host `vps` through the form; the window shows its key's fingerprint.
-    async fn add_host(&self, ssh: &str, identity: &str, public_url: &str) {
+    /// Adds host `vps` through the form: the window shows the key the host
+    /// offers, which must be the one its sshd has (`host_key`, a `.pub`
+    /// file), before the user trusts it.
+    async fn add_host(&self, ssh: &str, identity: &str, public_url: &str, host_key: &Path) {
         self.wait_text("#host-add", |t| t == "Add host").await;
         self.type_into("#host-name", "vps").await;
         self.type_into("#host-ssh", ssh).await;
@@ -242,10 +244,21 @@ impl Desktop {
         self.type_into("#host-url", public_url).await;
         self.shot("01-add-host").await;
         self.click("#host-add").await;
+        let offered = self.wait_text("#host-key", |t| t.contains("SHA256:")).await;
+        let expected = fingerprint(host_key);
+        assert!(
+            offered.contains(&expected),
+            "{offered} (the server has {expected})"
+        );
+        self.shot("01b-host-key").await;
+        self.click("#host-trust").await;
         let added = self
             .wait_text("#host-added", |t| t.contains("SHA256:"))
             .await;
-        assert!(added.starts_with("Added vps."), "{added}");
+        assert_eq!(
+            added,
+            format!("Added vps. Its host key {expected} is pinned.")
+        );
     }
 
     /// The tray icon, once it has registered with the test's watcher (30 s at most).
@@ -319,6 +332,31 @@ fn container_of(slug: &str) -> String {
     id
 }
 
+/// The fingerprint of a public key file, as `ssh-keygen -lf` prints it.
+fn fingerprint(public_key: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public_key)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no fingerprint of {}: {text}", public_key.display()))
+        .to_owned()
+}
+
+/// The public host key of the stand-in's sshd, or (`vps`) of the bare VPS's.
+fn sshd_key(vps: bool) -> PathBuf {
+    let dir = PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"));
+    let sshd = if vps {
+        dir.join("vps").join("sshd")
+    } else {
+        dir.join("sshd")
+    };
+    sshd.join("ssh_host_ed25519_key.pub")
+}
+
 /// Removes what failed runs of these tests left on the stand-in: the tray
 /// counts every app of the host.
 fn remove_desktop_leftovers() {
@@ -340,6 +378,25 @@ fn docker_kill(slug: &str) {
             .unwrap();
         assert!(status.success(), "docker {args:?}");
     }
+    let inspect = || {
+        let out = Command::new("docker")
+            .args(["inspect", "-f"])
+            .arg("{{.State.Status}} restarts={{.RestartCount}} policy={{.HostConfig.RestartPolicy.Name}}")
+            .arg(&id)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut state = inspect();
+    while !state.starts_with("exited") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        state = inspect();
+    }
+    assert_eq!(
+        state, "exited restarts=0 policy=no",
+        "the killed container stays down"
+    );
 }
 
 #[tokio::test]
@@ -359,7 +416,8 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
         )],
     );
     let ui = Desktop::open(data.path(), "deploy").await;
-    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url).await;
+    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key(false))
+        .await;
 
     ui.click("a.host[data-host=vps]").await;
     ui.wait_text("#apps", |_| true).await;
@@ -489,7 +547,8 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
     let slug = "ui-vps";
     let (_dir, app) = app_folder(slug, &[("main.R", "where <- function() \"vps\"\n")]);
     let ui = Desktop::open(data.path(), "bootstrap").await;
-    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url).await;
+    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key(true))
+        .await;
 
     // Nothing can be pulled there: the images go from this machine.
     ui.click(".bootstrap-open").await;
@@ -513,6 +572,14 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
         })
         .await;
     assert_eq!(outcome, "Bootstrapped.");
+    let progress = ui
+        .wait_text(&format!("{form} .progress-text"), |_| true)
+        .await;
+    let counts: Vec<&str> = progress.split(" of ").collect();
+    assert!(
+        counts.len() == 2 && counts[1] == format!("{} steps", counts[0]),
+        "the progress bar ends full: {progress}"
+    );
     let steps = ui.wait_text(&format!("{form} .steps"), |_| true).await;
     assert!(
         ui.client

@@ -16,6 +16,8 @@ use zbus::{OwnedObjectPath, OwnedVariant, Structure, Variant};
 const NOTIFICATIONS_PATH: &str = "/org/freedesktop/Notifications";
 const ITEM_INTERFACE: &str = "org.kde.StatusNotifierItem";
 const MENU_INTERFACE: &str = "com.canonical.dbusmenu";
+/// How long the tray may take to answer one call.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One Notify call: what the app asked to show, and the actions it offered.
 #[derive(Clone, Debug)]
@@ -167,13 +169,35 @@ impl Watcher {
 }
 
 impl Tray<'_> {
+    /// Calls a method of the tray's process, bounded: a tray that does not
+    /// answer is a failure, not a hung test.
+    async fn call<B>(
+        &self,
+        path: &str,
+        interface: &str,
+        method: &str,
+        body: &B,
+    ) -> zbus::Result<zbus::Message>
+    where
+        B: zbus::export::serde::Serialize + zbus::DynamicType,
+    {
+        let call = self.bus.call_method(
+            Some(self.name.as_str()),
+            path,
+            Some(interface),
+            method,
+            body,
+        );
+        tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| zbus::Error::Failure(format!("{interface}.{method} did not answer")))?
+    }
+
     async fn property(&self, name: &str) -> zbus::Result<OwnedVariant> {
         let reply = self
-            .bus
-            .call_method(
-                Some(self.name.as_str()),
-                self.path.as_str(),
-                Some("org.freedesktop.DBus.Properties"),
+            .call(
+                &self.path,
+                "org.freedesktop.DBus.Properties",
                 "Get",
                 &(ITEM_INTERFACE, name),
             )
@@ -204,11 +228,9 @@ impl Tray<'_> {
     /// The labels of the tray's menu, depth first.
     pub async fn menu(&self) -> zbus::Result<Vec<Entry>> {
         let reply = self
-            .bus
-            .call_method(
-                Some(self.name.as_str()),
-                self.menu_path().await?.as_str(),
-                Some(MENU_INTERFACE),
+            .call(
+                &self.menu_path().await?,
+                MENU_INTERFACE,
                 "GetLayout",
                 &(0i32, -1i32, Vec::<String>::new()),
             )
@@ -225,15 +247,13 @@ impl Tray<'_> {
 
     /// Clicks a menu entry, as a panel does.
     pub async fn click(&self, entry: &Entry) -> zbus::Result<()> {
-        self.bus
-            .call_method(
-                Some(self.name.as_str()),
-                self.menu_path().await?.as_str(),
-                Some(MENU_INTERFACE),
-                "Event",
-                &(entry.id, "clicked", Variant::from(0i32), 0u32),
-            )
-            .await?;
+        self.call(
+            &self.menu_path().await?,
+            MENU_INTERFACE,
+            "Event",
+            &(entry.id, "clicked", Variant::from(0i32), 0u32),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -4,7 +4,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{AddHostArgs, BootstrapArgs, BootstrapStep, HostArgs, NoArgs, SettingsView, cmd};
+use rdesk_ipc::{
+    AddHostArgs, BootstrapArgs, BootstrapStep, HostArgs, HostKeyArgs, NoArgs, SettingsView, cmd,
+};
 
 use crate::bridge::{invoke, invoke_streaming};
 use crate::format::word_list;
@@ -27,7 +29,10 @@ pub fn HostsPage() -> impl IntoView {
     let local = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let added = RwSignal::new(None::<String>);
-    let add = move |_| {
+    // An SSH host's key is shown first; it is added once the user trusts
+    // that key (and only that key is accepted when it is).
+    let key = RwSignal::new(None::<(String, String)>);
+    let add = move |trusted: Option<String>| {
         let args = AddHostArgs {
             name: name.get_untracked().trim().to_owned(),
             ssh: if local.get_untracked() {
@@ -39,19 +44,20 @@ pub fn HostsPage() -> impl IntoView {
             public_url: non_empty(url.get_untracked()),
             password: non_empty(password.get_untracked()),
             passphrase: non_empty(passphrase.get_untracked()),
+            host_key_fingerprint: trusted,
         };
         password.set(String::new());
         passphrase.set(String::new());
+        key.set(None);
         busy.set(true);
         added.set(None);
         spawn_local(async move {
             match invoke::<cmd::AddHost>(&args).await {
                 Ok(host) => {
                     added.set(Some(match host.host_key_fingerprint {
-                        Some(fp) => format!(
-                            "Added {}. Its host key {fp} is now pinned: compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server.",
-                            host.host.name
-                        ),
+                        Some(fp) => {
+                            format!("Added {}. Its host key {fp} is pinned.", host.host.name)
+                        }
                         None => format!("Added {} (this machine's Docker).", host.host.name),
                     }));
                     ui.error.set(None);
@@ -61,6 +67,34 @@ pub fn HostsPage() -> impl IntoView {
             }
             busy.set(false);
         });
+    };
+    let check = move |_| {
+        let ssh = non_empty(ssh.get_untracked()).filter(|_| !local.get_untracked());
+        let Some(target) = ssh.clone() else {
+            return add(None);
+        };
+        let args = HostKeyArgs {
+            name: name.get_untracked().trim().to_owned(),
+            ssh,
+        };
+        busy.set(true);
+        added.set(None);
+        spawn_local(async move {
+            match invoke::<cmd::HostKey>(&args).await {
+                Ok(Some(fp)) => {
+                    ui.error.set(None);
+                    key.set(Some((target, fp)));
+                }
+                Ok(None) => add(None),
+                Err(e) => ui.fail(e.message),
+            }
+            busy.set(false);
+        });
+    };
+    let trust = move |_| {
+        if let Some((_, fp)) = key.get_untracked() {
+            add(Some(fp));
+        }
     };
     view! {
         <section class="page">
@@ -87,10 +121,19 @@ pub fn HostsPage() -> impl IntoView {
                 <label>"SSH password (kept in the OS keyring)" <input id="host-password" type="password" bind:value=password disabled=move || local.get()/></label>
                 <label>"Key passphrase (kept in the OS keyring)" <input id="host-passphrase" type="password" bind:value=passphrase disabled=move || local.get()/></label>
                 <label>"Public URL" <input id="host-url" bind:value=url placeholder="https://vps.example.org"/></label>
-                <button id="host-add" type="button" on:click=add disabled=move || busy.get()>
+                <button id="host-add" type="button" on:click=check disabled=move || busy.get()>
                     {move || if busy.get() { "Connecting…" } else { "Add host" }}
                 </button>
             </form>
+            {move || key.get().map(|(target, fp)| view! {
+                <div class="box">
+                    <p id="host-key">{format!("{target} offers the host key {fp}.")}</p>
+                    <p class="muted">"Compare it with what the server says (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`, or your provider's console) before trusting it: a password is sent only to this key."</p>
+                    <button id="host-trust" type="button" on:click=trust>"Trust this key and add the host"</button>
+                    " "
+                    <button type="button" on:click=move |_| key.set(None)>"Cancel"</button>
+                </div>
+            })}
             <p id="host-added" class="ok">{move || added.get()}</p>
         </section>
     }
@@ -175,6 +218,15 @@ fn Bootstrap(host: String) -> impl IntoView {
                     <label>"R base image" <input class="base-image" bind:value=base_image placeholder="rocker/r-ver:<R version>"/></label>
                 </details>
                 <button class="run" on:click=run.clone()>"Run bootstrap"</button>
+                {move || {
+                    let list = steps.get();
+                    let planned = list.iter().map(|s| s.planned).max().unwrap_or(0);
+                    let ended = list.iter().filter(|s| s.state != "started").count();
+                    (planned > 0).then(|| view! {
+                        <progress class="bootstrap-progress" max=planned value=ended></progress>
+                        " " <span class="progress-text">{format!("{ended} of {planned} steps")}</span>
+                    })
+                }}
                 <ol class="steps">
                     {move || steps.get().into_iter().map(|s| view! {
                         <li class=format!("step {}", s.state)>

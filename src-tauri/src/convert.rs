@@ -20,7 +20,9 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::Settings(_)
         | DeskError::SecretRefusedOnAdd { .. } => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
-        DeskError::Host(_) | DeskError::Forward { .. } => ErrorCode::Unreachable,
+        DeskError::Host(_) | DeskError::Forward { .. } | DeskError::HostKeyNotConfirmed { .. } => {
+            ErrorCode::Unreachable
+        }
         DeskError::Spawn { .. } | DeskError::Switch { .. } | DeskError::Bootstrap(_) => {
             ErrorCode::Failed
         }

@@ -15,8 +15,9 @@ use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
     BootstrapStep, BootstrapSummary, CallArgs, ChartArgs, DeployArgs, DeployProgress, DeployResult,
-    DropPreview, ErrorCode, HistoryView, HostArgs, HostView, IpcError, LifecycleArgs, LogLineView,
-    LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SettingsView, SwitchResult,
+    DropPreview, ErrorCode, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs,
+    LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SettingsView,
+    SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -46,18 +47,32 @@ pub async fn hosts(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<Vec<HostVie
     Ok(hosts.into_iter().map(convert::host).collect())
 }
 
-pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Reply<AddedHost> {
-    let target = match args.ssh.as_deref().map(str::trim) {
+/// Where a host is: over SSH when `ssh` is given, else this machine's Docker.
+fn target(ssh: Option<&str>, identity: Option<String>) -> Reply<HostTarget> {
+    Ok(match ssh.map(str::trim) {
         Some(ssh) if !ssh.is_empty() => {
             let target =
                 HostTarget::parse_ssh(ssh).map_err(|e| convert::error(DeskError::from(e)))?;
-            match args.identity.filter(|i| !i.trim().is_empty()) {
+            match identity.filter(|i| !i.trim().is_empty()) {
                 Some(identity) => target.with_identity(identity.trim()),
                 None => target,
             }
         }
         _ => HostTarget::local(),
-    };
+    })
+}
+
+pub async fn host_key(_: &AppHandle, shell: &Shell, args: HostKeyArgs) -> Reply<Option<String>> {
+    let target = target(args.ssh.as_deref(), None)?;
+    shell
+        .desk
+        .host_key(&args.name, &target)
+        .await
+        .map_err(convert::error)
+}
+
+pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Reply<AddedHost> {
+    let target = target(args.ssh.as_deref(), args.identity)?;
     let given = |s: Option<String>| s.filter(|s| !s.is_empty()).map(Secret::new);
     let secret = match (given(args.password), given(args.passphrase)) {
         (Some(password), _) => Some((SecretKind::SshPassword, password)),
@@ -71,6 +86,7 @@ pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Repl
             target,
             public_url: args.public_url.filter(|u| !u.trim().is_empty()),
             secret,
+            confirmed_fingerprint: args.host_key_fingerprint.filter(|f| !f.trim().is_empty()),
         })
         .await
         .map_err(convert::error)?;
@@ -292,6 +308,7 @@ fn step(event: rdesk_core::bootstrap::StepEvent) -> BootstrapStep {
         step: event.step,
         duration_ms: event.duration_ms,
         output_tail: event.output_tail,
+        planned: u32::try_from(event.planned).unwrap_or(u32::MAX),
     }
 }
 

@@ -132,6 +132,11 @@ struct HostAddArgs {
     /// Ask once for the passphrase of the key and keep it in the OS keyring.
     #[arg(long, requires = "ssh")]
     ask_passphrase: bool,
+    /// Accept only the host key with this fingerprint (SHA256:..., as
+    /// `ssh-keygen -lf` prints it on the server), checked before logging in;
+    /// without it the first key seen is pinned.
+    #[arg(long, requires = "ssh")]
+    fingerprint: Option<String>,
 }
 
 #[derive(Args)]
@@ -407,6 +412,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                     target,
                     public_url: args.public_url,
                     secret,
+                    confirmed_fingerprint: args.fingerprint,
                 })
                 .await?;
             out.host_added(&added);

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::app_settings::SettingsRequest;
 use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, StepEvent};
 use crate::error::DeskError;
-use crate::host::{ConnectOptions, Connection, HostError, HostTarget};
+use crate::host::{ConnectOptions, Connection, HostError, HostTarget, fingerprint_of};
 use crate::intake::{self, Limits};
 use crate::monitor;
 use crate::paths;
@@ -47,6 +47,10 @@ pub struct NewHost {
     pub public_url: Option<String>,
     /// An SSH password or key passphrase to keep in the OS keyring for it.
     pub secret: Option<(SecretKind, Secret)>,
+    /// The fingerprint (`SHA256:...`) of the host key the user confirmed
+    /// ([`Desk::host_key`]): only that key is accepted, before anything is
+    /// sent to the host. Without it the first key seen is pinned.
+    pub confirmed_fingerprint: Option<String>,
 }
 
 /// A host just added, with the fingerprint of the host key pinned on first contact.
@@ -143,13 +147,28 @@ impl Desk {
             None => default_public_url(&new.target),
         };
         let record = host_record(&new.name, &new.target, &public_url)?;
+        let confirmed_key = match &new.confirmed_fingerprint {
+            Some(fp) => self.confirmed_key(&new.name, &new.target, fp).await?,
+            None => None,
+        };
         self.store.add_host(record.clone()).await?;
-        let connected = match &new.secret {
-            Some((kind, secret)) => match self.keep_secret(&new.name, *kind, secret).await {
-                Ok(()) => self.connect_with(&record, None, false).await,
-                Err(e) => Err(e),
+        let pinned = match &confirmed_key {
+            Some(line) => self
+                .store
+                .pin_host_key(&new.name, line)
+                .await
+                .map_err(DeskError::from),
+            None => Ok(()),
+        };
+        let connected = match (pinned, &new.secret) {
+            (Err(e), _) => Err(e),
+            (Ok(()), secret) => match secret {
+                Some((kind, secret)) => match self.keep_secret(&new.name, *kind, secret).await {
+                    Ok(()) => self.connect_with(&record, None, false).await,
+                    Err(e) => Err(e),
+                },
+                None => self.connect_with(&record, None, false).await,
             },
-            None => self.connect_with(&record, None, false).await,
         };
         match connected {
             Ok(session) => {
@@ -177,6 +196,41 @@ impl Desk {
                     (e, _) => e,
                 })
             }
+        }
+    }
+
+    /// The fingerprint of the key an SSH host offers now, learned without
+    /// logging in, for the user to confirm before adding it; `None` for
+    /// this machine's Docker.
+    pub async fn host_key(
+        &self,
+        name: &str,
+        target: &HostTarget,
+    ) -> Result<Option<String>, DeskError> {
+        Ok(offered_key(name, target)
+            .await?
+            .and_then(|l| fingerprint_of(&l)))
+    }
+
+    /// The key line the host offers, if its fingerprint is `confirmed`.
+    async fn confirmed_key(
+        &self,
+        name: &str,
+        target: &HostTarget,
+        confirmed: &str,
+    ) -> Result<Option<String>, DeskError> {
+        let Some(line) = offered_key(name, target).await? else {
+            return Ok(None);
+        };
+        let offered = fingerprint_of(&line).unwrap_or_default();
+        if offered == confirmed.trim() {
+            Ok(Some(line))
+        } else {
+            Err(DeskError::HostKeyNotConfirmed {
+                host: name.to_owned(),
+                confirmed: confirmed.trim().to_owned(),
+                offered,
+            })
         }
     }
 
@@ -801,6 +855,28 @@ impl HostSession {
             .await
             .map_err(DeskError::spawn(self.name()))
     }
+}
+
+/// How long learning a host's key may take.
+const HOST_KEY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The known_hosts line of the key an SSH host offers, learned without
+/// logging in; `None` for this machine's Docker.
+async fn offered_key(name: &str, target: &HostTarget) -> Result<Option<String>, DeskError> {
+    let HostTarget::Ssh {
+        destination, port, ..
+    } = target
+    else {
+        return Ok(None);
+    };
+    let runtime = paths::private_runtime_dir().map_err(|source| DeskError::Io {
+        what: "creating a private directory for the host's key".to_owned(),
+        source,
+    })?;
+    let line =
+        crate::host::scan_host_key(name, destination, *port, runtime.path(), HOST_KEY_TIMEOUT)
+            .await?;
+    Ok(Some(line))
 }
 
 /// How long a deploy waits for the router to reach a new app.

@@ -11,6 +11,14 @@ pub enum DeskError {
         "the host name `{0}` is not valid: use 1 to 40 letters, digits, dots, dashes or underscores"
     )]
     InvalidHostName(String),
+    #[error(
+        "the host key of `{host}` is now {offered}, not the {confirmed} you confirmed; nothing was added (check the server's key before adding it again)"
+    )]
+    HostKeyNotConfirmed {
+        host: String,
+        confirmed: String,
+        offered: String,
+    },
     #[error("there is no app `{slug}` on host `{host}`")]
     UnknownApp { host: String, slug: String },
     #[error(transparent)]

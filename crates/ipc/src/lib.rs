@@ -37,6 +37,7 @@ macro_rules! for_each_command {
         $callback! {
             plain {
                 hosts: Hosts($crate::NoArgs) -> Vec<$crate::HostView>,
+                host_key: HostKey($crate::HostKeyArgs) -> Option<String>,
                 add_host: AddHost($crate::AddHostArgs) -> $crate::AddedHost,
                 remove_host: RemoveHost($crate::HostArgs) -> (),
                 cached_apps: CachedApps($crate::HostArgs) -> $crate::AppsList,

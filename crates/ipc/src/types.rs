@@ -32,6 +32,17 @@ pub struct AddHostArgs {
     pub password: Option<String>,
     /// The key file's passphrase, kept in the OS keyring.
     pub passphrase: Option<String>,
+    /// The fingerprint of the host key the user confirmed (from `host_key`):
+    /// only that key is accepted, before anything is sent to the host.
+    pub host_key_fingerprint: Option<String>,
+}
+
+/// Where a host to be added is, to learn its key first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostKeyArgs {
+    pub name: String,
+    /// `user@host[:port]` or an `~/.ssh/config` alias; none for this machine's Docker.
+    pub ssh: Option<String>,
 }
 
 impl std::fmt::Debug for AddHostArgs {
@@ -44,6 +55,7 @@ impl std::fmt::Debug for AddHostArgs {
             .field("public_url", &self.public_url)
             .field("password", &hidden(&self.password))
             .field("passphrase", &hidden(&self.passphrase))
+            .field("host_key_fingerprint", &self.host_key_fingerprint)
             .finish()
     }
 }
@@ -253,6 +265,8 @@ pub struct BootstrapStep {
     pub state: String,
     pub duration_ms: u64,
     pub output_tail: String,
+    /// How many steps the run has, as far as known yet: the progress bar's end.
+    pub planned: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,6 +45,9 @@ pub struct StepEvent {
     pub duration_ms: u64,
     /// The last lines of what the step's commands printed.
     pub output_tail: String,
+    /// How many steps this run has, as far as known when the event was sent
+    /// (the images to send are known after the first steps).
+    pub planned: usize,
 }
 
 /// What a successful bootstrap found and did.
@@ -328,6 +331,7 @@ pub(crate) const STEP_TRAEFIK: &str = "traefik";
 struct Progress<'a> {
     sink: &'a (dyn Fn(StepEvent) + Send + Sync),
     finished: Vec<StepEvent>,
+    planned: usize,
 }
 
 impl Progress<'_> {
@@ -337,6 +341,7 @@ impl Progress<'_> {
             state: StepState::Started,
             duration_ms: 0,
             output_tail: String::new(),
+            planned: self.planned,
         });
         Instant::now()
     }
@@ -347,6 +352,7 @@ impl Progress<'_> {
             state,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             output_tail: tail_of(output),
+            planned: self.planned,
         };
         tracing::info!(
             step,
@@ -392,6 +398,8 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     let mut progress = Progress {
         sink,
         finished: Vec::new(),
+        // check-host, install-docker, network, traefik, and one per R version.
+        planned: 4 + options.r_versions.len(),
     };
     macro_rules! step {
         ($name:expr, $started:expr, $body:expr) => {
@@ -499,7 +507,9 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     }
     let sent_bases: Vec<_> = bases_here.iter().map(|(r, _)| r.clone()).collect();
     if let Some(sender) = images {
-        for image in commands::needed_images(&options, &sent_bases) {
+        let needed = commands::needed_images(&options, &sent_bases);
+        progress.planned += needed.len();
+        for image in needed {
             let name = format!("image:{image}");
             let started = progress.start(&name);
             step!(

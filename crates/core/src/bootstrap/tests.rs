@@ -433,6 +433,12 @@ async fn images_the_vps_lacks_are_sent_once() {
         ])
     );
     assert_eq!(sender.sent(), ["rserve-desk/traefik:3.7.15"]);
+    let planned: Vec<usize> = report.steps.iter().map(|s| s.planned).collect();
+    assert_eq!(
+        planned,
+        [5, 5, 5, 7, 7, 7, 7],
+        "the image steps join the plan once known, and the last step is the last planned"
+    );
     let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
     assert!(!report.changed());
     assert_eq!(sender.sent().len(), 1, "nothing sent twice");

@@ -25,6 +25,7 @@
 mod connection;
 mod docker;
 mod error;
+mod keyscan;
 mod known_hosts;
 mod leftovers;
 mod master;
@@ -35,6 +36,7 @@ mod tunnel;
 
 pub use connection::{ConnectOptions, Connection};
 pub use error::{HostError, HostErrorKind};
+pub use keyscan::scan as scan_host_key;
 pub use known_hosts::fingerprint_of;
 pub use leftovers::reap_abandoned;
 pub use supervisor::{ConnectionState, Supervised, SupervisedHandle};
