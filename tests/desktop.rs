@@ -1,9 +1,9 @@
 //! The desktop app end to end: the real `rserve-desk` window under Xvfb in
 //! its own D-Bus session, driven through tauri-driver and WebKitWebDriver
-//! (fantoccini), against the stand-in VPS. The test owns
-//! `org.freedesktop.Notifications` on that bus and records every Notify
-//! call, so notifications are observed as a desktop would receive them.
-//! Screenshots go to `target/desktop-e2e/`.
+//! (fantoccini), against the stand-in VPS (and the bare VPS, bootstrapped
+//! from the window). On that bus the test plays the desktop panel
+//! (`panel.rs`): notifications and the tray are observed, and clicked, as a
+//! desktop would. Screenshots go to `target/desktop-e2e/`.
 //!
 //! The drop zone is fed a synthetic `tauri://drag-drop` event from inside the
 //! webview (there is no mouse to drag with under Xvfb); it takes the same
