@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use rdesk_e2e::{
-    DockerKind, JsonLines, Rdesk, Seen, Standin, Traffic, app_folder, docker_objects,
-    remove_leftovers,
+    DockerKind, JsonLines, Rdesk, Seen, Standin, Traffic, app_folder, docker_inspect,
+    docker_objects, remove_leftovers,
 };
 use serde_json::Value;
 
@@ -35,19 +35,6 @@ fn containers(slug: &str) -> Vec<String> {
         DockerKind::Containers,
         &format!("io.rserve-desk.slug={slug}"),
     )
-}
-
-fn inspect(name: &str) -> Value {
-    let out = Command::new("docker")
-        .args(["inspect", name])
-        .output()
-        .expect("docker runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone()
 }
 
 /// Runs `op` while a client calls the app's `version()` through Traefik; returns what the client saw.
@@ -134,7 +121,7 @@ fn a_code_only_redeploy_drops_no_call_and_the_container_is_hardened() {
 
     let names = containers(slug);
     assert_eq!(names.len(), 1, "the old container is gone: {names:?}");
-    let c = inspect(&names[0]);
+    let c = docker_inspect(&names[0]);
     let host = &c["HostConfig"];
     assert_eq!(
         host["Memory"],
@@ -300,7 +287,7 @@ fn replicas_serve_together_and_are_replaced_one_at_a_time_without_a_failed_call(
     };
     let slug = "dep-replicas";
     let (desk, _dir, app) = start(&vps, slug, &[("app.R", &code(1))], &["--replicas", "3"]);
-    let image_of = |name: &String| inspect(name)["Image"].as_str().unwrap().to_owned();
+    let image_of = |name: &String| docker_inspect(name)["Image"].as_str().unwrap().to_owned();
     let before: Vec<String> = containers(slug).iter().map(image_of).collect();
     assert_eq!(before.len(), 3);
     write(&app, &code(2));
@@ -334,7 +321,7 @@ fn settings_change_without_a_build_and_without_a_failed_call() {
     let slug = "dep-set";
     let (desk, _dir, _app) = start(&vps, slug, &[("app.R", &code(1))], &[]);
     let first = containers(slug).remove(0);
-    let image = inspect(&first)["Image"].as_str().unwrap().to_owned();
+    let image = docker_inspect(&first)["Image"].as_str().unwrap().to_owned();
 
     let error = desk.fails(&["set", slug, "--host", "vps", "--memory", "lots"]);
     assert!(error.contains("`lots`"), "{error}");
@@ -360,7 +347,7 @@ fn settings_change_without_a_build_and_without_a_failed_call() {
     let now = containers(slug);
     assert_eq!(now.len(), 1, "{now:?}");
     assert_ne!(now[0], first, "a new container with the new settings");
-    let inspected = inspect(&now[0]);
+    let inspected = docker_inspect(&now[0]);
     assert_eq!(
         inspected["Image"],
         image.as_str(),
@@ -454,7 +441,7 @@ fn a_container_over_its_memory_limit_is_killed_and_restarted() {
     assert!(!out.status.success(), "the memory hog was stopped");
     let mut state = Value::Null;
     for _ in 0..100 {
-        state = inspect(&name);
+        state = docker_inspect(&name);
         if state["RestartCount"].as_i64() >= Some(1) && state["State"]["Running"] == true {
             break;
         }
@@ -575,7 +562,7 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     );
 
     let name = containers(slug).remove(0);
-    let container = inspect(&name);
+    let container = docker_inspect(&name);
     let image = container["Image"].as_str().unwrap().to_owned();
     let history = Command::new("docker")
         .args(["history", "--no-trunc", &image])
@@ -592,7 +579,9 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
         ),
         (
             "image labels",
-            inspect(&image)["Config"]["Labels"].to_string().into_bytes(),
+            docker_inspect(&image)["Config"]["Labels"]
+                .to_string()
+                .into_bytes(),
         ),
         ("image history", history.stdout),
         ("container logs", [logs.stdout, logs.stderr].concat()),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, target_dir};
 use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
-use rdesk_e2e::{Rdesk, Standin, app_folder, remove_leftovers};
+use rdesk_e2e::{Rdesk, Standin, app_folder, docker_inspect, remove_leftovers, running_container};
 use serde_json::{Value, json};
 
 mod panel;
@@ -317,21 +317,6 @@ fn home_bin(program: &str) -> PathBuf {
     }
 }
 
-fn container_of(slug: &str) -> String {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=io.rserve-desk.slug={slug}"),
-        ])
-        .output()
-        .unwrap();
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert!(!id.is_empty(), "the container of {slug} runs");
-    id
-}
-
 /// The fingerprint of a public key file, as `ssh-keygen -lf` prints it.
 fn fingerprint(public_key: &Path) -> String {
     let out = Command::new("ssh-keygen")
@@ -369,7 +354,7 @@ fn remove_desktop_leftovers() {
 /// once (`unless-stopped`), and a state that lasts a few milliseconds cannot
 /// be looked at deterministically.
 fn docker_kill(slug: &str) {
-    let id = container_of(slug);
+    let id = running_container(slug);
     for args in [&["update", "--restart", "no", &id][..], &["kill", &id]] {
         let status = Command::new("docker")
             .args(args)
@@ -379,13 +364,15 @@ fn docker_kill(slug: &str) {
         assert!(status.success(), "docker {args:?}");
     }
     let inspect = || {
-        let out = Command::new("docker")
-            .args(["inspect", "-f"])
-            .arg("{{.State.Status}} restarts={{.RestartCount}} policy={{.HostConfig.RestartPolicy.Name}}")
-            .arg(&id)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let c = docker_inspect(&id);
+        format!(
+            "{} restarts={} policy={}",
+            c["State"]["Status"].as_str().unwrap_or_default(),
+            c["RestartCount"],
+            c["HostConfig"]["RestartPolicy"]["Name"]
+                .as_str()
+                .unwrap_or_default()
+        )
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut state = inspect();
@@ -494,19 +481,15 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     ui.click(&format!("{form} .apply")).await;
     ui.wait_text(&format!("{form} .outcome"), |t| t.starts_with("Applied in"))
         .await;
-    let inspected = Command::new("docker")
-        .args(["inspect", &container_of(slug)])
-        .output()
-        .unwrap();
-    let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
-    assert_eq!(inspected[0]["HostConfig"]["Memory"], 256 * 1024 * 1024);
+    let inspected = docker_inspect(&running_container(slug));
+    assert_eq!(inspected["HostConfig"]["Memory"], 256 * 1024 * 1024);
     assert!(
-        inspected[0]["Config"]["Env"]
+        inspected["Config"]["Env"]
             .as_array()
             .unwrap()
             .contains(&json!("GREETING=hi")),
         "{}",
-        inspected[0]["Config"]["Env"]
+        inspected["Config"]["Env"]
     );
     ui.shot("04a-settings").await;
 

@@ -263,24 +263,46 @@ pub fn app_folder(name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Pat
 
 /// Names of Docker objects (containers with `ps -a`, or images) carrying a label filter.
 pub fn docker_objects(kind: DockerKind, label_filter: &str) -> Vec<String> {
-    let args: &[&str] = match kind {
+    let listing: &[&str] = match kind {
         DockerKind::Containers => &["ps", "-a", "--format", "{{.Names}}"],
         DockerKind::Images => &["images", "--format", "{{.Repository}}:{{.Tag}}"],
     };
+    let filter = format!("label={label_filter}");
+    let mut args = listing.to_vec();
+    args.extend(["--filter", &filter]);
+    docker_out(&args).lines().map(str::to_owned).collect()
+}
+
+/// What `docker ARGS` printed; it must succeed.
+pub fn docker_out(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
-        .args(["--filter", &format!("label={label_filter}")])
         .output()
         .expect("docker runs");
     assert!(
         out.status.success(),
-        "{}",
+        "docker {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `docker inspect` of one container or image, parsed.
+pub fn docker_inspect(name: &str) -> Value {
+    serde_json::from_str::<Value>(&docker_out(&["inspect", name])).unwrap()[0].clone()
+}
+
+/// The id of the app's one running container.
+pub fn running_container(slug: &str) -> String {
+    let filter = format!("label=io.rserve-desk.slug={slug}");
+    let id = docker_out(&["ps", "-q", "--filter", &filter])
+        .trim()
+        .to_owned();
+    assert!(
+        !id.is_empty() && !id.contains('\n'),
+        "{slug} runs one container: {id:?}"
+    );
+    id
 }
 
 #[derive(Clone, Copy)]

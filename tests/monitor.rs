@@ -15,7 +15,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdesk_e2e::{JsonLines, Rdesk, Standin, app_folder, rdesk_binary, remove_leftovers};
+use rdesk_e2e::{
+    JsonLines, Rdesk, Standin, app_folder, docker_out, rdesk_binary, remove_leftovers,
+};
 use serde_json::Value;
 
 /// Port on 127.0.0.1 of this test's Traefik; unique to the monitor tests.
@@ -67,10 +69,6 @@ impl Drop for MetricsTraefik {
             .args(["rm", "-f", &self.name])
             .output();
     }
-}
-
-fn docker_out(args: &[&str]) -> String {
-    output_of("docker", args)
 }
 
 /// What a program printed; it must succeed.

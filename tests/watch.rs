@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use rdesk_e2e::{JsonLines, Standin, app_folder};
+use rdesk_e2e::{JsonLines, Standin, app_folder, running_container};
 use serde_json::json;
 
 #[test]
@@ -24,24 +24,10 @@ fn a_killed_app_is_seen_and_recorded_as_a_crash() {
     // Give the watcher its subscription before the kill; replays cover the rest.
     std::thread::sleep(Duration::from_secs(2));
 
-    let id = String::from_utf8(
-        Command::new("docker")
-            .args([
-                "ps",
-                "-q",
-                "--filter",
-                &format!("label=io.rserve-desk.slug={slug}"),
-            ])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let id = id.trim();
-    assert!(!id.is_empty(), "the app's container runs");
+    let id = running_container(slug);
     assert!(
         Command::new("docker")
-            .args(["kill", id])
+            .args(["kill", &id])
             .status()
             .unwrap()
             .success()

@@ -132,19 +132,18 @@ pub async fn apps(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<AppsL
 }
 
 pub async fn lifecycle(app: &AppHandle, shell: &Shell, args: LifecycleArgs) -> Reply<AppView> {
-    let session = shell
+    let public_url = shell
         .desk
-        .session(&args.host)
+        .with_session(&args.host, async |s| {
+            match args.action {
+                Action::Start => s.start(&args.slug).await,
+                Action::Stop => s.stop(&args.slug).await,
+                Action::Restart => s.restart(&args.slug).await,
+            }?;
+            Ok::<_, DeskError>(s.host().public_url.clone())
+        })
         .await
         .map_err(convert::error)?;
-    let public_url = session.host().public_url.clone();
-    let done = match args.action {
-        Action::Start => session.start(&args.slug).await,
-        Action::Stop => session.stop(&args.slug).await,
-        Action::Restart => session.restart(&args.slug).await,
-    };
-    session.close().await;
-    done.map_err(convert::error)?;
     tray::refresh(app).await;
     let record = shell
         .desk
@@ -162,14 +161,11 @@ pub async fn lifecycle(app: &AppHandle, shell: &Shell, args: LifecycleArgs) -> R
 }
 
 pub async fn remove_app(app: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {
-    let session = shell
+    shell
         .desk
-        .session(&args.host)
+        .with_session(&args.host, async |s| s.remove(&args.slug).await)
         .await
         .map_err(convert::error)?;
-    let removed = session.remove(&args.slug).await;
-    session.close().await;
-    removed.map_err(convert::error)?;
     tray::refresh(app).await;
     Ok(())
 }
@@ -220,17 +216,17 @@ pub async fn logs(
     args: LogsArgs,
     progress: Channel<LogLineView>,
 ) -> Reply<()> {
-    let session = shell
-        .desk
-        .session(&args.host)
-        .await
-        .map_err(convert::error)?;
     let mut follow = shell.follows.start(&args.host, &args.slug);
-    let streamed = match session.logs(&args.slug, args.tail, args.follow).await {
-        Ok(mut lines) => {
+    shell
+        .desk
+        .with_session(&args.host, async |s| {
+            let mut lines = s.logs(&args.slug, args.tail, args.follow).await?;
             let forward = async {
                 while let Some(line) = lines.next().await {
-                    let line = line.map_err(|e| IpcError::new(ErrorCode::Failed, e.to_string()))?;
+                    let line = line.map_err(|source| DeskError::Spawn {
+                        host: args.host.clone(),
+                        source,
+                    })?;
                     send(
                         &progress,
                         LogLineView {
@@ -245,12 +241,9 @@ pub async fn logs(
                 done = forward => done,
                 () = follow.stopped() => Ok(()),
             }
-        }
-        Err(e) => Err(convert::error(e)),
-    };
-    drop(follow);
-    session.close().await;
-    streamed
+        })
+        .await
+        .map_err(convert::error)
 }
 
 pub async fn stop_logs(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {
@@ -360,16 +353,12 @@ fn deploy_progress(progress: &Channel<DeployProgress>) -> impl Fn(DeployEvent) +
 }
 
 pub async fn app_settings(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<AppSettingsView> {
-    let session = shell
+    let state = shell
         .desk
-        .session(&args.host)
+        .with_session(&args.host, async |s| s.status(&args.slug).await)
         .await
         .map_err(convert::error)?;
-    let state = session.status(&args.slug).await;
-    session.close().await;
-    Ok(convert::app_settings(
-        &state.map_err(convert::error)?.settings,
-    ))
+    Ok(convert::app_settings(&state.settings))
 }
 
 pub async fn set_app_settings(
@@ -387,16 +376,14 @@ pub async fn set_app_settings(
         unset_env: args.unset_env,
         ..SettingsRequest::default()
     };
-    let session = shell
+    let report = shell
         .desk
-        .session(&args.host)
+        .with_session(&args.host, async |s| {
+            s.apply_settings(&args.slug, &request, &deploy_progress(&progress))
+                .await
+        })
         .await
         .map_err(convert::error)?;
-    let report = session
-        .apply_settings(&args.slug, &request, &deploy_progress(&progress))
-        .await;
-    session.close().await;
-    let report = report.map_err(convert::error)?;
     tray::refresh(app).await;
     Ok(SwitchResult {
         slug: report.slug,
@@ -432,14 +419,13 @@ pub async fn deploy(
             total_bytes: received.total_bytes,
         },
     );
-    let session = shell
+    let report = shell
         .desk
-        .session(&args.host)
+        .with_session(&args.host, async |s| {
+            s.deploy(&request, &deploy_progress(&progress)).await
+        })
         .await
         .map_err(convert::error)?;
-    let report = session.deploy(&request, &deploy_progress(&progress)).await;
-    session.close().await;
-    let report = report.map_err(convert::error)?;
     tray::refresh(app).await;
     Ok(DeployResult {
         slug: report.slug,

@@ -68,14 +68,15 @@ pub struct RollbackArgs {
 }
 
 pub async fn rollback(desk: &Desk, args: RollbackArgs, out: &Output) -> Result<()> {
-    let session = desk.session(&args.host).await?;
-    let report = session
-        .rollback(&args.slug, args.version.as_deref(), &|e| {
-            out.deploy_event(&e)
+    let report = desk
+        .with_session(&args.host, async |s| {
+            s.rollback(&args.slug, args.version.as_deref(), &|e| {
+                out.deploy_event(&e)
+            })
+            .await
         })
-        .await;
-    session.close().await;
-    print_switch(out, "rolled", "back to", &report?);
+        .await?;
+    print_switch(out, "rolled", "back to", &report);
     Ok(())
 }
 
@@ -91,22 +92,22 @@ pub struct SetArgs {
 /// Changes an app's container settings without building: its running image
 /// restarted with them through the gated switch.
 pub async fn set(desk: &Desk, args: SetArgs, out: &Output) -> Result<()> {
-    let session = desk.session(&args.host).await?;
-    let report = session
-        .apply_settings(&args.slug, &args.settings.request(), &|e| {
-            out.deploy_event(&e)
+    let request = args.settings.request();
+    let report = desk
+        .with_session(&args.host, async |s| {
+            s.apply_settings(&args.slug, &request, &|e| out.deploy_event(&e))
+                .await
         })
-        .await;
-    session.close().await;
-    print_switch(out, "restarted", "with its new settings on", &report?);
+        .await?;
+    print_switch(out, "restarted", "with its new settings on", &report);
     Ok(())
 }
 
 pub async fn versions(desk: &Desk, slug: &str, host: &str, out: &Output) -> Result<()> {
-    let session = desk.session(host).await?;
-    let versions = session.versions(slug).await;
-    session.close().await;
-    print_versions(out, &versions?);
+    let versions = desk
+        .with_session(host, async |s| s.versions(slug).await)
+        .await?;
+    print_versions(out, &versions);
     Ok(())
 }
 

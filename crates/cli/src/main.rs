@@ -275,7 +275,6 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Host(command) => host(&desk, command, out).await,
         Command::Deploy(args) => {
             let args = *args;
-            let session = desk.session(&args.host).await?;
             let request = DeployRequest {
                 paths: args.paths,
                 slug: args.slug,
@@ -285,11 +284,12 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
                 mode: args.mode,
                 settings: args.settings.request(),
             };
-            let report = session
-                .deploy(&request, &|event| out.deploy_event(&event))
-                .await;
-            session.close().await;
-            out.deploy_report(&report?);
+            let report = desk
+                .with_session(&args.host, async |s| {
+                    s.deploy(&request, &|event| out.deploy_event(&event)).await
+                })
+                .await?;
+            out.deploy_report(&report);
             Ok(())
         }
         Command::Apps(HostArg { host }) => {
@@ -297,47 +297,47 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             Ok(())
         }
         Command::Status(app) => {
-            with_session(&desk, &app.host, async |s| {
+            desk.with_session(&app.host, async |s| {
                 out.app_state(&s.status(&app.slug).await?);
-                Ok(())
+                anyhow::Ok(())
             })
             .await
         }
         Command::Stop(app) => {
-            with_session(&desk, &app.host, async |s| {
+            desk.with_session(&app.host, async |s| {
                 out.app_state(&s.stop(&app.slug).await?);
-                Ok(())
+                anyhow::Ok(())
             })
             .await
         }
         Command::Start(app) => {
-            with_session(&desk, &app.host, async |s| {
+            desk.with_session(&app.host, async |s| {
                 out.app_state(&s.start(&app.slug).await?);
-                Ok(())
+                anyhow::Ok(())
             })
             .await
         }
         Command::Restart(app) => {
-            with_session(&desk, &app.host, async |s| {
+            desk.with_session(&app.host, async |s| {
                 out.app_state(&s.restart(&app.slug).await?);
-                Ok(())
+                anyhow::Ok(())
             })
             .await
         }
         Command::Rm(app) => {
-            with_session(&desk, &app.host, async |s| {
+            desk.with_session(&app.host, async |s| {
                 out.removed(&app.slug, &s.remove(&app.slug).await?);
-                Ok(())
+                anyhow::Ok(())
             })
             .await
         }
         Command::Logs(args) => {
-            with_session(&desk, &args.app.host, async |s| {
+            desk.with_session(&args.app.host, async |s| {
                 let mut lines = s.logs(&args.app.slug, args.tail, args.follow).await?;
                 while let Some(line) = lines.next().await {
                     out.log_line(&line?);
                 }
-                Ok(())
+                anyhow::Ok(())
             })
             .await
         }
@@ -375,17 +375,6 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
 }
 
 /// Opens the host's tunnel, runs one operation, and closes the tunnel whatever happened.
-async fn with_session(
-    desk: &Desk,
-    host: &str,
-    op: impl AsyncFnOnce(&rdesk_core::desk::HostSession) -> Result<()>,
-) -> Result<()> {
-    let session = desk.session(host).await?;
-    let result = op(&session).await;
-    session.close().await;
-    result
-}
-
 async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
     match command {
         HostCommand::Add(args) => {
@@ -419,9 +408,9 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
         }
         HostCommand::List => out.hosts(&desk.hosts().await?),
         HostCommand::Check { name } => {
-            with_session(desk, &name, async |s| {
+            desk.with_session(&name, async |s| {
                 out.host_check(&s.check().await?);
-                Ok(())
+                anyhow::Ok(())
             })
             .await?
         }
@@ -430,7 +419,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
             port,
             remote_port,
         } => {
-            with_session(desk, &name, async |s| {
+            desk.with_session(&name, async |s| {
                 let dashboard = rdesk_core::dashboard::open(s, port, remote_port).await?;
                 out.message(
                     &format!(
@@ -440,7 +429,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                     &serde_json::to_value(&dashboard)?,
                 );
                 tokio::signal::ctrl_c().await?;
-                Ok(())
+                anyhow::Ok(())
             })
             .await?
         }

@@ -148,28 +148,20 @@ impl Desk {
         };
         let record = host_record(&new.name, &new.target, &public_url)?;
         let confirmed_key = match &new.confirmed_fingerprint {
-            Some(fp) => self.confirmed_key(&new.name, &new.target, fp).await?,
+            Some(fp) => confirmed_key(&new.name, &new.target, fp).await?,
             None => None,
         };
         self.store.add_host(record.clone()).await?;
-        let pinned = match &confirmed_key {
-            Some(line) => self
-                .store
-                .pin_host_key(&new.name, line)
-                .await
-                .map_err(DeskError::from),
-            None => Ok(()),
-        };
-        let connected = match (pinned, &new.secret) {
-            (Err(e), _) => Err(e),
-            (Ok(()), secret) => match secret {
-                Some((kind, secret)) => match self.keep_secret(&new.name, *kind, secret).await {
-                    Ok(()) => self.connect_with(&record, None, false).await,
-                    Err(e) => Err(e),
-                },
-                None => self.connect_with(&record, None, false).await,
-            },
-        };
+        let connected = async {
+            if let Some(line) = &confirmed_key {
+                self.store.pin_host_key(&new.name, line).await?;
+            }
+            if let Some((kind, secret)) = &new.secret {
+                self.keep_secret(&new.name, *kind, secret).await?;
+            }
+            self.connect_with(&record, None, false).await
+        }
+        .await;
         match connected {
             Ok(session) => {
                 let host_key_fingerprint =
@@ -210,28 +202,6 @@ impl Desk {
         Ok(offered_key(name, target)
             .await?
             .and_then(|l| fingerprint_of(&l)))
-    }
-
-    /// The key line the host offers, if its fingerprint is `confirmed`.
-    async fn confirmed_key(
-        &self,
-        name: &str,
-        target: &HostTarget,
-        confirmed: &str,
-    ) -> Result<Option<String>, DeskError> {
-        let Some(line) = offered_key(name, target).await? else {
-            return Ok(None);
-        };
-        let offered = fingerprint_of(&line).unwrap_or_default();
-        if offered == confirmed.trim() {
-            Ok(Some(line))
-        } else {
-            Err(DeskError::HostKeyNotConfirmed {
-                host: name.to_owned(),
-                confirmed: confirmed.trim().to_owned(),
-                offered,
-            })
-        }
     }
 
     /// Keeps `secret` in the OS keyring as the host's SSH password or key
@@ -440,6 +410,19 @@ impl Desk {
     pub async fn session(&self, host: &str) -> Result<HostSession, DeskError> {
         let record = self.host(host).await?;
         self.connect(&record).await
+    }
+
+    /// Runs `op` in a session of `host` and closes the session, whatever
+    /// `op` returned: what each shell's one-shot commands do.
+    pub async fn with_session<T, E: From<DeskError>>(
+        &self,
+        host: &str,
+        op: impl AsyncFnOnce(&HostSession) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let session = self.session(host).await?;
+        let result = op(&session).await;
+        session.close().await;
+        result
     }
 
     /// The host's apps, rebuilding the cache from its labels; the cached list
@@ -859,6 +842,27 @@ impl HostSession {
 
 /// How long learning a host's key may take.
 const HOST_KEY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The key line the host offers, if its fingerprint is `confirmed`.
+async fn confirmed_key(
+    name: &str,
+    target: &HostTarget,
+    confirmed: &str,
+) -> Result<Option<String>, DeskError> {
+    let Some(line) = offered_key(name, target).await? else {
+        return Ok(None);
+    };
+    let offered = fingerprint_of(&line).unwrap_or_default();
+    if offered == confirmed.trim() {
+        Ok(Some(line))
+    } else {
+        Err(DeskError::HostKeyNotConfirmed {
+            host: name.to_owned(),
+            confirmed: confirmed.trim().to_owned(),
+            offered,
+        })
+    }
+}
 
 /// The known_hosts line of the key an SSH host offers, learned without
 /// logging in; `None` for this machine's Docker.
