@@ -16,7 +16,7 @@ use bollard::query_parameters::{
 };
 use futures_util::stream::{BoxStream, StreamExt};
 
-use crate::error::{SpawnError, is_not_found};
+use crate::error::{SpawnError, is_conflict, is_not_found};
 use crate::rollout::Version;
 use crate::settings::{SecretEnv, Settings};
 use crate::state::{
@@ -333,6 +333,16 @@ impl DockerSpawner {
     }
 
     async fn remove_image(&self, reference: &str) -> Result<bool, SpawnError> {
+        self.remove_image_if(reference, false).await
+    }
+
+    /// Removes an image; with `keep_in_use`, an image something now builds
+    /// on or runs (Docker's 409) is kept instead of being an error.
+    async fn remove_image_if(
+        &self,
+        reference: &str,
+        keep_in_use: bool,
+    ) -> Result<bool, SpawnError> {
         let options = RemoveImageOptionsBuilder::default().build();
         match self
             .docker
@@ -341,6 +351,7 @@ impl DockerSpawner {
         {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) if keep_in_use && is_conflict(&e) => Ok(false),
             Err(e) => Err(SpawnError::docker(format!("remove image {reference}"))(e)),
         }
     }
@@ -395,6 +406,8 @@ impl DockerSpawner {
     /// Removes packages layers that no app image builds on any more. Only
     /// tagged ones: the untagged images of a build in progress carry the
     /// packages labels they inherit, and removing them breaks that build.
+    /// A layer another app's deploy is building on right now (Docker says it
+    /// is in use) is kept: it is about to be used again.
     async fn prune_packages_images(&self) -> Result<Vec<String>, SpawnError> {
         let used: Vec<String> = self
             .images(labels::ours(labels::Role::App, &[]))
@@ -411,7 +424,7 @@ impl DockerSpawner {
             let tagged = image.repo_tags.iter().any(|t| t != "<none>:<none>");
             if tagged
                 && !key.is_some_and(|k| used.contains(k))
-                && self.remove_image(&image.id).await?
+                && self.remove_image_if(&image.id, true).await?
             {
                 removed.extend(image.repo_tags);
             }

@@ -69,6 +69,17 @@ fn tail(lines: &[String]) -> String {
 }
 
 /// Whether a Docker error is a plain "no such object" (HTTP 404).
+/// Docker's 409: the object is in use (an image with child images or containers).
+pub(crate) fn is_conflict(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}
+
 pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
     matches!(
         err,
