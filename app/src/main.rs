@@ -32,7 +32,7 @@ fn App() -> impl IntoView {
     set_interval(move || ui.now.set(now_ms()), TICK);
     bridge::listen(events::DRAG_DROP, move |d: events::Dropped| ui.dropped(d));
     bridge::listen(events::APP_CHANGED, move |c: events::AppChanged| {
-        ui.reload(c.host)
+        ui.app_changed(c)
     });
     bridge::listen(events::HOST_CHANGED, move |c: events::HostChanged| {
         ui.reload(c.host)

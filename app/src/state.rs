@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::events::Dropped;
+use rdesk_ipc::events::{AppChanged, Dropped};
 use rdesk_ipc::{
     AppsList, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs, HostView, NoArgs,
     PathsArgs, cmd,
@@ -127,6 +127,21 @@ impl Ui {
                 self.reload(host.name);
             }
         });
+    }
+
+    /// An app's status changed on a host (its events stream said so): shown
+    /// at once, then the host's apps are read again for the rest.
+    pub fn app_changed(self, change: AppChanged) {
+        self.apps.update(|m| {
+            if let Some(app) = m
+                .get_mut(&change.host)
+                .and_then(|l| l.apps.iter_mut().find(|a| a.slug == change.slug))
+            {
+                app.status = change.status.clone();
+                app.updated_at = now_ms();
+            }
+        });
+        self.reload(change.host);
     }
 
     /// Asks the host for its apps (the cache when it cannot be reached).
