@@ -100,7 +100,7 @@ pub async fn store_figures() -> BenchResult<()> {
     times.sort();
     let query = times[times.len() / 2];
     let clock = Instant::now();
-    let svg = synthetic
+    let chart = synthetic
         .chart(
             "synthetic",
             Some(&slug(7)),
@@ -114,7 +114,7 @@ pub async fn store_figures() -> BenchResult<()> {
         "  24 h chart of one app: query {:.2} ms median of 25 ({points} points; goal <= 20 ms); query and SVG {:.1} ms ({} KB)",
         query.as_secs_f64() * 1000.0,
         render.as_secs_f64() * 1000.0,
-        svg.len() / 1024
+        chart.svg.len() / 1024
     );
     let size = store.size_bytes().await?;
     println!(

@@ -158,11 +158,11 @@ impl Desktop {
         panic!("`{css}` never matched; last text: {last:?}");
     }
 
-    /// Polls the inner HTML of the first element matching `css` until
-    /// `wanted` holds (60 s at most).
+    /// Polls the HTML of the first element matching `css`, the element
+    /// itself included, until `wanted` holds (60 s at most).
     async fn wait_html(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let script = "const e = document.querySelector(arguments[0]); return e ? e.innerHTML : '';";
+        let script = "const e = document.querySelector(arguments[0]); return e ? e.outerHTML : '';";
         let mut last = String::new();
         while Instant::now() < deadline {
             if let Ok(Value::String(html)) =
@@ -508,21 +508,32 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     );
     ui.shot("04a-settings").await;
 
-    // The app's charts, drawn by the core as SVG, one metric at a time.
-    let cpu = ui.wait_html("#chart", |h| h.contains("<svg")).await;
-    assert!(cpu.contains("ui-hello: CPU"), "{cpu:.300}");
+    // The app's charts, drawn by the core as SVG, one metric at a time: an
+    // image (a data: URL, never markup in the page) described in words.
+    let cpu = ui.wait_html("#chart", is_chart_image).await;
+    assert!(
+        cpu.contains("alt=\"ui-hello: CPU; latest cpu "),
+        "{cpu:.300}"
+    );
+    assert!(cpu.contains("%3Csvg"), "{cpu:.300}");
     ui.click("#chart-memory").await;
-    ui.wait_html("#chart", |h| h.to_lowercase().contains("ui-hello: memory"))
-        .await;
+    ui.wait_html("#chart", |h| {
+        is_chart_image(h) && h.contains("alt=\"ui-hello: memory; latest used ")
+    })
+    .await;
     ui.click("#chart-uptime").await;
-    ui.wait_html("#chart", |h| h.contains("<svg") && h.contains("ui-hello"))
-        .await;
+    ui.wait_html("#chart", |h| {
+        is_chart_image(h) && h.contains("alt=\"vps: uptime") && h.contains("ui-hello")
+    })
+    .await;
     ui.shot("04b-charts").await;
 
     ui.click("a.host[data-host=vps]").await;
     // The host's overview: its totals.
-    ui.wait_html("#chart", |h| h.contains("<svg") && h.contains("CPU"))
-        .await;
+    ui.wait_html("#chart", |h| {
+        is_chart_image(h) && h.contains("(all apps): CPU")
+    })
+    .await;
     ui.click(&format!("{row} button.stop")).await;
     ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
         .await;
@@ -777,4 +788,9 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     ui.shot("02-back").await;
     ui.close().await;
     cli.ok(&["rm", slug, "--host", "vps"]);
+}
+
+/// A chart shown as an `<img>` of an SVG `data:` URL.
+fn is_chart_image(html: &str) -> bool {
+    html.starts_with("<img") && html.contains("src=\"data:image/svg+xml;charset=utf-8,%3C")
 }

@@ -32,8 +32,7 @@ pub struct Standin {
 
 impl Standin {
     pub fn from_env(test: &str) -> Option<Self> {
-        if std::env::var("RDESK_E2E").as_deref() != Ok("1") {
-            eprintln!("{test}: skipped (set RDESK_E2E=1, as `cargo xtask test` does)");
+        if !e2e_enabled(test) {
             return None;
         }
         let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
@@ -57,6 +56,21 @@ impl Standin {
     pub fn add_to(&self, desk: &Rdesk) {
         desk.add_vps(&self.ssh, &self.identity, &self.public_url);
     }
+}
+
+/// Whether the end-to-end environment is set (`RDESK_E2E=1`, as `cargo xtask
+/// test` sets it). Without it a test says it is skipped, except under CI
+/// (`CI` set), where a test never skips silently: it fails.
+pub fn e2e_enabled(test: &str) -> bool {
+    if std::env::var("RDESK_E2E").as_deref() == Ok("1") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: CI is set but RDESK_E2E=1 is not: run it through `cargo xtask test`"
+    );
+    eprintln!("{test}: skipped (set RDESK_E2E=1, as `cargo xtask test` does)");
+    false
 }
 
 /// The `rdesk` binary, built once per test run.

@@ -24,11 +24,14 @@ pub struct Vps {
 impl Vps {
     /// The VPS, unless the end-to-end environment is not set up (then `what` says it is skipped).
     pub fn from_env(what: &str) -> Option<Vps> {
-        if std::env::var("RDESK_E2E").as_deref() != Ok("1") {
-            eprintln!("{what}: skipped (set RDESK_E2E=1, as `cargo xtask test` does)");
+        if !crate::e2e_enabled(what) {
             return None;
         }
         let Ok(ssh) = std::env::var("RDESK_VPS_SSH") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{what}: CI is set but RDESK_VPS_SSH is not: the bare VPS stand-in is missing"
+            );
             eprintln!("{what}: skipped (RDESK_VPS_SSH is not set: no bare VPS stand-in)");
             return None;
         };

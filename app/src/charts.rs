@@ -1,10 +1,12 @@
 //! Charts of an app (or, without an app, of the host's totals): one metric
 //! at a time over 1 h, 24 h or 7 d, drawn by the core as SVG and shown as
-//! it comes; the uptime grid shows every app of the host.
+//! it comes; the uptime grid shows every app of the host. A chart reaches the
+//! page as an image (a `data:` URL), never as markup, with its description
+//! in words as the text alternative.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{ChartArgs, cmd};
+use rdesk_ipc::{ChartArgs, ChartView, cmd};
 
 use crate::bridge::invoke;
 
@@ -21,7 +23,7 @@ const RANGES: [&str; 3] = ["1h", "24h", "7d"];
 pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
     let metric = RwSignal::new("cpu".to_owned());
     let range = RwSignal::new("1h".to_owned());
-    let svg = RwSignal::new(None::<Result<String, String>>);
+    let chart = RwSignal::new(None::<Result<ChartView, String>>);
     Effect::new(move |_| {
         let args = ChartArgs {
             host: host.clone(),
@@ -30,7 +32,7 @@ pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
             range: range.get(),
         };
         spawn_local(async move {
-            svg.set(Some(
+            chart.set(Some(
                 invoke::<cmd::Chart>(&args).await.map_err(|e| e.message),
             ));
         });
@@ -47,11 +49,21 @@ pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
                     {RANGES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect::<Vec<_>>()}
                 </select>
             </div>
-            {move || match svg.get() {
-                Some(Ok(svg)) => view! { <div id="chart" class="chart" inner_html=svg></div> }.into_any(),
+            {move || match chart.get() {
+                Some(Ok(chart)) => view! {
+                    <img id="chart" class="chart" src=svg_data_url(&chart.svg)
+                        alt=chart.description.clone() title=chart.description />
+                }.into_any(),
                 Some(Err(e)) => view! { <p id="chart" class="bad">{e}</p> }.into_any(),
                 None => view! { <p class="muted">"Drawing…"</p> }.into_any(),
             }}
         </div>
     }
+}
+
+/// An SVG document as a `data:` URL for an `<img>`: the browser renders it as
+/// a picture, so nothing in it runs or joins the page.
+fn svg_data_url(svg: &str) -> String {
+    let encoded: String = js_sys::encode_uri_component(svg).into();
+    format!("data:image/svg+xml;charset=utf-8,{encoded}")
 }

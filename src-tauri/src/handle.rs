@@ -14,10 +14,10 @@ use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
-    BootstrapStep, BootstrapSummary, CallArgs, ChartArgs, DeployArgs, DeployProgress, DeployResult,
-    DropPreview, ErrorCode, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs,
-    LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SettingsView,
-    SwitchResult,
+    BootstrapStep, BootstrapSummary, CallArgs, ChartArgs, ChartView, DeployArgs, DeployProgress,
+    DeployResult, DropPreview, ErrorCode, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError,
+    LifecycleArgs, LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs,
+    SettingsView, SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -251,7 +251,7 @@ pub async fn stop_logs(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()>
     Ok(())
 }
 
-pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<String> {
+pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<ChartView> {
     use rdesk_core::charts::{Metric, parse_range};
     let metric = Metric::parse(&args.metric).map_err(convert::error)?;
     let range_ms = parse_range(&args.range).map_err(convert::error)?;
@@ -260,6 +260,10 @@ pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<Strin
         .desk
         .chart(&args.host, args.slug.as_deref(), metric, range_ms, now_ms)
         .await
+        .map(|chart| ChartView {
+            svg: chart.svg,
+            description: chart.description,
+        })
         .map_err(convert::error)
 }
 

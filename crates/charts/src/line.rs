@@ -31,6 +31,27 @@ pub struct LineChart {
     pub limit: Option<Limit>,
 }
 
+impl LineChart {
+    /// The chart in words, for a picture's text alternative: its title and
+    /// each series' latest value (and the limit), e.g.
+    /// `sales: memory; latest used 201M; limit 268M (memory (bytes))`.
+    pub fn describe(&self) -> String {
+        let latest: Vec<String> = self
+            .series
+            .iter()
+            .map(|s| match s.points.last() {
+                Some((_, v)) => format!("{} {}", s.label, short_number(*v)),
+                None => format!("{} no samples", s.label),
+            })
+            .collect();
+        let mut text = format!("{}; latest {}", self.title, latest.join(", "));
+        if let Some(limit) = &self.limit {
+            text.push_str(&format!("; {} {}", limit.label, short_number(limit.value)));
+        }
+        format!("{text} ({})", self.y_label)
+    }
+}
+
 /// Draws the chart as an SVG document.
 pub fn line_chart_svg(chart: &LineChart) -> Result<String, ChartError> {
     if chart.to_ms <= chart.from_ms {
@@ -152,6 +173,34 @@ mod tests {
         assert_eq!(short_number(1536.0), "1.54k");
         assert_eq!(short_number(268_435_456.0), "268M");
         assert_eq!(short_number(12.5), "12.5");
+    }
+
+    #[test]
+    fn a_chart_in_words_names_its_latest_values_and_limit() {
+        let chart = LineChart {
+            title: "sales: memory".into(),
+            y_label: "memory (bytes)".into(),
+            from_ms: 0,
+            to_ms: 10,
+            series: vec![
+                TimeSeries {
+                    label: "used".into(),
+                    points: vec![(1, 1024.0), (2, 201_000_000.0)],
+                },
+                TimeSeries {
+                    label: "cache".into(),
+                    points: vec![],
+                },
+            ],
+            limit: Some(Limit {
+                label: "limit".into(),
+                value: 268_435_456.0,
+            }),
+        };
+        assert_eq!(
+            chart.describe(),
+            "sales: memory; latest used 201M, cache no samples; limit 268M (memory (bytes))"
+        );
     }
 
     #[test]

@@ -59,6 +59,41 @@ pub struct UptimeGrid {
     pub rows: Vec<UptimeRow>,
 }
 
+impl UptimeGrid {
+    /// The grid in words, for a picture's text alternative: its title and
+    /// each app's share of cells up and its latest known status, e.g.
+    /// `uptime; sales up 98% (now up); shop up 50% (now down)`.
+    pub fn describe(&self) -> String {
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let known = row.cells.iter().filter(|c| **c != CellStatus::NoData);
+                let (up, all) = known.fold((0usize, 0usize), |(up, all), c| {
+                    (up + usize::from(*c == CellStatus::Up), all + 1)
+                });
+                let now = row
+                    .cells
+                    .iter()
+                    .rev()
+                    .find(|c| **c != CellStatus::NoData)
+                    .map_or(CellStatus::NoData, |c| *c);
+                match (up * 100).checked_div(all) {
+                    Some(percent) => {
+                        format!("{} up {percent}% (now {})", row.name, now.name())
+                    }
+                    None => format!("{} no data", row.name),
+                }
+            })
+            .collect();
+        if rows.is_empty() {
+            format!("{}; no apps", self.title)
+        } else {
+            format!("{}; {}", self.title, rows.join("; "))
+        }
+    }
+}
+
 const LEFT: i32 = 140;
 const TOP: i32 = 44;
 const ROW: i32 = 22;
@@ -160,4 +195,38 @@ where
         x += 100;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grid_in_words_gives_each_apps_share_up_and_its_latest_status() {
+        use CellStatus::{Down, NoData, Up};
+        let grid = UptimeGrid {
+            title: "vps: uptime".into(),
+            from_ms: 0,
+            cell_ms: 60_000,
+            rows: vec![
+                UptimeRow {
+                    name: "sales".into(),
+                    cells: vec![NoData, Up, Up, Up, Down, NoData],
+                },
+                UptimeRow {
+                    name: "new".into(),
+                    cells: vec![NoData, NoData],
+                },
+            ],
+        };
+        assert_eq!(
+            grid.describe(),
+            "vps: uptime; sales up 75% (now down); new no data"
+        );
+        let empty = UptimeGrid {
+            rows: vec![],
+            ..grid
+        };
+        assert_eq!(empty.describe(), "vps: uptime; no apps");
+    }
 }

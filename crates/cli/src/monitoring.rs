@@ -82,14 +82,19 @@ pub async fn metrics(desk: &Desk, args: MetricsArgs, out: &Output) -> Result<()>
 pub async fn chart(desk: &Desk, args: ChartArgs, out: &Output) -> Result<()> {
     let metric = Metric::parse(&args.metric)?;
     let range = parse_range(&args.range)?;
-    let svg = desk
+    let chart = desk
         .chart(&args.host, args.slug.as_deref(), metric, range, now_ms())
         .await?;
-    std::fs::write(&args.out, svg)
+    std::fs::write(&args.out, chart.svg)
         .with_context(|| format!("writing the chart to {}", args.out.display()))?;
     out.message(
-        &format!("wrote {}", args.out.display()),
-        &serde_json::json!({ "chart": args.out, "metric": args.metric, "range": args.range }),
+        &format!("wrote {}: {}", args.out.display(), chart.description),
+        &serde_json::json!({
+            "chart": args.out,
+            "metric": args.metric,
+            "range": args.range,
+            "description": chart.description,
+        }),
     );
     Ok(())
 }

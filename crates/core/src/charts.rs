@@ -84,8 +84,8 @@ impl Desk {
             .await?)
     }
 
-    /// A chart of one metric as an SVG document. `Uptime` shows every app of
-    /// the host (or only `slug`).
+    /// A chart of one metric as an SVG document with its description in
+    /// words. `Uptime` shows every app of the host (or only `slug`).
     pub async fn chart(
         &self,
         host: &str,
@@ -93,18 +93,31 @@ impl Desk {
         metric: Metric,
         range_ms: i64,
         now_ms: i64,
-    ) -> Result<String, DeskError> {
-        let svg = if metric == Metric::Uptime {
+    ) -> Result<ChartPicture, DeskError> {
+        let (svg, description) = if metric == Metric::Uptime {
             self.host(host).await?;
             let from_ms = now_ms - range_ms;
             let events = self.store().status_timeline(host, from_ms, now_ms).await?;
-            uptime_svg(&uptime_grid(host, slug, &events, from_ms, now_ms))
+            let grid = uptime_grid(host, slug, &events, from_ms, now_ms);
+            (uptime_svg(&grid), grid.describe())
         } else {
             let series = self.metrics(host, slug, range_ms, now_ms).await?;
-            line_chart_svg(&line_chart(&series, metric))
+            let chart = line_chart(&series, metric);
+            (line_chart_svg(&chart), chart.describe())
         };
-        svg.map_err(|e| DeskError::Chart(e.to_string()))
+        Ok(ChartPicture {
+            svg: svg.map_err(|e| DeskError::Chart(e.to_string()))?,
+            description,
+        })
     }
+}
+
+/// A drawn chart: the SVG document and the same in words (its title and
+/// latest values), for a text alternative.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPicture {
+    pub svg: String,
+    pub description: String,
 }
 
 /// The line chart of one metric of a series.

@@ -49,7 +49,7 @@ macro_rules! for_each_command {
                 history: History($crate::AppArgs) -> $crate::HistoryView,
                 stop_logs: StopLogs($crate::AppArgs) -> (),
                 app_settings: AppSettings($crate::AppArgs) -> $crate::AppSettingsView,
-                chart: Chart($crate::ChartArgs) -> String,
+                chart: Chart($crate::ChartArgs) -> $crate::ChartView,
                 overview: Overview($crate::NoArgs) -> $crate::OverviewView,
                 settings: Settings($crate::NoArgs) -> $crate::SettingsView,
                 set_settings: SetSettings($crate::SettingsView) -> $crate::SettingsView,

@@ -225,6 +225,14 @@ pub struct ChartArgs {
     pub range: String,
 }
 
+/// A drawn chart: the SVG document (shown as an image, never as markup in
+/// the page) and the same in words, its text alternative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartView {
+    pub svg: String,
+    pub description: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogsArgs {
     pub host: String,

@@ -62,6 +62,11 @@ fn e2e_enabled(test: &str) -> bool {
     if std::env::var("RDESK_E2E").as_deref() == Ok("1") {
         return true;
     }
+    // Under CI a test never skips silently.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "real_rserve::{test}: CI is set but RDESK_E2E=1 is not: run it through `cargo xtask test`"
+    );
     // Straight to stderr, past the test harness's output capture.
     let _ = writeln!(
         std::io::stderr(),
