@@ -38,6 +38,9 @@ function plain(value) {
 
 let stage = 'connect';
 setTimeout(() => fail(stage, 'timed out'), 15000);
+// rserve-js sets no 'error' handler on its socket: a refused upgrade (e.g.
+// Traefik's 403 for a caller outside the allow-list) is thrown from ws.
+process.on('uncaughtException', (e) => fail(stage, e));
 
 const s = Rserve.create({
   host: url,
