@@ -3,35 +3,56 @@
 #   Rscript /opt/rserve/start.R
 #
 # Environment:
-#   APP_DIR      folder with the app's R files (default /app, read-only)
-#   RSERVE_MODE  "ocap" (default): clients may call only the app's top-level
-#                functions, through Rserve object capabilities;
-#                "eval": plain Rserve eval, for trusted clients only
-#   QAP_PORT     QAP1 over TCP (default 6311)
-#   WS_PORT      QAP1 over WebSocket, subprotocol "QAP1" (default 8081)
+#   APP_DIR       folder with the app's R files (default /app, read-only)
+#   RSERVE_MODE   "ocap" (default): clients may call only the app's top-level
+#                 functions, through Rserve object capabilities;
+#                 "eval": plain Rserve eval, for trusted clients only
+#   QAP_PORT      QAP1 over TCP (default 6311)
+#   WS_PORT       QAP1 over WebSocket, subprotocol "QAP1" (default 8081)
+#   RDESK_ACCESS  "public" (anyone who reaches the app) or "token" (default:
+#                 callers present a token; eval mode always needs one)
+#   RDESK_TOKENS  file of the app's token hashes (default
+#                 /run/rserve-desk/access/tokens, a read-only mount), one line
+#                 per token: id, SHA-256 of the token (hex), created, name,
+#                 separated by tabs; read again at every login, so a token
+#                 added or revoked counts from the next login on
+#   RDESK_MEMORY_MB  the container's memory limit; Rserve's input buffer is
+#                 limited to an eighth and its send buffer to a quarter of it,
+#                 so an oversized request is refused (ERR_data_overflow)
+#                 instead of the container being killed
 #
 # What it does:
 #   1. sources every *.R file under APP_DIR (recursively, in C-locale order of
 #      their relative paths) into one app environment; a file that fails to
 #      parse or run stops the start with a non-zero exit and a message naming
 #      the file and R's error;
-#   2. ocap mode: defines oc.init() returning a named list of Rserve::ocap()
-#      wrappers, one per top-level function of those files whose name does not
-#      start with "." (helpers defined inside functions, base and package
-#      functions are never exposed); each wrapper accepts only values as
-#      arguments (no symbols or calls, which Rserve would evaluate) and turns
-#      an R error into a value of class "rdesk_error" (list(message = R's
-#      message)) because Rserve itself sends no error text back for a failed
-#      OCAP call;
+#   2. ocap mode: defines oc.init() returning ONE capability, as rserve-js and
+#      RCloud expect (`s.ocap(cb)` calls it):
+#      - public: calling it (arguments are ignored, never evaluated) returns
+#        the named list of the app's function capabilities;
+#      - token: it is `authenticate(token)`; the token's SHA-256 is compared in
+#        constant time with every stored hash; a right token returns the
+#        function list, a missing, malformed, wrong or revoked one an R error,
+#        and the third failure on one connection ends that connection;
+#      each function capability wraps one top-level function of those files
+#      whose name does not start with "." (helpers defined inside functions,
+#      base and package functions are never exposed); a wrapper accepts only
+#      plain values as arguments, checked recursively through lists and
+#      attributes (no symbols, calls, formulas, functions, environments, S4
+#      objects or external pointers, which Rserve would evaluate or which
+#      could run code), and turns an R error into a value of class
+#      "rdesk_error" (list(message = R's message)) because Rserve itself
+#      sends no error text back for a failed OCAP call;
 #      eval mode: copies the app's objects into the global environment, where
-#      Rserve evaluates;
+#      Rserve evaluates, and requires a QAP login (user name ignored, the
+#      token as password) checked by the same token comparison;
 #   3. if the app defines a top-level function health(), calls it and stops
 #      (non-zero exit, R's message) unless it returns TRUE, so a version that
 #      cannot serve never listens and never turns healthy;
 #   4. writes an Rserve configuration into a private temporary folder and runs
 #      Rserve in the foreground with it (no user-written Rserve configuration,
-#      no authentication, no plain-text passwords), with APP_DIR as the
-#      working directory of every call.
+#      no plain-text password file), with APP_DIR as the working directory of
+#      every call.
 
 local({
     fail <- function(...) {
@@ -57,9 +78,22 @@ local({
     qap_port <- env_port("QAP_PORT", 6311L)
     ws_port <- env_port("WS_PORT", 8081L)
     if (qap_port == ws_port) fail("QAP_PORT and WS_PORT must differ (both are ", qap_port, ")")
+    access <- tolower(Sys.getenv("RDESK_ACCESS", ""))
+    if (!nzchar(access)) access <- "token"
+    if (!access %in% c("public", "token"))
+        fail("RDESK_ACCESS must be 'public' or 'token', got '", Sys.getenv("RDESK_ACCESS"), "'")
+    if (mode == "eval" && access != "token")
+        fail("an eval-mode app hands R to its callers, so it is never public: RDESK_ACCESS must be 'token'")
+    tokens_file <- Sys.getenv("RDESK_TOKENS", "")
+    if (!nzchar(tokens_file)) tokens_file <- "/run/rserve-desk/access/tokens"
+    memory_mb <- Sys.getenv("RDESK_MEMORY_MB", "")
+    if (nzchar(memory_mb) && !grepl("^[0-9]{2,7}$", memory_mb))
+        fail("RDESK_MEMORY_MB must be a number of megabytes, got '", memory_mb, "'")
 
     if (!requireNamespace("Rserve", quietly = TRUE))
         fail("the R package Rserve is not installed")
+    if (access == "token" && !requireNamespace("digest", quietly = TRUE))
+        fail("the R package digest (SHA-256 of tokens) is not installed")
     if (!dir.exists(app_dir)) fail("APP_DIR '", app_dir, "' is not a folder")
     app_dir <- normalizePath(app_dir, mustWork = TRUE)
     # Relative paths in the app (read.csv("data/x.csv")) resolve against
@@ -107,34 +141,90 @@ local({
                      logical(1))
     exposed <- names_all[is_fun & !startsWith(names_all, ".")]
 
+    # A token is `rdt_<8 hex id>_<64 hex secret>`; the tokens file keeps only
+    # its SHA-256. Every stored hash is compared, each in constant time, so
+    # neither the answer's timing nor an early exit tells how close a guess was.
+    token_pattern <- "^rdt_[0-9a-f]{8}_[0-9a-f]{64}$"
+    token_is_valid <- function(token) {
+        if (!is.character(token) || length(token) != 1L || is.na(token) ||
+            !grepl(token_pattern, token)) return(FALSE)
+        lines <- tryCatch(readLines(tokens_file, warn = FALSE), error = function(e) character())
+        fields <- strsplit(lines, "\t", fixed = TRUE)
+        stored <- vapply(fields, function(f) if (length(f) >= 2L) f[[2L]] else "", character(1))
+        stored <- stored[grepl("^[0-9a-f]{64}$", stored)]
+        given <- as.integer(charToRaw(digest::digest(token, algo = "sha256", serialize = FALSE)))
+        matches <- vapply(stored, function(h) {
+            sum(bitwXor(as.integer(charToRaw(h)), given)) == 0L
+        }, logical(1))
+        any(matches)
+    }
+
     if (mode == "ocap") {
-        # Registered per connection: oc.init() runs in the forked child that
-        # serves one client, so every client gets its own random references.
+        # A value is data: the plain vector types and lists of them, with
+        # attributes that are values too. Everything else (symbols, calls and
+        # formulas, functions, environments, S4 objects, external pointers,
+        # promises) is refused wherever it sits, up to 64 levels deep.
+        value_types <- c("NULL", "logical", "integer", "double", "complex", "character",
+                         "raw", "list")
+        is_value <- function(x, depth = 0L) {
+            if (depth > 64L || isS4(x) || !typeof(x) %in% value_types) return(FALSE)
+            for (a in attributes(x)) if (!is_value(a, depth + 1L)) return(FALSE)
+            if (is.list(x)) for (item in x) if (!is_value(item, depth + 1L)) return(FALSE)
+            TRUE
+        }
         rdesk_error <- function(message) structure(list(message = message), class = "rdesk_error")
-        make_oc_init <- function(app, exposed) {
+        function_capabilities <- function(app, exposed) {
+            caps <- lapply(exposed, function(name) {
+                fun <- get(name, envir = app, inherits = FALSE)
+                wrapper <- function(...) {
+                    # Rserve evaluates the call it receives, so an argument
+                    # that is not a value would run as R code before the
+                    # function sees it: look at the arguments unevaluated.
+                    args <- as.list(substitute(list(...)))[-1L]
+                    if (!all(vapply(args, is_value, logical(1))))
+                        return(rdesk_error(paste(
+                            "arguments must be plain values (vectors and lists of them),",
+                            "not R symbols, calls, formulas, functions, environments or S4 objects")))
+                    tryCatch(fun(...), error = function(e) rdesk_error(conditionMessage(e)))
+                }
+                Rserve::ocap(wrapper, name)
+            })
+            names(caps) <- exposed
+            caps
+        }
+        # Registered per connection: oc.init() runs in the forked child that
+        # serves one client, so every client gets its own random references
+        # and its own count of failed logins.
+        make_oc_init <- function(app, exposed, access) {
             force(app)
             force(exposed)
+            force(access)
             function() {
-                caps <- lapply(exposed, function(name) {
-                    fun <- get(name, envir = app, inherits = FALSE)
-                    wrapper <- function(...) {
-                        # Rserve evaluates the call it receives, so an argument
-                        # that is a symbol or a call would run as R code
-                        # before the function sees it: only values may pass.
-                        args <- as.list(substitute(list(...)))[-1L]
-                        if (any(vapply(args, is.language, logical(1))))
-                            return(rdesk_error("arguments must be values, not R symbols or calls"))
-                        tryCatch(fun(...), error = function(e) rdesk_error(conditionMessage(e)))
+                if (access == "public")
+                    return(Rserve::ocap(function(...) function_capabilities(app, exposed),
+                                        "functions"))
+                failures <- 0L
+                Rserve::ocap(function(token) {
+                    given <- if (missing(token)) NULL else substitute(token)
+                    if (token_is_valid(given)) return(function_capabilities(app, exposed))
+                    failures <<- failures + 1L
+                    if (failures >= 3L) {
+                        message("rserve-desk: a connection gave 3 wrong tokens; closing it")
+                        tools::pskill(Sys.getpid(), tools::SIGKILL)
                     }
-                    Rserve::ocap(wrapper, name)
-                })
-                names(caps) <- exposed
-                caps
+                    # call. = FALSE: R would otherwise print the call, token and all, in the log.
+                    stop(if (is.null(given)) "this app needs a token: call the first capability with it"
+                         else "this token is not valid for this app (wrong or revoked)", call. = FALSE)
+                }, "authenticate")
             }
         }
-        assign("oc.init", make_oc_init(app, exposed), envir = globalenv())
+        assign("oc.init", make_oc_init(app, exposed, access), envir = globalenv())
     } else {
         for (n in ls(app, all.names = TRUE)) assign(n, get(n, envir = app), envir = globalenv())
+        # Rserve's `auth.function`: called with c(user, password) at QAP login.
+        assign(".rdesk_login", function(credentials) {
+            length(credentials) == 2L && token_is_valid(credentials[[2L]])
+        }, envir = globalenv())
     }
 
     # The configuration lives in a private temporary folder of this process.
@@ -147,22 +237,25 @@ local({
         sprintf("websockets.port %d", ws_port),
         "websockets.qap enable",
         "websockets.text disable",
-        "auth disable",
-        "plaintext disable",
+        if (mode == "eval") c("auth required", "plaintext enable", "auth.function .rdesk_login")
+        else c("auth disable", "plaintext disable"),
         "fileio disable",
         "shutdown disable",
         "interactive no",
         "daemon disable",
         "keep.alive enable",
         "encoding utf8",
-        if (mode == "ocap") c("qap.oc enable", "websockets.qap.oc enable")
+        if (mode == "ocap") c("qap.oc enable", "websockets.qap.oc enable"),
+        # Both in kB; without a limit Rserve takes up to 256 MB in and sends anything.
+        if (nzchar(memory_mb)) c(sprintf("maxinbuf %.0f", max(1024, as.numeric(memory_mb) * 128)),
+                                 sprintf("maxsendbuf %.0f", max(2048, as.numeric(memory_mb) * 256)))
     )
     conf_file <- file.path(work, "Rserve.conf")
     writeLines(conf, conf_file)
     Sys.chmod(conf_file, mode = "0600")
 
-    cat(sprintf("rserve-desk: %s mode, QAP port %d, WebSocket port %d, %s: %s\n",
-                mode, qap_port, ws_port,
+    cat(sprintf("rserve-desk: %s mode, %s access, QAP port %d, WebSocket port %d, %s: %s\n",
+                mode, access, qap_port, ws_port,
                 if (mode == "ocap") "exposed functions" else "functions visible to eval",
                 if (length(exposed)) paste(exposed, collapse = ", ") else "(none)"))
     flush(stdout())

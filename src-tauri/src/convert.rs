@@ -118,3 +118,19 @@ mod tests {
         );
     }
 }
+
+pub fn access(s: &rdesk_core::spawner::Settings) -> rdesk_ipc::AccessView {
+    rdesk_ipc::AccessView {
+        access: s.access.as_str().to_owned(),
+        allow: s.allow.iter().map(ToString::to_string).collect(),
+    }
+}
+
+pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
+    rdesk_ipc::TokenInfo {
+        id: t.id.clone(),
+        prefix: t.prefix.clone(),
+        name: t.name.clone(),
+        created_ms: t.created_ms,
+    }
+}

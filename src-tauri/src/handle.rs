@@ -12,6 +12,7 @@ use rdesk_core::desk::{DeployRequest, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
+use rdesk_ipc::{AccessView, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
     BootstrapStep, BootstrapSummary, CallArgs, ChartArgs, ChartView, DeployArgs, DeployProgress,
@@ -441,4 +442,82 @@ pub async fn deploy(
         answering: report.answering,
         duration_ms: report.duration_ms,
     })
+}
+
+pub async fn app_access(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<AccessView> {
+    let state = shell
+        .desk
+        .with_session(&args.host, async |s| s.status(&args.slug).await)
+        .await
+        .map_err(convert::error)?;
+    Ok(convert::access(&state.settings))
+}
+
+pub async fn set_app_access(
+    app: &AppHandle,
+    shell: &Shell,
+    args: SetAccessArgs,
+    progress: Channel<DeployProgress>,
+) -> Reply<SwitchResult> {
+    let request = SettingsRequest {
+        access: args.access.filter(|a| !a.is_empty()),
+        no_allow: args.allow.as_ref().is_some_and(Vec::is_empty),
+        allow: args.allow.unwrap_or_default(),
+        ..SettingsRequest::default()
+    };
+    let report = shell
+        .desk
+        .with_session(&args.host, async |s| {
+            s.apply_settings(&args.slug, &request, &deploy_progress(&progress))
+                .await
+        })
+        .await
+        .map_err(convert::error)?;
+    tray::refresh(app).await;
+    Ok(SwitchResult {
+        slug: report.slug,
+        image: report.deployed.image,
+        url: report.url,
+        answering: report.answering,
+        duration_ms: report.duration_ms,
+    })
+}
+
+pub async fn tokens(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Vec<TokenInfo>> {
+    let tokens = shell
+        .desk
+        .tokens(&args.host, &args.slug)
+        .await
+        .map_err(convert::error)?;
+    Ok(tokens.iter().map(convert::token).collect())
+}
+
+pub async fn create_token(
+    _: &AppHandle,
+    shell: &Shell,
+    args: CreateTokenArgs,
+) -> Reply<NewTokenView> {
+    let made = shell
+        .desk
+        .create_token(&args.host, &args.slug, &args.name)
+        .await
+        .map_err(convert::error)?;
+    Ok(NewTokenView {
+        info: TokenInfo {
+            prefix: format!("rdt_{}_", made.id),
+            id: made.id,
+            name: made.name,
+            created_ms: made.created_ms,
+        },
+        token: made.token,
+    })
+}
+
+pub async fn revoke_token(_: &AppHandle, shell: &Shell, args: TokenArgs) -> Reply<TokenInfo> {
+    let revoked = shell
+        .desk
+        .revoke_token(&args.host, &args.slug, &args.id)
+        .await
+        .map_err(convert::error)?;
+    Ok(convert::token(&revoked))
 }

@@ -20,6 +20,7 @@ mod docker;
 mod dockerd;
 mod facts;
 mod http;
+mod node;
 mod procs;
 mod pwuser;
 mod run;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::facts::{Standin, shell_quote};
-use crate::{apt, base, cran, debian, dockerd, pwuser, sshd, traefik, ui, vps};
+use crate::{apt, base, cran, debian, dockerd, node, pwuser, sshd, traefik, ui, vps};
 
 /// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
 /// test runs) take turns instead of racing.
@@ -43,6 +43,7 @@ pub fn up(st: &Standin) -> Result<()> {
         "check: build on the network installs from the repository",
         || cran::install_check(st),
     )?;
+    ui::step("rserve-js for the tests (npm)", || node::up(st))?;
     ui::step("password user", || pwuser::up(st))?;
     ui::step("sshd", || sshd::up(st))?;
     ui::step("check: Docker socket over SSH", || sshd::forward_check(st))?;

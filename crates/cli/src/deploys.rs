@@ -40,6 +40,17 @@ pub struct SettingsArgs {
     /// Stop passing a secret variable (repeatable).
     #[arg(long = "unset-secret")]
     unset_secrets: Vec<String>,
+    /// Who may call the app: `token` (callers present a token; the default
+    /// for new apps, and required for eval apps) or `public`.
+    #[arg(long)]
+    access: Option<String>,
+    /// Only callers from this network may connect, e.g. 203.0.113.0/24
+    /// (repeatable; replaces the current list).
+    #[arg(long = "allow")]
+    allow: Vec<String>,
+    /// Drop the IP allow-list.
+    #[arg(long = "no-allow", conflicts_with = "allow")]
+    no_allow: bool,
 }
 
 impl SettingsArgs {
@@ -53,6 +64,9 @@ impl SettingsArgs {
             unset_env: self.unset_env,
             secrets: self.secrets,
             unset_secrets: self.unset_secrets,
+            access: self.access,
+            allow: self.allow,
+            no_allow: self.no_allow,
         }
     }
 }

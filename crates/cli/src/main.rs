@@ -5,6 +5,7 @@ mod deploys;
 mod monitoring;
 mod output;
 mod secret;
+mod tokens;
 
 use std::path::PathBuf;
 
@@ -74,6 +75,9 @@ enum Command {
     /// Store or remove an app's secret variables in the OS keyring.
     #[command(subcommand)]
     Secret(deploys::SecretCommand),
+    /// Make, list or revoke an app's access tokens.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
 }
 
 #[derive(Subcommand)]
@@ -246,6 +250,10 @@ struct CallArgs {
     args: Vec<String>,
     #[arg(long)]
     host: String,
+    /// Call with this token (better: the RDESK_TOKEN variable, which `ps` does
+    /// not show); default: this workstation's own token for the app.
+    #[arg(long, env = "RDESK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[tokio::main]
@@ -356,6 +364,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Rollback(args) => deploys::rollback(&desk, args, out).await,
         Command::Set(args) => deploys::set(&desk, args, out).await,
         Command::Secret(command) => deploys::secret(&desk, command, out).await,
+        Command::Token(command) => tokens::run(&desk, command, out).await,
         Command::Call(args) => {
             let values = args
                 .args
@@ -365,8 +374,9 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
                         .map_err(|e| anyhow::anyhow!("the argument `{a}` is not valid JSON: {e}"))
                 })
                 .collect::<Result<Vec<serde_json::Value>>>()?;
+            let token = args.token.map(rdesk_core::secrets::Secret::from);
             let result = desk
-                .call(&args.host, &args.slug, &args.function, &values)
+                .call_with(&args.host, &args.slug, &args.function, &values, token)
                 .await?;
             out.value(&result);
             Ok(())

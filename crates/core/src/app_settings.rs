@@ -4,7 +4,8 @@
 //! defaults apply.
 
 use rdesk_spawner::{
-    Domain, EnvName, Settings, SettingsError, parse_memory_mb, parse_millicpus, parse_replicas,
+    AccessMode, Domain, EnvName, Settings, SettingsError, parse_allow_list, parse_memory_mb,
+    parse_millicpus, parse_replicas,
 };
 
 /// Container settings as the user gives them; `None` or empty keeps the current value.
@@ -25,6 +26,12 @@ pub struct SettingsRequest {
     pub secrets: Vec<String>,
     /// Names of secret variables to stop passing.
     pub unset_secrets: Vec<String>,
+    /// `token` or `public`.
+    pub access: Option<String>,
+    /// CIDRs callers must come from; replaces the current allow-list when given.
+    pub allow: Vec<String>,
+    /// Drops the allow-list (anyone may connect, tokens permitting).
+    pub no_allow: bool,
 }
 
 /// Applies `request` on top of `current` (or the defaults).
@@ -46,6 +53,15 @@ pub fn resolve(
         Some("") => settings.domain = None,
         Some(d) => settings.domain = Some(Domain::parse(d)?),
         None => {}
+    }
+    if let Some(a) = &request.access {
+        settings.access = AccessMode::parse(a)?;
+    }
+    if request.no_allow {
+        settings.allow.clear();
+    }
+    if !request.allow.is_empty() {
+        settings.allow = parse_allow_list(&request.allow)?;
     }
     let unset = request
         .unset_env

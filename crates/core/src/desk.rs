@@ -28,8 +28,11 @@ use crate::store::{
 };
 use crate::switch::Switched;
 
+mod access;
 mod app_secrets;
 mod rollout;
+
+pub use access::{NewToken, TokenView};
 pub use rollout::SwitchReport;
 
 /// The Docker network Traefik watches and apps join on every host.
@@ -448,13 +451,29 @@ impl Desk {
         }
     }
 
-    /// Calls a function of an app through the host's Traefik over WebSocket, as a browser would.
+    /// Calls a function of an app through the host's Traefik over WebSocket,
+    /// as a browser would, with this workstation's token for the app.
     pub async fn call(
         &self,
         host: &str,
         slug: &str,
         function: &str,
         args: &[serde_json::Value],
+    ) -> Result<serde_json::Value, DeskError> {
+        self.call_with(host, slug, function, args, None).await
+    }
+
+    /// [`Desk::call`] with `token` when given; else with this workstation's
+    /// token from the keyring, and when the app refuses that (or there is
+    /// none), with a new one made through the host's session (kept in the
+    /// keyring; without a keyring made for this call and revoked after it).
+    pub async fn call_with(
+        &self,
+        host: &str,
+        slug: &str,
+        function: &str,
+        args: &[serde_json::Value],
+        token: Option<Secret>,
     ) -> Result<serde_json::Value, DeskError> {
         let record = self.host(host).await?;
         let slug = Slug::parse(slug)?;
@@ -465,13 +484,41 @@ impl Desk {
             url: url.clone(),
             source: Box::new(source),
         };
-        let mut client = rserve_qap::Client::connect_ws(&url)
+        let explicit = token.is_some();
+        let token = match token {
+            Some(t) => Some(t),
+            None => self.stored_token(host, &slug).await,
+        };
+        match call_once(&url, function, args, token.as_ref()).await {
+            Err(rserve_qap::Error::AccessRefused { .. }) if !explicit => {}
+            other => return other.map_err(call_error),
+        }
+        let fresh = self.new_workstation_token(host, &slug).await?;
+        let result = call_once(&url, function, args, Some(&fresh.token))
             .await
-            .map_err(call_error)?;
-        let result = client.call_json(function, args).await.map_err(call_error);
-        client.close().await;
+            .map_err(call_error);
+        if let Some(id) = fresh.one_call_id {
+            self.revoke_token(host, slug.as_str(), &id).await?;
+        }
         result
     }
+}
+
+/// One connection, one call, with `token` if any.
+async fn call_once(
+    url: &str,
+    function: &str,
+    args: &[serde_json::Value],
+    token: Option<&Secret>,
+) -> Result<serde_json::Value, rserve_qap::Error> {
+    let options = rserve_qap::ClientOptions {
+        token: token.map(|t| rserve_qap::AccessToken::new(t.expose())),
+        ..rserve_qap::ClientOptions::default()
+    };
+    let mut client = rserve_qap::Client::connect_ws_with(url, options).await?;
+    let result = client.call_json(function, args).await;
+    client.close().await;
+    result
 }
 
 /// One open connection to a host and the spawner over it. Close it when done.
@@ -728,6 +775,7 @@ impl HostSession {
         let mut spec = AppSpec::new(slug.clone(), app_id, r_version, packages, repo, mode, files)?;
         spec.settings =
             crate::app_settings::resolve(&request.settings, current.map(|a| &a.settings))?;
+        rdesk_spawner::check_mode(mode, spec.settings.access)?;
         spec.secrets = self.secret_env(slug, &spec.settings).await?;
         Ok(spec)
     }
@@ -895,6 +943,7 @@ async fn wait_until_answering(url: &str, within: Duration) -> Result<(), rserve_
                 client.close().await;
                 return Ok(());
             }
+            Err(e) if crate::switch::answered(&e) => return Ok(()),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }

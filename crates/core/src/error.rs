@@ -38,6 +38,12 @@ pub enum DeskError {
     #[error(transparent)]
     Settings(#[from] rdesk_spawner::SettingsError),
     #[error(transparent)]
+    Token(#[from] rdesk_spawner::TokenError),
+    #[error(
+        "app `{slug}` has no token `{id}`; `rdesk token list {slug}` shows its tokens (revoked ones are gone)"
+    )]
+    UnknownToken { slug: String, id: String },
+    #[error(transparent)]
     AppSecret(#[from] crate::secrets::AppSecretError),
     #[error(transparent)]
     Host(#[from] HostError),

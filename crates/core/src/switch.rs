@@ -106,8 +106,16 @@ async fn probe(url: &str) -> Probe {
             Probe::Answers
         }
         Err(e) if e.http_status() == Some(404) => Probe::NoRoute,
+        Err(e) if answered(&e) => Probe::Answers,
         Err(e) => Probe::Other(e.to_string()),
     }
+}
+
+/// Whether a failed connection still shows the app behind the router: it
+/// refused access (no token), or the router's allow-list refused this
+/// workstation (HTTP 403, which only a router that has the route sends).
+pub(crate) fn answered(e: &rserve_qap::Error) -> bool {
+    matches!(e, rserve_qap::Error::AccessRefused { .. }) || e.http_status() == Some(403)
 }
 
 /// Retries `probe` every 100 ms until `done` says yes or `within` passes; returns the last finding.

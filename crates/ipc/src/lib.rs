@@ -53,12 +53,17 @@ macro_rules! for_each_command {
                 overview: Overview($crate::NoArgs) -> $crate::OverviewView,
                 settings: Settings($crate::NoArgs) -> $crate::SettingsView,
                 set_settings: SetSettings($crate::SettingsView) -> $crate::SettingsView,
+                app_access: AppAccess($crate::AppArgs) -> $crate::AccessView,
+                tokens: Tokens($crate::AppArgs) -> Vec<$crate::TokenInfo>,
+                create_token: CreateToken($crate::CreateTokenArgs) -> $crate::NewTokenView,
+                revoke_token: RevokeToken($crate::TokenArgs) -> $crate::TokenInfo,
             }
             streaming {
                 bootstrap: Bootstrap($crate::BootstrapArgs) -> $crate::BootstrapSummary, $crate::BootstrapStep,
                 deploy: Deploy($crate::DeployArgs) -> $crate::DeployResult, $crate::DeployProgress,
                 logs: Logs($crate::LogsArgs) -> (), $crate::LogLineView,
                 set_app_settings: SetAppSettings($crate::SetAppSettingsArgs) -> $crate::SwitchResult, $crate::DeployProgress,
+                set_app_access: SetAppAccess($crate::SetAccessArgs) -> $crate::SwitchResult, $crate::DeployProgress,
             }
         }
     };

@@ -480,3 +480,56 @@ mod tests {
         );
     }
 }
+
+/// Who may call an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessView {
+    /// `token` or `public`.
+    pub access: String,
+    /// CIDRs callers must come from; empty: any.
+    pub allow: Vec<String>,
+}
+
+/// A change of who may call an app (the same gated switch as other settings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAccessArgs {
+    pub host: String,
+    pub slug: String,
+    /// `token` or `public`; `None` keeps it.
+    pub access: Option<String>,
+    /// The new allow-list; `Some(vec![])` drops it, `None` keeps it.
+    pub allow: Option<Vec<String>>,
+}
+
+/// One of an app's tokens as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// 8 hex digits; what `revoke_token` takes.
+    pub id: String,
+    /// What the token starts with (`rdt_<id>_`).
+    pub prefix: String,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTokenArgs {
+    pub host: String,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenArgs {
+    pub host: String,
+    pub slug: String,
+    /// The id or prefix of [`TokenInfo`].
+    pub id: String,
+}
+
+/// A token just made: `token` is shown once and cannot be fetched again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTokenView {
+    pub info: TokenInfo,
+    pub token: String,
+}

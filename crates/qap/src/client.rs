@@ -6,9 +6,16 @@
 //!   as a text frame); the client may then send `CMD_eval`, `CMD_setSEXP`, ...
 //! - OCAP mode: no banner at all, but a `CMD_OCinit` message (its first
 //!   bytes read "RsOC") whose `DT_SEXP` body is the value `oc.init()`
-//!   returned, here a named list of OCAP references. The only command allowed
-//!   afterwards is `CMD_OCcall` with a call whose first element is one of
-//!   those references; anything else makes the server hang up.
+//!   returned. By the convention rserve-js and RCloud follow, that is ONE
+//!   capability, which the client calls (with [`ClientOptions::token`] as
+//!   its argument, if any) to receive the named list of function
+//!   capabilities; a server that hands out the list itself (older
+//!   `start.R`) is taken as it is. The only command allowed afterwards is
+//!   `CMD_OCcall` with a call whose first element is one of those
+//!   references; anything else makes the server hang up.
+//! - eval mode with `auth required`: the banner lists the login methods;
+//!   with a token the client logs in in plain text (`ARpt`, user `rdesk`,
+//!   the token as password) before anything else.
 //!
 //! Errors: when R fails, Rserve 1.8 answers `RESP_ERR` with status 127 and no
 //! text at all (the text only reaches the server's stderr). To give callers
@@ -74,7 +81,33 @@ pub struct ClientOptions {
     /// For `wss://`: PEM certificates trusted besides the system's roots
     /// (which honour `SSL_CERT_FILE` and `SSL_CERT_DIR`), e.g. a private CA.
     pub extra_roots_pem: Option<Vec<u8>>,
+    /// What proves the caller may use the app: the argument of the first OCAP
+    /// capability, or the password of an eval server's login.
+    pub token: Option<AccessToken>,
 }
+
+/// A credential for an app; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+/// User name of the plain-text login to eval servers (the token is the password).
+const LOGIN_USER: &str = "rdesk";
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -83,6 +116,7 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(60),
             max_message_bytes: 1 << 30,
             extra_roots_pem: None,
+            token: None,
         }
     }
 }
@@ -232,13 +266,6 @@ impl Client {
                     .map_err(read_error)?,
             );
             let banner = protocol::parse_banner(&bytes).map_err(handshake_error)?;
-            let auth = banner.auth_methods();
-            if !auth.is_empty() {
-                return Err(handshake_error(format!(
-                    "the server requires a login ({}), which this client does not do",
-                    auth.join(", ")
-                )));
-            }
             (Mode::Eval, Some(banner), Value::Null)
         } else if first == protocol::CMD_OC_INIT.to_le_bytes() {
             let mut bytes = first;
@@ -283,7 +310,7 @@ impl Client {
             )));
         };
         let functions = capability_functions(&capabilities);
-        Ok(Client {
+        let mut client = Client {
             transport,
             target,
             mode,
@@ -292,7 +319,95 @@ impl Client {
             functions,
             options,
             broken: None,
-        })
+        };
+        client.open().await?;
+        Ok(client)
+    }
+
+    /// Gets past the app's door: logs in to an eval server that asks for a
+    /// login, or calls an OCAP server's first capability for the functions.
+    async fn open(&mut self) -> Result<()> {
+        let refused = |target: &str, reason: &str| Error::AccessRefused {
+            target: target.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let token = self.options.token.clone();
+        match (&self.mode, &self.capabilities) {
+            (Mode::Eval, _) => {
+                let methods: Vec<String> = self
+                    .banner
+                    .as_ref()
+                    .map(|b| b.auth_methods().into_iter().map(str::to_owned).collect())
+                    .unwrap_or_default();
+                if methods.is_empty() {
+                    return Ok(());
+                }
+                let Some(token) = token else {
+                    return Err(refused(
+                        &self.target,
+                        "the server needs a login (give a token)",
+                    ));
+                };
+                if !methods.iter().any(|m| m == "pt") {
+                    return Err(refused(
+                        &self.target,
+                        &format!(
+                            "the server offers only logins this client does not do ({})",
+                            methods.join(", ")
+                        ),
+                    ));
+                }
+                let body = codec::param_string(&format!("{LOGIN_USER}\n{}", token.expose()))
+                    .map_err(|_| refused(&self.target, "the token cannot be sent (NUL in it)"))?;
+                match self.request(protocol::CMD_LOGIN, body, "logging in").await {
+                    Ok(_) => Ok(()),
+                    Err(Error::Server { .. } | Error::Closed { .. }) => Err(refused(
+                        &self.target,
+                        "the login was refused: the token is wrong or revoked",
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+            (Mode::Ocap, Value::Ocap(first)) => {
+                let first = first.clone();
+                let args: Vec<(Option<String>, Value)> = token
+                    .iter()
+                    .map(|t| (None, Value::string(t.expose())))
+                    .collect();
+                let call = codec::encode_call(&Value::string(first), &args).map_err(|source| {
+                    Error::Codec {
+                        context: "encoding the call of the first capability".into(),
+                        source,
+                    }
+                })?;
+                let body = self.sexp_param(&call)?;
+                let answer = self
+                    .request(
+                        protocol::CMD_OC_CALL,
+                        body,
+                        "asking for the app's functions",
+                    )
+                    .await;
+                let functions = match answer {
+                    Ok(answer) => self.expect_sexp(answer, "the first capability")?,
+                    Err(Error::RError { .. }) => {
+                        return Err(refused(
+                            &self.target,
+                            if token.is_some() {
+                                "the app does not accept this token (wrong or revoked)"
+                            } else {
+                                "the app needs a token"
+                            },
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.functions = capability_functions(&functions);
+                self.capabilities = functions;
+                Ok(())
+            }
+            (Mode::Ocap, _) => Ok(()),
+        }
     }
 
     /// The server's mode.
@@ -310,13 +425,15 @@ impl Client {
         self.banner.as_ref()
     }
 
-    /// What `oc.init()` returned (OCAP mode; `NULL` in eval mode).
+    /// The named list of function capabilities (what the first capability
+    /// answered, or what `oc.init()` returned when it handed out the list
+    /// itself); `NULL` in eval mode.
     pub fn capabilities(&self) -> &Value {
         &self.capabilities
     }
 
     /// Names of the functions the server lets this client call, in the
-    /// server's order: the named OCAP references of `oc.init()`'s list.
+    /// server's order: the named OCAP references of the function list.
     /// Empty in eval mode, where [`Client::list_functions`] asks the server.
     pub fn functions(&self) -> Vec<&str> {
         self.functions

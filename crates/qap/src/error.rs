@@ -110,6 +110,11 @@ pub enum Error {
     #[error("{operation} is not possible: the server runs in {mode} mode")]
     WrongMode { operation: String, mode: Mode },
 
+    /// The app would not hand out its functions, or Rserve refused the
+    /// login: no token was given where one is needed, or it is wrong or revoked.
+    #[error("{target} refused access: {reason}")]
+    AccessRefused { target: String, reason: String },
+
     /// A previous failure left the connection in an unknown state.
     #[error("the connection to {target} is no longer usable: {reason}")]
     Broken { target: String, reason: String },

@@ -28,7 +28,7 @@ mod tls;
 mod transport;
 pub mod value;
 
-pub use client::{Client, ClientOptions, Mode};
+pub use client::{AccessToken, Client, ClientOptions, Mode};
 pub use error::{CodecError, Error, Result};
 pub use protocol::Banner;
 pub use value::{Attributes, Opaque, Value, Vector};

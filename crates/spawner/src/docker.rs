@@ -789,6 +789,7 @@ impl crate::Spawner for DockerSpawner {
             }
         }
         removed.images.extend(self.prune_packages_images().await?);
+        self.remove_access_volume(slug).await?;
         Ok(removed)
     }
 

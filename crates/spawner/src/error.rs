@@ -43,6 +43,10 @@ pub enum SpawnError {
     Unreadable { what: String, value: String },
     #[error("could not make the build context: {0}")]
     Context(#[from] std::io::Error),
+    #[error("could not pack the app's tokens: {0}")]
+    PackTokens(std::io::Error),
+    #[error(transparent)]
+    Token(#[from] crate::tokens::TokenError),
 }
 
 impl SpawnError {

@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 
+use sha2::Digest;
+
+use crate::access::Cidr;
 use crate::settings::{Domain, Settings};
 use crate::spec::{AppSpec, Slug};
 
@@ -35,6 +38,8 @@ pub enum Role {
     App,
     /// A packages layer shared by apps with the same packages.
     Packages,
+    /// The volume of an app's token hashes ([`access_volume`]).
+    Access,
 }
 
 impl Role {
@@ -42,6 +47,7 @@ impl Role {
         match self {
             Self::App => "app",
             Self::Packages => "packages",
+            Self::Access => "access",
         }
     }
 }
@@ -105,6 +111,27 @@ pub fn settings_labels(settings: &Settings) -> HashMap<String, String> {
     ])
 }
 
+/// The Docker volume holding app `slug`'s token hashes, mounted read-only
+/// at [`ACCESS_MOUNT`] in its containers.
+pub fn access_volume(slug: &Slug) -> String {
+    format!("rserve-desk-access-{slug}")
+}
+
+/// Where an app container finds its access volume (`start.R` reads `tokens` there).
+pub const ACCESS_MOUNT: &str = "/run/rserve-desk/access";
+
+/// The labels of an app's access volume.
+pub fn access_volume_labels(slug: &Slug) -> HashMap<String, String> {
+    [
+        (OWNER, OWNER_VALUE.to_owned()),
+        (ROLE, Role::Access.as_str().to_owned()),
+        (SLUG, slug.to_string()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into_iter()
+    .collect()
+}
+
 /// Port inside the container where Rserve speaks QAP over WebSocket.
 pub const WEBSOCKET_PORT: u16 = 8081;
 
@@ -140,13 +167,16 @@ pub struct Routing<'a> {
     pub domain: Option<&'a Domain>,
     /// Traefik's certificate resolver for the domain's TLS, when the host has one.
     pub cert_resolver: Option<&'a str>,
+    /// Networks callers must come from; empty: any.
+    pub allow: &'a [Cidr],
 }
 
 /// Traefik labels routing `/<slug>` (and everything below it) to the app's
 /// WebSocket port, with the prefix stripped, and the app's own domain, if any,
 /// at its root. Every container of the app carries the same service name, so
 /// during a redeploy Traefik balances over old and new. Each container also
-/// has a router of its own at [`probe_path`].
+/// has a router of its own at [`probe_path`]. An allow-list puts Traefik's
+/// `ipAllowList` middleware in front of every one of these routers.
 pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
     let name = traefik_service(r.slug.as_str());
     let router = format!("traefik.http.routers.{name}");
@@ -197,7 +227,7 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
             format!("{domain_router}.rule"),
             format!("Host(`{}`)", domain.as_str()),
         );
-        all.insert(format!("{domain_router}.service"), name);
+        all.insert(format!("{domain_router}.service"), name.clone());
         if let Some(resolver) = r.cert_resolver {
             all.insert(format!("{domain_router}.tls"), "true".to_owned());
             all.insert(
@@ -206,7 +236,40 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
             );
         }
     }
+    add_allow_list(&mut all, &name, r.allow);
     all
+}
+
+/// Adds the `ipAllowList` middleware `NAME-allow-HASH` and appends it to
+/// every router of these labels (the app's path and domain routers and the
+/// probe). The hash of the list is in the name so that during a switch the
+/// old and the new container never define one middleware two ways (Traefik
+/// would drop it, and every router using it).
+fn add_allow_list(all: &mut HashMap<String, String>, name: &str, allow: &[Cidr]) {
+    if allow.is_empty() {
+        return;
+    }
+    let ranges: Vec<String> = allow.iter().map(ToString::to_string).collect();
+    let ranges = ranges.join(",");
+    let digest = sha2::Sha256::digest(ranges.as_bytes());
+    let middleware = format!("{name}-allow-{}", hex::encode(&digest[..4]));
+    let routers: Vec<String> = all
+        .keys()
+        .filter_map(|k| k.strip_suffix(".rule"))
+        .map(str::to_owned)
+        .collect();
+    for router in routers {
+        let key = format!("{router}.middlewares");
+        let value = match all.get(&key) {
+            Some(existing) => format!("{existing},{middleware}"),
+            None => middleware.clone(),
+        };
+        all.insert(key, value);
+    }
+    all.insert(
+        format!("traefik.http.middlewares.{middleware}.ipallowlist.sourcerange"),
+        ranges,
+    );
 }
 
 #[cfg(test)]
@@ -254,7 +317,43 @@ mod tests {
             container: "rserve-desk-sales-abc-1",
             domain,
             cert_resolver: None,
+            allow: &[],
         }
+    }
+
+    #[test]
+    fn an_allow_list_guards_every_router_of_the_app() {
+        let slug = Slug::parse("sales").unwrap();
+        let domain = Domain::parse("sales.example.com").unwrap();
+        let allow = [
+            Cidr::parse("10.0.0.0/8").unwrap(),
+            Cidr::parse("2001:db8::/32").unwrap(),
+        ];
+        let labels = traefik_labels(Routing {
+            allow: &allow,
+            ..routing(&slug, Some(&domain))
+        });
+        let middleware = "rserve-desk-sales-allow-5f636a71";
+        assert_eq!(
+            labels[&format!("traefik.http.middlewares.{middleware}.ipallowlist.sourcerange")],
+            "10.0.0.0/8,2001:db8::/32"
+        );
+        assert_eq!(
+            labels["traefik.http.routers.rserve-desk-sales.middlewares"],
+            format!("rserve-desk-sales-strip,{middleware}")
+        );
+        assert_eq!(
+            labels["traefik.http.routers.rdesk-domain-sales.middlewares"],
+            middleware
+        );
+        assert_eq!(
+            labels["traefik.http.routers.rdesk-probe-rserve-desk-sales-abc-1.middlewares"],
+            format!("rdesk-probe-rserve-desk-sales-abc-1-strip,{middleware}")
+        );
+        let open = traefik_labels(routing(&slug, Some(&domain)));
+        assert!(open.keys().all(|k| !k.contains("allow")), "{open:?}");
+        assert_eq!(access_volume(&slug), "rserve-desk-access-sales");
+        assert_eq!(access_volume_labels(&slug)[ROLE], "access");
     }
 
     #[test]

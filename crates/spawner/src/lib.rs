@@ -7,6 +7,7 @@
 //! about an app afterwards it reads back from labels. A Swarm backend can
 //! implement the same [`Spawner`] trait.
 
+pub mod access;
 mod context;
 mod docker;
 mod error;
@@ -18,9 +19,11 @@ mod spec;
 mod state;
 mod stats;
 mod time;
+mod tokens;
 
 use futures_util::stream::BoxStream;
 
+pub use access::{AccessMode, Cidr, MAX_ALLOW, check_mode, parse_allow_list};
 pub use docker::{DockerConfig, DockerSpawner};
 pub use error::SpawnError;
 pub use events::{AppEvent, AppEventKind};
@@ -37,6 +40,7 @@ pub use state::{
     Version,
 };
 pub use stats::StatsSample;
+pub use tokens::{TokenError, TokenRecord, check_token_id, check_token_name};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.

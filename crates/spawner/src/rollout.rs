@@ -197,6 +197,7 @@ impl DockerSpawner {
 
     /// Creates and starts one container and waits for it to be healthy; removes it if it is not.
     async fn start_one(&self, version: &Version<'_>, name: &str) -> Result<String, SpawnError> {
+        self.ensure_access_volume(version.slug).await?;
         let created = self
             .docker
             .create_container(
@@ -235,12 +236,16 @@ impl DockerSpawner {
             container: name,
             domain: settings.domain.as_ref(),
             cert_resolver: self.config.cert_resolver.as_deref(),
+            allow: &settings.allow,
         }));
         let mut env: Vec<String> = settings
             .env()
             .map(|(k, v)| format!("{}={v}", k.as_str()))
             .collect();
         env.extend(version.secrets.container_env(settings));
+        env.push(format!("RDESK_ACCESS={}", settings.access));
+        env.push(format!("RDESK_TOKENS={}/tokens", labels::ACCESS_MOUNT));
+        env.push(format!("RDESK_MEMORY_MB={}", settings.memory_mb));
         let memory = i64::from(settings.memory_mb) * 1024 * 1024;
         ContainerCreateBody {
             image: Some(version.image.to_owned()),
@@ -259,6 +264,12 @@ impl DockerSpawner {
             }),
             host_config: Some(HostConfig {
                 network_mode: Some(self.config.network.clone()),
+                // The app's token hashes; written only through the spawner's token methods.
+                binds: Some(vec![format!(
+                    "{}:{}:ro",
+                    labels::access_volume(version.slug),
+                    labels::ACCESS_MOUNT
+                )]),
                 memory: Some(memory),
                 memory_swap: Some(memory),
                 nano_cpus: Some(i64::from(settings.millicpus) * 1_000_000),
@@ -497,7 +508,19 @@ mod tests {
         assert_eq!(body.user.as_deref(), Some(APP_USER));
         assert_eq!(
             body.env.unwrap(),
-            ["MODE=fast".to_owned(), "TOKEN=hunter2".to_owned()]
+            [
+                "MODE=fast",
+                "TOKEN=hunter2",
+                "RDESK_ACCESS=token",
+                "RDESK_TOKENS=/run/rserve-desk/access/tokens",
+                "RDESK_MEMORY_MB=256"
+            ]
+        );
+        assert_eq!(
+            host.binds,
+            Some(vec![
+                "rserve-desk-access-sales:/run/rserve-desk/access:ro".to_owned()
+            ])
         );
         let labels = body.labels.unwrap();
         assert!(labels.values().all(|v| !v.contains("hunter2")));

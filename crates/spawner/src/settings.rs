@@ -1,6 +1,7 @@
 //! How an app's containers run, beyond what its image holds: memory and CPU
-//! limits, the number of replicas, a domain of its own, plain environment
-//! variables and the names of its secret ones. All of it is validated here and
+//! limits, the number of replicas, a domain of its own, who may call it
+//! ([`crate::access`]), plain environment variables and the names of its
+//! secret ones. All of it is validated here and
 //! recorded in labels, so a redeploy or a rollback reads it back from the host;
 //! secret values ([`SecretEnv`]) only ever reach the container's environment.
 
@@ -8,6 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+
+use crate::access::{AccessMode, Cidr};
 
 /// Why a container setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,9 +30,25 @@ pub enum SettingsError {
     )]
     Domain(String),
     #[error(
-        "the environment variable name `{0}` is not valid: use letters, digits and `_`, not starting with a digit, at most 64 characters, and none of the names the platform sets (APP_DIR, RSERVE_MODE, QAP_PORT, WS_PORT, HOME, PATH)"
+        "the environment variable name `{0}` is not valid: use letters, digits and `_`, not starting with a digit, at most 64 characters, and none of the names the platform sets (APP_DIR, RSERVE_MODE, QAP_PORT, WS_PORT, HOME, PATH, RDESK_ACCESS, RDESK_TOKENS, RDESK_MEMORY_MB)"
     )]
     EnvName(String),
+    #[error(
+        "the access mode `{0}` is not valid: give `token` (callers present a token) or `public`"
+    )]
+    Access(String),
+    #[error(
+        "`{0}` is not a network: give an IP address or a CIDR like 203.0.113.0/24 or 2001:db8::/32"
+    )]
+    Cidr(String),
+    #[error("`{given}` has host bits set: did you mean {network}?")]
+    CidrHostBits { given: String, network: String },
+    #[error("the allow-list has {0} networks; at most 32 are taken (merge them into wider CIDRs)")]
+    AllowTooLong(usize),
+    #[error(
+        "an eval-mode app cannot be public: it lets every caller run any R code, and so shell commands, on the VPS; keep `--access token` (the default) and call it with a token, or deploy it in ocap mode"
+    )]
+    EvalNeedsToken,
     #[error(
         "the value of the environment variable `{0}` is not valid: at most 4096 bytes, without NUL"
     )]
@@ -42,13 +61,16 @@ pub const MIN_MEMORY_MB: u32 = 64;
 pub const MAX_MEMORY_MB: u32 = 1 << 20;
 pub const MAX_REPLICAS: u8 = 10;
 /// Variables the platform sets itself; an app may not override them.
-pub const RESERVED_ENV: [&str; 6] = [
+pub const RESERVED_ENV: [&str; 9] = [
     "APP_DIR",
     "RSERVE_MODE",
     "QAP_PORT",
     "WS_PORT",
     "HOME",
     "PATH",
+    "RDESK_ACCESS",
+    "RDESK_TOKENS",
+    "RDESK_MEMORY_MB",
 ];
 
 /// Parses `512m`, `2g` or a plain number of megabytes.
@@ -174,6 +196,10 @@ pub struct Settings {
     pub millicpus: u32,
     pub replicas: u8,
     pub domain: Option<Domain>,
+    /// Whether callers present a token.
+    pub access: AccessMode,
+    /// Networks callers must come from (Traefik's `ipAllowList`); empty: any.
+    pub allow: Vec<Cidr>,
     /// Plain variables, by name; they are visible in labels and `docker inspect`.
     env: BTreeMap<EnvName, String>,
     /// Names of the secret variables; their values come from [`SecretEnv`].
@@ -188,6 +214,8 @@ impl Default for Settings {
             millicpus: 1000,
             replicas: 1,
             domain: None,
+            access: AccessMode::default(),
+            allow: Vec::new(),
             env: BTreeMap::new(),
             secret_names: Vec::new(),
         }
@@ -237,7 +265,9 @@ impl Settings {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads settings back from a label; what is missing or invalid takes its default.
+    /// Reads settings back from a label; what is missing or invalid takes its
+    /// default, except a missing access mode: containers from before access
+    /// modes answered everyone, so they read back as public.
     pub fn from_label_value(raw: &str) -> Self {
         let mut settings = Self::default();
         let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) else {
@@ -257,6 +287,19 @@ impl Settings {
             .get("domain")
             .and_then(serde_json::Value::as_str)
             .and_then(|d| Domain::parse(d).ok());
+        settings.access = v
+            .get("access")
+            .and_then(serde_json::Value::as_str)
+            .map_or(AccessMode::Public, |a| {
+                AccessMode::parse(a).unwrap_or_default()
+            });
+        settings.allow = v
+            .get("allow")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Cidr::parse(c.as_str()?).ok())
+            .collect();
         let plain = v
             .get("env")
             .and_then(serde_json::Value::as_object)
@@ -422,6 +465,8 @@ mod tests {
             millicpus: 500,
             replicas: 2,
             domain: Some(Domain::parse("x.example.org").unwrap()),
+            access: AccessMode::Public,
+            allow: vec![Cidr::parse("10.0.0.0/8").unwrap()],
             ..Settings::default()
         };
         s.set_env(vec![(name("MODE"), "fast".into())], vec![name("TOKEN")])
@@ -433,6 +478,15 @@ mod tests {
         assert_eq!(Settings::from_label_value(&label), s);
         assert_eq!(secrets.container_env(&s), ["TOKEN=hunter2"]);
         assert_eq!(Settings::from_label_value("not json"), Settings::default());
+        assert_eq!(
+            Settings::from_label_value(r#"{"memory_mb":256}"#).access,
+            AccessMode::Public,
+            "a container labelled before access modes answered everyone"
+        );
+        assert!(
+            label.contains(r#""access":"public","allow":["10.0.0.0/8"]"#),
+            "{label}"
+        );
         let mut other = s.clone();
         other.memory_mb = 512;
         assert_ne!(other.hash(), s.hash());

@@ -150,6 +150,8 @@ impl HostSession {
         let slug = Slug::parse(slug)?;
         let current = self.status(slug.as_str()).await?;
         let settings = app_settings::resolve(request, Some(&current.settings))?;
+        let mode = rdesk_spawner::Mode::parse(&current.mode).unwrap_or_default();
+        rdesk_spawner::check_mode(mode, settings.access)?;
         let versions = self.versions(slug.as_str()).await?;
         let running = versions
             .iter()
