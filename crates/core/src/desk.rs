@@ -35,8 +35,8 @@ mod rollout;
 pub use access::{NewToken, TokenView};
 pub use rollout::SwitchReport;
 
-/// The Docker network Traefik watches and apps join on every host.
-pub const NETWORK: &str = "rserve-desk";
+/// The Docker network apps join on every host (no traffic between its containers).
+pub const NETWORK: &str = bootstrap::NETWORK;
 /// Traefik's certificate resolver, as `remote-bootstrap/traefik.yml` names it.
 const CERT_RESOLVER: &str = "letsencrypt";
 
@@ -394,7 +394,8 @@ impl Desk {
             Some(fp) => Connection::repin(&record.name, target, &options, &self.store, fp).await?,
         };
         let mut config = DockerConfig::new(NETWORK);
-        config.build_network = Some(NETWORK.to_owned());
+        config.build_network = Some(bootstrap::BUILD_NETWORK.to_owned());
+        config.public_host = public_host(&record.public_url);
         // Hosts served over https were bootstrapped with Let's Encrypt.
         if record.public_url.starts_with("https://") {
             config.cert_resolver = Some(CERT_RESOLVER.to_owned());
@@ -1036,6 +1037,19 @@ fn validate_public_url(url: &str) -> Result<String, DeskError> {
     }
 }
 
+/// The name in a (validated) public URL that apps' path routes answer under:
+/// a DNS name or an IPv4 address, lower-cased; `None` for anything else
+/// (an IPv6 literal), which leaves the routes on the path alone.
+fn public_host(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let host_port = rest.split('/').next()?;
+    let host = host_port.split(':').next()?.to_ascii_lowercase();
+    let named = rdesk_spawner::is_dns_name(&host) || host.parse::<std::net::Ipv4Addr>().is_ok();
+    (named && !host_port.starts_with('[')).then_some(host)
+}
+
 /// `http://HOST` for an SSH target (its Traefik on port 80), `http://127.0.0.1` for the local Docker.
 fn default_public_url(target: &HostTarget) -> String {
     match target {
@@ -1107,6 +1121,25 @@ fn websocket_url(public_url: &str, slug: &Slug) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_public_host_is_the_name_of_the_public_url() {
+        use super::public_host;
+        assert_eq!(
+            public_host("https://R.example.org").as_deref(),
+            Some("r.example.org")
+        );
+        assert_eq!(
+            public_host("http://127.0.0.1:18080").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            public_host("http://10.213.7.2:8880/").as_deref(),
+            Some("10.213.7.2")
+        );
+        assert_eq!(public_host("http://[::1]:18080"), None);
+        assert_eq!(public_host("ftp://x"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -28,10 +28,14 @@ use crate::{context, labels, spec::AppSpec, spec::Slug};
 /// How the Docker backend places and checks app containers.
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
-    /// The network Traefik watches; app containers join it.
+    /// The network app containers join (Traefik's label names it).
     pub network: String,
-    /// The network build steps run on (so a repository served on it resolves); `None` for Docker's default.
+    /// The network build steps run on (so a repository served on it resolves,
+    /// while the apps' network is out of reach); `None` for Docker's default.
     pub build_network: Option<String>,
+    /// The host's own public name (checked: a DNS name or an IP address);
+    /// apps' path routes answer only under it.
+    pub public_host: Option<String>,
     /// How long a new container may take to pass its health check.
     pub health_timeout: Duration,
     /// How often Docker runs a container's health check (Docker 20.10 has no
@@ -50,6 +54,7 @@ impl DockerConfig {
         Self {
             network: network.into(),
             build_network: None,
+            public_host: None,
             health_timeout: Duration::from_secs(60),
             health_interval: Duration::from_millis(500),
             health_retries: 3,
@@ -103,7 +108,7 @@ impl DockerSpawner {
         }
     }
 
-    /// Refuses early, before anything is built, when the host lacks the base image or the network.
+    /// Refuses early, before anything is built, when the host lacks the base image or a network.
     async fn check_host_ready(&self, spec: &AppSpec) -> Result<(), SpawnError> {
         if self.image_id(&context::base_image(spec)).await?.is_none() {
             return Err(SpawnError::RVersionUnavailable {
@@ -111,17 +116,43 @@ impl DockerSpawner {
                 available: self.r_versions().await?,
             });
         }
-        match self
-            .docker
-            .inspect_network(&self.config.network, None)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => {
-                Err(SpawnError::NetworkMissing(self.config.network.clone()))
+        let networks = std::iter::once(&self.config.network).chain(&self.config.build_network);
+        for network in networks {
+            match self.docker.inspect_network(network, None).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {
+                    return Err(SpawnError::NetworkMissing(network.clone()));
+                }
+                Err(e) => return Err(SpawnError::docker("inspect the network")(e)),
             }
-            Err(e) => Err(SpawnError::docker("inspect the network")(e)),
         }
+        Ok(())
+    }
+
+    /// Refuses, before anything is built or started, an own domain another
+    /// app of this host already answers under.
+    async fn check_domain_free(&self, slug: &Slug, settings: &Settings) -> Result<(), SpawnError> {
+        let Some(domain) = &settings.domain else {
+            return Ok(());
+        };
+        for c in self.app_containers(&[]).await? {
+            let labels = c.labels.unwrap_or_default();
+            let other = labels.get(labels::SLUG).map(String::as_str);
+            let theirs = labels
+                .get(labels::SETTINGS)
+                .map(|raw| Settings::from_label_value(raw))
+                .and_then(|s| s.domain);
+            if let (Some(other), Some(theirs)) = (other, theirs)
+                && other != slug.as_str()
+                && theirs == *domain
+            {
+                return Err(SpawnError::DomainTaken {
+                    domain: domain.as_str().to_owned(),
+                    other: other.to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The R versions this host has a `rserve-base` image for.
@@ -546,6 +577,7 @@ impl crate::Spawner for DockerSpawner {
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
         self.check_host_ready(spec).await?;
+        self.check_domain_free(&spec.slug, &spec.settings).await?;
         let build_clock = Instant::now();
         let (image_id, built, packages_reused) = self.ensure_image(spec, progress).await?;
         let build_ms = build_clock.elapsed().as_millis() as u64;
@@ -597,6 +629,7 @@ impl crate::Spawner for DockerSpawner {
         secrets: &SecretEnv,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
+        self.check_domain_free(slug, settings).await?;
         let (app_id, image_id, image_labels) = self.kept_image(slug, image).await?;
         progress(DeployEvent::Step(format!(
             "running the kept image {image}, without building"

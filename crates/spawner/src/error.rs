@@ -19,6 +19,10 @@ pub enum SpawnError {
     },
     #[error("the Docker network `{0}` does not exist on this host: bootstrap the host first")]
     NetworkMissing(String),
+    #[error(
+        "the domain {domain} already belongs to the app `{other}` on this host: give this app another domain, or take it from `{other}` first"
+    )]
+    DomainTaken { domain: String, other: String },
     #[error("building {what} failed: {message}{}", tail(.log_tail))]
     BuildFailed {
         what: String,

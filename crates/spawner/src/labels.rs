@@ -165,15 +165,27 @@ pub struct Routing<'a> {
     /// The container's name (its probe path and service).
     pub container: &'a str,
     pub domain: Option<&'a Domain>,
+    /// The host's own public name (a DNS name or an IP address, already
+    /// checked): the `/<slug>` and probe routes answer only under it, never
+    /// under another app's domain. `None` when the host has none.
+    pub public_host: Option<&'a str>,
     /// Traefik's certificate resolver for the domain's TLS, when the host has one.
     pub cert_resolver: Option<&'a str>,
     /// Networks callers must come from; empty: any.
     pub allow: &'a [Cidr],
 }
 
-/// Traefik labels routing `/<slug>` (and everything below it) to the app's
-/// WebSocket port, with the prefix stripped, and the app's own domain, if any,
-/// at its root. Every container of the app carries the same service name, so
+/// `Host(`public_host`) && (rule)` when the host has a public name, else the rule.
+fn under_public_host(public_host: Option<&str>, rule: String) -> String {
+    match public_host {
+        Some(host) => format!("Host(`{host}`) && ({rule})"),
+        None => rule,
+    }
+}
+
+/// Traefik labels routing `/<slug>` (and everything below it) under the
+/// host's public name to the app's WebSocket port, with the prefix stripped,
+/// and the app's own domain, if any, at its root. Every container of the app carries the same service name, so
 /// during a redeploy Traefik balances over old and new. Each container also
 /// has a router of its own at [`probe_path`]. An allow-list puts Traefik's
 /// `ipAllowList` middleware in front of every one of these routers.
@@ -189,7 +201,10 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
         ("traefik.docker.network".to_owned(), r.network.to_owned()),
         (
             format!("{router}.rule"),
-            format!("Path(`/{slug}`) || PathPrefix(`/{slug}/`)", slug = r.slug),
+            under_public_host(
+                r.public_host,
+                format!("Path(`/{slug}`) || PathPrefix(`/{slug}/`)", slug = r.slug),
+            ),
         ),
         (format!("{router}.service"), name.clone()),
         (format!("{router}.middlewares"), strip.clone()),
@@ -203,7 +218,10 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
         ),
         (
             format!("{probe_router}.rule"),
-            format!("Path(`{}`)", probe_path(r.container)),
+            under_public_host(
+                r.public_host,
+                format!("Path(`{}`)", probe_path(r.container)),
+            ),
         ),
         (format!("{probe_router}.service"), probe.clone()),
         (
@@ -316,6 +334,7 @@ mod tests {
             network: "net",
             container: "rserve-desk-sales-abc-1",
             domain,
+            public_host: None,
             cert_resolver: None,
             allow: &[],
         }
@@ -354,6 +373,29 @@ mod tests {
         assert!(open.keys().all(|k| !k.contains("allow")), "{open:?}");
         assert_eq!(access_volume(&slug), "rserve-desk-access-sales");
         assert_eq!(access_volume_labels(&slug)[ROLE], "access");
+    }
+
+    #[test]
+    fn with_a_public_name_the_path_and_probe_routes_answer_only_under_it() {
+        let slug = Slug::parse("sales").unwrap();
+        let domain = Domain::parse("sales.example.com").unwrap();
+        let labels = traefik_labels(Routing {
+            public_host: Some("r.example.org"),
+            ..routing(&slug, Some(&domain))
+        });
+        assert_eq!(
+            labels["traefik.http.routers.rserve-desk-sales.rule"],
+            "Host(`r.example.org`) && (Path(`/sales`) || PathPrefix(`/sales/`))"
+        );
+        assert_eq!(
+            labels["traefik.http.routers.rdesk-probe-rserve-desk-sales-abc-1.rule"],
+            "Host(`r.example.org`) && (Path(`/.rserve-desk/probe/rserve-desk-sales-abc-1`))"
+        );
+        // The app's own domain is its root only.
+        assert_eq!(
+            labels["traefik.http.routers.rdesk-domain-sales.rule"],
+            "Host(`sales.example.com`)"
+        );
     }
 
     #[test]

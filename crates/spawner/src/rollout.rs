@@ -235,6 +235,7 @@ impl DockerSpawner {
             network: &self.config.network,
             container: name,
             domain: settings.domain.as_ref(),
+            public_host: self.config.public_host.as_deref(),
             cert_resolver: self.config.cert_resolver.as_deref(),
             allow: &settings.allow,
         }));

@@ -8,9 +8,15 @@ use sha2::{Digest, Sha256};
 use rdesk_spawner::RVersion;
 use rdesk_spawner::labels::{CONFIG_HASH, OWNER, OWNER_VALUE, ROLE};
 
+use super::filter::{
+    FILTER_BASE_IMAGE, FILTER_CONTAINER, FILTER_IMAGE, FILTER_SOCKET_DIR, FILTER_VOLUME,
+    filter_context, filter_hash,
+};
 use super::options::Validated;
-use super::traefik::TRAEFIK_CONFIG_PATH;
-use super::{ACME_VOLUME, NETWORK, TRAEFIK_CONTAINER};
+use super::traefik::{TRAEFIK_CONFIG_DIR, TRAEFIK_CONFIG_PATH};
+use super::{
+    ACME_VOLUME, BUILD_NETWORK, ICC_OPTION, NETWORK, TRAEFIK_CONFIG_VOLUME, TRAEFIK_CONTAINER,
+};
 
 /// `remote-bootstrap/install-docker.sh`, sent as stdin of `sh -s`.
 pub const INSTALL_DOCKER_SH: &str = include_str!("../../../../remote-bootstrap/install-docker.sh");
@@ -100,9 +106,11 @@ impl DockerCli {
         self.cmd(["version", "--format", "{{.Server.Version}}"])
     }
 
-    /// Prints the network's owner label; fails when there is no such network.
+    /// Prints `<owner label> <enable_icc option>` of the apps' network;
+    /// fails when there is no such network.
     pub fn network_inspect(&self) -> RemoteCommand {
-        let format = format!("{{{{index .Labels \"{OWNER}\"}}}}");
+        let format =
+            format!("{{{{index .Labels \"{OWNER}\"}}}} {{{{index .Options \"{ICC_OPTION}\"}}}}");
         self.cmd_owned(vec![
             "network".into(),
             "inspect".into(),
@@ -112,13 +120,17 @@ impl DockerCli {
         ])
     }
 
-    /// Creates the private network, labelled as ours.
+    /// Creates the apps' network, labelled as ours, with inter-container
+    /// traffic off: an app cannot reach another app's containers, and Traefik
+    /// (on the host's network) still reaches every one.
     pub fn network_create(&self) -> RemoteCommand {
         self.cmd_owned(vec![
             "network".into(),
             "create".into(),
             "--driver".into(),
             "bridge".into(),
+            "--opt".into(),
+            format!("{ICC_OPTION}=false"),
             "--label".into(),
             format!("{OWNER}={OWNER_VALUE}"),
             "--label".into(),
@@ -127,9 +139,74 @@ impl DockerCli {
         ])
     }
 
-    /// Prints `<config hash> <running>` of the Traefik container; fails when
-    /// there is none.
-    pub fn traefik_inspect(&self) -> RemoteCommand {
+    /// Prints the ids of the containers on the apps' network, space-separated.
+    pub fn network_members(&self) -> RemoteCommand {
+        self.cmd([
+            "network",
+            "inspect",
+            "--format",
+            "{{range $id, $c := .Containers}}{{$id}} {{end}}",
+            NETWORK,
+        ])
+    }
+
+    pub fn network_disconnect(&self, container: &str) -> RemoteCommand {
+        self.cmd(["network", "disconnect", "--force", NETWORK, container])
+    }
+
+    pub fn network_connect(&self, container: &str) -> RemoteCommand {
+        self.cmd(["network", "connect", NETWORK, container])
+    }
+
+    pub fn network_remove(&self) -> RemoteCommand {
+        self.cmd(["network", "rm", NETWORK])
+    }
+
+    /// Prints `<id> <networks, comma-separated>` of each app container of ours.
+    pub fn app_containers(&self) -> RemoteCommand {
+        self.cmd_owned(vec![
+            "ps".into(),
+            "--all".into(),
+            "--filter".into(),
+            format!("label={OWNER}={OWNER_VALUE}"),
+            "--filter".into(),
+            format!("label={ROLE}=app"),
+            "--format".into(),
+            "{{.ID}} {{.Networks}}".into(),
+        ])
+    }
+
+    /// Prints the build network's owner label; fails when there is none.
+    pub fn build_network_inspect(&self) -> RemoteCommand {
+        let format = format!("{{{{index .Labels \"{OWNER}\"}}}}");
+        self.cmd_owned(vec![
+            "network".into(),
+            "inspect".into(),
+            "--format".into(),
+            format,
+            BUILD_NETWORK.into(),
+        ])
+    }
+
+    /// Creates the network package builds run on: the repositories are
+    /// reached from it, the apps are not.
+    pub fn build_network_create(&self) -> RemoteCommand {
+        self.cmd_owned(vec![
+            "network".into(),
+            "create".into(),
+            "--driver".into(),
+            "bridge".into(),
+            "--label".into(),
+            format!("{OWNER}={OWNER_VALUE}"),
+            "--label".into(),
+            format!("{ROLE}=build-network"),
+            BUILD_NETWORK.into(),
+        ])
+    }
+
+    /// Prints `<config hash> <running>` of a container; fails when there is
+    /// none.
+    pub fn container_state(&self, name: &str) -> RemoteCommand {
         let format =
             format!("{{{{index .Config.Labels \"{CONFIG_HASH}\"}}}} {{{{.State.Running}}}}");
         self.cmd_owned(vec![
@@ -138,34 +215,85 @@ impl DockerCli {
             "container".into(),
             "--format".into(),
             format,
-            TRAEFIK_CONTAINER.into(),
+            name.into(),
         ])
     }
 
-    pub fn traefik_remove(&self) -> RemoteCommand {
-        self.cmd(["rm", "--force", TRAEFIK_CONTAINER])
+    pub fn container_remove(&self, name: &str) -> RemoteCommand {
+        self.cmd(["rm", "--force", name])
     }
 
-    /// The labelled volume holding Let's Encrypt's `acme.json`.
-    pub fn acme_volume_create(&self) -> RemoteCommand {
+    pub fn container_start(&self, name: &str) -> RemoteCommand {
+        self.cmd(["start", name])
+    }
+
+    /// A labelled volume of ours.
+    pub fn volume_create(&self, name: &str, role: &str) -> RemoteCommand {
         self.cmd_owned(vec![
             "volume".into(),
             "create".into(),
             "--label".into(),
             format!("{OWNER}={OWNER_VALUE}"),
             "--label".into(),
-            format!("{ROLE}=traefik"),
-            ACME_VOLUME.into(),
+            format!("{ROLE}={role}"),
+            name.into(),
         ])
     }
 
-    /// Creates (not starts) Traefik: public HTTP and HTTPS, dashboard and
-    /// metrics on the VPS's loopback only, the Docker socket read-only, a
-    /// restart policy, and the configuration file given to it by
-    /// [`DockerCli::traefik_copy_config`].
+    /// Creates (not starts) the Docker API filter: no network, a read-only
+    /// root, no capabilities, no new privileges; the Docker socket mounted
+    /// read-only, its own socket in [`FILTER_VOLUME`].
+    pub fn filter_create(&self, options: &Validated, config_hash: &str) -> RemoteCommand {
+        let mut args = vec![
+            "create".into(),
+            "--name".into(),
+            FILTER_CONTAINER.into(),
+            "--label".into(),
+            format!("{OWNER}={OWNER_VALUE}"),
+            "--label".into(),
+            format!("{ROLE}=docker-filter"),
+            "--label".into(),
+            format!("{CONFIG_HASH}={config_hash}"),
+            "--network".into(),
+            "none".into(),
+            "--restart".into(),
+            "unless-stopped".into(),
+        ];
+        args.extend(locked_down());
+        args.extend([
+            "--volume".into(),
+            format!("{}:/var/run/docker.sock:ro", options.docker_socket),
+            "--volume".into(),
+            format!("{FILTER_VOLUME}:{FILTER_SOCKET_DIR}"),
+            FILTER_IMAGE.into(),
+        ]);
+        self.cmd_owned(args)
+    }
+
+    /// `docker build ... -` of the filter's image from the embedded context,
+    /// labelled with [`filter_hash`].
+    pub fn filter_build(&self) -> std::io::Result<RemoteCommand> {
+        Ok(self
+            .cmd_owned(vec![
+                "build".into(),
+                "--tag".into(),
+                FILTER_IMAGE.into(),
+                "--label".into(),
+                format!("{CONFIG_HASH}={}", filter_hash()),
+                "-".into(),
+            ])
+            .with_stdin(filter_context()?))
+    }
+
+    /// Creates (not starts) Traefik on the host's network, so it reaches the
+    /// apps' containers by their addresses while they cannot reach its
+    /// private entry points (bound to the VPS's 127.0.0.1 by the
+    /// configuration). Only the capability to bind ports below 1024, no new
+    /// privileges, a read-only root; Docker only through the filter's socket
+    /// (read-only mount); the configuration given to it by
+    /// [`DockerCli::traefik_copy_config`] into its own volume.
     pub fn traefik_create(&self, options: &Validated, config_hash: &str) -> RemoteCommand {
-        let p = |host: &str, port: u16| format!("{host}{port}:{port}");
-        self.cmd_owned(vec![
+        let mut args = vec![
             "create".into(),
             "--name".into(),
             TRAEFIK_CONTAINER.into(),
@@ -176,41 +304,38 @@ impl DockerCli {
             "--label".into(),
             format!("{CONFIG_HASH}={config_hash}"),
             "--network".into(),
-            NETWORK.into(),
+            "host".into(),
             "--restart".into(),
             "unless-stopped".into(),
-            "--publish".into(),
-            p("", options.http_port),
-            "--publish".into(),
-            p("", options.https_port),
-            "--publish".into(),
-            p("127.0.0.1:", options.dashboard_port),
-            "--publish".into(),
-            p("127.0.0.1:", options.metrics_port),
+        ];
+        args.extend(locked_down());
+        args.extend([
+            "--cap-add".into(),
+            "NET_BIND_SERVICE".into(),
             "--volume".into(),
-            format!("{}:/var/run/docker.sock:ro", options.docker_socket),
+            format!("{FILTER_VOLUME}:{FILTER_SOCKET_DIR}:ro"),
+            "--volume".into(),
+            format!("{TRAEFIK_CONFIG_VOLUME}:{TRAEFIK_CONFIG_DIR}"),
             "--volume".into(),
             format!("{ACME_VOLUME}:/acme"),
             options.traefik_image.clone(),
             format!("--configFile={TRAEFIK_CONFIG_PATH}"),
-        ])
+        ]);
+        self.cmd_owned(args)
     }
 
-    /// `docker cp -` of a tar holding `etc/traefik/traefik.yml` into the
-    /// created container (works with a `FROM scratch` image, needs no file on
-    /// the VPS).
+    /// `docker cp -` of a tar holding `traefik.yml` into the created
+    /// container's configuration volume (works with a `FROM scratch` image
+    /// and a read-only root, needs no file on the VPS).
     pub fn traefik_copy_config(&self, config: &str) -> std::io::Result<RemoteCommand> {
-        let tar = tar_of(
-            &["etc/", "etc/traefik/"],
-            &[("etc/traefik/traefik.yml", config.as_bytes(), 0o644)],
-        )?;
+        let tar = tar_of(&[], &[("traefik.yml", config.as_bytes(), 0o644)])?;
         Ok(self
-            .cmd(["cp", "-", &format!("{TRAEFIK_CONTAINER}:/")])
+            .cmd([
+                "cp",
+                "-",
+                &format!("{TRAEFIK_CONTAINER}:{TRAEFIK_CONFIG_DIR}"),
+            ])
             .with_stdin(tar))
-    }
-
-    pub fn traefik_start(&self) -> RemoteCommand {
-        self.cmd(["start", TRAEFIK_CONTAINER])
     }
 
     /// Prints the image's id; fails when the VPS does not have it.
@@ -218,16 +343,15 @@ impl DockerCli {
         self.cmd(["image", "inspect", "--format", "{{.Id}}", image])
     }
 
-    /// Prints the context hash label of `rserve-base:<R>`; fails when the
-    /// image is missing.
-    pub fn base_inspect(&self, r: &RVersion) -> RemoteCommand {
+    /// Prints an image's config hash label; fails when the image is missing.
+    pub fn image_hash(&self, image: &str) -> RemoteCommand {
         let format = format!("{{{{index .Config.Labels \"{CONFIG_HASH}\"}}}}");
         self.cmd_owned(vec![
             "image".into(),
             "inspect".into(),
             "--format".into(),
             format,
-            base_tag(r),
+            image.into(),
         ])
     }
 
@@ -254,12 +378,29 @@ impl DockerCli {
     }
 }
 
-/// The images the VPS needs before Traefik and `rserve-base` can be made:
-/// the Traefik image, and the base of each `rserve-base:<R>` to be built (the
-/// given `base_image`, else `rocker/r-ver:<R>`), without repeats. The R
-/// versions in `sent` need no base: their `rserve-base` is sent ready-made.
-pub fn needed_images(options: &Validated, sent: &[RVersion]) -> Vec<String> {
+/// `--read-only --cap-drop ALL --security-opt no-new-privileges:true`.
+fn locked_down() -> [String; 5] {
+    [
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges:true",
+    ]
+    .map(str::to_owned)
+}
+
+/// What the VPS needs before the filter, Traefik and `rserve-base` can be
+/// made and lacks a ready-made copy of: the Traefik image; the filter's base
+/// unless `filter_sent` (its image then comes ready-made); and the base of
+/// each `rserve-base:<R>` to be built (the given `base_image`, else
+/// `rocker/r-ver:<R>`), without repeats. The R versions in `sent` need no
+/// base: their `rserve-base` is sent ready-made.
+pub fn needed_images(options: &Validated, sent: &[RVersion], filter_sent: bool) -> Vec<String> {
     let mut images = vec![options.traefik_image.clone()];
+    if !filter_sent {
+        images.push(FILTER_BASE_IMAGE.to_owned());
+    }
     for r in options.r_versions.iter().filter(|r| !sent.contains(r)) {
         let base = options
             .base_image
@@ -288,12 +429,17 @@ pub fn base_hash(options: &Validated, r: &RVersion) -> String {
     ])
 }
 
+/// What the filter's container is made of: its image and the socket it reads.
+pub fn filter_container_hash(options: &Validated) -> String {
+    hash_parts(&[&filter_hash(), &options.docker_socket])
+}
+
 /// What the Traefik container is made of: its configuration and how it runs.
 pub fn traefik_hash(options: &Validated, config: &str) -> String {
     hash_parts(&[
+        TRAEFIK_SHAPE,
         config,
         &options.traefik_image,
-        &options.docker_socket,
         &options.http_port.to_string(),
         &options.https_port.to_string(),
         &options.dashboard_port.to_string(),
@@ -313,8 +459,12 @@ pub fn base_context() -> std::io::Result<Vec<u8>> {
     )
 }
 
+/// How the Traefik container runs, as far as its options do not say: a
+/// change here re-creates it (e.g. a VPS bootstrapped before the walls).
+const TRAEFIK_SHAPE: &str = "host network, filtered Docker, read-only, NET_BIND_SERVICE only";
+
 /// First 16 hex digits of SHA-256 over the parts, each length-prefixed.
-fn hash_parts(parts: &[&str]) -> String {
+pub(crate) fn hash_parts(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u64).to_le_bytes());
@@ -324,7 +474,7 @@ fn hash_parts(parts: &[&str]) -> String {
 }
 
 /// A deterministic tar (mtime 0, root-owned) of directories and files.
-fn tar_of(dirs: &[&str], files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn tar_of(dirs: &[&str], files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for dir in dirs {
         let mut header = tar::Header::new_gnu();
@@ -400,7 +550,7 @@ mod tests {
     }
 
     #[test]
-    fn network() {
+    fn networks() {
         let d = DockerCli { sudo: false };
         assert_eq!(
             d.network_inspect().argv,
@@ -409,14 +559,64 @@ mod tests {
                 "network",
                 "inspect",
                 "--format",
-                "{{index .Labels \"io.rserve-desk.owner\"}}",
+                "{{index .Labels \"io.rserve-desk.owner\"}} \
+                 {{index .Options \"com.docker.network.bridge.enable_icc\"}}",
                 "rserve-desk"
             ]
         );
         assert_eq!(
             d.network_create().display(),
-            "docker network create --driver bridge --label io.rserve-desk.owner=rserve-desk \
+            "docker network create --driver bridge \
+             --opt com.docker.network.bridge.enable_icc=false \
+             --label io.rserve-desk.owner=rserve-desk \
              --label io.rserve-desk.role=network rserve-desk"
+        );
+        assert_eq!(
+            d.network_members().argv,
+            [
+                "docker",
+                "network",
+                "inspect",
+                "--format",
+                "{{range $id, $c := .Containers}}{{$id}} {{end}}",
+                "rserve-desk"
+            ]
+        );
+        assert_eq!(
+            d.network_disconnect("c1").display(),
+            "docker network disconnect --force rserve-desk c1"
+        );
+        assert_eq!(
+            d.network_remove().display(),
+            "docker network rm rserve-desk"
+        );
+        assert_eq!(
+            d.network_connect("c1").display(),
+            "docker network connect rserve-desk c1"
+        );
+        assert_eq!(
+            d.app_containers().argv,
+            [
+                "docker",
+                "ps",
+                "--all",
+                "--filter",
+                "label=io.rserve-desk.owner=rserve-desk",
+                "--filter",
+                "label=io.rserve-desk.role=app",
+                "--format",
+                "{{.ID}} {{.Networks}}"
+            ]
+        );
+        assert_eq!(
+            d.build_network_inspect().display(),
+            "docker network inspect --format {{index .Labels \"io.rserve-desk.owner\"}} \
+             rserve-desk-build"
+        );
+        assert_eq!(
+            d.build_network_create().display(),
+            "docker network create --driver bridge --label io.rserve-desk.owner=rserve-desk \
+             --label io.rserve-desk.role=build-network rserve-desk-build"
         );
     }
 
@@ -430,7 +630,7 @@ mod tests {
             ..BootstrapOptions::default()
         });
         assert_eq!(
-            d.traefik_inspect().argv,
+            d.container_state(TRAEFIK_CONTAINER).argv,
             [
                 "docker",
                 "inspect",
@@ -446,39 +646,77 @@ mod tests {
             "docker create --name rserve-desk-traefik \
              --label io.rserve-desk.owner=rserve-desk --label io.rserve-desk.role=traefik \
              --label io.rserve-desk.config-hash=0123456789abcdef \
-             --network rserve-desk --restart unless-stopped \
-             --publish 8880:8880 --publish 8443:8443 \
-             --publish 127.0.0.1:8089:8089 --publish 127.0.0.1:8082:8082 \
-             --volume /var/run/docker.sock:/var/run/docker.sock:ro \
+             --network host --restart unless-stopped \
+             --read-only --cap-drop ALL --security-opt no-new-privileges:true \
+             --cap-add NET_BIND_SERVICE \
+             --volume rserve-desk-docker-filter:/run/rserve-desk-filter:ro \
+             --volume rserve-desk-traefik-config:/etc/traefik \
              --volume rserve-desk-traefik-acme:/acme \
              rserve-desk/traefik:3.7.15 --configFile=/etc/traefik/traefik.yml"
         );
         assert_eq!(
-            d.acme_volume_create().display(),
+            d.volume_create(ACME_VOLUME, "traefik").display(),
             "docker volume create --label io.rserve-desk.owner=rserve-desk \
              --label io.rserve-desk.role=traefik rserve-desk-traefik-acme"
         );
         assert_eq!(
-            d.traefik_remove().display(),
+            d.container_remove(TRAEFIK_CONTAINER).display(),
             "docker rm --force rserve-desk-traefik"
         );
         assert_eq!(
-            d.traefik_start().display(),
+            d.container_start(TRAEFIK_CONTAINER).display(),
             "docker start rserve-desk-traefik"
         );
         let copy = d.traefik_copy_config("global: {}\n").unwrap();
-        assert_eq!(copy.argv, ["docker", "cp", "-", "rserve-desk-traefik:/"]);
+        assert_eq!(
+            copy.argv,
+            ["docker", "cp", "-", "rserve-desk-traefik:/etc/traefik"]
+        );
         assert_eq!(
             entries(copy.stdin.as_deref().unwrap()),
-            [
-                ("etc/".into(), 0o755, String::new()),
-                ("etc/traefik/".into(), 0o755, String::new()),
-                (
-                    "etc/traefik/traefik.yml".into(),
-                    0o644,
-                    "global: {}\n".into()
-                ),
-            ]
+            [("traefik.yml".into(), 0o644, "global: {}\n".into())]
+        );
+    }
+
+    #[test]
+    fn docker_filter() {
+        let d = DockerCli { sudo: true };
+        let options = v(BootstrapOptions::default());
+        assert_eq!(
+            d.filter_create(&options, "0123456789abcdef").display(),
+            "sudo -n docker create --name rserve-desk-docker-filter \
+             --label io.rserve-desk.owner=rserve-desk --label io.rserve-desk.role=docker-filter \
+             --label io.rserve-desk.config-hash=0123456789abcdef \
+             --network none --restart unless-stopped \
+             --read-only --cap-drop ALL --security-opt no-new-privileges:true \
+             --volume /var/run/docker.sock:/var/run/docker.sock:ro \
+             --volume rserve-desk-docker-filter:/run/rserve-desk-filter \
+             rserve-desk/docker-filter:1"
+        );
+        let build = d.filter_build().unwrap();
+        assert_eq!(
+            build.argv.join(" "),
+            format!(
+                "sudo -n docker build --tag rserve-desk/docker-filter:1 \
+                 --label io.rserve-desk.config-hash={} -",
+                filter_hash()
+            )
+        );
+        let files = entries(build.stdin.as_deref().unwrap());
+        assert_eq!(files[0].0, "Dockerfile");
+        assert_eq!(files[1].0, "haproxy.cfg");
+        assert_eq!(
+            d.image_hash(FILTER_IMAGE).display(),
+            "sudo -n docker image inspect --format \
+             {{index .Config.Labels \"io.rserve-desk.config-hash\"}} rserve-desk/docker-filter:1"
+        );
+        let other_socket = v(BootstrapOptions {
+            docker_socket: "/run/docker.sock".into(),
+            ..BootstrapOptions::default()
+        });
+        assert_ne!(
+            filter_container_hash(&options),
+            filter_container_hash(&other_socket)
         );
     }
 
@@ -490,21 +728,25 @@ mod tests {
             "docker image inspect --format {{.Id}} traefik:v3.3"
         );
         assert_eq!(
-            needed_images(&v(BootstrapOptions::default()), &[]),
+            needed_images(&v(BootstrapOptions::default()), &[], true),
             ["traefik:v3.3"]
+        );
+        assert_eq!(
+            needed_images(&v(BootstrapOptions::default()), &[], false),
+            ["traefik:v3.3", "debian:bookworm"]
         );
         let two = BootstrapOptions {
             r_versions: vec!["4.4.1".into(), "4.2.2".into()],
             ..BootstrapOptions::default()
         };
         assert_eq!(
-            needed_images(&v(two.clone()), &[]),
+            needed_images(&v(two.clone()), &[], true),
             ["traefik:v3.3", "rocker/r-ver:4.4.1", "rocker/r-ver:4.2.2"]
         );
         // A ready-made rserve-base:4.4.1 is sent instead: its base is not needed.
         let sent = [RVersion::parse("4.4.1").unwrap()];
         assert_eq!(
-            needed_images(&v(two.clone()), &sent),
+            needed_images(&v(two.clone()), &sent, true),
             ["traefik:v3.3", "rocker/r-ver:4.2.2"]
         );
         let debian = BootstrapOptions {
@@ -512,14 +754,14 @@ mod tests {
             ..two
         };
         assert_eq!(
-            needed_images(&v(debian.clone()), &[]),
+            needed_images(&v(debian.clone()), &[], false),
             ["traefik:v3.3", "debian:bookworm"]
         );
         let both = [
             RVersion::parse("4.4.1").unwrap(),
             RVersion::parse("4.2.2").unwrap(),
         ];
-        assert_eq!(needed_images(&v(debian), &both), ["traefik:v3.3"]);
+        assert_eq!(needed_images(&v(debian), &both, true), ["traefik:v3.3"]);
     }
 
     #[test]
@@ -554,7 +796,7 @@ mod tests {
             ..BootstrapOptions::default()
         });
         assert_eq!(
-            d.base_inspect(&r).display(),
+            d.image_hash(&base_tag(&r)).display(),
             "sudo -n docker image inspect --format \
              {{index .Config.Labels \"io.rserve-desk.config-hash\"}} rserve-base:4.2.2"
         );

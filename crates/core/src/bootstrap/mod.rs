@@ -1,5 +1,7 @@
 //! One-click bootstrap of a VPS over SSH (issue 3): Docker Engine, the
-//! private network, Traefik and the `rserve-base` images, each step checked
+//! apps' network (no traffic between containers) and the build network, the
+//! read-only Docker API filter, Traefik (on the host's network, reading
+//! Docker through the filter) and the `rserve-base` images, each step checked
 //! first and skipped when already done, so it can be re-run at any time.
 //!
 //! Kamal-style, in two layers:
@@ -19,6 +21,7 @@
 
 pub mod commands;
 pub mod facts;
+pub mod filter;
 pub mod options;
 mod run;
 pub mod traefik;
@@ -35,9 +38,17 @@ pub use run::{
 };
 pub use traefik::{TemplateError, render_traefik_config};
 
-/// The private network that Traefik and every app container join.
+/// The network every app container joins, with inter-container traffic off
+/// ([`ICC_OPTION`] false): containers on it cannot reach each other; Traefik,
+/// on the host's network, reaches each one by its address.
 pub const NETWORK: &str = "rserve-desk";
+/// Docker's bridge option that lets containers of one network talk.
+pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+/// The network package builds run on (never an app's).
+pub const BUILD_NETWORK: &str = "rserve-desk-build";
 /// The Traefik container.
 pub const TRAEFIK_CONTAINER: &str = "rserve-desk-traefik";
+/// The volume holding Traefik's static configuration (its root is read-only).
+pub const TRAEFIK_CONFIG_VOLUME: &str = "rserve-desk-traefik-config";
 /// The volume holding Let's Encrypt's `acme.json`.
 pub const ACME_VOLUME: &str = "rserve-desk-traefik-acme";

@@ -10,6 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::commands::{self, DockerCli, RemoteCommand};
 use super::facts::{self, FactsError, HostFacts};
+use super::filter::{FILTER_CONTAINER, FILTER_IMAGE, FILTER_VOLUME, filter_hash};
 use super::options::{BootstrapOptions, OptionsError, Validated};
 use super::traefik::{TemplateError, render_traefik_config};
 use crate::host::Connection;
@@ -112,6 +113,10 @@ pub enum BootstrapError {
         #[source]
         source: crate::transfer::TransferError,
     },
+    #[error(
+        "the Docker network {network} exists, was not made by Rserve Desk and lets its containers reach each other; remove or rename it and run the bootstrap again"
+    )]
+    OpenNetwork { network: &'static str },
     #[error(
         "Docker is installed but user {user} cannot use it in this SSH session yet (the group docker applies to new logins and there is no password-less sudo); run the bootstrap again to continue"
     )]
@@ -325,6 +330,7 @@ pub async fn run_session(
 pub(crate) const STEP_CHECK: &str = "check-host";
 pub(crate) const STEP_INSTALL: &str = "install-docker";
 pub(crate) const STEP_NETWORK: &str = "network";
+pub(crate) const STEP_FILTER: &str = "docker-filter";
 pub(crate) const STEP_TRAEFIK: &str = "traefik";
 
 /// Emits events and keeps the final one of each step.
@@ -398,8 +404,9 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     let mut progress = Progress {
         sink,
         finished: Vec::new(),
-        // check-host, install-docker, network, traefik, and one per R version.
-        planned: 4 + options.r_versions.len(),
+        // check-host, install-docker, network, docker-filter, traefik, and
+        // one per R version.
+        planned: 5 + options.r_versions.len(),
     };
     macro_rules! step {
         ($name:expr, $started:expr, $body:expr) => {
@@ -471,8 +478,8 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         .await
     );
 
-    // 3. The private network. First, how this session reaches Docker (a
-    // group just granted is not seen yet); failing that fails this step.
+    // 3. The networks. First, how this session reaches Docker (a group just
+    // granted is not seen yet); failing that fails this step.
     let started = progress.start(STEP_NETWORK);
     let mut reached = None;
     step!(
@@ -481,11 +488,7 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         async {
             let docker = docker_cli(remote, &host).await?;
             reached = Some(docker);
-            if let Some(note) = network_done(remote, &docker).await? {
-                return Ok((StepState::Skipped, note));
-            }
-            let out = must(remote, STEP_NETWORK, &docker.network_create(), QUICK).await?;
-            Ok((StepState::Done, out.tail()))
+            networks(remote, &docker).await
         }
         .await
     );
@@ -494,9 +497,11 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     };
 
     // Images the VPS cannot pull, sent from the workstation. An
-    // `rserve-base:<R>` the workstation has is sent as it is (by its own step
-    // below): its base image is then not needed, and nothing is built.
+    // `rserve-base:<R>` or filter image the workstation has is sent as it is
+    // (by its own step below): its base image is then not needed, and
+    // nothing is built.
     let mut bases_here = Vec::new();
+    let mut filter_here = false;
     if let Some(sender) = images {
         for r in &options.r_versions {
             let tag = commands::base_tag(r);
@@ -504,10 +509,12 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
                 bases_here.push((r.clone(), id));
             }
         }
+        filter_here = filter_image_done(remote, &docker).await?
+            || sender.id_here(STEP_FILTER, FILTER_IMAGE).await?.is_some();
     }
     let sent_bases: Vec<_> = bases_here.iter().map(|(r, _)| r.clone()).collect();
     if let Some(sender) = images {
-        let needed = commands::needed_images(&options, &sent_bases);
+        let needed = commands::needed_images(&options, &sent_bases, filter_here);
         progress.planned += needed.len();
         for image in needed {
             let name = format!("image:{image}");
@@ -528,7 +535,15 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         }
     }
 
-    // 4. Traefik, from the rendered configuration.
+    // 4. The read-only Docker API filter Traefik reads Docker through.
+    let started = progress.start(STEP_FILTER);
+    step!(
+        STEP_FILTER,
+        started,
+        docker_filter(remote, &docker, &options, images.filter(|_| filter_here)).await
+    );
+
+    // 5. Traefik, from the rendered configuration.
     let started = progress.start(STEP_TRAEFIK);
     step!(
         STEP_TRAEFIK,
@@ -536,7 +551,7 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         traefik(remote, &docker, &options, &config).await
     );
 
-    // 5. rserve-base for each R version.
+    // 6. rserve-base for each R version.
     for r in &options.r_versions {
         let name = commands::base_tag(r);
         let started = progress.start(&name);
@@ -605,6 +620,202 @@ async fn docker_cli<R: Remote>(remote: &R, host: &HostFacts) -> Result<DockerCli
     })
 }
 
+/// What the apps' network is like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AppsNetwork {
+    Missing,
+    /// Inter-container traffic is off.
+    Walled,
+    /// Ours, from before the walls: made again without inter-container traffic.
+    OursOpen,
+    /// Someone else's, with inter-container traffic on: refused.
+    ForeignOpen,
+}
+
+/// The networks as found, read-only.
+struct Networks {
+    apps: AppsNetwork,
+    build: bool,
+    /// App containers of ours not on the apps' network (an interrupted move).
+    detached: Vec<String>,
+}
+
+impl Networks {
+    fn done_note(&self) -> Option<String> {
+        (self.apps == AppsNetwork::Walled && self.build && self.detached.is_empty()).then(|| {
+            format!(
+                "networks {} (no traffic between containers) and {} already there",
+                super::NETWORK,
+                super::BUILD_NETWORK
+            )
+        })
+    }
+}
+
+async fn find_networks<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+) -> Result<Networks, BootstrapError> {
+    let out = remote
+        .run(STEP_NETWORK, &docker.network_inspect(), QUICK)
+        .await?;
+    let mut seen = out.stdout.split_whitespace();
+    let (owner, icc) = (seen.next(), seen.next());
+    let apps = match (out.success(), owner, icc) {
+        (false, ..) => AppsNetwork::Missing,
+        (true, _, Some("false")) => AppsNetwork::Walled,
+        (true, Some(rdesk_spawner::labels::OWNER_VALUE), _) => AppsNetwork::OursOpen,
+        (true, ..) => AppsNetwork::ForeignOpen,
+    };
+    let build = remote
+        .run(STEP_NETWORK, &docker.build_network_inspect(), QUICK)
+        .await?
+        .success();
+    let listed = must(remote, STEP_NETWORK, &docker.app_containers(), QUICK).await?;
+    let detached = listed
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let (id, networks) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+            let on = networks.split(',').any(|n| n == super::NETWORK);
+            (!id.is_empty() && (!on || apps != AppsNetwork::Walled)).then(|| id.to_owned())
+        })
+        .collect();
+    Ok(Networks {
+        apps,
+        build,
+        detached,
+    })
+}
+
+/// The apps' network without inter-container traffic (an older one of ours
+/// is made again so, its containers moved over), every app container of
+/// ours on it, and the build network.
+async fn networks<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+) -> Result<(StepState, String), BootstrapError> {
+    let found = find_networks(remote, docker).await?;
+    if let Some(note) = found.done_note() {
+        return Ok((StepState::Skipped, note));
+    }
+    let mut log = Vec::new();
+    match found.apps {
+        AppsNetwork::Walled => {}
+        AppsNetwork::ForeignOpen => {
+            return Err(BootstrapError::OpenNetwork {
+                network: super::NETWORK,
+            });
+        }
+        AppsNetwork::OursOpen => {
+            let members = must(remote, STEP_NETWORK, &docker.network_members(), QUICK).await?;
+            for id in members.stdout.split_whitespace() {
+                must(remote, STEP_NETWORK, &docker.network_disconnect(id), QUICK).await?;
+            }
+            must(remote, STEP_NETWORK, &docker.network_remove(), QUICK).await?;
+            must(remote, STEP_NETWORK, &docker.network_create(), QUICK).await?;
+            log.push(format!(
+                "made network {} again without traffic between containers",
+                super::NETWORK
+            ));
+        }
+        AppsNetwork::Missing => {
+            must(remote, STEP_NETWORK, &docker.network_create(), QUICK).await?;
+            log.push(format!(
+                "created network {} (no traffic between containers)",
+                super::NETWORK
+            ));
+        }
+    }
+    for id in &found.detached {
+        must(remote, STEP_NETWORK, &docker.network_connect(id), QUICK).await?;
+    }
+    if !found.detached.is_empty() {
+        log.push(format!(
+            "{} app container(s) joined network {}",
+            found.detached.len(),
+            super::NETWORK
+        ));
+    }
+    if !found.build {
+        must(remote, STEP_NETWORK, &docker.build_network_create(), QUICK).await?;
+        log.push(format!("created network {}", super::BUILD_NETWORK));
+    }
+    Ok((StepState::Done, log.join("\n")))
+}
+
+/// Whether the VPS has the filter's image built from the current files.
+async fn filter_image_done<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+) -> Result<bool, BootstrapError> {
+    let out = remote
+        .run(STEP_FILTER, &docker.image_hash(FILTER_IMAGE), QUICK)
+        .await?;
+    Ok(out.success() && out.stdout.trim() == filter_hash())
+}
+
+/// The filter's image (sent ready-made by `sender`, else built on the VPS
+/// FROM `debian:bookworm`) and its running container.
+async fn docker_filter<R: Remote, S: ImageSender>(
+    remote: &R,
+    docker: &DockerCli,
+    options: &Validated,
+    sender: Option<&S>,
+) -> Result<(StepState, String), BootstrapError> {
+    let mut log = Vec::new();
+    if !filter_image_done(remote, docker).await? {
+        match sender {
+            Some(sender) => log.push(sender.send(STEP_FILTER, FILTER_IMAGE).await?),
+            None => {
+                let build = docker.filter_build().map_err(|source| BootstrapError::Io {
+                    step: STEP_FILTER.to_owned(),
+                    source,
+                })?;
+                must(remote, STEP_FILTER, &build, BUILD).await?;
+                log.push(format!("built image {FILTER_IMAGE}"));
+            }
+        }
+    }
+    let want = commands::filter_container_hash(options);
+    let (exists, done) =
+        container_done(remote, STEP_FILTER, docker, FILTER_CONTAINER, &want).await?;
+    if let Some(note) = done {
+        if log.is_empty() {
+            return Ok((StepState::Skipped, note));
+        }
+        return Ok((StepState::Done, log.join("\n")));
+    }
+    if exists {
+        must(
+            remote,
+            STEP_FILTER,
+            &docker.container_remove(FILTER_CONTAINER),
+            QUICK,
+        )
+        .await?;
+        log.push("removed the old or stopped container".to_owned());
+    }
+    let volume = docker.volume_create(FILTER_VOLUME, "docker-filter");
+    must(remote, STEP_FILTER, &volume, QUICK).await?;
+    must(
+        remote,
+        STEP_FILTER,
+        &docker.filter_create(options, &want),
+        QUICK,
+    )
+    .await?;
+    must(
+        remote,
+        STEP_FILTER,
+        &docker.container_start(FILTER_CONTAINER),
+        QUICK,
+    )
+    .await?;
+    log.push(format!("started {FILTER_CONTAINER}"));
+    Ok((StepState::Done, log.join("\n")))
+}
+
 async fn traefik<R: Remote>(
     remote: &R,
     docker: &DockerCli,
@@ -612,7 +823,14 @@ async fn traefik<R: Remote>(
     config: &str,
 ) -> Result<(StepState, String), BootstrapError> {
     let want = commands::traefik_hash(options, config);
-    let (exists, done) = traefik_done(remote, docker, &want).await?;
+    let (exists, done) = container_done(
+        remote,
+        STEP_TRAEFIK,
+        docker,
+        super::TRAEFIK_CONTAINER,
+        &want,
+    )
+    .await?;
     if let Some(note) = done {
         return Ok((StepState::Skipped, note));
     }
@@ -620,10 +838,22 @@ async fn traefik<R: Remote>(
     // and copy): made again from scratch, which is cheap and always right.
     let mut log = String::new();
     if exists {
-        must(remote, STEP_TRAEFIK, &docker.traefik_remove(), QUICK).await?;
+        let remove = docker.container_remove(super::TRAEFIK_CONTAINER);
+        must(remote, STEP_TRAEFIK, &remove, QUICK).await?;
         log.push_str("removed the old or stopped container\n");
     }
-    must(remote, STEP_TRAEFIK, &docker.acme_volume_create(), QUICK).await?;
+    for (volume, role) in [
+        (super::TRAEFIK_CONFIG_VOLUME, "traefik"),
+        (super::ACME_VOLUME, "traefik"),
+    ] {
+        must(
+            remote,
+            STEP_TRAEFIK,
+            &docker.volume_create(volume, role),
+            QUICK,
+        )
+        .await?;
+    }
     let created = must(
         remote,
         STEP_TRAEFIK,
@@ -639,51 +869,28 @@ async fn traefik<R: Remote>(
             source,
         })?;
     must(remote, STEP_TRAEFIK, &copy, QUICK).await?;
-    must(remote, STEP_TRAEFIK, &docker.traefik_start(), QUICK).await?;
+    let start = docker.container_start(super::TRAEFIK_CONTAINER);
+    must(remote, STEP_TRAEFIK, &start, QUICK).await?;
     log.push_str("\nconfiguration copied, started");
     Ok((StepState::Done, log))
 }
 
-/// `Some(note)` when the network exists (ours or not: it is never replaced).
-async fn network_done<R: Remote>(
-    remote: &R,
-    docker: &DockerCli,
-) -> Result<Option<String>, BootstrapError> {
-    let out = remote
-        .run(STEP_NETWORK, &docker.network_inspect(), QUICK)
-        .await?;
-    if !out.success() {
-        return Ok(None);
-    }
-    let note = if out.stdout.trim() == rdesk_spawner::labels::OWNER_VALUE {
-        format!("network {} already there", super::NETWORK)
-    } else {
-        format!(
-            "network {} already there (not labelled as ours; left as it is)",
-            super::NETWORK
-        )
-    };
-    Ok(Some(note))
-}
-
 /// Whether the container exists, and `Some(note)` when it runs with the
 /// wanted configuration hash.
-async fn traefik_done<R: Remote>(
+async fn container_done<R: Remote>(
     remote: &R,
+    step: &str,
     docker: &DockerCli,
+    name: &str,
     want: &str,
 ) -> Result<(bool, Option<String>), BootstrapError> {
     let out = remote
-        .run(STEP_TRAEFIK, &docker.traefik_inspect(), QUICK)
+        .run(step, &docker.container_state(name), QUICK)
         .await?;
     let mut seen = out.stdout.split_whitespace();
     let (hash, running) = (seen.next(), seen.next());
-    let done = (out.success() && hash == Some(want) && running == Some("true")).then(|| {
-        format!(
-            "{} already running with this configuration",
-            super::TRAEFIK_CONTAINER
-        )
-    });
+    let done = (out.success() && hash == Some(want) && running == Some("true"))
+        .then(|| format!("{name} already running with this configuration"));
     Ok((out.success(), done))
 }
 
@@ -695,7 +902,7 @@ async fn base_done<R: Remote>(
     r: &rdesk_spawner::RVersion,
 ) -> Result<Option<String>, BootstrapError> {
     let name = commands::base_tag(r);
-    let out = remote.run(&name, &docker.base_inspect(r), QUICK).await?;
+    let out = remote.run(&name, &docker.image_hash(&name), QUICK).await?;
     let done = out.success() && out.stdout.trim() == commands::base_hash(options, r);
     Ok(done.then(|| format!("image {name} already there")))
 }
@@ -772,6 +979,7 @@ pub(crate) async fn plan_with<R: Remote>(
         Err(BootstrapError::DockerAccess { .. }) => {
             let unknown = "Docker is not reachable yet: checked again after installing";
             add(STEP_NETWORK, None, unknown);
+            add(STEP_FILTER, None, unknown);
             add(STEP_TRAEFIK, None, unknown);
             for r in &options.r_versions {
                 add(&commands::base_tag(r), None, unknown);
@@ -782,11 +990,31 @@ pub(crate) async fn plan_with<R: Remote>(
     };
     add(
         STEP_NETWORK,
-        network_done(remote, &docker).await?,
-        "create the network",
+        find_networks(remote, &docker).await?.done_note(),
+        "create the networks, or move the apps to a network without traffic between containers",
+    );
+    let filter_want = commands::filter_container_hash(&options);
+    let filter = if filter_image_done(remote, &docker).await? {
+        container_done(remote, STEP_FILTER, &docker, FILTER_CONTAINER, &filter_want)
+            .await?
+            .1
+    } else {
+        None
+    };
+    add(
+        STEP_FILTER,
+        filter,
+        "build or send the filter's image, (re)create and start its container",
     );
     let want = commands::traefik_hash(&options, &config);
-    let (exists, done) = traefik_done(remote, &docker, &want).await?;
+    let (exists, done) = container_done(
+        remote,
+        STEP_TRAEFIK,
+        &docker,
+        super::TRAEFIK_CONTAINER,
+        &want,
+    )
+    .await?;
     add(
         STEP_TRAEFIK,
         done,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::filter::{FILTER_IMAGE, filter_hash};
 use super::run::{BootstrapError, CmdOutput, ImageSender, Remote, plan_with, run_with};
 use super::{BootstrapOptions, RemoteCommand, StepEvent, StepState};
 
@@ -15,9 +16,13 @@ const BOOKWORM: &str =
 struct State {
     os_release: String,
     docker: bool,
-    network: bool,
-    /// (config hash, running)
-    traefik: Option<(String, bool)>,
+    /// The apps' network: (owner label, enable_icc option).
+    network: Option<(String, String)>,
+    build_network: bool,
+    /// App containers of ours: id -> the networks they are on.
+    apps: Vec<(String, Vec<String>)>,
+    /// Containers by name: (config hash, running).
+    containers: HashMap<String, (String, bool)>,
     /// tag -> config hash
     images: HashMap<String, String>,
     /// Fails the command whose display starts with this, once.
@@ -54,6 +59,13 @@ impl FakeHost {
                 .unwrap_or_default()
                 .to_owned()
         };
+        let on_network = |st: &State| -> Vec<String> {
+            st.apps
+                .iter()
+                .filter(|(_, nets)| nets.iter().any(|n| n == "rserve-desk"))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
         match a.as_slice() {
             ["sh", "-c", _] => out(
                 0,
@@ -71,32 +83,95 @@ impl FakeHost {
             }
             ["docker", "version", ..] if st.docker => out(0, "24.0.5", ""),
             ["docker", "version", ..] => out(127, "", "docker: not found"),
-            ["docker", "network", "inspect", ..] if st.network => out(0, "rserve-desk\n", ""),
+            [
+                "docker",
+                "network",
+                "inspect",
+                "--format",
+                format,
+                "rserve-desk",
+            ] => match &st.network {
+                Some(_) if format.starts_with("{{range") => {
+                    out(0, &format!("{} \n", on_network(&st).join(" ")), "")
+                }
+                Some((owner, icc)) => out(0, &format!("{owner} {icc}\n"), ""),
+                None => out(1, "", "Error: No such network"),
+            },
+            ["docker", "network", "inspect", _, _, "rserve-desk-build"] if st.build_network => {
+                out(0, "rserve-desk\n", "")
+            }
             ["docker", "network", "inspect", ..] => out(1, "", "Error: No such network"),
-            ["docker", "network", "create", ..] => {
-                st.network = true;
+            ["docker", "network", "create", .., "rserve-desk"] if st.network.is_none() => {
+                st.network = Some((
+                    "rserve-desk".into(),
+                    label("com.docker.network.bridge.enable_icc="),
+                ));
                 out(0, "f00d", "")
             }
-            ["docker", "inspect", "--type", "container", ..] => match &st.traefik {
-                Some((hash, running)) => out(0, &format!("{hash} {running}\n"), ""),
-                None => out(1, "", "Error: No such container"),
-            },
-            ["docker", "rm", "--force", _] => {
-                st.traefik = None;
+            ["docker", "network", "create", .., "rserve-desk-build"] => {
+                st.build_network = true;
+                out(0, "b00d", "")
+            }
+            [
+                "docker",
+                "network",
+                "disconnect",
+                "--force",
+                "rserve-desk",
+                id,
+            ] => {
+                for (app, nets) in &mut st.apps {
+                    if app == id {
+                        nets.retain(|n| n != "rserve-desk");
+                    }
+                }
                 out(0, "", "")
             }
-            ["docker", "volume", "create", ..] => out(0, "rserve-desk-traefik-acme", ""),
-            ["docker", "create", ..] => {
-                st.traefik = Some((label("io.rserve-desk.config-hash="), false));
+            ["docker", "network", "rm", "rserve-desk"] if on_network(&st).is_empty() => {
+                st.network = None;
+                out(0, "rserve-desk", "")
+            }
+            ["docker", "network", "connect", "rserve-desk", id] if st.network.is_some() => {
+                for (app, nets) in &mut st.apps {
+                    if app == id {
+                        nets.push("rserve-desk".into());
+                    }
+                }
+                out(0, "", "")
+            }
+            ["docker", "ps", "--all", ..] => {
+                let lines: Vec<String> = st
+                    .apps
+                    .iter()
+                    .map(|(id, nets)| format!("{id} {}", nets.join(",")))
+                    .collect();
+                out(0, &lines.join("\n"), "")
+            }
+            ["docker", "inspect", "--type", "container", _, _, name] => {
+                match st.containers.get(*name) {
+                    Some((hash, running)) => out(0, &format!("{hash} {running}\n"), ""),
+                    None => out(1, "", "Error: No such container"),
+                }
+            }
+            ["docker", "rm", "--force", name] => {
+                st.containers.remove(*name);
+                out(0, "", "")
+            }
+            ["docker", "volume", "create", .., name] => out(0, name, ""),
+            ["docker", "create", "--name", name, ..] => {
+                let name = (*name).to_owned();
+                st.containers
+                    .insert(name, (label("io.rserve-desk.config-hash="), false));
                 out(0, "c0ffee", "")
             }
             ["docker", "cp", "-", _] => out(0, "", ""),
-            ["docker", "start", _] => {
-                if let Some(t) = &mut st.traefik {
-                    t.1 = true;
+            ["docker", "start", name] => match st.containers.get_mut(*name) {
+                Some(c) => {
+                    c.1 = true;
+                    out(0, name, "")
                 }
-                out(0, "rserve-desk-traefik", "")
-            }
+                None => out(1, "", "Error: No such container"),
+            },
             ["docker", "image", "inspect", "--format", _, tag] => match st.images.get(*tag) {
                 Some(hash) => out(0, &format!("{hash}\n"), ""),
                 None => out(1, "", "Error: No such image"),
@@ -108,6 +183,15 @@ impl FakeHost {
             }
             _ => out(2, "", &format!("fake host: unexpected {line}")),
         }
+    }
+
+    fn running(&self, name: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .containers
+            .get(name)
+            .is_some_and(|c| c.1)
     }
 }
 
@@ -185,7 +269,13 @@ impl ImageSender for FakeSender<'_> {
     async fn send(&self, _step: &str, image: &str) -> Result<String, BootstrapError> {
         self.sent.lock().unwrap().push(image.to_owned());
         let mut state = self.host.0.lock().unwrap();
-        state.images.insert(image.to_owned(), "sha256:feed".into());
+        // The workstation's filter image carries its build's label, as a real one does.
+        let label = if image == FILTER_IMAGE {
+            filter_hash()
+        } else {
+            "sha256:feed".into()
+        };
+        state.images.insert(image.to_owned(), label);
         Ok(format!("sent {image}"))
     }
 }
@@ -217,6 +307,7 @@ async fn empty_host_then_every_step_skipped() {
             ("check-host", Skipped),
             ("install-docker", Done),
             ("network", Done),
+            ("docker-filter", Done),
             ("traefik", Done),
             ("rserve-base:4.2.2", Done),
         ])
@@ -229,19 +320,19 @@ async fn empty_host_then_every_step_skipped() {
         "Debian GNU/Linux 12 (bookworm) on amd64, user deploy (password-less sudo)"
     );
     let log = host.log();
-    let create = log
-        .iter()
-        .position(|l| l.starts_with("docker create"))
-        .unwrap();
-    let copy = log
-        .iter()
-        .position(|l| l.starts_with("docker cp - "))
-        .unwrap();
-    let start = log
-        .iter()
-        .position(|l| l.starts_with("docker start"))
-        .unwrap();
+    let at = |prefix: &str| log.iter().position(|l| l.starts_with(prefix)).unwrap();
+    let create = at("docker create --name rserve-desk-traefik");
+    let copy = at("docker cp - ");
+    let start = at("docker start rserve-desk-traefik");
     assert!(create < copy && copy < start, "{log:#?}");
+    // The filter runs before Traefik, which reads Docker through it.
+    assert!(at("docker start rserve-desk-docker-filter") < create);
+    assert!(
+        at(
+            "docker network create --driver bridge --opt com.docker.network.bridge.enable_icc=false"
+        ) < create
+    );
+    assert!(at("docker build --tag rserve-desk/docker-filter:1 ") < create);
 
     // Second run: nothing changes, every changing step is skipped.
     let before = host.log().len();
@@ -254,6 +345,7 @@ async fn empty_host_then_every_step_skipped() {
             ("check-host", Skipped),
             ("install-docker", Skipped),
             ("network", Skipped),
+            ("docker-filter", Skipped),
             ("traefik", Skipped),
             ("rserve-base:4.2.2", Skipped),
         ])
@@ -286,6 +378,7 @@ async fn changed_options_recreate_only_traefik() {
             ("check-host", Skipped),
             ("install-docker", Skipped),
             ("network", Skipped),
+            ("docker-filter", Skipped),
             ("traefik", Done),
             ("rserve-base:4.2.2", Skipped),
         ])
@@ -307,7 +400,7 @@ async fn interrupted_then_finished() {
     let err = report.unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("step traefik failed: `docker cp - rserve-desk-traefik:/ < ("),
+            .starts_with("step traefik failed: `docker cp - rserve-desk-traefik:/etc/traefik < ("),
         "{err}"
     );
     assert_eq!(finals(&events).last().unwrap().1, Failed);
@@ -321,12 +414,12 @@ async fn interrupted_then_finished() {
             ("check-host", Skipped),
             ("install-docker", Skipped),
             ("network", Skipped),
+            ("docker-filter", Skipped),
             ("traefik", Done),
             ("rserve-base:4.2.2", Done),
         ])
     );
-    let state = host.0.lock().unwrap();
-    assert!(state.traefik.as_ref().is_some_and(|t| t.1));
+    assert!(host.running("rserve-desk-traefik"));
 }
 
 #[tokio::test]
@@ -370,6 +463,7 @@ async fn plan_changes_nothing_and_matches_run() {
         [
             ("install-docker", true),
             ("network", true),
+            ("docker-filter", true),
             ("traefik", true),
             ("rserve-base:4.2.2", true)
         ]
@@ -391,14 +485,15 @@ async fn plan_changes_nothing_and_matches_run() {
     let plan = plan_with(&host, &options()).await.unwrap();
     assert!(plan.complete(), "{plan:#?}");
     assert_eq!(
-        plan.steps[2].note,
+        plan.steps[3].note,
         "rserve-desk-traefik already running with this configuration"
     );
     let later = &host.log()[before..];
     assert!(
-        later
-            .iter()
-            .all(|l| l.starts_with("sh -") || l.contains(" inspect ") || l.contains(" version ")),
+        later.iter().all(|l| l.starts_with("sh -")
+            || l.contains(" inspect ")
+            || l.contains(" version ")
+            || l.starts_with("docker ps ")),
         "{later:#?}"
     );
 }
@@ -428,20 +523,24 @@ async fn images_the_vps_lacks_are_sent_once() {
             ("network", Done),
             ("image:rserve-desk/traefik:3.7.15", Done),
             ("image:debian:bookworm", Skipped),
+            ("docker-filter", Done),
             ("traefik", Done),
             ("rserve-base:4.2.2", Done),
         ])
     );
-    assert_eq!(sender.sent(), ["rserve-desk/traefik:3.7.15"]);
+    assert_eq!(
+        sender.sent(),
+        ["rserve-desk/traefik:3.7.15", "rserve-desk/docker-filter:1"]
+    );
     let planned: Vec<usize> = report.steps.iter().map(|s| s.planned).collect();
     assert_eq!(
         planned,
-        [5, 5, 5, 7, 7, 7, 7],
+        [6, 6, 6, 8, 8, 8, 8, 8],
         "the image steps join the plan once known, and the last step is the last planned"
     );
     let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
     assert!(!report.changed());
-    assert_eq!(sender.sent().len(), 1, "nothing sent twice");
+    assert_eq!(sender.sent().len(), 2, "nothing sent twice");
 }
 
 #[tokio::test]
@@ -489,14 +588,19 @@ async fn a_ready_made_rserve_base_is_sent_not_built() {
             ("install-docker", Done),
             ("network", Done),
             ("image:rserve-desk/traefik:3.7.15", Done),
+            ("docker-filter", Done),
             ("traefik", Done),
             ("rserve-base:4.2.2", Done),
         ])
     );
-    assert_eq!(report.steps[5].output_tail, "sent rserve-base:4.2.2");
+    assert_eq!(report.steps[6].output_tail, "sent rserve-base:4.2.2");
     assert_eq!(
         sender.sent(),
-        ["rserve-desk/traefik:3.7.15", "rserve-base:4.2.2"]
+        [
+            "rserve-desk/traefik:3.7.15",
+            "rserve-desk/docker-filter:1",
+            "rserve-base:4.2.2"
+        ]
     );
     assert!(
         host.log().iter().all(|l| !l.starts_with("docker build")),
@@ -516,7 +620,7 @@ async fn a_ready_made_rserve_base_is_sent_not_built() {
         report.steps.last().unwrap().output_tail,
         "image rserve-base:4.2.2 already there, sent from the workstation"
     );
-    assert_eq!(sender.sent().len(), 2, "nothing sent twice");
+    assert_eq!(sender.sent().len(), 3, "nothing sent twice");
     let base_step: Vec<String> = host.log()[before..]
         .iter()
         .filter(|l| l.contains("rserve-base:4.2.2"))
@@ -548,14 +652,105 @@ async fn without_a_ready_made_base_its_base_image_is_sent_and_built_on() {
             ("network", Done),
             ("image:traefik:v3.3", Done),
             ("image:debian:bookworm", Done),
+            ("docker-filter", Done),
             ("traefik", Done),
             ("rserve-base:4.2.2", Done),
         ])
     );
-    assert_eq!(sender.sent(), ["traefik:v3.3", "debian:bookworm"]);
+    assert_eq!(
+        sender.sent(),
+        [
+            "traefik:v3.3",
+            "debian:bookworm",
+            "rserve-desk/docker-filter:1"
+        ]
+    );
     assert!(
         host.log()
             .iter()
             .any(|l| l.starts_with("docker build --tag rserve-base:4.2.2 --build-arg R_VERSION=4.2.2 --build-arg BASE_IMAGE=debian:bookworm "))
+    );
+}
+
+/// A VPS bootstrapped before the walls: the apps' network of ours lets
+/// containers talk, two apps are on it.
+fn host_of_old_shape() -> FakeHost {
+    let host = FakeHost::new(BOOKWORM);
+    {
+        let mut st = host.0.lock().unwrap();
+        st.docker = true;
+        st.network = Some(("rserve-desk".into(), "<no value>".into()));
+        st.apps = vec![
+            ("a1".into(), vec!["rserve-desk".into()]),
+            ("b1".into(), vec!["rserve-desk".into()]),
+        ];
+    }
+    host
+}
+
+fn walled_with_apps_on_it(host: &FakeHost) {
+    let st = host.0.lock().unwrap();
+    assert_eq!(
+        st.network,
+        Some(("rserve-desk".into(), "false".into())),
+        "the apps' network is made again without traffic between containers"
+    );
+    assert!(st.build_network);
+    for (id, nets) in &st.apps {
+        assert_eq!(nets, &["rserve-desk"], "{id} is back on the network");
+    }
+}
+
+#[tokio::test]
+async fn an_open_network_of_ours_is_made_again_walled_with_its_apps() {
+    let host = host_of_old_shape();
+    let (report, events) = bootstrap(&host, &options()).await;
+    report.unwrap();
+    let network = events
+        .iter()
+        .find(|e| e.step == "network" && e.state != StepState::Started)
+        .unwrap();
+    assert_eq!(network.state, StepState::Done);
+    assert_eq!(
+        network.output_tail,
+        "made network rserve-desk again without traffic between containers\n\
+         2 app container(s) joined network rserve-desk\n\
+         created network rserve-desk-build"
+    );
+    walled_with_apps_on_it(&host);
+    let plan = plan_with(&host, &options()).await.unwrap();
+    assert!(plan.complete(), "{plan:#?}");
+}
+
+#[tokio::test]
+async fn a_move_interrupted_after_removing_the_network_is_finished_by_the_next_run() {
+    let host = host_of_old_shape();
+    host.0.lock().unwrap().fail_once = Some("docker network create".into());
+    let (report, _) = bootstrap(&host, &options()).await;
+    assert!(report.is_err());
+    {
+        let st = host.0.lock().unwrap();
+        assert!(st.network.is_none() && st.apps.iter().all(|(_, n)| n.is_empty()));
+    }
+    let (report, _) = bootstrap(&host, &options()).await;
+    report.unwrap();
+    walled_with_apps_on_it(&host);
+}
+
+#[tokio::test]
+async fn an_open_network_of_someone_else_is_refused() {
+    let host = FakeHost::new(BOOKWORM);
+    host.0.lock().unwrap().network = Some(("<no value>".into(), "true".into()));
+    let (report, _) = bootstrap(&host, &options()).await;
+    assert_eq!(
+        report.unwrap_err().to_string(),
+        "the Docker network rserve-desk exists, was not made by Rserve Desk and lets its containers reach each other; remove or rename it and run the bootstrap again"
+    );
+    assert!(
+        host.log()
+            .iter()
+            .all(|l| !l.starts_with("docker network create --driver bridge --opt")),
+        "{:#?}",
+        host.log()
     );
 }

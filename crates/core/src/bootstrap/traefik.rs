@@ -4,11 +4,14 @@
 //! only when a domain and an e-mail were given.
 
 use super::NETWORK;
+use super::filter::FILTER_ENDPOINT;
 use super::options::Validated;
 
 /// The template, as shipped in `remote-bootstrap/`.
 pub const TRAEFIK_TEMPLATE: &str = include_str!("../../../../remote-bootstrap/traefik.yml");
 
+/// Where Traefik's configuration volume is mounted.
+pub const TRAEFIK_CONFIG_DIR: &str = "/etc/traefik";
 /// Where the rendered file lives inside the Traefik container.
 pub const TRAEFIK_CONFIG_PATH: &str = "/etc/traefik/traefik.yml";
 
@@ -65,6 +68,7 @@ fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> 
             ("dashboard_port", _) => options.dashboard_port.to_string(),
             ("metrics_port", _) => options.metrics_port.to_string(),
             ("network", _) => NETWORK.to_owned(),
+            ("docker_endpoint", _) => FILTER_ENDPOINT.to_owned(),
             ("domain", Some(tls)) => tls.domain.clone(),
             ("email", Some(tls)) => tls.email.clone(),
             _ => return Err(TemplateError::Unknown(name.to_owned())),
@@ -110,13 +114,13 @@ entryPoints:
   websecure:
     address: ":8443"
   traefik:
-    address: ":8089"
+    address: "127.0.0.1:8089"
   metrics:
-    address: ":8082"
+    address: "127.0.0.1:8082"
 
 providers:
   docker:
-    endpoint: "unix:///var/run/docker.sock"
+    endpoint: "unix:///run/rserve-desk-filter/docker.sock"
     exposedByDefault: false
     network: "rserve-desk"
     watch: true
@@ -176,13 +180,13 @@ entryPoints:
         domains:
           - main: "r.example.org"
   traefik:
-    address: ":8089"
+    address: "127.0.0.1:8089"
   metrics:
-    address: ":8082"
+    address: "127.0.0.1:8082"
 
 providers:
   docker:
-    endpoint: "unix:///var/run/docker.sock"
+    endpoint: "unix:///run/rserve-desk-filter/docker.sock"
     exposedByDefault: false
     network: "rserve-desk"
     watch: true

@@ -1,8 +1,10 @@
 //! Requests per app from Traefik's Prometheus metrics, read through the
 //! host's SSH session and never through a public port: the session forwards a
 //! Unix socket in the connection's private directory to the metrics entry
-//! point of the Traefik container on the host's Docker network. For the
-//! workstation's own Docker the container is reached directly.
+//! point on the host's 127.0.0.1 (Traefik on the host's network, as the
+//! bootstrap runs it), or on the Traefik container's address when it runs on
+//! a Docker network (a host bootstrapped before the walls). For the
+//! workstation's own Docker it is reached directly.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -117,7 +119,8 @@ impl TraefikMetrics {
     }
 }
 
-/// The Traefik container's IP address on its first network.
+/// Where Traefik's entry points listen: the host's 127.0.0.1 when it runs on
+/// the host's network, else its container's IP address on its first network.
 async fn container_address(
     connection: &Connection,
     container: &str,
@@ -131,6 +134,14 @@ async fn container_address(
         )
         .await
         .map_err(|_| missing())?;
+    let host_network = inspected
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        == Some("host");
+    if host_network {
+        return Ok("127.0.0.1".to_owned());
+    }
     inspected
         .network_settings
         .and_then(|n| n.networks)
