@@ -9,6 +9,8 @@
 //!   `examples/hello` with the `rdesk` CLI instead).
 //! - `ui`: the desktop toolchain, then the UI into `app/dist`.
 //! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
+//! - `fuzz`: the stable-Rust fuzz harness over the QAP decoder, the Rserve
+//!   greeting and intake (10 million inputs by default), then its figures.
 
 mod apt;
 mod base;
@@ -19,6 +21,7 @@ mod desktop;
 mod docker;
 mod dockerd;
 mod facts;
+mod fuzz;
 mod http;
 mod node;
 mod procs;
@@ -74,6 +77,10 @@ enum Cmd {
     /// Stand-in up, then measure: tunnel vs local Docker API round trip, and
     /// code-only redeploy vs first build.
     Bench,
+    /// Fuzz the QAP decoder, the Rserve greeting and archive/folder intake
+    /// (optimized build, one process per target); fails on a panic, a hang
+    /// or memory over the cap.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +140,7 @@ fn main() -> ExitCode {
         Cmd::Ui => desktop::tools(&st)
             .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
         Cmd::Bench => bench::run(&st),
+        Cmd::Fuzz(args) => fuzz::run(&st, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,12 +34,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::codec::{self, Param};
+use crate::codec::{self, DecodeLimits, Param};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Banner, Header};
 use crate::rsyntax;
 use crate::tls;
-use crate::transport::{StreamError, Transport};
+use crate::transport::{ByteStream, StreamError, Transport};
 use crate::value::{Value, Vector};
 
 /// Class of the value `start.R` and this client's eval wrappers return for an R error.
@@ -68,6 +68,9 @@ impl fmt::Display for Mode {
     }
 }
 
+/// Default for [`ClientOptions::max_message_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 << 20;
+
 /// Limits of a connection.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -76,8 +79,11 @@ pub struct ClientOptions {
     /// Each request, from sending it to the complete answer.
     pub request_timeout: Duration,
     /// Largest message accepted from the server (guards against garbage
-    /// lengths from servers that are not Rserve).
+    /// lengths from servers that are not Rserve), by default
+    /// [`DEFAULT_MAX_MESSAGE_BYTES`]. Memory is taken only as bytes arrive.
     pub max_message_bytes: u64,
+    /// How much decoding one answer may produce (elements in total).
+    pub decode_limits: DecodeLimits,
     /// For `wss://`: PEM certificates trusted besides the system's roots
     /// (which honour `SSL_CERT_FILE` and `SSL_CERT_DIR`), e.g. a private CA.
     pub extra_roots_pem: Option<Vec<u8>>,
@@ -114,7 +120,8 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
-            max_message_bytes: 1 << 30,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            decode_limits: DecodeLimits::default(),
             extra_roots_pem: None,
             token: None,
         }
@@ -166,11 +173,37 @@ impl Client {
                 })?;
             // Small requests should leave at once.
             let _ = stream.set_nodelay(true);
-            Self::handshake(Transport::Tcp(stream), target.clone(), options.clone()).await
+            Self::handshake(
+                Transport::Stream(Box::new(stream)),
+                target.clone(),
+                options.clone(),
+            )
+            .await
         };
         tokio::time::timeout(timeout, connecting)
             .await
             .map_err(|_| Error::ConnectTimeout { target, timeout })?
+    }
+
+    /// Speaks QAP1 over a byte stream that is already open (a Unix socket, a
+    /// forwarded channel, an in-memory pipe); `target` names it in errors.
+    pub async fn connect_stream<S: ByteStream + 'static>(
+        stream: S,
+        target: &str,
+        options: ClientOptions,
+    ) -> Result<Client> {
+        let timeout = options.connect_timeout;
+        let handshake = Self::handshake(
+            Transport::Stream(Box::new(stream)),
+            target.to_string(),
+            options,
+        );
+        tokio::time::timeout(timeout, handshake)
+            .await
+            .map_err(|_| Error::ConnectTimeout {
+                target: target.to_string(),
+                timeout,
+            })?
     }
 
     /// Connects over WebSocket (`ws://host:port/path`, subprotocol `QAP1`)
@@ -288,7 +321,7 @@ impl Client {
                 .read_exact(header.len as usize)
                 .await
                 .map_err(read_error)?;
-            let capabilities = match codec::first_param(&body) {
+            let capabilities = match codec::first_param_with(&body, &options.decode_limits) {
                 Ok(Some(Param::Sexp(value))) => value,
                 Ok(other) => {
                     return Err(handshake_error(format!(
@@ -752,10 +785,11 @@ impl Client {
                 .await
                 .map_err(|e| self.stream_error(e, &waiting))?;
             return match answer.cmd & 0x00ff_ffff {
-                protocol::RESP_OK => codec::first_param(&body).map_err(|source| Error::Codec {
-                    context: format!("decoding the answer to {operation}"),
-                    source,
-                }),
+                protocol::RESP_OK => codec::first_param_with(&body, &self.options.decode_limits)
+                    .map_err(|source| Error::Codec {
+                        context: format!("decoding the answer to {operation}"),
+                        source,
+                    }),
                 protocol::RESP_ERR => Err(self.refusal(cmd, protocol::cmd_stat(answer.cmd))),
                 other => Err(Error::Protocol {
                     target: self.target.clone(),

@@ -9,7 +9,9 @@
 //! NaN with low word 1954 for doubles, byte 2 for logicals and the string
 //! "\xff" for characters (as in Rserve's `qap_encode.c`/`qap_decode.c`).
 //!
-//! Decoding never trusts a length beyond the bytes at hand, limits nesting,
+//! Decoding never trusts a length beyond the bytes at hand, limits nesting
+//! ([`MAX_DEPTH`]) and the number of decoded elements
+//! ([`DecodeLimits::max_elements`]), allocates only for data that is present,
 //! and turns types it does not model into [`Opaque`] values instead of
 //! failing the whole message.
 
@@ -17,8 +19,58 @@ use crate::error::CodecError;
 use crate::protocol::*;
 use crate::value::{Attributes, Opaque, Value, Vector};
 
-/// Deepest nesting of values the decoder accepts.
+/// Deepest nesting of values the decoder accepts (lists, attributes and
+/// pairlist tags alike). Fixed, not configurable: it bounds the decoder's
+/// recursion, which must fit the 2 MiB stack of a tokio worker thread.
 pub const MAX_DEPTH: usize = 256;
+
+/// Default for [`DecodeLimits::max_elements`]: 4 Mi (32 MiB of doubles).
+pub const DEFAULT_MAX_ELEMENTS: usize = 4 << 20;
+
+/// How much one decode may produce. A few wire bytes can stand for much
+/// larger values in memory (4 bytes of `NULL` become a whole [`Value`], one
+/// NUL byte a whole `String`), so the message size alone does not bound it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Elements decoded in total: every R object (list elements, attributes,
+    /// tags) and every value inside a vector (number, logical, string, byte).
+    pub max_elements: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_elements: DEFAULT_MAX_ELEMENTS,
+        }
+    }
+}
+
+/// The elements a decode has produced so far, against its limit.
+struct Budget {
+    limit: usize,
+    used: usize,
+}
+
+impl Budget {
+    fn new(limits: &DecodeLimits) -> Self {
+        Budget {
+            limit: limits.max_elements,
+            used: 0,
+        }
+    }
+
+    /// Counts `n` more elements, found at byte `offset`.
+    fn charge(&mut self, n: usize, offset: usize) -> Result<(), CodecError> {
+        self.used = self.used.saturating_add(n);
+        if self.used > self.limit {
+            return Err(CodecError::TooManyElements {
+                offset,
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
+}
 
 /// The bit pattern of R's `NA_real_`.
 pub const NA_REAL_BITS: u64 = 0x7ff0_0000_0000_07a2;
@@ -87,17 +139,23 @@ fn read_header(r: &mut Reader<'_>, large_flag: u8) -> Result<(u8, u64), CodecErr
     Ok((ty & !large_flag, len))
 }
 
-/// Decodes one SEXP that fills `bytes` (trailing bytes are ignored).
+/// Decodes one SEXP that fills `bytes` (trailing bytes are ignored), within
+/// the default [`DecodeLimits`].
 pub fn decode_sexp(bytes: &[u8]) -> Result<Value, CodecError> {
+    decode_sexp_with(bytes, &DecodeLimits::default())
+}
+
+/// Decodes one SEXP that fills `bytes` (trailing bytes are ignored), within `limits`.
+pub fn decode_sexp_with(bytes: &[u8], limits: &DecodeLimits) -> Result<Value, CodecError> {
     let mut r = Reader {
         buf: bytes,
         pos: 0,
         end: bytes.len(),
     };
-    decode(&mut r, 0)
+    decode(&mut r, 0, &mut Budget::new(limits))
 }
 
-fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
+fn decode(r: &mut Reader<'_>, depth: usize, budget: &mut Budget) -> Result<Value, CodecError> {
     let start = r.pos;
     if depth > MAX_DEPTH {
         return Err(CodecError::TooDeep {
@@ -105,6 +163,7 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
             limit: MAX_DEPTH,
         });
     }
+    budget.charge(1, start)?;
     let (ty, len) = read_header(r, XT_LARGE)?;
     let data_start = r.pos;
     // read_header checked that `len` fits the remaining bytes.
@@ -117,7 +176,7 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
     };
     let xt = ty & 63;
     let attributes = if ty & XT_HAS_ATTR != 0 {
-        attributes_from(decode(&mut sub, depth + 1)?)
+        attributes_from(decode(&mut sub, depth + 1, budget)?)
     } else {
         Attributes::default()
     };
@@ -132,7 +191,7 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
     Ok(match xt {
         XT_NULL => Value::Null,
         XT_INT | XT_ARRAY_INT => {
-            let data = aligned(&mut sub, 4)?;
+            let data = aligned(&mut sub, 4, budget)?;
             let values = data
                 .chunks_exact(4)
                 .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -141,7 +200,7 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
             Value::Integer(Vector { values, attributes })
         }
         XT_DOUBLE | XT_ARRAY_DOUBLE => {
-            let data = aligned(&mut sub, 8)?;
+            let data = aligned(&mut sub, 8, budget)?;
             let values = data
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -150,7 +209,7 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
             Value::Double(Vector { values, attributes })
         }
         XT_ARRAY_BOOL => {
-            let n = counted(&mut sub)?;
+            let n = counted(&mut sub, budget)?;
             let values = sub.take(n)?.iter().map(|b| logical_from_byte(*b)).collect();
             Value::Logical(Vector { values, attributes })
         }
@@ -159,12 +218,15 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
             Value::Logical(Vector { values, attributes })
         }
         XT_RAW => {
-            let n = counted(&mut sub)?;
+            let n = counted(&mut sub, budget)?;
             let values = sub.take(n)?.to_vec();
             Value::Raw(Vector { values, attributes })
         }
         XT_ARRAY_STR => {
-            let values = split_strings(sub.rest());
+            let offset = sub.pos;
+            let data = sub.rest();
+            budget.charge(data.iter().filter(|b| **b == 0).count(), offset)?;
+            let values = split_strings(data);
             if attributes.class() == ["OCref"] && values.len() == 1 {
                 if let Some(Some(token)) = values.into_iter().next() {
                     return Ok(Value::Ocap(token));
@@ -181,7 +243,7 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
         XT_VECTOR => {
             let mut values = Vec::new();
             while sub.remaining() > 0 {
-                values.push(decode(&mut sub, depth + 1)?);
+                values.push(decode(&mut sub, depth + 1, budget)?);
             }
             Value::List(Vector { values, attributes })
         }
@@ -191,9 +253,9 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
             let mut values = Vec::new();
             let mut names = Vec::new();
             while sub.remaining() > 0 {
-                values.push(decode(&mut sub, depth + 1)?);
+                values.push(decode(&mut sub, depth + 1, budget)?);
                 if tagged {
-                    let tag = decode(&mut sub, depth + 1)?;
+                    let tag = decode(&mut sub, depth + 1, budget)?;
                     names.push(tag.as_str().map(str::to_string));
                 }
             }
@@ -223,7 +285,12 @@ fn decode(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
     })
 }
 
-fn aligned<'a>(r: &mut Reader<'a>, width: usize) -> Result<&'a [u8], CodecError> {
+/// The data of a vector of `width`-byte elements, its elements counted.
+fn aligned<'a>(
+    r: &mut Reader<'a>,
+    width: usize,
+    budget: &mut Budget,
+) -> Result<&'a [u8], CodecError> {
     if !r.remaining().is_multiple_of(width) {
         return Err(CodecError::InvalidLength {
             offset: r.pos,
@@ -233,11 +300,12 @@ fn aligned<'a>(r: &mut Reader<'a>, width: usize) -> Result<&'a [u8], CodecError>
             ),
         });
     }
+    budget.charge(r.remaining() / width, r.pos)?;
     Ok(r.rest())
 }
 
-/// Reads the element count of a logical or raw vector and checks it fits.
-fn counted(r: &mut Reader<'_>) -> Result<usize, CodecError> {
+/// Reads the element count of a logical or raw vector, checks it fits and counts it.
+fn counted(r: &mut Reader<'_>, budget: &mut Budget) -> Result<usize, CodecError> {
     let offset = r.pos;
     let n = r.u32()? as usize;
     if n > r.remaining() {
@@ -249,6 +317,7 @@ fn counted(r: &mut Reader<'_>) -> Result<usize, CodecError> {
             ),
         });
     }
+    budget.charge(n, offset)?;
     Ok(n)
 }
 
@@ -606,8 +675,15 @@ pub enum Param {
     Other { dt: u8, bytes: Vec<u8> },
 }
 
-/// Decodes the first parameter of a message body (`None` for an empty body).
+/// Decodes the first parameter of a message body (`None` for an empty body),
+/// within the default [`DecodeLimits`].
 pub fn first_param(body: &[u8]) -> Result<Option<Param>, CodecError> {
+    first_param_with(body, &DecodeLimits::default())
+}
+
+/// Decodes the first parameter of a message body (`None` for an empty body),
+/// within `limits`.
+pub fn first_param_with(body: &[u8], limits: &DecodeLimits) -> Result<Option<Param>, CodecError> {
     if body.is_empty() {
         return Ok(None);
     }
@@ -626,7 +702,7 @@ pub fn first_param(body: &[u8]) -> Result<Option<Param>, CodecError> {
                 pos: start,
                 end: start + data.len(),
             };
-            Param::Sexp(decode(&mut sub, 0)?)
+            Param::Sexp(decode(&mut sub, 0, &mut Budget::new(limits))?)
         }
         DT_STRING => Param::String(c_string(data)),
         DT_INT if data.len() >= 4 => {
@@ -939,6 +1015,140 @@ mod tests {
         assert!(matches!(
             decode_sexp(&bytes),
             Err(CodecError::TooDeep { .. })
+        ));
+    }
+
+    /// A SEXP header with a 4-byte length.
+    fn small_header(xt: u8, len: usize) -> Vec<u8> {
+        (u32::from(xt) | ((len as u32) << 8)).to_le_bytes().to_vec()
+    }
+
+    #[test]
+    fn decoded_elements_are_capped() {
+        let few = DecodeLimits { max_elements: 10 };
+        // 96 empty strings in 96 bytes: each would become a whole String.
+        let strings = [small_header(XT_ARRAY_STR, 96), vec![0; 96]].concat();
+        // 24 NULLs in a list: each would become a whole Value.
+        let nulls = [small_header(XT_VECTOR, 96), vec![0; 96]].concat();
+        let ints = [small_header(XT_ARRAY_INT, 96), vec![1; 96]].concat();
+        let doubles = [small_header(XT_ARRAY_DOUBLE, 96), vec![1; 96]].concat();
+        let logicals = [
+            small_header(XT_ARRAY_BOOL, 68),
+            64u32.to_le_bytes().to_vec(),
+            vec![1; 64],
+        ]
+        .concat();
+        let raw = [
+            small_header(XT_RAW, 68),
+            64u32.to_le_bytes().to_vec(),
+            vec![1; 64],
+        ]
+        .concat();
+        for bytes in [&strings, &nulls, &ints, &doubles, &logicals, &raw] {
+            let err = decode_sexp_with(bytes, &few).unwrap_err();
+            assert!(
+                matches!(err, CodecError::TooManyElements { limit: 10, .. }),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("more than 10 elements"), "{err}");
+            assert!(decode_sexp(bytes).is_ok());
+        }
+        // The same cap holds for a message's parameter.
+        let param = param_sexp(&nulls).unwrap();
+        assert!(matches!(
+            first_param_with(&param, &few),
+            Err(CodecError::TooManyElements { .. })
+        ));
+        // Exactly at the cap is fine: a list (1) of nine NULLs (9).
+        let nine = [small_header(XT_VECTOR, 36), vec![0; 36]].concat();
+        assert_eq!(decode_sexp_with(&nine, &few).unwrap().len(), 9);
+    }
+
+    #[test]
+    fn element_cap_counts_attributes_and_tags() {
+        // list(a = 1L, b = "x") is a list (1), its attribute pairlist (1),
+        // the names vector and its 2 strings (3), the tag (1), then 1L and
+        // "x", each an object holding one element (2 + 2): 10.
+        let bytes = hex(
+            "90280000 15140000 22040000 61006200 13080000 6e616d65 73000000
+             20040000 01000000 22040000 78000101",
+        );
+        assert!(decode_sexp_with(&bytes, &DecodeLimits { max_elements: 10 }).is_ok());
+        assert!(matches!(
+            decode_sexp_with(&bytes, &DecodeLimits { max_elements: 9 }),
+            Err(CodecError::TooManyElements { .. })
+        ));
+    }
+
+    /// A value nested `depth` levels: lists, or values whose attribute
+    /// pairlist holds the next level.
+    fn nested(depth: usize, through_attributes: bool) -> Vec<u8> {
+        let mut bytes = small_header(XT_NULL, 0);
+        for _ in 0..depth {
+            bytes = if through_attributes {
+                // An attribute pairlist with one tagged element: the value, tag "a".
+                let tag = [small_header(XT_SYMNAME, 4), b"a\0\0\0".to_vec()].concat();
+                let pairlist = [
+                    small_header(XT_LIST_TAG, bytes.len() + tag.len()),
+                    bytes,
+                    tag,
+                ]
+                .concat();
+                [
+                    small_header(XT_ARRAY_INT | XT_HAS_ATTR, pairlist.len()),
+                    pairlist,
+                ]
+                .concat()
+            } else {
+                [small_header(XT_VECTOR, bytes.len()), bytes].concat()
+            };
+        }
+        bytes
+    }
+
+    #[test]
+    fn the_deepest_accepted_nesting_fits_a_tokio_worker_stack() {
+        // Decoding, converting to JSON, comparing and dropping all recurse;
+        // each must fit the 2 MiB stack of a tokio worker at the depth cap.
+        let worker = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let lists = nested(MAX_DEPTH, false);
+                let value = decode_sexp(&lists).unwrap();
+                let _ = value.to_json();
+                assert_eq!(value, value.clone());
+                assert!(matches!(
+                    decode_sexp(&nested(MAX_DEPTH + 1, false)),
+                    Err(CodecError::TooDeep { .. })
+                ));
+                // Attributes nest at two levels per step (pairlist, value).
+                let attrs = nested(MAX_DEPTH / 2, true);
+                let value = decode_sexp(&attrs).unwrap();
+                assert_eq!(value, value.clone());
+                assert!(matches!(
+                    decode_sexp(&nested(MAX_DEPTH / 2 + 1, true)),
+                    Err(CodecError::TooDeep { .. })
+                ));
+            })
+            .unwrap();
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn lengths_beyond_the_data_are_refused() {
+        // Length and count fields at their largest, in front of little data.
+        for bytes in [
+            hex("61ffffff ffffffff 00000000 00000000"),
+            hex("24080000 ffffffff 01010101"),
+            hex("25080000 ffffffff 01010101"),
+            hex("10ffffff 00000000"),
+        ] {
+            assert!(decode_sexp(&bytes).is_err(), "{bytes:?}");
+        }
+        // A DT_SEXP | DT_LARGE parameter announcing 2^56 - 1 bytes.
+        assert!(matches!(
+            first_param(&hex("4affffff ffffffff 00000000")),
+            Err(CodecError::Truncated { .. })
         ));
     }
 

@@ -152,6 +152,12 @@ pub enum CodecError {
     /// Values nested deeper than the decoder allows.
     #[error("values nested deeper than {limit} levels at byte {offset}")]
     TooDeep { offset: usize, limit: usize },
+    /// More elements than [`crate::codec::DecodeLimits::max_elements`] allows.
+    #[error(
+        "the value holds more than {limit} elements (the decoder's limit, DecodeLimits::max_elements), \
+         the one past it at byte {offset}"
+    )]
+    TooManyElements { offset: usize, limit: usize },
     /// A parameter type other than the one expected.
     #[error("unexpected parameter type {found:#04x} at byte {offset}, expected {expected}")]
     UnexpectedParameter {

@@ -28,7 +28,9 @@ mod tls;
 mod transport;
 pub mod value;
 
-pub use client::{AccessToken, Client, ClientOptions, Mode};
+pub use client::{AccessToken, Client, ClientOptions, DEFAULT_MAX_MESSAGE_BYTES, Mode};
+pub use codec::DecodeLimits;
 pub use error::{CodecError, Error, Result};
 pub use protocol::Banner;
+pub use transport::ByteStream;
 pub use value::{Attributes, Opaque, Value, Vector};

@@ -1,12 +1,16 @@
-//! The byte stream under QAP1: a TCP socket, or a WebSocket whose binary (and,
-//! for the banner, text) frames are joined into one stream. Rserve may split
-//! one QAP1 message over several frames (it writes header and body
-//! separately), so frames are never assumed to match messages. Outgoing
-//! messages go as one binary frame each, as rserve-js does.
+//! The byte stream under QAP1: a plain byte stream (a TCP socket, or any
+//! other, e.g. an in-memory pipe), or a WebSocket whose binary (and, for the
+//! banner, text) frames are joined into one stream. Rserve may split one QAP1
+//! message over several frames (it writes header and body separately), so
+//! frames are never assumed to match messages. Outgoing messages go as one
+//! binary frame each, as rserve-js does.
+//!
+//! Reading allocates only for bytes that have arrived: a length announced by
+//! the peer is never allocated up front.
 
 use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -19,8 +23,16 @@ pub(crate) enum StreamError {
     WebSocket(tokio_tungstenite::tungstenite::Error),
 }
 
+/// A byte stream QAP1 can run over.
+pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> ByteStream for T {}
+
+/// How much a read reserves before more bytes have arrived.
+const FIRST_RESERVE: usize = 64 * 1024;
+
 pub(crate) enum Transport {
-    Tcp(TcpStream),
+    Stream(Box<dyn ByteStream>),
     WebSocket {
         socket: Box<WebSocketStream<MaybeTlsStream<TcpStream>>>,
         pending: BytesMut,
@@ -28,18 +40,19 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
-    /// Reads exactly `n` bytes.
+    /// Reads exactly `n` bytes; the buffer grows as they arrive.
     pub(crate) async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, StreamError> {
         match self {
-            Transport::Tcp(stream) => {
-                let mut buf = vec![0u8; n];
-                stream.read_exact(&mut buf).await.map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        StreamError::Closed
-                    } else {
-                        StreamError::Io(e)
-                    }
-                })?;
+            Transport::Stream(stream) => {
+                let mut buf = Vec::with_capacity(n.min(FIRST_RESERVE));
+                let mut limited = stream.take(n as u64);
+                limited
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(StreamError::Io)?;
+                if buf.len() < n {
+                    return Err(StreamError::Closed);
+                }
                 Ok(buf)
             }
             Transport::WebSocket { socket, pending } => {
@@ -76,7 +89,7 @@ impl Transport {
     /// Sends one complete message.
     pub(crate) async fn send(&mut self, message: Vec<u8>) -> Result<(), StreamError> {
         match self {
-            Transport::Tcp(stream) => {
+            Transport::Stream(stream) => {
                 stream.write_all(&message).await.map_err(StreamError::Io)?;
                 stream.flush().await.map_err(StreamError::Io)
             }
@@ -90,7 +103,7 @@ impl Transport {
     /// Closes the connection politely (errors are irrelevant by then).
     pub(crate) async fn close(&mut self) {
         match self {
-            Transport::Tcp(stream) => {
+            Transport::Stream(stream) => {
                 let _ = stream.shutdown().await;
             }
             Transport::WebSocket { socket, .. } => {
