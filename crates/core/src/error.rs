@@ -28,6 +28,12 @@ pub enum DeskError {
         host: String,
         kind: crate::secrets::SecretKind,
     },
+    #[error(
+        "the window deploys only what was dropped onto it or given when it was started, \
+         and {} was neither: drop it onto the window",
+        path.display()
+    )]
+    PathNotGranted { path: std::path::PathBuf },
     #[error("there is no app `{slug}` on host `{host}`")]
     UnknownApp { host: String, slug: String },
     #[error(transparent)]

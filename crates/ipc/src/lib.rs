@@ -53,6 +53,8 @@ macro_rules! for_each_command {
                 overview: Overview($crate::NoArgs) -> $crate::OverviewView,
                 settings: Settings($crate::NoArgs) -> $crate::SettingsView,
                 set_settings: SetSettings($crate::SettingsView) -> $crate::SettingsView,
+                cache_problem: CacheProblem($crate::NoArgs) -> Option<String>,
+                repair_cache: RepairCache($crate::NoArgs) -> $crate::CacheRepairView,
             }
             streaming {
                 bootstrap: Bootstrap($crate::BootstrapArgs) -> $crate::BootstrapSummary, $crate::BootstrapStep,
