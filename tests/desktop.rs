@@ -8,7 +8,9 @@
 //! The drop zone is fed a synthetic `tauri://drag-drop` event from inside the
 //! webview (there is no mouse to drag with under Xvfb); it takes the same
 //! path in the UI as a native drop, whose paths reach the same `preview` and
-//! `deploy` commands.
+//! `deploy` commands. Those deploy only paths the shell itself received, so
+//! the app folders are given to the window on its command line (as "Open
+//! with" would); a synthetic drop of any other path is refused.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -56,7 +58,8 @@ struct Desktop {
 }
 
 impl Desktop {
-    async fn open(data_dir: &Path, name: &str) -> Desktop {
+    /// The window over `data_dir`, started with `granted` on its command line.
+    async fn open(data_dir: &Path, name: &str, granted: &[&Path]) -> Desktop {
         let binary = desktop_binary();
         let desktop = VirtualDesktop::start();
         let notifications = Notifications::default();
@@ -90,7 +93,7 @@ impl Desktop {
         );
         let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
             "browserName": "wry",
-            "tauri:options": {"application": binary},
+            "tauri:options": {"application": binary, "args": granted},
         }))
         .unwrap();
         let url = format!("http://127.0.0.1:{port}");
@@ -417,12 +420,18 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
             "hello <- function(name) {\n  message(\"hello called for \", name)\n  paste0(\"Hello, \", name, \"!\")\n}\n",
         )],
     );
-    let ui = Desktop::open(data.path(), "deploy").await;
+    let ui = Desktop::open(data.path(), "deploy", &[&app]).await;
     ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key(false))
         .await;
 
     ui.click("a.host[data-host=vps]").await;
     ui.wait_text("#apps", |_| true).await;
+    // A path the window was never given, as a page's script could name it.
+    let (_other, not_given) = app_folder("ui-not-given", &[("main.R", "f <- function() 1\n")]);
+    ui.drop_onto(".hint", &[&not_given]).await;
+    let refused = ui.wait_text("#error", |t| t.contains("was neither")).await;
+    assert!(refused.contains("ui-not-given"), "{refused}");
+    ui.click("#error button").await;
     ui.drop_onto(".hint", &[&app]).await;
     ui.wait_text("#new-files", |t| t.contains("main.R")).await;
     let proposed = ui
@@ -555,7 +564,7 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
     let data = tempfile::tempdir().unwrap();
     let slug = "ui-vps";
     let (_dir, app) = app_folder(slug, &[("main.R", "where <- function() \"vps\"\n")]);
-    let ui = Desktop::open(data.path(), "bootstrap").await;
+    let ui = Desktop::open(data.path(), "bootstrap", &[&app]).await;
     ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key(true))
         .await;
 
@@ -635,7 +644,7 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
     let (_dir, app) = app_folder(slug, &[("main.R", "alive <- function() TRUE\n")]);
     cli.deploy(&app, slug, &[]);
 
-    let ui = Desktop::open(cli.data_dir.path(), "notify").await;
+    let ui = Desktop::open(cli.data_dir.path(), "notify", &[]).await;
     let row = format!("tr[data-drop-slug={slug}] .badge");
     ui.wait_text(&row, |t| t == "running").await;
     // The watcher subscribes right after the window opens; Docker replays from then on.
@@ -754,7 +763,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     // Long enough for the cached state to have an age to show.
     std::thread::sleep(Duration::from_secs(6));
 
-    let ui = Desktop::open(cli.data_dir.path(), "offline").await;
+    let ui = Desktop::open(cli.data_dir.path(), "offline", &[]).await;
     let offline = ui
         .wait_text(".offline", |t| t.starts_with("Offline:"))
         .await;

@@ -5,6 +5,7 @@
 mod app_settings;
 mod apps;
 mod bridge;
+mod cache;
 mod charts;
 mod format;
 mod hosts;
@@ -17,6 +18,7 @@ use leptos::prelude::*;
 use rdesk_ipc::events;
 
 use crate::apps::{AppDetail, Dashboard};
+use crate::cache::CacheBanner;
 use crate::hosts::{HostsPage, SettingsPage};
 use crate::panels::{DeployPanel, NewAppForm};
 use crate::state::{Page, Ui, now_ms};
@@ -67,6 +69,7 @@ fn App() -> impl IntoView {
             <a href="#" id="nav-settings" on:click=nav(Page::Settings)>"Settings"</a>
         </nav>
         <main>
+            <CacheBanner/>
             {move || ui.error.get().map(|e| view! {
                 <p class="error" id="error">{e} <button class="small" on:click=move |_| ui.error.set(None)>"×"</button></p>
             })}

@@ -18,7 +18,9 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::NoRVersion(_)
         | DeskError::Chart(_)
         | DeskError::Settings(_)
-        | DeskError::SecretRefusedOnAdd { .. } => ErrorCode::InvalidInput,
+        | DeskError::SecretRefusedOnAdd { .. }
+        | DeskError::SecretNeedsConfirmedKey { .. }
+        | DeskError::PathNotGranted { .. } => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
         DeskError::Host(_) | DeskError::Forward { .. } | DeskError::HostKeyNotConfirmed { .. } => {
             ErrorCode::Unreachable

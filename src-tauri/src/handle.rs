@@ -2,8 +2,6 @@
 //! translate the answer back. Nothing here decides anything the CLI would
 //! need too.
 
-use std::path::PathBuf;
-
 use futures_util::StreamExt;
 use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
@@ -15,10 +13,10 @@ use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{AccessView, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
-    BootstrapStep, BootstrapSummary, CallArgs, ChartArgs, ChartView, DeployArgs, DeployProgress,
-    DeployResult, DropPreview, ErrorCode, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError,
-    LifecycleArgs, LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs,
-    SettingsView, SwitchResult,
+    BootstrapStep, BootstrapSummary, CacheRepairView, CallArgs, ChartArgs, ChartView, DeployArgs,
+    DeployProgress, DeployResult, DropPreview, ErrorCode, HistoryView, HostArgs, HostKeyArgs,
+    HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs,
+    SetAppSettingsArgs, SettingsView, SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -31,10 +29,6 @@ type Reply<T> = Result<T, IpcError>;
 
 /// How many history entries of each kind the app detail shows.
 const HISTORY: u32 = 50;
-
-fn paths(list: Vec<String>) -> Vec<PathBuf> {
-    list.into_iter().map(PathBuf::from).collect()
-}
 
 /// Sends a progress message; a closed window just stops listening.
 fn send<T: serde::Serialize + Clone>(channel: &Channel<T>, message: T) {
@@ -171,8 +165,9 @@ pub async fn remove_app(app: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<
     Ok(())
 }
 
-pub async fn preview(_: &AppHandle, _: &Shell, args: PathsArgs) -> Reply<DropPreview> {
-    let p = rdesk_core::preview::preview(paths(args.paths))
+pub async fn preview(_: &AppHandle, shell: &Shell, args: PathsArgs) -> Reply<DropPreview> {
+    let granted = shell.grants.check(&args.paths).map_err(convert::error)?;
+    let p = rdesk_core::preview::preview(granted)
         .await
         .map_err(convert::error)?;
     Ok(DropPreview {
@@ -406,7 +401,7 @@ pub async fn deploy(
     progress: Channel<DeployProgress>,
 ) -> Reply<DeployResult> {
     let request = DeployRequest {
-        paths: paths(args.paths),
+        paths: shell.grants.check(&args.paths).map_err(convert::error)?,
         slug: args.slug.filter(|s| !s.is_empty()),
         r_version: args.r_version.filter(|v| !v.is_empty()),
         packages: args.packages,
@@ -520,4 +515,38 @@ pub async fn revoke_token(_: &AppHandle, shell: &Shell, args: TokenArgs) -> Repl
         .await
         .map_err(convert::error)?;
     Ok(convert::token(&revoked))
+pub async fn cache_problem(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<Option<String>> {
+    Ok(shell.cache_problem.clone())
+}
+
+/// Repairs the unusable cache as `rdesk repair-cache` does, then restarts
+/// the shell on the new one (this one runs on an in-memory stand-in).
+pub async fn repair_cache(app: &AppHandle, _: &Shell, _: NoArgs) -> Reply<CacheRepairView> {
+    let data_dir = rdesk_core::paths::data_dir();
+    let repaired = rdesk_core::desk::Desk::repair_cache(&data_dir)
+        .await
+        .map_err(convert::error)?;
+    let view = match repaired {
+        Some((desk, report)) => {
+            desk.store().close().await;
+            CacheRepairView {
+                moved_to: report.repaired.moved_to.display().to_string(),
+                hosts: report.repaired.hosts,
+                unreadable: report.repaired.unreadable,
+            }
+        }
+        None => CacheRepairView {
+            moved_to: String::new(),
+            hosts: Vec::new(),
+            unreadable: None,
+        },
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        // Time for the answer to reach the window first.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        tauri_plugin_single_instance::destroy(&app);
+        app.request_restart();
+    });
+    Ok(view)
 }

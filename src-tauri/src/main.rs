@@ -8,6 +8,7 @@
 mod commands;
 mod convert;
 mod follows;
+mod grants;
 mod handle;
 mod notify;
 mod shell;
@@ -15,8 +16,11 @@ mod tray;
 mod watch;
 mod window;
 
+use std::path::{Path, PathBuf};
+
+use rdesk_core::DeskError;
 use rdesk_core::desk::Desk;
-use tauri::{Manager, WindowEvent};
+use tauri::{DragDropEvent, Manager, WindowEvent};
 use tauri_plugin_autostart::MacosLauncher;
 
 fn main() -> std::process::ExitCode {
@@ -27,15 +31,25 @@ fn main() -> std::process::ExitCode {
         )
         .init();
     let data_dir = rdesk_core::paths::data_dir();
-    let desk = match tauri::async_runtime::block_on(Desk::open(&data_dir)) {
-        Ok(desk) => desk,
+    let (desk, cache_problem) = match tauri::async_runtime::block_on(open_desk(&data_dir)) {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("rserve-desk: {}", rdesk_core::sentence(&e));
             return std::process::ExitCode::FAILURE;
         }
     };
+    let shell = shell::Shell::new(desk, cache_problem);
+    // Paths given on the command line were chosen by the user, as a drop is.
+    if let Ok(cwd) = std::env::current_dir() {
+        shell
+            .grants
+            .grant(std::env::args_os().skip(1).map(PathBuf::from), &cwd);
+    }
     let result = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+            app.state::<shell::Shell>()
+                .grants
+                .grant(argv.into_iter().skip(1).map(PathBuf::from), Path::new(&cwd));
             window::show(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
@@ -43,13 +57,18 @@ fn main() -> std::process::ExitCode {
             MacosLauncher::LaunchAgent,
             None,
         ))
-        .manage(shell::Shell::new(desk))
+        .manage(shell)
         .invoke_handler(commands::handler())
-        .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
+        .on_window_event(|window, event| match event {
+            WindowEvent::CloseRequested { api, .. } => {
                 api.prevent_close();
                 let _ = window.hide();
             }
+            WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => window
+                .state::<shell::Shell>()
+                .grants
+                .grant(paths.iter().cloned(), Path::new("/")),
+            _ => {}
         })
         .setup(|app| {
             tray::create(app.handle())?;
@@ -67,5 +86,20 @@ fn main() -> std::process::ExitCode {
             eprintln!("rserve-desk: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The engine over the cache in `data_dir`; when that cache is unusable,
+/// over an empty in-memory one, with the sentence saying why, so the window
+/// can show it and offer the repair instead of failing to start.
+async fn open_desk(data_dir: &Path) -> Result<(Desk, Option<String>), DeskError> {
+    match Desk::open(data_dir).await {
+        Ok(desk) => Ok((desk, None)),
+        Err(e) if e.cache_problem().is_some() => {
+            let why = rdesk_core::sentence(&e);
+            tracing::error!("{why}");
+            Ok((Desk::without_cache().await?, Some(why)))
+        }
+        Err(e) => Err(e),
     }
 }

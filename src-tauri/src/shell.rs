@@ -1,6 +1,7 @@
 //! The shell's state: the engine, the notification throttle and the
 //! notifications waiting for a click, the log follows, which hosts are
-//! unreachable (as their watchers last said), and the running watchers.
+//! unreachable (as their watchers last said), the running watchers, the
+//! paths the window may deploy, and why the cache is unusable, when it is.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use rdesk_core::desk::Desk;
 use rdesk_ipc::{AppsList, OverviewView};
 
 use crate::follows::Follows;
+use crate::grants::Grants;
 use crate::{convert, notify};
 
 pub struct Shell {
@@ -20,11 +22,17 @@ pub struct Shell {
     pub follows: Follows,
     offline: Mutex<HashMap<String, String>>,
     pub watchers: Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>,
+    pub grants: Grants,
+    /// Why the cache file could not be used: the engine then runs on an
+    /// empty in-memory cache, and the window offers the repair.
+    pub cache_problem: Option<String>,
 }
 
 impl Shell {
-    pub fn new(desk: Desk) -> Self {
+    pub fn new(desk: Desk, cache_problem: Option<String>) -> Self {
         Self {
+            grants: Grants::default(),
+            cache_problem,
             desk: Arc::new(desk),
             alerts: Arc::new(Mutex::new(Alerts::default())),
             notifications: notify::Waiting::default(),

@@ -6,6 +6,7 @@ mod monitoring;
 mod output;
 mod secret;
 mod tokens;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -78,6 +79,10 @@ enum Command {
     /// Make, list or revoke an app's access tokens.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Move an unusable local cache (newer or damaged) aside, renamed and never
+    /// deleted, and start a new one with the hosts it still holds; their apps
+    /// come back from their labels.
+    RepairCache,
 }
 
 #[derive(Subcommand)]
@@ -138,7 +143,8 @@ struct HostAddArgs {
     ask_passphrase: bool,
     /// Accept only the host key with this fingerprint (SHA256:..., as
     /// `ssh-keygen -lf` prints it on the server), checked before logging in;
-    /// without it the first key seen is pinned.
+    /// without it the first key seen is pinned, except with a password or
+    /// passphrase, which goes only to a key confirmed here or on the terminal.
     #[arg(long, requires = "ssh")]
     fingerprint: Option<String>,
 }
@@ -156,6 +162,10 @@ struct SetSecretArgs {
     /// The passphrase of the host's key.
     #[arg(long)]
     passphrase: bool,
+    /// The fingerprint (SHA256:...) of the host's pinned key, as checked on
+    /// the server; without it, it is shown and confirmed on the terminal.
+    #[arg(long)]
+    fingerprint: Option<String>,
 }
 
 #[derive(Args)]
@@ -278,6 +288,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli, out: &Output) -> Result<()> {
     let data_dir = cli.data_dir.unwrap_or_else(paths::data_dir);
+    if let Command::RepairCache = cli.command {
+        return repair_cache(&data_dir, out).await;
+    }
     let desk = Desk::open(&data_dir).await?;
     match cli.command {
         Command::Host(command) => host(&desk, command, out).await,
@@ -365,6 +378,7 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
         Command::Set(args) => deploys::set(&desk, args, out).await,
         Command::Secret(command) => deploys::secret(&desk, command, out).await,
         Command::Token(command) => tokens::run(&desk, command, out).await,
+        Command::RepairCache => unreachable!("handled before the cache is opened"),
         Command::Call(args) => {
             let values = args
                 .args
@@ -384,6 +398,47 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
     }
 }
 
+/// `rdesk repair-cache`: the only command that runs without a usable cache.
+async fn repair_cache(data_dir: &std::path::Path, out: &Output) -> Result<()> {
+    let Some((desk, report)) = Desk::repair_cache(data_dir).await? else {
+        out.message(
+            &format!(
+                "the local database at {} is sound: nothing was moved",
+                paths::database(data_dir).display()
+            ),
+            &serde_json::json!({ "repaired": false }),
+        );
+        return Ok(());
+    };
+    desk.store().close().await;
+    let mut text = format!(
+        "moved the unusable database aside to {}\n",
+        report.repaired.moved_to.display()
+    );
+    if let Some(why) = &report.repaired.unreadable {
+        text.push_str(&format!(
+            "no host could be read from it ({why}): add them again; their secrets are still in the keyring\n"
+        ));
+    }
+    for host in &report.rebuilt {
+        match (host.apps, &host.offline_reason) {
+            (Some(n), _) => text.push_str(&format!(
+                "host {}: kept, {n} app(s) read back from its labels\n",
+                host.host
+            )),
+            (None, reason) => text.push_str(&format!(
+                "host {}: kept; its apps come back on the next connection ({})\n",
+                host.host,
+                reason.as_deref().unwrap_or("unreachable")
+            )),
+        }
+    }
+    let mut value = serde_json::to_value(&report)?;
+    value["repaired"] = serde_json::Value::Bool(true);
+    out.message(text.trim_end(), &value);
+    Ok(())
+}
+
 /// Opens the host's tunnel, runs one operation, and closes the tunnel whatever happened.
 async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
     match command {
@@ -398,12 +453,22 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 }
                 None => HostTarget::local(),
             };
-            let secret = if args.ask_password {
-                Some(secret::ask(SecretKind::SshPassword, &args.name)?)
+            let kind = if args.ask_password {
+                Some(SecretKind::SshPassword)
             } else if args.ask_passphrase {
-                Some(secret::ask(SecretKind::KeyPassphrase, &args.name)?)
+                Some(SecretKind::KeyPassphrase)
             } else {
                 None
+            };
+            // The key is confirmed before the secret is even asked for.
+            let (secret, confirmed_fingerprint) = match kind {
+                Some(kind) => {
+                    let fingerprint =
+                        trust::confirm_offered(desk, &args.name, &target, kind, args.fingerprint)
+                            .await?;
+                    (Some(secret::ask(kind, &args.name)?), Some(fingerprint))
+                }
+                None => (None, args.fingerprint),
             };
             let added = desk
                 .add_host(NewHost {
@@ -411,7 +476,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                     target,
                     public_url: args.public_url,
                     secret,
-                    confirmed_fingerprint: args.fingerprint,
+                    confirmed_fingerprint,
                 })
                 .await?;
             out.host_added(&added);
@@ -480,8 +545,11 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
             } else {
                 SecretKind::SshPassword
             };
+            let fingerprint =
+                trust::confirm_pinned(desk, &args.name, kind, args.fingerprint).await?;
             let (kind, secret) = secret::ask(kind, &args.name)?;
-            desk.set_secret(&args.name, kind, &secret).await?;
+            desk.set_secret(&args.name, kind, &secret, &fingerprint)
+                .await?;
             out.message(
                 &format!("{kind} of host {} kept in the keyring", args.name),
                 &serde_json::json!({ "host": args.name, "kept": kind.slug() }),

@@ -30,9 +30,11 @@ use crate::switch::Switched;
 
 mod access;
 mod app_secrets;
+mod cache_repair;
 mod rollout;
 
 pub use access::{NewToken, TokenView};
+pub use cache_repair::{CacheRepair, HostRebuilt};
 pub use rollout::SwitchReport;
 
 /// The Docker network apps join on every host (no traffic between its containers).
@@ -150,9 +152,16 @@ impl Desk {
             None => default_public_url(&new.target),
         };
         let record = host_record(&new.name, &new.target, &public_url)?;
-        let confirmed_key = match &new.confirmed_fingerprint {
-            Some(fp) => confirmed_key(&new.name, &new.target, fp).await?,
-            None => None,
+        let confirmed_key = match (&new.confirmed_fingerprint, &new.secret) {
+            (Some(fp), _) => confirmed_key(&new.name, &new.target, fp).await?,
+            // Trust on first use only for key authentication.
+            (None, Some((kind, _))) if matches!(new.target, HostTarget::Ssh { .. }) => {
+                return Err(DeskError::SecretNeedsConfirmedKey {
+                    host: new.name,
+                    kind: *kind,
+                });
+            }
+            (None, _) => None,
         };
         self.store.add_host(record.clone()).await?;
         let connected = async {
@@ -209,14 +218,37 @@ impl Desk {
 
     /// Keeps `secret` in the OS keyring as the host's SSH password or key
     /// passphrase (replacing one kept before) and notes that it is there.
+    /// `confirmed_fingerprint` is the pinned key's fingerprint as the user
+    /// confirmed it ([`Desk::pinned_fingerprint`]): the pin may date from a
+    /// key login that nobody checked, and the secret goes only to that key.
     pub async fn set_secret(
         &self,
         host: &str,
         kind: SecretKind,
         secret: &Secret,
+        confirmed_fingerprint: &str,
     ) -> Result<(), DeskError> {
         self.host(host).await?;
+        match self.pinned_fingerprint(host).await? {
+            Some(pinned) if pinned == confirmed_fingerprint.trim() => {}
+            pinned => {
+                return Err(DeskError::HostKeyNotConfirmed {
+                    host: host.to_owned(),
+                    confirmed: confirmed_fingerprint.trim().to_owned(),
+                    offered: pinned.unwrap_or_else(|| "not pinned".to_owned()),
+                });
+            }
+        }
         self.keep_secret(host, kind, secret).await
+    }
+
+    /// The fingerprint (`SHA256:...`) of the host key pinned for `host`, if any.
+    pub async fn pinned_fingerprint(&self, host: &str) -> Result<Option<String>, DeskError> {
+        Ok(self
+            .store
+            .pinned_host_key(host)
+            .await?
+            .and_then(|line| fingerprint_of(&line)))
     }
 
     async fn keep_secret(

@@ -19,6 +19,21 @@ pub enum DeskError {
         confirmed: String,
         offered: String,
     },
+    #[error(
+        "a {kind} for host `{host}` goes only to a host key you confirmed, and none was: \
+         nothing was sent or kept; confirm the key it offers on a terminal, or give \
+         --fingerprint SHA256:... as `ssh-keygen -lf` prints it on the server"
+    )]
+    SecretNeedsConfirmedKey {
+        host: String,
+        kind: crate::secrets::SecretKind,
+    },
+    #[error(
+        "the window deploys only what was dropped onto it or given when it was started, \
+         and {} was neither: drop it onto the window",
+        path.display()
+    )]
+    PathNotGranted { path: std::path::PathBuf },
     #[error("there is no app `{slug}` on host `{host}`")]
     UnknownApp { host: String, slug: String },
     #[error(transparent)]

@@ -544,6 +544,22 @@ fn processes_holding(secret: &str) -> Vec<String> {
     found
 }
 
+/// The fingerprint of the stand-in sshd's key, as `ssh-keygen -lf` prints it.
+fn standin_fingerprint() -> String {
+    let dir = PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"));
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(dir.join("sshd").join("ssh_host_ed25519_key.pub"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .expect("a fingerprint")
+        .to_owned()
+}
+
 /// `rdesk` with this session's keyring, its own data directory and debug logs.
 fn rdesk(session: &Session, program: &Path, data: &Path, args: &[&str], input: &str) -> Output {
     let mut cmd = session.command(program);
@@ -592,6 +608,8 @@ fn rdesk_logs_in_with_a_password_kept_in_the_keyring() {
     let session = Session::start();
     let data = session.dir.path().join("rdesk-data");
     let mut said = String::new();
+    // A password goes only to a confirmed key: the stand-in's, as checked on it.
+    let fingerprint = standin_fingerprint();
 
     // A wrong password on add: refused, and nothing is kept anywhere.
     let out = rdesk(
@@ -605,6 +623,8 @@ fn rdesk_logs_in_with_a_password_kept_in_the_keyring() {
             "--ssh",
             &target,
             "--ask-password",
+            "--fingerprint",
+            &fingerprint,
         ],
         "not-the-password\n",
     );
@@ -624,7 +644,16 @@ fn rdesk_logs_in_with_a_password_kept_in_the_keyring() {
         &session,
         &program,
         &data,
-        &["host", "add", "pw", "--ssh", &target, "--ask-password"],
+        &[
+            "host",
+            "add",
+            "pw",
+            "--ssh",
+            &target,
+            "--ask-password",
+            "--fingerprint",
+            &fingerprint,
+        ],
         &format!("{password}\n"),
     );
     said.push_str(&text(&out));
@@ -689,7 +718,14 @@ fn rdesk_logs_in_with_a_password_kept_in_the_keyring() {
         &session,
         &program,
         &data,
-        &["host", "set-secret", "pw", "--password"],
+        &[
+            "host",
+            "set-secret",
+            "pw",
+            "--password",
+            "--fingerprint",
+            &fingerprint,
+        ],
         "also-wrong\n",
     );
     assert!(out.status.success(), "{}", text(&out));

@@ -399,6 +399,17 @@ impl OverviewView {
     }
 }
 
+/// What a repair of an unusable cache did; the window restarts on the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheRepairView {
+    /// Where the unusable database file was moved (never deleted).
+    pub moved_to: String,
+    /// The hosts copied into the new database.
+    pub hosts: Vec<String>,
+    /// Why no host could be read from the old file, when none could.
+    pub unreadable: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

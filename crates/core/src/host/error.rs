@@ -73,6 +73,15 @@ pub enum HostError {
         offered: Option<String>,
     },
 
+    /// A login that would send a password or key passphrase to a host key
+    /// nobody confirmed (no pin to hold ssh to): refused before ssh runs.
+    #[error(
+        "host {host:?} logs in with a secret from the keyring, but no host key is pinned for it, \
+         so the secret could reach any server; nothing was sent: confirm its key with \
+         `rdesk host repin {host} --fingerprint SHA256:...` after checking it on the server"
+    )]
+    UnconfirmedKey { host: String },
+
     /// The key pinned in the store is not a known_hosts line.
     #[error(
         "the host key pinned for host {host:?} is unreadable ({reason}); re-pin the host key \
@@ -163,9 +172,9 @@ impl HostError {
             HostError::AuthFailed { .. }
             | HostError::SecretRefused { .. }
             | HostError::SecretUnavailable { .. } => HostErrorKind::AuthFailed,
-            HostError::HostKeyChanged { .. } | HostError::PinUnreadable { .. } => {
-                HostErrorKind::HostKeyChanged
-            }
+            HostError::HostKeyChanged { .. }
+            | HostError::PinUnreadable { .. }
+            | HostError::UnconfirmedKey { .. } => HostErrorKind::HostKeyChanged,
             HostError::SocketMissing { .. } => HostErrorKind::SocketMissing,
             HostError::SocketDenied { .. } => HostErrorKind::SocketDenied,
             HostError::DockerNotAnswering { .. } => HostErrorKind::DockerNotAnswering,
@@ -192,6 +201,7 @@ impl HostError {
                 | HostError::SecretUnavailable { .. }
                 | HostError::HostKeyChanged { .. }
                 | HostError::PinUnreadable { .. }
+                | HostError::UnconfirmedKey { .. }
                 | HostError::SocketDenied { .. }
         )
     }

@@ -1,10 +1,13 @@
-//! What a killed run leaves behind: its ssh masters keep running
-//! (`ControlPersist`), holding a session to the host, and its private
-//! directory stays. Each run's directory names its owner's pid
+//! What a killed run leaves behind: its ssh masters, holding a session to
+//! the host until they exit on their own ([`master::LINGER`](super::master::LINGER)
+//! after the run's lease closed), and its private directory, which stays. Each run's directory names its owner's pid
 //! ([`paths::RUNTIME_OWNER_FILE`]); [`reap_abandoned`] finds the directories
 //! whose owner is gone, exits their masters (`ssh -O exit`, then by pid) and
-//! removes them. Directories of live runs, and any without an owner file,
-//! are left alone.
+//! removes them. Directories of live runs, any without an owner file, and
+//! any that is not a private directory of this user (owned by the user,
+//! mode 0700, not a link) are left alone: in a shared `/tmp` another user
+//! could plant a directory with our prefix and an owner file to make us
+//! act on their sockets.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +21,17 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// Cleans up after runs in `base` whose owner process is gone; returns the
 /// directories removed. Best effort: what cannot be removed is logged.
 pub async fn reap_abandoned(base: &Path) -> Vec<PathBuf> {
+    match paths::effective_uid() {
+        Ok(uid) => reap_abandoned_of(base, uid).await,
+        Err(e) => {
+            tracing::warn!("leftovers not cleaned up: this process's user id is unknown: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// [`reap_abandoned`] for the directories of user `uid`.
+async fn reap_abandoned_of(base: &Path, uid: u32) -> Vec<PathBuf> {
     let mut reaped = Vec::new();
     let Ok(entries) = std::fs::read_dir(base) else {
         return reaped;
@@ -28,8 +42,19 @@ pub async fn reap_abandoned(base: &Path) -> Vec<PathBuf> {
             .file_name()
             .to_str()
             .is_some_and(|n| n.starts_with(paths::RUNTIME_DIR_PREFIX));
-        if !named_ours || !dir.is_dir() {
+        if !named_ours {
             continue;
+        }
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if paths::is_private_dir(&meta, uid) => {}
+            Ok(meta) if meta.is_dir() || meta.file_type().is_symlink() => {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "left alone: not a private (0700) directory of this user"
+                );
+                continue;
+            }
+            _ => continue,
         }
         let Some(owner) = std::fs::read_to_string(dir.join(paths::RUNTIME_OWNER_FILE))
             .ok()
@@ -95,11 +120,14 @@ async fn exit_master(socket: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn run_dir(base: &Path, name: &str, owner: Option<&str>) -> PathBuf {
         let dir = base.join(name);
         std::fs::create_dir_all(dir.join("rdabc123")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         if let Some(owner) = owner {
             std::fs::write(dir.join(paths::RUNTIME_OWNER_FILE), owner).unwrap();
         }
@@ -132,5 +160,32 @@ mod tests {
                 .await
                 .is_empty()
         );
+    }
+
+    /// A run that is gone, in a directory that must not be trusted.
+    #[tokio::test]
+    async fn directories_not_private_to_this_user_are_left_alone() {
+        let base = tempfile::tempdir().unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id().to_string();
+        gone.wait().unwrap();
+        let uid = paths::effective_uid().unwrap();
+
+        let open = run_dir(base.path(), "rdesk-open", Some(&gone_pid));
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let theirs = run_dir(base.path(), "rdesk-theirs", Some(&gone_pid));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = run_dir(elsewhere.path(), "rdesk-target", Some(&gone_pid));
+        let link = base.path().join("rdesk-link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        // Seen as another user, even the private directory is not ours.
+        assert!(reap_abandoned_of(base.path(), uid + 1).await.is_empty());
+        assert!(theirs.exists());
+        // As ourselves: only the private one goes; the 0755 one and the
+        // link (and what it points to) stay.
+        assert_eq!(reap_abandoned_of(base.path(), uid).await, vec![theirs]);
+        assert!(open.exists());
+        assert!(link.exists() && target.exists());
     }
 }

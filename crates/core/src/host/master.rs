@@ -9,6 +9,16 @@
 //! host has a secret, and `BatchMode=yes` when it has none. ssh's log and
 //! the helper's stderr go to one file in the connection's private directory;
 //! it is the text a failure is explained from.
+//!
+//! A master's lifetime is its owner's ([`Lease`]): it stays while one
+//! channel through it is open (`ControlPersist` counts only open channels,
+//! not listening forwards), and a lease holds one open (a remote `cat` fed
+//! by a pipe from this process) for as long as this process lives. When the
+//! process ends, however it ends (SIGKILL included), the kernel closes the
+//! pipe, `cat` sees end of input, the channel closes, and the master exits
+//! [`LINGER`] later once no other channel is open. An operation in flight
+//! is never cut: while its process lives the lease is open, and after its
+//! process died there is no operation left to cut.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -18,6 +28,10 @@ use std::time::Duration;
 use openssh::Session;
 
 use crate::secrets::askpass::AskpassEnv;
+
+/// How long a master stays after its last channel closed (its lease's
+/// included): what is left of a run that was killed lingers this long.
+pub(crate) const LINGER: Duration = Duration::from_secs(30);
 
 /// What the master is launched with.
 pub(crate) struct MasterSpec<'a> {
@@ -39,8 +53,9 @@ pub(crate) fn paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("master"), dir.join("ssh.log"))
 }
 
-/// ssh's arguments for a backgrounded ControlMaster that persists until
-/// `ssh -O exit`.
+/// ssh's arguments for a backgrounded ControlMaster that stays until
+/// `ssh -O exit`, or [`LINGER`] after its last channel (the [`Lease`])
+/// closed.
 pub(crate) fn argv(spec: &MasterSpec<'_>, control: &Path, log: &Path) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |a: &str| args.push(a.into());
@@ -48,9 +63,10 @@ pub(crate) fn argv(spec: &MasterSpec<'_>, control: &Path, log: &Path) -> Vec<OsS
     args.push(log.into());
     args.push("-S".into());
     args.push(control.into());
-    for arg in ["-M", "-f", "-N", "-o", "ControlPersist=yes"] {
+    for arg in ["-M", "-f", "-N", "-o"] {
         args.push(arg.into());
     }
+    args.push(format!("ControlPersist={}s", LINGER.as_secs()).into());
     let mut option = |o: String| {
         args.push("-o".into());
         args.push(o.into());
@@ -143,6 +159,49 @@ pub(crate) async fn launch(spec: &MasterSpec<'_>, dir: &Path) -> Result<Session,
     }
 }
 
+/// The channel that keeps a master alive while this process lives: a
+/// mux client running `cat` on the host with its input a pipe from here.
+/// Dropping it kills the client, so the master exits [`LINGER`] later
+/// unless it was told to exit before.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    // Never written to: only its end of the pipe being open matters.
+    _client: tokio::process::Child,
+}
+
+/// ssh's arguments for the lease's mux client: through the master's socket
+/// only, never a login of its own.
+fn lease_argv(control: &Path, destination: &str) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-S".into(), control.into()];
+    for arg in [
+        "-T",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "BatchMode=yes",
+        "--",
+        destination,
+        "exec cat",
+    ] {
+        args.push(arg.into());
+    }
+    args
+}
+
+impl Lease {
+    /// Opens the lease on the master at `control`.
+    pub(crate) fn take(control: &Path, destination: &str) -> std::io::Result<Lease> {
+        let client = tokio::process::Command::new("ssh")
+            .args(lease_argv(control, destination))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Lease { _client: client })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,7 +235,7 @@ mod tests {
         );
         assert_eq!(
             joined(args),
-            "-E /run/rd1/ssh.log -S /run/rd1/master -M -f -N -o ControlPersist=yes \
+            "-E /run/rd1/ssh.log -S /run/rd1/master -M -f -N -o ControlPersist=30s \
              -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 \
              -o ServerAliveInterval=15 -o UserKnownHostsFile=/run/rd1/known_hosts \
              -p 2222 -o IdentitiesOnly=yes -i /home/u/.ssh/id_ed25519 -- deploy@vps.example.org"
@@ -203,6 +262,14 @@ mod tests {
         assert!(!text.contains("-p "), "{text}");
         assert!(!text.contains("rdesk-askpass"), "{text}");
         assert!(text.ends_with("-- deploy@vps.example.org"), "{text}");
+    }
+
+    #[test]
+    fn the_lease_goes_through_the_master_only() {
+        assert_eq!(
+            joined(lease_argv(Path::new("/run/rd1/master"), "deploy@vps")),
+            "-S /run/rd1/master -T -o ControlMaster=no -o BatchMode=yes -- deploy@vps exec cat"
+        );
     }
 
     #[tokio::test]

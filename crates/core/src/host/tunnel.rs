@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use super::error::{classify_connect_failure, human, openssh_text};
 use super::known_hosts::{KeyLine, first_key_line};
 use super::master::{self, MasterSpec};
-use super::{ConnectOptions, HostError, process};
+use super::{ConnectOptions, HostError, keyscan, process};
 use crate::store::Store;
 
 /// Unix socket paths are at most 104 bytes on macOS (108 on Linux). The
@@ -38,7 +38,9 @@ pub(crate) enum PinMode<'a> {
     /// The store's pin; with none, accept the first key and pin it.
     Store,
     /// Ignore the store's pin, accept a key whose fingerprint is this one
-    /// and pin it in place of the old.
+    /// and pin it in place of the old. The key is learned first without
+    /// logging in ([`keyscan`]), so the login itself is held to it: a
+    /// password never goes to a key that was not the expected one.
     Repin { expected: &'a str },
 }
 
@@ -47,6 +49,8 @@ pub(crate) enum PinMode<'a> {
 pub(crate) struct Tunnel {
     // Dropped before `dir`: its Drop runs `ssh -O exit` on the socket there.
     pub session: Session,
+    /// Keeps the master alive exactly as long as this process.
+    pub _lease: Option<master::Lease>,
     pub control_socket: PathBuf,
     pub master_pid: Option<u32>,
     pub docker_socket: PathBuf,
@@ -91,7 +95,7 @@ pub(crate) async fn open(
                 action: "read the pinned host key",
                 source,
             })?,
-        PinMode::Repin { .. } => None,
+        PinMode::Repin { expected } => Some(expected_key(host, &target, options, expected).await?),
     };
     let pinned = match &pinned_line {
         Some(line) => Some(
@@ -103,6 +107,13 @@ pub(crate) async fn open(
         None => None,
     };
     let pinned_fp = pinned.as_ref().map(KeyLine::fingerprint);
+    // Trust on first use only for key authentication: a secret from the
+    // keyring goes only to a key held in our known_hosts file.
+    if pinned.is_none() && options.askpass.is_some() {
+        return Err(HostError::UnconfirmedKey {
+            host: host.to_owned(),
+        });
+    }
 
     let dir = private_dir(host, &options.runtime_dir)?;
     let known_hosts = dir.path().join("known_hosts");
@@ -140,31 +151,28 @@ pub(crate) async fn open(
     let control_socket = session.control_socket().to_path_buf();
     // From here on, `abandon` closes the session on every error path.
 
-    let (host_key_line, fingerprint, pinned_now) = match (pinned_line, pinned_fp) {
-        (Some(line), Some(fp)) => (line, fp, false),
-        _ => match accepted_key(host, &known_hosts, mode) {
-            Ok((line, fp)) => {
-                if let Err(source) = store.pin_host_key(host, &line).await {
-                    abandon(session).await;
-                    return Err(HostError::Store {
-                        host: host.to_owned(),
-                        action: "pin the host key",
-                        source,
-                    });
-                }
-                tracing::info!(
-                    host,
-                    fingerprint = fp,
-                    "pinned the host key on first contact"
-                );
-                (line, fp, true)
-            }
+    let (host_key_line, fingerprint, pinned_now) = match (mode, pinned_line, pinned_fp) {
+        (PinMode::Store, Some(line), Some(fp)) => (line, fp, false),
+        (PinMode::Repin { .. }, Some(line), Some(fp)) => (line, fp, true),
+        _ => match accepted_key(host, &known_hosts) {
+            Ok((line, fp)) => (line, fp, true),
             Err(e) => {
                 abandon(session).await;
                 return Err(e);
             }
         },
     };
+    if pinned_now {
+        if let Err(source) = store.pin_host_key(host, &host_key_line).await {
+            abandon(session).await;
+            return Err(HostError::Store {
+                host: host.to_owned(),
+                action: "pin the host key",
+                source,
+            });
+        }
+        tracing::info!(host, fingerprint, "pinned the host key");
+    }
 
     let master_pid = match process::control_check(&control_socket, options.check_timeout).await {
         Ok(pid) => pid,
@@ -213,9 +221,19 @@ pub(crate) async fn open(
         master_pid,
         "SSH session open, Docker's socket forwarded"
     );
+    let lease = master::Lease::take(&control_socket, target.destination)
+        .inspect_err(|e| {
+            tracing::warn!(
+                host,
+                "no lease on the SSH master ({e}): it ends {} s after its last use",
+                master::LINGER.as_secs()
+            )
+        })
+        .ok();
 
     Ok(Tunnel {
         session,
+        _lease: lease,
         control_socket,
         master_pid,
         docker_socket,
@@ -227,13 +245,8 @@ pub(crate) async fn open(
     })
 }
 
-/// The key ssh accepted into an empty known_hosts file, checked against
-/// the expected fingerprint when re-pinning.
-fn accepted_key(
-    host: &str,
-    known_hosts: &Path,
-    mode: PinMode<'_>,
-) -> Result<(String, String), HostError> {
+/// The key ssh accepted into an empty known_hosts file (first contact).
+fn accepted_key(host: &str, known_hosts: &Path) -> Result<(String, String), HostError> {
     let contents = fs::read_to_string(known_hosts).unwrap_or_default();
     let line = first_key_line(&contents).ok_or_else(|| HostError::Ssh {
         host: host.to_owned(),
@@ -248,16 +261,40 @@ fn accepted_key(
             host: host.to_owned(),
             reason: reason.to_owned(),
         })?;
-    if let PinMode::Repin { expected } = mode
-        && expected.trim() != fingerprint
-    {
-        return Err(HostError::HostKeyChanged {
+    Ok((line.to_owned(), fingerprint))
+}
+
+/// The key the host offers, learned without logging in, when its
+/// fingerprint is `expected`; any other key is [`HostError::HostKeyChanged`].
+async fn expected_key(
+    host: &str,
+    target: &SshTarget<'_>,
+    options: &ConnectOptions,
+    expected: &str,
+) -> Result<String, HostError> {
+    let line = keyscan::scan(
+        host,
+        target.destination,
+        target.port,
+        &options.runtime_dir,
+        options.connect_timeout,
+    )
+    .await?;
+    let offered = KeyLine::parse(&line)
+        .map(|k| k.fingerprint())
+        .map_err(|reason| HostError::PinUnreadable {
+            host: host.to_owned(),
+            reason: reason.to_owned(),
+        })?;
+    if offered == expected.trim() {
+        Ok(line)
+    } else {
+        Err(HostError::HostKeyChanged {
             host: host.to_owned(),
             pinned: Some(expected.trim().to_owned()),
-            offered: Some(fingerprint),
-        });
+            offered: Some(offered),
+        })
     }
-    Ok((line.to_owned(), fingerprint))
 }
 
 impl Tunnel {
@@ -500,31 +537,19 @@ mod tests {
     }
 
     #[test]
-    fn accepted_key_reads_what_ssh_added_and_checks_a_re_pin() {
+    fn accepted_key_reads_what_ssh_added() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("known_hosts");
         let key = crate::host::known_hosts::tests::STANDIN_KEY;
         let line = format!("|1|salt=|hash= {key}");
         fs::write(&path, format!("{line}\n")).unwrap();
 
-        let (got, fp) = accepted_key("vps1", &path, PinMode::Store).unwrap();
+        let (got, fp) = accepted_key("vps1", &path).unwrap();
         assert_eq!(got, line);
         assert_eq!(fp, "SHA256:+EXy+r4bFTEyaDlAGxtsfAQy+Hw2dIvDWpZe9An4fxM");
 
-        let ok = accepted_key("vps1", &path, PinMode::Repin { expected: &fp });
-        assert!(ok.is_ok());
-        let err = accepted_key(
-            "vps1",
-            &path,
-            PinMode::Repin {
-                expected: "SHA256:somethingelse",
-            },
-        )
-        .unwrap_err();
-        assert!(matches!(err, HostError::HostKeyChanged { .. }), "{err:?}");
-
         fs::write(&path, "").unwrap();
-        let err = accepted_key("vps1", &path, PinMode::Store).unwrap_err();
+        let err = accepted_key("vps1", &path).unwrap_err();
         assert!(err.to_string().contains("without recording"), "{err}");
     }
 

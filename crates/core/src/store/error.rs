@@ -17,6 +17,28 @@ pub enum StoreError {
     #[error("could not open the local database at {}", path.display())]
     Open { path: PathBuf, source: sqlx::Error },
 
+    /// The database file cannot be used as it is: newer, not SQLite, or damaged.
+    #[error(
+        "the local database at {} {problem}; `rdesk repair-cache` (or Repair in the window) \
+         moves it aside, renamed with the time and never deleted, and starts a new one: the \
+         hosts, their pinned keys and which secrets the keyring holds for them are copied \
+         when they can still be read, each host's apps come back from its labels, and the \
+         deploy and status history and metrics stay in the moved file; the keyring is not \
+         touched",
+        path.display()
+    )]
+    Unusable {
+        path: PathBuf,
+        problem: super::CacheProblem,
+    },
+
+    /// An unusable database could not be moved aside.
+    #[error("could not move the unusable local database at {} aside", path.display())]
+    MoveAside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     /// The embedded migrations could not be applied.
     #[error("could not bring the local database at {} up to date", path.display())]
     Migrate {

@@ -15,11 +15,13 @@
 mod apps;
 mod bootstraps;
 mod error;
+mod health;
 mod history;
 mod host_secrets;
 mod hosts;
 mod metrics;
 mod model;
+mod repair;
 mod rows;
 mod uptime;
 
@@ -27,14 +29,17 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::paths;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 pub use bootstraps::BootstrapRecord;
 pub use error::StoreError;
+pub use health::CacheProblem;
 pub use metrics::{MetricPoint, MetricSample, MetricSeries, Resolution, RollUp, SAMPLE_SECONDS};
 pub use model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
+pub use repair::Repaired;
 
 /// How long a statement waits for another connection's write lock before
 /// failing with "database is locked".
@@ -54,18 +59,27 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the database at `path`, creating its parent directory and the
-    /// file when missing, and applies any pending migrations.
+    /// Opens the database at `path`, creating its parent directory (0700)
+    /// and the file (0600) when missing, and tightening both on an existing
+    /// install; applies any pending migrations. A file that is not SQLite,
+    /// fails SQLite's quick check or has a migration this build does not
+    /// know is [`StoreError::Unusable`].
     pub async fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|source| StoreError::CreateDir {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
+            paths::ensure_private_dir(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
+        private_files(path).map_err(|source| StoreError::CreateDir {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let unusable = |problem| StoreError::Unusable {
+            path: path.to_path_buf(),
+            problem,
+        };
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -77,10 +91,28 @@ impl Store {
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
+            .map_err(|source| match health::problem_of(&source) {
+                Some(problem) => unusable(problem),
+                None => StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                },
             })?;
+        let checked = health::quick_check(&pool).await;
+        let problem = match checked {
+            Ok(problem) => problem,
+            Err(source) => {
+                pool.close().await;
+                return Err(StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        if let Some(problem) = problem {
+            pool.close().await;
+            return Err(unusable(problem));
+        }
         Self::migrated(pool, path.to_path_buf()).await
     }
 
@@ -112,10 +144,13 @@ impl Store {
     }
 
     async fn migrated(pool: SqlitePool, path: PathBuf) -> Result<Store, StoreError> {
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { path, source })?;
+        if let Err(source) = MIGRATOR.run(&pool).await {
+            pool.close().await;
+            return Err(match health::problem_of_migration(&source) {
+                Some(problem) => StoreError::Unusable { path, problem },
+                None => StoreError::Migrate { path, source },
+            });
+        }
         Ok(Store { pool })
     }
 
@@ -123,6 +158,22 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Makes the database file private (0600), creating it empty when missing,
+/// and sets its `-wal` and `-shm` files to 0600 when an earlier install left
+/// them wider (SQLite creates them with the database file's mode).
+fn private_files(path: &Path) -> std::io::Result<()> {
+    paths::ensure_private_file(path)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        if companion.exists() {
+            paths::ensure_private_file(&companion)?;
+        }
+    }
+    Ok(())
 }
 
 /// The current time in unix milliseconds, the unit of every timestamp here.
@@ -223,6 +274,39 @@ mod tests {
         let err = Store::open(blocker.join("rdesk.sqlite")).await.unwrap_err();
         assert!(matches!(err, StoreError::CreateDir { .. }), "{err:?}");
         assert!(err.to_string().contains("not-a-dir"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_data_dir_is_private_and_the_database_too_also_on_an_old_install() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let base = tempfile::tempdir().unwrap();
+
+        let data = base.path().join("new").join("rserve-desk");
+        let path = data.join("rdesk.sqlite");
+        let store = Store::open(&path).await.unwrap();
+        store.add_host(host("vps1")).await.unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&path.with_file_name("rdesk.sqlite-wal")), 0o600);
+        assert_eq!(mode(&path.with_file_name("rdesk.sqlite-shm")), 0o600);
+        store.close().await;
+
+        // An install from before: everything readable by all.
+        let set =
+            |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        let store = Store::open(&path).await.unwrap();
+        store.add_host(host("vps2")).await.unwrap();
+        set(&data, 0o755);
+        for file in ["rdesk.sqlite", "rdesk.sqlite-wal", "rdesk.sqlite-shm"] {
+            set(&data.join(file), 0o644);
+        }
+        let again = Store::open(&path).await.unwrap();
+        assert_eq!(mode(&data), 0o700);
+        for file in ["rdesk.sqlite", "rdesk.sqlite-wal", "rdesk.sqlite-shm"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+        assert_eq!(again.hosts().await.unwrap().len(), 2);
     }
 
     #[test]
