@@ -9,6 +9,7 @@
 //!   `examples/hello` with the `rdesk` CLI instead).
 //! - `ui`: the desktop toolchain, then the UI into `app/dist`.
 //! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
+//! - `relay`: a TCP relay that plays a slow link (the stand-in's slow path).
 
 mod apt;
 mod base;
@@ -22,8 +23,10 @@ mod facts;
 mod http;
 mod procs;
 mod pwuser;
+mod relay;
 mod run;
 mod sh;
+mod slowpath;
 mod sshd;
 mod standin;
 mod state;
@@ -35,6 +38,7 @@ mod vps;
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use facts::Standin;
@@ -73,6 +77,21 @@ enum Cmd {
     /// Stand-in up, then measure: tunnel vs local Docker API round trip, and
     /// code-only redeploy vs first build.
     Bench,
+    /// Relay TCP from `--listen` to `--to`, each byte a fixed delay late in
+    /// each direction, optionally under a bandwidth cap (what `standin up`
+    /// runs as the slow path in front of the stand-in's sshd). Runs until killed.
+    Relay {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// One-way delay, in each direction.
+        #[arg(long, default_value_t = 40)]
+        delay_ms: u64,
+        /// Bandwidth cap in each direction, in megabits per second; 0 for none.
+        #[arg(long, default_value_t = 0)]
+        cap_mbit: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +151,17 @@ fn main() -> ExitCode {
         Cmd::Ui => desktop::tools(&st)
             .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
         Cmd::Bench => bench::run(&st),
+        Cmd::Relay {
+            listen,
+            to,
+            delay_ms,
+            cap_mbit,
+        } => std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))
+            .and_then(|listener| {
+                let link = relay::Link::new(*delay_ms, *cap_mbit);
+                relay::serve(&listener, *to, link).context("the relay stopped")
+            }),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
