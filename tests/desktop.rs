@@ -641,6 +641,7 @@ async fn one_notification_for_a_killed_app(vps: &Standin, slug: &str) {
     // The watcher subscribes right after the window opens; Docker replays from then on.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
+    let killed = Instant::now();
     docker_kill(slug);
     let crashed = format!("{slug} crashed (exit code 137)");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -661,6 +662,10 @@ async fn one_notification_for_a_killed_app(vps: &Standin, slug: &str) {
     // Clicking the notification opens the app.
     let shown = ui.notifications.shown();
     let notification = shown.iter().find(|s| s.title == crashed).unwrap();
+    assert!(
+        notification.body.contains("on host `vps`") && notification.at > killed,
+        "the notification names the host and follows the kill: {notification:?}"
+    );
     assert!(
         notification.actions.iter().any(|a| a == "default"),
         "the notification offers no click: {notification:?}"
