@@ -5,10 +5,14 @@
 //! - code-only redeploys under traffic: time until the new version answers
 //!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
 //! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
-//! - the desktop app: cold start to a painted window, idle memory with its webview processes.
+//! - the desktop app: cold start to a painted window, idle memory with its webview processes;
+//! - user actions and an image send on loopback vs over the stand-in's slow
+//!   relay, in round trips of the relay, with the ssh processes each starts (`bench_link`).
 
 #[path = "bench_desktop.rs"]
 mod bench_desktop;
+#[path = "bench_link.rs"]
+mod bench_link;
 #[path = "bench_monitor.rs"]
 mod bench_monitor;
 
@@ -39,6 +43,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         confirmed_fingerprint: None,
     })
     .await?;
+
+    bench_link::cli_actions(&vps)?;
+    let links_data = tempfile::tempdir()?;
+    let links = bench_link::two_links(&vps, links_data.path()).await?;
+    bench_link::image_send(&links, &vps).await?;
 
     let runtime = paths::private_runtime_dir()?;
     let options = ConnectOptions::new(runtime.path().to_owned());
@@ -132,6 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bench_monitor::store_figures().await?;
     bench_monitor::crash_latency(&desk, &vps.repo).await?;
 
+    bench_link::crash_notifications(&links, links_data.path()).await?;
     let window = bench_desktop::measure(data.path())?;
     let mb = |kb: u64| kb as f64 / 1024.0;
     let rss: u64 = window.memory_kb.values().map(|m| m.0).sum();

@@ -2,7 +2,9 @@
 //! (a new process) to a painted window, seen by polling one screen pixel of
 //! the sidebar under Xvfb, and the idle memory (RSS, and PSS which splits
 //! shared pages) of the app with its webview processes (WebKitWebProcess,
-//! WebKitNetworkProcess).
+//! WebKitNetworkProcess); and crash → desktop notification, timed from
+//! `docker kill` to the app's `Notify` call on a D-Bus session where the
+//! bench plays the notification daemon (`panel.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +12,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary};
+
+// The bench plays only the notification daemon of the desktop tests' panel,
+// not its tray reader.
+#[allow(dead_code)]
+#[path = "panel.rs"]
+mod panel;
+use panel::{Notifications, Watcher};
 
 /// The sidebar's background (`nav.side` in app/style.css), where the window sits at the origin.
 const SIDEBAR: &str = "#F3F5F7";
@@ -106,4 +115,79 @@ pub fn measure(data_dir: &Path) -> Result<Figures, String> {
     }
     drop(app);
     Ok(Figures { painted, memory_kb })
+}
+
+/// How long one crash may take to be notified before the bench gives up.
+const NOTIFY_LIMIT: Duration = Duration::from_secs(60);
+
+/// Opens the window on `data_dir` (whose hosts are watched) with the bench
+/// as the desktop's notification daemon; `kill(slug)` kills an app's
+/// container. The first slug is killed only to know that every host's
+/// watcher is subscribed; each other one is killed once (the notifications
+/// of one app are throttled for a minute) and timed from the kill to the
+/// `Notify` call naming it, per host. Returns the times per host.
+pub async fn crash_notifications(
+    data_dir: &Path,
+    hosts: &[&str],
+    slugs: &[String],
+    kill: impl AsyncFn(&str) -> Result<(), String>,
+) -> Result<BTreeMap<String, Vec<Duration>>, String> {
+    let desktop = VirtualDesktop::start();
+    let notifications = Notifications::default();
+    let _bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", notifications.clone())
+        .name("org.kde.StatusNotifierWatcher")
+        .serve_at("/StatusNotifierWatcher", Watcher::default())
+        .build()
+        .await
+        .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
+    let app = Proc(
+        desktop
+            .env(&mut Command::new(desktop_binary()))
+            .env("RDESK_DATA_DIR", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting the desktop app: {e}"))?,
+    );
+    let notified = async |slug: &str, killed: Instant| -> Result<Vec<(String, Duration)>, String> {
+        let title = format!("{slug} crashed (exit code 137)");
+        loop {
+            let shown = notifications.shown();
+            let times: Vec<(String, Duration)> = hosts
+                .iter()
+                .filter_map(|host| {
+                    let on_host = format!("on host `{host}`");
+                    shown
+                        .iter()
+                        .find(|s| s.title == title && s.body.contains(&on_host))
+                        .map(|s| ((*host).to_owned(), s.at.duration_since(killed)))
+                })
+                .collect();
+            if times.len() == hosts.len() {
+                return Ok(times);
+            }
+            if killed.elapsed() > NOTIFY_LIMIT {
+                return Err(format!(
+                    "no notification of {slug} from every host: {shown:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let (warm_up, measured) = slugs.split_first().ok_or("no apps to kill")?;
+    kill(warm_up).await?;
+    notified(warm_up, Instant::now()).await?;
+    let mut times: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for slug in measured {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let killed = Instant::now();
+        kill(slug).await?;
+        for (host, took) in notified(slug, killed).await? {
+            times.entry(host).or_default().push(took);
+        }
+    }
+    drop(app);
+    Ok(times)
 }

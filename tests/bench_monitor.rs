@@ -264,7 +264,8 @@ pub async fn crash_latency(desk: &Desk, repo: &str) -> BenchResult<()> {
     Ok(())
 }
 
-async fn container(docker: &Docker, slug: &str) -> BenchResult<String> {
+/// The id of an app's container on `docker`.
+pub async fn container(docker: &Docker, slug: &str) -> BenchResult<String> {
     let filters = std::collections::HashMap::from([(
         "label".to_owned(),
         vec![format!("io.rserve-desk.slug={slug}")],

@@ -17,14 +17,32 @@ outer_fn <- function() {
 }
 "#;
 
+/// The deploy test's two links take turns: each expects to build the
+/// packages layer its first deploy needs, which the other would share.
+static ONE_LINK_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     let Some(vps) = Standin::from_env("deploy_call_and_redeploy") else {
         return;
     };
+    deploy_call_and_redeploy(&vps, "e2e-calc");
+}
+
+#[test]
+fn deploy_call_and_redeploy_over_the_slow_link() {
+    let Some(vps) = Standin::from_env("deploy_call_and_redeploy over the slow link") else {
+        return;
+    };
+    deploy_call_and_redeploy(&vps.over_the_slow_link(), "sl-calc");
+}
+
+fn deploy_call_and_redeploy(vps: &Standin, slug: &str) {
+    let _turn = ONE_LINK_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let desk = vps.desk();
     let (_dir, app) = app_folder("calc", &[("calc.R", CALC)]);
-    let slug = "e2e-calc";
     remove_leftovers(slug);
     let first = desk.deploy(&app, slug, &["--repo", &vps.repo]);
     assert!(first.contains("building packages layer"), "{first}");
@@ -37,10 +55,11 @@ fn deploy_call_and_redeploy_reusing_the_packages_layer() {
     assert_eq!(desk.call(slug, "greet", &["\"bob\""]), json!("HELLO BOB!"));
     assert_eq!(desk.call(slug, "outer_fn", &[]), json!(42.0));
 
-    let longer = desk.fails(&["call", "e2e-calcx", "add", "1", "2", "--host", "vps"]);
+    let longer_slug = format!("{slug}x");
+    let longer = desk.fails(&["call", &longer_slug, "add", "1", "2", "--host", "vps"]);
     assert!(
         longer.contains("404"),
-        "/e2e-calcx must not reach /e2e-calc: {longer}"
+        "/{longer_slug} must not reach /{slug}: {longer}"
     );
 
     for not_exposed in ["inner_helper", "system", "Sys.getenv"] {

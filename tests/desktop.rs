@@ -363,7 +363,7 @@ fn sshd_key(vps: bool) -> PathBuf {
 /// Removes what failed runs of these tests left on the stand-in: the tray
 /// counts every app of the host.
 fn remove_desktop_leftovers() {
-    for slug in ["ui-hello", "ui-crash", "ui-offline"] {
+    for slug in ["ui-hello", "ui-crash", "sl-ui-crash", "ui-offline"] {
         remove_leftovers(slug);
     }
 }
@@ -637,19 +637,31 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
     let Some(vps) = Standin::from_env("desktop crash notification") else {
         return;
     };
+    one_notification_for_a_killed_app(&vps, "ui-crash").await;
+}
+
+#[tokio::test]
+async fn over_the_slow_link_a_killed_app_raises_one_notification() {
+    let Some(vps) = Standin::from_env("desktop crash notification over the slow link") else {
+        return;
+    };
+    one_notification_for_a_killed_app(&vps.over_the_slow_link(), "sl-ui-crash").await;
+}
+
+async fn one_notification_for_a_killed_app(vps: &Standin, slug: &str) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let slug = "ui-crash";
     remove_desktop_leftovers();
     let cli = vps.desk();
     let (_dir, app) = app_folder(slug, &[("main.R", "alive <- function() TRUE\n")]);
     cli.deploy(&app, slug, &[]);
 
-    let ui = Desktop::open(cli.data_dir.path(), "notify", &[]).await;
+    let ui = Desktop::open(cli.data_dir.path(), &format!("notify-{slug}"), &[]).await;
     let row = format!("tr[data-drop-slug={slug}] .badge");
     ui.wait_text(&row, |t| t == "running").await;
     // The watcher subscribes right after the window opens; Docker replays from then on.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
+    let killed = Instant::now();
     docker_kill(slug);
     let crashed = format!("{slug} crashed (exit code 137)");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -670,6 +682,10 @@ async fn a_killed_app_raises_one_notification_within_the_throttle_window() {
     // Clicking the notification opens the app.
     let shown = ui.notifications.shown();
     let notification = shown.iter().find(|s| s.title == crashed).unwrap();
+    assert!(
+        notification.body.contains("on host `vps`") && notification.at > killed,
+        "the notification names the host and follows the kill: {notification:?}"
+    );
     assert!(
         notification.actions.iter().any(|a| a == "default"),
         "the notification offers no click: {notification:?}"

@@ -22,6 +22,7 @@ pub use traffic::{Seen, Traffic};
 
 /// The stand-in VPS, or `None` (the test prints that it was skipped) when
 /// `RDESK_E2E` is not set. `cargo xtask test` always sets it.
+#[derive(Clone)]
 pub struct Standin {
     pub ssh: String,
     pub identity: String,
@@ -43,6 +44,15 @@ impl Standin {
             repo: var("RDESK_STANDIN_REPO"),
             r_version: var("RDESK_STANDIN_R_VERSION"),
         })
+    }
+
+    /// The same stand-in reached through its slow path (`cargo xtask relay`
+    /// in front of its sshd: a delay each way and a bandwidth cap).
+    pub fn over_the_slow_link(&self) -> Self {
+        Self {
+            ssh: SlowLink::from_env().ssh,
+            ..self.clone()
+        }
     }
 
     /// A fresh `rdesk` with its own data directory and the stand-in added as host `vps`.
@@ -71,6 +81,43 @@ pub fn e2e_enabled(test: &str) -> bool {
     );
     eprintln!("{test}: skipped (set RDESK_E2E=1, as `cargo xtask test` does)");
     false
+}
+
+/// The stand-in's slow path, from `RDESK_STANDIN_SLOW_*` (`cargo xtask
+/// standin env` prints them; `standin up` starts the relay).
+#[derive(Clone, Debug)]
+pub struct SlowLink {
+    /// `USER@HOST:PORT` of the stand-in's sshd behind the relay.
+    pub ssh: String,
+    /// The relay's delay in each direction.
+    pub one_way: Duration,
+    /// The relay's cap in each direction, in bytes per second (0: none).
+    pub cap_bytes_per_sec: u64,
+}
+
+impl SlowLink {
+    pub fn from_env() -> Self {
+        let var = |k: &str| {
+            std::env::var(k).unwrap_or_else(|_| {
+                panic!("{k} is not set: `cargo xtask standin env` prints the slow path's variables")
+            })
+        };
+        let number = |k: &str| -> u64 {
+            var(k)
+                .parse()
+                .unwrap_or_else(|e| panic!("{k} is not a number: {e}"))
+        };
+        Self {
+            ssh: var("RDESK_STANDIN_SLOW_SSH"),
+            one_way: Duration::from_millis(number("RDESK_STANDIN_SLOW_DELAY_MS")),
+            cap_bytes_per_sec: number("RDESK_STANDIN_SLOW_CAP_MBIT") * 1_000_000 / 8,
+        }
+    }
+
+    /// The relay's round trip: its delay, both ways.
+    pub fn rtt(&self) -> Duration {
+        2 * self.one_way
+    }
 }
 
 /// The `rdesk` binary, built once per test run.
@@ -130,11 +177,14 @@ impl Rdesk {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(rdesk_binary())
-            .args(args)
-            .env("RDESK_DATA_DIR", self.data_dir.path())
-            .output()
-            .expect("rdesk runs")
+        self.command(args).output().expect("rdesk runs")
+    }
+
+    /// `rdesk ARGS` with this user's data directory, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(rdesk_binary());
+        cmd.args(args).env("RDESK_DATA_DIR", self.data_dir.path());
+        cmd
     }
 
     /// Runs and insists on success; returns stdout.

@@ -325,7 +325,18 @@ fn after_a_cut_tunnel_the_watcher_catches_up_once_with_dockers_times() {
     let Some(vps) = Standin::from_env("monitor_reconnect") else {
         return;
     };
-    let slug = "mon-reconnect";
+    catches_up_once_after_a_cut_tunnel(&vps, "mon-reconnect");
+}
+
+#[test]
+fn over_the_slow_link_the_watcher_catches_up_once_after_a_cut_tunnel() {
+    let Some(vps) = Standin::from_env("monitor_reconnect over the slow link") else {
+        return;
+    };
+    catches_up_once_after_a_cut_tunnel(&vps.over_the_slow_link(), "sl-reconnect");
+}
+
+fn catches_up_once_after_a_cut_tunnel(vps: &Standin, slug: &str) {
     remove_leftovers(slug);
     let desk = vps.desk();
     let (_dir, app) = app_folder("reconnect", &[("main.R", "ok <- function() TRUE\n")]);

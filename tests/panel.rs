@@ -19,12 +19,15 @@ const MENU_INTERFACE: &str = "com.canonical.dbusmenu";
 /// How long the tray may take to answer one call.
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// One Notify call: what the app asked to show, and the actions it offered.
+/// One Notify call: what the app asked to show, the actions it offered, and
+/// when the call arrived.
 #[derive(Clone, Debug)]
 pub struct Shown {
     pub id: u32,
     pub title: String,
+    pub body: String,
     pub actions: Vec<String>,
+    pub at: std::time::Instant,
 }
 
 /// Records what the app asks the desktop to show.
@@ -40,7 +43,7 @@ impl Notifications {
         _replaces_id: u32,
         _app_icon: String,
         summary: String,
-        _body: String,
+        body: String,
         actions: Vec<String>,
         _hints: HashMap<String, OwnedVariant>,
         _expire_timeout: i32,
@@ -50,7 +53,9 @@ impl Notifications {
         seen.push(Shown {
             id,
             title: summary,
+            body,
             actions,
+            at: std::time::Instant::now(),
         });
         id
     }

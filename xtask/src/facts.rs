@@ -39,6 +39,12 @@ pub const PUBLIC_PORT: u16 = 18080;
 pub const SSH_USER: &str = "root";
 pub const SSH_HOST: &str = "127.0.0.1";
 pub const SSH_PORT: u16 = 2222;
+/// The slow path: `cargo xtask relay` listens here and relays to the
+/// stand-in's sshd, each byte [`SLOW_DELAY_MS`] late in each direction, at
+/// most [`SLOW_CAP_MBIT`] megabits per second each way.
+pub const SLOW_SSH_PORT: u16 = 2223;
+pub const SLOW_DELAY_MS: u64 = 40;
+pub const SLOW_CAP_MBIT: u64 = 64;
 /// Logs in with a password (the keyring end-to-end test), not a key.
 pub const PW_USER: &str = "rdesk-pw";
 
@@ -123,6 +129,12 @@ pub mod var {
     pub const VPS_PUBLIC_URL: &str = "RDESK_VPS_PUBLIC_URL";
     /// The marker file a reset of the VPS's Docker checks for.
     pub const VPS_MARKER: &str = "RDESK_VPS_MARKER";
+    /// `USER@HOST:PORT` of the stand-in's sshd behind the slow relay.
+    pub const SLOW_SSH: &str = "RDESK_STANDIN_SLOW_SSH";
+    /// The relay's one-way delay in ms (a round trip is twice it).
+    pub const SLOW_DELAY_MS: &str = "RDESK_STANDIN_SLOW_DELAY_MS";
+    /// The relay's cap in megabits per second, each way.
+    pub const SLOW_CAP_MBIT: &str = "RDESK_STANDIN_SLOW_CAP_MBIT";
     /// Where `rdesk` keeps its state during `cargo xtask run`.
     pub const DATA_DIR: &str = "RDESK_DATA_DIR";
 }
@@ -177,6 +189,10 @@ impl Standin {
         self.dir.join("vps")
     }
 
+    pub fn relay_dir(&self) -> PathBuf {
+        self.dir.join("relay")
+    }
+
     pub fn pw_user_password(&self) -> PathBuf {
         self.dir.join("pw-user.password")
     }
@@ -203,6 +219,10 @@ impl Standin {
 
     pub fn ssh_target(&self) -> String {
         format!("{SSH_USER}@{SSH_HOST}:{SSH_PORT}")
+    }
+
+    pub fn slow_ssh_target(&self) -> String {
+        format!("{SSH_USER}@{SSH_HOST}:{SLOW_SSH_PORT}")
     }
 
     pub fn public_url(&self) -> String {
@@ -232,6 +252,9 @@ impl Standin {
             ),
             (var::VPS_PUBLIC_URL, format!("http://{VPS_ADDR}")),
             (var::VPS_MARKER, VPS_MARKER.to_string()),
+            (var::SLOW_SSH, self.slow_ssh_target()),
+            (var::SLOW_DELAY_MS, SLOW_DELAY_MS.to_string()),
+            (var::SLOW_CAP_MBIT, SLOW_CAP_MBIT.to_string()),
         ]
     }
 }
@@ -293,7 +316,10 @@ mod tests {
             get("RDESK_STANDIN_PW_FILE"),
             Some("/r/.standin/pw-user.password")
         );
-        assert_eq!(env.len(), 13);
+        assert_eq!(get("RDESK_STANDIN_SLOW_SSH"), Some("root@127.0.0.1:2223"));
+        assert_eq!(get("RDESK_STANDIN_SLOW_DELAY_MS"), Some("40"));
+        assert_eq!(get("RDESK_STANDIN_SLOW_CAP_MBIT"), Some("64"));
+        assert_eq!(env.len(), 16);
     }
 
     #[test]

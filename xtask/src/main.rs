@@ -11,6 +11,7 @@
 //! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
 //! - `fuzz`: the stable-Rust fuzz harness over the QAP decoder, the Rserve
 //!   greeting and intake (10 million inputs by default), then its figures.
+//! - `relay`: a TCP relay that plays a slow link (the stand-in's slow path).
 
 mod apt;
 mod base;
@@ -26,8 +27,10 @@ mod http;
 mod node;
 mod procs;
 mod pwuser;
+mod relay;
 mod run;
 mod sh;
+mod slowpath;
 mod sshd;
 mod standin;
 mod state;
@@ -39,6 +42,7 @@ mod vps;
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use facts::Standin;
@@ -81,6 +85,21 @@ enum Cmd {
     /// (optimized build, one process per target); fails on a panic, a hang
     /// or memory over the cap.
     Fuzz(fuzz::FuzzArgs),
+    /// Relay TCP from `--listen` to `--to`, each byte a fixed delay late in
+    /// each direction, optionally under a bandwidth cap (what `standin up`
+    /// runs as the slow path in front of the stand-in's sshd). Runs until killed.
+    Relay {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// One-way delay, in each direction.
+        #[arg(long, default_value_t = 40)]
+        delay_ms: u64,
+        /// Bandwidth cap in each direction, in megabits per second; 0 for none.
+        #[arg(long, default_value_t = 0)]
+        cap_mbit: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +160,17 @@ fn main() -> ExitCode {
             .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
         Cmd::Bench => bench::run(&st),
         Cmd::Fuzz(args) => fuzz::run(&st, args),
+        Cmd::Relay {
+            listen,
+            to,
+            delay_ms,
+            cap_mbit,
+        } => std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))
+            .and_then(|listener| {
+                let link = relay::Link::new(*delay_ms, *cap_mbit);
+                relay::serve(&listener, *to, link).context("the relay stopped")
+            }),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::facts::{Standin, shell_quote};
-use crate::{apt, base, cran, debian, dockerd, node, pwuser, sshd, traefik, ui, vps};
+use crate::{apt, base, cran, debian, dockerd, node, pwuser, slowpath, sshd, traefik, ui, vps};
 
 /// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
 /// test runs) take turns instead of racing.
@@ -47,6 +47,7 @@ pub fn up(st: &Standin) -> Result<()> {
     ui::step("password user", || pwuser::up(st))?;
     ui::step("sshd", || sshd::up(st))?;
     ui::step("check: Docker socket over SSH", || sshd::forward_check(st))?;
+    ui::step("slow relay in front of sshd", || slowpath::up(st))?;
     vps::up(st)?;
     println!(
         "stand-in VPS is up ({:.1}s); `cargo xtask standin env` prints its variables",
@@ -63,6 +64,7 @@ pub fn down(st: &Standin) -> Result<()> {
         ui::step("container traefik", traefik::down)?;
         ui::step("container cran", cran::down)?;
     }
+    ui::step("slow relay", || slowpath::down(st))?;
     ui::step("sshd", || sshd::down(st))?;
     ui::step("dockerd", || dockerd::down(st))?;
     println!("stand-in VPS is down (images, network and .standin kept for a fast `up`)");
@@ -108,6 +110,7 @@ pub fn status(st: &Standin) -> Result<()> {
         ]);
     }
     lines.push(("sshd", sshd::status(st)));
+    lines.push(("slow relay", slowpath::status(st)));
     lines.extend(vps::status(st));
     report(
         &lines,
