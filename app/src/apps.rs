@@ -1,7 +1,7 @@
 //! A host's dashboard (each app's status, R version, URL, start/stop/restart,
 //! and how old the state is when the host is offline) and one app's detail
-//! page (settings, container settings to edit, charts, history, live logs,
-//! a console and client snippets).
+//! page (settings, a console, who may call it with client snippets,
+//! container settings to edit, charts, history, live logs).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +9,7 @@ use rdesk_ipc::{
     Action, AppArgs, AppView, CallArgs, HistoryView, LifecycleArgs, LogLineView, LogsArgs, cmd,
 };
 
+use crate::access::Access;
 use crate::app_settings::AppSettings;
 use crate::bridge::{invoke, invoke_streaming};
 use crate::charts::Charts;
@@ -92,21 +93,6 @@ pub fn Dashboard(host: String) -> impl IntoView {
             <Charts host=host.clone() slug=None/>
         </section>
     }
-}
-
-fn js_snippet(app: &AppView) -> String {
-    format!(
-        "// rserve-js (https://github.com/cscheid/rserve-js)\nconst r = Rserve.create({{\n  host: \"{}\",\n  on_connect: () => r.ocap((err, funs) => {{\n    // each top-level function of the app is in `funs`\n    console.log(Object.keys(funs));\n  }}),\n}});",
-        app.url
-    )
-}
-
-fn r_snippet(app: &AppView) -> String {
-    format!(
-        "# R, through the rdesk command line (same WebSocket route as browsers)\nout <- system2(\"rdesk\", c(\"call\", \"{slug}\", \"FUNCTION\", shQuote('\"argument\"'), \"--host\", \"{host}\"), stdout = TRUE)\njsonlite::fromJSON(out)",
-        slug = app.slug,
-        host = app.host
-    )
 }
 
 #[component]
@@ -236,11 +222,7 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
             <pre id="console-result" class=move || match result.get() { Some(Err(_)) => "bad", _ => "" }>
                 {move || result.get().map(|r| r.unwrap_or_else(|e| e))}
             </pre>
-            {move || app.get().map(|a| view! {
-                <h3>"Clients"</h3>
-                <pre class="snippet">{js_snippet(&a)}</pre>
-                <pre class="snippet">{r_snippet(&a)}</pre>
-            })}
+            <Access host=host.clone() slug=slug.clone()/>
             <AppSettings host=host.clone() slug=slug.clone()/>
             <h3>"Charts"</h3>
             <Charts host=host.clone() slug=Some(slug.clone())/>

@@ -2,11 +2,13 @@
 //! the left, the chosen page on the right; files dropped anywhere go to the
 //! host or app under the pointer. It opens from the cache, then asks hosts.
 
+mod access;
 mod app_settings;
 mod apps;
 mod bridge;
 mod cache;
 mod charts;
+mod clipboard;
 mod format;
 mod hosts;
 mod panels;

@@ -10,7 +10,9 @@ use rdesk_ipc::{
 
 pub fn error(e: DeskError) -> IpcError {
     let code = match &e {
-        DeskError::UnknownHost(_) | DeskError::UnknownApp { .. } => ErrorCode::NotFound,
+        DeskError::UnknownHost(_)
+        | DeskError::UnknownApp { .. }
+        | DeskError::UnknownToken { .. } => ErrorCode::NotFound,
         DeskError::InvalidHostName(_)
         | DeskError::Spec(_)
         | DeskError::Intake(_)
@@ -20,7 +22,8 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::Settings(_)
         | DeskError::SecretRefusedOnAdd { .. }
         | DeskError::SecretNeedsConfirmedKey { .. }
-        | DeskError::PathNotGranted { .. } => ErrorCode::InvalidInput,
+        | DeskError::PathNotGranted { .. }
+        | DeskError::Token(_) => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
         DeskError::Host(_) | DeskError::Forward { .. } | DeskError::HostKeyNotConfirmed { .. } => {
             ErrorCode::Unreachable
@@ -102,6 +105,24 @@ pub fn status(s: StatusEvent) -> StatusView {
     }
 }
 
+pub fn access(a: rdesk_core::snippets::AppAccess) -> rdesk_ipc::AccessView {
+    rdesk_ipc::AccessView {
+        access: a.access.as_str().to_owned(),
+        allow: a.allow.iter().map(ToString::to_string).collect(),
+        rserve_js: a.rserve_js,
+        rdesk_call: a.rdesk_call,
+    }
+}
+
+pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
+    rdesk_ipc::TokenInfo {
+        id: t.id.clone(),
+        prefix: t.prefix.clone(),
+        name: t.name.clone(),
+        created_ms: t.created_ms,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,21 +139,5 @@ mod tests {
             error(DeskError::PublicUrl("x".into())).code,
             ErrorCode::InvalidInput
         );
-    }
-}
-
-pub fn access(s: &rdesk_core::spawner::Settings) -> rdesk_ipc::AccessView {
-    rdesk_ipc::AccessView {
-        access: s.access.as_str().to_owned(),
-        allow: s.allow.iter().map(ToString::to_string).collect(),
-    }
-}
-
-pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
-    rdesk_ipc::TokenInfo {
-        id: t.id.clone(),
-        prefix: t.prefix.clone(),
-        name: t.name.clone(),
-        created_ms: t.created_ms,
     }
 }

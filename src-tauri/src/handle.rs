@@ -440,12 +440,12 @@ pub async fn deploy(
 }
 
 pub async fn app_access(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<AccessView> {
-    let state = shell
+    let access = shell
         .desk
-        .with_session(&args.host, async |s| s.status(&args.slug).await)
+        .app_access(&args.host, &args.slug)
         .await
         .map_err(convert::error)?;
-    Ok(convert::access(&state.settings))
+    Ok(convert::access(access))
 }
 
 pub async fn set_app_access(
@@ -515,6 +515,8 @@ pub async fn revoke_token(_: &AppHandle, shell: &Shell, args: TokenArgs) -> Repl
         .await
         .map_err(convert::error)?;
     Ok(convert::token(&revoked))
+}
+
 pub async fn cache_problem(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<Option<String>> {
     Ok(shell.cache_problem.clone())
 }

@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod paths;
 pub mod preview;
 pub mod secrets;
+pub mod snippets;
 pub mod store;
 pub mod switch;
 pub mod transfer;

@@ -499,6 +499,10 @@ pub struct AccessView {
     pub access: String,
     /// CIDRs callers must come from; empty: any.
     pub allow: Vec<String>,
+    /// A complete rserve-js program that calls the app this way.
+    pub rserve_js: String,
+    /// The same through the `rdesk` command line.
+    pub rdesk_call: String,
 }
 
 /// A change of who may call an app (the same gated switch as other settings).
