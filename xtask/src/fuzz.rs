@@ -121,16 +121,17 @@ fn print_table(reports: &[Value]) {
     );
     let mut total = 0;
     for r in reports {
-        total += r["inputs"].as_u64().unwrap_or(0);
+        let n = |key: &str| r[key].as_u64().unwrap_or(0);
+        total += n("inputs");
         println!(
             "{:<10} {:>11} {:>9.1} {:>10.0} {:>10} {:>7} {:>9} {:>10} {:>8} {:>9}",
             r["target"].as_str().unwrap_or("?"),
-            r["inputs"],
+            n("inputs"),
             r["seconds"].as_f64().unwrap_or(0.0),
             r["per_second"].as_f64().unwrap_or(0.0),
-            r["accepted"],
-            r["panics"],
-            r["other_findings"],
+            n("accepted"),
+            n("panics"),
+            n("other_findings"),
             mib(r["peak_bytes"].as_u64()),
             mib(r["cap_bytes"].as_u64()),
             mib(r["peak_rss_bytes"].as_u64()),

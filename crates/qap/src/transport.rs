@@ -6,7 +6,9 @@
 //! binary frame each, as rserve-js does.
 //!
 //! Reading allocates only for bytes that have arrived: a length announced by
-//! the peer is never allocated up front.
+//! the peer is never allocated up front. One exception below us: over
+//! WebSocket, tungstenite reserves a frame's announced length when the frame
+//! begins, which the client bounds by `max_message_bytes` (its frame limit).
 
 use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};

@@ -1,14 +1,17 @@
-//! Target `sexp`: the QAP1 decoder ([`codec::decode_sexp`] and
-//! [`codec::first_param`]) on mutated encodings of real values. A value that
-//! decodes must convert to JSON and back, and encode again.
+//! Target `sexp`: the QAP1 decoder ([`codec::decode_sexp`] with the default
+//! limits, and [`codec::first_param_with`] with a cap of [`FEW_ELEMENTS`],
+//! so that the cap itself is reached) on mutated encodings of real values.
+//! A value that decodes must convert to JSON and back, and encode again.
 
 use rserve_qap::codec;
-use rserve_qap::{DEFAULT_MAX_MESSAGE_BYTES, Value, Vector};
+use rserve_qap::{DEFAULT_MAX_MESSAGE_BYTES, DecodeLimits, Value, Vector};
 
 use super::{Outcome, Target, from_seeds};
 use crate::rng::Rng;
 
 const MAX_INPUT: usize = 4096;
+/// The element cap of the second decode: below what many inputs hold.
+pub const FEW_ELEMENTS: usize = 64;
 
 pub struct Sexp {
     seeds: Vec<Vec<u8>>,
@@ -111,7 +114,10 @@ impl Target for Sexp {
 
     fn feed(&mut self, input: &[u8]) -> Outcome {
         let as_sexp = codec::decode_sexp(input).ok();
-        let as_param = match codec::first_param(input) {
+        let few = DecodeLimits {
+            max_elements: FEW_ELEMENTS,
+        };
+        let as_param = match codec::first_param_with(input, &few) {
             Ok(Some(codec::Param::Sexp(value))) => Some(value),
             _ => None,
         };
