@@ -10,7 +10,9 @@ use rdesk_ipc::{
 
 pub fn error(e: DeskError) -> IpcError {
     let code = match &e {
-        DeskError::UnknownHost(_) | DeskError::UnknownApp { .. } => ErrorCode::NotFound,
+        DeskError::UnknownHost(_)
+        | DeskError::UnknownApp { .. }
+        | DeskError::UnknownToken { .. } => ErrorCode::NotFound,
         DeskError::InvalidHostName(_)
         | DeskError::Spec(_)
         | DeskError::Intake(_)
@@ -18,6 +20,7 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::NoRVersion(_)
         | DeskError::Chart(_)
         | DeskError::Settings(_)
+        | DeskError::Token(_)
         | DeskError::SecretRefusedOnAdd { .. } => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
         DeskError::Host(_) | DeskError::Forward { .. } | DeskError::HostKeyNotConfirmed { .. } => {
@@ -100,6 +103,22 @@ pub fn status(s: StatusEvent) -> StatusView {
     }
 }
 
+pub fn access(s: &rdesk_core::spawner::Settings) -> rdesk_ipc::AccessView {
+    rdesk_ipc::AccessView {
+        access: s.access.as_str().to_owned(),
+        allow: s.allow.iter().map(ToString::to_string).collect(),
+    }
+}
+
+pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
+    rdesk_ipc::TokenInfo {
+        id: t.id.clone(),
+        prefix: t.prefix.clone(),
+        name: t.name.clone(),
+        created_ms: t.created_ms,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,21 +135,5 @@ mod tests {
             error(DeskError::PublicUrl("x".into())).code,
             ErrorCode::InvalidInput
         );
-    }
-}
-
-pub fn access(s: &rdesk_core::spawner::Settings) -> rdesk_ipc::AccessView {
-    rdesk_ipc::AccessView {
-        access: s.access.as_str().to_owned(),
-        allow: s.allow.iter().map(ToString::to_string).collect(),
-    }
-}
-
-pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
-    rdesk_ipc::TokenInfo {
-        id: t.id.clone(),
-        prefix: t.prefix.clone(),
-        name: t.name.clone(),
-        created_ms: t.created_ms,
     }
 }
