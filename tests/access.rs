@@ -256,6 +256,27 @@ async fn token_apps_answer_only_live_tokens_which_never_leak() {
         assert!(!contains(&sqlite, secret), "a token in SQLite");
     }
 
+    // With a keyring, the desk makes its own token once and keeps it there.
+    let keyring = rdesk_e2e::KeyringSession::start();
+    for _ in 0..2 {
+        let out = keyring
+            .command(rdesk_e2e::rdesk_binary())
+            .args(["call", slug, "add", "1", "2", "--host", "vps"])
+            .env("RDESK_DATA_DIR", desk.data_dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let listed = desk.json(&["token", "list", slug, "--host", "vps"]);
+    let workstation = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "rdesk workstation")
+        .count();
+    assert_eq!(workstation, 1, "{listed}");
+    drop(keyring);
+
     desk.ok(&["rm", slug, "--host", "vps"]);
     let volumes = docker_out(&["volume", "ls", "-q"]);
     assert!(
