@@ -148,7 +148,8 @@ local({
     token_is_valid <- function(token) {
         if (!is.character(token) || length(token) != 1L || is.na(token) ||
             !grepl(token_pattern, token)) return(FALSE)
-        lines <- tryCatch(readLines(tokens_file, warn = FALSE), error = function(e) character())
+        lines <- tryCatch(suppressWarnings(readLines(tokens_file, warn = FALSE)),
+                          error = function(e) character())
         fields <- strsplit(lines, "\t", fixed = TRUE)
         stored <- vapply(fields, function(f) if (length(f) >= 2L) f[[2L]] else "", character(1))
         stored <- stored[grepl("^[0-9a-f]{64}$", stored)]

@@ -223,20 +223,22 @@ async fn token_apps_answer_only_live_tokens_which_never_leak() {
             .unwrap(),
         Value::double(2.0)
     );
-    // Rserve's input buffer is an eighth of the 128 MiB limit: 20 MB is refused, clearly.
-    let big = Value::Raw(rserve_qap::Vector::new(vec![7u8; 20 << 20]));
-    let err = client.call("size", vec![big]).await.unwrap_err();
-    assert!(
-        err.to_string().contains("overflow") || err.to_string().contains("too big"),
-        "{err}"
-    );
-    client.close().await;
+    // Rserve's input buffer is an eighth of the 128 MiB limit (16 MiB): a
+    // 100 MiB request, which would take the container past its limit once
+    // buffered and decoded, is refused (over WebSocket Rserve ends that
+    // connection) and the same container goes on serving, not OOM-killed.
     let container = running_container(slug);
+    let big = Value::Raw(rserve_qap::Vector::new(vec![7u8; 100 << 20]));
+    assert!(client.call("size", vec![big]).await.is_err());
+    client.close().await;
     assert_eq!(
         answered(&node_call(&url, "add", json!([1, 1]), Some(&t2))),
         2.0,
         "the app still serves after the oversized request"
     );
+    assert_eq!(running_container(slug), container);
+    let state = rdesk_e2e::docker_inspect(&container)["State"].clone();
+    assert_eq!(state["OOMKilled"], false, "{state}");
 
     let inspect = docker_out(&["inspect", &container]);
     let logs = {
@@ -253,6 +255,27 @@ async fn token_apps_answer_only_live_tokens_which_never_leak() {
         assert!(!contains(&logs, secret), "a token in the app's logs");
         assert!(!contains(&sqlite, secret), "a token in SQLite");
     }
+
+    // With a keyring, the desk makes its own token once and keeps it there.
+    let keyring = rdesk_e2e::KeyringSession::start();
+    for _ in 0..2 {
+        let out = keyring
+            .command(rdesk_e2e::rdesk_binary())
+            .args(["call", slug, "add", "1", "2", "--host", "vps"])
+            .env("RDESK_DATA_DIR", desk.data_dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let listed = desk.json(&["token", "list", slug, "--host", "vps"]);
+    let workstation = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "rdesk workstation")
+        .count();
+    assert_eq!(workstation, 1, "{listed}");
+    drop(keyring);
 
     desk.ok(&["rm", slug, "--host", "vps"]);
     let volumes = docker_out(&["volume", "ls", "-q"]);

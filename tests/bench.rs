@@ -73,6 +73,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         paths: vec![app.clone()],
         slug: Some("bench-redeploy".into()),
         repo: Some(vps.repo.clone()),
+        // Public: the traffic client calls it without a token.
+        settings: rdesk_core::app_settings::SettingsRequest {
+            access: Some("public".into()),
+            ..Default::default()
+        },
         ..DeployRequest::default()
     };
     let quiet = |_event| {};

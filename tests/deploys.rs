@@ -58,6 +58,8 @@ fn assert_no_failures(seen: &Seen, what: &str) {
 }
 
 /// A fresh desk with the app `slug` deployed from `files`; the folder lives as long as the `TempDir`.
+/// The app is public: [`Traffic`]'s plain QAP client calls it during switches
+/// (who may call an app is `tests/access.rs`'s subject).
 fn start(
     vps: &Standin,
     slug: &str,
@@ -67,7 +69,9 @@ fn start(
     remove_leftovers(slug);
     let desk = vps.desk();
     let (dir, app) = app_folder(slug, files);
-    desk.deploy(&app, slug, extra);
+    let mut args = vec!["--access", "public"];
+    args.extend_from_slice(extra);
+    desk.deploy(&app, slug, &args);
     (desk, dir, app)
 }
 

@@ -169,7 +169,8 @@ fn an_app_under_load_shows_rising_cpu_and_requests_within_15_s() {
             "spin <- function(n) { s <- 0; for (i in seq_len(n)) s <- s + sqrt(i); s }\n",
         )],
     );
-    desk.deploy(&app, slug, &[]);
+    // Public: the load is many short `rdesk call`s (access is tests/access.rs's subject).
+    desk.deploy(&app, slug, &["--access", "public"]);
     desk.call_when_up(slug, "spin", &["1"]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
     let watcher = watch(&desk, "vps", runtime.path(), "mon-e2e-traefik-load");

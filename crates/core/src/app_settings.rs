@@ -217,4 +217,44 @@ mod tests {
             assert_eq!(resolve(&request, None), Err(error));
         }
     }
+
+    #[test]
+    fn access_and_allow_list_change_only_when_given() {
+        use rdesk_spawner::AccessMode;
+        let new = resolve(&SettingsRequest::default(), None).unwrap();
+        assert_eq!(new.access, AccessMode::Token, "a new app takes tokens");
+        let open = resolve(
+            &SettingsRequest {
+                access: Some("public".into()),
+                allow: vec!["10.0.0.0/8".into(), "192.0.2.7".into()],
+                ..SettingsRequest::default()
+            },
+            Some(&new),
+        )
+        .unwrap();
+        assert_eq!(open.access, AccessMode::Public);
+        let shown: Vec<String> = open.allow.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32"]);
+        let kept = resolve(&SettingsRequest::default(), Some(&open)).unwrap();
+        assert_eq!(kept, open);
+        let dropped = resolve(
+            &SettingsRequest {
+                no_allow: true,
+                ..SettingsRequest::default()
+            },
+            Some(&open),
+        )
+        .unwrap();
+        assert!(dropped.allow.is_empty());
+        assert!(
+            resolve(
+                &SettingsRequest {
+                    access: Some("everyone".into()),
+                    ..SettingsRequest::default()
+                },
+                None
+            )
+            .is_err()
+        );
+    }
 }
