@@ -370,3 +370,60 @@ fn eval_apps_are_never_public_and_log_in_with_a_token() {
     assert!(public.contains("cannot be public"), "{public}");
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
+
+/// Runs a snippet the window shows, as a Node program with `tests/node`'s
+/// rserve-js, and returns what it printed.
+fn run_snippet(snippet: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snippet.js");
+    std::fs::write(&file, snippet).unwrap();
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/node_modules");
+    let out = Command::new("node")
+        .arg(&file)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "the snippet failed: {stdout}\n{stderr}\n{snippet}"
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_snippets_the_window_shows_call_the_app_as_shown() {
+    use rdesk_core::snippets::{TOKEN_PLACEHOLDER, rserve_js};
+    use rdesk_core::spawner::{AccessMode, Mode};
+
+    let Some(standin) = Standin::from_env("the_snippets_the_window_shows_call_the_app_as_shown")
+    else {
+        return;
+    };
+    let desk = standin.desk();
+    let slug = "ac-snippet";
+    let _ = desk.run(&["rm", slug, "--host", "vps"]);
+    let (_dir, app) = app_folder(slug, &[("main.R", APP)]);
+    desk.deploy(&app, slug, &["--memory", "128m"]);
+    let url = ws_url(&standin, slug);
+
+    // A token app: the snippet with the user's token pasted in.
+    let made = desk.json(&["token", "create", slug, "--host", "vps", "--name", "web"]);
+    let token = made["token"].as_str().unwrap();
+    let shown = rserve_js(&url, slug, "vps", Mode::Ocap, AccessMode::Token);
+    assert!(shown.contains(TOKEN_PLACEHOLDER), "{shown}");
+    let printed = run_snippet(&shown.replace(TOKEN_PLACEHOLDER, token));
+    assert_eq!(printed.trim(), "functions: add, apply_it, size", "{shown}");
+    // Made public: the snippet as shown, nothing to paste.
+    desk.ok(&["set", slug, "--host", "vps", "--access", "public"]);
+    let shown = rserve_js(&url, slug, "vps", Mode::Ocap, AccessMode::Public);
+    assert_eq!(
+        run_snippet(&shown).trim(),
+        "functions: add, apply_it, size",
+        "{shown}"
+    );
+    desk.ok(&["rm", slug, "--host", "vps"]);
+}

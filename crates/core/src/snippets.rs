@@ -51,7 +51,7 @@ pub fn rserve_js(url: &str, slug: &str, host: &str, mode: Mode, access: AccessMo
                        console.log(\"functions:\", Object.keys(funs).join(\", \"));\n      \
                        s.close();\n    \
                      }}),\n  \
-                   on_error: (e) => console.error(String(e)),\n\
+                   on_error: (e) => {{ console.error(String(e)); s.close(); }},\n\
                  }});\n",
                 url = js_string(url),
             )
@@ -65,7 +65,7 @@ pub fn rserve_js(url: &str, slug: &str, host: &str, mode: Mode, access: AccessMo
                    console.log(\"R:\", v.value.json());\n      \
                    s.close();\n    \
                  }}),\n  \
-               on_error: (e) => console.error(String(e)),\n\
+               on_error: (e) => {{ console.error(String(e)); s.close(); }},\n\
              }});\n",
             url = js_string(url),
         ),
