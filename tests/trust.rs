@@ -299,7 +299,7 @@ fn the_cache_survives_sigkill_while_the_monitor_writes() {
         .as_nanos() as u64;
     println!("kill moments seed: {seed}");
     let mut moments = Moments(seed);
-    let mut samples_before = 0;
+    let mut written = 0;
     for round in 1..=20 {
         let mut watch = Command::new(rdesk_binary())
             .args(["watch", "--host", "vps", "--json"])
@@ -321,12 +321,18 @@ fn the_cache_survives_sigkill_while_the_monitor_writes() {
         watch.wait().unwrap();
         let check = sqlite_scalar(desk.data_dir.path(), "PRAGMA integrity_check");
         assert_eq!(check, "ok", "round {round}, killed after {after:?}");
-        samples_before = sqlite_scalar(desk.data_dir.path(), "SELECT COUNT(*) FROM status_events")
-            .parse::<i64>()
-            .unwrap()
-            .max(samples_before);
+        written = sqlite_scalar(
+            desk.data_dir.path(),
+            "SELECT (SELECT COUNT(*) FROM status_events) + (SELECT COUNT(*) FROM samples_raw)",
+        )
+        .parse::<i64>()
+        .unwrap();
     }
-    println!("status events recorded over the 20 rounds: {samples_before}");
+    println!("status events and samples written over the 20 rounds: {written}");
+    assert!(
+        written > 0,
+        "the monitor wrote nothing to kill it in the middle of"
+    );
     // The next run cleans up after the last killed one.
     desk.ok(&["host", "list"]);
 }

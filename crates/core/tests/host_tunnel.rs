@@ -123,6 +123,20 @@ impl Fixture {
         }
         found
     }
+
+    /// The ssh masters among [`Self::ssh_processes`] (the others are
+    /// leases: mux clients through a master, no connection of their own).
+    fn ssh_masters(&self) -> Vec<u32> {
+        self.ssh_processes()
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_default()
+                    .split(|b| *b == 0)
+                    .any(|arg| arg == b"-M")
+            })
+            .collect()
+    }
 }
 
 /// Whether `pid` runs (zombies count as gone).
@@ -268,10 +282,11 @@ async fn the_tunnel_lists_containers_and_pins_the_key_on_first_contact() {
         "the ssh master listens on a TCP port: {:?}",
         held.intersection(&tcp).collect::<Vec<_>>()
     );
+    assert_eq!(fx.ssh_masters(), vec![pid], "exactly one ssh master");
     assert_eq!(
-        fx.ssh_processes(),
-        vec![pid],
-        "exactly one ssh process: the master"
+        fx.ssh_processes().len(),
+        2,
+        "the master and its lease (a mux client through it), no other ssh"
     );
 
     // A second connection checks against the pin instead of pinning again.
@@ -515,7 +530,7 @@ async fn the_supervisor_reconnects_after_the_master_is_killed() {
     let sockets = control_sockets(fx.runtime());
     assert_eq!(sockets.len(), 1, "{sockets:?}");
     let first_pid = master_pid_of(&sockets[0]).unwrap();
-    assert_eq!(fx.ssh_processes(), vec![first_pid]);
+    assert_eq!(fx.ssh_masters(), vec![first_pid]);
 
     // Kill our master, by its pid.
     let mut states = handle.watch();
