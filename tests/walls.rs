@@ -209,7 +209,8 @@ fn traefik_reads_docker_only_through_the_read_only_filter() {
     assert_eq!(filter["State"]["Running"], true);
 }
 
-/// The status code Traefik answers `GET path` with, asked with `Host: host`.
+/// The status code Traefik answers a WebSocket upgrade (QAP1) of `path`
+/// with, asked with `Host: host`: 101 when a route reaches the app.
 fn status_via_traefik(public_url: &str, host: &str, path: &str) -> u16 {
     let addr = public_url
         .trim_start_matches("http://")
@@ -218,13 +219,19 @@ fn status_via_traefik(public_url: &str, host: &str, path: &str) -> u16 {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    text.get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not HTTP: {text:?}"))
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: QAP1\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    let line = String::from_utf8_lossy(&head);
+    line[9..12]
+        .parse()
+        .unwrap_or_else(|_| panic!("not HTTP: {line:?}"))
 }
 
 #[test]
@@ -239,7 +246,9 @@ fn a_path_route_answers_only_under_the_hosts_name_and_a_domain_is_one_apps() {
     }
     let domain = "wl-c.example.test";
     desk.deploy(&app, "wl-c", &["--domain", domain]);
+    desk.deploy(&app, "wl-e", &[]);
     desk.call_when_up("wl-c", "answer", &[]);
+    desk.call_when_up("wl-e", "answer", &[]);
     let own_name = vps
         .public_url
         .trim_start_matches("http://")
@@ -247,17 +256,25 @@ fn a_path_route_answers_only_under_the_hosts_name_and_a_domain_is_one_apps() {
         .next()
         .unwrap()
         .to_owned();
-    // The app's domain answers at its root; its path route under the host's
-    // name; but the path route not under the app's (or any other) domain.
-    assert_ne!(status_via_traefik(&vps.public_url, domain, "/"), 404);
-    assert_ne!(status_via_traefik(&vps.public_url, &own_name, "/wl-c"), 404);
-    assert_eq!(status_via_traefik(&vps.public_url, domain, "/wl-c"), 404);
-    assert_eq!(
-        status_via_traefik(&vps.public_url, "elsewhere.example.test", "/wl-c"),
-        404
-    );
+    let status = |host: &str, path: &str| status_via_traefik(&vps.public_url, host, path);
+    // wl-c's domain answers at its root; wl-e's path route under the host's
+    // own name only.
+    assert_eq!(status(domain, "/"), 101);
+    assert_eq!(status(&own_name, "/wl-e"), 101);
+    assert_eq!(status("elsewhere.example.test", "/wl-e"), 404);
+    // Under wl-c's domain only wl-c answers: with wl-c stopped (Traefik drops
+    // its router), wl-e's path route does not answer there.
+    docker_out(&["stop", &running_container("wl-c")]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while status(domain, "/") != 404 {
+        assert!(std::time::Instant::now() < deadline, "wl-c's router stayed");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(status(domain, "/wl-e"), 404);
+    assert_eq!(status(&own_name, "/wl-e"), 101);
 
-    // A second app cannot claim the domain, at deploy or later.
+    // A second app cannot claim the domain (wl-c's, stopped or not), at
+    // deploy or later.
     let refused = desk.fails(&[
         "deploy",
         app.to_str().unwrap(),
@@ -275,7 +292,6 @@ fn a_path_route_answers_only_under_the_hosts_name_and_a_domain_is_one_apps() {
         "{refused}"
     );
     assert!(objects_of("wl-d").is_empty(), "{:?}", objects_of("wl-d"));
-    desk.deploy(&app, "wl-e", &[]);
     let before = running_container("wl-e");
     let refused = desk.fails(&["set", "wl-e", "--host", "vps", "--domain", domain]);
     assert!(
