@@ -23,7 +23,12 @@ use serde_json::Value;
 /// Port on 127.0.0.1 of this test's Traefik; unique to the monitor tests.
 const TRAEFIK_PORT: u16 = 18491;
 
-/// A Traefik with metrics on the stand-in's network, removed when dropped.
+/// Where a test Traefik serving `port` has its metrics (on 127.0.0.1).
+fn metrics_port(port: u16) -> u16 {
+    port + 1
+}
+
+/// A Traefik with metrics on 127.0.0.1, as the stand-in's, removed when dropped.
 struct MetricsTraefik {
     name: String,
 }
@@ -38,18 +43,24 @@ impl MetricsTraefik {
             "{{.Config.Image}}",
         ]);
         let network = std::env::var("RDESK_STANDIN_NETWORK").unwrap_or("rserve-desk".into());
+        // The bootstrap's shape: the host's network (it reaches the apps on
+        // their walled network), Docker through the filter's socket.
         let status = Command::new("docker")
-            .args(["run", "-d", "--name", name, "--network", &network])
-            .args(["-p", &format!("127.0.0.1:{port}:80")])
-            .args(["-v", "/var/run/docker.sock:/var/run/docker.sock:ro"])
+            .args(["run", "-d", "--name", name, "--network", "host"])
+            .args(["--read-only", "--cap-drop", "ALL"])
+            .args(["-v", "rserve-desk-docker-filter:/run/rserve-desk-filter:ro"])
             .arg(image.trim())
             .args([
-                "--entryPoints.web.address=:80",
-                "--entryPoints.metrics.address=:8082",
+                &format!("--entryPoints.web.address=127.0.0.1:{port}"),
+                &format!(
+                    "--entryPoints.metrics.address=127.0.0.1:{}",
+                    metrics_port(port)
+                ),
                 "--metrics.prometheus=true",
                 "--metrics.prometheus.entryPoint=metrics",
                 "--metrics.prometheus.addServicesLabels=true",
                 "--providers.docker=true",
+                "--providers.docker.endpoint=unix:///run/rserve-desk-filter/docker.sock",
                 "--providers.docker.exposedByDefault=false",
                 &format!("--providers.docker.network={network}"),
             ])
@@ -96,7 +107,13 @@ fn container_of(slug: &str) -> String {
 }
 
 /// `rdesk watch --json` reading `traefik`'s metrics, its sockets in `runtime_dir`.
-fn watch(desk: &Rdesk, host: &str, runtime_dir: &Path, traefik: &str) -> JsonLines {
+fn watch(
+    desk: &Rdesk,
+    host: &str,
+    runtime_dir: &Path,
+    traefik: &str,
+    metrics_port: u16,
+) -> JsonLines {
     JsonLines::start(
         desk,
         &[
@@ -106,6 +123,8 @@ fn watch(desk: &Rdesk, host: &str, runtime_dir: &Path, traefik: &str) -> JsonLin
             "--json",
             "--traefik-container",
             traefik,
+            "--traefik-metrics-port",
+            &metrics_port.to_string(),
         ],
         &[("XDG_RUNTIME_DIR", runtime_dir)],
     )
@@ -173,7 +192,13 @@ fn an_app_under_load_shows_rising_cpu_and_requests_within_15_s() {
     desk.deploy(&app, slug, &["--access", "public"]);
     desk.call_when_up(slug, "spin", &["1"]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
-    let watcher = watch(&desk, "vps", runtime.path(), "mon-e2e-traefik-load");
+    let watcher = watch(
+        &desk,
+        "vps",
+        runtime.path(),
+        "mon-e2e-traefik-load",
+        metrics_port(TRAEFIK_PORT),
+    );
     // Two idle ticks: a baseline, and Traefik's counters read once.
     watcher.wait_for(Duration::from_secs(20), |l| {
         l["monitor"] == "sampled" && l["with_requests"] == true
@@ -267,7 +292,7 @@ fn a_process_killed_for_memory_is_recorded_as_an_oom_kill() {
     let id = container_of(slug);
     docker_out(&["update", "--memory", "96m", "--memory-swap", "96m", &id]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
-    let watcher = watch(&desk, "vps", runtime.path(), "rserve-desk-traefik");
+    let watcher = watch(&desk, "vps", runtime.path(), "rserve-desk-traefik", 8082);
     watcher.wait_for(Duration::from_secs(20), |l| l["monitor"] == "connected");
 
     let err = desk.fails(&["call", slug, "eat", "300", "--host", "vps"]);
@@ -343,7 +368,7 @@ fn catches_up_once_after_a_cut_tunnel(vps: &Standin, slug: &str) {
     let (_dir, app) = app_folder("reconnect", &[("main.R", "ok <- function() TRUE\n")]);
     desk.deploy(&app, slug, &[]);
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
-    let watcher = watch(&desk, "vps", runtime.path(), "rserve-desk-traefik");
+    let watcher = watch(&desk, "vps", runtime.path(), "rserve-desk-traefik", 8082);
     watcher.wait_for(Duration::from_secs(20), |l| l["monitor"] == "connected");
     let before = statuses(&desk, slug, "vps");
     assert_eq!(before.last().map(|s| s.0.as_str()), Some("running"));

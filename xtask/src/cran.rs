@@ -1,8 +1,9 @@
 //! The CRAN-like test repository: the packages under `tests/fixtures/cran/`
 //! built with the host's `R CMD build`, indexed with `tools::write_PACKAGES`
 //! into `.standin/cran/src/contrib`, served by busybox httpd in the container
-//! `rserve-desk-cran` on the `rserve-desk` network, and a check that an image
-//! build with `--network rserve-desk` installs from it by container name.
+//! `rserve-desk-cran` on the build network `rserve-desk-build` (never the
+//! apps' network), and a check that an image build with `--network
+//! rserve-desk-build` installs from it by container name.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -13,8 +14,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::docker::{self, Build, ContainerSpec};
 use crate::facts::{
-    BASE_IMAGE, CRAN_CONTAINER, CRAN_IMAGE, CRAN_PORT, DEBIAN_IMAGE, HASH_LABEL, NETWORK, OWNER,
-    OWNER_LABEL, ROLE_LABEL, Standin,
+    BASE_IMAGE, BUILD_NETWORK, CRAN_CONTAINER, CRAN_IMAGE, CRAN_PORT, DEBIAN_IMAGE, HASH_LABEL,
+    OWNER, OWNER_LABEL, ROLE_LABEL, Standin,
 };
 use crate::sh;
 use crate::state::{Stamps, hash_parts, hash_tree};
@@ -146,7 +147,7 @@ pub fn container(st: &Standin) -> Result<Outcome> {
         "--label".to_string(),
         format!("io.rserve-desk.served-inode={inode}"),
         "--network".to_string(),
-        NETWORK.to_string(),
+        BUILD_NETWORK.to_string(),
         "--restart".to_string(),
         "unless-stopped".to_string(),
         "--volume".to_string(),
@@ -191,7 +192,7 @@ fn build_installs(st: &Standin, repo: &str) -> Result<()> {
     fs::write(context.join("Dockerfile"), check_dockerfile(repo))?;
     let tag = "rserve-desk/install-check:latest";
     let mut build = Build::new(tag, &context);
-    build.network = Some(NETWORK);
+    build.network = Some(BUILD_NETWORK);
     build.no_cache = true;
     build.labels = vec![(OWNER_LABEL, OWNER.to_string())];
     let result = build.run(&st.log("install-check"));
@@ -213,11 +214,11 @@ pub fn install_check(st: &Standin) -> Result<Outcome> {
     }
     let by_name = st.repo_url();
     ui::note(format!(
-        "docker build --network {NETWORK}: install.packages(\"{CHECK_PACKAGE}\", repos = \"{by_name}\")"
+        "docker build --network {BUILD_NETWORK}: install.packages(\"{CHECK_PACKAGE}\", repos = \"{by_name}\")"
     ));
     if let Err(by_name_err) = build_installs(st, &by_name) {
         // Say what does work, to help whoever has to change the product.
-        let hint = match docker::container_ip(CRAN_CONTAINER, NETWORK) {
+        let hint = match docker::container_ip(CRAN_CONTAINER, BUILD_NETWORK) {
             Some(ip) => {
                 let by_ip = format!("http://{ip}:{CRAN_PORT}");
                 match build_installs(st, &by_ip) {
@@ -225,15 +226,15 @@ pub fn install_check(st: &Standin) -> Result<Outcome> {
                     Err(_) => format!("by IP ({by_ip}) it fails too"),
                 }
             }
-            None => format!("{CRAN_CONTAINER} has no IP on {NETWORK}"),
+            None => format!("{CRAN_CONTAINER} has no IP on {BUILD_NETWORK}"),
         };
         return Err(by_name_err.context(format!(
-            "a build on network {NETWORK} could not install from {by_name}; {hint}"
+            "a build on network {BUILD_NETWORK} could not install from {by_name}; {hint}"
         )));
     }
     stamps.set("install-check", &key)?;
     ui::done(format!(
-        "a build with --network {NETWORK} installed {CHECK_PACKAGE} from {by_name}"
+        "a build with --network {BUILD_NETWORK} installed {CHECK_PACKAGE} from {by_name}"
     ))
 }
 

