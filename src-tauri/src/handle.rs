@@ -376,22 +376,7 @@ pub async fn set_app_settings(
         unset_env: args.unset_env,
         ..SettingsRequest::default()
     };
-    let report = shell
-        .desk
-        .with_session(&args.host, async |s| {
-            s.apply_settings(&args.slug, &request, &deploy_progress(&progress))
-                .await
-        })
-        .await
-        .map_err(convert::error)?;
-    tray::refresh(app).await;
-    Ok(SwitchResult {
-        slug: report.slug,
-        image: report.deployed.image,
-        url: report.url,
-        answering: report.answering,
-        duration_ms: report.duration_ms,
-    })
+    apply_settings(app, shell, &args.host, &args.slug, &request, &progress).await
 }
 
 pub async fn deploy(
@@ -460,22 +445,7 @@ pub async fn set_app_access(
         allow: args.allow.unwrap_or_default(),
         ..SettingsRequest::default()
     };
-    let report = shell
-        .desk
-        .with_session(&args.host, async |s| {
-            s.apply_settings(&args.slug, &request, &deploy_progress(&progress))
-                .await
-        })
-        .await
-        .map_err(convert::error)?;
-    tray::refresh(app).await;
-    Ok(SwitchResult {
-        slug: report.slug,
-        image: report.deployed.image,
-        url: report.url,
-        answering: report.answering,
-        duration_ms: report.duration_ms,
-    })
+    apply_settings(app, shell, &args.host, &args.slug, &request, &progress).await
 }
 
 pub async fn tokens(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Vec<TokenInfo>> {
@@ -551,4 +521,32 @@ pub async fn repair_cache(app: &AppHandle, _: &Shell, _: NoArgs) -> Reply<CacheR
         app.request_restart();
     });
     Ok(view)
+}
+
+/// Runs the app's current image with `request` applied through the gated
+/// switch (no build), as container settings and access changes both do.
+async fn apply_settings(
+    app: &AppHandle,
+    shell: &Shell,
+    host: &str,
+    slug: &str,
+    request: &SettingsRequest,
+    progress: &Channel<DeployProgress>,
+) -> Reply<SwitchResult> {
+    let report = shell
+        .desk
+        .with_session(host, async |s| {
+            s.apply_settings(slug, request, &deploy_progress(progress))
+                .await
+        })
+        .await
+        .map_err(convert::error)?;
+    tray::refresh(app).await;
+    Ok(SwitchResult {
+        slug: report.slug,
+        image: report.deployed.image,
+        url: report.url,
+        answering: report.answering,
+        duration_ms: report.duration_ms,
+    })
 }
