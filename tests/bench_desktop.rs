@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary};
 
 // The bench plays only the notification daemon of the desktop tests' panel,
-// not its tray reader.
-#[allow(dead_code)]
+// not its tray reader; a panic there is a failed measurement, as in the tests.
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "panel.rs"]
 mod panel;
 use panel::{Notifications, Watcher};
