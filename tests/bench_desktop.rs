@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary};
 
 // The bench plays only the notification daemon of the desktop tests' panel,
-// not its tray reader; a panic there is how the test support reports.
-#[allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+// not its tray reader; a panic there is a failed measurement, as in the tests.
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "panel.rs"]
 mod panel;
 use panel::{Notifications, Watcher};
@@ -81,6 +81,20 @@ fn memory(pid: u32) -> Option<(String, u64, u64)> {
     ))
 }
 
+/// How long after `started` the window painted its sidebar (60 s at most).
+fn painted(desktop: &VirtualDesktop, started: Instant) -> Result<Duration, String> {
+    let (x, y) = SIDEBAR_POINT;
+    loop {
+        if desktop.pixel(x, y).as_deref() == Some(SIDEBAR) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err("the window did not paint within 60 s".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn measure(data_dir: &Path) -> Result<Figures, String> {
     let binary = desktop_binary();
     let desktop = VirtualDesktop::start();
@@ -94,16 +108,7 @@ pub fn measure(data_dir: &Path) -> Result<Figures, String> {
             .spawn()
             .map_err(|e| format!("starting {}: {e}", binary.display()))?,
     );
-    let (x, y) = SIDEBAR_POINT;
-    let painted = loop {
-        if desktop.pixel(x, y).as_deref() == Some(SIDEBAR) {
-            break started.elapsed();
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err("the window did not paint within 60 s".to_owned());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let painted = painted(&desktop, started)?;
     std::thread::sleep(IDLE);
     let mut memory_kb = BTreeMap::new();
     for pid in tree(app.0.id()) {
@@ -117,6 +122,8 @@ pub fn measure(data_dir: &Path) -> Result<Figures, String> {
     Ok(Figures { painted, memory_kb })
 }
 
+/// Time for the window's watchers to subscribe to Docker's events after it painted.
+const WATCHERS_SUBSCRIBE: Duration = Duration::from_secs(5);
 /// How long one crash may take to be notified before the bench gives up.
 const NOTIFY_LIMIT: Duration = Duration::from_secs(60);
 
@@ -176,6 +183,9 @@ pub async fn crash_notifications(
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
+    // The watchers subscribe once the window is up; Docker replays from then on.
+    painted(&desktop, Instant::now())?;
+    tokio::time::sleep(WATCHERS_SUBSCRIBE).await;
     let (warm_up, measured) = slugs.split_first().ok_or("no apps to kill")?;
     kill(warm_up).await?;
     notified(warm_up, Instant::now()).await?;

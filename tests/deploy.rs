@@ -1,6 +1,6 @@
 //! Deploying through `rdesk` over SSH to the stand-in VPS, and calling the
 //! apps through Traefik over WebSocket as a client would.
-// Test support: a panic here is how a test reports its failure.
+// Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of, remove_leftovers};

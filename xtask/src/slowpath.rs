@@ -56,8 +56,15 @@ fn comm() -> Result<String> {
     Ok(name.chars().take(15).collect())
 }
 
+/// The relay's pid, when its pid file names a live `xtask relay` (not
+/// another xtask that got the pid later).
 fn running(st: &Standin) -> Option<u32> {
-    procs::running(&pid_file(st), &comm().ok()?)
+    let pid = procs::running(&pid_file(st), &comm().ok()?)?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    cmdline
+        .split(|&b| b == 0)
+        .any(|arg| arg == b"relay")
+        .then_some(pid)
 }
 
 /// sshd's banner, read through the relay.
