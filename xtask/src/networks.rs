@@ -54,6 +54,16 @@ fn detached_apps() -> Result<Vec<String>> {
         .collect())
 }
 
+/// Runs `cmd` on container `id`; its failure counts only while the container
+/// still exists (a test run may remove its apps while this moves them).
+fn unless_gone(id: &str, cmd: &mut std::process::Command) -> Result<()> {
+    match sh::capture(cmd) {
+        Ok(_) => Ok(()),
+        Err(_) if !sh::succeeds(docker().args(["container", "inspect", id])) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn up() -> Result<Outcome> {
     let mut did = Vec::new();
     match icc().as_deref() {
@@ -67,7 +77,10 @@ pub fn up() -> Result<Outcome> {
                 NETWORK,
             ]))?;
             for id in members.split_whitespace() {
-                sh::capture(docker().args(["network", "disconnect", "--force", NETWORK, id]))?;
+                unless_gone(
+                    id,
+                    docker().args(["network", "disconnect", "--force", NETWORK, id]),
+                )?;
             }
             sh::capture(docker().args(["network", "rm", NETWORK]))?;
             create(NETWORK, "network", true)?;
@@ -82,7 +95,7 @@ pub fn up() -> Result<Outcome> {
     }
     let detached = detached_apps()?;
     for id in &detached {
-        sh::capture(docker().args(["network", "connect", NETWORK, id]))?;
+        unless_gone(id, docker().args(["network", "connect", NETWORK, id]))?;
     }
     if !detached.is_empty() {
         did.push(format!(
