@@ -427,3 +427,130 @@ async fn the_snippets_the_window_shows_call_the_app_as_shown() {
     );
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
+
+/// One call from a web page: `tests/node/browser.html` (rserve-js's browser
+/// build over the browser's own WebSocket) in headless Chromium, driven by
+/// chromedriver; the same JSON as [`node_call`].
+async fn browser_call(url: &str, function: &str, args: Json, token: Option<&str>) -> Json {
+    use rdesk_e2e::display::Proc;
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/browser.html");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _driver = Proc(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (`cargo xtask standin up` installs chromium-driver)"),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let capabilities: serde_json::Map<String, Json> = serde_json::from_value(json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        },
+    }))
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let client = loop {
+        match fantoccini::ClientBuilder::native()
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if std::time::Instant::now() > deadline => panic!("no chromedriver session: {e}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    };
+    let mut query = vec![
+        ("url", url.to_owned()),
+        ("fn", function.to_owned()),
+        ("args", args.to_string()),
+    ];
+    if let Some(t) = token {
+        query.push(("token", t.to_owned()));
+    }
+    let query: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect();
+    client
+        .goto(&format!("file://{}?{}", page.display(), query.join("&")))
+        .await
+        .unwrap();
+    // The page gives up by itself after 15 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let text = loop {
+        let text = client
+            .find(fantoccini::Locator::Id("out"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text != "pending" || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    client.close().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the page wrote no JSON ({e}): {text}"))
+}
+
+/// `text` with everything but unreserved URL characters percent-encoded.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_page_calls_apps_with_the_browser_build_of_rserve_js() {
+    let Some(standin) = Standin::from_env("a_web_page_calls_apps_with_the_browser_build_of_rserve_js")
+    else {
+        return;
+    };
+    let desk = standin.desk();
+    let slug = "ac-page";
+    let _ = desk.run(&["rm", slug, "--host", "vps"]);
+    let (_dir, app) = app_folder(slug, &[("main.R", APP)]);
+    desk.deploy(&app, slug, &["--memory", "128m"]);
+    let url = ws_url(&standin, slug);
+
+    // A token app: refused without its token, answers with it.
+    refused(&browser_call(&url, "add", json!([1, 2]), None).await, "authenticate");
+    let made = desk.json(&["token", "create", slug, "--host", "vps", "--name", "page"]);
+    let token = made["token"].as_str().unwrap();
+    assert_eq!(
+        answered(&browser_call(&url, "add", json!([1, 2]), Some(token)).await),
+        3.0
+    );
+
+    // Public behind an allow-list the page's address is not on: Traefik
+    // refuses the upgrade; without the list the page gets through.
+    desk.ok(&["set", slug, "--host", "vps", "--access", "public", "--allow", "203.0.113.0/24"]);
+    let outside = browser_call(&url, "add", json!([1, 2]), None).await;
+    assert_eq!(outside["ok"], false, "{outside}");
+    desk.ok(&["set", slug, "--host", "vps", "--no-allow"]);
+    assert_eq!(
+        answered(&browser_call(&url, "add", json!([4, 5]), None).await),
+        9.0
+    );
+    desk.ok(&["rm", slug, "--host", "vps"]);
+}

@@ -103,6 +103,10 @@ pub const APT_PACKAGES: &[&str] = &[
     "libdbus-1-dev",
     "dbus",
     "gnome-keyring",
+    // The access tests call apps from a web page too: rserve-js's browser
+    // build in headless Chromium, driven by chromedriver.
+    "chromium",
+    "chromium-driver",
 ];
 
 /// Debian packages the desktop app needs to build (WebKitGTK, GTK, the tray's
