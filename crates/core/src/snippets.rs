@@ -48,7 +48,7 @@ pub fn rserve_js(url: &str, slug: &str, host: &str, mode: Mode, access: AccessMo
                        // funs: the app's functions, e.g. funs.f(arg, (result) => ...).\n      \
                        // A string goes to R as a character vector, a Float64Array as\n      \
                        // a numeric vector, a JS array as a list.\n      \
-                       console.log(\"functions:\", Object.keys(funs).join(\", \"));\n      \
+                       console.log(\"functions:\", Object.keys(funs).filter((f) => typeof funs[f] === \"function\").join(\", \"));\n      \
                        s.close();\n    \
                      }}),\n  \
                    on_error: (e) => {{ console.error(String(e)); s.close(); }},\n\
