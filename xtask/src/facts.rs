@@ -95,6 +95,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "debootstrap",
     "r-base-core",
     "r-cran-rserve",
+    // start.R checks tokens' SHA-256 with digest; the QAP tests run it here.
+    "r-cran-digest",
     "python3-pip",
     "ca-certificates",
     // rdesk-core's keyring (sync Secret Service over libdbus) links libdbus;
