@@ -469,7 +469,9 @@ async fn browser_call(url: &str, function: &str, args: Json, token: Option<&str>
             .await
         {
             Ok(c) => break c,
-            Err(e) if std::time::Instant::now() > deadline => panic!("no chromedriver session: {e}"),
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("no chromedriver session: {e}")
+            }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
         }
     };
@@ -522,7 +524,8 @@ fn percent_encode(text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_web_page_calls_apps_with_the_browser_build_of_rserve_js() {
-    let Some(standin) = Standin::from_env("a_web_page_calls_apps_with_the_browser_build_of_rserve_js")
+    let Some(standin) =
+        Standin::from_env("a_web_page_calls_apps_with_the_browser_build_of_rserve_js")
     else {
         return;
     };
@@ -534,7 +537,10 @@ async fn a_web_page_calls_apps_with_the_browser_build_of_rserve_js() {
     let url = ws_url(&standin, slug);
 
     // A token app: refused without its token, answers with it.
-    refused(&browser_call(&url, "add", json!([1, 2]), None).await, "authenticate");
+    refused(
+        &browser_call(&url, "add", json!([1, 2]), None).await,
+        "authenticate",
+    );
     let made = desk.json(&["token", "create", slug, "--host", "vps", "--name", "page"]);
     let token = made["token"].as_str().unwrap();
     assert_eq!(
@@ -544,7 +550,16 @@ async fn a_web_page_calls_apps_with_the_browser_build_of_rserve_js() {
 
     // Public behind an allow-list the page's address is not on: Traefik
     // refuses the upgrade; without the list the page gets through.
-    desk.ok(&["set", slug, "--host", "vps", "--access", "public", "--allow", "203.0.113.0/24"]);
+    desk.ok(&[
+        "set",
+        slug,
+        "--host",
+        "vps",
+        "--access",
+        "public",
+        "--allow",
+        "203.0.113.0/24",
+    ]);
     let outside = browser_call(&url, "add", json!([1, 2]), None).await;
     assert_eq!(outside["ok"], false, "{outside}");
     desk.ok(&["set", slug, "--host", "vps", "--no-allow"]);

@@ -93,10 +93,7 @@ fn an_app_reaches_no_other_app_nor_traefiks_private_ports_nor_docker_and_still_a
 
     // Traefik still routes both.
     for slug in ["wl-a", "wl-b"] {
-        assert_eq!(
-            desk.call_when_up(slug, "answer", &[]).as_f64(),
-            Some(42.0)
-        );
+        assert_eq!(desk.call_when_up(slug, "answer", &[]).as_f64(), Some(42.0));
     }
     for slug in ["wl-a", "wl-b"] {
         desk.ok(&["rm", slug, "--host", "vps"]);

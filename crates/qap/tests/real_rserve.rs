@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use rserve_qap::{Client, ClientOptions, Error, Mode, Value};
+use rserve_qap::{AccessToken, Client, ClientOptions, Error, Mode, Value};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -98,7 +98,14 @@ struct Rserve {
     qap_port: u16,
     ws_port: u16,
     dir: tempfile::TempDir,
+    /// The token its clients log in with (eval mode, which is never public).
+    token: Option<&'static str>,
 }
+
+/// The one token of the eval servers, and its SHA-256 as start.R reads it.
+const EVAL_TOKEN: &str =
+    "rdt_0123abcd_5555555555555555555555555555555555555555555555555555555555555555";
+const EVAL_TOKEN_SHA256: &str = "2b3cdb4ec607e2193496bd00fd1a3da6ba2b3436a198468da161e91a4b48787e";
 
 impl Rserve {
     async fn start(mode: &str) -> Rserve {
@@ -113,10 +120,21 @@ impl Rserve {
         let (qap_port, ws_port) = free_ports().await;
         let stdout = std::fs::File::create(dir.path().join("stdout.log")).expect("log file");
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
+        let eval = mode == "eval";
+        let tokens = dir.path().join("tokens");
+        std::fs::write(
+            &tokens,
+            format!("0123abcd\t{EVAL_TOKEN_SHA256}\t0\ttests\n"),
+        )
+        .expect("write tokens");
         let child = tokio::process::Command::new("Rscript")
             .arg(start_r())
             .env("APP_DIR", &app)
             .env("RSERVE_MODE", mode)
+            // These tests are about the protocol: OCAP servers are public;
+            // eval servers cannot be, so they take the one EVAL_TOKEN.
+            .env("RDESK_ACCESS", if eval { "token" } else { "public" })
+            .env("RDESK_TOKENS", &tokens)
             .env("QAP_PORT", qap_port.to_string())
             .env("WS_PORT", ws_port.to_string())
             .stdin(Stdio::null())
@@ -131,6 +149,7 @@ impl Rserve {
             qap_port,
             ws_port,
             dir,
+            token: eval.then_some(EVAL_TOKEN),
         };
         server.wait_ready().await;
         server
@@ -175,14 +194,20 @@ impl Rserve {
     }
 
     async fn clients(&self) -> Vec<(&'static str, Client)> {
+        let options = || ClientOptions {
+            token: self.token.map(AccessToken::new),
+            ..ClientOptions::default()
+        };
         vec![
             (
                 "tcp",
-                Client::connect_tcp(self.tcp()).await.expect("TCP connect"),
+                Client::connect_tcp_with(self.tcp(), options())
+                    .await
+                    .expect("TCP connect"),
             ),
             (
                 "ws",
-                Client::connect_ws(&self.ws())
+                Client::connect_ws_with(&self.ws(), options())
                     .await
                     .expect("WebSocket connect"),
             ),
