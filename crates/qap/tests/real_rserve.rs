@@ -382,7 +382,7 @@ async fn ocap_mode_over_tcp_and_websocket() {
         assert!(matches!(&code, Value::Opaque(o) if o.kind() == "call"));
         let message = r_error_message(client.call("echo", vec![code]).await);
         assert!(
-            message.contains("arguments must be values"),
+            message.contains("arguments must be plain values"),
             "{transport}: {message}"
         );
         let message = r_error_message(
@@ -391,7 +391,7 @@ async fn ocap_mode_over_tcp_and_websocket() {
                 .await,
         );
         assert!(
-            message.contains("arguments must be values"),
+            message.contains("arguments must be plain values"),
             "{transport}: {message}"
         );
 
