@@ -7,7 +7,7 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::Duration;
@@ -114,7 +114,11 @@ fn status_over(socket: &std::path::Path, method: &str, path: &str, body: &str) -
     )
     .unwrap();
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).unwrap();
+    match stream.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return 0,
+        Err(e) => panic!("reading Traefik's answer: {e}"),
+    }
     let line = String::from_utf8_lossy(&head);
     line[9..12]
         .parse()
@@ -214,14 +218,16 @@ fn traefik_reads_docker_only_through_the_read_only_filter() {
 }
 
 /// The status code Traefik answers a WebSocket upgrade (QAP1) of `path`
-/// with, asked with `Host: host`: 101 when a route reaches the app.
+/// with, asked with `Host: host`: 101 when a route reaches the app; 0 when
+/// no answer came within 3 s (a router still points at a container that is
+/// going away, and Traefik is still dialling it).
 fn status_via_traefik(public_url: &str, host: &str, path: &str) -> u16 {
     let addr = public_url
         .trim_start_matches("http://")
         .trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(3)))
         .unwrap();
     write!(
         stream,
@@ -231,7 +237,11 @@ fn status_via_traefik(public_url: &str, host: &str, path: &str) -> u16 {
     )
     .unwrap();
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).unwrap();
+    match stream.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return 0,
+        Err(e) => panic!("reading Traefik's answer: {e}"),
+    }
     let line = String::from_utf8_lossy(&head);
     line[9..12]
         .parse()
@@ -269,7 +279,7 @@ fn a_path_route_answers_only_under_the_hosts_name_and_a_domain_is_one_apps() {
     // Under wl-c's domain only wl-c answers: with wl-c stopped (Traefik drops
     // its router), wl-e's path route does not answer there.
     docker_out(&["stop", &running_container("wl-c")]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while status(domain, "/") != 404 {
         assert!(std::time::Instant::now() < deadline, "wl-c's router stayed");
         std::thread::sleep(Duration::from_millis(250));
