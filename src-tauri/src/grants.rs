@@ -48,25 +48,28 @@ mod tests {
 
     #[test]
     fn only_paths_the_shell_received_pass() {
+        // Paths under a made-up folder: the gate only compares them, nothing is read.
+        let root = std::env::temp_dir().join("rdesk-grants-test");
+        let (cwd, app) = (root.join("work"), root.join("app"));
+        let text = |p: &Path| p.display().to_string();
         let grants = Grants::default();
-        let cwd = Path::new("/home/u/work");
-        grants.grant(
-            [PathBuf::from("/home/u/app"), PathBuf::from("rel/app.zip")],
-            cwd,
-        );
-        assert_eq!(
-            grants.check(&["/home/u/app".into()]).unwrap(),
-            vec![PathBuf::from("/home/u/app")]
-        );
-        assert!(grants.check(&["/home/u/work/rel/app.zip".into()]).is_ok());
+        grants.grant([app.clone(), PathBuf::from("rel/app.zip")], &cwd);
+        assert_eq!(grants.check(&[text(&app)]).unwrap(), vec![app.clone()]);
+        assert!(grants.check(&[text(&cwd.join("rel/app.zip"))]).is_ok());
 
-        for made_up in ["/home/u/.ssh", "/home/u/app/../.ssh", "rel/app.zip", ""] {
-            let err = grants
-                .check(&["/home/u/app".into(), made_up.into()])
-                .unwrap_err();
+        let ssh = root.join(".ssh");
+        let escaping = app.join("../.ssh");
+        for made_up in [
+            ssh.as_path(),
+            escaping.as_path(),
+            Path::new("rel/app.zip"),
+            Path::new(""),
+        ] {
+            let err = grants.check(&[text(&app), text(made_up)]).unwrap_err();
             assert!(
-                matches!(&err, DeskError::PathNotGranted { path } if path == Path::new(made_up)),
-                "{made_up}: {err:?}"
+                matches!(&err, DeskError::PathNotGranted { path } if path == made_up),
+                "{}: {err:?}",
+                made_up.display()
             );
             assert!(err.to_string().contains("dropped"), "{err}");
         }
