@@ -6,14 +6,14 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rdesk_ipc::{
-    AccessView, AppArgs, CreateTokenArgs, DeployProgress, NewTokenView, SetAccessArgs, TokenArgs,
-    TokenInfo, cmd,
+    AccessView, AppArgs, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo, cmd,
 };
 
-use crate::bridge::{invoke, invoke_streaming};
+use crate::bridge::invoke;
 use crate::clipboard::copy_to_clipboard;
 use crate::format::age;
 use crate::state::Ui;
+use crate::switching::run_switch;
 
 /// The allow-list of the form: one CIDR a line (commas and spaces work too).
 fn allow_list(text: &str) -> Vec<String> {
@@ -81,25 +81,11 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
                 allow: Some(allow_list(&allow.get_untracked())),
             };
             busy.set(true);
-            steps.set(Vec::new());
-            outcome.set(Some(Ok("applying…".into())));
             let load = load.clone();
             spawn_local(async move {
-                let on_progress = move |p: DeployProgress| {
-                    if let DeployProgress::Step { text } = p {
-                        steps.update(|s| s.push(text));
-                    }
-                };
-                let done = invoke_streaming::<cmd::SetAppAccess>(&change, on_progress).await;
+                let applied = run_switch::<cmd::SetAppAccess>(&change, steps, outcome).await;
                 busy.set(false);
-                outcome.set(Some(match &done {
-                    Ok(r) => Ok(format!(
-                        "Applied in {:.1} s.",
-                        r.duration_ms as f64 / 1000.0
-                    )),
-                    Err(e) => Err(e.message.clone()),
-                }));
-                if done.is_ok() {
+                if applied {
                     load();
                 }
             });

@@ -5,10 +5,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{AppArgs, AppSettingsView, DeployProgress, SetAppSettingsArgs, cmd};
+use rdesk_ipc::{AppArgs, AppSettingsView, SetAppSettingsArgs, cmd};
 
-use crate::bridge::{invoke, invoke_streaming};
+use crate::bridge::invoke;
 use crate::state::Ui;
+use crate::switching::run_switch;
 
 /// `1000` thousandths of a CPU as `1`, `500` as `0.5`.
 fn cpus(millicpus: u32) -> String {
@@ -91,24 +92,10 @@ pub fn AppSettings(host: String, slug: String) -> impl IntoView {
             env,
             unset_env,
         };
-        steps.set(Vec::new());
-        outcome.set(Some(Ok("applying…".into())));
         let load = load.clone();
         spawn_local(async move {
-            let on_progress = move |p: DeployProgress| {
-                if let DeployProgress::Step { text } = p {
-                    steps.update(|s| s.push(text));
-                }
-            };
-            let done = invoke_streaming::<cmd::SetAppSettings>(&change, on_progress).await;
-            outcome.set(Some(match &done {
-                Ok(r) => Ok(format!(
-                    "Applied in {:.1} s.",
-                    r.duration_ms as f64 / 1000.0
-                )),
-                Err(e) => Err(e.message.clone()),
-            }));
-            if done.is_ok() {
+            let applied = run_switch::<cmd::SetAppSettings>(&change, steps, outcome).await;
+            if applied {
                 load();
                 ui.reload(change.host);
             }

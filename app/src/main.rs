@@ -13,6 +13,7 @@ mod format;
 mod hosts;
 mod panels;
 mod state;
+mod switching;
 
 use std::time::Duration;
 
