@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdesk_e2e::{Rdesk, Standin, rdesk_binary};
+use rdesk_e2e::{Rdesk, Standin, app_folder, rdesk_binary, remove_leftovers};
 
 /// The fingerprint of the stand-in's sshd key, as `ssh-keygen -lf` prints it.
 fn standin_fingerprint() -> String {
@@ -289,6 +289,13 @@ fn the_cache_survives_sigkill_while_the_monitor_writes() {
         return;
     };
     let desk = vps.desk();
+    // An app of its own, so there is something to write: its start replayed as
+    // a status event, then its samples every 5 s. Without one (a fresh VPS)
+    // the monitor has nothing to record.
+    let slug = "e2e-trust-kill";
+    remove_leftovers(slug);
+    let (_dir, app) = app_folder("trustkill", &[("main.R", "alive <- function() TRUE\n")]);
+    desk.deploy(&app, slug, &["--access", "public"]);
     let runtime = tempfile::Builder::new()
         .prefix("trk")
         .tempdir_in("/tmp")
@@ -335,6 +342,7 @@ fn the_cache_survives_sigkill_while_the_monitor_writes() {
     );
     // The next run cleans up after the last killed one.
     desk.ok(&["host", "list"]);
+    desk.ok(&["rm", slug, "--host", "vps"]);
 }
 
 /// The pid of the ssh master whose control socket is under `runtime`.
