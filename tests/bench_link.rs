@@ -8,14 +8,13 @@
 //! with the window watching the stand-in over both links at once.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::{paths, transfer};
-use rdesk_e2e::{Rdesk, SlowLink, Standin, app_folder, remove_leftovers};
+use rdesk_e2e::{Rdesk, SlowLink, SshCounter, Standin, app_folder, remove_leftovers};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -26,50 +25,6 @@ const REDEPLOYS: usize = 3;
 const SLUG: &str = "sl-bench";
 /// The image sent over each link: big enough for a steady rate.
 const IMAGE: &str = "debian:bookworm";
-
-/// An `ssh` that notes each start in a log, then runs the real one.
-struct SshCounter {
-    dir: tempfile::TempDir,
-}
-
-impl SshCounter {
-    fn new() -> BenchResult<Self> {
-        let real = std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join("ssh"))
-            .find(|path| path.is_file())
-            .ok_or("no ssh on PATH")?;
-        let dir = tempfile::tempdir()?;
-        let script = dir.path().join("ssh");
-        let log = dir.path().join("starts");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                real.display()
-            ),
-        )?;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
-        Ok(Self { dir })
-    }
-
-    /// PATH with the counting `ssh` first.
-    fn path(&self) -> String {
-        format!(
-            "{}:{}",
-            self.dir.path().display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
-    }
-
-    fn starts(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("starts"))
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-    }
-}
 
 /// One side of the comparison: a user of `rdesk` whose host `vps` is the
 /// stand-in over one link.
@@ -159,7 +114,7 @@ impl Side {
 /// Times every action on each side, alternating so that drift hits both.
 pub fn cli_actions(vps: &Standin) -> BenchResult<()> {
     let link = SlowLink::from_env();
-    let counter = SshCounter::new()?;
+    let counter = SshCounter::new();
     remove_leftovers(SLUG);
     let mut sides = [Side::new(vps), Side::new(&vps.over_the_slow_link())];
     let code = |n: usize| format!("version <- function() {n}L\n");

@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, target_dir};
 use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
-use rdesk_e2e::{Rdesk, Standin, app_folder, docker_inspect, remove_leftovers, running_container};
+use rdesk_e2e::{
+    Rdesk, SshCounter, Standin, app_folder, docker_inspect, remove_leftovers, running_container,
+    ssh_processes_under,
+};
 use serde_json::{Value, json};
 
 mod panel;
@@ -52,6 +55,10 @@ struct Desktop {
     watcher: Watcher,
     shots: PathBuf,
     bus: zbus::Connection,
+    /// Counts every ssh process the app starts (it is first on the app's PATH).
+    ssh: SshCounter,
+    /// The app's `XDG_RUNTIME_DIR`: its ssh control sockets are in here.
+    runtime: tempfile::TempDir,
     // Dropped in this order: the driver (and the app) before the bus and the display.
     _driver: Proc,
     _desktop: VirtualDesktop,
@@ -75,6 +82,11 @@ impl Desktop {
                 "owning the notification daemon's and the tray watcher's names on the test's bus",
             );
         let (port, native_port) = (free_port(), free_port());
+        let ssh = SshCounter::new();
+        let runtime = tempfile::Builder::new()
+            .prefix("trw")
+            .tempdir_in("/tmp")
+            .unwrap();
         let driver = Proc(
             desktop
                 .env(&mut Command::new(home_bin("tauri-driver")))
@@ -85,6 +97,8 @@ impl Desktop {
                     &native_port.to_string(),
                 ])
                 .env("RDESK_DATA_DIR", data_dir)
+                .env("XDG_RUNTIME_DIR", runtime.path())
+                .env("PATH", ssh.path())
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -117,6 +131,8 @@ impl Desktop {
             watcher,
             shots,
             bus,
+            ssh,
+            runtime,
             _driver: driver,
             _desktop: desktop,
         }
@@ -812,6 +828,119 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     ui.wait_tray(GREEN, "vps: N/N running", all_running).await;
     ui.shot("02-back").await;
     ui.close().await;
+    cli.ok(&["rm", slug, "--host", "vps"]);
+}
+
+/// The window's ssh master: the ssh process started with `-M` whose control
+/// socket is in the window's runtime folder.
+fn window_master(ui: &Desktop) -> Option<u32> {
+    ssh_processes_under(ui.runtime.path())
+        .into_iter()
+        .find(|(_, args)| args.split(' ').any(|a| a == "-M"))
+        .map(|(pid, _)| pid)
+}
+
+#[tokio::test]
+async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed() {
+    let Some(vps) = Standin::from_env("desktop one session per host") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let slug = "ui-session";
+    remove_desktop_leftovers();
+    let cli = Rdesk::new();
+    vps.add_to(&cli);
+    let (_dir, app) = app_folder(slug, &[("main.R", "up <- function() 1\n")]);
+    cli.deploy(&app, slug, &["--access", "public"]);
+
+    let ui = Desktop::open(cli.data_dir.path(), "session", &[]).await;
+    ui.click("a.host[data-host=vps]").await;
+    let row = format!("tr[data-drop-slug={slug}]");
+    let badge = format!("{row} .badge");
+    ui.wait_text(&badge, |t| t == "running").await;
+    // Settled: the session, its monitor and the monitor's forward to
+    // Traefik's metrics (at its first 5 s sample) are all open, and
+    // nothing has started an ssh process for 8 s.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut settled = (ui.ssh.starts(), Instant::now());
+    while settled.1.elapsed() < Duration::from_secs(8) {
+        assert!(
+            Instant::now() < deadline,
+            "the window never stopped starting ssh processes: {:?}",
+            ui.ssh.started()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if ui.ssh.starts() != settled.0 {
+            settled = (ui.ssh.starts(), Instant::now());
+        }
+    }
+    let before = ui.ssh.starts();
+    let master = window_master(&ui).expect("the window's ssh master runs");
+
+    // Twenty actions: pages, charts, the app's lifecycle, a refresh.
+    for round in 0..2 {
+        ui.click(&format!("{row} a.open")).await;
+        ui.wait_text("#console-fn", |_| true).await;
+        ui.click("#chart-memory").await;
+        ui.wait_html("#chart", |h| h.contains(": memory")).await;
+        ui.click("#chart-uptime").await;
+        ui.wait_html("#chart", |h| h.contains(": uptime")).await;
+        ui.click("#chart-cpu").await;
+        ui.wait_html("#chart", |h| h.contains(": CPU")).await;
+        ui.click("a.host[data-host=vps]").await;
+        ui.wait_text(&badge, |_| true).await;
+        ui.click(&format!("{row} button.stop")).await;
+        ui.wait_text(&badge, |t| t == "exited").await;
+        ui.click(&format!("{row} button.start")).await;
+        ui.wait_text(&badge, |t| t == "running").await;
+        ui.click(&format!("{row} button.restart")).await;
+        ui.wait_text(&badge, |t| t == "running").await;
+        ui.click("h2 button.small").await;
+        ui.wait_text(&badge, |t| t == "running").await;
+        ui.click(&format!("{row} a.open")).await;
+        ui.wait_text("#console-fn", |_| true).await;
+        ui.click("a.host[data-host=vps]").await;
+        ui.wait_text(&badge, |_| true).await;
+        println!("round {round}: {} ssh starts so far", ui.ssh.starts());
+    }
+    let started: Vec<String> = ui.ssh.started().split_off(before);
+    assert!(
+        started.is_empty(),
+        "20 window actions started ssh processes: {started:?}"
+    );
+    assert_eq!(
+        window_master(&ui),
+        Some(master),
+        "the same master throughout"
+    );
+    ui.shot("01-twenty-actions").await;
+
+    // Its master killed, the next action opens a new session and succeeds.
+    assert!(
+        Command::new("kill")
+            .arg(master.to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    ui.click(&format!("{row} button.stop")).await;
+    ui.wait_text(&badge, |t| t == "exited").await;
+    let again = window_master(&ui).expect("a new master");
+    assert_ne!(again, master);
+    ui.shot("02-after-the-master-was-killed").await;
+    let runtime = ui.runtime.path().to_owned();
+    ui.close().await;
+
+    // Nothing outlives the window: its master ends with it (at once when
+    // it exits, at most the master's 30 s linger when it is killed).
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while !ssh_processes_under(&runtime).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "ssh processes outlived the window"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     cli.ok(&["rm", slug, "--host", "vps"]);
 }
 

@@ -15,9 +15,11 @@ use serde_json::Value;
 
 pub mod display;
 mod keyring;
+mod ssh_counter;
 mod traffic;
 pub mod vps;
 pub use keyring::KeyringSession;
+pub use ssh_counter::SshCounter;
 pub use traffic::{Seen, Traffic};
 
 /// The stand-in VPS, or `None` (the test prints that it was skipped) when
@@ -423,4 +425,57 @@ pub fn remove_leftovers(slug: &str) {
             let _ = Command::new("docker").args(&remove).args(&ids).output();
         }
     }
+}
+
+/// The ssh processes (pid, arguments) whose arguments name a path under
+/// `dir`: a run's masters, leases and mux clients when `dir` is its
+/// `XDG_RUNTIME_DIR`.
+pub fn ssh_processes_under(dir: &Path) -> Vec<(u32, String)> {
+    let dir = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "ssh" {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if args.contains(&dir) {
+            found.push((pid, args.trim_end().to_owned()));
+        }
+    }
+    found
+}
+
+/// The first column of the first row `sql` gives in the cache (SQLite) of
+/// the data directory `data_dir`, as text.
+pub fn cache_scalar(data_dir: &Path, sql: &str) -> String {
+    let path = rdesk_core::paths::database(data_dir);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .connect()
+            .await
+            .unwrap();
+        let value: sqlx::sqlite::SqliteRow = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        use sqlx::Row;
+        value
+            .try_get::<String, _>(0)
+            .or_else(|_| value.try_get::<i64, _>(0).map(|n| n.to_string()))
+            .unwrap()
+    })
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdesk_e2e::{Rdesk, Standin, app_folder, rdesk_binary, remove_leftovers};
+use rdesk_e2e::{Rdesk, Standin, app_folder, cache_scalar, rdesk_binary, remove_leftovers};
 
 /// The fingerprint of the stand-in's sshd key, as `ssh-keygen -lf` prints it.
 fn standin_fingerprint() -> String {
@@ -168,33 +168,11 @@ fn a_password_is_never_sent_to_a_host_key_nobody_confirmed() {
         let bytes = std::fs::read(entry.path()).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains("tr-never-sent"));
     }
-    let secrets = sqlite_scalar(desk.data_dir.path(), "SELECT COUNT(*) FROM host_secrets");
+    let secrets = cache_scalar(desk.data_dir.path(), "SELECT COUNT(*) FROM host_secrets");
     assert_eq!(secrets, "0");
 }
 
 /// One value of `sql` over the cache in `data_dir`, through SQLite itself.
-fn sqlite_scalar(data_dir: &Path, sql: &str) -> String {
-    let path = rdesk_core::paths::database(data_dir);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use sqlx::ConnectOptions;
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .connect()
-            .await
-            .unwrap();
-        let value: sqlx::sqlite::SqliteRow = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        use sqlx::Row;
-        value
-            .try_get::<String, _>(0)
-            .or_else(|_| value.try_get::<i64, _>(0).map(|n| n.to_string()))
-            .unwrap()
-    })
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -211,7 +189,7 @@ fn a_newer_or_damaged_cache_is_a_sentence_and_repair_keeps_the_hosts() {
     assert_eq!(mode(&db), 0o600, "the database is private");
 
     // A migration this build does not know, as a newer version leaves.
-    sqlite_scalar(
+    cache_scalar(
         data,
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
          VALUES (99990001, 'from a newer rdesk', 1, x'00', 0) RETURNING version",
@@ -241,7 +219,7 @@ fn a_newer_or_damaged_cache_is_a_sentence_and_repair_keeps_the_hosts() {
     desk.ok(&["apps", "--host", "vps"]);
     // The pinned key came along: the host is reached without trusting anew.
     assert_eq!(
-        sqlite_scalar(data, "SELECT COUNT(*) FROM host_keys WHERE host = 'vps'"),
+        cache_scalar(data, "SELECT COUNT(*) FROM host_keys WHERE host = 'vps'"),
         "1"
     );
     // A sound cache is not moved.
@@ -326,9 +304,9 @@ fn the_cache_survives_sigkill_while_the_monitor_writes() {
         );
         watch.kill().unwrap(); // SIGKILL
         watch.wait().unwrap();
-        let check = sqlite_scalar(desk.data_dir.path(), "PRAGMA integrity_check");
+        let check = cache_scalar(desk.data_dir.path(), "PRAGMA integrity_check");
         assert_eq!(check, "ok", "round {round}, killed after {after:?}");
-        written = sqlite_scalar(
+        written = cache_scalar(
             desk.data_dir.path(),
             "SELECT (SELECT COUNT(*) FROM status_events) + (SELECT COUNT(*) FROM samples_raw)",
         )

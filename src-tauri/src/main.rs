@@ -79,7 +79,16 @@ fn main() -> std::process::ExitCode {
             }
             Ok(())
         })
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| {
+            app.run(|app, event| {
+                if let tauri::RunEvent::Exit = event {
+                    // No ssh master outlives the window.
+                    let desk = app.state::<shell::Shell>().desk.clone();
+                    tauri::async_runtime::block_on(async move { desk.shutdown().await });
+                }
+            })
+        });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

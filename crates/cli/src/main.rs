@@ -292,8 +292,15 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
         return repair_cache(&data_dir, out).await;
     }
     let desk = Desk::open(&data_dir).await?;
-    match cli.command {
-        Command::Host(command) => host(&desk, command, out).await,
+    let result = run_command(&desk, cli.command, out).await;
+    desk.shutdown().await;
+    result
+}
+
+/// Runs one command over the engine's one session per host.
+async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> {
+    match command {
+        Command::Host(command) => host(desk, command, out).await,
         Command::Deploy(args) => {
             let args = *args;
             let request = DeployRequest {
@@ -362,9 +369,9 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             })
             .await
         }
-        Command::Watch(args) => monitoring::watch(&desk, args, out).await,
-        Command::Metrics(args) => monitoring::metrics(&desk, args, out).await,
-        Command::Chart(args) => monitoring::chart(&desk, args, out).await,
+        Command::Watch(args) => monitoring::watch(desk, args, out).await,
+        Command::Metrics(args) => monitoring::metrics(desk, args, out).await,
+        Command::Chart(args) => monitoring::chart(desk, args, out).await,
         Command::History(app) => {
             desk.host(&app.host).await?;
             let store = desk.store();
@@ -373,11 +380,11 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
             out.history(&deployments, &events);
             Ok(())
         }
-        Command::Versions(app) => deploys::versions(&desk, &app.slug, &app.host, out).await,
-        Command::Rollback(args) => deploys::rollback(&desk, args, out).await,
-        Command::Set(args) => deploys::set(&desk, args, out).await,
-        Command::Secret(command) => deploys::secret(&desk, command, out).await,
-        Command::Token(command) => tokens::run(&desk, command, out).await,
+        Command::Versions(app) => deploys::versions(desk, &app.slug, &app.host, out).await,
+        Command::Rollback(args) => deploys::rollback(desk, args, out).await,
+        Command::Set(args) => deploys::set(desk, args, out).await,
+        Command::Secret(command) => deploys::secret(desk, command, out).await,
+        Command::Token(command) => tokens::run(desk, command, out).await,
         Command::RepairCache => unreachable!("handled before the cache is opened"),
         Command::Call(args) => {
             let values = args

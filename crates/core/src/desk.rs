@@ -4,6 +4,7 @@
 //! host's labels stay the source of truth.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::BoxStream;
@@ -32,6 +33,9 @@ mod access;
 mod app_secrets;
 mod cache_repair;
 mod rollout;
+mod sessions;
+
+pub use sessions::RECONNECT_WAIT;
 
 pub use access::{NewToken, TokenView};
 pub use cache_repair::{CacheRepair, HostRebuilt};
@@ -122,9 +126,10 @@ pub struct HostCheck {
     pub round_trip_ms: f64,
 }
 
-/// The engine, over one data directory.
+/// The engine, over one data directory, with one live session per host.
 pub struct Desk {
     store: Store,
+    sessions: sessions::SessionPool,
 }
 
 impl Desk {
@@ -133,7 +138,20 @@ impl Desk {
     pub async fn open(data_dir: &Path) -> Result<Self, DeskError> {
         crate::host::reap_abandoned(&paths::runtime_base()).await;
         let store = Store::open(paths::database(data_dir)).await?;
-        Ok(Self { store })
+        Ok(Self::over(store))
+    }
+
+    fn over(store: Store) -> Self {
+        Self {
+            store,
+            sessions: sessions::SessionPool::default(),
+        }
+    }
+
+    /// Closes every host's session, waiting until its ssh master is gone:
+    /// what a shell does last.
+    pub async fn shutdown(&self) {
+        self.sessions.shutdown().await;
     }
 
     pub fn store(&self) -> &Store {
@@ -284,6 +302,7 @@ impl Desk {
                     source,
                 })?;
         }
+        self.sessions.forget(name).await;
         if self.store.remove_host(name).await? {
             Ok(())
         } else {
@@ -302,6 +321,7 @@ impl Desk {
     /// (`SHA256:...`) on the server itself; any other key is still refused.
     pub async fn repin_host(&self, name: &str, fingerprint: &str) -> Result<String, DeskError> {
         let record = self.host(name).await?;
+        self.sessions.forget(name).await;
         let session = self.connect_with(&record, Some(fingerprint), true).await?;
         let pinned = session
             .connection
@@ -312,8 +332,16 @@ impl Desk {
         Ok(pinned)
     }
 
+    /// The host's session from the pool: its live connection, re-opened
+    /// when it was lost, or a new one.
     async fn connect(&self, record: &HostRecord) -> Result<HostSession, DeskError> {
-        self.connect_with(record, None, true).await
+        let connection = self
+            .sessions
+            .connection(&record.name, &self.store, async || {
+                self.open_connection(record, None, true).await
+            })
+            .await?;
+        Ok(self.session_over(record, connection, None))
     }
 
     /// What a bootstrap of the host would do, changing nothing. The host may
@@ -400,14 +428,27 @@ impl Desk {
         Ok(local.docker())
     }
 
-    /// Opens the tunnel; with `repin`, a new host key with that fingerprint
-    /// replaces the pin; without `require_docker`, a host without Docker is fine.
+    /// A session of its own, outside the pool, closed by its user: with
+    /// `repin`, a new host key with that fingerprint replaces the pin;
+    /// without `require_docker`, a host without Docker is fine (adding and
+    /// bootstrapping a host).
     async fn connect_with(
         &self,
         record: &HostRecord,
         repin: Option<&str>,
         require_docker: bool,
     ) -> Result<HostSession, DeskError> {
+        let opened = self.open_connection(record, repin, require_docker).await?;
+        Ok(self.session_over(record, Arc::new(opened.connection), Some(opened.runtime)))
+    }
+
+    /// Opens a connection to the host in a new private directory.
+    async fn open_connection(
+        &self,
+        record: &HostRecord,
+        repin: Option<&str>,
+        require_docker: bool,
+    ) -> Result<sessions::Opened, DeskError> {
         let runtime = paths::private_runtime_dir().map_err(|source| DeskError::Io {
             what: "creating a private directory for the host's socket".to_owned(),
             source,
@@ -422,9 +463,26 @@ impl Desk {
             );
         }
         let connection = match repin {
-            None => Connection::open(&record.name, target, &options, &self.store).await?,
-            Some(fp) => Connection::repin(&record.name, target, &options, &self.store, fp).await?,
+            None => Connection::open(&record.name, target.clone(), &options, &self.store).await?,
+            Some(fp) => {
+                Connection::repin(&record.name, target.clone(), &options, &self.store, fp).await?
+            }
         };
+        Ok(sessions::Opened {
+            connection,
+            target,
+            options,
+            runtime,
+        })
+    }
+
+    /// The spawner over `connection`, configured for the host.
+    fn session_over(
+        &self,
+        record: &HostRecord,
+        connection: Arc<Connection>,
+        runtime: Option<tempfile::TempDir>,
+    ) -> HostSession {
         let mut config = DockerConfig::new(NETWORK);
         config.build_network = Some(bootstrap::BUILD_NETWORK.to_owned());
         config.public_host = public_host(&record.public_url);
@@ -433,13 +491,13 @@ impl Desk {
             config.cert_resolver = Some(CERT_RESOLVER.to_owned());
         }
         let spawner = DockerSpawner::new(connection.docker(), config);
-        Ok(HostSession {
+        HostSession {
             record: record.clone(),
             connection,
             spawner,
             store: self.store.clone(),
             _runtime: runtime,
-        })
+        }
     }
 
     /// Opens the host's tunnel for a series of operations.
@@ -448,8 +506,8 @@ impl Desk {
         self.connect(&record).await
     }
 
-    /// Runs `op` in a session of `host` and closes the session, whatever
-    /// `op` returned: what each shell's one-shot commands do.
+    /// Runs `op` in the session of `host`: what each shell's one-shot
+    /// commands do.
     pub async fn with_session<T, E: From<DeskError>>(
         &self,
         host: &str,
@@ -554,13 +612,15 @@ async fn call_once(
     result
 }
 
-/// One open connection to a host and the spawner over it. Close it when done.
+/// A host's connection and the spawner over it: the pool's shared one, or
+/// (adding, bootstrapping, re-pinning a host) one of its own, in its own
+/// private directory, that [`HostSession::close`] closes.
 pub struct HostSession {
     record: HostRecord,
-    connection: Connection,
+    connection: Arc<Connection>,
     spawner: DockerSpawner,
     store: Store,
-    _runtime: tempfile::TempDir,
+    _runtime: Option<tempfile::TempDir>,
 }
 
 impl HostSession {
@@ -568,10 +628,14 @@ impl HostSession {
         &self.record
     }
 
-    /// Closes the tunnel, leaving no ssh process behind. A failure to close
-    /// gently is logged: the operation itself is done by then.
+    /// Done with the session. A connection of its own is closed, leaving
+    /// no ssh process behind (a failure to close gently is logged: the
+    /// operation itself is done by then); the pool's stays open for the
+    /// next operation.
     pub async fn close(self) {
-        if let Err(e) = self.connection.close().await {
+        if let Ok(connection) = Arc::try_unwrap(self.connection)
+            && let Err(e) = connection.close().await
+        {
             tracing::warn!("closing the connection to {}: {e}", self.record.name);
         }
     }

@@ -519,11 +519,12 @@ async fn the_supervisor_reconnects_after_the_master_is_killed() {
         fx.store.clone(),
     );
 
-    let docker = handle
+    let connection = handle
         .wait_connected(Duration::from_secs(20))
         .await
         .unwrap();
-    docker.list_containers(None).await.unwrap();
+    connection.docker().list_containers(None).await.unwrap();
+    drop(connection);
     let ConnectionState::Connected { since: first_since } = handle.state() else {
         panic!("{:?}", handle.state());
     };

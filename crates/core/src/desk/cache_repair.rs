@@ -37,9 +37,7 @@ impl Desk {
     /// window runs on while the cache file is unusable, to show why and
     /// offer the repair.
     pub async fn without_cache() -> Result<Self, DeskError> {
-        Ok(Self {
-            store: Store::open_in_memory().await?,
-        })
+        Ok(Self::over(Store::open_in_memory().await?))
     }
 
     /// Repairs the cache in `data_dir` if [`Desk::open`] refuses it as
@@ -57,7 +55,7 @@ impl Desk {
             Err(e) => return Err(e.into()),
         }
         let (store, repaired) = Store::repair(&path).await?;
-        let desk = Self { store };
+        let desk = Self::over(store);
         let mut rebuilt = Vec::new();
         for host in &repaired.hosts {
             let (apps, offline_reason) = match desk.apps(host).await {

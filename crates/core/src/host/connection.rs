@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::Docker;
-use tokio::time::Instant;
 
 use super::tunnel::{self, PinMode, SshTarget, Tunnel};
 use super::{HostError, HostTarget, docker, process};
@@ -256,22 +255,38 @@ impl Connection {
         self.tunnel.as_ref().is_some_and(|t| t.pinned_now)
     }
 
-    /// Checks, within `timeout` in all, that the ssh master answers
-    /// ([`HostError::Disconnected`] if not) and that Docker answers a ping
-    /// ([`HostError::DockerNotAnswering`] if not). A hung master costs
-    /// `timeout`, and the checking process is killed.
-    pub async fn check(&self, timeout: Duration) -> Result<(), HostError> {
-        let deadline = Instant::now() + timeout;
-        if let Some(tunnel) = &self.tunnel {
-            process::control_check(&tunnel.control_socket, timeout)
-                .await
-                .map_err(|reason| HostError::Disconnected {
-                    host: self.name.clone(),
-                    reason,
-                })?;
+    /// Whether the ssh master still runs, asked of the system, not of ssh:
+    /// no process is started, so it costs nothing to ask before every use.
+    /// Always `true` for the local socket.
+    pub async fn master_alive(&self) -> bool {
+        match &self.tunnel {
+            None => true,
+            Some(tunnel) => match tunnel.master_pid {
+                Some(pid) => process::is_alive(pid).await,
+                None => tunnel.control_socket.exists(),
+            },
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        docker::ping(&self.name, &self.docker, left).await
+    }
+
+    /// Checks, within `timeout` in all, that the ssh master runs
+    /// ([`HostError::Disconnected`] if not) and that Docker answers a ping
+    /// through it ([`HostError::DockerNotAnswering`] if not). A hung link
+    /// costs `timeout`; no process is started.
+    pub async fn check(&self, timeout: Duration) -> Result<(), HostError> {
+        self.check_master().await?;
+        docker::ping(&self.name, &self.docker, timeout).await
+    }
+
+    /// [`HostError::Disconnected`] when the ssh master is gone.
+    pub async fn check_master(&self) -> Result<(), HostError> {
+        if self.master_alive().await {
+            Ok(())
+        } else {
+            Err(HostError::Disconnected {
+                host: self.name.clone(),
+                reason: "its ssh master is gone".to_owned(),
+            })
+        }
     }
 
     /// Closes the connection: drops the Docker client, exits the ssh master

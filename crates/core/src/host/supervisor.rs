@@ -1,13 +1,15 @@
-//! [`Supervised`]: a host connection kept open for the life of the desktop
-//! app. An actor (one tokio task) owns the [`Connection`], checks it every
-//! `health_interval` under `check_timeout`, re-opens it with capped
-//! exponential backoff when it drops, and publishes [`ConnectionState`] and
-//! the current Docker client on `watch` channels. A healthy master is never
-//! recycled: a dead master means re-open at once, but Docker failing to
-//! answer while the master lives (a busy daemon during a build) must happen
-//! three checks in a row first. Errors that need the user (a changed host
-//! key, a refused login, a denied socket) stop the retries in
-//! [`ConnectionState::Failed`] until [`SupervisedHandle::reconnect`].
+//! [`Supervised`]: a host connection kept open for as long as its owner
+//! (the session pool) wants it. An actor (one tokio task) owns the
+//! [`Connection`], checks it every `health_interval` under `check_timeout`
+//! (without starting a process), re-opens it when it drops (at once, then
+//! with capped exponential backoff while opening fails), and publishes
+//! [`ConnectionState`] and the current connection on `watch` channels. A
+//! healthy master is never recycled: a dead master means re-open at once,
+//! but Docker failing to answer while the master lives (a busy daemon
+//! during a build) must happen three checks in a row first. Errors that
+//! need the user (a changed host key, a refused login, a denied socket)
+//! stop the retries in [`ConnectionState::Failed`] until
+//! [`SupervisedHandle::reconnect`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,9 +65,37 @@ impl Supervised {
         options: ConnectOptions,
         store: Store,
     ) -> SupervisedHandle {
-        let name: Arc<str> = Arc::from(name.into());
-        let (state_tx, state) = watch::channel(ConnectionState::Connecting);
-        let (docker_tx, docker) = watch::channel(None);
+        Self::start(name.into(), target, options, store, None)
+    }
+
+    /// Starts the actor with a connection the caller has just opened (so
+    /// the caller saw the first attempt's own error, if any); it is
+    /// `Connected` from the start.
+    pub fn adopt(
+        connection: Connection,
+        target: HostTarget,
+        options: ConnectOptions,
+        store: Store,
+    ) -> SupervisedHandle {
+        let name = connection.name().to_owned();
+        Self::start(name, target, options, store, Some(connection))
+    }
+
+    fn start(
+        name: String,
+        target: HostTarget,
+        options: ConnectOptions,
+        store: Store,
+        opened: Option<Connection>,
+    ) -> SupervisedHandle {
+        let name: Arc<str> = Arc::from(name);
+        let first = match &opened {
+            Some(_) => ConnectionState::Connected { since: now_ms() },
+            None => ConnectionState::Connecting,
+        };
+        let opened = opened.map(Arc::new);
+        let (state_tx, state) = watch::channel(first);
+        let (connection_tx, connection) = watch::channel(opened.clone());
         let (commands_tx, commands) = mpsc::channel(8);
         let actor = Actor {
             name: name.clone(),
@@ -73,14 +103,14 @@ impl Supervised {
             options,
             store,
             state: state_tx,
-            docker: docker_tx,
+            connection: connection_tx,
             commands,
         };
-        tokio::spawn(actor.run());
+        tokio::spawn(actor.run(opened));
         SupervisedHandle {
             name,
             state,
-            docker,
+            connection,
             commands: commands_tx,
         }
     }
@@ -92,7 +122,7 @@ impl Supervised {
 pub struct SupervisedHandle {
     name: Arc<str>,
     state: watch::Receiver<ConnectionState>,
-    docker: watch::Receiver<Option<Docker>>,
+    connection: watch::Receiver<Option<Arc<Connection>>>,
     commands: mpsc::Sender<Command>,
 }
 
@@ -112,23 +142,30 @@ impl SupervisedHandle {
         self.state.clone()
     }
 
-    /// The Docker client of the current connection, while connected.
-    pub fn docker(&self) -> Option<Docker> {
-        self.docker.borrow().clone()
+    /// The current connection, while connected.
+    pub fn connection(&self) -> Option<Arc<Connection>> {
+        self.connection.borrow().clone()
     }
 
-    /// Waits up to `within` for the connection to be up and returns its
-    /// Docker client; on timeout, or once `Failed` or `Closed`, returns the
-    /// state instead.
-    pub async fn wait_connected(&self, within: Duration) -> Result<Docker, ConnectionState> {
+    /// The Docker client of the current connection, while connected.
+    pub fn docker(&self) -> Option<Docker> {
+        self.connection().map(|c| c.docker())
+    }
+
+    /// Waits up to `within` for the connection to be up and returns it; on
+    /// timeout, or once `Failed` or `Closed`, returns the state instead.
+    pub async fn wait_connected(
+        &self,
+        within: Duration,
+    ) -> Result<Arc<Connection>, ConnectionState> {
         let deadline = Instant::now() + within;
         let mut state = self.state.clone();
         loop {
             let current = state.borrow_and_update().clone();
             match current {
                 ConnectionState::Connected { .. } => {
-                    if let Some(docker) = self.docker() {
-                        return Ok(docker);
+                    if let Some(connection) = self.connection() {
+                        return Ok(connection);
                     }
                 }
                 ConnectionState::Failed { .. } | ConnectionState::Closed => return Err(current),
@@ -143,7 +180,8 @@ impl SupervisedHandle {
 
     /// Re-opens at once: skips a pending backoff delay, or leaves `Failed`
     /// (e.g. after the user re-pinned the key or fixed the docker group).
-    /// Does nothing while connected.
+    /// While connected, checks the master now and re-opens if it is gone,
+    /// instead of at the next health check.
     pub fn reconnect(&self) {
         let _ = self.commands.try_send(Command::Reconnect);
     }
@@ -165,7 +203,7 @@ struct Actor {
     options: ConnectOptions,
     store: Store,
     state: watch::Sender<ConnectionState>,
-    docker: watch::Sender<Option<Docker>>,
+    connection: watch::Sender<Option<Arc<Connection>>>,
     commands: mpsc::Receiver<Command>,
 }
 
@@ -176,28 +214,36 @@ enum Next {
 }
 
 impl Actor {
-    async fn run(mut self) {
+    async fn run(mut self, mut opened: Option<Arc<Connection>>) {
         let mut attempt: u32 = 0;
         let reply = loop {
-            let opened =
-                Connection::open(&self.name, self.target.clone(), &self.options, &self.store).await;
-            let delay = match opened {
-                Ok(conn) => {
+            let result = match opened.take() {
+                Some(connection) => Ok(connection),
+                None => {
+                    Connection::open(&self.name, self.target.clone(), &self.options, &self.store)
+                        .await
+                        .map(Arc::new)
+                }
+            };
+            let delay = match result {
+                Ok(connection) => {
                     tracing::info!(host = %self.name, "connected");
-                    self.docker.send_replace(Some(conn.docker()));
-                    self.state
-                        .send_replace(ConnectionState::Connected { since: now_ms() });
-                    let outcome = self.serve(&conn).await;
-                    self.docker.send_replace(None);
-                    if let Err(e) = conn.close().await {
-                        tracing::warn!(host = %self.name, error = %e, "closing the connection");
+                    self.connection.send_replace(Some(connection.clone()));
+                    if !matches!(*self.state.borrow(), ConnectionState::Connected { .. }) {
+                        self.state
+                            .send_replace(ConnectionState::Connected { since: now_ms() });
                     }
+                    let outcome = self.serve(&connection).await;
+                    self.connection.send_replace(None);
+                    self.close(connection).await;
                     match outcome {
                         Err(reply) => break reply,
                         Ok(lost) => {
+                            // A lost connection is re-opened at once; the
+                            // backoff is for attempts that fail.
                             attempt = 1;
                             self.reconnecting(attempt, &lost);
-                            Some(self.options.backoff(attempt))
+                            Some(Duration::ZERO)
                         }
                     }
                 }
@@ -229,6 +275,16 @@ impl Actor {
         tracing::info!(host = %self.name, "supervisor stopped");
         if let Some(reply) = reply {
             let _ = reply.send(());
+        }
+    }
+
+    /// Closes a connection nobody uses any more, gently; one still in use
+    /// (an operation in flight holds it) closes when its last user drops it.
+    async fn close(&self, connection: Arc<Connection>) {
+        if let Ok(connection) = Arc::try_unwrap(connection)
+            && let Err(e) = connection.close().await
+        {
+            tracing::warn!(host = %self.name, error = %e, "closing the connection");
         }
     }
 
@@ -266,7 +322,11 @@ impl Actor {
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown(reply)) => return Err(Some(reply)),
                     None => return Err(None),
-                    Some(Command::Reconnect) => {}
+                    Some(Command::Reconnect) => {
+                        if let Err(gone) = conn.check_master().await {
+                            return Ok(gone);
+                        }
+                    }
                 },
                 () = sleep(self.options.health_interval) => {
                     match conn.check(self.options.check_timeout).await {
