@@ -8,6 +8,8 @@
 //! implement the same [`Spawner`] trait.
 
 pub mod access;
+mod backend;
+mod build;
 mod context;
 mod docker;
 mod error;

@@ -19,10 +19,6 @@ const SKIPPED_DIRS: &[&str] = &["target", "node_modules", "dist"];
 pub(super) const LONG_FILES: &[(&str, &str)] = &[
     ("crates/core/src/desk.rs", "being split (issue 12)"),
     (
-        "crates/spawner/src/docker.rs",
-        "being split (issue 12): its import circle with rollout goes too",
-    ),
-    (
         "crates/core/src/bootstrap/run.rs",
         "one check-then-change function per bootstrap step, in step order",
     ),
