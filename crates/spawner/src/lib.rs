@@ -27,7 +27,7 @@ use futures_util::stream::BoxStream;
 
 pub use access::{AccessMode, Cidr, MAX_ALLOW, check_mode, parse_allow_list};
 pub use docker::{DockerConfig, DockerSpawner};
-pub use error::SpawnError;
+pub use error::{SpawnError, TokenError};
 pub use events::{AppEvent, AppEventKind};
 pub use rollout::APP_USER;
 pub use settings::{
@@ -42,7 +42,7 @@ pub use state::{
     Version,
 };
 pub use stats::StatsSample;
-pub use tokens::{TokenError, TokenRecord, check_token_id, check_token_name};
+pub use tokens::{TokenRecord, check_token_id, check_token_name};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.
