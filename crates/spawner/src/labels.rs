@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sha2::Digest;
 
-use crate::access::Cidr;
+use crate::settings::access::Cidr;
 use crate::settings::{Domain, Settings};
 use crate::spec::{AppSpec, Slug};
 

@@ -7,7 +7,6 @@
 //! about an app afterwards it reads back from labels. A Swarm backend can
 //! implement the same [`Spawner`] trait.
 
-pub mod access;
 mod backend;
 mod build;
 mod context;
@@ -25,17 +24,18 @@ mod tokens;
 
 use futures_util::stream::BoxStream;
 
-pub use access::{AccessMode, Cidr, MAX_ALLOW, check_mode, parse_allow_list};
 pub use docker::{DockerConfig, DockerSpawner};
 pub use error::{SpawnError, TokenError};
 pub use events::{AppEvent, AppEventKind};
 pub use rollout::APP_USER;
+pub use settings::access::{self, AccessMode, Cidr, MAX_ALLOW, parse_allow_list};
 pub use settings::{
     Domain, EnvName, MAX_REPLICAS, SecretEnv, Settings, SettingsError, is_dns_name,
     parse_memory_mb, parse_millicpus, parse_replicas,
 };
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
+    check_mode,
 };
 pub use state::{
     AppState, ContainerRef, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed,
