@@ -12,6 +12,8 @@
 //! - `fuzz`: the stable-Rust fuzz harness over the QAP decoder, the Rserve
 //!   greeting and intake (10 million inputs by default), then its figures.
 //! - `relay`: a TCP relay that plays a slow link (the stand-in's slow path).
+//! - `tidy`: ARCHITECTURE.md's dependency rules from `cargo metadata`, and no
+//!   source file over 600 lines unless allowed.
 
 mod apt;
 mod base;
@@ -37,6 +39,7 @@ mod sshd;
 mod standin;
 mod state;
 mod test;
+mod tidy;
 mod traefik;
 mod ui;
 mod vps;
@@ -102,6 +105,9 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         cap_mbit: u64,
     },
+    /// Check ARCHITECTURE.md's dependency rules (from cargo metadata) and
+    /// that no source file is over 600 lines unless on tidy's allow-list.
+    Tidy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
             .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
         Cmd::Bench => bench::run(&st),
         Cmd::Fuzz(args) => fuzz::run(&st, args),
+        Cmd::Tidy => tidy::run(&st.repo),
         Cmd::Relay {
             listen,
             to,

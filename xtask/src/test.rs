@@ -1,5 +1,5 @@
 //! `cargo xtask test`: brings the stand-in up, builds the desktop UI, then runs `cargo fmt --check`,
-//! `cargo clippy -D warnings` and `cargo test --workspace` with the
+//! `cargo xtask tidy`, `cargo clippy -D warnings` and `cargo test --workspace` with the
 //! stand-in's variables set, and ends with a summary; fails if any step did.
 
 use std::io::{BufRead, BufReader};
@@ -116,6 +116,9 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
                 .current_dir(&st.repo)
                 .args(["fmt", "--all", "--", "--check"]),
         )
+    }));
+    results.push(timed("cargo xtask tidy", || {
+        crate::tidy::run(&st.repo).map(|()| String::new())
     }));
     // The shell embeds app/dist when it compiles, so the real UI is built before clippy and the tests.
     results.push(timed("desktop UI", || {

@@ -1,4 +1,5 @@
-//! Why a spawner operation failed, as a sentence the user can act on.
+//! Why a spawner operation failed, as a sentence the user can act on, and
+//! why a token record cannot be kept (its own error, also one of the former).
 
 /// The error of every spawner operation.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,18 @@ pub enum SpawnError {
     #[error("could not pack the app's tokens: {0}")]
     PackTokens(std::io::Error),
     #[error(transparent)]
-    Token(#[from] crate::tokens::TokenError),
+    Token(#[from] TokenError),
+}
+
+/// Why a token record cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error(
+        "the token name `{0}` is not valid: 1 to 40 letters, digits, spaces, `.`, `_`, `-` or `@`"
+    )]
+    Name(String),
+    #[error("`{0}` is not a token id: give the 8 hex digits `rdesk token list` shows")]
+    Id(String),
 }
 
 impl SpawnError {

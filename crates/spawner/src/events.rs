@@ -117,7 +117,7 @@ fn to_app_event(message: EventMessage) -> Option<AppEvent> {
         .get("name")
         .map(String::as_str)
         .unwrap_or_default();
-    if !name.starts_with(crate::rollout::CONTAINER_PREFIX) || crate::rollout::is_draining(name) {
+    if !name.starts_with(labels::CONTAINER_PREFIX) || labels::is_draining(name) {
         // A build step's container (it carries the image's labels), or a
         // redeploy retiring an old container: the app itself is fine.
         return None;

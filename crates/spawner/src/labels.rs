@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sha2::Digest;
 
-use crate::access::Cidr;
+use crate::settings::access::Cidr;
 use crate::settings::{Domain, Settings};
 use crate::spec::{AppSpec, Slug};
 
@@ -130,6 +130,49 @@ pub fn access_volume_labels(slug: &Slug) -> HashMap<String, String> {
     .map(|(k, v)| (k.to_owned(), v))
     .into_iter()
     .collect()
+}
+
+/// What every app container's name starts with (`rserve-desk-<slug>-…`);
+/// a build step's container has a name Docker made up.
+pub(crate) const CONTAINER_PREFIX: &str = "rserve-desk-";
+/// What a draining container's name ends with, so that its health turning
+/// bad, its death and its removal read as a retirement, not as the app failing.
+const DRAINING_SUFFIX: &str = "-draining";
+
+/// The stem of the container names of one version's replicas:
+/// `rserve-desk-<slug>-<first 8 hex digits of the image id>-<stamp in hex>`,
+/// `stamp` being milliseconds since the epoch, kept to 24 bits.
+pub(crate) fn replicas_stem(slug: &Slug, image_id: &str, stamp_ms: u128) -> String {
+    format!(
+        "{CONTAINER_PREFIX}{slug}-{}-{:x}",
+        &image_id.trim_start_matches("sha256:")[..8],
+        stamp_ms % 0xff_ffff,
+    )
+}
+
+/// The name of replica `replica` of a version (`STEM-N`).
+pub(crate) fn replica_name(stem: &str, replica: u8) -> String {
+    format!("{stem}-{replica}")
+}
+
+/// The stem of a replica's container name (`STEM-N`).
+pub(crate) fn replica_stem(name: &str) -> &str {
+    name.rsplit_once('-').map_or(name, |(stem, _)| stem)
+}
+
+/// The name a container is renamed to while it drains.
+pub(crate) fn draining_name(name: &str) -> String {
+    format!("{name}{DRAINING_SUFFIX}")
+}
+
+/// Whether a container (by name, with or without Docker's leading `/`) is being retired.
+pub(crate) fn is_draining(name: &str) -> bool {
+    name.ends_with(DRAINING_SUFFIX)
+}
+
+/// The name a container was created with, also while it drains (its probe path's).
+pub(crate) fn created_name(name: &str) -> &str {
+    name.strip_suffix(DRAINING_SUFFIX).unwrap_or(name)
 }
 
 /// Port inside the container where Rserve speaks QAP over WebSocket.
@@ -293,6 +336,21 @@ fn add_allow_list(all: &mut HashMap<String, String>, name: &str, allow: &[Cidr])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_names_read_back_through_replicas_and_draining() {
+        let slug = Slug::parse("sales").unwrap();
+        let stem = replicas_stem(&slug, "sha256:0123456789abcdef", 0x1_00_00_2a);
+        assert_eq!(stem, "rserve-desk-sales-01234567-2b");
+        let second = replica_name(&stem, 2);
+        assert_eq!(second, "rserve-desk-sales-01234567-2b-2");
+        assert!(second.starts_with(CONTAINER_PREFIX));
+        assert_eq!(replica_stem(&second), stem);
+        let draining = draining_name(&second);
+        assert!(is_draining(&draining) && !is_draining(&second));
+        assert_eq!(created_name(&draining), second);
+        assert_eq!(created_name(&second), second);
+    }
 
     #[test]
     fn traefik_services_name_their_app() {

@@ -7,7 +7,8 @@
 //! about an app afterwards it reads back from labels. A Swarm backend can
 //! implement the same [`Spawner`] trait.
 
-pub mod access;
+mod backend;
+mod build;
 mod context;
 mod docker;
 mod error;
@@ -23,24 +24,25 @@ mod tokens;
 
 use futures_util::stream::BoxStream;
 
-pub use access::{AccessMode, Cidr, MAX_ALLOW, check_mode, parse_allow_list};
 pub use docker::{DockerConfig, DockerSpawner};
-pub use error::SpawnError;
+pub use error::{SpawnError, TokenError};
 pub use events::{AppEvent, AppEventKind};
 pub use rollout::APP_USER;
+pub use settings::access::{self, AccessMode, Cidr, MAX_ALLOW, parse_allow_list};
 pub use settings::{
     Domain, EnvName, MAX_REPLICAS, SecretEnv, Settings, SettingsError, is_dns_name,
     parse_memory_mb, parse_millicpus, parse_replicas,
 };
 pub use spec::{
     AppFile, AppSpec, MAX_SLUG_LEN, Mode, PackageName, RVersion, RepoUrl, Slug, SpecError,
+    check_mode,
 };
 pub use state::{
     AppState, ContainerRef, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed,
     Version,
 };
 pub use stats::StatsSample;
-pub use tokens::{TokenError, TokenRecord, check_token_id, check_token_name};
+pub use tokens::{TokenRecord, check_token_id, check_token_name};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.

@@ -16,29 +16,17 @@ use bollard::models::{
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::StreamExt;
 
-use crate::docker::{DockerSpawner, summary_to_state};
+use crate::docker::DockerSpawner;
 use crate::error::SpawnError;
 use crate::labels::{self, Routing};
 use crate::settings::{SecretEnv, Settings};
 use crate::spec::Slug;
-use crate::state::{ContainerRef, DeployEvent};
+use crate::state::{ContainerRef, DeployEvent, summary_to_state};
 
 /// The user of `rserve-base` (uid and gid 10001); set explicitly so no image can run as root.
 pub const APP_USER: &str = "10001:10001";
 /// The file whose presence makes the health check fail: the container is draining.
 const DRAIN_MARKER: &str = "/tmp/.rserve-desk-drain";
-/// What every app container's name starts with (`rserve-desk-<slug>-…`);
-/// a build step's container has a name Docker made up.
-pub(crate) const CONTAINER_PREFIX: &str = "rserve-desk-";
-/// What a draining container's name ends with, so that its health turning
-/// bad, its death and its removal read as a retirement, not as the app failing.
-const DRAINING_SUFFIX: &str = "-draining";
-
-/// Whether a container (by name, with or without Docker's leading `/`) is being retired.
-pub(crate) fn is_draining(name: &str) -> bool {
-    name.ends_with(DRAINING_SUFFIX)
-}
-
 /// The health check of app containers: `rserve-base`'s own (Rserve's greeting
 /// on the QAP port), failing while the container drains. Set here rather than
 /// in the image so containers of any `rserve-base` build can be drained.
@@ -69,20 +57,11 @@ pub(crate) struct Started {
     pub replica_stem: String,
 }
 
-/// The stem of a replica's container name (`STEM-N`).
-fn replica_stem(name: &str) -> &str {
-    name.rsplit_once('-').map_or(name, |(stem, _)| stem)
-}
-
 /// A container by id and the name it was created with (its probe path), even while draining.
 fn container_ref(c: &ContainerSummary) -> ContainerRef {
     let state = summary_to_state(c);
-    let name = state
-        .name
-        .strip_suffix(DRAINING_SUFFIX)
-        .unwrap_or(&state.name);
     ContainerRef {
-        name: name.to_owned(),
+        name: labels::created_name(&state.name).to_owned(),
         id: state.id,
     }
 }
@@ -136,7 +115,7 @@ impl DockerSpawner {
             return Ok(Started {
                 replica_stem: containers
                     .first()
-                    .map(|c| replica_stem(&c.name).to_owned())
+                    .map(|c| labels::replica_stem(&c.name).to_owned())
                     .unwrap_or_default(),
                 containers,
                 previous: previous.into_iter().map(container_ref).collect(),
@@ -147,12 +126,7 @@ impl DockerSpawner {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis();
-        let stem = format!(
-            "{CONTAINER_PREFIX}{}-{}-{:x}",
-            version.slug,
-            &version.image_id.trim_start_matches("sha256:")[..8],
-            stamp % 0xff_ffff,
-        );
+        let stem = labels::replicas_stem(version.slug, version.image_id, stamp);
         let serving = existing
             .iter()
             .any(|c| c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING));
@@ -189,7 +163,7 @@ impl DockerSpawner {
         replica: u8,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<ContainerRef, SpawnError> {
-        let name = format!("{stem}-{replica}");
+        let name = labels::replica_name(stem, replica);
         progress(DeployEvent::Step(format!("starting container {name}")));
         let id = self.start_one(version, &name).await?;
         Ok(ContainerRef { id, name })
@@ -408,12 +382,12 @@ impl DockerSpawner {
         }
         let name = inspected.name.unwrap_or_default();
         let name = name.trim_start_matches('/');
-        if !is_draining(name) {
+        if !labels::is_draining(name) {
             self.docker
                 .rename_container(
                     id,
                     bollard::query_parameters::RenameContainerOptionsBuilder::default()
-                        .name(&format!("{name}{DRAINING_SUFFIX}"))
+                        .name(&labels::draining_name(name))
                         .build(),
                 )
                 .await

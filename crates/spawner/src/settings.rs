@@ -1,16 +1,18 @@
 //! How an app's containers run, beyond what its image holds: memory and CPU
 //! limits, the number of replicas, a domain of its own, who may call it
-//! ([`crate::access`]), plain environment variables and the names of its
+//! ([`access`]), plain environment variables and the names of its
 //! secret ones. All of it is validated here and
 //! recorded in labels, so a redeploy or a rollback reads it back from the host;
 //! secret values ([`SecretEnv`]) only ever reach the container's environment.
+
+pub mod access;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::access::{AccessMode, Cidr};
+use access::{AccessMode, Cidr};
 
 /// Why a container setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,12 +1,13 @@
-//! What an app is, validated: slug, R version, packages, repository, mode and
-//! files. Every value here is checked before it can reach a Dockerfile, a label
+//! What an app is, validated: slug, R version, packages, repository, mode
+//! (never eval for the public) and files. Every value here is checked before it can reach a Dockerfile, a label
 //! or a Traefik rule, so the rest of the spawner can use them verbatim.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::settings::{SecretEnv, Settings};
+use crate::settings::access::AccessMode;
+use crate::settings::{SecretEnv, Settings, SettingsError};
 
 /// Longest slug accepted: it becomes a URL path, a container name and a label.
 pub const MAX_SLUG_LEN: usize = 40;
@@ -174,6 +175,14 @@ impl RepoUrl {
 impl Default for RepoUrl {
     fn default() -> Self {
         Self(Self::CRAN.to_owned())
+    }
+}
+
+/// An eval app hands R, and so a shell, to whoever may call it: it needs tokens.
+pub fn check_mode(mode: Mode, access: AccessMode) -> Result<(), SettingsError> {
+    match (mode, access) {
+        (Mode::Eval, AccessMode::Public) => Err(SettingsError::EvalNeedsToken),
+        _ => Ok(()),
     }
 }
 
@@ -365,6 +374,16 @@ pub(crate) fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eval_is_never_public() {
+        assert_eq!(
+            check_mode(Mode::Eval, AccessMode::Public),
+            Err(SettingsError::EvalNeedsToken)
+        );
+        assert!(check_mode(Mode::Eval, AccessMode::Token).is_ok());
+        assert!(check_mode(Mode::Ocap, AccessMode::Public).is_ok());
+    }
 
     #[test]
     fn slugs_refuse_what_could_escape_a_rule_or_a_name() {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use bollard::models::ContainerSummary;
 use serde::Serialize;
 
 use crate::labels;
@@ -170,4 +171,44 @@ pub struct LogLine {
 pub enum LogStream {
     Stdout,
     Stderr,
+}
+
+/// A container as a listing reports it; its health is read from the status text.
+pub(crate) fn summary_to_state(c: &ContainerSummary) -> ContainerState {
+    let detail = c.status.clone().unwrap_or_default();
+    let health = ["unhealthy", "healthy", "health: starting"]
+        .into_iter()
+        .find(|h| detail.contains(&format!("({h})")))
+        .map(|h| h.trim_start_matches("health: ").to_owned());
+    ContainerState {
+        id: c.id.clone().unwrap_or_default(),
+        name: c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .unwrap_or_default(),
+        image: c.image.clone().unwrap_or_default(),
+        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        health,
+        detail,
+        created: c.created.unwrap_or_default(),
+    }
+}
+
+/// Listed containers as apps (by app id, sorted by slug); containers whose
+/// labels are not ours are left out.
+pub(crate) fn group_into_apps(containers: &[ContainerSummary]) -> Vec<AppState> {
+    let mut by_app: Vec<AppState> = Vec::new();
+    for c in containers {
+        let labels = c.labels.clone().unwrap_or_default();
+        let state = summary_to_state(c);
+        let app_id = labels.get(labels::APP_ID);
+        match by_app.iter_mut().find(|a| Some(&a.app_id) == app_id) {
+            Some(app) => app.containers.push(state),
+            None => by_app.extend(AppState::from_labels(&labels, vec![state])),
+        }
+    }
+    by_app.sort_by(|a, b| a.slug.cmp(&b.slug));
+    by_app
 }

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use futures_util::TryStreamExt;
 
 use crate::docker::DockerSpawner;
-use crate::error::{SpawnError, is_not_found};
+use crate::error::{SpawnError, TokenError, is_not_found};
 use crate::labels;
 use crate::spec::Slug;
 
@@ -29,17 +29,6 @@ pub struct TokenRecord {
     /// Unix milliseconds.
     pub created_ms: i64,
     pub name: String,
-}
-
-/// Why a token record cannot be kept.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error(
-        "the token name `{0}` is not valid: 1 to 40 letters, digits, spaces, `.`, `_`, `-` or `@`"
-    )]
-    Name(String),
-    #[error("`{0}` is not a token id: give the 8 hex digits `rdesk token list` shows")]
-    Id(String),
 }
 
 fn is_hex(s: &str, len: usize) -> bool {

@@ -1,14 +1,14 @@
-//! Who may call an app: its access mode (public, or a token per caller), an
-//! optional IP allow-list of CIDRs that combines with either, and the rule
-//! that an eval app is never public. Parsed and checked here; recorded in the
-//! container's settings label; the allow-list becomes a Traefik middleware
-//! ([`crate::labels`]), the mode an environment variable of `start.R`.
+//! Who may call an app, one part of its settings: its access mode (public, or
+//! a token per caller) and an optional IP allow-list of CIDRs that combines
+//! with either. Parsed and checked here; recorded in the container's settings
+//! label; the allow-list becomes a Traefik middleware ([`crate::labels`]), the
+//! mode an environment variable of `start.R`. That an eval app is never
+//! public is the app spec's rule ([`crate::check_mode`]).
 
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::settings::SettingsError;
-use crate::spec::Mode;
+use super::SettingsError;
 
 /// Whether a caller must present one of the app's tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -42,14 +42,6 @@ impl AccessMode {
 impl fmt::Display for AccessMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// An eval app hands R, and so a shell, to whoever may call it: it needs tokens.
-pub fn check_mode(mode: Mode, access: AccessMode) -> Result<(), SettingsError> {
-    match (mode, access) {
-        (Mode::Eval, AccessMode::Public) => Err(SettingsError::EvalNeedsToken),
-        _ => Ok(()),
     }
 }
 
@@ -201,16 +193,10 @@ mod tests {
     }
 
     #[test]
-    fn modes_parse_and_eval_is_never_public() {
+    fn modes_parse_and_tokens_are_the_default() {
         assert_eq!(AccessMode::parse("public"), Ok(AccessMode::Public));
         assert_eq!(AccessMode::parse("token"), Ok(AccessMode::Token));
         assert!(AccessMode::parse("open").is_err());
         assert_eq!(AccessMode::default(), AccessMode::Token);
-        assert_eq!(
-            check_mode(Mode::Eval, AccessMode::Public),
-            Err(SettingsError::EvalNeedsToken)
-        );
-        assert!(check_mode(Mode::Eval, AccessMode::Token).is_ok());
-        assert!(check_mode(Mode::Ocap, AccessMode::Public).is_ok());
     }
 }

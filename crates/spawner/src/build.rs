@@ -1,0 +1,204 @@
+//! Building an app's image from in-memory contexts: the host is checked
+//! first (its `rserve-base:<R>` image, its networks), then the packages layer
+//! is built unless one on the same base exists, then the code layer, with the
+//! build's output streamed as progress.
+
+use bollard::body_full;
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use futures_util::stream::StreamExt;
+
+use crate::docker::{DockerSpawner, TAIL_LINES};
+use crate::error::{SpawnError, is_not_found};
+use crate::state::DeployEvent;
+use crate::{context, labels, spec::AppSpec};
+
+impl DockerSpawner {
+    /// The image's id when it exists and was built on the base image `base_id`
+    /// (so a new `rserve-base`, e.g. a new start-up script, reaches every app
+    /// on its next deploy).
+    pub(crate) async fn image_built_on(
+        &self,
+        reference: &str,
+        base_id: &str,
+    ) -> Result<Option<String>, SpawnError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => {
+                let on = image
+                    .config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get(labels::BASE_ID).cloned());
+                Ok(image.id.filter(|_| on.as_deref() == Some(base_id)))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(SpawnError::docker(format!("inspect image {reference}"))(e)),
+        }
+    }
+
+    /// Refuses early, before anything is built, when the host lacks the base image or a network.
+    pub(crate) async fn check_host_ready(&self, spec: &AppSpec) -> Result<(), SpawnError> {
+        if self.image_id(&context::base_image(spec)).await?.is_none() {
+            return Err(SpawnError::RVersionUnavailable {
+                version: spec.r_version.to_string(),
+                available: self.r_versions().await?,
+            });
+        }
+        let networks = std::iter::once(&self.config.network).chain(&self.config.build_network);
+        for network in networks {
+            match self.docker.inspect_network(network, None).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {
+                    return Err(SpawnError::NetworkMissing(network.clone()));
+                }
+                Err(e) => return Err(SpawnError::docker("inspect the network")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The R versions this host has a `rserve-base` image for.
+    pub async fn r_versions(&self) -> Result<Vec<String>, SpawnError> {
+        let images = self
+            .images_where("reference", vec!["rserve-base".to_owned()])
+            .await?;
+        let mut versions: Vec<String> = images
+            .iter()
+            .flat_map(|i| &i.repo_tags)
+            .filter_map(|t| t.strip_prefix("rserve-base:"))
+            .map(str::to_owned)
+            .collect();
+        versions.sort();
+        versions.dedup();
+        Ok(versions)
+    }
+
+    /// Runs one image build, streaming its output, and returns the new image's id.
+    pub(crate) async fn build(
+        &self,
+        what: &str,
+        tag: &str,
+        tar: Vec<u8>,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<String, SpawnError> {
+        let mut options = BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(tag)
+            .rm(true)
+            .forcerm(true);
+        if let Some(network) = &self.config.build_network {
+            options = options.networkmode(network);
+        }
+        let mut stream =
+            self.docker
+                .build_image(options.build(), None, Some(body_full(tar.into())));
+        let mut tail: Vec<String> = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| SpawnError::BuildFailed {
+                what: what.to_owned(),
+                message: e.to_string(),
+                log_tail: tail.clone(),
+            })?;
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    progress(DeployEvent::BuildLog(line.to_owned()));
+                    if tail.len() == TAIL_LINES {
+                        tail.remove(0);
+                    }
+                    tail.push(line.to_owned());
+                }
+            }
+            if let Some(message) = info.error_detail.and_then(|d| d.message) {
+                return Err(SpawnError::BuildFailed {
+                    what: what.to_owned(),
+                    message,
+                    log_tail: tail,
+                });
+            }
+        }
+        self.image_id(tag)
+            .await?
+            .ok_or_else(|| SpawnError::BuildFailed {
+                what: what.to_owned(),
+                message: format!("Docker reported no image {tag} after the build"),
+                log_tail: tail,
+            })
+    }
+
+    /// Builds the packages layer (unless it exists) and the code layer (unless it exists).
+    /// Returns the app image's id, whether it was built, and whether packages were reused.
+    pub(crate) async fn ensure_image(
+        &self,
+        spec: &AppSpec,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<(String, bool, bool), SpawnError> {
+        let base_id = self
+            .image_id(&context::base_image(spec))
+            .await?
+            .unwrap_or_default();
+        let app_image = context::app_image(spec);
+        if let Some(id) = self.image_built_on(&app_image, &base_id).await? {
+            progress(DeployEvent::Step(format!(
+                "image {app_image} is up to date, not rebuilding"
+            )));
+            return Ok((id, false, true));
+        }
+        let packages_image = context::packages_image(spec);
+        let mut packages_reused = true;
+        // A removal of another app may take a packages layer no image uses
+        // yet, between its build and the code layer's: then once more.
+        let mut retried = false;
+        loop {
+            if let Some(packages_image) = &packages_image {
+                if self
+                    .image_built_on(packages_image, &base_id)
+                    .await?
+                    .is_some()
+                {
+                    progress(DeployEvent::Step(format!(
+                        "reusing packages layer {packages_image}"
+                    )));
+                } else {
+                    packages_reused = false;
+                    progress(DeployEvent::Step(format!(
+                        "building packages layer {packages_image} ({})",
+                        spec.packages()
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                    let tar =
+                        context::dockerfile_only(&context::packages_dockerfile(spec, &base_id))?;
+                    self.build("the packages layer", packages_image, tar, progress)
+                        .await?;
+                }
+            }
+            progress(DeployEvent::Step(format!(
+                "building code layer {app_image}"
+            )));
+            let built = self
+                .build(
+                    "the app image",
+                    &app_image,
+                    context::app_context(spec, &base_id)?,
+                    progress,
+                )
+                .await;
+            match (built, &packages_image) {
+                (Ok(id), _) => return Ok((id, true, packages_reused)),
+                (Err(e), Some(packages_image))
+                    if !retried
+                        && self
+                            .image_built_on(packages_image, &base_id)
+                            .await?
+                            .is_none() =>
+                {
+                    retried = true;
+                    progress(DeployEvent::Step(format!(
+                        "the packages layer {packages_image} went away while building ({e}); building it again"
+                    )));
+                }
+                (Err(e), _) => return Err(e),
+            }
+        }
+    }
+}
