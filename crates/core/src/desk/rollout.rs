@@ -11,7 +11,9 @@ use rdesk_spawner::{
 };
 use serde::Serialize;
 
-use super::{HostSession, websocket_url};
+use super::HostSession;
+use super::calls::websocket_url;
+use super::deploy::{ANSWER_TIMEOUT, wait_until_answering};
 use crate::app_settings::{self, SettingsRequest};
 use crate::error::DeskError;
 use crate::store::{NewDeployment, now_ms};
@@ -89,7 +91,7 @@ impl HostSession {
         progress(DeployEvent::Step(format!(
             "waiting for the app to answer at {url}"
         )));
-        let answering = match super::wait_until_answering(&url, super::ANSWER_TIMEOUT).await {
+        let answering = match wait_until_answering(&url, ANSWER_TIMEOUT).await {
             Ok(()) => true,
             Err(e) => {
                 progress(DeployEvent::Step(format!(

@@ -1,0 +1,204 @@
+//! An app's life on a host: the host's app list (live from its labels, or
+//! the cache when it cannot be reached), start, stop, restart, status,
+//! remove and logs, each recorded in the cache.
+
+use std::time::Instant;
+
+use futures_util::stream::BoxStream;
+use rdesk_spawner::{AppState, LogLine, Removed, Slug, SpawnError, Spawner};
+use serde::Serialize;
+
+use super::{Desk, HostSession};
+use crate::error::DeskError;
+use crate::monitor;
+use crate::store::{AppRecord, now_ms};
+
+/// The apps of a host: live from its labels, or the cached list when it cannot be reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppsView {
+    pub host: String,
+    pub apps: Vec<AppRecord>,
+    /// Why the host could not be reached, when it could not; `None` when the
+    /// list was read from the host just now.
+    pub offline_reason: Option<String>,
+}
+
+impl Desk {
+    /// The host's apps, rebuilding the cache from its labels; the cached list
+    /// (marked not live) when the host cannot be reached.
+    pub async fn apps(&self, host: &str) -> Result<AppsView, DeskError> {
+        let record = self.host(host).await?;
+        match self.connect(&record).await {
+            Ok(session) => {
+                let result = session.refresh_apps().await;
+                session.close().await;
+                Ok(AppsView {
+                    host: host.to_owned(),
+                    apps: result?,
+                    offline_reason: None,
+                })
+            }
+            Err(DeskError::Host(e)) => Ok(AppsView {
+                host: host.to_owned(),
+                apps: self.store.apps(host).await?,
+                offline_reason: Some(e.to_string()),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl HostSession {
+    /// Rebuilds the cached app list of this host from its containers' labels.
+    pub async fn refresh_apps(&self) -> Result<Vec<AppRecord>, DeskError> {
+        Ok(self.refresh().await?.1)
+    }
+
+    /// [`HostSession::refresh_apps`], returning what the host listed.
+    pub(crate) async fn refresh_apps_live(&self) -> Result<Vec<AppState>, DeskError> {
+        Ok(self.refresh().await?.0)
+    }
+
+    /// Lists the apps and caches them. A status is recorded only where the
+    /// listing disagrees with the last one recorded ([`monitor::agrees`]), so
+    /// a listing never invents a change; the status cached is the one to
+    /// show ([`monitor::shown`]), so an app that crashed and stayed down is
+    /// not taken for one that was stopped.
+    async fn refresh(&self) -> Result<(Vec<AppState>, Vec<AppRecord>), DeskError> {
+        let live = self
+            .spawner
+            .list()
+            .await
+            .map_err(DeskError::spawn(self.name()))?;
+        let mut records = Vec::with_capacity(live.len());
+        for app in &live {
+            let last = self.store.status_events(self.name(), &app.slug, 1).await?;
+            let recorded = last.first().map(|e| e.status.as_str());
+            let listed = app.status();
+            if !monitor::agrees(&listed, recorded) {
+                self.store
+                    .record_status(self.name(), &app.slug, &listed, None)
+                    .await?;
+            }
+            let mut record = app_record(self.name(), app);
+            record.status = monitor::shown(&listed, recorded).to_owned();
+            records.push(record);
+        }
+        self.store
+            .replace_apps(self.name(), records.clone())
+            .await?;
+        Ok((live, records))
+    }
+
+    /// Runs start, stop or restart, records it, and refreshes the app's cached state.
+    async fn lifecycle(&self, slug: &str, action: Lifecycle) -> Result<AppState, DeskError> {
+        let slug = Slug::parse(slug)?;
+        let clock = Instant::now();
+        let outcome = match action {
+            Lifecycle::Start => self.spawner.start(&slug).await,
+            Lifecycle::Stop => self.spawner.stop(&slug).await,
+            Lifecycle::Restart => self.spawner.restart(&slug).await,
+        }
+        .map_err(DeskError::spawn(self.name()));
+        if !matches!(outcome, Err(DeskError::UnknownApp { .. })) {
+            let failure = outcome.as_ref().err().map(ToString::to_string);
+            self.record(&slug, action.as_str(), failure, clock).await?;
+        }
+        outcome?;
+        self.refresh_apps().await?;
+        self.status(slug.as_str()).await
+    }
+
+    pub async fn start(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.lifecycle(slug, Lifecycle::Start).await
+    }
+
+    pub async fn stop(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.lifecycle(slug, Lifecycle::Stop).await
+    }
+
+    pub async fn restart(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.lifecycle(slug, Lifecycle::Restart).await
+    }
+
+    pub async fn status(&self, slug: &str) -> Result<AppState, DeskError> {
+        self.spawner
+            .status(&Slug::parse(slug)?)
+            .await
+            .map_err(DeskError::spawn(self.name()))
+    }
+
+    /// Removes the app's containers and images from the host, it from the
+    /// cache, and its secret variables from the keyring.
+    pub async fn remove(&self, slug: &str) -> Result<Removed, DeskError> {
+        let slug = Slug::parse(slug)?;
+        let clock = Instant::now();
+        let settings = self
+            .spawner
+            .status(&slug)
+            .await
+            .map(|app| app.settings)
+            .unwrap_or_default();
+        let removed = self
+            .spawner
+            .remove(&slug)
+            .await
+            .map_err(DeskError::spawn(self.name()));
+        if !matches!(removed, Err(DeskError::UnknownApp { .. })) {
+            let failure = removed.as_ref().err().map(ToString::to_string);
+            self.record(&slug, "remove", failure, clock).await?;
+        }
+        let removed = removed?;
+        self.store.remove_app(self.name(), slug.as_str()).await?;
+        self.forget_secrets(&slug, &settings).await?;
+        Ok(removed)
+    }
+
+    pub async fn logs(
+        &self,
+        slug: &str,
+        tail: usize,
+        follow: bool,
+    ) -> Result<BoxStream<'static, Result<LogLine, SpawnError>>, DeskError> {
+        self.spawner
+            .logs(&Slug::parse(slug)?, tail, follow)
+            .await
+            .map_err(DeskError::spawn(self.name()))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Lifecycle {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Lifecycle {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+fn app_record(host: &str, app: &AppState) -> AppRecord {
+    let current = app.current();
+    AppRecord {
+        host: host.to_owned(),
+        slug: app.slug.clone(),
+        app_id: app.app_id.clone(),
+        r_version: app.r_version.clone(),
+        mode: app.mode.clone(),
+        packages: app.packages.clone(),
+        repo: Some(app.repo.clone()).filter(|r| !r.is_empty()),
+        code_hash: app.code_hash.clone(),
+        config_hash: app.config_hash.clone(),
+        image_id: current.map(|c| c.image.clone()),
+        container_id: current.map(|c| c.id.clone()),
+        status: app.status(),
+        updated_at: now_ms(),
+    }
+}

@@ -1,0 +1,102 @@
+//! Calling an app's functions from the desk as a client does: over
+//! WebSocket through the host's Traefik, with this workstation's token;
+//! and the URLs clients reach an app at.
+
+use rdesk_spawner::Slug;
+
+use super::Desk;
+use crate::error::DeskError;
+use crate::secrets::Secret;
+
+impl Desk {
+    /// Calls a function of an app through the host's Traefik over WebSocket,
+    /// as a browser would, with this workstation's token for the app.
+    pub async fn call(
+        &self,
+        host: &str,
+        slug: &str,
+        function: &str,
+        args: &[serde_json::Value],
+    ) -> Result<serde_json::Value, DeskError> {
+        self.call_with(host, slug, function, args, None).await
+    }
+
+    /// [`Desk::call`] with `token` when given; else with this workstation's
+    /// token from the keyring, and when the app refuses that (or there is
+    /// none), with a new one made through the host's session (kept in the
+    /// keyring; without a keyring made for this call and revoked after it).
+    pub async fn call_with(
+        &self,
+        host: &str,
+        slug: &str,
+        function: &str,
+        args: &[serde_json::Value],
+        token: Option<Secret>,
+    ) -> Result<serde_json::Value, DeskError> {
+        let record = self.host(host).await?;
+        let slug = Slug::parse(slug)?;
+        let url = websocket_url(&record.public_url, &slug);
+        let call_error = |source| DeskError::Call {
+            slug: slug.to_string(),
+            function: function.to_owned(),
+            url: url.clone(),
+            source: Box::new(source),
+        };
+        let explicit = token.is_some();
+        let token = match token {
+            Some(t) => Some(t),
+            None => self.stored_token(host, &slug).await,
+        };
+        match call_once(&url, function, args, token.as_ref()).await {
+            Err(rserve_qap::Error::AccessRefused { .. }) if !explicit => {}
+            other => return other.map_err(call_error),
+        }
+        let fresh = self.new_workstation_token(host, &slug).await?;
+        let result = call_once(&url, function, args, Some(&fresh.token))
+            .await
+            .map_err(call_error);
+        if let Some(id) = fresh.one_call_id {
+            self.revoke_token(host, slug.as_str(), &id).await?;
+        }
+        result
+    }
+}
+
+/// One connection, one call, with `token` if any.
+async fn call_once(
+    url: &str,
+    function: &str,
+    args: &[serde_json::Value],
+    token: Option<&Secret>,
+) -> Result<serde_json::Value, rserve_qap::Error> {
+    let options = rserve_qap::ClientOptions {
+        token: token.map(|t| rserve_qap::AccessToken::new(t.expose())),
+        ..rserve_qap::ClientOptions::default()
+    };
+    let mut client = rserve_qap::Client::connect_ws_with(url, options).await?;
+    let result = client.call_json(function, args).await;
+    client.close().await;
+    result
+}
+
+/// Where clients reach app `slug` of a host served at `public_url`.
+pub fn app_url(public_url: &str, slug: &str) -> Result<String, DeskError> {
+    Ok(websocket_url(public_url, &Slug::parse(slug)?))
+}
+
+/// `ws://HOST/slug` for `http://HOST`, `wss://` for `https://`.
+pub(super) fn websocket_url(public_url: &str, slug: &Slug) -> String {
+    format!("{}/{slug}", crate::switch::websocket_origin(public_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_urls_follow_the_scheme() {
+        let slug = Slug::parse("demo").unwrap();
+        assert_eq!(websocket_url("http://h:8080", &slug), "ws://h:8080/demo");
+        assert_eq!(websocket_url("https://h", &slug), "wss://h/demo");
+    }
+}

@@ -1,0 +1,210 @@
+//! [`HostSession`]: a host's connection and the spawner over it, from the
+//! pool ([`super::sessions`]) or, for adding, bootstrapping and re-pinning
+//! a host, of its own; how the desk gets one, and what a session checks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rdesk_spawner::{DockerConfig, DockerSpawner, SpawnError};
+use serde::Serialize;
+
+use super::hosts::public_host;
+use super::{CERT_RESOLVER, Desk, NETWORK, sessions};
+use crate::bootstrap;
+use crate::error::DeskError;
+use crate::host::{ConnectOptions, Connection, HostTarget};
+use crate::paths;
+use crate::secrets::askpass::AskpassEnv;
+use crate::store::{HostRecord, Store};
+
+/// The result of checking a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCheck {
+    pub host: String,
+    pub host_key_fingerprint: Option<String>,
+    pub docker_version: String,
+    pub r_versions: Vec<String>,
+    pub round_trip_ms: f64,
+}
+
+impl Desk {
+    /// The host's session from the pool: its live connection, re-opened
+    /// when it was lost, or a new one.
+    pub(super) async fn connect(&self, record: &HostRecord) -> Result<HostSession, DeskError> {
+        let connection = self
+            .sessions
+            .connection(&record.name, &self.store, async || {
+                self.open_connection(record, None, true).await
+            })
+            .await?;
+        Ok(self.session_over(record, connection, None))
+    }
+
+    /// A session of its own, outside the pool, closed by its user: with
+    /// `repin`, a new host key with that fingerprint replaces the pin;
+    /// without `require_docker`, a host without Docker is fine (adding and
+    /// bootstrapping a host).
+    pub(super) async fn connect_with(
+        &self,
+        record: &HostRecord,
+        repin: Option<&str>,
+        require_docker: bool,
+    ) -> Result<HostSession, DeskError> {
+        let opened = self.open_connection(record, repin, require_docker).await?;
+        Ok(self.session_over(record, Arc::new(opened.connection), Some(opened.runtime)))
+    }
+
+    /// Opens a connection to the host in a new private directory.
+    async fn open_connection(
+        &self,
+        record: &HostRecord,
+        repin: Option<&str>,
+        require_docker: bool,
+    ) -> Result<sessions::Opened, DeskError> {
+        let runtime = paths::private_runtime_dir().map_err(|source| DeskError::Io {
+            what: "creating a private directory for the host's socket".to_owned(),
+            source,
+        })?;
+        let target = HostTarget::from_record(record)?;
+        let mut options = ConnectOptions::new(runtime.path().to_owned());
+        options.require_docker = require_docker;
+        if !self.store.secret_kinds(&record.name).await?.is_empty() {
+            options.askpass = Some(
+                AskpassEnv::locate(&record.name)
+                    .ok_or_else(|| DeskError::AskpassMissing(record.name.clone()))?,
+            );
+        }
+        let connection = match repin {
+            None => Connection::open(&record.name, target.clone(), &options, &self.store).await?,
+            Some(fp) => {
+                Connection::repin(&record.name, target.clone(), &options, &self.store, fp).await?
+            }
+        };
+        Ok(sessions::Opened {
+            connection,
+            target,
+            options,
+            runtime,
+        })
+    }
+
+    /// The spawner over `connection`, configured for the host.
+    fn session_over(
+        &self,
+        record: &HostRecord,
+        connection: Arc<Connection>,
+        runtime: Option<tempfile::TempDir>,
+    ) -> HostSession {
+        let mut config = DockerConfig::new(NETWORK);
+        config.build_network = Some(bootstrap::BUILD_NETWORK.to_owned());
+        config.public_host = public_host(&record.public_url);
+        // Hosts served over https were bootstrapped with Let's Encrypt.
+        if record.public_url.starts_with("https://") {
+            config.cert_resolver = Some(CERT_RESOLVER.to_owned());
+        }
+        let spawner = DockerSpawner::new(connection.docker(), config);
+        HostSession {
+            record: record.clone(),
+            connection,
+            spawner,
+            store: self.store.clone(),
+            _runtime: runtime,
+        }
+    }
+
+    /// Opens the host's tunnel for a series of operations.
+    pub async fn session(&self, host: &str) -> Result<HostSession, DeskError> {
+        let record = self.host(host).await?;
+        self.connect(&record).await
+    }
+
+    /// Runs `op` in the session of `host`: what each shell's one-shot
+    /// commands do.
+    pub async fn with_session<T, E: From<DeskError>>(
+        &self,
+        host: &str,
+        op: impl AsyncFnOnce(&HostSession) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let session = self.session(host).await?;
+        let result = op(&session).await;
+        session.close().await;
+        result
+    }
+}
+
+/// A host's connection and the spawner over it: the pool's shared one, or
+/// (adding, bootstrapping, re-pinning a host) one of its own, in its own
+/// private directory, that [`HostSession::close`] closes.
+pub struct HostSession {
+    pub(super) record: HostRecord,
+    pub(super) connection: Arc<Connection>,
+    pub(super) spawner: DockerSpawner,
+    pub(super) store: Store,
+    _runtime: Option<tempfile::TempDir>,
+}
+
+impl HostSession {
+    pub fn host(&self) -> &HostRecord {
+        &self.record
+    }
+
+    /// Done with the session. A connection of its own is closed, leaving
+    /// no ssh process behind (a failure to close gently is logged: the
+    /// operation itself is done by then); the pool's stays open for the
+    /// next operation.
+    pub async fn close(self) {
+        if let Ok(connection) = Arc::try_unwrap(self.connection)
+            && let Err(e) = connection.close().await
+        {
+            tracing::warn!("closing the connection to {}: {e}", self.record.name);
+        }
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Checks the connection and what the host offers.
+    pub async fn check(&self) -> Result<HostCheck, DeskError> {
+        let docker = self.connection.docker();
+        let started = Instant::now();
+        docker
+            .list_containers(None::<bollard::query_parameters::ListContainersOptions>)
+            .await
+            .map_err(|e| {
+                DeskError::spawn(self.name())(SpawnError::Docker {
+                    action: "list containers".to_owned(),
+                    source: e,
+                })
+            })?;
+        let round_trip_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let version = docker.version().await.map_err(|e| {
+            DeskError::spawn(self.name())(SpawnError::Docker {
+                action: "report its version".to_owned(),
+                source: e,
+            })
+        })?;
+        Ok(HostCheck {
+            host: self.record.name.clone(),
+            host_key_fingerprint: self.connection.host_key_fingerprint().map(str::to_owned),
+            docker_version: version.version.unwrap_or_default(),
+            r_versions: self.r_versions().await?,
+            round_trip_ms,
+        })
+    }
+
+    pub(super) async fn r_versions(&self) -> Result<Vec<String>, DeskError> {
+        self.spawner
+            .r_versions()
+            .await
+            .map_err(DeskError::spawn(self.name()))
+    }
+
+    pub(crate) fn spawner(&self) -> &DockerSpawner {
+        &self.spawner
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}
