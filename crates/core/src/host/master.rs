@@ -166,7 +166,7 @@ pub(crate) async fn launch(spec: &MasterSpec<'_>, dir: &Path) -> Result<Session,
 #[derive(Debug)]
 pub(crate) struct Lease {
     // Never written to: only its end of the pipe being open matters.
-    _client: tokio::process::Child,
+    client: tokio::process::Child,
 }
 
 /// ssh's arguments for the lease's mux client: through the master's socket
@@ -198,7 +198,13 @@ impl Lease {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
-        Ok(Lease { _client: client })
+        Ok(Lease { client })
+    }
+
+    /// Ends the lease now and waits (briefly) until its process is gone.
+    pub(crate) async fn end(mut self) {
+        let _ = self.client.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.client.wait()).await;
     }
 }
 

@@ -50,7 +50,7 @@ pub(crate) struct Tunnel {
     // Dropped before `dir`: its Drop runs `ssh -O exit` on the socket there.
     pub session: Session,
     /// Keeps the master alive exactly as long as this process.
-    pub _lease: Option<master::Lease>,
+    pub lease: Option<master::Lease>,
     pub control_socket: PathBuf,
     pub master_pid: Option<u32>,
     pub docker_socket: PathBuf,
@@ -233,7 +233,7 @@ pub(crate) async fn open(
 
     Ok(Tunnel {
         session,
-        _lease: lease,
+        lease,
         control_socket,
         master_pid,
         docker_socket,
@@ -354,11 +354,12 @@ impl Tunnel {
         }
     }
 
-    /// Exits the master gently (`ssh -O exit`), makes sure its process is
-    /// gone, and removes the private directory.
+    /// Exits the master gently (`ssh -O exit`), makes sure its process and
+    /// the lease's are gone, and removes the private directory.
     pub(crate) async fn close(self, host: &str) -> Result<(), HostError> {
         let Tunnel {
             session,
+            lease,
             master_pid,
             dir,
             ..
@@ -368,6 +369,9 @@ impl Tunnel {
             // Already gone (killed, or the link died): nothing to exit.
             Ok(Err(e)) => tracing::debug!(host, error = %openssh_text(&e), "ssh -O exit failed"),
             Err(_) => tracing::warn!(host, "ssh -O exit did not answer in time"),
+        }
+        if let Some(lease) = lease {
+            lease.end().await;
         }
         let gone = match master_pid {
             Some(pid) => process::ensure_gone(pid, Duration::from_secs(3)).await,
