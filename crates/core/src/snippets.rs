@@ -95,11 +95,11 @@ pub fn r_qap(slug: &str, host: &str, mode: Mode, access: AccessMode, port: Optio
     let tunnel = match port {
         Some(port) => format!(
             "# through the tunnel on 127.0.0.1:{port}, open while `rdesk tunnel` or the window's\n\
-             # Tunnel button keeps it (it carries bytes only; the app still wants its token).\n"
+             # Tunnel button keeps it; it carries bytes only, so the app's access still applies.\n"
         ),
         None => format!(
             "# through a tunnel first opened with `rdesk tunnel {slug} --host {host} --port {DEFAULT_TUNNEL_PORT}`\n\
-             # and left running (it carries bytes only; the app still wants its token).\n"
+             # and left running; it carries bytes only, so the app's access still applies.\n"
         ),
     };
     let port = port.unwrap_or(DEFAULT_TUNNEL_PORT);
