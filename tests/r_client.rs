@@ -157,6 +157,21 @@ fn with_a_call(snippet: &str) -> String {
     )
 }
 
+/// Milliseconds per call of `add` from R through `tunnel`, over 20 calls on
+/// one connection.
+fn per_call_ms(tunnel: &Tunnel, token: &str) -> f64 {
+    let port = tunnel.port();
+    let timed = rscript_ok(&format!(
+        r#"library(RSclient)
+c <- RS.connect("127.0.0.1", {port}L)
+funs <- RS.eval.qap(c, as.call(list(attr(c, "capabilities"), "{token}")))
+took <- system.time(for (i in 1:20) RS.eval.qap(c, as.call(list(funs$add, i, 1))))[["elapsed"]]
+writeLines(format(took * 1000 / 20))
+"#
+    ));
+    timed.trim().parse().unwrap()
+}
+
 #[test]
 fn r_calls_a_token_app_through_the_tunnel_as_the_snippet_shows() {
     let Some(standin) =
@@ -237,7 +252,24 @@ writeLines(paste0("then: ", RS.eval.qap(c, as.call(list(funs$add, 2, 2)))))
     }
     assert_eq!(lines[4], "then: 4", "{said}");
 
+    // What a call costs through the tunnel, here and over the slow link.
+    let loopback = per_call_ms(&tunnel, token);
     tunnel.end_with("-TERM");
+    let slow = standin.over_the_slow_link();
+    let far = Rdesk::new();
+    slow.add_to(&far);
+    let far_tunnel = Tunnel::open(&far, slug, &[]);
+    let over_slow_link = per_call_ms(&far_tunnel, token);
+    far_tunnel.end_with("-TERM");
+    let rtt = rdesk_e2e::SlowLink::from_env().rtt();
+    println!(
+        "R call through the tunnel: {loopback:.1} ms on loopback, {over_slow_link:.1} ms over the slow link ({} ms round trip)",
+        rtt.as_millis()
+    );
+    assert!(
+        over_slow_link >= rtt.as_secs_f64() * 1000.0,
+        "a call over the slow link cannot beat its round trip"
+    );
 
     // The forward is cancelled while the session lives on (the window's
     // case): the port stops listening at once.
