@@ -24,7 +24,7 @@ use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, target_dir};
 use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
 use rdesk_e2e::{
     Rdesk, SshCounter, Standin, app_folder, docker_inspect, remove_leftovers, running_container,
-    ssh_processes_under,
+    ssh_master_under, ssh_processes_under, terminate,
 };
 use serde_json::{Value, json};
 
@@ -831,15 +831,6 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     cli.ok(&["rm", slug, "--host", "vps"]);
 }
 
-/// The window's ssh master: the ssh process started with `-M` whose control
-/// socket is in the window's runtime folder.
-fn window_master(ui: &Desktop) -> Option<u32> {
-    ssh_processes_under(ui.runtime.path())
-        .into_iter()
-        .find(|(_, args)| args.split(' ').any(|a| a == "-M"))
-        .map(|(pid, _)| pid)
-}
-
 #[tokio::test]
 async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed() {
     let Some(vps) = Standin::from_env("desktop one session per host") else {
@@ -875,7 +866,7 @@ async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed
         }
     }
     let before = ui.ssh.starts();
-    let master = window_master(&ui).expect("the window's ssh master runs");
+    let master = ssh_master_under(ui.runtime.path()).expect("the window's ssh master runs");
 
     // Twenty actions: pages, charts, the app's lifecycle, a refresh.
     for round in 0..2 {
@@ -909,23 +900,17 @@ async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed
         "20 window actions started ssh processes: {started:?}"
     );
     assert_eq!(
-        window_master(&ui),
+        ssh_master_under(ui.runtime.path()),
         Some(master),
         "the same master throughout"
     );
     ui.shot("01-twenty-actions").await;
 
     // Its master killed, the next action opens a new session and succeeds.
-    assert!(
-        Command::new("kill")
-            .arg(master.to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
+    terminate(master);
     ui.click(&format!("{row} button.stop")).await;
     ui.wait_text(&badge, |t| t == "exited").await;
-    let again = window_master(&ui).expect("a new master");
+    let again = ssh_master_under(ui.runtime.path()).expect("a new master");
     assert_ne!(again, master);
     ui.shot("02-after-the-master-was-killed").await;
     let runtime = ui.runtime.path().to_owned();

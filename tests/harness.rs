@@ -479,3 +479,20 @@ pub fn cache_scalar(data_dir: &Path, sql: &str) -> String {
             .unwrap()
     })
 }
+
+/// The ssh master (started with `-M`) whose control socket is under `dir`.
+pub fn ssh_master_under(dir: &Path) -> Option<u32> {
+    ssh_processes_under(dir)
+        .into_iter()
+        .find(|(_, args)| args.split(' ').any(|a| a == "-M"))
+        .map(|(pid, _)| pid)
+}
+
+/// Sends SIGTERM to `pid`, one of the test's own processes.
+pub fn terminate(pid: u32) {
+    let status = Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {pid}: {status}");
+}

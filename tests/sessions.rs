@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdesk_e2e::{
     JsonLines, SshCounter, Standin, app_folder, cache_scalar, remove_leftovers, running_container,
-    ssh_processes_under,
+    ssh_master_under, ssh_processes_under, terminate,
 };
 
 /// The pid of the ssh master whose control socket is under `runtime`,
@@ -20,10 +20,7 @@ use rdesk_e2e::{
 fn master_under(runtime: &Path) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let master = ssh_processes_under(runtime)
-            .into_iter()
-            .find(|(_, args)| args.split(' ').any(|a| a == "-M"));
-        if let Some((pid, _)) = master {
+        if let Some(pid) = ssh_master_under(runtime) {
             return pid;
         }
         assert!(Instant::now() < deadline, "no ssh master under {runtime:?}");
@@ -64,13 +61,7 @@ fn the_monitor_survives_50_killed_masters_and_records_each_change_once() {
     let mut slowest = Duration::ZERO;
     for round in 1..=50 {
         let master = master_under(runtime.path());
-        assert!(
-            Command::new("kill")
-                .arg(master.to_string())
-                .status()
-                .unwrap()
-                .success()
-        );
+        terminate(master);
         let killed = Instant::now();
         // Every tenth time the app restarts while the monitor is away.
         if round % 10 == 0 {

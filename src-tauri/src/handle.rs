@@ -2,10 +2,12 @@
 //! translate the answer back. Nothing here decides anything the CLI would
 //! need too.
 
+use std::path::Path;
+
 use futures_util::StreamExt;
 use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
-use rdesk_core::bootstrap::BootstrapOptions;
+use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::secrets::{Secret, SecretKind};
@@ -44,23 +46,9 @@ pub async fn hosts(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<Vec<HostVie
     Ok(hosts.into_iter().map(convert::host).collect())
 }
 
-/// Where a host is: over SSH when `ssh` is given, else this machine's Docker.
-fn target(ssh: Option<&str>, identity: Option<String>) -> Reply<HostTarget> {
-    Ok(match ssh.map(str::trim) {
-        Some(ssh) if !ssh.is_empty() => {
-            let target =
-                HostTarget::parse_ssh(ssh).map_err(|e| convert::error(DeskError::from(e)))?;
-            match identity.filter(|i| !i.trim().is_empty()) {
-                Some(identity) => target.with_identity(identity.trim()),
-                None => target,
-            }
-        }
-        _ => HostTarget::local(),
-    })
-}
-
 pub async fn host_key(_: &AppHandle, shell: &Shell, args: HostKeyArgs) -> Reply<Option<String>> {
-    let target = target(args.ssh.as_deref(), None)?;
+    let target =
+        HostTarget::from_user(args.ssh.as_deref(), None).map_err(|e| convert::error(e.into()))?;
     shell
         .desk
         .host_key(&args.name, &target)
@@ -69,7 +57,9 @@ pub async fn host_key(_: &AppHandle, shell: &Shell, args: HostKeyArgs) -> Reply<
 }
 
 pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Reply<AddedHost> {
-    let target = target(args.ssh.as_deref(), args.identity)?;
+    let identity = args.identity.as_deref().map(str::trim).map(Path::new);
+    let target = HostTarget::from_user(args.ssh.as_deref(), identity)
+        .map_err(|e| convert::error(e.into()))?;
     let given = |s: Option<String>| s.filter(|s| !s.is_empty()).map(Secret::new);
     let secret = match (given(args.password), given(args.passphrase)) {
         (Some(password), _) => Some((SecretKind::SshPassword, password)),
@@ -190,19 +180,22 @@ pub async fn call(_: &AppHandle, shell: &Shell, args: CallArgs) -> Reply<serde_j
 }
 
 pub async fn history(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<HistoryView> {
-    let store = shell.desk.store();
-    let store_error = |e: rdesk_core::store::StoreError| convert::error(e.into());
-    let deployments = store
-        .deployments(&args.host, &args.slug, HISTORY)
+    let history = shell
+        .desk
+        .history(&args.host, &args.slug, HISTORY)
         .await
-        .map_err(store_error)?;
-    let status_events = store
-        .status_events(&args.host, &args.slug, HISTORY)
-        .await
-        .map_err(store_error)?;
+        .map_err(convert::error)?;
     Ok(HistoryView {
-        deployments: deployments.into_iter().map(convert::deployment).collect(),
-        status_events: status_events.into_iter().map(convert::status).collect(),
+        deployments: history
+            .deployments
+            .into_iter()
+            .map(convert::deployment)
+            .collect(),
+        status_events: history
+            .status_events
+            .into_iter()
+            .map(convert::status)
+            .collect(),
     })
 }
 
@@ -313,20 +306,15 @@ pub async fn bootstrap(
     args: BootstrapArgs,
     progress: Channel<BootstrapStep>,
 ) -> Reply<BootstrapSummary> {
-    let defaults = BootstrapOptions::default();
-    let options = BootstrapOptions {
-        domain: args.domain.filter(|d| !d.is_empty()),
-        email: args.email.filter(|e| !e.is_empty()),
-        http_port: args.http_port.unwrap_or(defaults.http_port),
-        https_port: args.https_port.unwrap_or(defaults.https_port),
+    let options = BootstrapOptions::from(BootstrapChoices {
+        domain: args.domain,
+        email: args.email,
+        http_port: args.http_port,
+        https_port: args.https_port,
         r_versions: args.r_versions,
-        base_image: args.base_image.filter(|b| !b.is_empty()),
-        traefik_image: args
-            .traefik_image
-            .filter(|t| !t.is_empty())
-            .unwrap_or(defaults.traefik_image.clone()),
-        ..defaults
-    };
+        base_image: args.base_image,
+        traefik_image: args.traefik_image,
+    });
     let report = shell
         .desk
         .bootstrap(&args.host, &options, args.send_images, &|event| {

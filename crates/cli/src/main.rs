@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
-use rdesk_core::bootstrap::BootstrapOptions;
+use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
@@ -377,11 +377,7 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         Command::Metrics(args) => monitoring::metrics(desk, args, out).await,
         Command::Chart(args) => monitoring::chart(desk, args, out).await,
         Command::History(app) => {
-            desk.host(&app.host).await?;
-            let store = desk.store();
-            let deployments = store.deployments(&app.host, &app.slug, 50).await?;
-            let events = store.status_events(&app.host, &app.slug, 50).await?;
-            out.history(&deployments, &events);
+            out.history(&desk.history(&app.host, &app.slug, 50).await?);
             Ok(())
         }
         Command::Versions(app) => deploys::versions(desk, &app.slug, &app.host, out).await,
@@ -455,16 +451,7 @@ async fn repair_cache(data_dir: &std::path::Path, out: &Output) -> Result<()> {
 async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
     match command {
         HostCommand::Add(args) => {
-            let target = match args.ssh {
-                Some(ssh) => {
-                    let target = HostTarget::parse_ssh(&ssh)?;
-                    match args.identity {
-                        Some(identity) => target.with_identity(identity),
-                        None => target,
-                    }
-                }
-                None => HostTarget::local(),
-            };
+            let target = HostTarget::from_user(args.ssh.as_deref(), args.identity.as_deref())?;
             let kind = if args.ask_password {
                 Some(SecretKind::SshPassword)
             } else if args.ask_passphrase {
@@ -528,18 +515,15 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
             );
         }
         HostCommand::Bootstrap(args) => {
-            let mut options = BootstrapOptions {
+            let options = BootstrapOptions::from(BootstrapChoices {
                 domain: args.domain,
                 email: args.email,
+                http_port: args.http_port,
+                https_port: args.https_port,
                 r_versions: args.r_versions,
                 base_image: args.base_image,
-                ..BootstrapOptions::default()
-            };
-            if let Some(image) = args.traefik_image {
-                options.traefik_image = image;
-            }
-            options.http_port = args.http_port.unwrap_or(options.http_port);
-            options.https_port = args.https_port.unwrap_or(options.https_port);
+                traefik_image: args.traefik_image,
+            });
             if args.dry_run {
                 out.bootstrap_plan(&desk.bootstrap_plan(&args.name, &options).await?);
             } else {

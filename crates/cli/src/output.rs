@@ -1,10 +1,10 @@
 //! How `rdesk` prints results: aligned text for people, JSON for scripts.
 
 use rdesk_core::bootstrap::{BootstrapPlan, BootstrapReport, StepEvent, StepState};
-use rdesk_core::desk::{AddedHost, AppsView, DeployReport, HostCheck};
+use rdesk_core::desk::{AddedHost, AppHistory, AppsView, DeployReport, HostCheck};
 use rdesk_core::monitor::MonitorEvent;
 use rdesk_core::spawner::{AppState, DeployEvent, LogLine, LogStream, Removed};
-use rdesk_core::store::{DeploymentRecord, HostRecord, MetricSeries, StatusEvent, now_ms};
+use rdesk_core::store::{HostRecord, MetricSeries, now_ms};
 use serde::Serialize;
 use serde_json::json;
 
@@ -315,7 +315,8 @@ impl Output {
         }
     }
 
-    pub fn history(&self, deployments: &[DeploymentRecord], events: &[StatusEvent]) {
+    pub fn history(&self, history: &AppHistory) {
+        let (deployments, events) = (&history.deployments, &history.status_events);
         if self.json {
             return self.emit(&json!({ "deployments": deployments, "status_events": events }));
         }

@@ -31,7 +31,7 @@ mod tests;
 
 pub use commands::{DockerCli, RemoteCommand};
 pub use facts::{Arch, Distro, FactsError, HostFacts, OsRelease};
-pub use options::{BootstrapOptions, OptionsError, Tls, Validated};
+pub use options::{BootstrapChoices, BootstrapOptions, OptionsError, Tls, Validated};
 pub use run::{
     BootstrapError, BootstrapPlan, BootstrapReport, CmdOutput, PlannedStep, StepEvent, StepState,
     plan, run, run_sending_images, run_session,

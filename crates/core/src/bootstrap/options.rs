@@ -51,6 +51,37 @@ impl Default for BootstrapOptions {
     }
 }
 
+/// What the user chose for a bootstrap, in the window's form or on the
+/// command line: what is not given, or blank, keeps its default.
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapChoices {
+    pub domain: Option<String>,
+    pub email: Option<String>,
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+    pub r_versions: Vec<String>,
+    pub base_image: Option<String>,
+    pub traefik_image: Option<String>,
+}
+
+impl From<BootstrapChoices> for BootstrapOptions {
+    fn from(chosen: BootstrapChoices) -> Self {
+        let given =
+            |text: Option<String>| text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        let defaults = BootstrapOptions::default();
+        BootstrapOptions {
+            domain: given(chosen.domain),
+            email: given(chosen.email),
+            http_port: chosen.http_port.unwrap_or(defaults.http_port),
+            https_port: chosen.https_port.unwrap_or(defaults.https_port),
+            r_versions: chosen.r_versions,
+            base_image: given(chosen.base_image),
+            traefik_image: given(chosen.traefik_image).unwrap_or(defaults.traefik_image.clone()),
+            ..defaults
+        }
+    }
+}
+
 /// Domain and e-mail for Let's Encrypt, both validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tls {
@@ -200,6 +231,23 @@ fn valid_image(image: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_left_blank_keep_their_defaults() {
+        let options = BootstrapOptions::from(BootstrapChoices {
+            domain: Some(" ".into()),
+            email: Some(" me@example.org ".into()),
+            https_port: Some(8443),
+            traefik_image: Some(String::new()),
+            ..BootstrapChoices::default()
+        });
+        let defaults = BootstrapOptions::default();
+        assert_eq!(options.domain, None);
+        assert_eq!(options.email.as_deref(), Some("me@example.org"));
+        assert_eq!(options.http_port, defaults.http_port);
+        assert_eq!(options.https_port, 8443);
+        assert_eq!(options.traefik_image, defaults.traefik_image);
+    }
 
     fn with_tls(domain: &str, email: &str) -> BootstrapOptions {
         BootstrapOptions {

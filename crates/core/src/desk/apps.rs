@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Desk, HostSession};
 use crate::error::DeskError;
 use crate::monitor;
-use crate::store::{AppRecord, now_ms};
+use crate::store::{AppRecord, DeploymentRecord, StatusEvent, now_ms};
 
 /// The apps of a host: live from its labels, or the cached list when it cannot be reached.
 #[derive(Debug, Clone, Serialize)]
@@ -200,5 +200,30 @@ fn app_record(host: &str, app: &AppState) -> AppRecord {
         container_id: current.map(|c| c.id.clone()),
         status: app.status(),
         updated_at: now_ms(),
+    }
+}
+
+/// An app's recent history, newest first: its deployments and its status
+/// changes, as the cache has them.
+#[derive(Debug, Clone)]
+pub struct AppHistory {
+    pub deployments: Vec<DeploymentRecord>,
+    pub status_events: Vec<StatusEvent>,
+}
+
+impl Desk {
+    /// The last `limit` deployments and status changes of app `slug` of
+    /// `host` (a known host), read from the cache.
+    pub async fn history(
+        &self,
+        host: &str,
+        slug: &str,
+        limit: u32,
+    ) -> Result<AppHistory, DeskError> {
+        self.host(host).await?;
+        Ok(AppHistory {
+            deployments: self.store.deployments(host, slug, limit).await?,
+            status_events: self.store.status_events(host, slug, limit).await?,
+        })
     }
 }

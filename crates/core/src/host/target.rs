@@ -98,6 +98,24 @@ impl HostTarget {
         }
     }
 
+    /// Where a host is, as the user gave it in either shell: over SSH at
+    /// `ssh` (`USER@HOST[:PORT]`) with `identity` when given, else this
+    /// machine's Docker. A blank `ssh` or an empty `identity` counts as not
+    /// given.
+    pub fn from_user(ssh: Option<&str>, identity: Option<&Path>) -> Result<HostTarget, HostError> {
+        let identity = identity.filter(|i| !i.as_os_str().is_empty());
+        Ok(match ssh.map(str::trim).filter(|s| !s.is_empty()) {
+            None => HostTarget::local(),
+            Some(ssh) => {
+                let target = HostTarget::parse_ssh(ssh)?;
+                match identity {
+                    Some(identity) => target.with_identity(identity),
+                    None => target,
+                }
+            }
+        })
+    }
+
     /// The same target with another identity file.
     pub fn with_identity(self, path: impl Into<PathBuf>) -> HostTarget {
         match self {
@@ -288,6 +306,29 @@ fn expand_home(path: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_user_typed_becomes_a_target_blank_meaning_not_given() {
+        let key = Path::new("/k/id");
+        assert_eq!(
+            HostTarget::from_user(None, Some(key)).unwrap(),
+            HostTarget::local()
+        );
+        assert_eq!(
+            HostTarget::from_user(Some("  "), None).unwrap(),
+            HostTarget::local()
+        );
+        let ssh = HostTarget::from_user(Some(" root@vps:2222 "), Some(Path::new(""))).unwrap();
+        assert_eq!(ssh, HostTarget::parse_ssh("root@vps:2222").unwrap());
+        let keyed = HostTarget::from_user(Some("root@vps"), Some(key)).unwrap();
+        assert_eq!(
+            keyed,
+            HostTarget::parse_ssh("root@vps")
+                .unwrap()
+                .with_identity("/k/id")
+        );
+        assert!(HostTarget::from_user(Some("-oProxyCommand=x"), None).is_err());
+    }
 
     fn ssh(destination: &str, port: Option<u16>) -> HostTarget {
         HostTarget::Ssh {
