@@ -229,7 +229,11 @@ async fn token_apps_answer_only_live_tokens_which_never_leak() {
     // connection) and the same container goes on serving, not OOM-killed.
     let container = running_container(slug);
     let big = Value::Raw(rserve_qap::Vector::new(vec![7u8; 100 << 20]));
-    assert!(client.call("size", vec![big]).await.is_err());
+    let err = client.call("size", vec![big]).await.unwrap_err();
+    assert!(
+        matches!(err, rserve_qap::Error::RequestDropped { .. }),
+        "{err}"
+    );
     client.close().await;
     assert_eq!(
         answered(&node_call(&url, "add", json!([1, 1]), Some(&t2))),

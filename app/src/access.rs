@@ -1,12 +1,13 @@
 //! The app page's "Who may call it": the access mode and IP allow-list
 //! (changed through the gated switch, no rebuild), the app's tokens (made,
-//! shown once, listed by prefix, revoked) and the client snippets that call
-//! the app the way its access wants.
+//! shown once, listed by prefix, revoked), the client snippets that call
+//! the app the way its access wants, and a tunnel for R over QAP.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rdesk_ipc::{
-    AccessView, AppArgs, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo, cmd,
+    AccessView, AppArgs, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo,
+    TunnelInfo, cmd,
 };
 
 use crate::bridge::invoke;
@@ -45,6 +46,7 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
     );
     let revoking = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let tunnel = RwSignal::new(None::<TunnelInfo>);
 
     let load = {
         let args = args.clone();
@@ -143,6 +145,38 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
         }
     };
 
+    // R over QAP: a tunnel through the host's SSH session, open until the
+    // button closes it or this page goes away.
+    let toggle_tunnel = {
+        let args = args.clone();
+        move |_| {
+            let args = args.clone();
+            spawn_local(async move {
+                if tunnel.get_untracked().is_some() {
+                    if let Err(e) = invoke::<cmd::CloseTunnel>(&args).await {
+                        ui.fail(e.message);
+                    }
+                    tunnel.set(None);
+                    return;
+                }
+                match invoke::<cmd::OpenTunnel>(&args).await {
+                    Ok(open) => tunnel.set(Some(open)),
+                    Err(e) => ui.fail(e.message),
+                }
+            });
+        }
+    };
+    {
+        let args = args.clone();
+        on_cleanup(move || {
+            if tunnel.try_get_untracked().flatten().is_some() {
+                spawn_local(async move {
+                    let _ = invoke::<cmd::CloseTunnel>(&args).await;
+                });
+            }
+        });
+    }
+
     view! {
         <h3>"Who may call it"</h3>
         <div class="box access">
@@ -221,6 +255,19 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
                     <button class="small" on:click=move |_| copy_to_clipboard(&call)>"Copy"</button>
                 }
             })}
+            <p class="muted">"R (RSclient) over QAP, through a tunnel on this machine's 127.0.0.1 that the host's SSH session carries:"</p>
+            <button id="tunnel-toggle" class="small" on:click=toggle_tunnel>
+                {move || if tunnel.get().is_some() { "Close the tunnel" } else { "Open a tunnel for R" }}
+            </button>
+            <span id="tunnel-port">{move || tunnel.get().map(|t| format!(" open on {}:{}", t.address, t.port))}</span>
+            {move || {
+                let r = tunnel.get().map(|t| t.r_qap).or_else(|| loaded.get().map(|a| a.r_qap))?;
+                let copy = r.clone();
+                Some(view! {
+                    <pre id="snippet-r" class="snippet">{r}</pre>
+                    <button class="small" on:click=move |_| copy_to_clipboard(&copy)>"Copy"</button>
+                })
+            }}
         </div>
     }
 }

@@ -23,6 +23,8 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::SecretRefusedOnAdd { .. }
         | DeskError::SecretNeedsConfirmedKey { .. }
         | DeskError::PathNotGranted { .. }
+        | DeskError::PortInUse(_)
+        | DeskError::AppNotRunning { .. }
         | DeskError::Token(_) => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
         DeskError::Host(_) | DeskError::Forward { .. } | DeskError::HostKeyNotConfirmed { .. } => {
@@ -31,7 +33,7 @@ pub fn error(e: DeskError) -> IpcError {
         DeskError::Spawn { .. } | DeskError::Switch { .. } | DeskError::Bootstrap(_) => {
             ErrorCode::Failed
         }
-        DeskError::Call { .. } => ErrorCode::Call,
+        DeskError::Call { .. } | DeskError::RequestTooLarge { .. } => ErrorCode::Call,
         DeskError::Store(_)
         | DeskError::Io { .. }
         | DeskError::Secret { .. }
@@ -111,6 +113,7 @@ pub fn access(a: rdesk_core::snippets::AppAccess) -> rdesk_ipc::AccessView {
         allow: a.allow.iter().map(ToString::to_string).collect(),
         rserve_js: a.rserve_js,
         rdesk_call: a.rdesk_call,
+        r_qap: a.r_qap,
     }
 }
 

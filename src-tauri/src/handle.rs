@@ -12,7 +12,9 @@ use rdesk_core::desk::{DeployRequest, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
-use rdesk_ipc::{AccessView, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo};
+use rdesk_ipc::{
+    AccessView, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo, TunnelInfo,
+};
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
     BootstrapStep, BootstrapSummary, CacheRepairView, CallArgs, ChartArgs, ChartView, DeployArgs,
@@ -419,6 +421,26 @@ pub async fn app_access(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Ac
         .await
         .map_err(convert::error)?;
     Ok(convert::access(access))
+}
+
+/// Opens a tunnel for R over QAP to the app, kept until the page closes it
+/// (or the window exits).
+pub async fn open_tunnel(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<TunnelInfo> {
+    let view = shell
+        .tunnels
+        .open(&shell.desk, &args.host, &args.slug)
+        .await
+        .map_err(convert::error)?;
+    Ok(TunnelInfo {
+        address: view.address,
+        port: view.port,
+        r_qap: view.r_snippet,
+    })
+}
+
+pub async fn close_tunnel(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {
+    shell.tunnels.close(&args.host, &args.slug).await;
+    Ok(())
 }
 
 pub async fn set_app_access(

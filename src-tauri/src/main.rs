@@ -13,6 +13,7 @@ mod handle;
 mod notify;
 mod shell;
 mod tray;
+mod tunnels;
 mod watch;
 mod window;
 
@@ -83,9 +84,13 @@ fn main() -> std::process::ExitCode {
         .map(|app| {
             app.run(|app, event| {
                 if let tauri::RunEvent::Exit = event {
-                    // No ssh master outlives the window.
-                    let desk = app.state::<shell::Shell>().desk.clone();
-                    tauri::async_runtime::block_on(async move { desk.shutdown().await });
+                    // No ssh master or forward outlives the window.
+                    let shell = app.state::<shell::Shell>();
+                    let desk = shell.desk.clone();
+                    tauri::async_runtime::block_on(async move {
+                        shell.tunnels.close_all().await;
+                        desk.shutdown().await
+                    });
                 }
             })
         });

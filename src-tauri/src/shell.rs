@@ -1,7 +1,7 @@
 //! The shell's state: the engine, the notification throttle and the
 //! notifications waiting for a click, the log follows, which hosts are
 //! unreachable (as their watchers last said), the running watchers, the
-//! paths the window may deploy, and why the cache is unusable, when it is.
+//! open R tunnels, the paths the window may deploy, and why the cache is unusable, when it is.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,7 @@ use rdesk_ipc::{AppsList, OverviewView};
 
 use crate::follows::Follows;
 use crate::grants::Grants;
+use crate::tunnels::Tunnels;
 use crate::{convert, notify};
 
 pub struct Shell {
@@ -20,6 +21,7 @@ pub struct Shell {
     pub alerts: Arc<Mutex<Alerts>>,
     pub notifications: notify::Waiting,
     pub follows: Follows,
+    pub tunnels: Tunnels,
     offline: Mutex<HashMap<String, String>>,
     pub watchers: Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>,
     pub grants: Grants,
@@ -37,6 +39,7 @@ impl Shell {
             alerts: Arc::new(Mutex::new(Alerts::default())),
             notifications: notify::Waiting::default(),
             follows: Follows::default(),
+            tunnels: Tunnels::default(),
             offline: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
         }

@@ -97,6 +97,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "r-cran-rserve",
     // start.R checks tokens' SHA-256 with digest; the QAP tests run it here.
     "r-cran-digest",
+    // R over QAP: tests/r_client.rs runs the R snippet with RSclient.
+    "r-cran-rsclient",
     "python3-pip",
     "ca-certificates",
     // rdesk-core's keyring (sync Secret Service over libdbus) links libdbus;

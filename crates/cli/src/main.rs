@@ -7,6 +7,7 @@ mod output;
 mod secret;
 mod tokens;
 mod trust;
+mod tunnel;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,9 @@ enum Command {
     History(AppArgs),
     /// Call a function of an app through the host's Traefik, like a client would.
     Call(CallArgs),
+    /// Reach an app's QAP port from R (RSclient) through the host's SSH session,
+    /// until Ctrl-C; prints the port and the R program that calls the app.
+    Tunnel(tunnel::TunnelArgs),
     /// List an app's kept versions (images), newest first; `*` marks the running one.
     Versions(AppArgs),
     /// Switch an app back to a kept version, health-gated like a deploy, without rebuilding.
@@ -381,6 +385,7 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         Command::Set(args) => deploys::set(desk, args, out).await,
         Command::Secret(command) => deploys::secret(desk, command, out).await,
         Command::Token(command) => tokens::run(desk, command, out).await,
+        Command::Tunnel(args) => tunnel::run(desk, args, out).await,
         Command::RepairCache => unreachable!("handled before the cache is opened"),
         Command::Call(args) => {
             let values = args

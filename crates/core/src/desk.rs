@@ -12,6 +12,7 @@
 //! - `apps`: the app list and lifecycle, status, remove, logs.
 //! - `calls`: calling an app as a client does; `access`: tokens;
 //!   `app_secrets`: secret settings; `cache_repair`: rebuilding the cache.
+//! - `tunnel`: R over QAP to an app through the host's SSH session.
 
 use std::path::Path;
 
@@ -31,6 +32,7 @@ mod hosts;
 mod rollout;
 mod session;
 mod sessions;
+mod tunnel;
 
 pub use access::{NewToken, TokenView};
 pub use apps::{AppHistory, AppsView};
@@ -41,6 +43,7 @@ pub use hosts::{AddedHost, NewHost};
 pub use rollout::SwitchReport;
 pub use session::{HostCheck, HostSession};
 pub use sessions::RECONNECT_WAIT;
+pub use tunnel::{APP_QAP_PORT, QapTunnel, TunnelView};
 
 /// The Docker network apps join on every host (no traffic between its containers).
 pub const NETWORK: &str = bootstrap::NETWORK;

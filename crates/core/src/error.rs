@@ -110,6 +110,30 @@ pub enum DeskError {
         what: String,
         reason: String,
     },
+    #[error(
+        "port {0} on this machine's 127.0.0.1 is in use: give another with --port, or none for a free one"
+    )]
+    PortInUse(u16),
+    #[error(
+        "app `{slug}` on host `{host}` is not running ({status}): start it with `rdesk start {slug} --host {host}` first"
+    )]
+    AppNotRunning {
+        host: String,
+        slug: String,
+        status: String,
+    },
+    #[error(
+        "the request to `{function}` of app `{slug}` ({}) is larger than the app accepts ({}, an eighth of its {memory_mb} MiB memory limit): send less, or raise the limit with `rdesk set {slug} --memory ...`",
+        crate::error::mebibytes(*request_bytes),
+        crate::error::mebibytes(*limit_bytes)
+    )]
+    RequestTooLarge {
+        slug: String,
+        function: String,
+        request_bytes: u64,
+        limit_bytes: u64,
+        memory_mb: u32,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -136,6 +160,18 @@ impl DeskError {
                 source,
             },
         }
+    }
+}
+
+/// A size for people: `100 MiB`, `16.5 MiB`, `800 KiB`.
+pub(crate) fn mebibytes(bytes: u64) -> String {
+    let mib = bytes as f64 / f64::from(1u32 << 20);
+    if mib >= 10.0 {
+        format!("{mib:.0} MiB")
+    } else if mib >= 1.0 {
+        format!("{mib:.1} MiB")
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod charts;
 pub mod dashboard;
 pub mod desk;
 mod error;
+pub mod forward;
 pub mod host;
 pub mod intake;
 pub mod monitor;

@@ -1,6 +1,7 @@
 //! What the window tells a user to paste to call an app: a complete rserve-js
-//! program (for Node or, with the package's `rserve.min.js`, a web page) and
-//! the same call through `rdesk`. The end-to-end tests run them as shown,
+//! program (for Node or, with the package's `rserve.min.js`, a web page), an
+//! R program with RSclient through `rdesk tunnel`, and the same call through
+//! `rdesk`. The end-to-end tests run them as shown,
 //! with only the token placeholder replaced.
 
 use rdesk_spawner::{AccessMode, Cidr, Mode};
@@ -85,6 +86,60 @@ pub fn rdesk_call(slug: &str, host: &str, access: AccessMode) -> String {
     format!("rdesk call {slug} FUNCTION '\"argument\"' --host {host}{token}")
 }
 
+/// An R program with RSclient (R's QAP client) that connects to the app
+/// through `rdesk tunnel` on `port` (the one the open tunnel took), or,
+/// without one, says how to open it on 6311; then gets past the app's door
+/// as its mode and access want (the token to the first capability, or a QAP
+/// login for eval apps) and prints what it may call.
+pub fn r_qap(slug: &str, host: &str, mode: Mode, access: AccessMode, port: Option<u16>) -> String {
+    let tunnel = match port {
+        Some(port) => format!(
+            "# through the tunnel on 127.0.0.1:{port}, open while `rdesk tunnel` or the window's\n\
+             # Tunnel button keeps it; it carries bytes only, so the app's access still applies.\n"
+        ),
+        None => format!(
+            "# through a tunnel first opened with `rdesk tunnel {slug} --host {host} --port {DEFAULT_TUNNEL_PORT}`\n\
+             # and left running; it carries bytes only, so the app's access still applies.\n"
+        ),
+    };
+    let port = port.unwrap_or(DEFAULT_TUNNEL_PORT);
+    let token_line = match access {
+        AccessMode::Token => format!(
+            "token <- \"{TOKEN_PLACEHOLDER}\" # `rdesk token create {slug} --host {host}` shows one\n"
+        ),
+        AccessMode::Public => String::new(),
+    };
+    let body = match mode {
+        Mode::Ocap => {
+            let first = match access {
+                AccessMode::Token => "list(attr(c, \"capabilities\"), token)",
+                AccessMode::Public => "list(attr(c, \"capabilities\"))",
+            };
+            format!(
+                "funs <- RS.eval.qap(c, as.call({first}))\n\
+                 # funs: the app's functions, e.g. RS.eval.qap(c, as.call(list(funs$f, 1, \"x\"))).\n\
+                 # A call that fails in R answers a list of class \"rdesk_error\" with its message.\n\
+                 writeLines(paste(\"functions:\", paste(names(funs), collapse = \", \")))\n"
+            )
+        }
+        Mode::Eval => "invisible(RS.login(c, \"rdesk\", token, authkey = RS.authkey(c))) # eval: user rdesk, the token as password\n\
+             writeLines(paste(\"R:\", RS.eval(c, R.version.string)))\n"
+            .to_owned(),
+    };
+    format!(
+        "# R over QAP with RSclient (install.packages(\"RSclient\"); Debian: r-cran-rsclient),\n\
+         {tunnel}\
+         library(RSclient)\n\
+         {token_line}\
+         c <- RS.connect(\"127.0.0.1\", {port}L)\n\
+         {body}\
+         invisible(RS.close(c))\n"
+    )
+}
+
+/// The local port the R snippet names when no tunnel is open.
+pub const DEFAULT_TUNNEL_PORT: u16 = 6311;
+
 /// Who may call an app, as its newest container runs, and what to paste to call it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppAccess {
@@ -95,6 +150,8 @@ pub struct AppAccess {
     pub rserve_js: String,
     /// [`rdesk_call`] for this app.
     pub rdesk_call: String,
+    /// [`r_qap`] for this app, through a tunnel on the default port.
+    pub r_qap: String,
 }
 
 impl Desk {
@@ -112,6 +169,7 @@ impl Desk {
             allow: state.settings.allow.clone(),
             rserve_js: rserve_js(&app_url(&public_url, slug)?, slug, host, mode, access),
             rdesk_call: rdesk_call(slug, host, access),
+            r_qap: r_qap(slug, host, mode, access, None),
         })
     }
 }
@@ -164,6 +222,40 @@ mod tests {
             AccessMode::Public,
         );
         assert!(js.contains(r#"host: "ws://h/a\"); evil(\"","#), "{js}");
+    }
+
+    #[test]
+    fn the_r_snippet_hands_the_token_to_the_first_capability_through_the_tunnel() {
+        let r = r_qap("sales", "prod", Mode::Ocap, AccessMode::Token, Some(40123));
+        assert!(r.contains("c <- RS.connect(\"127.0.0.1\", 40123L)"), "{r}");
+        assert!(
+            r.contains("token <- \"PASTE-A-TOKEN-HERE\" # `rdesk token create sales --host prod`"),
+            "{r}"
+        );
+        assert!(
+            r.contains("RS.eval.qap(c, as.call(list(attr(c, \"capabilities\"), token)))"),
+            "{r}"
+        );
+        let closed = r_qap("sales", "prod", Mode::Ocap, AccessMode::Public, None);
+        assert!(
+            closed.contains("`rdesk tunnel sales --host prod --port 6311`"),
+            "{closed}"
+        );
+        assert!(
+            closed.contains("RS.connect(\"127.0.0.1\", 6311L)"),
+            "{closed}"
+        );
+        assert!(!closed.contains("token"), "{closed}");
+    }
+
+    #[test]
+    fn the_r_snippet_logs_in_to_eval_apps() {
+        let r = r_qap("e", "h", Mode::Eval, AccessMode::Token, Some(7000));
+        assert!(
+            r.contains("invisible(RS.login(c, \"rdesk\", token, authkey = RS.authkey(c)))"),
+            "{r}"
+        );
+        assert!(!r.contains("capabilities"), "{r}");
     }
 
     #[test]

@@ -57,6 +57,8 @@ macro_rules! for_each_command {
                 tokens: Tokens($crate::AppArgs) -> Vec<$crate::TokenInfo>,
                 create_token: CreateToken($crate::CreateTokenArgs) -> $crate::NewTokenView,
                 revoke_token: RevokeToken($crate::TokenArgs) -> $crate::TokenInfo,
+                open_tunnel: OpenTunnel($crate::AppArgs) -> $crate::TunnelInfo,
+                close_tunnel: CloseTunnel($crate::AppArgs) -> (),
                 cache_problem: CacheProblem($crate::NoArgs) -> Option<String>,
                 repair_cache: RepairCache($crate::NoArgs) -> $crate::CacheRepairView,
             }

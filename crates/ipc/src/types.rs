@@ -503,6 +503,17 @@ pub struct AccessView {
     pub rserve_js: String,
     /// The same through the `rdesk` command line.
     pub rdesk_call: String,
+    /// An R program (RSclient) that calls the app through a tunnel.
+    pub r_qap: String,
+}
+
+/// An open tunnel for R over QAP to an app: where R connects while it is
+/// open, and the R program that calls the app through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelInfo {
+    pub address: String,
+    pub port: u16,
+    pub r_qap: String,
 }
 
 /// A change of who may call an app (the same gated switch as other settings).

@@ -68,6 +68,11 @@ impl fmt::Display for Mode {
     }
 }
 
+/// A request above this size whose connection ends before its answer is
+/// taken as refused for its size ([`Error::RequestDropped`]): 1 MiB, the
+/// smallest input buffer (`maxinbuf`) Rserve Desk gives an app.
+pub const DROPPED_REQUEST_SUSPECT_BYTES: u64 = 1 << 20;
+
 /// Default for [`ClientOptions::max_message_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 << 20;
 
@@ -690,9 +695,10 @@ impl Client {
             });
         }
         let timeout = self.options.request_timeout;
+        let bytes = (Header::SIZE + body.len()) as u64;
         let result = match tokio::time::timeout(timeout, self.exchange(cmd, body, operation)).await
         {
-            Ok(result) => result,
+            Ok(result) => result.map_err(|e| self.dropped_if_large(e, bytes)),
             Err(_) => Err(Error::Timeout {
                 operation: operation.to_string(),
                 target: self.target.clone(),
@@ -703,6 +709,7 @@ impl Client {
             && matches!(
                 e,
                 Error::Timeout { .. }
+                    | Error::RequestDropped { .. }
                     | Error::Io { .. }
                     | Error::Closed { .. }
                     | Error::Protocol { .. }
@@ -821,6 +828,25 @@ impl Client {
             command: protocol::command_name(cmd),
             code: stat,
             name: protocol::error_name(stat).unwrap_or("unknown error"),
+        }
+    }
+
+    /// A connection that ended during a request larger than
+    /// [`DROPPED_REQUEST_SUSPECT_BYTES`] becomes [`Error::RequestDropped`]:
+    /// Rserve ends it without an answer when the request does not fit.
+    fn dropped_if_large(&self, e: Error, bytes: u64) -> Error {
+        let ended = matches!(
+            e,
+            Error::Io { .. } | Error::Closed { .. } | Error::WebSocket { .. }
+        );
+        if ended && bytes > DROPPED_REQUEST_SUSPECT_BYTES {
+            Error::RequestDropped {
+                target: self.target.clone(),
+                bytes,
+                reason: e.to_string(),
+            }
+        } else {
+            e
         }
     }
 

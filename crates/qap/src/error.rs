@@ -115,6 +115,20 @@ pub enum Error {
     #[error("{target} refused access: {reason}")]
     AccessRefused { target: String, reason: String },
 
+    /// The server ended the connection while a large request was on its way
+    /// or waiting for its answer: Rserve drops a connection whose request is
+    /// larger than its input buffer (`maxinbuf`) without an answer.
+    #[error(
+        "{target} closed the connection during a request of {} ({reason}): it is likely larger \
+         than the server accepts (Rserve's input buffer, maxinbuf)",
+        crate::error::size_text(*bytes)
+    )]
+    RequestDropped {
+        target: String,
+        bytes: u64,
+        reason: String,
+    },
+
     /// A previous failure left the connection in an unknown state.
     #[error("the connection to {target} is no longer usable: {reason}")]
     Broken { target: String, reason: String },
@@ -133,6 +147,15 @@ impl Error {
             },
             _ => None,
         }
+    }
+}
+
+/// A size for people, in MiB from 1 MiB on, else in KiB.
+pub(crate) fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
     }
 }
 

@@ -28,7 +28,10 @@ mod tls;
 mod transport;
 pub mod value;
 
-pub use client::{AccessToken, Client, ClientOptions, DEFAULT_MAX_MESSAGE_BYTES, Mode};
+pub use client::{
+    AccessToken, Client, ClientOptions, DEFAULT_MAX_MESSAGE_BYTES, DROPPED_REQUEST_SUSPECT_BYTES,
+    Mode,
+};
 pub use codec::DecodeLimits;
 pub use error::{CodecError, Error, Result};
 pub use protocol::Banner;

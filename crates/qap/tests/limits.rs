@@ -157,3 +157,39 @@ async fn an_ocap_greeting_with_too_many_elements_is_refused() {
         "{err:?}"
     );
 }
+
+/// A peer that greets, reads one request's header and hangs up, as Rserve
+/// does with a request larger than its input buffer.
+fn hanging_up_peer() -> DuplexStream {
+    let (client_end, mut server_end) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        server_end.write_all(BANNER).await?;
+        let mut head = [0u8; Header::SIZE];
+        server_end.read_exact(&mut head).await?;
+        server_end.shutdown().await
+    });
+    client_end
+}
+
+#[tokio::test]
+async fn a_large_request_whose_connection_ends_is_reported_as_too_large() {
+    let mut client = Client::connect_stream(hanging_up_peer(), "peer", options())
+        .await
+        .unwrap();
+    let big = Value::Raw(rserve_qap::Vector::new(vec![1u8; 3 << 20]));
+    let err = client.set("x", &big).await.unwrap_err();
+    let Error::RequestDropped { bytes, .. } = &err else {
+        panic!("expected RequestDropped, got {err:?}");
+    };
+    assert!(*bytes > 3 << 20, "{bytes}");
+    let text = err.to_string();
+    assert!(text.contains("during a request of 3.0 MiB"), "{text}");
+    assert!(text.contains("larger than the server accepts"), "{text}");
+
+    // A small request on such a connection is a plain closed connection.
+    let mut client = Client::connect_stream(hanging_up_peer(), "peer", options())
+        .await
+        .unwrap();
+    let err = client.eval("1").await.unwrap_err();
+    assert!(matches!(err, Error::Closed { .. }), "{err:?}");
+}

@@ -25,6 +25,8 @@ impl Desk {
     /// token from the keyring, and when the app refuses that (or there is
     /// none), with a new one made through the host's session (kept in the
     /// keyring; without a keyring made for this call and revoked after it).
+    /// A request the app dropped for being larger than its input buffer is
+    /// said as such, with the limit read from the host.
     pub async fn call_with(
         &self,
         host: &str,
@@ -47,19 +49,49 @@ impl Desk {
             Some(t) => Some(t),
             None => self.stored_token(host, &slug).await,
         };
-        match call_once(&url, function, args, token.as_ref()).await {
-            Err(rserve_qap::Error::AccessRefused { .. }) if !explicit => {}
-            other => return other.map_err(call_error),
+        let result = match call_once(&url, function, args, token.as_ref()).await {
+            Err(rserve_qap::Error::AccessRefused { .. }) if !explicit => {
+                let fresh = self.new_workstation_token(host, &slug).await?;
+                let result = call_once(&url, function, args, Some(&fresh.token)).await;
+                if let Some(id) = fresh.one_call_id {
+                    self.revoke_token(host, slug.as_str(), &id).await?;
+                }
+                result
+            }
+            other => other,
+        };
+        if let Err(rserve_qap::Error::RequestDropped { bytes, .. }) = &result
+            && let Some((limit_bytes, memory_mb)) = self.input_limit(host, &slug).await
+            && *bytes > limit_bytes
+        {
+            return Err(DeskError::RequestTooLarge {
+                slug: slug.to_string(),
+                function: function.to_owned(),
+                request_bytes: *bytes,
+                limit_bytes,
+                memory_mb,
+            });
         }
-        let fresh = self.new_workstation_token(host, &slug).await?;
-        let result = call_once(&url, function, args, Some(&fresh.token))
-            .await
-            .map_err(call_error);
-        if let Some(id) = fresh.one_call_id {
-            self.revoke_token(host, slug.as_str(), &id).await?;
-        }
-        result
+        result.map_err(call_error)
     }
+
+    /// The largest request app `slug` accepts, in bytes, and the memory
+    /// limit it comes from (`start.R` gives Rserve's input buffer an eighth
+    /// of it, at least 1 MiB); `None` when the host cannot say.
+    async fn input_limit(&self, host: &str, slug: &Slug) -> Option<(u64, u32)> {
+        let state = self
+            .with_session(host, async |s| s.status(slug.as_str()).await)
+            .await
+            .ok()?;
+        let memory_mb = state.settings.memory_mb;
+        Some((input_limit_bytes(memory_mb), memory_mb))
+    }
+}
+
+/// Rserve's input buffer under `start.R` for a memory limit of `memory_mb`:
+/// `maxinbuf` is `memory_mb * 128` kB, at least 1024 kB.
+fn input_limit_bytes(memory_mb: u32) -> u64 {
+    (u64::from(memory_mb) * 128).max(1024) * 1024
 }
 
 /// One connection, one call, with `token` if any.
@@ -92,6 +124,13 @@ pub(super) fn websocket_url(public_url: &str, slug: &Slug) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_input_limit_is_an_eighth_of_the_memory_limit_and_at_least_1_mib() {
+        assert_eq!(input_limit_bytes(128), 16 << 20);
+        assert_eq!(input_limit_bytes(512), 64 << 20);
+        assert_eq!(input_limit_bytes(4), 1 << 20);
+    }
 
     #[test]
     fn websocket_urls_follow_the_scheme() {
