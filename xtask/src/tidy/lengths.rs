@@ -147,7 +147,7 @@ mod tests {
             ("crates/spawner/src/labels.rs".to_owned(), 480),
         ];
         let allowed = [
-                    ("crates/spawner/src/labels.rs", "was long once"),
+            ("crates/spawner/src/labels.rs", "was long once"),
             ("crates/core/src/gone.rs", "split already"),
         ];
         assert_eq!(
