@@ -18,6 +18,7 @@ use bollard::Docker;
 use rdesk_core::charts::Metric;
 use rdesk_core::desk::{DeployRequest, Desk};
 use rdesk_core::monitor::{self, MonitorEvent, MonitorOptions};
+use rdesk_core::spawner::AppStatus;
 use rdesk_core::store::{MetricSample, now_ms};
 use rdesk_e2e::app_folder;
 
@@ -218,7 +219,7 @@ pub async fn crash_latency(desk: &Desk, repo: &str) -> BenchResult<()> {
         if let MonitorEvent::Status { app, status, .. } = event
             && app.slug == slug
         {
-            let _ = send.send((Instant::now(), status.clone()));
+            let _ = send.send((Instant::now(), *status));
         }
     };
     let options = MonitorOptions::default();
@@ -233,7 +234,7 @@ pub async fn crash_latency(desk: &Desk, repo: &str) -> BenchResult<()> {
             local
                 .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
                 .await?;
-            let seen = wait_status(&mut events, "crashed").await?;
+            let seen = wait_status(&mut events, AppStatus::Crashed).await?;
             latencies.push(seen.duration_since(killed));
             local
                 .start_container(
@@ -241,7 +242,7 @@ pub async fn crash_latency(desk: &Desk, repo: &str) -> BenchResult<()> {
                     None::<bollard::query_parameters::StartContainerOptions>,
                 )
                 .await?;
-            wait_status(&mut events, "running").await?;
+            wait_status(&mut events, AppStatus::Running).await?;
         }
         BenchResult::Ok(latencies)
     };
@@ -282,8 +283,8 @@ pub async fn container(docker: &Docker, slug: &str) -> BenchResult<String> {
 
 /// Waits (at most 30 s) for the monitor to report `status`; when it did.
 async fn wait_status(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<(Instant, String)>,
-    status: &str,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<(Instant, AppStatus)>,
+    status: AppStatus,
 ) -> BenchResult<Instant> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

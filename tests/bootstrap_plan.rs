@@ -102,7 +102,7 @@ fn every_bootstrap_run_is_recorded_even_a_refused_one() {
         runs
     });
     assert_eq!(runs.len(), 1, "{runs:?}");
-    assert_eq!(runs[0].outcome, "failed");
+    assert_eq!(runs[0].outcome, rdesk_core::store::Outcome::Failed);
     assert!(
         runs[0]
             .message

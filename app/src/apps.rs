@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rdesk_ipc::{
-    Action, AppArgs, AppView, CallArgs, HistoryView, LifecycleArgs, LogLineView, LogsArgs, cmd,
+    Action, AppArgs, AppStatus, AppView, CallArgs, HistoryView, LifecycleArgs, LogLineView,
+    LogsArgs, Severity, cmd,
 };
 
 use crate::access::Access;
@@ -21,12 +22,12 @@ const LOG_TAIL: usize = 200;
 /// How many log lines the page keeps while following.
 const LOG_LINES_KEPT: usize = 2000;
 
-fn badge(status: &str) -> &'static str {
-    match status {
-        "running" => "badge ok",
-        "starting" | "created" => "badge wait",
-        "exited" | "paused" | "removed" => "badge off",
-        _ => "badge bad",
+fn badge(status: AppStatus) -> &'static str {
+    match status.severity() {
+        Severity::Up => "badge ok",
+        Severity::Waiting => "badge wait",
+        Severity::Stopped => "badge off",
+        Severity::Degraded | Severity::Down => "badge bad",
     }
 }
 
@@ -73,7 +74,7 @@ pub fn Dashboard(host: String) -> impl IntoView {
                             view! {
                                 <tr data-drop-host=a.host.clone() data-drop-slug=a.slug.clone()>
                                     <td><a href="#" class="open" on:click=move |_| ui.page.set(Page::App(detail.host.clone(), detail.slug.clone()))>{a.slug.clone()}</a></td>
-                                    <td><span class=badge(&a.status)>{a.status.clone()}</span></td>
+                                    <td><span class=badge(a.status)>{a.status.as_str()}</span></td>
                                     <td>{a.r_version.clone()}</td>
                                     <td><code>{a.url.clone()}</code></td>
                                     <td class="seen">{move || if stale { format!("last seen {}", age(ui.now.get(), a.updated_at)) } else { "now".to_owned() }}</td>
@@ -204,7 +205,7 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
             </h2>
             {move || app.get().map(|a| view! {
                 <dl class="settings">
-                    <dt>"Status"</dt><dd><span class=badge(&a.status)>{a.status.clone()}</span></dd>
+                    <dt>"Status"</dt><dd><span class=badge(a.status)>{a.status.as_str()}</span></dd>
                     <dt>"Slug"</dt><dd>{a.slug.clone()}</dd>
                     <dt>"R version"</dt><dd>{a.r_version.clone()}</dd>
                     <dt>"Packages"</dt><dd>{if a.packages.is_empty() { "none".to_owned() } else { a.packages.join(", ") }}</dd>
@@ -232,10 +233,10 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
                     {move || history.get().map(|h| {
                         let now = ui.now.get();
                         let deployments = h.deployments.into_iter().map(|d| view! {
-                            <tr><td>{age(now, d.started_at)}</td><td>{d.action}</td><td>{d.outcome}</td><td>{d.message.unwrap_or_default()}</td></tr>
+                            <tr><td>{age(now, d.started_at)}</td><td>{d.action.as_str()}</td><td>{d.outcome.as_str()}</td><td>{d.message.unwrap_or_default()}</td></tr>
                         }).collect::<Vec<_>>();
                         let statuses = h.status_events.into_iter().map(|s| view! {
-                            <tr><td>{age(now, s.at)}</td><td>"status"</td><td>{s.status}</td><td>{s.detail.unwrap_or_default()}</td></tr>
+                            <tr><td>{age(now, s.at)}</td><td>"status"</td><td>{s.status.as_str()}</td><td>{s.detail.unwrap_or_default()}</td></tr>
                         }).collect::<Vec<_>>();
                         (deployments, statuses)
                     })}

@@ -57,7 +57,7 @@ fn App() -> impl IntoView {
                         let list = ui.apps.with(|m| m.get(&name).cloned());
                         match list {
                             Some(l) if l.offline_reason.is_some() => "dot off",
-                            Some(l) if l.apps.iter().any(|a| rdesk_ipc::is_problem(&a.status)) => "dot bad",
+                            Some(l) if l.apps.iter().any(|a| a.status.is_problem()) => "dot bad",
                             Some(_) => "dot ok",
                             None => "dot off",
                         }

@@ -137,7 +137,7 @@ impl Ui {
                 .get_mut(&change.host)
                 .and_then(|l| l.apps.iter_mut().find(|a| a.slug == change.slug))
             {
-                app.status = change.status.clone();
+                app.status = change.status;
                 app.updated_at = now_ms();
             }
         });

@@ -3,9 +3,13 @@
 
 use rdesk_core::DeskError;
 use rdesk_core::host::HostErrorKind;
-use rdesk_core::store::{AppRecord, DeploymentRecord, HostRecord, StatusEvent};
+use rdesk_core::spawner::AppStatus as Status;
+use rdesk_core::store::{
+    AppRecord, DeploymentAction as Action, DeploymentRecord, HostRecord, Outcome, StatusEvent,
+};
 use rdesk_ipc::{
-    AppSettingsView, AppView, DeploymentView, ErrorCode, HostView, IpcError, StatusView,
+    AppSettingsView, AppStatus, AppView, DeploymentAction, DeploymentView, ErrorCode, HostView,
+    IpcError, StatusView,
 };
 
 pub fn error(e: DeskError) -> IpcError {
@@ -59,7 +63,7 @@ pub fn app(public_url: &str, a: AppRecord) -> AppView {
     AppView {
         host: a.host,
         slug: a.slug,
-        status: a.status,
+        status: app_status(a.status),
         r_version: a.r_version,
         mode: a.mode,
         packages: a.packages,
@@ -90,8 +94,8 @@ pub fn app_settings(s: &rdesk_core::spawner::Settings) -> AppSettingsView {
 pub fn deployment(d: DeploymentRecord) -> DeploymentView {
     let d = d.deployment;
     DeploymentView {
-        action: d.action,
-        outcome: d.outcome,
+        action: action(d.action),
+        outcome: outcome(d.outcome),
         message: d.message,
         code_hash: d.code_hash,
         started_at: d.started_at,
@@ -102,8 +106,49 @@ pub fn deployment(d: DeploymentRecord) -> DeploymentView {
 pub fn status(s: StatusEvent) -> StatusView {
     StatusView {
         at: s.at,
-        status: s.status,
+        status: app_status(s.status),
         detail: s.detail,
+    }
+}
+
+/// The spawner's status as the UI's mirror of it (the same word).
+pub fn app_status(s: Status) -> AppStatus {
+    match s {
+        Status::Running => AppStatus::Running,
+        Status::Starting => AppStatus::Starting,
+        Status::Unhealthy => AppStatus::Unhealthy,
+        Status::Created => AppStatus::Created,
+        Status::Paused => AppStatus::Paused,
+        Status::Restarting => AppStatus::Restarting,
+        Status::Removing => AppStatus::Removing,
+        Status::Exited => AppStatus::Exited,
+        Status::Dead => AppStatus::Dead,
+        Status::Crashed => AppStatus::Crashed,
+        Status::OomKilled => AppStatus::OomKilled,
+        Status::Removed => AppStatus::Removed,
+        Status::Missing => AppStatus::Missing,
+        Status::Unknown => AppStatus::Unknown,
+    }
+}
+
+fn action(a: Action) -> DeploymentAction {
+    match a {
+        Action::Build => DeploymentAction::Build,
+        Action::Start => DeploymentAction::Start,
+        Action::Stop => DeploymentAction::Stop,
+        Action::Restart => DeploymentAction::Restart,
+        Action::Remove => DeploymentAction::Remove,
+        Action::Rollback => DeploymentAction::Rollback,
+        Action::Settings => DeploymentAction::Settings,
+        Action::Unknown => DeploymentAction::Unknown,
+    }
+}
+
+fn outcome(o: Outcome) -> rdesk_ipc::Outcome {
+    match o {
+        Outcome::Ok => rdesk_ipc::Outcome::Ok,
+        Outcome::Failed => rdesk_ipc::Outcome::Failed,
+        Outcome::Unknown => rdesk_ipc::Outcome::Unknown,
     }
 }
 
@@ -142,5 +187,37 @@ mod tests {
             error(DeskError::PublicUrl("x".into())).code,
             ErrorCode::InvalidInput
         );
+    }
+
+    /// The mirror in `rdesk-ipc` says the same as the spawner: every word,
+    /// what is up, what is a problem, and which of two is worse.
+    #[test]
+    fn the_uis_statuses_mirror_the_spawners() {
+        assert_eq!(Status::ALL.len(), AppStatus::ALL.len());
+        for s in Status::ALL {
+            let mirror = app_status(s);
+            assert_eq!(mirror.as_str(), s.as_str());
+            assert_eq!(
+                serde_json::to_value(mirror).unwrap(),
+                serde_json::to_value(s).unwrap()
+            );
+            assert_eq!(mirror.is_up(), s.is_up(), "{s}");
+            assert_eq!(mirror.is_problem(), s.is_problem(), "{s}");
+            for t in Status::ALL {
+                assert_eq!(
+                    mirror.severity().cmp(&app_status(t).severity()),
+                    s.severity().cmp(&t.severity()),
+                    "{s} against {t}"
+                );
+            }
+        }
+        assert_eq!(Action::ALL.len(), DeploymentAction::ALL.len());
+        for a in Action::ALL {
+            assert_eq!(action(a).as_str(), a.as_str());
+        }
+        assert_eq!(Outcome::ALL.len(), rdesk_ipc::Outcome::ALL.len());
+        for o in Outcome::ALL {
+            assert_eq!(outcome(o).as_str(), o.as_str());
+        }
     }
 }

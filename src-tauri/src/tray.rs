@@ -1,6 +1,7 @@
 //! The tray icon: a dot coloured by the worst state across hosts (green: all
 //! running, red: something down, grey: a host offline) and a menu listing
-//! each host with its counts and problem apps, opening the window, quitting.
+//! each host with its counts and problem apps (the worst first), opening the
+//! window, quitting.
 
 use rdesk_ipc::{Health, OverviewView};
 use tauri::image::Image;

@@ -76,7 +76,7 @@ fn show(app: &AppHandle, host: &str, update: WatchUpdate) {
                 host: host.to_owned(),
                 slug: event.slug,
                 detail: event.kind.status().1,
-                status,
+                status: crate::convert::app_status(status),
             },
         ),
         WatchUpdate::Notice(notice) => {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdesk_spawner::{AppEvent, AppEventKind};
+use rdesk_spawner::{AppEvent, AppEventKind, HealthCheck};
 
 /// How long repeated problems of one app stay quiet after a notification.
 pub const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
@@ -52,9 +52,9 @@ fn problem(kind: &AppEventKind) -> Option<String> {
             Some(format!("crashed (exit code {exit_code})"))
         }
         AppEventKind::OomKilled => Some("was killed for running out of memory".to_owned()),
-        AppEventKind::Health { status } if status == "unhealthy" => {
-            Some("is unhealthy (its health check fails)".to_owned())
-        }
+        AppEventKind::Health {
+            status: HealthCheck::Unhealthy,
+        } => Some("is unhealthy (its health check fails)".to_owned()),
         _ => None,
     }
 }
@@ -100,7 +100,10 @@ impl Alerts {
                 format!("App `{}` on host `{host}` {reason}{again}.", event.slug),
             ));
         }
-        let healthy = matches!(&event.kind, AppEventKind::Health { status } if status == "healthy");
+        let healthy = event.kind
+            == AppEventKind::Health {
+                status: HealthCheck::Healthy,
+            };
         if healthy && std::mem::take(&mut state.announced_trouble) {
             return Some(notice(
                 NoticeKind::Recovered,
@@ -139,10 +142,8 @@ mod tests {
         AppEventKind::Died { exit_code: code }
     }
 
-    fn health(status: &str) -> AppEventKind {
-        AppEventKind::Health {
-            status: status.into(),
-        }
+    fn health(status: HealthCheck) -> AppEventKind {
+        AppEventKind::Health { status }
     }
 
     #[test]
@@ -163,8 +164,8 @@ mod tests {
         for kind in [
             died(0),
             AppEventKind::Started,
-            health("starting"),
-            health("healthy"),
+            health(HealthCheck::Starting),
+            health(HealthCheck::Healthy),
             AppEventKind::Destroyed,
         ] {
             assert_eq!(alerts.on_event("h", &event("a", kind), now), None);
@@ -189,7 +190,7 @@ mod tests {
         assert!(alerts.on_event("h2", &event("a", died(1)), t1).is_some());
         let later = t0 + Duration::from_secs(61);
         let n = alerts
-            .on_event("h", &event("a", health("unhealthy")), later)
+            .on_event("h", &event("a", health(HealthCheck::Unhealthy)), later)
             .unwrap();
         assert_eq!(
             n.body,
@@ -203,18 +204,18 @@ mod tests {
         let t0 = Instant::now();
         alerts.on_event("h", &event("a", died(137)), t0).unwrap();
         let n = alerts
-            .on_event("h", &event("a", health("healthy")), t0)
+            .on_event("h", &event("a", health(HealthCheck::Healthy)), t0)
             .unwrap();
         assert_eq!(n.kind, NoticeKind::Recovered);
         assert_eq!(n.title, "a recovered");
         assert_eq!(
-            alerts.on_event("h", &event("a", health("healthy")), t0),
+            alerts.on_event("h", &event("a", health(HealthCheck::Healthy)), t0),
             None
         );
         // A crash held back by the window: its recovery is not announced either.
         assert_eq!(alerts.on_event("h", &event("a", died(137)), t0), None);
         assert_eq!(
-            alerts.on_event("h", &event("a", health("healthy")), t0),
+            alerts.on_event("h", &event("a", health(HealthCheck::Healthy)), t0),
             None
         );
     }

@@ -5,6 +5,7 @@
 use rdesk_charts::{
     CellStatus, Limit, LineChart, TimeSeries, UptimeGrid, UptimeRow, line_chart_svg, uptime_svg,
 };
+use rdesk_spawner::{AppStatus, Severity};
 
 use crate::desk::Desk;
 use crate::error::DeskError;
@@ -237,18 +238,22 @@ fn worst_in(events: &[StatusEvent], start: i64, end: i64) -> CellStatus {
     in_force
         .into_iter()
         .chain(events.iter().filter(|e| e.at > start && e.at < end))
-        .map(|e| cell_status(&e.status))
+        .map(|e| cell_status(e.status))
         .max()
         .unwrap_or(CellStatus::NoData)
 }
 
-fn cell_status(status: &str) -> CellStatus {
+/// An app with no container (removed, missing) has no data; otherwise the
+/// cell shows how bad the status is, a pending start as degraded.
+fn cell_status(status: AppStatus) -> CellStatus {
     match status {
-        "running" => CellStatus::Up,
-        "starting" | "unhealthy" | "restarting" | "paused" => CellStatus::Degraded,
-        "crashed" | "oom-killed" | "dead" => CellStatus::Down,
-        "removed" | "missing" => CellStatus::NoData,
-        _ => CellStatus::Stopped,
+        AppStatus::Removed | AppStatus::Missing => CellStatus::NoData,
+        _ => match status.severity() {
+            Severity::Up => CellStatus::Up,
+            Severity::Stopped => CellStatus::Stopped,
+            Severity::Waiting | Severity::Degraded => CellStatus::Degraded,
+            Severity::Down => CellStatus::Down,
+        },
     }
 }
 
@@ -257,13 +262,13 @@ mod tests {
     use super::*;
     use crate::store::Resolution;
 
-    fn event(slug: &str, at: i64, status: &str) -> StatusEvent {
+    fn event(slug: &str, at: i64, status: AppStatus) -> StatusEvent {
         StatusEvent {
             id: at,
             host: "vps1".into(),
             slug: slug.into(),
             at,
-            status: status.into(),
+            status,
             detail: None,
         }
     }
@@ -304,11 +309,11 @@ mod tests {
     #[test]
     fn uptime_cells_show_the_worst_status_of_their_minute() {
         let events = [
-            event("api", 30_000, "running"),
-            event("web", -5_000, "running"),
-            event("web", 125_000, "crashed"),
-            event("web", 126_000, "running"),
-            event("web", 240_000, "exited"),
+            event("api", 30_000, AppStatus::Running),
+            event("web", -5_000, AppStatus::Running),
+            event("web", 125_000, AppStatus::Crashed),
+            event("web", 126_000, AppStatus::Running),
+            event("web", 240_000, AppStatus::Exited),
         ];
         let grid = uptime_grid("vps1", None, &events, 0, 300_000);
         assert_eq!(grid.cell_ms, 60_000);
@@ -326,7 +331,7 @@ mod tests {
             ]
         );
         // api has no data before its first event.
-        let later = [event("api", 90_000, "running")];
+        let later = [event("api", 90_000, AppStatus::Running)];
         let grid = uptime_grid("vps1", Some("api"), &later, 0, 180_000);
         assert_eq!(grid.rows[0].cells, [NoData, Up, Up]);
         assert_eq!(grid.title, "vps1: uptime, last 1 h");

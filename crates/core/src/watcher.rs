@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use rdesk_spawner::AppEvent;
+use rdesk_spawner::{AppEvent, AppStatus};
 
 use crate::alerts::{Alerts, Notice};
 use crate::desk::Desk;
@@ -21,7 +21,7 @@ pub enum WatchUpdate {
     /// The host cannot be reached (or the tunnel dropped); retrying.
     Offline { reason: String },
     /// An app's status changed (already recorded in the cache).
-    Changed { event: AppEvent, status: String },
+    Changed { event: AppEvent, status: AppStatus },
     /// Something to notify the user of.
     Notice(Notice),
 }
@@ -40,7 +40,7 @@ fn updates(host: &str, event: &MonitorEvent, alerts: &Mutex<Alerts>) -> Vec<Watc
                 .and_then(|mut a| a.on_event(host, app, Instant::now()));
             let mut out = vec![WatchUpdate::Changed {
                 event: app.clone(),
-                status: status.clone(),
+                status: *status,
             }];
             out.extend(notice.map(WatchUpdate::Notice));
             out
@@ -71,7 +71,7 @@ mod tests {
     use super::*;
     use rdesk_spawner::AppEventKind;
 
-    fn status(kind: AppEventKind, status: &str) -> MonitorEvent {
+    fn status(kind: AppEventKind, status: AppStatus) -> MonitorEvent {
         MonitorEvent::Status {
             app: AppEvent {
                 slug: "calc".into(),
@@ -80,7 +80,7 @@ mod tests {
                 kind,
                 at_ms: 0,
             },
-            status: status.into(),
+            status,
             detail: None,
             recorded: true,
         }
@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn app_events_become_changes_and_throttled_notices() {
         let alerts = Mutex::new(Alerts::default());
-        let died = || status(AppEventKind::Died { exit_code: 137 }, "crashed");
+        let died = || status(AppEventKind::Died { exit_code: 137 }, AppStatus::Crashed);
         let first = updates("vps", &died(), &alerts);
         assert!(
             matches!(&first[..], [WatchUpdate::Changed { .. }, WatchUpdate::Notice(n)] if n.title == "calc crashed (exit code 137)")

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::AppStatus;
+
 /// An app's status changed on a host (from its Docker events stream): reload that host's apps.
 pub const APP_CHANGED: &str = "rdesk://app-changed";
 /// A host's watcher connected or lost its connection.
@@ -16,7 +18,7 @@ pub const DRAG_DROP: &str = "tauri://drag-drop";
 pub struct AppChanged {
     pub host: String,
     pub slug: String,
-    pub status: String,
+    pub status: AppStatus,
     pub detail: Option<String>,
 }
 

@@ -8,9 +8,11 @@
 
 mod error;
 pub mod events;
+mod status;
 mod types;
 
 pub use error::{ErrorCode, IpcError};
+pub use status::{AppStatus, DeploymentAction, Outcome, Severity};
 pub use types::*;
 
 use serde::Serialize;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{AppStatus, DeploymentAction, Outcome};
+
 /// The arguments of a command that takes none (`{}` on the wire).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoArgs {}
@@ -97,8 +99,7 @@ pub struct LifecycleArgs {
 pub struct AppView {
     pub host: String,
     pub slug: String,
-    /// `running`, `starting`, `unhealthy`, `exited`, `crashed`, `oom-killed`, ...
-    pub status: String,
+    pub status: AppStatus,
     pub r_version: String,
     /// `ocap` or `eval`.
     pub mode: String,
@@ -189,10 +190,8 @@ pub struct CallArgs {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentView {
-    /// `build`, `start`, `stop`, `restart`, `remove`.
-    pub action: String,
-    /// `ok` or `failed`.
-    pub outcome: String,
+    pub action: DeploymentAction,
+    pub outcome: Outcome,
     pub message: Option<String>,
     pub code_hash: String,
     pub started_at: i64,
@@ -202,7 +201,7 @@ pub struct DeploymentView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusView {
     pub at: i64,
-    pub status: String,
+    pub status: AppStatus,
     pub detail: Option<String>,
 }
 
@@ -345,7 +344,8 @@ pub struct HostSummary {
     pub host: String,
     pub running: usize,
     pub total: usize,
-    /// Apps that crashed, were OOM-killed, are unhealthy or missing, as `slug (status)`.
+    /// Apps that crashed, were OOM-killed, are unhealthy or missing, as
+    /// `slug (status)`, the worst first.
     pub problems: Vec<String>,
     pub offline_reason: Option<String>,
 }
@@ -356,12 +356,11 @@ pub struct OverviewView {
     pub hosts: Vec<HostSummary>,
 }
 
-/// Whether an app's status is a problem to report (a stopped app is not).
-pub fn is_problem(status: &str) -> bool {
-    !matches!(
-        status,
-        "running" | "starting" | "created" | "exited" | "paused" | "removed"
-    )
+/// The apps, the most severe status first (in their order among equals).
+fn worst_first(apps: &[AppView]) -> Vec<&AppView> {
+    let mut sorted: Vec<&AppView> = apps.iter().collect();
+    sorted.sort_by_key(|a| std::cmp::Reverse(a.status.severity()));
+    sorted
 }
 
 impl OverviewView {
@@ -371,12 +370,11 @@ impl OverviewView {
             .iter()
             .map(|list| HostSummary {
                 host: list.host.clone(),
-                running: list.apps.iter().filter(|a| a.status == "running").count(),
+                running: list.apps.iter().filter(|a| a.status.is_up()).count(),
                 total: list.apps.len(),
-                problems: list
-                    .apps
-                    .iter()
-                    .filter(|a| is_problem(&a.status))
+                problems: worst_first(&list.apps)
+                    .into_iter()
+                    .filter(|a| a.status.is_problem())
                     .map(|a| format!("{} ({})", a.slug, a.status))
                     .collect(),
                 offline_reason: list.offline_reason.clone(),
@@ -414,11 +412,11 @@ pub struct CacheRepairView {
 mod tests {
     use super::*;
 
-    fn app(slug: &str, status: &str) -> AppView {
+    fn app(slug: &str, status: AppStatus) -> AppView {
         AppView {
             host: "h".into(),
             slug: slug.into(),
-            status: status.into(),
+            status,
             r_version: "4.2.2".into(),
             mode: "ocap".into(),
             packages: vec![],
@@ -439,9 +437,17 @@ mod tests {
 
     #[test]
     fn the_worst_host_decides() {
-        let fine = list("a", vec![app("x", "running"), app("y", "exited")], None);
-        let down = list("b", vec![app("z", "crashed")], None);
-        let gone = list("c", vec![app("w", "running")], Some("connection refused"));
+        let fine = list(
+            "a",
+            vec![app("x", AppStatus::Running), app("y", AppStatus::Exited)],
+            None,
+        );
+        let down = list("b", vec![app("z", AppStatus::Crashed)], None);
+        let gone = list(
+            "c",
+            vec![app("w", AppStatus::Running)],
+            Some("connection refused"),
+        );
         assert_eq!(
             OverviewView::from_lists(std::slice::from_ref(&fine)).health,
             Health::AllRunning
@@ -458,12 +464,24 @@ mod tests {
     }
 
     #[test]
-    fn stopped_is_not_a_problem_but_unhealthy_is() {
-        assert!(!is_problem("exited"));
-        assert!(!is_problem("running"));
-        for bad in ["crashed", "oom-killed", "unhealthy", "missing", "dead"] {
-            assert!(is_problem(bad), "{bad}");
-        }
+    fn problems_are_listed_worst_first() {
+        let apps = vec![
+            app("a", AppStatus::Unhealthy),
+            app("b", AppStatus::Exited),
+            app("c", AppStatus::OomKilled),
+            app("d", AppStatus::Restarting),
+            app("e", AppStatus::Crashed),
+        ];
+        let overview = OverviewView::from_lists(&[list("h", apps, None)]);
+        assert_eq!(
+            overview.hosts[0].problems,
+            [
+                "c (oom-killed)",
+                "e (crashed)",
+                "a (unhealthy)",
+                "d (restarting)"
+            ]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::SpawnError;
 use crate::labels;
+use crate::status::{AppStatus, HealthCheck};
 
 /// One thing that happened to an app's container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,25 +35,32 @@ pub enum AppEventKind {
     },
     /// The kernel killed it for exceeding its memory limit.
     OomKilled,
-    /// Its health check changed: `healthy`, `unhealthy` or `starting`.
+    /// Its health check changed.
     Health {
-        status: String,
+        status: HealthCheck,
     },
     Destroyed,
 }
 
 impl AppEventKind {
     /// The app status this event leaves behind, and a detail worth keeping.
-    pub fn status(&self) -> (&'static str, Option<String>) {
+    pub fn status(&self) -> (AppStatus, Option<String>) {
         match self {
-            Self::Started => ("running", None),
-            Self::Died { exit_code: 0 } => ("exited", None),
-            Self::Died { exit_code } => ("crashed", Some(format!("exit code {exit_code}"))),
-            Self::OomKilled => ("oom-killed", Some("out of memory".to_owned())),
-            Self::Health { status } if status == "unhealthy" => ("unhealthy", None),
-            Self::Health { status } if status == "healthy" => ("running", None),
-            Self::Health { .. } => ("starting", None),
-            Self::Destroyed => ("removed", None),
+            Self::Started => (AppStatus::Running, None),
+            Self::Died { exit_code: 0 } => (AppStatus::Exited, None),
+            Self::Died { exit_code } => {
+                (AppStatus::Crashed, Some(format!("exit code {exit_code}")))
+            }
+            Self::OomKilled => (AppStatus::OomKilled, Some("out of memory".to_owned())),
+            Self::Health { status } => (
+                match status {
+                    HealthCheck::Unhealthy => AppStatus::Unhealthy,
+                    HealthCheck::Healthy => AppStatus::Running,
+                    HealthCheck::Starting => AppStatus::Starting,
+                },
+                None,
+            ),
+            Self::Destroyed => (AppStatus::Removed, None),
         }
     }
 }
@@ -124,7 +132,7 @@ fn to_app_event(message: EventMessage) -> Option<AppEvent> {
     }
     let kind = match action.split_once(": ") {
         Some(("health_status", status)) => AppEventKind::Health {
-            status: status.to_owned(),
+            status: HealthCheck::parse(status),
         },
         _ => match action.as_str() {
             "start" => AppEventKind::Started,
@@ -185,26 +193,26 @@ mod tests {
         assert_eq!(died.kind, AppEventKind::Died { exit_code: 137 });
         assert_eq!(
             died.kind.status(),
-            ("crashed", Some("exit code 137".to_owned()))
+            (AppStatus::Crashed, Some("exit code 137".to_owned()))
         );
         assert_eq!(died.slug, "sales");
         assert_eq!(died.at_ms, 1_700_000_000_123);
 
         let clean = to_app_event(message("die", &[("exitCode", "0")])).unwrap();
-        assert_eq!(clean.kind.status().0, "exited");
+        assert_eq!(clean.kind.status().0, AppStatus::Exited);
         let oom = to_app_event(message("oom", &[])).unwrap();
-        assert_eq!(oom.kind.status().0, "oom-killed");
+        assert_eq!(oom.kind.status().0, AppStatus::OomKilled);
         let sick = to_app_event(message("health_status: unhealthy", &[])).unwrap();
         assert_eq!(
             sick.kind,
             AppEventKind::Health {
-                status: "unhealthy".into()
+                status: HealthCheck::Unhealthy
             }
         );
-        assert_eq!(sick.kind.status().0, "unhealthy");
+        assert_eq!(sick.kind.status().0, AppStatus::Unhealthy);
         assert_eq!(
             to_app_event(message("start", &[])).unwrap().kind.status().0,
-            "running"
+            AppStatus::Running
         );
     }
 

@@ -19,6 +19,7 @@ mod settings;
 mod spec;
 mod state;
 mod stats;
+mod status;
 mod time;
 mod tokens;
 
@@ -42,6 +43,7 @@ pub use state::{
     Version,
 };
 pub use stats::StatsSample;
+pub use status::{AppStatus, HealthCheck, Severity};
 pub use tokens::{TokenRecord, check_token_id, check_token_name};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:

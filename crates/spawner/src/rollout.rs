@@ -22,6 +22,7 @@ use crate::labels::{self, Routing};
 use crate::settings::{SecretEnv, Settings};
 use crate::spec::Slug;
 use crate::state::{ContainerRef, DeployEvent, summary_to_state};
+use crate::status::AppStatus;
 
 /// The user of `rserve-base` (uid and gid 10001); set explicitly so no image can run as root.
 pub const APP_USER: &str = "10001:10001";
@@ -91,7 +92,7 @@ impl DockerSpawner {
         if same.len() == usize::from(version.settings.replicas) {
             for c in &same {
                 let state = summary_to_state(c);
-                if state.state == "running" {
+                if state.state == AppStatus::Running {
                     progress(DeployEvent::Step(format!(
                         "{} already runs this version",
                         state.name

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::labels;
 use crate::settings::Settings;
+use crate::status::{AppStatus, HealthCheck};
 
 /// An app as found on the host, described by its labels alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,11 +61,11 @@ impl AppState {
         self.containers.first()
     }
 
-    /// One word for the app: `running`, `unhealthy`, `starting`, `exited`, …
-    pub fn status(&self) -> String {
+    /// The app's status: its current container's, [`AppStatus::Missing`] without one.
+    pub fn status(&self) -> AppStatus {
         self.current()
             .map(ContainerState::status)
-            .unwrap_or_else(|| "missing".to_owned())
+            .unwrap_or(AppStatus::Missing)
     }
 }
 
@@ -74,10 +75,10 @@ pub struct ContainerState {
     pub id: String,
     pub name: String,
     pub image: String,
-    /// Docker's state: created, running, paused, restarting, exited, dead.
-    pub state: String,
-    /// healthy, unhealthy or starting, when the image has a health check.
-    pub health: Option<String>,
+    /// Docker's state: created, running, paused, restarting, removing, exited, dead.
+    pub state: AppStatus,
+    /// When the image has a health check.
+    pub health: Option<HealthCheck>,
     /// Docker's human status line, e.g. "Up 2 minutes (healthy)".
     pub detail: String,
     /// Unix seconds.
@@ -86,11 +87,11 @@ pub struct ContainerState {
 
 impl ContainerState {
     /// `running` only when Docker runs it and its health check (if any) passes.
-    pub fn status(&self) -> String {
-        match (self.state.as_str(), self.health.as_deref()) {
-            ("running", Some("unhealthy")) => "unhealthy".to_owned(),
-            ("running", Some("starting")) => "starting".to_owned(),
-            (state, _) => state.to_owned(),
+    pub fn status(&self) -> AppStatus {
+        match (self.state, self.health) {
+            (AppStatus::Running, Some(HealthCheck::Unhealthy)) => AppStatus::Unhealthy,
+            (AppStatus::Running, Some(HealthCheck::Starting)) => AppStatus::Starting,
+            (state, _) => state,
         }
     }
 }
@@ -179,7 +180,7 @@ pub(crate) fn summary_to_state(c: &ContainerSummary) -> ContainerState {
     let health = ["unhealthy", "healthy", "health: starting"]
         .into_iter()
         .find(|h| detail.contains(&format!("({h})")))
-        .map(|h| h.trim_start_matches("health: ").to_owned());
+        .map(|h| HealthCheck::parse(h.trim_start_matches("health: ")));
     ContainerState {
         id: c.id.clone().unwrap_or_default(),
         name: c
@@ -189,7 +190,9 @@ pub(crate) fn summary_to_state(c: &ContainerSummary) -> ContainerState {
             .map(|n| n.trim_start_matches('/').to_owned())
             .unwrap_or_default(),
         image: c.image.clone().unwrap_or_default(),
-        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        state: c
+            .state
+            .map_or(AppStatus::Unknown, |s| AppStatus::parse(s.as_ref())),
         health,
         detail,
         created: c.created.unwrap_or_default(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Desk, HostSession};
 use crate::error::DeskError;
 use crate::monitor;
-use crate::store::{AppRecord, DeploymentRecord, StatusEvent, now_ms};
+use crate::store::{AppRecord, DeploymentAction, DeploymentRecord, StatusEvent, now_ms};
 
 /// The apps of a host: live from its labels, or the cached list when it cannot be reached.
 #[derive(Debug, Clone, Serialize)]
@@ -73,15 +73,15 @@ impl HostSession {
         let mut records = Vec::with_capacity(live.len());
         for app in &live {
             let last = self.store.status_events(self.name(), &app.slug, 1).await?;
-            let recorded = last.first().map(|e| e.status.as_str());
+            let recorded = last.first().map(|e| e.status);
             let listed = app.status();
-            if !monitor::agrees(&listed, recorded) {
+            if !monitor::agrees(listed, recorded) {
                 self.store
-                    .record_status(self.name(), &app.slug, &listed, None)
+                    .record_status(self.name(), &app.slug, listed, None)
                     .await?;
             }
             let mut record = app_record(self.name(), app);
-            record.status = monitor::shown(&listed, recorded).to_owned();
+            record.status = monitor::shown(listed, recorded);
             records.push(record);
         }
         self.store
@@ -102,7 +102,7 @@ impl HostSession {
         .map_err(DeskError::spawn(self.name()));
         if !matches!(outcome, Err(DeskError::UnknownApp { .. })) {
             let failure = outcome.as_ref().err().map(ToString::to_string);
-            self.record(&slug, action.as_str(), failure, clock).await?;
+            self.record(&slug, action.into(), failure, clock).await?;
         }
         outcome?;
         self.refresh_apps().await?;
@@ -146,7 +146,8 @@ impl HostSession {
             .map_err(DeskError::spawn(self.name()));
         if !matches!(removed, Err(DeskError::UnknownApp { .. })) {
             let failure = removed.as_ref().err().map(ToString::to_string);
-            self.record(&slug, "remove", failure, clock).await?;
+            self.record(&slug, DeploymentAction::Remove, failure, clock)
+                .await?;
         }
         let removed = removed?;
         self.store.remove_app(self.name(), slug.as_str()).await?;
@@ -174,12 +175,12 @@ enum Lifecycle {
     Restart,
 }
 
-impl Lifecycle {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Start => "start",
-            Self::Stop => "stop",
-            Self::Restart => "restart",
+impl From<Lifecycle> for DeploymentAction {
+    fn from(action: Lifecycle) -> DeploymentAction {
+        match action {
+            Lifecycle::Start => DeploymentAction::Start,
+            Lifecycle::Stop => DeploymentAction::Stop,
+            Lifecycle::Restart => DeploymentAction::Restart,
         }
     }
 }

@@ -8,7 +8,7 @@ use super::Desk;
 use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, StepEvent};
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
-use crate::store::{BootstrapRecord, now_ms};
+use crate::store::{BootstrapRecord, Outcome, now_ms};
 
 impl Desk {
     /// What a bootstrap of the host would do, changing nothing. The host may
@@ -77,7 +77,7 @@ impl Desk {
                 host: host.to_owned(),
                 started_at,
                 duration_ms: clock.elapsed().as_millis() as i64,
-                outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+                outcome: Outcome::of(&outcome),
                 message: outcome.as_ref().err().map(ToString::to_string),
                 steps: serde_json::to_value(&steps).unwrap_or_default(),
             })

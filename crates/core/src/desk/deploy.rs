@@ -16,7 +16,7 @@ use super::HostSession;
 use crate::app_settings::SettingsRequest;
 use crate::error::DeskError;
 use crate::intake::{self, Limits};
-use crate::store::{NewDeployment, now_ms};
+use crate::store::{DeploymentAction, NewDeployment, Outcome, now_ms};
 use crate::switch::Switched;
 
 /// What the user asks to deploy.
@@ -117,10 +117,10 @@ impl HostSession {
                 host: self.name().to_owned(),
                 slug: slug.to_string(),
                 app_id: spec.app_id.clone(),
-                action: "build".to_owned(),
+                action: DeploymentAction::Build,
                 code_hash: spec.code_hash(),
                 image_id: outcome.as_ref().ok().map(|(d, _)| d.image_id.clone()),
-                outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+                outcome: Outcome::of(&outcome),
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms,
@@ -209,7 +209,7 @@ impl HostSession {
     pub(super) async fn record(
         &self,
         slug: &Slug,
-        action: &str,
+        action: DeploymentAction,
         failure: Option<String>,
         clock: Instant,
     ) -> Result<(), DeskError> {
@@ -224,10 +224,14 @@ impl HostSession {
                 host: self.name().to_owned(),
                 slug: slug.to_string(),
                 app_id,
-                action: action.to_owned(),
+                action,
                 code_hash: String::new(),
                 image_id: None,
-                outcome: if failure.is_none() { "ok" } else { "failed" }.to_owned(),
+                outcome: if failure.is_none() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed
+                },
                 message: failure,
                 started_at: now_ms() - clock.elapsed().as_millis() as i64,
                 duration_ms: clock.elapsed().as_millis() as i64,

@@ -16,7 +16,7 @@ use super::calls::websocket_url;
 use super::deploy::{ANSWER_TIMEOUT, wait_until_answering};
 use crate::app_settings::{self, SettingsRequest};
 use crate::error::DeskError;
-use crate::store::{NewDeployment, now_ms};
+use crate::store::{DeploymentAction, NewDeployment, Outcome, now_ms};
 use crate::switch::{self, NewVersion, SwitchTimeouts, Switched};
 
 /// What running a kept image again did (a rollback, a change of settings), for the user.
@@ -134,7 +134,7 @@ impl HostSession {
             chosen,
             &current.app_id,
             &current.settings,
-            "rollback",
+            DeploymentAction::Rollback,
             progress,
         )
         .await
@@ -170,7 +170,7 @@ impl HostSession {
             running,
             &current.app_id,
             &settings,
-            "settings",
+            DeploymentAction::Settings,
             progress,
         )
         .await
@@ -184,7 +184,7 @@ impl HostSession {
         chosen: &Version,
         app_id: &str,
         settings: &Settings,
-        action: &str,
+        action: DeploymentAction,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<SwitchReport, DeskError> {
         let started_at = now_ms();
@@ -202,10 +202,10 @@ impl HostSession {
                 host: self.name().to_owned(),
                 slug: slug.to_string(),
                 app_id: app_id.to_owned(),
-                action: action.to_owned(),
+                action,
                 code_hash: chosen.code_hash.clone(),
                 image_id: outcome.as_ref().ok().map(|(d, _)| d.image_id.clone()),
-                outcome: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+                outcome: Outcome::of(&outcome),
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms: clock.elapsed().as_millis() as i64,

@@ -18,7 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdesk_spawner::{AppEvent, AppEventKind, SpawnError, Spawner};
+use rdesk_spawner::{AppEvent, AppEventKind, AppStatus, SpawnError, Spawner};
 use serde::Serialize;
 
 pub use status::{agrees, shown};
@@ -72,7 +72,7 @@ pub enum MonitorEvent {
     /// status did not change (so no transition was stored).
     Status {
         app: AppEvent,
-        status: String,
+        status: AppStatus,
         detail: Option<String>,
         recorded: bool,
     },
@@ -191,7 +191,7 @@ impl Watcher {
         let mut sampler = Sampler::default();
         if self.options.metrics {
             for app in &apps {
-                if let Some(c) = app.current().filter(|c| c.state == "running") {
+                if let Some(c) = app.current().filter(|c| c.state == AppStatus::Running) {
                     sampler.follow(spawner, &app.slug, &c.id);
                 }
             }
@@ -271,13 +271,13 @@ impl Watcher {
             )
             .await?;
         if let Some(mut app) = store.app(&self.host, &event.slug).await? {
-            app.status = status.to_owned();
+            app.status = status;
             app.updated_at = now_ms();
             store.upsert_app(app).await?;
         }
         on_event(&MonitorEvent::Status {
             app: event,
-            status: status.to_owned(),
+            status,
             detail,
             recorded,
         });
@@ -304,13 +304,13 @@ impl Watcher {
             };
             let runs_on = state
                 .current()
-                .is_some_and(|c| c.id == container && c.state == "running");
+                .is_some_and(|c| c.id == container && c.state == AppStatus::Running);
             if runs_on {
                 desk.store()
                     .record_status(
                         &self.host,
                         &slug,
-                        "running",
+                        AppStatus::Running,
                         Some("still running after a process was killed for memory"),
                     )
                     .await?;

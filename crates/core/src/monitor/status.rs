@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rdesk_spawner::{AppEvent, AppEventKind};
+use rdesk_spawner::{AppEvent, AppEventKind, AppStatus};
 
 /// Docker reports an OOM kill as `oom` and then `die`; this remembers the
 /// first so the second keeps the app `oom-killed` rather than `crashed`.
@@ -15,14 +15,14 @@ pub(crate) struct StatusReader {
 
 impl StatusReader {
     /// The status `event` leaves its app in, and a detail worth keeping.
-    pub(crate) fn status(&mut self, event: &AppEvent) -> (&'static str, Option<String>) {
+    pub(crate) fn status(&mut self, event: &AppEvent) -> (AppStatus, Option<String>) {
         match &event.kind {
             AppEventKind::OomKilled => {
                 self.oom_killed.insert(event.container_id.clone());
             }
             AppEventKind::Died { exit_code } if self.oom_killed.remove(&event.container_id) => {
                 return (
-                    "oom-killed",
+                    AppStatus::OomKilled,
                     Some(format!("out of memory, exit code {exit_code}")),
                 );
             }
@@ -36,11 +36,11 @@ impl StatusReader {
 /// the same as the last recorded one: a listing shows `exited` for an app
 /// whose death was recorded as a crash or an OOM kill, and `starting` for
 /// one whose start was recorded while its first health check is pending.
-pub fn agrees(listed: &str, recorded: Option<&str>) -> bool {
+pub fn agrees(listed: AppStatus, recorded: Option<AppStatus>) -> bool {
     match (listed, recorded) {
         (_, None) => false,
-        ("starting", Some("running")) => true,
-        ("exited" | "dead", Some(r)) => matches!(r, "exited" | "crashed" | "oom-killed" | "dead"),
+        (AppStatus::Starting, Some(AppStatus::Running)) => true,
+        (AppStatus::Exited | AppStatus::Dead, Some(r)) => r.has_ended(),
         (l, Some(r)) => l == r,
     }
 }
@@ -48,9 +48,9 @@ pub fn agrees(listed: &str, recorded: Option<&str>) -> bool {
 /// The status to show for an app whose container listing says `listed`: a
 /// listing cannot tell a crash from a deliberate stop, so a stopped container
 /// whose death was recorded as a crash or an OOM kill stays that.
-pub fn shown<'a>(listed: &'a str, recorded: Option<&'a str>) -> &'a str {
+pub fn shown(listed: AppStatus, recorded: Option<AppStatus>) -> AppStatus {
     match (listed, recorded) {
-        ("exited" | "dead", Some(r @ ("crashed" | "oom-killed"))) => r,
+        (AppStatus::Exited | AppStatus::Dead, Some(r)) if r.ended_badly() => r,
         _ => listed,
     }
 }
@@ -58,6 +58,7 @@ pub fn shown<'a>(listed: &'a str, recorded: Option<&'a str>) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use AppStatus::{Crashed, Dead, Exited, OomKilled, Running, Starting, Unhealthy};
 
     fn event(container: &str, kind: AppEventKind) -> AppEvent {
         AppEvent {
@@ -74,45 +75,42 @@ mod tests {
         let mut reader = StatusReader::default();
         assert_eq!(
             reader.status(&event("c1", AppEventKind::OomKilled)).0,
-            "oom-killed"
+            OomKilled
         );
         assert_eq!(
             reader.status(&event("c1", AppEventKind::Died { exit_code: 137 })),
-            (
-                "oom-killed",
-                Some("out of memory, exit code 137".to_owned())
-            )
+            (OomKilled, Some("out of memory, exit code 137".to_owned()))
         );
         // Only once, and only for that container.
         assert_eq!(
             reader
                 .status(&event("c1", AppEventKind::Died { exit_code: 137 }))
                 .0,
-            "crashed"
+            Crashed
         );
         reader.status(&event("c1", AppEventKind::OomKilled));
         assert_eq!(
             reader
                 .status(&event("c2", AppEventKind::Died { exit_code: 1 }))
                 .0,
-            "crashed"
+            Crashed
         );
     }
 
     #[test]
     fn a_listing_agrees_with_the_death_recorded_before() {
-        assert!(agrees("exited", Some("crashed")));
-        assert_eq!(shown("exited", Some("crashed")), "crashed");
-        assert_eq!(shown("dead", Some("oom-killed")), "oom-killed");
-        assert_eq!(shown("exited", Some("exited")), "exited");
-        assert_eq!(shown("running", Some("crashed")), "running");
-        assert_eq!(shown("exited", None), "exited");
-        assert!(agrees("exited", Some("oom-killed")));
-        assert!(agrees("running", Some("running")));
-        assert!(agrees("starting", Some("running")));
-        assert!(!agrees("unhealthy", Some("running")));
-        assert!(!agrees("running", Some("crashed")));
-        assert!(!agrees("exited", Some("running")));
-        assert!(!agrees("running", None));
+        assert!(agrees(Exited, Some(Crashed)));
+        assert_eq!(shown(Exited, Some(Crashed)), Crashed);
+        assert_eq!(shown(Dead, Some(OomKilled)), OomKilled);
+        assert_eq!(shown(Exited, Some(Exited)), Exited);
+        assert_eq!(shown(Running, Some(Crashed)), Running);
+        assert_eq!(shown(Exited, None), Exited);
+        assert!(agrees(Exited, Some(OomKilled)));
+        assert!(agrees(Running, Some(Running)));
+        assert!(agrees(Starting, Some(Running)));
+        assert!(!agrees(Unhealthy, Some(Running)));
+        assert!(!agrees(Running, Some(Crashed)));
+        assert!(!agrees(Exited, Some(Running)));
+        assert!(!agrees(Running, None));
     }
 }

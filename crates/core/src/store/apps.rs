@@ -167,7 +167,7 @@ where
     .bind(&app.config_hash)
     .bind(&app.image_id)
     .bind(&app.container_id)
-    .bind(&app.status)
+    .bind(app.status.as_str())
     .bind(app.updated_at)
     .execute(executor)
     .await?;
@@ -186,6 +186,8 @@ fn upsert_error(app: &AppRecord, e: sqlx::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use rdesk_spawner::AppStatus;
+
     use super::super::test_support::{app, deployment, host, store};
     use super::*;
 
@@ -202,7 +204,7 @@ mod tests {
         );
 
         let mut changed = app("vps1", "web");
-        changed.status = "exited".into();
+        changed.status = AppStatus::Exited;
         changed.packages = vec![];
         changed.repo = None;
         changed.container_id = None;
@@ -261,7 +263,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .record_status("vps1", "web", "running", None)
+            .record_status("vps1", "web", AppStatus::Running, None)
             .await
             .unwrap();
 
@@ -287,7 +289,7 @@ mod tests {
         store.upsert_app(app("vps2", "old")).await.unwrap();
 
         let mut web = app("vps1", "web");
-        web.status = "exited".into();
+        web.status = AppStatus::Exited;
         let fresh = app("vps1", "fresh");
         let removed = store
             .replace_apps("vps1", vec![web.clone(), fresh.clone()])
@@ -346,7 +348,7 @@ mod tests {
         .unwrap();
 
         let mut web = app("vps1", "web");
-        web.status = "exited".into();
+        web.status = AppStatus::Exited;
         let err = store
             .replace_apps("vps1", vec![web, app("vps1", "new"), app("vps1", "boom")])
             .await

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::action::Outcome;
 use super::error::{StoreError, host_row_write};
 
 /// One bootstrap run of a host.
@@ -12,8 +13,7 @@ pub struct BootstrapRecord {
     pub host: String,
     pub started_at: i64,
     pub duration_ms: i64,
-    /// `ok` or `failed`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub message: Option<String>,
     /// The step events, as JSON.
     pub steps: serde_json::Value,
@@ -39,7 +39,7 @@ impl Store {
         .bind(&b.host)
         .bind(b.started_at)
         .bind(b.duration_ms)
-        .bind(&b.outcome)
+        .bind(b.outcome.as_str())
         .bind(&b.message)
         .bind(b.steps.to_string())
         .execute(&self.pool)
@@ -80,7 +80,7 @@ impl Store {
                     host: row.host,
                     started_at: row.started_at,
                     duration_ms: row.duration_ms,
-                    outcome: row.outcome,
+                    outcome: Outcome::parse(&row.outcome),
                     message: row.message,
                     steps,
                 })
@@ -94,12 +94,12 @@ mod tests {
     use super::*;
     use crate::store::{HostKind, HostRecord};
 
-    fn record(host: &str, at: i64, outcome: &str) -> BootstrapRecord {
+    fn record(host: &str, at: i64, outcome: Outcome) -> BootstrapRecord {
         BootstrapRecord {
             host: host.into(),
             started_at: at,
             duration_ms: 1200,
-            outcome: outcome.into(),
+            outcome,
             message: None,
             steps: serde_json::json!([{"step": "network", "state": "done"}]),
         }
@@ -120,11 +120,11 @@ mod tests {
             .await
             .unwrap();
         store
-            .record_bootstrap(&record("vps", 10, "failed"))
+            .record_bootstrap(&record("vps", 10, Outcome::Failed))
             .await
             .unwrap();
         store
-            .record_bootstrap(&record("vps", 20, "ok"))
+            .record_bootstrap(&record("vps", 20, Outcome::Ok))
             .await
             .unwrap();
         let all = store.bootstraps("vps", 10).await.unwrap();
@@ -134,7 +134,9 @@ mod tests {
         );
         assert_eq!(all[0].steps[0]["step"], "network");
 
-        let unknown = store.record_bootstrap(&record("nope", 1, "ok")).await;
+        let unknown = store
+            .record_bootstrap(&record("nope", 1, Outcome::Ok))
+            .await;
         assert!(
             matches!(unknown, Err(StoreError::HostNotFound { .. })),
             "{unknown:?}"

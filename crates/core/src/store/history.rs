@@ -2,6 +2,8 @@
 //! remove) with its outcome, and each change of an app's status. History
 //! outlives the app it describes and goes only with its host.
 
+use rdesk_spawner::AppStatus;
+
 use super::error::{StoreError, is_foreign_key_violation};
 use super::model::{DeploymentRecord, NewDeployment, StatusEvent};
 use super::rows::{DeploymentRow, StatusEventRow};
@@ -21,10 +23,10 @@ impl Store {
         .bind(&d.host)
         .bind(&d.slug)
         .bind(&d.app_id)
-        .bind(&d.action)
+        .bind(d.action.as_str())
         .bind(&d.code_hash)
         .bind(&d.image_id)
-        .bind(&d.outcome)
+        .bind(d.outcome.as_str())
         .bind(&d.message)
         .bind(d.started_at)
         .bind(d.duration_ms)
@@ -80,7 +82,7 @@ impl Store {
         &self,
         host: &str,
         slug: &str,
-        status: &str,
+        status: AppStatus,
         detail: Option<&str>,
     ) -> Result<bool, StoreError> {
         self.record_status_at(host, slug, status, detail, now_ms())
@@ -93,7 +95,7 @@ impl Store {
         &self,
         host: &str,
         slug: &str,
-        status: &str,
+        status: AppStatus,
         detail: Option<&str>,
         at: i64,
     ) -> Result<bool, StoreError> {
@@ -108,7 +110,7 @@ impl Store {
         .bind(host)
         .bind(slug)
         .bind(at)
-        .bind(status)
+        .bind(status.as_str())
         .bind(detail)
         .execute(&self.pool)
         .await;
@@ -153,8 +155,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{deployment, host, store};
+    use super::super::test_support::{app, deployment, host, store};
     use super::*;
+    use crate::store::{DeploymentAction, Outcome};
 
     #[tokio::test]
     async fn deployments_round_trip_newest_first_with_limit() {
@@ -163,12 +166,12 @@ mod tests {
 
         let first = deployment("vps1", "web", 1_000);
         let mut failed = deployment("vps1", "web", 3_000);
-        failed.outcome = "failed".into();
+        failed.outcome = Outcome::Failed;
         failed.message = Some("R package 'foo' not found".into());
         failed.image_id = None;
         // Same start time as `failed`: the later insert counts as newer.
         let mut stop = deployment("vps1", "web", 3_000);
-        stop.action = "stop".into();
+        stop.action = DeploymentAction::Stop;
         let other_app = deployment("vps1", "api", 2_000);
 
         let id1 = store.record_deployment(first.clone()).await.unwrap();
@@ -232,45 +235,50 @@ mod tests {
 
         assert!(
             store
-                .record_status("vps1", "web", "created", None)
+                .record_status("vps1", "web", AppStatus::Created, None)
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .record_status("vps1", "web", "running", None)
+                .record_status("vps1", "web", AppStatus::Running, None)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .record_status("vps1", "web", "running", None)
+                .record_status("vps1", "web", AppStatus::Running, None)
                 .await
                 .unwrap()
         );
         // Same status, other detail: still no new event.
         assert!(
             !store
-                .record_status("vps1", "web", "running", Some("health: ok"))
+                .record_status("vps1", "web", AppStatus::Running, Some("health: ok"))
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .record_status("vps1", "web", "exited", Some("exit code 137, OOM killed"))
+                .record_status(
+                    "vps1",
+                    "web",
+                    AppStatus::Exited,
+                    Some("exit code 137, OOM killed")
+                )
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .record_status("vps1", "web", "running", None)
+                .record_status("vps1", "web", AppStatus::Running, None)
                 .await
                 .unwrap()
         );
         // Each app is compared with its own last status.
         assert!(
             store
-                .record_status("vps1", "api", "running", None)
+                .record_status("vps1", "api", AppStatus::Running, None)
                 .await
                 .unwrap()
         );
@@ -296,10 +304,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_words_stored_are_the_old_ones_and_unknown_words_still_read() {
+        let store = store().await;
+        store.add_host(host("vps1")).await.unwrap();
+        let mut web = app("vps1", "web");
+        web.status = AppStatus::OomKilled;
+        store.upsert_app(web).await.unwrap();
+        let mut oom = deployment("vps1", "web", 1_000);
+        oom.action = DeploymentAction::Rollback;
+        oom.outcome = Outcome::Failed;
+        store.record_deployment(oom).await.unwrap();
+        store
+            .record_status_at("vps1", "web", AppStatus::OomKilled, None, 1_000)
+            .await
+            .unwrap();
+        let stored: (String, String, String, String) = sqlx::query_as(
+            "SELECT d.action, d.outcome, s.status, a.status
+             FROM deployments d, status_events s, apps a",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            stored,
+            (
+                "rollback".into(),
+                "failed".into(),
+                "oom-killed".into(),
+                "oom-killed".into()
+            )
+        );
+
+        // Words a newer version (or a hand-edited file) wrote.
+        sqlx::query(
+            "UPDATE deployments SET action = 'migrate', outcome = 'partial';
+             UPDATE status_events SET status = 'frozen';
+             UPDATE apps SET status = 'frozen';",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let read = &store.deployments("vps1", "web", 1).await.unwrap()[0];
+        assert_eq!(
+            (read.deployment.action, read.deployment.outcome),
+            (DeploymentAction::Unknown, Outcome::Unknown)
+        );
+        let events = store.status_events("vps1", "web", 1).await.unwrap();
+        assert_eq!(events[0].status, AppStatus::Unknown);
+        let cached = store.app("vps1", "web").await.unwrap().unwrap();
+        assert_eq!(cached.status, AppStatus::Unknown);
+    }
+
+    #[tokio::test]
     async fn record_status_needs_a_known_host() {
         let store = store().await;
         let err = store
-            .record_status("ghost", "web", "running", None)
+            .record_status("ghost", "web", AppStatus::Running, None)
             .await
             .unwrap_err();
         assert!(
@@ -316,9 +376,11 @@ mod tests {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(
-                    async move { store.record_status("vps1", "web", "running", None).await },
-                )
+                tokio::spawn(async move {
+                    store
+                        .record_status("vps1", "web", AppStatus::Running, None)
+                        .await
+                })
             })
             .collect();
         let mut inserted = 0;

@@ -131,6 +131,8 @@ fn validate_host(host: &HostRecord) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use rdesk_spawner::AppStatus;
+
     use super::super::test_support::{app, deployment, host, store};
     use super::*;
 
@@ -201,7 +203,7 @@ mod tests {
                 .await
                 .unwrap();
             store
-                .record_status(name, "web", "running", None)
+                .record_status(name, "web", AppStatus::Running, None)
                 .await
                 .unwrap();
             store

@@ -12,6 +12,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod action;
 mod apps;
 mod bootstraps;
 mod error;
@@ -34,6 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use action::{DeploymentAction, Outcome};
 pub use bootstraps::BootstrapRecord;
 pub use error::StoreError;
 pub use health::CacheProblem;

@@ -1,7 +1,10 @@
 //! The plain records the store reads and writes. They carry no sqlx types
 //! and serialize with serde, so they can cross IPC to the UI as they are.
 
+use rdesk_spawner::AppStatus;
 use serde::{Deserialize, Serialize};
+
+use super::action::{DeploymentAction, Outcome};
 
 /// How Rserve Desk reaches a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,8 +69,8 @@ pub struct AppRecord {
     pub config_hash: String,
     pub image_id: Option<String>,
     pub container_id: Option<String>,
-    /// Docker's word for the container state: `"running"`, `"exited"`, ...
-    pub status: String,
+    /// Stored as its word (`running`, `oom-killed`, …).
+    pub status: AppStatus,
     /// Unix milliseconds.
     pub updated_at: i64,
 }
@@ -78,12 +81,10 @@ pub struct NewDeployment {
     pub host: String,
     pub slug: String,
     pub app_id: String,
-    /// `"build"`, `"start"`, `"stop"`, `"restart"` or `"remove"`.
-    pub action: String,
+    pub action: DeploymentAction,
     pub code_hash: String,
     pub image_id: Option<String>,
-    /// `"ok"` or `"failed"`.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Why it failed, or a short note.
     pub message: Option<String>,
     /// Unix milliseconds.
@@ -108,7 +109,7 @@ pub struct StatusEvent {
     pub slug: String,
     /// Unix milliseconds.
     pub at: i64,
-    pub status: String,
+    pub status: AppStatus,
     /// E.g. an exit code or "OOM killed".
     pub detail: Option<String>,
 }

@@ -1,6 +1,9 @@
 //! Private row types that sqlx decodes query results into, and their
 //! conversion to the domain records, so `model` stays free of sqlx.
 
+use rdesk_spawner::AppStatus;
+
+use super::action::{DeploymentAction, Outcome};
 use super::error::StoreError;
 use super::model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
 
@@ -71,7 +74,7 @@ impl TryFrom<AppRow> for AppRecord {
             config_hash: row.config_hash,
             image_id: row.image_id,
             container_id: row.container_id,
-            status: row.status,
+            status: AppStatus::parse(&row.status),
             updated_at: row.updated_at,
         })
     }
@@ -105,10 +108,10 @@ impl From<DeploymentRow> for DeploymentRecord {
                 host: row.host,
                 slug: row.slug,
                 app_id: row.app_id,
-                action: row.action,
+                action: DeploymentAction::parse(&row.action),
                 code_hash: row.code_hash,
                 image_id: row.image_id,
-                outcome: row.outcome,
+                outcome: Outcome::parse(&row.outcome),
                 message: row.message,
                 started_at: row.started_at,
                 duration_ms: row.duration_ms,
@@ -134,7 +137,7 @@ impl From<StatusEventRow> for StatusEvent {
             host: row.host,
             slug: row.slug,
             at: row.at,
-            status: row.status,
+            status: AppStatus::parse(&row.status),
             detail: row.detail,
         }
     }

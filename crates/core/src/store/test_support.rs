@@ -1,6 +1,9 @@
 //! Fixtures shared by the store's unit tests.
 
+use rdesk_spawner::AppStatus;
+
 use super::Store;
+use super::action::{DeploymentAction, Outcome};
 use super::model::{AppRecord, HostKind, HostRecord, NewDeployment};
 
 /// A fresh in-memory store.
@@ -34,7 +37,7 @@ pub(crate) fn app(host: &str, slug: &str) -> AppRecord {
         config_hash: "k1".to_owned(),
         image_id: Some("sha256:abc".to_owned()),
         container_id: Some("0123456789ab".to_owned()),
-        status: "running".to_owned(),
+        status: AppStatus::Running,
         updated_at: 1_700_000_000_500,
     }
 }
@@ -45,10 +48,10 @@ pub(crate) fn deployment(host: &str, slug: &str, started_at: i64) -> NewDeployme
         host: host.to_owned(),
         slug: slug.to_owned(),
         app_id: format!("{host}-{slug}-id"),
-        action: "build".to_owned(),
+        action: DeploymentAction::Build,
         code_hash: "c1".to_owned(),
         image_id: Some("sha256:abc".to_owned()),
-        outcome: "ok".to_owned(),
+        outcome: Outcome::Ok,
         message: None,
         started_at,
         duration_ms: 1_234,

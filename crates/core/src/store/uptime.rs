@@ -37,6 +37,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use rdesk_spawner::AppStatus;
+
     use super::super::test_support::{host, store};
 
     #[tokio::test]
@@ -45,11 +47,11 @@ mod tests {
         store.add_host(host("vps1")).await.unwrap();
         store.add_host(host("vps2")).await.unwrap();
         for (slug, at, status) in [
-            ("web", 100, "running"),
-            ("web", 200, "crashed"),
-            ("web", 1_100, "running"),
-            ("web", 2_100, "exited"),
-            ("api", 1_500, "running"),
+            ("web", 100, AppStatus::Running),
+            ("web", 200, AppStatus::Crashed),
+            ("web", 1_100, AppStatus::Running),
+            ("web", 2_100, AppStatus::Exited),
+            ("api", 1_500, AppStatus::Running),
         ] {
             store
                 .record_status_at("vps1", slug, status, None, at)
@@ -57,10 +59,10 @@ mod tests {
                 .unwrap();
         }
         store
-            .record_status_at("vps2", "web", "running", None, 1_200)
+            .record_status_at("vps2", "web", AppStatus::Running, None, 1_200)
             .await
             .unwrap();
-        let got: Vec<(String, i64, String)> = store
+        let got: Vec<(String, i64, AppStatus)> = store
             .status_timeline("vps1", 1_000, 2_000)
             .await
             .unwrap()
@@ -68,11 +70,11 @@ mod tests {
             .map(|e| (e.slug, e.at, e.status))
             .collect();
         let want = [
-            ("api", 1_500, "running"),
-            ("web", 200, "crashed"),
-            ("web", 1_100, "running"),
+            ("api", 1_500, AppStatus::Running),
+            ("web", 200, AppStatus::Crashed),
+            ("web", 1_100, AppStatus::Running),
         ]
-        .map(|(s, a, st)| (s.to_owned(), a, st.to_owned()));
+        .map(|(s, a, st)| (s.to_owned(), a, st));
         assert_eq!(got, want);
     }
 }
