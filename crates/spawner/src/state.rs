@@ -94,6 +94,11 @@ impl ContainerState {
             (state, _) => state,
         }
     }
+
+    /// Whether it is an old version on its way out, serving no new calls.
+    pub fn is_draining(&self) -> bool {
+        labels::is_draining(&self.name)
+    }
 }
 
 /// Progress of a deploy, in the order it happens.

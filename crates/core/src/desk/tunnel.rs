@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use rdesk_spawner::{Mode, SpawnError};
+use rdesk_spawner::{AppStatus, Mode, SpawnError};
 use serde::Serialize;
 
 use super::{HostSession, NETWORK};
@@ -73,7 +73,7 @@ impl HostSession {
         let container = state
             .containers
             .iter()
-            .find(|c| c.state == "running" && !c.name.ends_with("-draining"))
+            .find(|c| c.state == AppStatus::Running && !c.is_draining())
             .ok_or_else(not_running)?;
         let container_address = self.address_on_network(&container.name).await?;
         let connection = Arc::clone(&self.connection);
