@@ -223,7 +223,7 @@ pub async fn crash_latency(desk: &Desk, repo: &str) -> BenchResult<()> {
         }
     };
     let options = MonitorOptions::default();
-    let watching = monitor::run(desk, "vps", &options, &on_event);
+    let watching = monitor::run(desk, desk.store(), "vps", &options, &on_event);
     let killing = async {
         let mut latencies = Vec::with_capacity(KILLS);
         // Let the monitor subscribe first.

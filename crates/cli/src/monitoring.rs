@@ -64,7 +64,7 @@ pub async fn watch(desk: &Desk, args: WatchArgs, out: &Output) -> Result<()> {
         traefik_metrics_port: args.traefik_metrics_port,
         ..MonitorOptions::default()
     };
-    monitor::run(desk, &args.host, &options, &|event| {
+    monitor::run(desk, desk.store(), &args.host, &options, &|event| {
         out.monitor_event(event)
     })
     .await?;

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rdesk_spawner::{DockerConfig, DockerSpawner, SpawnError};
+use rdesk_spawner::{AppState, DockerConfig, DockerSpawner, SpawnError};
 use serde::Serialize;
 
 use super::hosts::public_host;
 use super::{CERT_RESOLVER, Desk, NETWORK, sessions};
 use crate::bootstrap;
+use crate::monitor;
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
 use crate::paths;
@@ -206,5 +207,30 @@ impl HostSession {
 
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
+    }
+}
+
+impl monitor::SessionSource for Desk {
+    type Session = HostSession;
+
+    fn session(
+        &self,
+        host: &str,
+    ) -> impl Future<Output = Result<HostSession, DeskError>> + Send {
+        Desk::session(self, host)
+    }
+}
+
+impl monitor::HostLink for HostSession {
+    fn spawner(&self) -> &DockerSpawner {
+        &self.spawner
+    }
+
+    fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    fn refresh_apps(&self) -> impl Future<Output = Result<Vec<AppState>, DeskError>> + Send {
+        self.refresh_apps_live()
     }
 }

@@ -18,15 +18,14 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdesk_spawner::{AppEvent, AppEventKind, AppStatus, SpawnError, Spawner};
+use rdesk_spawner::{AppEvent, AppEventKind, AppState, AppStatus, DockerSpawner, SpawnError, Spawner};
 use serde::Serialize;
 
 pub use status::{agrees, shown};
 
-use crate::desk::{Desk, HostSession};
 use crate::error::DeskError;
-use crate::host::ConnectOptions;
-use crate::store::{MetricSample, SAMPLE_SECONDS, now_ms};
+use crate::host::{ConnectOptions, Connection};
+use crate::store::{MetricSample, SAMPLE_SECONDS, Store, now_ms};
 use sampler::Sampler;
 use status::StatusReader;
 use traefik::TraefikMetrics;
@@ -88,10 +87,29 @@ pub enum MonitorEvent {
     Disconnected { reason: String, retry_in_ms: u64 },
 }
 
-/// Watches `host` until the task is dropped or an error that retrying
-/// cannot fix (an unknown host, a changed host key, a failing database).
+/// What the monitor needs of a host's session (the desk's `HostSession`).
+pub trait HostLink: Sync {
+    fn spawner(&self) -> &DockerSpawner;
+    /// The connection the session runs over, for Traefik's metrics.
+    fn connection(&self) -> &Connection;
+    /// Lists the host's apps, bringing the cache in line with the listing.
+    fn refresh_apps(&self) -> impl Future<Output = Result<Vec<AppState>, DeskError>> + Send;
+}
+
+/// Where the monitor gets a host's session from (the desk's session pool).
+pub trait SessionSource: Sync {
+    type Session: HostLink + Send;
+    /// The host's session; [`DeskError::Host`] for what reconnecting can fix.
+    fn session(&self, host: &str)
+    -> impl Future<Output = Result<Self::Session, DeskError>> + Send;
+}
+
+/// Watches `host`, recording into `store`, until the task is dropped or an
+/// error that retrying cannot fix (an unknown host, a changed host key, a
+/// failing database).
 pub async fn run(
-    desk: &Desk,
+    sessions: &impl SessionSource,
+    store: &Store,
     host: &str,
     options: &MonitorOptions,
     on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
@@ -99,12 +117,10 @@ pub async fn run(
     let mut watcher = Watcher::new(host, options);
     let mut attempt: u32 = 0;
     loop {
-        let reason = match desk.session(host).await {
+        let reason = match sessions.session(host).await {
             Ok(session) => {
                 attempt = 0;
-                let lost = watcher.follow(desk, &session, on_event).await;
-                session.close().await;
-                lost?
+                watcher.follow(store, &session, on_event).await?
             }
             Err(DeskError::Host(e)) if !e.needs_user() => e.to_string(),
             Err(e) => return Err(e),
@@ -160,8 +176,8 @@ impl Watcher {
     /// the store fails (`Err`).
     async fn follow(
         &mut self,
-        desk: &Desk,
-        session: &HostSession,
+        store: &Store,
+        session: &impl HostLink,
         on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
     ) -> Result<String, DeskError> {
         let spawner = session.spawner();
@@ -175,14 +191,14 @@ impl Watcher {
             let mut past = spawner.events(since, Some(until));
             while let Some(event) = past.next().await {
                 match event {
-                    Ok(event) => replayed += usize::from(self.handle(desk, event, on_event).await?),
+                    Ok(event) => replayed += usize::from(self.handle(store, event, on_event).await?),
                     Err(e) => return Ok(e.to_string()),
                 }
             }
         }
         // Subscribed from `until` before the listing, so nothing in between is lost.
         let mut live = spawner.events(until, None);
-        let apps = match session.refresh_apps_live().await {
+        let apps = match session.refresh_apps().await {
             Ok(apps) => apps,
             Err(DeskError::Spawn { source, .. }) => return Ok(source.to_string()),
             Err(e) => return Err(e),
@@ -209,18 +225,18 @@ impl Watcher {
                         if self.options.metrics {
                             follow_stats(&mut sampler, spawner, &event);
                         }
-                        self.handle(desk, event, on_event).await?;
+                        self.handle(store, event, on_event).await?;
                     }
                     Some(Err(e)) => return Ok(e.to_string()),
                     None => return Ok("Docker ended the events stream".to_owned()),
                 },
                 _ = ticks.tick() => {
                     tick_count = tick_count.wrapping_add(1);
-                    if let Err(lost) = self.check_oom_survivors(desk, session).await? {
+                    if let Err(lost) = self.check_oom_survivors(store, session).await? {
                         return Ok(lost);
                     }
                     if self.options.metrics {
-                        self.sample(desk, session, &mut sampler, on_event).await?;
+                        self.sample(store, session, &mut sampler, on_event).await?;
                     }
                     if tick_count.is_multiple_of(self.options.check_every.max(1))
                         && let Err(e) = session.connection().check(Duration::from_secs(5)).await
@@ -235,7 +251,7 @@ impl Watcher {
     /// Records the status an event leaves; `true` when it was new to us.
     async fn handle(
         &mut self,
-        desk: &Desk,
+        store: &Store,
         event: AppEvent,
         on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
     ) -> Result<bool, DeskError> {
@@ -260,7 +276,6 @@ impl Watcher {
             self.oom_survivors
                 .push((event.slug.clone(), event.container_id.clone()));
         }
-        let store = desk.store();
         let recorded = store
             .record_status_at(
                 &self.host,
@@ -290,8 +305,8 @@ impl Watcher {
     /// running again, stamped now, once the container is seen running.
     async fn check_oom_survivors(
         &mut self,
-        desk: &Desk,
-        session: &HostSession,
+        store: &Store,
+        session: &impl HostLink,
     ) -> Result<Result<(), String>, DeskError> {
         for (slug, container) in std::mem::take(&mut self.oom_survivors) {
             let Ok(parsed) = rdesk_spawner::Slug::parse(&slug) else {
@@ -306,7 +321,7 @@ impl Watcher {
                 .current()
                 .is_some_and(|c| c.id == container && c.state == AppStatus::Running);
             if runs_on {
-                desk.store()
+                store
                     .record_status(
                         &self.host,
                         &slug,
@@ -322,8 +337,8 @@ impl Watcher {
     /// Takes one tick's samples, adds requests, stores them, rolls up once a minute.
     async fn sample(
         &mut self,
-        desk: &Desk,
-        session: &HostSession,
+        store: &Store,
+        session: &impl HostLink,
         sampler: &mut Sampler,
         on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
     ) -> Result<(), DeskError> {
@@ -352,7 +367,6 @@ impl Watcher {
             requests.as_ref(),
         );
         self.requests_before = requests;
-        let store = desk.store();
         if !samples.is_empty() {
             store.record_samples(&self.host, &samples).await?;
         }
