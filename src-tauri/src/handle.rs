@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
-use rdesk_core::desk::{DeployRequest, NewHost};
+use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
@@ -119,32 +119,21 @@ pub async fn apps(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<AppsL
 }
 
 pub async fn lifecycle(app: &AppHandle, shell: &Shell, args: LifecycleArgs) -> Reply<AppView> {
-    let public_url = shell
+    let action = match args.action {
+        Action::Start => Lifecycle::Start,
+        Action::Stop => Lifecycle::Stop,
+        Action::Restart => Lifecycle::Restart,
+    };
+    let (public_url, acted) = shell
         .desk
         .with_session(&args.host, async |s| {
-            match args.action {
-                Action::Start => s.start(&args.slug).await,
-                Action::Stop => s.stop(&args.slug).await,
-                Action::Restart => s.restart(&args.slug).await,
-            }?;
-            Ok::<_, DeskError>(s.host().public_url.clone())
+            let acted = s.act(&args.slug, action).await?;
+            Ok::<_, DeskError>((s.host().public_url.clone(), acted))
         })
         .await
         .map_err(convert::error)?;
     tray::refresh(app).await;
-    let record = shell
-        .desk
-        .store()
-        .app(&args.host, &args.slug)
-        .await
-        .map_err(|e| convert::error(e.into()))?
-        .ok_or_else(|| {
-            convert::error(DeskError::UnknownApp {
-                host: args.host.clone(),
-                slug: args.slug.clone(),
-            })
-        })?;
-    Ok(convert::app(&public_url, record))
+    Ok(convert::app(&public_url, acted.record))
 }
 
 pub async fn remove_app(app: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {

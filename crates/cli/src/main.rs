@@ -15,7 +15,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
-use rdesk_core::desk::{DeployRequest, Desk, NewHost};
+use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
 use rdesk_core::secrets::SecretKind;
@@ -337,21 +337,21 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         }
         Command::Stop(app) => {
             desk.with_session(&app.host, async |s| {
-                out.app_state(&s.stop(&app.slug).await?);
+                out.app_state(&s.act(&app.slug, Lifecycle::Stop).await?.state);
                 anyhow::Ok(())
             })
             .await
         }
         Command::Start(app) => {
             desk.with_session(&app.host, async |s| {
-                out.app_state(&s.start(&app.slug).await?);
+                out.app_state(&s.act(&app.slug, Lifecycle::Start).await?.state);
                 anyhow::Ok(())
             })
             .await
         }
         Command::Restart(app) => {
             desk.with_session(&app.host, async |s| {
-                out.app_state(&s.restart(&app.slug).await?);
+                out.app_state(&s.act(&app.slug, Lifecycle::Restart).await?.state);
                 anyhow::Ok(())
             })
             .await

@@ -35,7 +35,7 @@ mod sessions;
 mod tunnel;
 
 pub use access::{NewToken, TokenView};
-pub use apps::{AppHistory, AppsView};
+pub use apps::{Acted, AppHistory, AppsView, Lifecycle};
 pub use cache_repair::{CacheRepair, HostRebuilt};
 pub use calls::app_url;
 pub use deploy::{DeployReport, DeployRequest};

@@ -90,8 +90,9 @@ impl HostSession {
         Ok((live, records))
     }
 
-    /// Runs start, stop or restart, records it, and refreshes the app's cached state.
-    async fn lifecycle(&self, slug: &str, action: Lifecycle) -> Result<AppState, DeskError> {
+    /// Runs start, stop or restart, records it in the app's history, and
+    /// returns the app as the host now lists it and as the cache now has it.
+    pub async fn act(&self, slug: &str, action: Lifecycle) -> Result<Acted, DeskError> {
         let slug = Slug::parse(slug)?;
         let clock = Instant::now();
         let outcome = match action {
@@ -105,20 +106,15 @@ impl HostSession {
             self.record(&slug, action.into(), failure, clock).await?;
         }
         outcome?;
-        self.refresh_apps().await?;
-        self.status(slug.as_str()).await
-    }
-
-    pub async fn start(&self, slug: &str) -> Result<AppState, DeskError> {
-        self.lifecycle(slug, Lifecycle::Start).await
-    }
-
-    pub async fn stop(&self, slug: &str) -> Result<AppState, DeskError> {
-        self.lifecycle(slug, Lifecycle::Stop).await
-    }
-
-    pub async fn restart(&self, slug: &str) -> Result<AppState, DeskError> {
-        self.lifecycle(slug, Lifecycle::Restart).await
+        let (live, records) = self.refresh().await?;
+        live.into_iter()
+            .zip(records)
+            .find(|(state, _)| state.slug == slug.as_str())
+            .map(|(state, record)| Acted { state, record })
+            .ok_or_else(|| DeskError::UnknownApp {
+                host: self.name().to_owned(),
+                slug: slug.to_string(),
+            })
     }
 
     pub async fn status(&self, slug: &str) -> Result<AppState, DeskError> {
@@ -168,11 +164,20 @@ impl HostSession {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Lifecycle {
+/// What the user can do to an app that exists: start, stop, restart it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
     Start,
     Stop,
     Restart,
+}
+
+/// An app after a [`Lifecycle`] action: as the host lists it, and its
+/// cached record (what the window shows).
+#[derive(Debug, Clone)]
+pub struct Acted {
+    pub state: AppState,
+    pub record: AppRecord,
 }
 
 impl From<Lifecycle> for DeploymentAction {
