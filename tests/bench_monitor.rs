@@ -18,6 +18,7 @@ use bollard::Docker;
 use rdesk_core::charts::Metric;
 use rdesk_core::desk::{DeployRequest, Desk};
 use rdesk_core::monitor::{self, MonitorEvent, MonitorOptions};
+use rdesk_core::preview::AppFiles;
 use rdesk_core::spawner::AppStatus;
 use rdesk_core::store::{MetricSample, now_ms};
 use rdesk_e2e::app_folder;
@@ -206,12 +207,12 @@ pub async fn crash_latency(desk: &Desk, repo: &str) -> BenchResult<()> {
     let session = desk.session("vps").await?;
     let (_dir, app) = app_folder("crash", &[("main.R", "ok <- function() TRUE\n")]);
     let request = DeployRequest {
-        paths: vec![app],
         slug: Some(slug.into()),
         repo: Some(repo.to_owned()),
         ..DeployRequest::default()
     };
-    session.deploy(&request, &|_| {}).await?;
+    let files = AppFiles::read(vec![app]).await?;
+    session.deploy(&request, &files, &|_| {}).await?;
     session.close().await;
     let local = Docker::connect_with_unix_defaults()?;
     let (send, mut events) = tokio::sync::mpsc::unbounded_channel();

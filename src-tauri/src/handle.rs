@@ -9,6 +9,7 @@ use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost};
+use rdesk_core::preview::AppFiles;
 use rdesk_core::host::HostTarget;
 use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
@@ -364,8 +365,8 @@ pub async fn deploy(
     args: DeployArgs,
     progress: Channel<DeployProgress>,
 ) -> Reply<DeployResult> {
+    let paths = shell.grants.check(&args.paths).map_err(convert::error)?;
     let request = DeployRequest {
-        paths: shell.grants.check(&args.paths).map_err(convert::error)?,
         slug: args.slug.filter(|s| !s.is_empty()),
         r_version: args.r_version.filter(|v| !v.is_empty()),
         packages: args.packages,
@@ -373,9 +374,8 @@ pub async fn deploy(
         mode: args.mode.filter(|m| !m.is_empty()),
         ..DeployRequest::default()
     };
-    let received = rdesk_core::preview::preview(request.paths.clone())
-        .await
-        .map_err(convert::error)?;
+    let files = AppFiles::read(paths).await.map_err(convert::error)?;
+    let received = files.preview();
     send(
         &progress,
         DeployProgress::Received {
@@ -386,7 +386,7 @@ pub async fn deploy(
     let report = shell
         .desk
         .with_session(&args.host, async |s| {
-            s.deploy(&request, &deploy_progress(&progress)).await
+            s.deploy(&request, &files, &deploy_progress(&progress)).await
         })
         .await
         .map_err(convert::error)?;

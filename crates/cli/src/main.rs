@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
+use rdesk_core::preview::AppFiles;
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
 use rdesk_core::secrets::SecretKind;
@@ -307,8 +308,8 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         Command::Host(command) => host(desk, command, out).await,
         Command::Deploy(args) => {
             let args = *args;
+            let files = AppFiles::read(args.paths).await?;
             let request = DeployRequest {
-                paths: args.paths,
                 slug: args.slug,
                 r_version: args.r_version,
                 packages: args.packages,
@@ -318,7 +319,8 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
             };
             let report = desk
                 .with_session(&args.host, async |s| {
-                    s.deploy(&request, &|event| out.deploy_event(&event)).await
+                    s.deploy(&request, &files, &|event| out.deploy_event(&event))
+                        .await
                 })
                 .await?;
             out.deploy_report(&report);

@@ -1,6 +1,7 @@
-//! What dropped files would deploy as, before anything is deployed: the
-//! files taken in (and the junk left out), the R packages the code uses and
-//! a slug made from the name, so the UI can prefill its new-app form.
+//! The user's files for a deploy, read once ([`AppFiles`]), and what they
+//! would deploy as before anything is deployed: the files taken in (and the
+//! junk left out), the R packages the code uses and a slug made from the
+//! name, so the UI can prefill its new-app form.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use rdesk_spawner::Slug;
 use serde::Serialize;
 
 use crate::error::DeskError;
-use crate::intake::{self, Limits};
+use crate::intake::{self, AppSource, Limits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Preview {
@@ -20,23 +21,48 @@ pub struct Preview {
     pub total_bytes: u64,
 }
 
-/// Reads and checks the files as a deploy would, off the async threads.
+/// The user's files, read from disk and checked once: what a deploy builds
+/// from and what its preview shows.
+#[derive(Debug)]
+pub struct AppFiles {
+    source: AppSource,
+}
+
+impl AppFiles {
+    /// Reads and checks a folder, an archive or `.R` files, off the async threads.
+    pub async fn read(paths: Vec<PathBuf>) -> Result<AppFiles, DeskError> {
+        let source =
+            tokio::task::spawn_blocking(move || intake::collect(&paths, &Limits::default()))
+                .await
+                .map_err(|e| DeskError::Io {
+                    what: "reading the dropped files".to_owned(),
+                    source: std::io::Error::other(e),
+                })??;
+        Ok(AppFiles { source })
+    }
+
+    /// What these files would deploy as.
+    pub fn preview(&self) -> Preview {
+        let source = &self.source;
+        Preview {
+            slug: Slug::suggest(&source.name_hint)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            packages: intake::detect_packages(source),
+            files: source.files.iter().map(|f| f.path.clone()).collect(),
+            skipped: source.skipped.clone(),
+            total_bytes: source.total_bytes,
+        }
+    }
+
+    pub(crate) fn source(&self) -> &AppSource {
+        &self.source
+    }
+}
+
+/// What the files at `paths` would deploy as.
 pub async fn preview(paths: Vec<PathBuf>) -> Result<Preview, DeskError> {
-    let source = tokio::task::spawn_blocking(move || intake::collect(&paths, &Limits::default()))
-        .await
-        .map_err(|e| DeskError::Io {
-            what: "reading the dropped files".to_owned(),
-            source: std::io::Error::other(e),
-        })??;
-    Ok(Preview {
-        slug: Slug::suggest(&source.name_hint)
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-        packages: intake::detect_packages(&source),
-        files: source.files.iter().map(|f| f.path.clone()).collect(),
-        skipped: source.skipped.clone(),
-        total_bytes: source.total_bytes,
-    })
+    Ok(AppFiles::read(paths).await?.preview())
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! spec built against what the host has, the spawner's rollout, the
 //! deployment recorded, and the wait until the router reaches the app.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rdesk_spawner::{
@@ -15,15 +14,14 @@ use sha2::{Digest, Sha256};
 use super::HostSession;
 use crate::app_settings::SettingsRequest;
 use crate::error::DeskError;
-use crate::intake::{self, Limits};
+use crate::intake;
+use crate::preview::AppFiles;
 use crate::store::{DeploymentAction, NewDeployment, Outcome, now_ms};
 use crate::switch::Switched;
 
 /// What the user asks to deploy.
 #[derive(Debug, Clone, Default)]
 pub struct DeployRequest {
-    /// A folder, an archive, or `.R` files.
-    pub paths: Vec<PathBuf>,
     /// Defaults to a slug made from the folder, archive or file name.
     pub slug: Option<String>,
     /// Defaults to the app's current version, else the newest on the host.
@@ -62,18 +60,12 @@ impl HostSession {
     pub async fn deploy(
         &self,
         request: &DeployRequest,
+        files: &AppFiles,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<DeployReport, DeskError> {
         let started_at = now_ms();
         let clock = Instant::now();
-        let paths = request.paths.clone();
-        let source =
-            tokio::task::spawn_blocking(move || intake::collect(&paths, &Limits::default()))
-                .await
-                .map_err(|e| DeskError::Io {
-                    what: "reading the app's files".to_owned(),
-                    source: std::io::Error::other(e),
-                })??;
+        let source = files.source();
         let slug = match &request.slug {
             Some(s) => Slug::parse(s)?,
             None => Slug::suggest(&source.name_hint)
@@ -84,7 +76,7 @@ impl HostSession {
             Err(SpawnError::NotFound(_)) => None,
             Err(e) => return Err(DeskError::spawn(self.name())(e)),
         };
-        let spec = self.spec(request, &source, &slug, current.as_ref()).await?;
+        let spec = self.spec(request, source, &slug, current.as_ref()).await?;
         progress(DeployEvent::Step(format!(
             "deploying {} file(s) as `{slug}` with R {}{}",
             spec.files().len(),
