@@ -1,5 +1,6 @@
 //! The headless engine of Rserve Desk: host connections and their tunnels,
-//! intake of app code, deploy orchestration and the local SQLite cache.
+//! deploy orchestration and the local SQLite cache; intake of app code is
+//! its own crate (`rdesk-intake`), re-exported as [`intake`].
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
 pub mod alerts;
@@ -11,7 +12,6 @@ pub mod desk;
 mod error;
 pub mod forward;
 pub mod host;
-pub mod intake;
 pub mod monitor;
 pub mod paths;
 pub mod preview;
@@ -23,4 +23,5 @@ pub mod transfer;
 pub mod watcher;
 
 pub use error::{DeskError, sentence};
+pub use rdesk_intake as intake;
 pub use rdesk_spawner as spawner;

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("rdesk-charts", Layer::Library),
     ("rdesk-ipc", Layer::Library),
     ("rdesk-core", Layer::Core),
+    ("rdesk-intake", Layer::Core),
     ("rdesk-cli", Layer::Shell),
     ("rdesk-desktop", Layer::Shell),
     ("rdesk-app", Layer::Shell),

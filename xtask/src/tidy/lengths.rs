@@ -34,7 +34,7 @@ pub(super) const LONG_FILES: &[(&str, &str)] = &[
         "the three resolutions' writes, roll-ups and queries, a third of it tests",
     ),
     (
-        "crates/core/src/intake/tarball.rs",
+        "crates/intake/src/tarball.rs",
         "half of it unit tests: one per kind of hostile archive entry",
     ),
     (
