@@ -73,7 +73,7 @@ impl Vps {
     }
 
     /// Back to empty: its dockerd stopped by its pid file (bounded wait), its
-    /// data root wiped. Refuses unless the marker proves this is the VPS's
+    /// data root wiped, its bridges deleted. Refuses unless the marker proves this is the VPS's
     /// own `/var/lib/docker`, never the workstation's.
     pub fn reset(&self) {
         let marker = &self.marker;
@@ -93,6 +93,11 @@ if [ -s /run/docker.pid ]; then
 fi
 find /var/lib/docker /var/lib/containerd -mindepth 1 -maxdepth 1 ! -name {marker} -exec rm -rf {{}} +
 rm -f /run/docker.pid /run/docker.sock
+# The stopped dockerd's bridges stay in the VPS's network namespace; left
+# there, their subnets use up Docker's address pools after a few resets.
+for bridge in $(ip -o link show type bridge | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p'); do
+  ip link delete "$bridge"
+done
 echo empty"#
         );
         assert_eq!(self.sh_ok(&script), "empty");
