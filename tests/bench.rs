@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::paths;
+use rdesk_core::preview::AppFiles;
 use rdesk_e2e::{Standin, Traffic, app_folder};
 
 const ROUND_TRIPS: usize = 50;
@@ -70,7 +71,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (_dir, app) = app_folder("bench", &[("app.R", &code(1))]);
     let request = DeployRequest {
-        paths: vec![app.clone()],
         slug: Some("bench-redeploy".into()),
         repo: Some(vps.repo.clone()),
         // Public: the traffic client calls it without a token.
@@ -81,9 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..DeployRequest::default()
     };
     let quiet = |_event| {};
-    let first = session.deploy(&request, &quiet).await?;
+    let read = || AppFiles::read(vec![app.clone()]);
+    let first = session.deploy(&request, &read().await?, &quiet).await?;
     std::fs::write(app.join("app.R"), code(2))?;
-    let second = session.deploy(&request, &quiet).await?;
+    let second = session.deploy(&request, &read().await?, &quiet).await?;
     let url = format!(
         "{}/bench-redeploy",
         vps.public_url.replace("http://", "ws://")
@@ -94,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let traffic = Traffic::start(&url, "version");
         tokio::time::sleep(Duration::from_millis(500)).await;
         let clock = Instant::now();
-        session.deploy(&request, &quiet).await?;
+        session.deploy(&request, &read().await?, &quiet).await?;
         let whole = clock.elapsed();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let seen = traffic.stop();

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use rdesk_core::desk::{DeployRequest, Desk, NewHost};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
+use rdesk_core::preview::AppFiles;
 use rdesk_core::{paths, transfer};
 use rdesk_e2e::{Rdesk, SlowLink, SshCounter, Standin, app_folder, remove_leftovers};
 
@@ -212,14 +213,14 @@ pub async fn crash_notifications(desk: &Desk, data_dir: &std::path::Path) -> Ben
     let slugs: Vec<String> = (0..CRASHED_APPS).map(|i| format!("sl-crash-{i}")).collect();
     let (_dir, app) = app_folder("crash", &[("main.R", "ok <- function() TRUE\n")]);
     let session = desk.session("vps").await?;
+    let files = AppFiles::read(vec![app.clone()]).await?;
     for slug in &slugs {
         remove_leftovers(slug);
         let request = DeployRequest {
-            paths: vec![app.clone()],
             slug: Some(slug.clone()),
             ..DeployRequest::default()
         };
-        session.deploy(&request, &|_| {}).await?;
+        session.deploy(&request, &files, &|_| {}).await?;
     }
     session.close().await;
     let local = bollard::Docker::connect_with_unix_defaults()?;

@@ -9,8 +9,8 @@ use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost};
-use rdesk_core::preview::AppFiles;
 use rdesk_core::host::HostTarget;
+use rdesk_core::preview::AppFiles;
 use rdesk_core::secrets::{Secret, SecretKind};
 use rdesk_core::spawner::{DeployEvent, LogStream};
 use rdesk_ipc::{
@@ -386,7 +386,8 @@ pub async fn deploy(
     let report = shell
         .desk
         .with_session(&args.host, async |s| {
-            s.deploy(&request, &files, &deploy_progress(&progress)).await
+            s.deploy(&request, &files, &deploy_progress(&progress))
+                .await
         })
         .await
         .map_err(convert::error)?;

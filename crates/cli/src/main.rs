@@ -16,9 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
-use rdesk_core::preview::AppFiles;
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
+use rdesk_core::preview::AppFiles;
 use rdesk_core::secrets::SecretKind;
 
 use output::Output;

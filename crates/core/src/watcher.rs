@@ -63,7 +63,14 @@ pub async fn watch_host(
             on_update(update);
         }
     };
-    monitor::run(desk, desk.store(), host, &MonitorOptions::default(), &on_event).await
+    monitor::run(
+        desk,
+        desk.store(),
+        host,
+        &MonitorOptions::default(),
+        &on_event,
+    )
+    .await
 }
 
 #[cfg(test)]

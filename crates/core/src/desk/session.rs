@@ -11,9 +11,9 @@ use serde::Serialize;
 use super::hosts::public_host;
 use super::{CERT_RESOLVER, Desk, NETWORK, sessions};
 use crate::bootstrap;
-use crate::monitor;
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
+use crate::monitor;
 use crate::paths;
 use crate::secrets::askpass::AskpassEnv;
 use crate::store::{HostRecord, Store};
@@ -213,10 +213,7 @@ impl HostSession {
 impl monitor::SessionSource for Desk {
     type Session = HostSession;
 
-    fn session(
-        &self,
-        host: &str,
-    ) -> impl Future<Output = Result<HostSession, DeskError>> + Send {
+    fn session(&self, host: &str) -> impl Future<Output = Result<HostSession, DeskError>> + Send {
         Desk::session(self, host)
     }
 }

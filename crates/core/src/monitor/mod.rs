@@ -18,7 +18,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdesk_spawner::{AppEvent, AppEventKind, AppState, AppStatus, DockerSpawner, SpawnError, Spawner};
+use rdesk_spawner::{
+    AppEvent, AppEventKind, AppState, AppStatus, DockerSpawner, SpawnError, Spawner,
+};
 use serde::Serialize;
 
 pub use status::{agrees, shown};
@@ -100,8 +102,7 @@ pub trait HostLink: Sync {
 pub trait SessionSource: Sync {
     type Session: HostLink + Send;
     /// The host's session; [`DeskError::Host`] for what reconnecting can fix.
-    fn session(&self, host: &str)
-    -> impl Future<Output = Result<Self::Session, DeskError>> + Send;
+    fn session(&self, host: &str) -> impl Future<Output = Result<Self::Session, DeskError>> + Send;
 }
 
 /// Watches `host`, recording into `store`, until the task is dropped or an
@@ -191,7 +192,9 @@ impl Watcher {
             let mut past = spawner.events(since, Some(until));
             while let Some(event) = past.next().await {
                 match event {
-                    Ok(event) => replayed += usize::from(self.handle(store, event, on_event).await?),
+                    Ok(event) => {
+                        replayed += usize::from(self.handle(store, event, on_event).await?)
+                    }
                     Err(e) => return Ok(e.to_string()),
                 }
             }
