@@ -48,6 +48,10 @@ impl Desk {
     }
 }
 
+/// How long after an event (by the host's clock) a container listing may
+/// still show the state from before it.
+const LISTING_LAG_MS: i64 = 3_000;
+
 impl HostSession {
     /// Rebuilds the cached app list of this host from its containers' labels.
     pub async fn refresh_apps(&self) -> Result<Vec<AppRecord>, DeskError> {
@@ -71,10 +75,29 @@ impl HostSession {
             .await
             .map_err(DeskError::spawn(self.name()))?;
         let mut records = Vec::with_capacity(live.len());
+        let mut host_now = None;
         for app in &live {
             let last = self.store.status_events(self.name(), &app.slug, 1).await?;
             let recorded = last.first().map(|e| e.status);
-            let listed = app.status();
+            let mut listed = app.status();
+            if let Some(event) = last.first()
+                && !monitor::agrees(listed, recorded)
+            {
+                // Docker's listing lags its events by a moment: a container
+                // whose `die` was just recorded can still be listed running.
+                let now = match host_now {
+                    Some(now) => now,
+                    None => *host_now.insert(
+                        self.spawner
+                            .host_time_ms()
+                            .await
+                            .map_err(DeskError::spawn(self.name()))?,
+                    ),
+                };
+                if now - event.at < LISTING_LAG_MS {
+                    listed = event.status;
+                }
+            }
             if !monitor::agrees(listed, recorded) {
                 self.store
                     .record_status(self.name(), &app.slug, listed, None)

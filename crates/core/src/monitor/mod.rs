@@ -274,7 +274,9 @@ impl Watcher {
             self.caught_up_ms
                 .map_or(event.at_ms, |c| c.max(event.at_ms)),
         );
-        let (status, detail) = self.statuses.status(&event);
+        let Some((status, detail)) = self.statuses.status(&event) else {
+            return Ok(false);
+        };
         if event.kind == AppEventKind::OomKilled {
             self.oom_survivors
                 .push((event.slug.clone(), event.container_id.clone()));

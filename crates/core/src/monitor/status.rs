@@ -8,27 +8,43 @@ use rdesk_spawner::{AppEvent, AppEventKind, AppStatus};
 
 /// Docker reports an OOM kill as `oom` and then `die`; this remembers the
 /// first so the second keeps the app `oom-killed` rather than `crashed`.
+/// It also remembers which containers died: a health check that was under
+/// way when its container died can report `healthy` just after the `die`,
+/// which says nothing about an app that is down.
 #[derive(Debug, Default)]
 pub(crate) struct StatusReader {
     oom_killed: HashSet<String>,
+    dead: HashSet<String>,
 }
 
 impl StatusReader {
-    /// The status `event` leaves its app in, and a detail worth keeping.
-    pub(crate) fn status(&mut self, event: &AppEvent) -> (AppStatus, Option<String>) {
+    /// The status `event` leaves its app in, and a detail worth keeping;
+    /// `None` when the event says nothing about the app.
+    pub(crate) fn status(&mut self, event: &AppEvent) -> Option<(AppStatus, Option<String>)> {
+        let container = &event.container_id;
         match &event.kind {
             AppEventKind::OomKilled => {
-                self.oom_killed.insert(event.container_id.clone());
+                self.oom_killed.insert(container.clone());
             }
-            AppEventKind::Died { exit_code } if self.oom_killed.remove(&event.container_id) => {
-                return (
-                    AppStatus::OomKilled,
-                    Some(format!("out of memory, exit code {exit_code}")),
-                );
+            AppEventKind::Died { exit_code } => {
+                self.dead.insert(container.clone());
+                if self.oom_killed.remove(container) {
+                    return Some((
+                        AppStatus::OomKilled,
+                        Some(format!("out of memory, exit code {exit_code}")),
+                    ));
+                }
             }
-            _ => {}
+            AppEventKind::Started => {
+                self.dead.remove(container);
+            }
+            AppEventKind::Health { .. } if self.dead.contains(container) => return None,
+            AppEventKind::Destroyed => {
+                self.dead.remove(container);
+            }
+            AppEventKind::Health { .. } => {}
         }
-        event.kind.status()
+        Some(event.kind.status())
     }
 }
 
@@ -59,6 +75,7 @@ pub fn shown(listed: AppStatus, recorded: Option<AppStatus>) -> AppStatus {
 mod tests {
     use super::*;
     use AppStatus::{Crashed, Dead, Exited, OomKilled, Running, Starting, Unhealthy};
+    use rdesk_spawner::HealthCheck;
 
     fn event(container: &str, kind: AppEventKind) -> AppEvent {
         AppEvent {
@@ -73,27 +90,40 @@ mod tests {
     #[test]
     fn a_death_after_an_oom_kill_stays_an_oom_kill() {
         let mut reader = StatusReader::default();
+        let mut read = |container: &str, kind| reader.status(&event(container, kind)).unwrap();
+        assert_eq!(read("c1", AppEventKind::OomKilled).0, OomKilled);
         assert_eq!(
-            reader.status(&event("c1", AppEventKind::OomKilled)).0,
-            OomKilled
-        );
-        assert_eq!(
-            reader.status(&event("c1", AppEventKind::Died { exit_code: 137 })),
+            read("c1", AppEventKind::Died { exit_code: 137 }),
             (OomKilled, Some("out of memory, exit code 137".to_owned()))
         );
         // Only once, and only for that container.
+        assert_eq!(read("c1", AppEventKind::Died { exit_code: 137 }).0, Crashed);
+        read("c1", AppEventKind::OomKilled);
+        assert_eq!(read("c2", AppEventKind::Died { exit_code: 1 }).0, Crashed);
+    }
+
+    #[test]
+    fn a_health_check_ending_after_its_container_died_says_nothing() {
+        let mut reader = StatusReader::default();
+        let healthy = || AppEventKind::Health {
+            status: HealthCheck::Healthy,
+        };
         assert_eq!(
-            reader
-                .status(&event("c1", AppEventKind::Died { exit_code: 137 }))
-                .0,
-            Crashed
+            reader.status(&event("c1", healthy())),
+            Some((Running, None))
         );
-        reader.status(&event("c1", AppEventKind::OomKilled));
+        reader.status(&event("c1", AppEventKind::Died { exit_code: 137 }));
+        assert_eq!(reader.status(&event("c1", healthy())), None);
         assert_eq!(
-            reader
-                .status(&event("c2", AppEventKind::Died { exit_code: 1 }))
-                .0,
-            Crashed
+            reader.status(&event("c2", healthy())),
+            Some((Running, None)),
+            "another container's health still counts"
+        );
+        reader.status(&event("c1", AppEventKind::Started));
+        assert_eq!(
+            reader.status(&event("c1", healthy())),
+            Some((Running, None)),
+            "started again, its health counts again"
         );
     }
 
