@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdesk_e2e::{Rdesk, Standin, app_folder, cache_scalar, rdesk_binary, remove_leftovers};
+use rdesk_e2e::{
+    Rdesk, Standin, app_folder, cache_scalar, rdesk_binary, remove_leftovers, ssh_master_under,
+};
 
 /// The fingerprint of the stand-in's sshd key, as `ssh-keygen -lf` prints it.
 fn standin_fingerprint() -> String {
@@ -323,37 +325,6 @@ fn the_cache_survives_sigkill_while_the_monitor_writes() {
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
 
-/// The pid of the ssh master whose control socket is under `runtime`.
-fn master_pid(runtime: &Path) -> Option<u32> {
-    let runs = std::fs::read_dir(runtime).ok()?.flatten();
-    for run in runs {
-        for conn in std::fs::read_dir(run.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let socket = conn.path().join("master");
-            if !socket.exists() {
-                continue;
-            }
-            let out = Command::new("ssh")
-                .arg("-S")
-                .arg(&socket)
-                .args(["-o", "BatchMode=yes", "-O", "check", "placeholder"])
-                .output()
-                .ok()?;
-            let pid = String::from_utf8_lossy(&out.stderr)
-                .split_once("pid=")
-                .and_then(|(_, rest)| rest.split(')').next())
-                .and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some() {
-                return pid;
-            }
-        }
-    }
-    None
-}
-
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         !stat
@@ -385,7 +356,7 @@ fn an_idle_master_stays_with_its_run_and_ends_after_it_is_killed() {
         .unwrap();
     let start = Instant::now();
     let master = loop {
-        if let Some(pid) = master_pid(runtime.path()) {
+        if let Some(pid) = ssh_master_under(runtime.path()) {
             break pid;
         }
         assert!(
