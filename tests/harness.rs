@@ -480,12 +480,25 @@ pub fn cache_scalar(data_dir: &Path, sql: &str) -> String {
     })
 }
 
-/// The ssh master (started with `-M`) whose control socket is under `dir`.
+/// The ssh master (started with `-M`) whose control socket is under `dir`,
+/// once it runs in the background. It is started with `-f`: the process
+/// started first waits for the login, forks the master off into a session
+/// of its own and exits, so only a `-M` process leading its own session is
+/// the master.
 pub fn ssh_master_under(dir: &Path) -> Option<u32> {
     ssh_processes_under(dir)
         .into_iter()
-        .find(|(_, args)| args.split(' ').any(|a| a == "-M"))
+        .find(|(pid, args)| args.split(' ').any(|a| a == "-M") && leads_its_session(*pid))
         .map(|(pid, _)| pid)
+}
+
+/// Whether process `pid` is its session's leader (field 6 of its stat).
+fn leads_its_session(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, fields)| fields.split_whitespace().nth(3)?.parse::<u32>().ok())
+            == Some(pid)
+    })
 }
 
 /// Sends SIGTERM to `pid`, one of the test's own processes.
