@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary};
+use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, process_tree};
 
 // The bench plays only the notification daemon of the desktop tests' panel,
 // not its tray reader; a panic there is a failed measurement, as in the tests.
@@ -30,37 +30,6 @@ pub struct Figures {
     /// Resident and proportional (shared pages split) kB per process name,
     /// summed over processes of that name.
     pub memory_kb: BTreeMap<String, (u64, u64)>,
-}
-
-/// The process and all its descendants, from `/proc/*/stat`.
-fn tree(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(ppid) = ppid {
-            parents.push((pid, ppid));
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
-        );
-        i += 1;
-    }
-    found
 }
 
 /// The `NAME:   123 kB` field of a /proc text, without its unit.
@@ -111,7 +80,7 @@ pub fn measure(data_dir: &Path) -> Result<Figures, String> {
     let painted = painted(&desktop, started)?;
     std::thread::sleep(IDLE);
     let mut memory_kb = BTreeMap::new();
-    for pid in tree(app.0.id()) {
+    for pid in process_tree(app.0.id()) {
         if let Some((name, rss, pss)) = memory(pid) {
             let entry: &mut (u64, u64) = memory_kb.entry(name).or_default();
             entry.0 += rss;

@@ -1,6 +1,6 @@
 //! What the desktop tests and the bench need around the window: a virtual
 //! display (Xvfb) and a D-Bus session of their own, child processes stopped
-//! when dropped, and the `rserve-desk` binary built once.
+//! when dropped, a process's tree, and the `rserve-desk` binary built once.
 // Test support: a panic here is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -38,6 +38,48 @@ pub fn desktop_binary() -> &'static Path {
         assert!(status.success(), "building rserve-desk failed");
         target_dir().join("debug").join("rserve-desk")
     })
+}
+
+/// The process and all its descendants, from `/proc/*/stat`.
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found
+}
+
+/// The processes of the tree of `root` named `name` (as `/proc/*/comm`
+/// has it, cut at 15 bytes: `WebKitWebProces`).
+pub fn processes_named(root: u32, name: &str) -> Vec<u32> {
+    process_tree(root)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .collect()
 }
 
 /// A child process stopped with SIGTERM (then SIGKILL) when dropped.
@@ -112,6 +154,53 @@ impl VirtualDesktop {
     pub fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
         cmd.env("DISPLAY", &self.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+    }
+
+    /// Asks the top-level window titled `title` to close, as a window
+    /// manager does when its close button is clicked (`WM_DELETE_WINDOW`);
+    /// false when no such window is mapped.
+    pub fn close_window(&self, title: &str) -> bool {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{
+            AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState,
+        };
+        let (conn, screen) = x11rb::connect(Some(&self.display)).expect("the display answers");
+        let root = conn.setup().roots[screen].root;
+        let atom = |name: &str| {
+            conn.intern_atom(false, name.as_bytes())
+                .expect("intern_atom")
+                .reply()
+                .expect("an atom")
+                .atom
+        };
+        let (protocols, delete) = (atom("WM_PROTOCOLS"), atom("WM_DELETE_WINDOW"));
+        let children = conn
+            .query_tree(root)
+            .expect("query_tree")
+            .reply()
+            .expect("the root's windows")
+            .children;
+        let titled = children.into_iter().find(|&w| {
+            let mapped = conn
+                .get_window_attributes(w)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some_and(|a| a.map_state == MapState::VIEWABLE);
+            let name = conn
+                .get_property(false, w, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .map(|p| p.value);
+            mapped && name.as_deref() == Some(title.as_bytes())
+        });
+        let Some(window) = titled else {
+            return false;
+        };
+        let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+        conn.send_event(false, window, EventMask::NO_EVENT, event)
+            .expect("send_event");
+        conn.flush().expect("flush");
+        true
     }
 
     /// The colour of one screen pixel as `#RRGGBB`, read with ImageMagick's `import`.

@@ -1,8 +1,11 @@
 //! The Rserve Desk window (Leptos, client-side rendering, wasm32): hosts on
 //! the left, the chosen page on the right; files dropped anywhere go to the
-//! host or app under the pointer. It opens from the cache, then asks hosts.
+//! host or app under the pointer. It opens from the cache, then asks hosts;
+//! with no host yet, on the welcome page.
 
+mod about;
 mod access;
+mod add_host;
 mod app_settings;
 mod apps;
 mod bridge;
@@ -12,19 +15,25 @@ mod clipboard;
 mod format;
 mod hosts;
 mod panels;
+mod place;
 mod state;
 mod switching;
+mod welcome;
 
 use std::time::Duration;
 
+use leptos::html::Main;
 use leptos::prelude::*;
 use rdesk_ipc::events;
 
+use crate::about::AboutPage;
 use crate::apps::{AppDetail, Dashboard};
 use crate::cache::CacheBanner;
 use crate::hosts::{HostsPage, SettingsPage};
 use crate::panels::{DeployPanel, NewAppForm};
+use crate::place::Place;
 use crate::state::{Page, Ui, now_ms};
+use crate::welcome::WelcomePage;
 
 /// How often ages ("last seen 3 min ago") are redrawn.
 const TICK: Duration = Duration::from_secs(5);
@@ -33,7 +42,8 @@ const TICK: Duration = Duration::from_secs(5);
 fn App() -> impl IntoView {
     let ui = Ui::new();
     provide_context(ui);
-    ui.load(true);
+    let main = NodeRef::<Main>::new();
+    let place = Place::start(ui, main);
     set_interval(move || ui.now.set(now_ms()), TICK);
     bridge::listen(events::DRAG_DROP, move |d: events::Dropped| ui.dropped(d));
     bridge::listen(events::APP_CHANGED, move |c: events::AppChanged| {
@@ -70,18 +80,21 @@ fn App() -> impl IntoView {
                 }).collect::<Vec<_>>()}
             </ul>
             <a href="#" id="nav-settings" on:click=nav(Page::Settings)>"Settings"</a>
+            <a href="#" id="nav-about" on:click=nav(Page::About)>"About"</a>
         </nav>
-        <main>
+        <main node_ref=main on:scroll=move |_| place.scrolled(ui)>
             <CacheBanner/>
             {move || ui.error.get().map(|e| view! {
                 <p class="error" id="error">{e} <button class="small" on:click=move |_| ui.error.set(None)>"×"</button></p>
             })}
             <DeployPanel/>
             {move || match ui.page.get() {
+                Page::Welcome => view! { <WelcomePage/> }.into_any(),
                 Page::Hosts => view! { <HostsPage/> }.into_any(),
                 Page::Host(host) => view! { <Dashboard host=host/> }.into_any(),
                 Page::App(host, slug) => view! { <AppDetail host=host slug=slug/> }.into_any(),
                 Page::Settings => view! { <SettingsPage/> }.into_any(),
+                Page::About => view! { <AboutPage/> }.into_any(),
             }}
             {move || ui.new_app.get().map(|app| view! { <NewAppForm app=app/> })}
         </main>

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+pub use rdesk_ipc::Page;
 use rdesk_ipc::events::{AppChanged, Dropped};
 use rdesk_ipc::{
     AppsList, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs, HostView, NoArgs,
@@ -13,23 +14,6 @@ use rdesk_ipc::{
 };
 
 use crate::bridge::{self, invoke, invoke_streaming};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Page {
-    Hosts,
-    Host(String),
-    App(String, String),
-    Settings,
-}
-
-impl Page {
-    pub fn host(&self) -> Option<&str> {
-        match self {
-            Page::Host(h) | Page::App(h, _) => Some(h),
-            Page::Hosts | Page::Settings => None,
-        }
-    }
-}
 
 /// Files dropped onto a host's dashboard, waiting for the user to confirm the new app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +84,8 @@ impl Ui {
     }
 
     /// Hosts and their cached apps at once, then each host's live list; at
-    /// start-up (`pick_first`) the first host's page is shown.
+    /// start-up (`pick_first`) the first host's page is shown, or the
+    /// welcome page when there is no host yet.
     pub fn load(self, pick_first: bool) {
         spawn_local(async move {
             let hosts = match invoke::<cmd::Hosts>(&NoArgs {}).await {
@@ -108,11 +93,11 @@ impl Ui {
                 Err(e) => return self.fail(e.message),
             };
             self.hosts.set(hosts.clone());
-            if pick_first
-                && self.page.get_untracked() == Page::Hosts
-                && let Some(first) = hosts.first()
-            {
-                self.page.set(Page::Host(first.name.clone()));
+            if pick_first && self.page.get_untracked() == Page::Hosts {
+                self.page.set(match hosts.first() {
+                    Some(first) => Page::Host(first.name.clone()),
+                    None => Page::Welcome,
+                });
             }
             for host in &hosts {
                 let args = HostArgs {
@@ -127,6 +112,15 @@ impl Ui {
                 self.reload(host.name);
             }
         });
+    }
+
+    /// A host was added: from the welcome page, the window goes to it.
+    pub fn host_added(self, host: &str) {
+        self.error.set(None);
+        if self.page.get_untracked() == Page::Welcome {
+            self.page.set(Page::Host(host.to_owned()));
+        }
+        self.load(false);
     }
 
     /// An app's status changed on a host (its events stream said so): shown

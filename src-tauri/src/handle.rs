@@ -27,6 +27,7 @@ use tauri::AppHandle;
 use tauri::ipc::Channel;
 use tauri_plugin_autostart::ManagerExt;
 
+pub use crate::about::{about, diagnostics, last_view, remember_view};
 use crate::shell::Shell;
 use crate::{convert, tray, watch};
 

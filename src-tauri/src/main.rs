@@ -1,15 +1,18 @@
 //! Rserve Desk's desktop shell: one window (the Leptos UI in `app/`), a tray
 //! icon, notifications. Single instance (a second start shows the first
-//! one's window); closing the window keeps the tray running; the window's
-//! size and position are remembered; launch at login is a setting. All it
-//! does is translate between the UI and `rdesk_core`.
+//! one's window); closing the window destroys it and keeps the tray
+//! running (`--tray` starts in the tray); the window's size, position, page
+//! and scroll are remembered; launch at login is a setting. All it does is
+//! translate between the UI and `rdesk_core`.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod about;
 mod commands;
 mod convert;
 mod follows;
 mod grants;
 mod handle;
+mod logs;
 mod notify;
 mod shell;
 mod tray;
@@ -24,14 +27,42 @@ use rdesk_core::desk::Desk;
 use tauri::{DragDropEvent, Manager, WindowEvent};
 use tauri_plugin_autostart::MacosLauncher;
 
+/// Starts in the tray, without the window (how launch at login starts it).
+const TRAY_FLAG: &str = "--tray";
+
+const USAGE: &str = "Usage: rserve-desk [--tray] [PATH...]
+
+Rserve Desk: serve R functions from your own VPS.
+  --tray        start in the tray, without opening the window
+  PATH...       folders, .R files or archives to deploy (as if dropped)
+  -V, --version print the version
+  -h, --help    print this help
+
+The command-line tool is `rdesk` (see `rdesk --help`).";
+
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    let data_dir = rdesk_core::paths::data_dir();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("-V" | "--version") => {
+            println!("rserve-desk {}", env!("CARGO_PKG_VERSION"));
+            return std::process::ExitCode::SUCCESS;
+        }
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return std::process::ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let in_tray = args.iter().any(|a| a == TRAY_FLAG);
+    let paths: Vec<PathBuf> = args
+        .into_iter()
+        .filter(|a| a != TRAY_FLAG)
+        .map(PathBuf::from)
+        .collect();
+    let about = about::describe();
+    let _flush_logs = logs::init(&about.log_dir);
+    tracing::info!("{} starting", about.program);
+    let data_dir = about.data_dir.clone();
     let (desk, cache_problem) = match tauri::async_runtime::block_on(open_desk(&data_dir)) {
         Ok(opened) => opened,
         Err(e) => {
@@ -39,31 +70,29 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let shell = shell::Shell::new(desk, cache_problem);
+    let shell = shell::Shell::new(desk, cache_problem, about);
     // Paths given on the command line were chosen by the user, as a drop is.
     if let Ok(cwd) = std::env::current_dir() {
-        shell
-            .grants
-            .grant(std::env::args_os().skip(1).map(PathBuf::from), &cwd);
+        shell.grants.grant(paths, &cwd);
     }
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+            let paths = argv.into_iter().skip(1).filter(|a| a != TRAY_FLAG);
             app.state::<shell::Shell>()
                 .grants
-                .grant(argv.into_iter().skip(1).map(PathBuf::from), Path::new(&cwd));
+                .grant(paths.map(PathBuf::from), Path::new(&cwd));
             window::show(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_autostart::init(
             MacosLauncher::LaunchAgent,
-            None,
+            Some(vec![TRAY_FLAG]),
         ))
         .manage(shell)
         .invoke_handler(commands::handler())
         .on_window_event(|window, event| match event {
-            WindowEvent::CloseRequested { api, .. } => {
-                api.prevent_close();
-                let _ = window.hide();
+            WindowEvent::Destroyed => {
+                tracing::info!("window closed; Rserve Desk stays in the tray")
             }
             WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => window
                 .state::<shell::Shell>()
@@ -71,19 +100,24 @@ fn main() -> std::process::ExitCode {
                 .grant(paths.iter().cloned(), Path::new("/")),
             _ => {}
         })
-        .setup(|app| {
+        .setup(move |app| {
             tray::create(app.handle())?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { watch::start_all(&handle).await });
-            if let Some(window) = app.get_webview_window("main") {
-                window.show()?;
+            if !in_tray {
+                window::show(app.handle());
             }
             Ok(())
         })
         .build(tauri::generate_context!())
         .map(|app| {
-            app.run(|app, event| {
-                if let tauri::RunEvent::Exit = event {
+            app.run(|app, event| match event {
+                // The last window closed: the tray keeps running. Quitting
+                // from the tray asks with an exit code, and is let through.
+                tauri::RunEvent::ExitRequested {
+                    code: None, api, ..
+                } => api.prevent_exit(),
+                tauri::RunEvent::Exit => {
                     // No ssh master or forward outlives the window.
                     let shell = app.state::<shell::Shell>();
                     let desk = shell.desk.clone();
@@ -92,6 +126,7 @@ fn main() -> std::process::ExitCode {
                         desk.shutdown().await
                     });
                 }
+                _ => {}
             })
         });
     match result {

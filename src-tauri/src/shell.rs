@@ -1,7 +1,9 @@
 //! The shell's state: the engine, the notification throttle and the
 //! notifications waiting for a click, the log follows, which hosts are
 //! unreachable (as their watchers last said), the running watchers, the
-//! open R tunnels, the paths the window may deploy, and why the cache is unusable, when it is.
+//! open R tunnels, the paths the window may deploy, why the cache is
+//! unusable (when it is), what the About panel shows, and where the window
+//! was when it was closed to the tray.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use rdesk_core::DeskError;
 use rdesk_core::alerts::Alerts;
 use rdesk_core::desk::Desk;
-use rdesk_ipc::{AppsList, OverviewView};
+use rdesk_core::diagnostics::About;
+use rdesk_ipc::{AppsList, OverviewView, ViewPlace};
 
 use crate::follows::Follows;
 use crate::grants::Grants;
@@ -28,11 +31,16 @@ pub struct Shell {
     /// Why the cache file could not be used: the engine then runs on an
     /// empty in-memory cache, and the window offers the repair.
     pub cache_problem: Option<String>,
+    pub about: About,
+    /// The window's page and scroll, as it last said; a re-created window opens there.
+    view: Mutex<Option<ViewPlace>>,
 }
 
 impl Shell {
-    pub fn new(desk: Desk, cache_problem: Option<String>) -> Self {
+    pub fn new(desk: Desk, cache_problem: Option<String>, about: About) -> Self {
         Self {
+            about,
+            view: Mutex::new(None),
             grants: Grants::default(),
             cache_problem,
             desk: Arc::new(desk),
@@ -43,6 +51,18 @@ impl Shell {
             offline: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keeps where the window is.
+    pub fn remember_view(&self, place: ViewPlace) {
+        if let Ok(mut view) = self.view.lock() {
+            *view = Some(place);
+        }
+    }
+
+    /// Where the window was, for a re-created one.
+    pub fn last_view(&self) -> Option<ViewPlace> {
+        self.view.lock().ok()?.clone()
     }
 
     /// Notes whether `host` is reachable; `None` is reachable.

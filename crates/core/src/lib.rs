@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod charts;
 pub mod dashboard;
 pub mod desk;
+pub mod diagnostics;
 mod error;
 pub mod forward;
 pub mod host;

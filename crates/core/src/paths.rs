@@ -20,6 +20,22 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".rserve-desk"))
 }
 
+/// Environment variable that overrides the log directory.
+pub const LOG_DIR_ENV: &str = "RDESK_LOG_DIR";
+
+/// The desktop app's log directory: `$RDESK_LOG_DIR`, else the platform's
+/// state directory (`$XDG_STATE_HOME/rserve-desk/logs`, by default
+/// `~/.local/state/rserve-desk/logs`) on Linux, `~/Library/Logs/rserve-desk`
+/// on macOS.
+pub fn log_dir() -> PathBuf {
+    std::env::var_os(LOG_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::state_dir().map(|d| d.join("rserve-desk").join("logs")))
+        .or_else(|| dirs::home_dir().map(|h| h.join("Library/Logs/rserve-desk")))
+        .unwrap_or_else(|| data_dir().join("logs"))
+}
+
 /// The SQLite file inside a data directory.
 pub fn database(data_dir: &Path) -> PathBuf {
     data_dir.join("rdesk.sqlite")

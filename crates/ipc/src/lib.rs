@@ -10,10 +10,12 @@ mod error;
 pub mod events;
 mod status;
 mod types;
+mod window;
 
 pub use error::{ErrorCode, IpcError};
 pub use status::{AppStatus, DeploymentAction, Outcome, Severity};
 pub use types::*;
+pub use window::{AboutView, Page, PartVersion, ViewPlace};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -63,6 +65,10 @@ macro_rules! for_each_command {
                 close_tunnel: CloseTunnel($crate::AppArgs) -> (),
                 cache_problem: CacheProblem($crate::NoArgs) -> Option<String>,
                 repair_cache: RepairCache($crate::NoArgs) -> $crate::CacheRepairView,
+                remember_view: RememberView($crate::ViewPlace) -> (),
+                last_view: LastView($crate::NoArgs) -> Option<$crate::ViewPlace>,
+                about: About($crate::NoArgs) -> $crate::AboutView,
+                diagnostics: Diagnostics($crate::NoArgs) -> String,
             }
             streaming {
                 bootstrap: Bootstrap($crate::BootstrapArgs) -> $crate::BootstrapSummary, $crate::BootstrapStep,

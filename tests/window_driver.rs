@@ -1,0 +1,365 @@
+//! The window as the desktop tests drive it: Xvfb and a D-Bus session where
+//! the test plays the panel (notifications, the tray's watcher),
+//! tauri-driver and WebKitWebDriver over fantoccini, and the waits, clicks
+//! and screenshots the tests are written in.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use rdesk_e2e::SshCounter;
+use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, processes_named, target_dir};
+use serde_json::{Value, json};
+
+use crate::panel::{self, Notifications, Tray, Watcher};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Xvfb, a D-Bus session with our notification daemon and tray watcher,
+/// tauri-driver, and the window.
+pub struct Desktop {
+    pub client: Client,
+    pub notifications: Notifications,
+    pub watcher: Watcher,
+    pub shots: PathBuf,
+    pub bus: zbus::Connection,
+    /// Counts every ssh process the app starts (it is first on the app's PATH).
+    pub ssh: SshCounter,
+    /// The app's `XDG_RUNTIME_DIR`: its ssh control sockets are in here.
+    pub runtime: tempfile::TempDir,
+    // Dropped in this order: the driver (and the app) before the bus and the display.
+    driver: Proc,
+    desktop: VirtualDesktop,
+}
+
+impl Desktop {
+    /// The window over `data_dir`, started with `granted` on its command line.
+    pub async fn open(data_dir: &Path, name: &str, granted: &[&Path]) -> Desktop {
+        let binary = desktop_binary();
+        let desktop = VirtualDesktop::start();
+        let notifications = Notifications::default();
+        let watcher = Watcher::default();
+        let bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
+            .name("org.freedesktop.Notifications")
+            .serve_at("/org/freedesktop/Notifications", notifications.clone())
+            .name("org.kde.StatusNotifierWatcher")
+            .serve_at("/StatusNotifierWatcher", watcher.clone())
+            .build()
+            .await
+            .expect(
+                "owning the notification daemon's and the tray watcher's names on the test's bus",
+            );
+        let (port, native_port) = (free_port(), free_port());
+        let ssh = SshCounter::new();
+        let runtime = tempfile::Builder::new()
+            .prefix("trw")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let driver = Proc(
+            desktop
+                .env(&mut Command::new(home_bin("tauri-driver")))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
+                .env("RDESK_DATA_DIR", data_dir)
+                .env("RDESK_LOG_DIR", data_dir.join("logs"))
+                .env("XDG_RUNTIME_DIR", runtime.path())
+                .env("PATH", ssh.path())
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tauri-driver runs (cargo xtask ui installs it)"),
+        );
+        let capabilities: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "browserName": "wry",
+            "tauri:options": {"application": binary, "args": granted},
+        }))
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        };
+        let shots = target_dir().join("desktop-e2e").join(name);
+        std::fs::create_dir_all(&shots).unwrap();
+        Desktop {
+            client,
+            notifications,
+            watcher,
+            shots,
+            bus,
+            ssh,
+            runtime,
+            driver,
+            desktop,
+        }
+    }
+
+    pub async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Polls the text of the first element matching `css` until `wanted` holds (60 s at most).
+    pub async fn wait_text(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_text_for(css, Duration::from_secs(60), wanted)
+            .await
+    }
+
+    /// Polls the text of the first element matching `css` until `wanted` holds (`within` at most).
+    pub async fn wait_text_for(
+        &self,
+        css: &str,
+        within: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if wanted(&text) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        self.shot(&format!(
+            "timeout-{}",
+            css.replace(|c: char| !c.is_alphanumeric(), "_")
+        ))
+        .await;
+        panic!("`{css}` never matched; last text: {last:?}");
+    }
+
+    /// Polls the HTML of the first element matching `css`, the element
+    /// itself included, until `wanted` holds (60 s at most).
+    pub async fn wait_html(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let script = "const e = document.querySelector(arguments[0]); return e ? e.outerHTML : '';";
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(Value::String(html)) =
+                self.client.execute(script, vec![Value::from(css)]).await
+            {
+                if wanted(&html) {
+                    return html;
+                }
+                last = html;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        self.shot("timeout-html").await;
+        panic!("`{css}` never held the expected HTML; last: {:.300}", last);
+    }
+
+    /// Polls the value of the first input matching `css` until `wanted` holds (60 s at most).
+    pub async fn wait_value(&self, css: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(Some(value)) = el.prop("value").await
+            {
+                if wanted(&value) {
+                    return value;
+                }
+                last = Some(value);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the value of `{css}` never matched; last: {last:?}");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait_text(css, |_| true).await;
+        let clicked = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await;
+        if let Err(e) = clicked {
+            self.shot("click-failed").await;
+            panic!("clicking `{css}`: {e}");
+        }
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// A drop of `paths` at the centre of the first element matching `css`, as Tauri reports one.
+    pub async fn drop_onto(&self, css: &str, paths: &[&Path]) {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.client
+            .execute(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 const s = window.devicePixelRatio;
+                 return window.__TAURI__.event.emit('tauri://drag-drop',
+                   {paths: arguments[1], position: {x: (r.left + r.width / 2) * s, y: (r.top + r.height / 2) * s}});",
+                vec![json!(css), json!(paths)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Adds host `vps` through the form: the window shows the key the host
+    /// offers, which must be the one its sshd has (`host_key`, a `.pub`
+    /// file), before the user trusts it.
+    pub async fn add_host(&self, ssh: &str, identity: &str, public_url: &str, host_key: &Path) {
+        self.wait_text("#host-add", |t| t == "Add host").await;
+        self.type_into("#host-name", "vps").await;
+        self.type_into("#host-ssh", ssh).await;
+        self.type_into("#host-identity", identity).await;
+        self.type_into("#host-url", public_url).await;
+        self.shot("01-add-host").await;
+        self.click("#host-add").await;
+        let offered = self.wait_text("#host-key", |t| t.contains("SHA256:")).await;
+        let expected = fingerprint(host_key);
+        assert!(
+            offered.contains(&expected),
+            "{offered} (the server has {expected})"
+        );
+        self.shot("01b-host-key").await;
+        self.click("#host-trust").await;
+        let added = self
+            .wait_text("#host-added", |t| t.contains("SHA256:"))
+            .await;
+        assert_eq!(
+            added,
+            format!("Added vps. Its host key {expected} is pinned.")
+        );
+    }
+
+    /// The tray icon, once it has registered with the test's watcher (30 s at most).
+    pub async fn tray(&self) -> Tray<'_> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(tray) = self.watcher.tray(&self.bus) {
+                return tray;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the tray never registered with the StatusNotifierWatcher"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Polls the tray until its icon shows `colour` and a menu entry's label
+    /// contains `entry` (30 s at most); returns that entry.
+    pub async fn wait_tray(
+        &self,
+        colour: &str,
+        entry: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> panel::Entry {
+        let tray = self.tray().await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match (tray.icon_centre().await, tray.menu().await) {
+                (Ok(centre), Ok(menu)) => {
+                    let found = menu.iter().find(|e| wanted(&e.label)).cloned();
+                    if let (true, Some(found)) = (centre == colour, found) {
+                        return found;
+                    }
+                    last = format!("{centre} {menu:?}");
+                }
+                (centre, menu) => last = format!("{centre:?} {menu:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the tray never showed {colour} with an entry `{entry}`; last: {last:?}");
+    }
+
+    /// The app's processes named `name` (`rserve-desk`, `WebKitWebProces`).
+    pub fn app_processes(&self, name: &str) -> Vec<u32> {
+        processes_named(self.driver.0.id(), name)
+    }
+
+    /// Closes the window as its close button does.
+    pub fn close_window(&self) {
+        assert!(
+            self.desktop.close_window("Rserve Desk"),
+            "no window titled Rserve Desk is mapped"
+        );
+    }
+
+    /// After the window was re-created, drives the new one (30 s at most).
+    pub async fn follow_new_window(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(handles) = self.client.windows().await
+                && let Some(handle) = handles.into_iter().next()
+                && self.client.switch_to_window(handle).await.is_ok()
+                && self.client.find(Locator::Css("main")).await.is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "WebDriver never saw the re-created window"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        let Desktop { client, .. } = self;
+        let _ = client.close().await;
+    }
+}
+
+pub fn home_bin(program: &str) -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("HOME is set");
+    let installed = cargo_home.join("bin").join(program);
+    if installed.is_file() {
+        installed
+    } else {
+        PathBuf::from(program)
+    }
+}
+
+/// The fingerprint of a public key file, as `ssh-keygen -lf` prints it.
+pub fn fingerprint(public_key: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public_key)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no fingerprint of {}: {text}", public_key.display()))
+        .to_owned()
+}

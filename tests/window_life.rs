@@ -1,0 +1,188 @@
+//! The window's own life, end to end under Xvfb: a first run with no host
+//! (the welcome page, this machine's Docker in one click), the About panel
+//! and its diagnostics read from the real log file, and closing the window
+//! to the tray, which ends its web process, and back to the same page and
+//! scroll from the tray.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use rdesk_e2e::{Rdesk, Standin};
+use serde_json::Value;
+
+// Each test binary plays part of the panel and drives the window with
+// part of the driver.
+#[allow(dead_code)]
+mod panel;
+#[allow(dead_code)]
+mod window_driver;
+use window_driver::Desktop;
+
+/// One window at a time: the tests share two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where `<main>` is scrolled when the window is closed.
+const SCROLLED: i64 = 100;
+
+async fn scroll_top(ui: &Desktop) -> i64 {
+    let value = ui
+        .client
+        .execute(
+            "return Math.round(document.querySelector('main').scrollTop);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    value.as_i64().unwrap_or(-1)
+}
+
+#[tokio::test]
+async fn a_first_run_welcomes_adds_this_machine_and_tells_about_itself() {
+    // Needs only this machine's Docker and the built window; the stand-in's
+    // variables say that Docker runs.
+    if Standin::from_env("the welcome page").is_none() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().unwrap();
+    let ui = Desktop::open(data.path(), "welcome", &[]).await;
+    ui.wait_text("#welcome h2", |t| t == "Welcome to Rserve Desk")
+        .await;
+    ui.shot("welcome").await;
+    ui.click("#welcome-local").await;
+    ui.wait_text("main h2", |t| t.contains("this-machine"))
+        .await;
+    ui.wait_text("nav a.host", |t| t == "this-machine").await;
+
+    ui.click("#nav-about").await;
+    ui.wait_text("#about-program", |t| {
+        t == concat!("rserve-desk ", env!("CARGO_PKG_VERSION"))
+    })
+    .await;
+    let data_dir = data.path().display().to_string();
+    ui.wait_text("#about-data", |t| t == data_dir).await;
+    let logs = data.path().join("logs").display().to_string();
+    ui.wait_text("#about-logs", |t| t == logs).await;
+    let versions = ui
+        .wait_text("#about-versions", |t| t.contains("WebKitGTK"))
+        .await;
+    for part in ["Tauri", "rdesk-core", "OpenSSH", "OS"] {
+        assert!(versions.contains(part), "{part} in {versions}");
+    }
+    ui.click("#copy-diagnostics").await;
+    let report = ui
+        .wait_text("#diagnostics", |t| t.contains("hosts: 1"))
+        .await;
+    ui.shot("about").await;
+    assert!(
+        report.contains("this-machine: this machine's Docker"),
+        "{report}"
+    );
+    // The last lines come from the log file the window writes.
+    assert!(
+        report.contains("rserve-desk 0.1.0 starting"),
+        "the log's last lines: {report}"
+    );
+    let on_disk: Vec<_> = std::fs::read_dir(data.path().join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        on_disk.len() == 1
+            && on_disk[0].starts_with("rserve-desk.")
+            && on_disk[0].ends_with(".log"),
+        "{on_disk:?}"
+    );
+    ui.close().await;
+}
+
+#[tokio::test]
+async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_it_was() {
+    if Standin::from_env("closing the window to the tray").is_none() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desk = Rdesk::new();
+    desk.ok(&["host", "add", "this-machine", "--local"]);
+    let ui = Desktop::open(desk.data_dir.path(), "to-the-tray", &[]).await;
+    // The hosts page in a small window is taller than the window.
+    ui.client.set_window_size(700, 420).await.unwrap();
+    ui.click("#nav-hosts").await;
+    ui.wait_text("main h2", |t| t == "Hosts").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while scroll_top(&ui).await != SCROLLED {
+        if Instant::now() > deadline {
+            ui.shot("never-scrolled").await;
+            let sizes = ui
+                .client
+                .execute(
+                    "const m = document.querySelector('main'); return [m.scrollHeight, m.clientHeight, window.innerHeight];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            panic!(
+                "the hosts page never scrolled: main's scroll and client heights, the window's: {sizes}"
+            );
+        }
+        ui.client
+            .execute(
+                "document.querySelector('main').scrollTop = arguments[0];",
+                vec![Value::from(SCROLLED)],
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The place is told once scrolling settles (200 ms).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let app = ui.app_processes("rserve-desk");
+    assert_eq!(app.len(), 1, "one rserve-desk: {app:?}");
+    assert!(
+        !ui.app_processes("WebKitWebProces").is_empty(),
+        "the open window has a web process"
+    );
+
+    ui.close_window();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ui.app_processes("WebKitWebProces").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the web process outlived the closed window by 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        ui.app_processes("rserve-desk"),
+        app,
+        "Rserve Desk keeps running in the tray"
+    );
+    let tray = ui.tray().await;
+    let open = tray
+        .menu()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.label == "Open Rserve Desk")
+        .expect("the tray's menu opens the window");
+    tray.click(&open).await.unwrap();
+    ui.follow_new_window().await;
+    ui.wait_text("main h2", |t| t == "Hosts").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scroll_top(&ui).await != SCROLLED {
+        assert!(
+            Instant::now() < deadline,
+            "the re-created window is scrolled to {}, not {SCROLLED}",
+            scroll_top(&ui).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !ui.app_processes("WebKitWebProces").is_empty(),
+        "the re-created window has a web process again"
+    );
+    ui.shot("reopened").await;
+    ui.close().await;
+}
