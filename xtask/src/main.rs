@@ -4,7 +4,8 @@
 //!   engine, Traefik, a CRAN-like repository, sshd), made idempotently;
 //!   `standin vps up|down|status`: only the bare VPS (a network namespace
 //!   with its own sshd and, once bootstrapped, its own Docker).
-//! - `test`: stand-in up, then fmt, clippy and the workspace's tests.
+//! - `test`: stand-in up, then fmt, tidy, clippy, the debug build packaged as
+//!   a `.deb` (for tests/package.rs) and the workspace's tests.
 //! - `run`: stand-in up, then build and open the desktop app (`--cli`: deploy
 //!   `examples/hello` with the `rdesk` CLI instead).
 //! - `ui`: the desktop toolchain, then the UI into `app/dist`.
