@@ -1,5 +1,5 @@
-//! The tray icon: a dot coloured by the worst state across hosts (green: all
-//! running, red: something down, grey: a host offline) and a menu listing
+//! The tray icon: the app's icon coloured by the worst state across hosts
+//! (green: all running, red: something down, grey: a host offline) and a menu listing
 //! each host with its counts and problem apps (the worst first), opening the
 //! window, quitting.
 
@@ -17,34 +17,20 @@ const OPEN: &str = "open";
 const QUIT: &str = "quit";
 /// Menu ids of problem apps: `app:HOST/SLUG`.
 const APP_PREFIX: &str = "app:";
-const SIZE: u32 = 32;
 
-fn colour(health: Health) -> [u8; 3] {
+/// The tray's icon per state: the app icon with its tile in the state's
+/// colour (green #2f9e44, red #e03131, grey #868e96), made with every other
+/// icon from icons/source.png by `cargo xtask icons`.
+fn icon_png(health: Health) -> &'static [u8] {
     match health {
-        Health::AllRunning => [0x2f, 0x9e, 0x44],
-        Health::SomethingDown => [0xe0, 0x31, 0x31],
-        Health::HostOffline => [0x86, 0x8e, 0x96],
+        Health::AllRunning => include_bytes!("../../icons/tray-running.png"),
+        Health::SomethingDown => include_bytes!("../../icons/tray-down.png"),
+        Health::HostOffline => include_bytes!("../../icons/tray-offline.png"),
     }
 }
 
-/// A filled circle of the state's colour on a transparent square, as RGBA.
-fn icon_rgba(health: Health) -> Vec<u8> {
-    let [r, g, b] = colour(health);
-    let centre = (SIZE as f32 - 1.0) / 2.0;
-    let radius = SIZE as f32 / 2.0 - 1.0;
-    let mut rgba = Vec::with_capacity((SIZE * SIZE * 4) as usize);
-    for y in 0..SIZE {
-        for x in 0..SIZE {
-            let d = ((x as f32 - centre).powi(2) + (y as f32 - centre).powi(2)).sqrt();
-            let alpha = ((radius - d + 0.5).clamp(0.0, 1.0) * 255.0) as u8;
-            rgba.extend_from_slice(&[r, g, b, alpha]);
-        }
-    }
-    rgba
-}
-
-fn icon(health: Health) -> Image<'static> {
-    Image::new_owned(icon_rgba(health), SIZE, SIZE)
+fn icon(health: Health) -> tauri::Result<Image<'static>> {
+    Image::from_bytes(icon_png(health))
 }
 
 fn tooltip(overview: &OverviewView) -> String {
@@ -112,7 +98,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         hosts: Vec::new(),
     };
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon(empty.health))
+        .icon(icon(empty.health)?)
         .tooltip(tooltip(&empty))
         .menu(&menu(app, &empty)?)
         .on_menu_event(on_menu)
@@ -132,8 +118,8 @@ pub async fn refresh(app: &AppHandle) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    let updated = tray
-        .set_icon(Some(icon(overview.health)))
+    let updated = icon(overview.health)
+        .and_then(|i| tray.set_icon(Some(i)))
         .and_then(|()| tray.set_tooltip(Some(tooltip(&overview))))
         .and_then(|()| menu(app, &overview).and_then(|m| tray.set_menu(Some(m))));
     if let Err(e) = updated {
@@ -146,15 +132,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_icon_is_a_dot_of_the_state_colour() {
-        let rgba = icon_rgba(Health::SomethingDown);
-        assert_eq!(rgba.len(), (SIZE * SIZE * 4) as usize);
-        let at = |x: u32, y: u32| &rgba[((y * SIZE + x) * 4) as usize..][..4];
-        assert_eq!(at(16, 16), [0xe0, 0x31, 0x31, 255]);
-        assert_eq!(at(0, 0)[3], 0, "corners are transparent");
-        assert_ne!(
-            icon_rgba(Health::AllRunning),
-            icon_rgba(Health::HostOffline)
-        );
+    fn each_state_shows_its_colour_at_the_centre() {
+        for (health, colour) in [
+            (Health::AllRunning, [0x2f, 0x9e, 0x44, 255]),
+            (Health::SomethingDown, [0xe0, 0x31, 0x31, 255]),
+            (Health::HostOffline, [0x86, 0x8e, 0x96, 255]),
+        ] {
+            let image = icon(health).unwrap();
+            let (w, h) = (image.width(), image.height());
+            let at = |x: u32, y: u32| &image.rgba()[((y * w + x) * 4) as usize..][..4];
+            assert_eq!(at(w / 2, h / 2), colour, "{health:?}");
+            assert_eq!(at(0, 0)[3], 0, "corners are transparent");
+        }
     }
 }

@@ -98,7 +98,7 @@ pub fn tools(st: &Standin) -> Result<()> {
     ui::step("tauri-driver", || tauri_driver(st))
 }
 
-fn target_dir(st: &Standin) -> std::path::PathBuf {
+pub fn target_dir(st: &Standin) -> std::path::PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| st.repo.join("target"))

@@ -4,7 +4,8 @@
 //!   engine, Traefik, a CRAN-like repository, sshd), made idempotently;
 //!   `standin vps up|down|status`: only the bare VPS (a network namespace
 //!   with its own sshd and, once bootstrapped, its own Docker).
-//! - `test`: stand-in up, then fmt, clippy and the workspace's tests.
+//! - `test`: stand-in up, then fmt, tidy, clippy, the debug build packaged as
+//!   a `.deb` (for tests/package.rs) and the workspace's tests.
 //! - `run`: stand-in up, then build and open the desktop app (`--cli`: deploy
 //!   `examples/hello` with the `rdesk` CLI instead).
 //! - `ui`: the desktop toolchain, then the UI into `app/dist`.
@@ -12,8 +13,10 @@
 //! - `fuzz`: the stable-Rust fuzz harness over the QAP decoder, the Rserve
 //!   greeting and intake (10 million inputs by default), then its figures.
 //! - `relay`: a TCP relay that plays a slow link (the stand-in's slow path).
-//! - `tidy`: ARCHITECTURE.md's dependency rules from `cargo metadata`, and no
-//!   source file over 600 lines unless allowed.
+//! - `dist`: the release packages (`.deb`, `.rpm`) with Tauri's bundler.
+//! - `icons`: every icon size and the tray's icons from `icons/source.png`.
+//! - `tidy`: ARCHITECTURE.md's dependency rules from `cargo metadata`, no
+//!   source file over 600 lines unless allowed, and the icons up to date.
 
 mod apt;
 mod base;
@@ -21,12 +24,14 @@ mod bench;
 mod cran;
 mod debian;
 mod desktop;
+mod dist;
 mod docker;
 mod dockerd;
 mod facts;
 mod filter;
 mod fuzz;
 mod http;
+mod icons;
 mod networks;
 mod node;
 mod procs;
@@ -105,9 +110,20 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         cap_mbit: u64,
     },
-    /// Check ARCHITECTURE.md's dependency rules (from cargo metadata) and
-    /// that no source file is over 600 lines unless on tidy's allow-list.
+    /// Check ARCHITECTURE.md's dependency rules (from cargo metadata), that
+    /// no source file is over 600 lines unless on tidy's allow-list, and that
+    /// the icons are what `cargo xtask icons` makes.
     Tidy,
+    /// Build the `dist` profile and package it with Tauri's bundler (Linux:
+    /// a .deb and an .rpm under <target>/dist/bundle/).
+    Dist(dist::DistArgs),
+    /// Make every icon in icons/ (bundle sizes, .ico, .icns, the tray's
+    /// icons) from icons/source.png.
+    Icons {
+        /// Redraw icons/source.png from its code first.
+        #[arg(long)]
+        redraw_source: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +185,10 @@ fn main() -> ExitCode {
         Cmd::Bench => bench::run(&st),
         Cmd::Fuzz(args) => fuzz::run(&st, args),
         Cmd::Tidy => tidy::run(&st.repo),
+        Cmd::Dist(args) => dist::run(&st, args),
+        Cmd::Icons { redraw_source } => {
+            ui::step("icons", || icons::write(&st.repo, *redraw_source))
+        }
         Cmd::Relay {
             listen,
             to,

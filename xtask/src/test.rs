@@ -1,6 +1,8 @@
 //! `cargo xtask test`: brings the stand-in up, builds the desktop UI, then runs `cargo fmt --check`,
-//! `cargo xtask tidy`, `cargo clippy -D warnings` and `cargo test --workspace` with the
-//! stand-in's variables set, and ends with a summary; fails if any step did.
+//! `cargo xtask tidy`, `cargo clippy -D warnings`, builds the binaries and packages the debug
+//! build as a `.deb` (for tests/package.rs, given its path in [`PACKAGE_VAR`]), then
+//! `cargo test --workspace` with the stand-in's variables set, and ends with a summary; fails if
+//! any step did.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -9,7 +11,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::facts::Standin;
-use crate::{desktop, standin, ui};
+use crate::{desktop, dist, standin, ui};
+
+/// The variable naming the `.deb` the package test installs.
+pub const PACKAGE_VAR: &str = "RDESK_PACKAGE_DEB";
 
 /// Test counts summed over cargo's `test result:` lines.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -79,12 +84,18 @@ fn run_status(cmd: &mut Command) -> Result<String> {
 }
 
 /// Runs `cargo test`, showing its output and summing its counts.
-fn cargo_test(st: &Standin, extra: &[String], counts: &mut Counts) -> Result<String> {
+fn cargo_test(
+    st: &Standin,
+    extra: &[String],
+    package: &[(&str, String)],
+    counts: &mut Counts,
+) -> Result<String> {
     let mut cmd = cargo();
     cmd.current_dir(&st.repo)
         .args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
         .envs(st.env())
+        .envs(package.iter().map(|(k, v)| (*k, v)))
         .stdout(Stdio::piped());
     let mut child = cmd.spawn().context("cannot run cargo test")?;
     let stdout = child.stdout.take().context("no stdout")?;
@@ -145,9 +156,20 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
                 .args(["build", "--workspace", "--bins"]),
         )
     }));
+    // The package test installs the debug build, packaged by `cargo xtask
+    // dist`'s code: a release build would not fit CI's time.
+    let mut package = Vec::new();
+    results.push(timed("package (debug build)", || {
+        let made = dist::package(st, dist::Build::Debug, &[tauri_bundler::PackageType::Deb])?;
+        let deb = made.first().context("the bundler made no .deb")?;
+        package.push((PACKAGE_VAR, deb.display().to_string()));
+        Ok(deb.display().to_string())
+    }));
     let mut counts = Counts::default();
     if standin_ok {
-        results.push(timed("cargo test", || cargo_test(st, extra, &mut counts)));
+        results.push(timed("cargo test", || {
+            cargo_test(st, extra, &package, &mut counts)
+        }));
     } else {
         results.push(StepResult {
             name: "cargo test",
@@ -166,7 +188,7 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
                 ("FAILED", e.lines().next().unwrap_or(""))
             }
         };
-        println!("{:<18} {word:<6} {:>7.1}s  {detail}", r.name, r.secs);
+        println!("{:<22} {word:<6} {:>7.1}s  {detail}", r.name, r.secs);
     }
     if standin_ok {
         println!(

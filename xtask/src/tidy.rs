@@ -4,7 +4,8 @@
 //! layers, no circles), the spawner free of SSH, SQLite and UI crates, the core
 //! free of Tauri and Leptos, `rdesk-ipc` on serde alone, Tauri only in the
 //! desktop shell. From the sources: no `.rs` file over [`MAX_LINES`] lines
-//! unless [`LONG_FILES`] says why it may be.
+//! unless [`LONG_FILES`] says why it may be. From `icons/`: every generated
+//! icon is what `cargo xtask icons` makes from the source image.
 
 mod deps;
 mod graph;
@@ -58,9 +59,18 @@ pub fn run(repo: &Path) -> Result<()> {
     let files = source_lengths(repo)?;
     let mut failures = check_dependencies(&graph);
     failures.extend(check_lengths(&files, LONG_FILES));
+    let stale_icons = crate::icons::stale(repo)?;
+    if !stale_icons.is_empty() {
+        failures.push(format!(
+            "{} differ from what `cargo xtask icons` makes from {}/{}: run it and commit them",
+            stale_icons.join(", "),
+            crate::icons::DIR,
+            crate::icons::SOURCE
+        ));
+    }
     if failures.is_empty() {
         println!(
-            "tidy: {} workspace crates keep ARCHITECTURE.md's dependency rules; {} source files, none over {MAX_LINES} lines but the {} allowed.",
+            "tidy: {} workspace crates keep ARCHITECTURE.md's dependency rules; {} source files, none over {MAX_LINES} lines but the {} allowed; the icons are up to date.",
             graph.members.len(),
             files.len(),
             LONG_FILES.len()

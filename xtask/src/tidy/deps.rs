@@ -68,6 +68,9 @@ const SPAWNER_FORBIDS: &[&str] = &[
 const IPC_ALLOWS: &[&str] = &["serde", "serde_json"];
 /// The one crate that may pull in Tauri.
 const TAURI_SHELL: &str = "rdesk-desktop";
+/// Tauri's packaging crates, which the chores (`cargo xtask dist`, `icons`)
+/// may use: they build packages from files and never run in the app.
+const TAURI_PACKAGING: &[&str] = &["tauri-bundler", "tauri-utils", "tauri-icns"];
 
 /// One sentence per package under `crate_name` whose name starts with a forbidden prefix.
 fn forbidden_in(graph: &Graph, crate_name: &str, prefixes: &[&str], rule: &str) -> Vec<String> {
@@ -194,15 +197,17 @@ pub(super) fn check_dependencies(graph: &Graph) -> Vec<String> {
         .iter()
         .filter(|id| graph.name(id) != TAURI_SHELL)
     {
+        let tool = Layer::of(graph.name(id)) == Some(Layer::Tool);
         let mut tauri: Vec<&str> = graph
             .direct(id)
             .map(|(d, _)| graph.name(d))
             .filter(|n| n.starts_with("tauri"))
+            .filter(|n| !(tool && TAURI_PACKAGING.contains(n)))
             .collect();
         tauri.dedup();
         failures.extend(tauri.into_iter().map(|n| {
             format!(
-                "`{}` depends on `{n}`, but only the desktop shell (`{TAURI_SHELL}`) depends on Tauri.",
+                "`{}` depends on `{n}`, but only the desktop shell (`{TAURI_SHELL}`) depends on Tauri (the tools may use its packaging crates).",
                 graph.name(id)
             )
         }));
