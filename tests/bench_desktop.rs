@@ -1,8 +1,10 @@
 //! The desktop figures of `cargo xtask bench`: cold start of `rserve-desk`
 //! (a new process) to a painted window, seen by polling one screen pixel of
-//! the sidebar under Xvfb, and the idle memory (RSS, and PSS which splits
-//! shared pages) of the app with its webview processes (WebKitWebProcess,
-//! WebKitNetworkProcess); and crash → desktop notification, timed from
+//! the sidebar under Xvfb; the memory (RSS, and PSS which splits shared
+//! pages) of the app with its webview processes (WebKitWebProcess,
+//! WebKitNetworkProcess), idle with the window open, then in the tray
+//! after the window is closed (as a window manager closes it), over
+//! minutes of monitoring; and crash → desktop notification, timed from
 //! `docker kill` to the app's `Notify` call on a D-Bus session where the
 //! bench plays the notification daemon (`panel.rs`).
 
@@ -11,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, process_tree};
+use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, process_tree, processes_named};
 
 // The bench plays only the notification daemon of the desktop tests' panel,
 // not its tray reader; a panic there is a failed measurement, as in the tests.
@@ -25,11 +27,16 @@ const SIDEBAR: &str = "#F3F5F7";
 const SIDEBAR_POINT: (u32, u32) = (100, 400);
 const IDLE: Duration = Duration::from_secs(10);
 
+/// Kilobytes per process name, summed over the processes of that name:
+/// (resident, proportional).
+pub type Memory = BTreeMap<String, (u64, u64)>;
+
 pub struct Figures {
     pub painted: Duration,
-    /// Resident and proportional (shared pages split) kB per process name,
-    /// summed over processes of that name.
-    pub memory_kb: BTreeMap<String, (u64, u64)>,
+    /// The window open and idle.
+    pub window: Memory,
+    /// In the tray after the window was closed: (minutes since, memory).
+    pub tray: Vec<(u64, Memory)>,
 }
 
 /// The `NAME:   123 kB` field of a /proc text, without its unit.
@@ -40,7 +47,7 @@ fn field(text: &str, name: &str) -> Option<String> {
 }
 
 /// A process's name, RSS and PSS in kB.
-fn memory(pid: u32) -> Option<(String, u64, u64)> {
+fn process_memory(pid: u32) -> Option<(String, u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     Some((
@@ -64,31 +71,75 @@ fn painted(desktop: &VirtualDesktop, started: Instant) -> Result<Duration, Strin
     }
 }
 
-pub fn measure(data_dir: &Path) -> Result<Figures, String> {
+/// The memory of the process tree of `root`.
+fn memory_of(root: u32) -> Memory {
+    let mut memory = Memory::new();
+    for pid in process_tree(root) {
+        if let Some((name, rss, pss)) = process_memory(pid) {
+            let entry = memory.entry(name).or_default();
+            entry.0 += rss;
+            entry.1 += pss;
+        }
+    }
+    memory
+}
+
+/// The app's life on `data_dir` (whose hosts it watches), on a desktop
+/// where the bench plays the panel: cold start to a painted window, its
+/// memory open and idle, then closed to the tray and measured there at
+/// each of `tray_minutes`.
+pub async fn measure(data_dir: &Path, tray_minutes: &[u64]) -> Result<Figures, String> {
     let binary = desktop_binary();
     let desktop = VirtualDesktop::start();
+    let _bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", Notifications::default())
+        .name("org.kde.StatusNotifierWatcher")
+        .serve_at("/StatusNotifierWatcher", Watcher::default())
+        .build()
+        .await
+        .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
     let started = Instant::now();
     let app = Proc(
         desktop
             .env(&mut Command::new(binary))
             .env("RDESK_DATA_DIR", data_dir)
+            .env("RDESK_LOG_DIR", data_dir.join("logs"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting {}: {e}", binary.display()))?,
     );
     let painted = painted(&desktop, started)?;
-    std::thread::sleep(IDLE);
-    let mut memory_kb = BTreeMap::new();
-    for pid in process_tree(app.0.id()) {
-        if let Some((name, rss, pss)) = memory(pid) {
-            let entry: &mut (u64, u64) = memory_kb.entry(name).or_default();
-            entry.0 += rss;
-            entry.1 += pss;
+    tokio::time::sleep(IDLE).await;
+    let window = memory_of(app.0.id());
+    if !desktop.close_window("Rserve Desk") {
+        return Err("no window to close".to_owned());
+    }
+    let closed = Instant::now();
+    while !processes_named(app.0.id(), "WebKitWebProces").is_empty() {
+        if closed.elapsed() > Duration::from_secs(30) {
+            return Err("the web process outlived the closed window by 30 s".to_owned());
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut tray = Vec::new();
+    for &minutes in tray_minutes {
+        let at = closed + Duration::from_secs(60 * minutes);
+        tokio::time::sleep_until(at.into()).await;
+        if processes_named(app.0.id(), "rserve-desk").is_empty() {
+            return Err(format!(
+                "rserve-desk ended in the tray before {minutes} min"
+            ));
+        }
+        tray.push((minutes, memory_of(app.0.id())));
     }
     drop(app);
-    Ok(Figures { painted, memory_kb })
+    Ok(Figures {
+        painted,
+        window,
+        tray,
+    })
 }
 
 /// Time for the window's watchers to subscribe to Docker's events after it painted.

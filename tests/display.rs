@@ -22,10 +22,17 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace().join("target"))
 }
 
-/// The desktop binary, built once per run (the UI must be built into app/dist first).
+/// Names a desktop binary built already (the bench's release build).
+pub const DESKTOP_BIN_ENV: &str = "RDESK_DESKTOP_BIN";
+
+/// The desktop binary: `$RDESK_DESKTOP_BIN`, else the debug build, built
+/// once per run (the UI must be built into app/dist first).
 pub fn desktop_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
+        if let Some(bin) = std::env::var_os(DESKTOP_BIN_ENV) {
+            return PathBuf::from(bin);
+        }
         assert!(
             workspace().join("app/dist/rdesk-app.js").is_file(),
             "the UI is not built: run `cargo xtask ui` (cargo xtask test does)"

@@ -1,22 +1,53 @@
-//! `cargo xtask bench`: brings the stand-in up and runs the benchmark program
-//! (`rdesk-bench` in the end-to-end crate), which prints its figures as ratios
-//! measured in one run.
+//! `cargo xtask bench`: brings the stand-in up, builds the UI and the
+//! desktop app's release build (`[profile.dist]`, as packaged), and runs the
+//! benchmark program (`rdesk-bench` in the end-to-end crate) on it, which
+//! prints its figures as ratios measured in one run. `--desktop` measures
+//! the desktop app only.
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::facts::Standin;
-use crate::standin;
+use crate::{desktop, sh, standin, ui};
 
-pub fn run(st: &Standin) -> Result<()> {
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Only the desktop app's figures: start, memory open and in the tray (30 min).
+    #[arg(long)]
+    pub desktop: bool,
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
     standin::up(st)?;
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    desktop::tools(st)?;
+    ui::step("desktop UI (app/dist)", || desktop::build_ui(st))?;
+    ui::step("desktop app, release build (profile dist)", || {
+        sh::run_shown(cargo().current_dir(&st.repo).args([
+            "build",
+            "--quiet",
+            "--profile",
+            "dist",
+            "-p",
+            "rdesk-desktop",
+        ]))?;
+        ui::done("built")
+    })?;
+    let binary = desktop::target_dir(st).join("dist").join("rserve-desk");
+    let mut bench = cargo();
+    bench
         .args(["run", "--quiet", "-p", "rdesk-e2e", "--bin", "rdesk-bench"])
         .current_dir(&st.repo)
         .envs(st.env())
-        .status()
-        .context("cannot run cargo")?;
+        .env("RDESK_DESKTOP_BIN", &binary);
+    if args.desktop {
+        bench.args(["--", "desktop"]);
+    }
+    let status = bench.status().context("cannot run cargo")?;
     if !status.success() {
         bail!("the benchmark exited with {status}");
     }

@@ -88,9 +88,9 @@ enum Cmd {
     /// Install the desktop toolchain (wasm32 target, wasm-bindgen, tauri-driver)
     /// and build the UI into app/dist.
     Ui,
-    /// Stand-in up, then measure: tunnel vs local Docker API round trip, and
-    /// code-only redeploy vs first build.
-    Bench,
+    /// Stand-in up, then measure (figures as ratios from one run): links,
+    /// deploys, the monitor, and the desktop app's release build.
+    Bench(bench::BenchArgs),
     /// Fuzz the QAP decoder, the Rserve greeting and archive/folder intake
     /// (optimized build, one process per target); fails on a panic, a hang
     /// or memory over the cap.
@@ -182,7 +182,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run::run(&st, args),
         Cmd::Ui => desktop::tools(&st)
             .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
-        Cmd::Bench => bench::run(&st),
+        Cmd::Bench(args) => bench::run(&st, args),
         Cmd::Fuzz(args) => fuzz::run(&st, args),
         Cmd::Tidy => tidy::run(&st.repo),
         Cmd::Dist(args) => dist::run(&st, args),
