@@ -91,14 +91,13 @@ fn memory_of(root: u32) -> Memory {
 pub async fn measure(data_dir: &Path, tray_minutes: &[u64]) -> Result<Figures, String> {
     let binary = desktop_binary();
     let desktop = VirtualDesktop::start();
-    let _bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
-        .name("org.freedesktop.Notifications")
-        .serve_at("/org/freedesktop/Notifications", Notifications::default())
-        .name("org.kde.StatusNotifierWatcher")
-        .serve_at("/StatusNotifierWatcher", Watcher::default())
-        .build()
-        .await
-        .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
+    let _bus = panel::serve(
+        &desktop.bus_address,
+        Notifications::default(),
+        Watcher::default(),
+    )
+    .await
+    .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
     let started = Instant::now();
     let app = Proc(
         desktop
@@ -161,14 +160,13 @@ pub async fn crash_notifications(
 ) -> Result<BTreeMap<String, Vec<Duration>>, String> {
     let desktop = VirtualDesktop::start();
     let notifications = Notifications::default();
-    let _bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
-        .name("org.freedesktop.Notifications")
-        .serve_at("/org/freedesktop/Notifications", notifications.clone())
-        .name("org.kde.StatusNotifierWatcher")
-        .serve_at("/StatusNotifierWatcher", Watcher::default())
-        .build()
-        .await
-        .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
+    let _bus = panel::serve(
+        &desktop.bus_address,
+        notifications.clone(),
+        Watcher::default(),
+    )
+    .await
+    .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
     let app = Proc(
         desktop
             .env(&mut Command::new(desktop_binary()))

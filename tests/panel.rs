@@ -19,6 +19,22 @@ const MENU_INTERFACE: &str = "com.canonical.dbusmenu";
 /// How long the tray may take to answer one call.
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Plays the panel on the session bus at `address`: owns the notification
+/// daemon's and the tray watcher's names and serves them.
+pub async fn serve(
+    address: &str,
+    notifications: Notifications,
+    watcher: Watcher,
+) -> zbus::Result<zbus::Connection> {
+    zbus::connection::Builder::address(address)
+        .name("org.freedesktop.Notifications")
+        .serve_at(NOTIFICATIONS_PATH, notifications)
+        .name("org.kde.StatusNotifierWatcher")
+        .serve_at("/StatusNotifierWatcher", watcher)
+        .build()
+        .await
+}
+
 /// One Notify call: what the app asked to show, the actions it offered, and
 /// when the call arrived.
 #[derive(Clone, Debug)]

@@ -47,12 +47,7 @@ impl Desktop {
         let desktop = VirtualDesktop::start();
         let notifications = Notifications::default();
         let watcher = Watcher::default();
-        let bus = zbus::connection::Builder::address(desktop.bus_address.as_str())
-            .name("org.freedesktop.Notifications")
-            .serve_at("/org/freedesktop/Notifications", notifications.clone())
-            .name("org.kde.StatusNotifierWatcher")
-            .serve_at("/StatusNotifierWatcher", watcher.clone())
-            .build()
+        let bus = panel::serve(&desktop.bus_address, notifications.clone(), watcher.clone())
             .await
             .expect(
                 "owning the notification daemon's and the tray watcher's names on the test's bus",
