@@ -224,10 +224,14 @@ impl Desktop {
             .unwrap();
     }
 
-    /// Adds host `vps` through the form: the window shows the key the host
+    /// Adds host `vps` through the hosts page's form: the window shows the key the host
     /// offers, which must be the one its sshd has (`host_key`, a `.pub`
     /// file), before the user trusts it.
     pub async fn add_host(&self, ssh: &str, identity: &str, public_url: &str, host_key: &Path) {
+        // From the hosts page: the welcome page's form goes on to the new
+        // host's page (tests/window_life.rs).
+        self.click("#nav-hosts").await;
+        self.wait_text("main h2", |t| t == "Hosts").await;
         self.wait_text("#host-add", |t| t == "Add host").await;
         self.type_into("#host-name", "vps").await;
         self.type_into("#host-ssh", ssh).await;
