@@ -65,7 +65,13 @@ fn sshd_key(vps: bool) -> PathBuf {
 /// Removes what failed runs of these tests left on the stand-in: the tray
 /// counts every app of the host.
 fn remove_desktop_leftovers() {
-    for slug in ["ui-hello", "ui-crash", "sl-ui-crash", "ui-offline", "ui-session"] {
+    for slug in [
+        "ui-hello",
+        "ui-crash",
+        "sl-ui-crash",
+        "ui-offline",
+        "ui-session",
+    ] {
         remove_leftovers(slug);
     }
 }
