@@ -26,12 +26,9 @@ pub async fn about(_: &AppHandle, shell: &Shell, _: NoArgs) -> Result<AboutView,
     Ok(AboutView {
         program: about.program.clone(),
         versions: about
-            .versions
-            .iter()
-            .map(|(part, version)| PartVersion {
-                part: part.clone(),
-                version: version.clone(),
-            })
+            .versions()
+            .into_iter()
+            .map(|(part, version)| PartVersion { part, version })
             .collect(),
         data_dir: about.data_dir.display().to_string(),
         log_dir: about.log_dir.display().to_string(),

@@ -21,29 +21,28 @@ pub const LOG_LINES: usize = 40;
 pub struct About {
     /// `rserve-desk 0.1.0`.
     pub program: String,
-    /// The parts' names and versions, the program's own first.
-    pub versions: Vec<(String, String)>,
+    /// The parts known when it starts (the program's own first); OpenSSH
+    /// and the OS are read when asked, in [`About::versions`].
+    parts: Vec<(String, String)>,
     pub data_dir: PathBuf,
     /// Where the desktop app writes its logs (the CLI logs to stderr).
     pub log_dir: PathBuf,
 }
 
 impl About {
-    /// `program` at `version`, with the engine's own parts: rdesk-core,
-    /// OpenSSH (as `ssh -V` says) and the OS.
+    /// `program` at `version`, with the engine's own part, rdesk-core.
+    /// Nothing is run: this is made at start-up.
     pub fn new(program: &str, version: &str, data_dir: PathBuf, log_dir: PathBuf) -> Self {
-        let versions = vec![
+        let parts = vec![
             (program.to_owned(), version.to_owned()),
             (
                 "rdesk-core".to_owned(),
                 env!("CARGO_PKG_VERSION").to_owned(),
             ),
-            ("OpenSSH".to_owned(), openssh_version()),
-            ("OS".to_owned(), os_name()),
         ];
         Self {
             program: format!("{program} {version}"),
-            versions,
+            parts,
             data_dir,
             log_dir,
         }
@@ -51,8 +50,17 @@ impl About {
 
     /// Adds a part's version (the window's toolkit and webview).
     pub fn with(mut self, part: &str, version: impl Into<String>) -> Self {
-        self.versions.push((part.to_owned(), version.into()));
+        self.parts.push((part.to_owned(), version.into()));
         self
+    }
+
+    /// Every part's name and version: those given, then OpenSSH (as
+    /// `ssh -V` says, run now) and the OS.
+    pub fn versions(&self) -> Vec<(String, String)> {
+        let mut versions = self.parts.clone();
+        versions.push(("OpenSSH".to_owned(), openssh_version()));
+        versions.push(("OS".to_owned(), os_name()));
+        versions
     }
 }
 
@@ -94,7 +102,7 @@ fn os_name() -> String {
 pub async fn report(desk: &Desk, about: &About) -> Result<String, DeskError> {
     let mut out = String::new();
     let _ = writeln!(out, "Rserve Desk diagnostics");
-    for (part, version) in &about.versions {
+    for (part, version) in about.versions() {
         let _ = writeln!(out, "{part}: {version}");
     }
     let _ = writeln!(out, "data folder: {}", about.data_dir.display());
