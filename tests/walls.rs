@@ -106,18 +106,24 @@ fn status_over(socket: &std::path::Path, method: &str, path: &str, body: &str) -
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    write!(
-        stream,
+    let request = format!(
         "{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
+    );
+    // HAProxy answers a denied request as soon as it has read the head, and
+    // closes without reading the body: the write may then meet a closed
+    // socket, while the answer is already waiting to be read.
+    match stream.write_all(request.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => {}
+        Err(e) => panic!("writing to the Docker filter: {e}"),
+    }
     let mut head = [0u8; 12];
     match stream.read_exact(&mut head) {
         Ok(()) => {}
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return 0,
-        Err(e) => panic!("reading Traefik's answer: {e}"),
+        Err(e) => panic!("reading the Docker filter's answer: {e}"),
     }
     let line = String::from_utf8_lossy(&head);
     line[9..12]
