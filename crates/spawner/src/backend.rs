@@ -12,6 +12,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::docker::DockerSpawner;
 use crate::error::SpawnError;
+use crate::retry::once_more_if_cut;
 use crate::rollout::Version;
 use crate::settings::{SecretEnv, Settings};
 use crate::state::{
@@ -235,14 +236,15 @@ impl crate::Spawner for DockerSpawner {
 
     async fn start(&self, slug: &Slug) -> Result<(), SpawnError> {
         for id in self.replica_ids(slug).await? {
-            self.docker
-                .start_container(
+            once_more_if_cut(|| {
+                self.docker.start_container(
                     &id,
                     None::<bollard::query_parameters::StartContainerOptions>,
                 )
-                .await
-                .or_else(already_in_that_state)
-                .map_err(SpawnError::docker(format!("start {slug}")))?;
+            })
+            .await
+            .or_else(already_in_that_state)
+            .map_err(SpawnError::docker(format!("start {slug}")))?;
         }
         Ok(())
     }
@@ -254,27 +256,29 @@ impl crate::Spawner for DockerSpawner {
         }
         for c in current {
             let id = c.id.unwrap_or_default();
-            self.docker
-                .stop_container(
+            once_more_if_cut(|| {
+                self.docker.stop_container(
                     &id,
                     Some(StopContainerOptionsBuilder::default().t(10).build()),
                 )
-                .await
-                .or_else(already_in_that_state)
-                .map_err(SpawnError::docker(format!("stop {slug}")))?;
+            })
+            .await
+            .or_else(already_in_that_state)
+            .map_err(SpawnError::docker(format!("stop {slug}")))?;
         }
         Ok(())
     }
 
     async fn restart(&self, slug: &Slug) -> Result<(), SpawnError> {
         for id in self.replica_ids(slug).await? {
-            self.docker
-                .restart_container(
+            once_more_if_cut(|| {
+                self.docker.restart_container(
                     &id,
                     Some(RestartContainerOptionsBuilder::default().t(10).build()),
                 )
-                .await
-                .map_err(SpawnError::docker(format!("restart {slug}")))?;
+            })
+            .await
+            .map_err(SpawnError::docker(format!("restart {slug}")))?;
         }
         Ok(())
     }

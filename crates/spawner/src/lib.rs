@@ -14,6 +14,7 @@ mod docker;
 mod error;
 mod events;
 pub mod labels;
+mod retry;
 mod rollout;
 mod settings;
 mod spec;
