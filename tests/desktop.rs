@@ -27,8 +27,10 @@ use rdesk_e2e::{
 };
 use serde_json::json;
 
+// Each test binary plays the panel and drives the window with part of
+// the panel and the driver.
+#[allow(dead_code)]
 mod panel;
-// Each test binary drives the window with part of the driver.
 #[allow(dead_code)]
 mod window_driver;
 use window_driver::{Desktop, free_port};

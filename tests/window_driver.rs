@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use crate::panel::{self, Notifications, Tray, Watcher};
 
+/// How much of the app's log a timed-out wait prints.
+const LOG_TAIL: usize = 60;
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -35,6 +38,14 @@ pub struct Desktop {
     pub ssh: SshCounter,
     /// The app's `XDG_RUNTIME_DIR`: its ssh control sockets are in here.
     pub runtime: tempfile::TempDir,
+    /// The app's log folder, printed from when a wait times out.
+    logs: PathBuf,
+    /// A second WebKitWebDriver, attached to the app after it ran itself
+    /// again (see [`Desktop::attach_after_relaunch`]).
+    attached: Option<Proc>,
+    /// The first session, kept open: ending it makes the first
+    /// WebKitWebDriver stop its browser's pid, which the app still has.
+    first_session: Option<Client>,
     // Dropped in this order: the driver (and the app) before the bus and the display.
     driver: Proc,
     desktop: VirtualDesktop,
@@ -58,6 +69,7 @@ impl Desktop {
             .prefix("trw")
             .tempdir_in("/tmp")
             .unwrap();
+        let logs = data_dir.join("logs");
         let driver = Proc(
             desktop
                 .env(&mut Command::new(home_bin("tauri-driver")))
@@ -68,7 +80,7 @@ impl Desktop {
                     &native_port.to_string(),
                 ])
                 .env("RDESK_DATA_DIR", data_dir)
-                .env("RDESK_LOG_DIR", data_dir.join("logs"))
+                .env("RDESK_LOG_DIR", &logs)
                 .env("XDG_RUNTIME_DIR", runtime.path())
                 .env("PATH", ssh.path())
                 .env("RUST_LOG", "warn")
@@ -105,6 +117,9 @@ impl Desktop {
             bus,
             ssh,
             runtime,
+            logs,
+            attached: None,
+            first_session: None,
             driver,
             desktop,
         }
@@ -113,6 +128,31 @@ impl Desktop {
     pub async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// What a wait that timed out leaves to explain it: a screenshot named
+    /// `shot`, and the end of the app's log on the test's output.
+    async fn timed_out(&self, shot: &str) {
+        self.shot(shot).await;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.logs)
+            .map(|dir| dir.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        let text = files
+            .last()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        println!(
+            "--- the app's log, last {} lines of {}:",
+            lines.len().min(LOG_TAIL),
+            files
+                .last()
+                .map_or("(none)".into(), |f| f.display().to_string())
+        );
+        for line in &lines[lines.len().saturating_sub(LOG_TAIL)..] {
+            println!("{line}");
+        }
     }
 
     /// Polls the text of the first element matching `css` until `wanted` holds (60 s at most).
@@ -141,7 +181,7 @@ impl Desktop {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        self.shot(&format!(
+        self.timed_out(&format!(
             "timeout-{}",
             css.replace(|c: char| !c.is_alphanumeric(), "_")
         ))
@@ -166,7 +206,7 @@ impl Desktop {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        self.shot("timeout-html").await;
+        self.timed_out("timeout-html").await;
         panic!("`{css}` never held the expected HTML; last: {:.300}", last);
     }
 
@@ -185,6 +225,7 @@ impl Desktop {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        self.timed_out("timeout-value").await;
         panic!("the value of `{css}` never matched; last: {last:?}");
     }
 
@@ -311,23 +352,61 @@ impl Desktop {
         );
     }
 
-    /// After the window was re-created, drives the new one (30 s at most).
-    pub async fn follow_new_window(&self) {
+    /// Drives the window of the app after it ran itself again (same pid,
+    /// new program image): the first session's browser connection ended
+    /// with the old image, so a second WebKitWebDriver connects to the
+    /// inspector server the app opens again at the address the first one
+    /// gave it (`WEBKIT_INSPECTOR_SERVER`, kept across `exec`). 30 s at most.
+    pub async fn attach_after_relaunch(&mut self) {
+        let app = self.app_processes("rserve-desk");
+        let app = *app.first().expect("the app runs");
+        let environ = std::fs::read(format!("/proc/{app}/environ")).unwrap();
+        let inspector = environ
+            .split(|b| *b == 0)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .find_map(|v| v.strip_prefix("WEBKIT_INSPECTOR_SERVER="))
+            .expect("WebKitWebDriver gave the app an inspector address")
+            .to_owned();
+        let port = free_port();
+        let driver = Proc(
+            self.desktop
+                .env(&mut Command::new("WebKitWebDriver"))
+                .arg(format!("--port={port}"))
+                .arg(format!("--target={inspector}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("WebKitWebDriver runs"),
+        );
+        self.attached = Some(driver);
+        let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(handles) = self.client.windows().await
-                && let Some(handle) = handles.into_iter().next()
-                && self.client.switch_to_window(handle).await.is_ok()
-                && self.client.find(Locator::Css("main")).await.is_ok()
+        let capabilities: serde_json::Map<String, Value> =
+            serde_json::from_value(json!({"browserName": "wry"})).unwrap();
+        let client = loop {
+            match ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
             {
-                return;
+                Ok(client) => match client.find(Locator::Css("main")).await {
+                    Ok(_) => break client,
+                    Err(_) => {
+                        let _ = client.close().await;
+                    }
+                },
+                Err(e) if Instant::now() > deadline => {
+                    panic!("no WebDriver session on the relaunched app at {inspector}: {e}")
+                }
+                Err(_) => {}
             }
             assert!(
                 Instant::now() < deadline,
-                "WebDriver never saw the re-created window"
+                "the relaunched app's window never showed its page"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        };
+        self.first_session = Some(std::mem::replace(&mut self.client, client));
     }
 
     pub async fn close(self) {
