@@ -182,9 +182,15 @@ pub struct Tray<'a> {
 }
 
 impl Watcher {
-    /// The first registered tray item, once there is one.
+    /// How many tray items have registered so far.
+    pub fn registered(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// The newest registered tray item, once there is one (a process that
+    /// re-executed itself registers its tray again).
     pub fn tray<'a>(&self, bus: &'a zbus::Connection) -> Option<Tray<'a>> {
-        let (name, path) = self.0.lock().unwrap().first().cloned()?;
+        let (name, path) = self.0.lock().unwrap().last().cloned()?;
         Some(Tray { bus, name, path })
     }
 }

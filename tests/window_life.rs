@@ -106,7 +106,7 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
     let _turn = ONE_AT_A_TIME.lock().await;
     let desk = Rdesk::new();
     desk.ok(&["host", "add", "this-machine", "--local"]);
-    let ui = Desktop::open(desk.data_dir.path(), "to-the-tray", &[]).await;
+    let mut ui = Desktop::open(desk.data_dir.path(), "to-the-tray", &[]).await;
     // The hosts page in a small window is taller than the window.
     ui.client.set_window_size(700, 420).await.unwrap();
     ui.click("#nav-hosts").await;
@@ -145,19 +145,43 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
         "the open window has a web process"
     );
 
+    let trays_before = ui.watcher.registered();
     ui.close_window();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ui.app_processes("WebKitWebProces").is_empty() {
+        if Instant::now() > deadline {
+            let _ = std::process::Command::new("ps")
+                .args(["-eo", "pid,ppid,stat,etime,args"])
+                .status();
+            let _ = std::process::Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("cat {}/logs/*", desk.data_dir.path().display()),
+                ])
+                .status();
+        }
         assert!(
             Instant::now() < deadline,
             "the web process outlived the closed window by 30 s"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The same process goes on as the tray, run again without the webview.
+    while ui.watcher.registered() == trays_before {
+        assert!(
+            Instant::now() < deadline,
+            "the tray process never registered its tray"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(
         ui.app_processes("rserve-desk"),
         app,
-        "Rserve Desk keeps running in the tray"
+        "Rserve Desk keeps running in the tray, in the same process"
+    );
+    assert!(
+        ui.app_processes("WebKitNetworkPr").is_empty(),
+        "the tray process has no WebKit network process"
     );
     let tray = ui.tray().await;
     let open = tray
@@ -168,7 +192,7 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
         .find(|e| e.label == "Open Rserve Desk")
         .expect("the tray's menu opens the window");
     tray.click(&open).await.unwrap();
-    ui.follow_new_window().await;
+    ui.attach_after_relaunch().await;
     ui.wait_text("main h2", |t| t == "Hosts").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while scroll_top(&ui).await != SCROLLED {

@@ -1,9 +1,10 @@
 //! Rserve Desk's desktop shell: one window (the Leptos UI in `app/`), a tray
 //! icon, notifications. Single instance (a second start shows the first
-//! one's window); closing the window destroys it and keeps the tray
-//! running (`--tray` starts in the tray); the window's size, position, page
-//! and scroll are remembered; launch at login is a setting. All it does is
-//! translate between the UI and `rdesk_core`.
+//! one's window); closing the window ends the process's run and starts it
+//! again as a tray that never held a webview (`relaunch`; `--tray` starts
+//! in the tray); the window's size, position, page and scroll are
+//! remembered; launch at login is a setting. All it does is translate
+//! between the UI and `rdesk_core`.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod about;
@@ -14,13 +15,16 @@ mod grants;
 mod handle;
 mod logs;
 mod notify;
+mod relaunch;
 mod shell;
 mod tray;
 mod tunnels;
 mod watch;
 mod window;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rdesk_core::DeskError;
 use rdesk_core::desk::Desk;
@@ -29,11 +33,16 @@ use tauri_plugin_autostart::MacosLauncher;
 
 /// Starts in the tray, without the window (how launch at login starts it).
 const TRAY_FLAG: &str = "--tray";
+/// `--place=JSON`: the page and scroll a window opened later starts at
+/// (what a closed window hands to the tray process it becomes).
+const PLACE_FLAG: &str = "--place=";
 
-const USAGE: &str = "Usage: rserve-desk [--tray] [PATH...]
+const USAGE: &str = "Usage: rserve-desk [--tray [--place=JSON]] [PATH...]
 
 Rserve Desk: serve R functions from your own VPS.
   --tray        start in the tray, without opening the window
+  --place=JSON  the page and scroll the window opens at (what a closed
+                window hands to the tray process it becomes)
   PATH...       folders, .R files or archives to deploy (as if dropped)
   -V, --version print the version
   -h, --help    print this help
@@ -41,7 +50,7 @@ Rserve Desk: serve R functions from your own VPS.
 The command-line tool is `rdesk` (see `rdesk --help`).";
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     match args.first().and_then(|a| a.to_str()) {
         Some("-V" | "--version") => {
             println!("rserve-desk {}", env!("CARGO_PKG_VERSION"));
@@ -53,14 +62,22 @@ fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
+    if let Some(e) = relaunch::with_lean_env(&args) {
+        eprintln!("rserve-desk: cannot start with a light webview: {e}");
+    }
+    relaunch::reap_inherited();
     let in_tray = args.iter().any(|a| a == TRAY_FLAG);
+    let place = args
+        .iter()
+        .filter_map(|a| a.to_str()?.strip_prefix(PLACE_FLAG))
+        .find_map(|json| serde_json::from_str(json).ok());
     let paths: Vec<PathBuf> = args
         .into_iter()
-        .filter(|a| a != TRAY_FLAG)
+        .filter(|a| a != TRAY_FLAG && !a.to_string_lossy().starts_with(PLACE_FLAG))
         .map(PathBuf::from)
         .collect();
     let about = about::describe();
-    let _flush_logs = logs::init(&about.log_dir);
+    let flush_logs = logs::init(&about.log_dir);
     tracing::info!("{} starting", about.program);
     let data_dir = about.data_dir.clone();
     let (desk, cache_problem) = match tauri::async_runtime::block_on(open_desk(&data_dir)) {
@@ -70,14 +87,20 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let shell = shell::Shell::new(desk, cache_problem, about);
+    let shell = shell::Shell::new(desk, cache_problem, about, place);
     // Paths given on the command line were chosen by the user, as a drop is.
     if let Ok(cwd) = std::env::current_dir() {
         shell.grants.grant(paths, &cwd);
     }
+    // Where the window was, for the tray process this one may become.
+    let last_place = Arc::new(Mutex::new(None));
+    let kept_place = last_place.clone();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
-            let paths = argv.into_iter().skip(1).filter(|a| a != TRAY_FLAG);
+            let paths = argv
+                .into_iter()
+                .skip(1)
+                .filter(|a| a != TRAY_FLAG && !a.starts_with(PLACE_FLAG));
             app.state::<shell::Shell>()
                 .grants
                 .grant(paths.map(PathBuf::from), Path::new(&cwd));
@@ -111,15 +134,29 @@ fn main() -> std::process::ExitCode {
         })
         .build(tauri::generate_context!())
         .map(|app| {
-            app.run(|app, event| match event {
-                // The last window closed: the tray keeps running. Quitting
-                // from the tray asks with an exit code, and is let through.
+            app.run_return(move |app, event| match event {
+                // The last window closed: the tray keeps running, in a
+                // process started again without the webview's weight
+                // unless an R tunnel the window opened is still in use.
+                // Quitting from the tray asks with an exit code, and is
+                // let through.
                 tauri::RunEvent::ExitRequested {
                     code: None, api, ..
-                } => api.prevent_exit(),
+                } => {
+                    if app.state::<shell::Shell>().tunnels.any_open() {
+                        tracing::info!("window closed; an R tunnel is open, so this process stays");
+                        api.prevent_exit();
+                    } else {
+                        relaunch::into_tray_at_exit();
+                    }
+                }
+                tauri::RunEvent::ExitRequested { code: Some(_), .. } => relaunch::quit_at_exit(),
                 tauri::RunEvent::Exit => {
-                    // No ssh master or forward outlives the window.
+                    // No ssh master or forward outlives the run.
                     let shell = app.state::<shell::Shell>();
+                    if let Ok(mut place) = kept_place.lock() {
+                        *place = shell.last_view();
+                    }
                     let desk = shell.desk.clone();
                     tauri::async_runtime::block_on(async move {
                         shell.tunnels.close_all().await;
@@ -130,7 +167,20 @@ fn main() -> std::process::ExitCode {
             })
         });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(_) if relaunch::into_tray_asked() => {
+            tracing::info!("window closed; going on as the tray");
+            drop(flush_logs);
+            let mut args = vec![OsString::from(TRAY_FLAG)];
+            if let Some(place) = last_place.lock().ok().and_then(|p| p.clone())
+                && let Ok(json) = serde_json::to_string(&place)
+            {
+                args.push(format!("{PLACE_FLAG}{json}").into());
+            }
+            let e = relaunch::again(&args);
+            eprintln!("rserve-desk: cannot go on in the tray: {e}");
+            std::process::ExitCode::FAILURE
+        }
+        Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rserve-desk: {e}");
             std::process::ExitCode::FAILURE

@@ -37,10 +37,16 @@ pub struct Shell {
 }
 
 impl Shell {
-    pub fn new(desk: Desk, cache_problem: Option<String>, about: About) -> Self {
+    /// The shell over `desk`; a window opened later starts at `place`.
+    pub fn new(
+        desk: Desk,
+        cache_problem: Option<String>,
+        about: About,
+        place: Option<ViewPlace>,
+    ) -> Self {
         Self {
             about,
-            view: Mutex::new(None),
+            view: Mutex::new(place),
             grants: Grants::default(),
             cache_problem,
             desk: Arc::new(desk),

@@ -40,6 +40,11 @@ impl Tunnels {
         }
     }
 
+    /// Whether a tunnel is open (or the list is being changed right now).
+    pub fn any_open(&self) -> bool {
+        self.0.try_lock().map_or(true, |open| !open.is_empty())
+    }
+
     /// Closes every tunnel: what the shell does before its sessions end.
     pub async fn close_all(&self) {
         let open: Vec<QapTunnel> = self.0.lock().await.drain().map(|(_, t)| t).collect();
