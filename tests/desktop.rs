@@ -604,7 +604,12 @@ async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed
     terminate(master);
     ui.click(&format!("{row} button.stop")).await;
     ui.wait_text(&badge, |t| t == "exited").await;
-    let again = ssh_master_under(ui.runtime.path()).expect("a new master");
+    let again = ssh_master_under(ui.runtime.path()).unwrap_or_else(|| {
+        panic!(
+            "no new master; the ssh processes: {:?}",
+            ssh_processes_under(ui.runtime.path())
+        )
+    });
     assert_ne!(again, master);
     ui.shot("02-after-the-master-was-killed").await;
     let runtime = ui.runtime.path().to_owned();

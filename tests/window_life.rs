@@ -2,13 +2,14 @@
 //! (the welcome page, this machine's Docker in one click), the About panel
 //! and its diagnostics read from the real log file, and closing the window
 //! to the tray, which ends its web process, and back to the same page and
-//! scroll from the tray.
+//! scroll from the tray; a deploy under way when the window closes is
+//! finished before the process goes on as the tray.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
-use rdesk_e2e::{Rdesk, Standin};
+use rdesk_e2e::{Rdesk, Standin, app_folder, docker_out, remove_leftovers, running_container};
 use serde_json::Value;
 
 // Each test binary plays part of the panel and drives the window with
@@ -149,17 +150,6 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
     ui.close_window();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ui.app_processes("WebKitWebProces").is_empty() {
-        if Instant::now() > deadline {
-            let _ = std::process::Command::new("ps")
-                .args(["-eo", "pid,ppid,stat,etime,args"])
-                .status();
-            let _ = std::process::Command::new("sh")
-                .args([
-                    "-c",
-                    &format!("cat {}/logs/*", desk.data_dir.path().display()),
-                ])
-                .status();
-        }
         assert!(
             Instant::now() < deadline,
             "the web process outlived the closed window by 30 s"
@@ -209,4 +199,76 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
     );
     ui.shot("reopened").await;
     ui.close().await;
+}
+
+#[tokio::test]
+async fn a_deploy_under_way_outlives_the_closed_window_then_the_tray_takes_over() {
+    if Standin::from_env("closing the window during a deploy").is_none() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let slug = "ui-close-mid-deploy";
+    remove_leftovers(slug);
+    let desk = Rdesk::new();
+    desk.ok(&["host", "add", "this-machine", "--local"]);
+    let (_dir, app) = app_folder(slug, &[("main.R", "answer <- function() 42\n")]);
+    let ui = Desktop::open(desk.data_dir.path(), "close-mid-deploy", &[&app]).await;
+    ui.click("a.host[data-host=this-machine]").await;
+    ui.wait_text("#apps", |_| true).await;
+    ui.drop_onto(".hint", &[&app]).await;
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    let pid = ui.app_processes("rserve-desk");
+    let trays_before = ui.watcher.registered();
+    ui.click("#new-deploy").await;
+    ui.wait_text("#deploy", |t| !t.is_empty()).await;
+    let running_at_close = docker_out(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=io.rserve-desk.slug={slug}"),
+    ]);
+    ui.close_window();
+    assert!(
+        running_at_close.trim().is_empty(),
+        "the deploy had started its container before the window closed: too fast to test"
+    );
+
+    // The process goes on as the tray only once the deploy has ended, and
+    // the deploy ends deployed: no half-made app is left.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while ui.watcher.registered() == trays_before {
+        assert!(
+            Instant::now() < deadline,
+            "the tray process never took over after the deploy"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    running_container(slug);
+    assert_eq!(
+        ui.app_processes("rserve-desk"),
+        pid,
+        "the same process went on as the tray"
+    );
+    // Docker's health check may still say `starting` for a moment.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let apps = desk.json(&["apps", "--host", "this-machine"]);
+        let status = apps["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["slug"] == slug)
+            .map(|a| a["status"].clone())
+            .expect("the app is listed");
+        if status == "running" {
+            break;
+        }
+        assert!(
+            status == "starting" && Instant::now() < deadline,
+            "the app deployed while the window closed is {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ui.close().await;
+    desk.ok(&["rm", slug, "--host", "this-machine"]);
 }

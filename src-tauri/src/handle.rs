@@ -59,6 +59,7 @@ pub async fn host_key(_: &AppHandle, shell: &Shell, args: HostKeyArgs) -> Reply<
 }
 
 pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Reply<AddedHost> {
+    let _running = shell.work.enter();
     let identity = args.identity.as_deref().map(str::trim).map(Path::new);
     let target = HostTarget::from_user(args.ssh.as_deref(), identity)
         .map_err(|e| convert::error(e.into()))?;
@@ -88,6 +89,7 @@ pub async fn add_host(app: &AppHandle, shell: &Shell, args: AddHostArgs) -> Repl
 }
 
 pub async fn remove_host(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<()> {
+    let _running = shell.work.enter();
     watch::stop(shell, &args.host);
     shell
         .desk
@@ -121,6 +123,7 @@ pub async fn apps(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<AppsL
 }
 
 pub async fn lifecycle(app: &AppHandle, shell: &Shell, args: LifecycleArgs) -> Reply<AppView> {
+    let _running = shell.work.enter();
     let action = match args.action {
         Action::Start => Lifecycle::Start,
         Action::Stop => Lifecycle::Stop,
@@ -139,6 +142,7 @@ pub async fn lifecycle(app: &AppHandle, shell: &Shell, args: LifecycleArgs) -> R
 }
 
 pub async fn remove_app(app: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<()> {
+    let _running = shell.work.enter();
     shell
         .desk
         .with_session(&args.host, async |s| s.remove(&args.slug).await)
@@ -297,6 +301,7 @@ pub async fn bootstrap(
     args: BootstrapArgs,
     progress: Channel<BootstrapStep>,
 ) -> Reply<BootstrapSummary> {
+    let _running = shell.work.enter();
     let options = BootstrapOptions::from(BootstrapChoices {
         domain: args.domain,
         email: args.email,
@@ -348,6 +353,7 @@ pub async fn set_app_settings(
     args: SetAppSettingsArgs,
     progress: Channel<DeployProgress>,
 ) -> Reply<SwitchResult> {
+    let _running = shell.work.enter();
     let request = SettingsRequest {
         memory: args.memory.filter(|m| !m.is_empty()),
         cpus: args.cpus.filter(|c| !c.is_empty()),
@@ -366,6 +372,7 @@ pub async fn deploy(
     args: DeployArgs,
     progress: Channel<DeployProgress>,
 ) -> Reply<DeployResult> {
+    let _running = shell.work.enter();
     let paths = shell.grants.check(&args.paths).map_err(convert::error)?;
     let request = DeployRequest {
         slug: args.slug.filter(|s| !s.is_empty()),
@@ -440,6 +447,7 @@ pub async fn set_app_access(
     args: SetAccessArgs,
     progress: Channel<DeployProgress>,
 ) -> Reply<SwitchResult> {
+    let _running = shell.work.enter();
     let request = SettingsRequest {
         access: args.access.filter(|a| !a.is_empty()),
         no_allow: args.allow.as_ref().is_some_and(Vec::is_empty),
@@ -463,6 +471,7 @@ pub async fn create_token(
     shell: &Shell,
     args: CreateTokenArgs,
 ) -> Reply<NewTokenView> {
+    let _running = shell.work.enter();
     let made = shell
         .desk
         .create_token(&args.host, &args.slug, &args.name)
@@ -480,6 +489,7 @@ pub async fn create_token(
 }
 
 pub async fn revoke_token(_: &AppHandle, shell: &Shell, args: TokenArgs) -> Reply<TokenInfo> {
+    let _running = shell.work.enter();
     let revoked = shell
         .desk
         .revoke_token(&args.host, &args.slug, &args.id)

@@ -21,6 +21,7 @@ mod tray;
 mod tunnels;
 mod watch;
 mod window;
+mod work;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -136,21 +137,29 @@ fn main() -> std::process::ExitCode {
         .map(|app| {
             app.run_return(move |app, event| match event {
                 // The last window closed: the tray keeps running, in a
-                // process started again without the webview's weight
-                // unless an R tunnel the window opened is still in use.
-                // Quitting from the tray asks with an exit code, and is
-                // let through.
+                // process started again without the webview's weight once
+                // the operations under way have ended, unless an R tunnel
+                // the window opened is still in use. Quitting from the
+                // tray asks with an exit code, and is let through.
                 tauri::RunEvent::ExitRequested {
                     code: None, api, ..
-                } => {
+                } if !relaunch::quit_asked() => {
+                    api.prevent_exit();
                     if app.state::<shell::Shell>().tunnels.any_open() {
                         tracing::info!("window closed; an R tunnel is open, so this process stays");
-                        api.prevent_exit();
                     } else {
-                        relaunch::into_tray_at_exit();
+                        let app = app.clone();
+                        tauri::async_runtime::spawn(async move {
+                            app.state::<shell::Shell>().work.idle().await;
+                            if app.webview_windows().is_empty() {
+                                app.exit(relaunch::INTO_TRAY);
+                            }
+                        });
                     }
                 }
-                tauri::RunEvent::ExitRequested { code: Some(_), .. } => relaunch::quit_at_exit(),
+                tauri::RunEvent::ExitRequested {
+                    code: Some(code), ..
+                } if code != relaunch::INTO_TRAY => relaunch::quitting(),
                 tauri::RunEvent::Exit => {
                     // No ssh master or forward outlives the run.
                     let shell = app.state::<shell::Shell>();
@@ -167,7 +176,7 @@ fn main() -> std::process::ExitCode {
             })
         });
     match result {
-        Ok(_) if relaunch::into_tray_asked() => {
+        Ok(relaunch::INTO_TRAY) => {
             tracing::info!("window closed; going on as the tray");
             drop(flush_logs);
             let mut args = vec![OsString::from(TRAY_FLAG)];

@@ -1,7 +1,7 @@
 //! The shell's state: the engine, the notification throttle and the
 //! notifications waiting for a click, the log follows, which hosts are
 //! unreachable (as their watchers last said), the running watchers, the
-//! open R tunnels, the paths the window may deploy, why the cache is
+//! open R tunnels, the operations under way, the paths the window may deploy, why the cache is
 //! unusable (when it is), what the About panel shows, and where the window
 //! was when it was closed to the tray.
 
@@ -17,6 +17,7 @@ use rdesk_ipc::{AppsList, OverviewView, ViewPlace};
 use crate::follows::Follows;
 use crate::grants::Grants;
 use crate::tunnels::Tunnels;
+use crate::work::Work;
 use crate::{convert, notify};
 
 pub struct Shell {
@@ -25,6 +26,8 @@ pub struct Shell {
     pub notifications: notify::Waiting,
     pub follows: Follows,
     pub tunnels: Tunnels,
+    /// The operations that change a host, while they run.
+    pub work: Work,
     offline: Mutex<HashMap<String, String>>,
     pub watchers: Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>,
     pub grants: Grants,
@@ -54,6 +57,7 @@ impl Shell {
             notifications: notify::Waiting::default(),
             follows: Follows::default(),
             tunnels: Tunnels::default(),
+            work: Work::default(),
             offline: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
         }
