@@ -63,9 +63,6 @@ fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
-    if let Some(e) = relaunch::with_lean_env(&args) {
-        eprintln!("rserve-desk: cannot start with a light webview: {e}");
-    }
     relaunch::reap_inherited();
     let in_tray = args.iter().any(|a| a == TRAY_FLAG);
     let place = args

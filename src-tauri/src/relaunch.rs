@@ -1,15 +1,9 @@
 //! The process replacing itself (`exec`, same pid) so that what it no
-//! longer needs is gone. Two moments:
-//!
-//! - At start, when the environment lacks the setting that keeps GTK light
-//!   ([`LEAN_ENV`]: no GL context in GTK), the process runs itself again
-//!   with it added; a value the user set is kept. It can only be set before
-//!   GTK starts, and only by a launcher: `set_var` is unsafe in a
-//!   multithreaded process.
-//! - When the last window closed, the process ends (its sessions closed
-//!   like at quit) and runs itself again with `--tray`: a tray process
-//!   that never held a webview costs a fraction of one that did (WebKit's
-//!   libraries, its network process and the heap stay with a process).
+//! longer needs is gone: when the last window closed, the process ends
+//! (its sessions closed like at quit) and runs itself again with
+//! `--tray`. A tray process that never held a webview costs a fraction of
+//! one that did (WebKit's libraries, its network process and the heap stay
+//! with a process).
 //!
 //! When `exec` fails, the caller goes on in the process it has. The
 //! children of the image before (the window's WebKit processes, ending
@@ -25,13 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-/// What makes GTK light: it creates no GL context, so the tray loads no
-/// Mesa and LLVM (about 20 MB). WebKit's own drawing is left as it is:
-/// `WEBKIT_DISABLE_COMPOSITING_MODE` would save about 80 MB in the web
-/// process, but the window's WebDriver commands then hang (seen in the
-/// desktop tests), and they are how the window is tested.
-pub const LEAN_ENV: [(&str, &str); 1] = [("GDK_DEBUG", "gl-disable")];
-
 /// The code the run ends with when the process is to go on as the tray
 /// ([`again`] with `--tray`) rather than end.
 pub const INTO_TRAY: i32 = 75;
@@ -39,20 +26,6 @@ pub const INTO_TRAY: i32 = 75;
 /// Set when the user quit: windows closing during a quit must not make
 /// the process a tray.
 static QUITTING: AtomicBool = AtomicBool::new(false);
-
-/// Runs this program again with `args` and [`LEAN_ENV`] added, unless the
-/// environment has every one of them set already. Returns only when it
-/// did not run again (with the reason when `exec` failed).
-pub fn with_lean_env(args: &[OsString]) -> Option<std::io::Error> {
-    let missing: Vec<(&str, &str)> = LEAN_ENV
-        .into_iter()
-        .filter(|(name, _)| std::env::var_os(name).is_none())
-        .collect();
-    if missing.is_empty() {
-        return None;
-    }
-    Some(itself(args).envs(missing).exec())
-}
 
 /// Notes that the run ends because the user quit.
 pub fn quitting() {
