@@ -3,7 +3,7 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of, remove_leftovers};
+use rdesk_e2e::{Rdesk, Standin, app_folder, listed_in, objects_of, remove_leftovers};
 use serde_json::json;
 
 const CALC: &str = r#"
@@ -88,14 +88,7 @@ fn deploy_call_and_redeploy(vps: &Standin, slug: &str) {
     ]);
     assert_eq!(unchanged["deployed"]["built"], json!(false), "{unchanged}");
 
-    let apps = desk.json(&["apps", "--host", "vps"]);
-    let listed = apps["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["slug"] == slug)
-        .cloned();
-    let listed = listed.expect("the app is listed");
+    let listed = desk.listed_app("vps", slug).expect("the app is listed");
     assert_eq!(listed["packages"], json!(["rdeskdemo"]));
     assert_eq!(listed["status"], json!("running"));
 
@@ -186,13 +179,7 @@ fn the_app_list_is_rebuilt_from_labels_when_the_cache_is_lost() {
     vps.add_to(&desk);
     let apps = desk.json(&["apps", "--host", "vps"]);
     assert_eq!(apps["offline_reason"], json!(null), "read from the host");
-    let found = apps["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["slug"] == slug)
-        .cloned();
-    let found = found.expect("the app comes back from its labels");
+    let found = listed_in(&apps, slug).expect("the app comes back from its labels");
     assert_eq!(found["mode"], json!("eval"));
     assert_eq!(found["r_version"], json!(vps.r_version));
     assert_eq!(found["status"], json!("running"));

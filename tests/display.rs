@@ -128,11 +128,12 @@ pub struct VirtualDesktop {
     pub display: String,
     /// For `DBUS_SESSION_BUS_ADDRESS`.
     pub bus_address: String,
-    /// The session's own config and cache folders (`XDG_CONFIG_HOME`,
-    /// `XDG_CACHE_HOME`): a window's saved size, autostart entries and
-    /// WebKit's caches never carry over to the next test, nor into the
-    /// user's own folders.
-    folders: tempfile::TempDir,
+    /// The session's own config folder (`XDG_CONFIG_HOME`): a window's
+    /// saved size and autostart entries never carry over to the next test,
+    /// nor into the user's own folder. The cache folder stays shared: an
+    /// empty one makes every start rebuild WebKit's caches (GStreamer's
+    /// registry among them), which the bench would count as start time.
+    config: tempfile::TempDir,
     // The bus goes before the display.
     _dbus: Proc,
     _xvfb: Proc,
@@ -157,18 +158,17 @@ impl VirtualDesktop {
         Self {
             display: format!(":{display}"),
             bus_address,
-            folders: tempfile::tempdir().expect("a temporary folder"),
+            config: tempfile::tempdir().expect("a temporary folder"),
             _dbus: dbus,
             _xvfb: xvfb,
         }
     }
 
-    /// `cmd` with this display, bus and folders.
+    /// `cmd` with this display, bus and config folder.
     pub fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
         cmd.env("DISPLAY", &self.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
-            .env("XDG_CONFIG_HOME", self.folders.path().join("config"))
-            .env("XDG_CACHE_HOME", self.folders.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.config.path())
     }
 
     /// Asks the top-level window titled `title` to close, as a window

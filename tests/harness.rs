@@ -221,6 +221,12 @@ impl Rdesk {
         serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"))
     }
 
+    /// The entry of `slug` in `rdesk apps --host HOST --json`, if listed.
+    pub fn listed_app(&self, host: &str, slug: &str) -> Option<Value> {
+        let apps = self.json(&["apps", "--host", host]);
+        listed_in(&apps, slug)
+    }
+
     /// `rdesk deploy PATH --host vps --slug SLUG EXTRA...`; returns stdout.
     pub fn deploy(&self, path: &Path, slug: &str, extra: &[&str]) -> String {
         let path = path.to_str().expect("UTF-8 path");
@@ -356,6 +362,15 @@ pub fn docker_out(args: &[&str]) -> String {
 /// `docker inspect` of one container or image, parsed.
 pub fn docker_inspect(name: &str) -> Value {
     serde_json::from_str::<Value>(&docker_out(&["inspect", name])).unwrap()[0].clone()
+}
+
+/// The entry of `slug` in the answer of `rdesk apps --json`.
+pub fn listed_in(apps: &Value, slug: &str) -> Option<Value> {
+    apps["apps"]
+        .as_array()?
+        .iter()
+        .find(|a| a["slug"] == slug)
+        .cloned()
 }
 
 /// The id of the app's one running container.

@@ -252,14 +252,10 @@ async fn a_deploy_under_way_outlives_the_closed_window_then_the_tray_takes_over(
     // Docker's health check may still say `starting` for a moment.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let apps = desk.json(&["apps", "--host", "this-machine"]);
-        let status = apps["apps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["slug"] == slug)
-            .map(|a| a["status"].clone())
-            .expect("the app is listed");
+        let status = desk
+            .listed_app("this-machine", slug)
+            .expect("the app is listed")["status"]
+            .clone();
         if status == "running" {
             break;
         }

@@ -63,8 +63,11 @@ fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
-    relaunch::reap_inherited();
     let in_tray = args.iter().any(|a| a == TRAY_FLAG);
+    if in_tray {
+        // A window's process goes on as the tray with `--tray`.
+        relaunch::reap_inherited();
+    }
     let place = args
         .iter()
         .filter_map(|a| a.to_str()?.strip_prefix(PLACE_FLAG))
