@@ -3,7 +3,7 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use rdesk_e2e::{Rdesk, Standin, app_folder, listed_in, objects_of, remove_leftovers};
+use rdesk_e2e::{Rdesk, Standin, app_folder, docker_out, listed_in, objects_of, remove_leftovers};
 use serde_json::json;
 
 const CALC: &str = r#"
@@ -94,6 +94,17 @@ fn deploy_call_and_redeploy(vps: &Standin, slug: &str) {
 
     desk.ok(&["rm", slug, "--host", "vps"]);
     assert_eq!(objects_of(slug), Vec::<String>::new());
+    let packages_layer = first
+        .split("building packages layer ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the deploy names its packages layer");
+    assert!(
+        !docker_out(&["images", "-q", packages_layer])
+            .trim()
+            .is_empty(),
+        "a packages layer built minutes ago stays: another deploy may be about to build on it"
+    );
 }
 
 #[test]

@@ -143,8 +143,8 @@ impl DockerSpawner {
         }
         let packages_image = context::packages_image(spec);
         let mut packages_reused = true;
-        // A removal of another app may take a packages layer no image uses
-        // yet, between its build and the code layer's: then once more.
+        // A removal of another app may take a reused packages layer that no
+        // image built on any more, before the code layer is: then once more.
         let mut retried = false;
         loop {
             if let Some(packages_image) = &packages_image {

@@ -16,6 +16,7 @@ use bollard::query_parameters::{
 };
 use futures_util::stream::StreamExt;
 
+use crate::Spawner as _;
 use crate::error::{SpawnError, is_conflict, is_not_found};
 use crate::labels;
 use crate::spec::Slug;
@@ -68,6 +69,11 @@ pub struct DockerSpawner {
 
 /// Lines of a failed build or container log kept for the error message.
 pub(crate) const TAIL_LINES: usize = 15;
+
+/// How long a new packages layer no app image builds on yet is safe from
+/// removal: far longer than a deploy takes from building it to building its
+/// code layer on it, and than the clocks of two machines drift apart.
+const PACKAGES_GRACE_SECS: i64 = 60 * 60;
 
 impl DockerSpawner {
     pub fn new(docker: Docker, config: DockerConfig) -> Self {
@@ -225,8 +231,11 @@ impl DockerSpawner {
     /// tagged ones: the untagged images of a build in progress carry the
     /// packages labels they inherit, and removing them breaks that build.
     /// A layer another app's deploy is building on right now (Docker says it
-    /// is in use) is kept: it is about to be used again.
+    /// is in use) is kept: it is about to be used again. So is one built in
+    /// the last [`PACKAGES_GRACE_SECS`] by the VPS's clock: a deploy that
+    /// has just built it has not started its code layer on it yet.
     pub(crate) async fn prune_packages_images(&self) -> Result<Vec<String>, SpawnError> {
+        let built_before = self.host_time_ms().await? / 1000 - PACKAGES_GRACE_SECS;
         let used: Vec<String> = self
             .images(labels::ours(labels::Role::App, &[]))
             .await?
@@ -241,6 +250,7 @@ impl DockerSpawner {
             let key = image.labels.get(labels::PACKAGES_KEY);
             let tagged = image.repo_tags.iter().any(|t| t != "<none>:<none>");
             if tagged
+                && image.created < built_before
                 && !key.is_some_and(|k| used.contains(k))
                 && self.remove_image_if(&image.id, true).await?
             {

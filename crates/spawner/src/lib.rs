@@ -99,7 +99,8 @@ pub trait Spawner: Send + Sync {
     async fn start(&self, slug: &Slug) -> Result<(), SpawnError>;
     async fn stop(&self, slug: &Slug) -> Result<(), SpawnError>;
     async fn restart(&self, slug: &Slug) -> Result<(), SpawnError>;
-    /// Removes the app's containers and images, and packages layers no other app uses.
+    /// Removes the app's containers and images, and packages layers no other
+    /// app uses (one built in the last hour stays: a deploy may be about to use it).
     async fn remove(&self, slug: &Slug) -> Result<Removed, SpawnError>;
     async fn status(&self, slug: &Slug) -> Result<AppState, SpawnError>;
     /// Every app on the host, read from container labels alone.
