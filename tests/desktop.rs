@@ -153,7 +153,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
         .await
         .unwrap();
     assert_eq!(proposed.as_deref(), Some(slug), "slug from the folder name");
-    ui.shot("02-new-app-form").await;
+    ui.shot("02-new-app-form");
     ui.click("#new-deploy").await;
     let done = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
     assert!(done.starts_with("Deployed ui-hello"), "{done}");
@@ -163,7 +163,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     let row = format!("tr[data-drop-slug={slug}]");
     ui.wait_text(&format!("{row} .badge"), |t| t == "running")
         .await;
-    ui.shot("03-deployed").await;
+    ui.shot("03-deployed");
 
     // Dropping onto the app's row deploys a new version of it.
     std::fs::write(
@@ -191,7 +191,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     assert_eq!(answer, "\"Hello again, UI!\"");
     ui.wait_text("pre.logs", |t| t.contains("hello called for UI"))
         .await;
-    ui.shot("04-console").await;
+    ui.shot("04-console");
 
     ui.type_into("#console-fn", "system").await;
     ui.type_into("#console-args", "[1,").await;
@@ -225,7 +225,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
         "{}",
         inspected["Config"]["Env"]
     );
-    ui.shot("04a-settings").await;
+    ui.shot("04a-settings");
 
     // The app's charts, drawn by the core as SVG, one metric at a time: an
     // image (a data: URL, never markup in the page) described in words.
@@ -245,7 +245,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
         is_chart_image(h) && h.contains("alt=\"vps: uptime") && h.contains("ui-hello")
     })
     .await;
-    ui.shot("04b-charts").await;
+    ui.shot("04b-charts");
 
     ui.click("a.host[data-host=vps]").await;
     // The host's overview: its totals.
@@ -256,7 +256,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     ui.click(&format!("{row} button.stop")).await;
     ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
         .await;
-    ui.shot("05-stopped").await;
+    ui.shot("05-stopped");
     ui.close().await;
 
     let cli = Rdesk::new();
@@ -293,7 +293,7 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
     // The step list is live: a step shows as started while it runs.
     ui.wait_text(&format!("{form} .step.started"), |_| true)
         .await;
-    ui.shot("01-bootstrapping").await;
+    ui.shot("01-bootstrapping");
     let outcome = ui
         .wait_text_for(&format!("{form} .outcome"), Duration::from_secs(300), |t| {
             !t.is_empty() && t != "running…"
@@ -317,7 +317,7 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
         "{steps}"
     );
     assert!(steps.contains("install-docker"), "{steps}");
-    ui.shot("02-bootstrapped").await;
+    ui.shot("02-bootstrapped");
 
     ui.click("a.host[data-host=vps]").await;
     ui.wait_text("#apps", |_| true).await;
@@ -333,7 +333,7 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
         t == "running"
     })
     .await;
-    ui.shot("03-deployed-on-the-vps").await;
+    ui.shot("03-deployed-on-the-vps");
     let running = vps.sh_ok("docker ps --format '{{.Names}}'");
     assert!(
         running.contains(&format!("rserve-desk-{slug}-")),
@@ -385,7 +385,7 @@ async fn one_notification_for_a_killed_app(vps: &Standin, slug: &str) {
     }
     ui.wait_text(&row, |t| t == "crashed" || t == "exited")
         .await;
-    ui.shot("01-crashed").await;
+    ui.shot("01-crashed");
     let page = "section.page h2";
     let on_the_app = |t: &str| t.ends_with(&format!("/ {slug}"));
 
@@ -504,7 +504,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
         seen.ends_with(" ago") || seen == "last seen just now",
         "{seen}"
     );
-    ui.shot("01-offline").await;
+    ui.shot("01-offline");
     ui.wait_tray(GREY, "vps: offline", |label| label == "vps: offline")
         .await;
 
@@ -520,7 +520,7 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     }
     ui.wait_text(&format!("{row} .seen"), |t| t == "now").await;
     ui.wait_tray(GREEN, "vps: N/N running", all_running).await;
-    ui.shot("02-back").await;
+    ui.shot("02-back");
     ui.close().await;
     cli.ok(&["rm", slug, "--host", "vps"]);
 }
@@ -598,7 +598,7 @@ async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed
         Some(master),
         "the same master throughout"
     );
-    ui.shot("01-twenty-actions").await;
+    ui.shot("01-twenty-actions");
 
     // Its master killed, the next action opens a new session and succeeds.
     // ssh ends at its next turn after the signal: an action sent before
@@ -616,7 +616,7 @@ async fn twenty_window_actions_share_one_ssh_session_that_comes_back_when_killed
     ui.wait_text(&badge, |t| t == "exited").await;
     let again = ssh_master_under(ui.runtime.path()).expect("a new master");
     assert_ne!(again, master);
-    ui.shot("02-after-the-master-was-killed").await;
+    ui.shot("02-after-the-master-was-killed");
     let runtime = ui.runtime.path().to_owned();
     ui.close().await;
 

@@ -218,6 +218,19 @@ impl VirtualDesktop {
         true
     }
 
+    /// Saves the whole screen as a PNG at `path`, with ImageMagick's
+    /// `import`: the pixels the X server shows, whatever renderer WebKit
+    /// uses (WebDriver's own screenshot hangs once the page has changed
+    /// when WebKit draws without DMA-BUF, as `rendering.rs` has it).
+    pub fn screenshot(&self, path: &Path) {
+        let status = self
+            .env(Command::new("import").args(["-window", "root"]).arg(path))
+            .stderr(Stdio::null())
+            .status()
+            .expect("ImageMagick's import runs");
+        assert!(status.success(), "import could not save {}", path.display());
+    }
+
     /// The colour of one screen pixel as `#RRGGBB`, read with ImageMagick's `import`.
     pub fn pixel(&self, x: u32, y: u32) -> Option<String> {
         let out = self

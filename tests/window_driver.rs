@@ -125,15 +125,15 @@ impl Desktop {
         }
     }
 
-    pub async fn shot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    pub fn shot(&self, name: &str) {
+        self.desktop
+            .screenshot(&self.shots.join(format!("{name}.png")));
     }
 
     /// What a wait that timed out leaves to explain it: a screenshot named
     /// `shot`, and the end of the app's log on the test's output.
     async fn timed_out(&self, shot: &str) {
-        self.shot(shot).await;
+        self.shot(shot);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.logs)
             .map(|dir| dir.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -239,7 +239,7 @@ impl Desktop {
             .click()
             .await;
         if let Err(e) = clicked {
-            self.shot("click-failed").await;
+            self.shot("click-failed");
             panic!("clicking `{css}`: {e}");
         }
     }
@@ -278,7 +278,7 @@ impl Desktop {
         self.type_into("#host-ssh", ssh).await;
         self.type_into("#host-identity", identity).await;
         self.type_into("#host-url", public_url).await;
-        self.shot("01-add-host").await;
+        self.shot("01-add-host");
         self.click("#host-add").await;
         let offered = self.wait_text("#host-key", |t| t.contains("SHA256:")).await;
         let expected = fingerprint(host_key);
@@ -286,7 +286,7 @@ impl Desktop {
             offered.contains(&expected),
             "{offered} (the server has {expected})"
         );
-        self.shot("01b-host-key").await;
+        self.shot("01b-host-key");
         self.click("#host-trust").await;
         let added = self
             .wait_text("#host-added", |t| t.contains("SHA256:"))

@@ -50,7 +50,7 @@ async fn a_first_run_welcomes_adds_this_machine_and_tells_about_itself() {
     let ui = Desktop::open(data.path(), "welcome", &[]).await;
     ui.wait_text("#welcome h2", |t| t == "Welcome to Rserve Desk")
         .await;
-    ui.shot("welcome").await;
+    ui.shot("welcome");
     ui.click("#welcome-local").await;
     ui.wait_text("main h2", |t| t.contains("this-machine"))
         .await;
@@ -75,7 +75,7 @@ async fn a_first_run_welcomes_adds_this_machine_and_tells_about_itself() {
     let report = ui
         .wait_text("#diagnostics", |t| t.contains("hosts: 1"))
         .await;
-    ui.shot("about").await;
+    ui.shot("about");
     assert!(
         report.contains("this-machine: this machine's Docker"),
         "{report}"
@@ -115,7 +115,7 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
     let deadline = Instant::now() + Duration::from_secs(20);
     while scroll_top(&ui).await != SCROLLED {
         if Instant::now() > deadline {
-            ui.shot("never-scrolled").await;
+            ui.shot("never-scrolled");
             let sizes = ui
                 .client
                 .execute(
@@ -197,7 +197,7 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
         !ui.app_processes("WebKitWebProces").is_empty(),
         "the re-created window has a web process again"
     );
-    ui.shot("reopened").await;
+    ui.shot("reopened");
     ui.close().await;
 }
 

@@ -16,6 +16,7 @@ mod handle;
 mod logs;
 mod notify;
 mod relaunch;
+mod rendering;
 mod shell;
 mod tray;
 mod tunnels;
@@ -51,6 +52,7 @@ Rserve Desk: serve R functions from your own VPS.
 The command-line tool is `rdesk` (see `rdesk --help`).";
 
 fn main() -> std::process::ExitCode {
+    rendering::choose();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     match args.first().and_then(|a| a.to_str()) {
         Some("-V" | "--version") => {
