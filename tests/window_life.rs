@@ -173,6 +173,21 @@ async fn closing_the_window_ends_its_web_process_and_the_tray_reopens_it_where_i
         ui.app_processes("WebKitNetworkPr").is_empty(),
         "the tray process has no WebKit network process"
     );
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", app[0])).unwrap();
+    let mut gl_driver: Vec<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| {
+            ["_dri.so", "libgallium", "libLLVM"]
+                .iter()
+                .any(|n| path.contains(n))
+        })
+        .collect();
+    gl_driver.dedup();
+    assert!(
+        gl_driver.is_empty(),
+        "the tray loads no GL driver: {gl_driver:?}"
+    );
     let tray = ui.tray().await;
     let open = tray
         .menu()
