@@ -311,7 +311,7 @@ impl Connection {
 /// A client on `socket` with bollard's default API version, not yet
 /// checked against any daemon.
 fn unchecked_client(socket: &Path) -> Option<Docker> {
-    Docker::connect_with_unix(socket.to_str()?, 120, bollard::API_DEFAULT_VERSION).ok()
+    docker::client(socket.to_str()?, bollard::API_DEFAULT_VERSION).ok()
 }
 
 /// Connects to the local daemon's socket once, to tell a missing socket,

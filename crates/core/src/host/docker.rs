@@ -4,18 +4,47 @@
 //! API than older daemons speak (Docker 20.10 answers at most 1.41) and puts
 //! the version in every path, so the first `/version` may be refused as "too
 //! new": then the client drops to the daemon's maximum and negotiates again.
+//!
+//! The client keeps its connections open between requests. bollard's own
+//! Unix client opens one per request, and over a VPS's forwarded socket
+//! each new connection is a new SSH channel: a round trip more for every
+//! Docker call, which doubled the time of each over a slow link.
 
 use std::path::Path;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
-use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
+use bollard::{API_DEFAULT_VERSION, BollardRequest, ClientVersion, Docker};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use hyperlocal::UnixConnector;
 
 use super::HostError;
 use super::error::human;
 
 /// bollard's own default: the time one request may take.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// Connections kept open between requests: enough for the calls a window
+/// makes at once besides the streams (events, logs) that hold their own.
+const IDLE_CONNECTIONS: usize = 8;
+/// How long an unused connection (an SSH channel on a VPS) is kept.
+const IDLE_FOR: Duration = Duration::from_secs(60);
+
+/// A client of the daemon behind the Unix socket `path` that speaks API
+/// `version` and reuses its connections.
+pub(crate) fn client(path: &str, version: &ClientVersion) -> Result<Docker, BollardError> {
+    let pool = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(IDLE_CONNECTIONS)
+        .pool_idle_timeout(IDLE_FOR)
+        .build(UnixConnector);
+    let send = move |request: BollardRequest| {
+        let pool = pool.clone();
+        async move { pool.request(request).await.map_err(BollardError::from) }
+    };
+    // The address as hyperlocal reads it: the socket's path, hex-encoded, as the URI's host.
+    let address = format!("unix://{}", hex::encode(path));
+    Docker::connect_with_custom_transport(send, Some(address), REQUEST_TIMEOUT_SECS, version)
+}
 
 /// The oldest API version asked for when a daemon refuses bollard's default
 /// without saying its maximum: Docker 20.10, as on Debian 12.
@@ -38,11 +67,9 @@ pub(crate) async fn connect(
             reason: format!("the socket path {} is not UTF-8", socket.display()),
         })?;
     let open = |version: &ClientVersion| {
-        Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, version).map_err(|e| {
-            HostError::DockerNotAnswering {
-                host: host.to_owned(),
-                reason: format!("no client for {path}: {e}"),
-            }
+        client(path, version).map_err(|e| HostError::DockerNotAnswering {
+            host: host.to_owned(),
+            reason: format!("no client for {path}: {e}"),
         })
     };
     let docker = match within(
