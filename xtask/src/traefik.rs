@@ -142,6 +142,9 @@ fn spec() -> ContainerSpec<'static> {
         "--metrics.prometheus=true",
         "--metrics.prometheus.entryPoint=metrics",
         "--metrics.prometheus.addServicesLabels=true",
+        // As the bootstrap's configuration: a deploy waits for Traefik to
+        // apply its containers' changes, at most every 200 ms, not every 2 s.
+        "--providers.providersThrottleDuration=200ms",
         "--providers.docker=true",
         &format!("--providers.docker.endpoint=unix://{FILTER_SOCKET_DIR}/docker.sock"),
         "--providers.docker.exposedByDefault=false",
