@@ -21,7 +21,7 @@ mod bench_monitor;
 
 use std::time::{Duration, Instant};
 
-use rdesk_core::desk::{DeployRequest, Desk, NewHost};
+use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::paths;
 use rdesk_core::preview::AppFiles;
@@ -160,6 +160,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Apps the desktop app watches while it is measured in the tray.
 const WATCHED_APPS: u32 = 20;
+/// Cold starts timed for their median.
+const COLD_STARTS: usize = 5;
 /// How long the app is measured in the tray, unless `RDESK_BENCH_TRAY_MINUTES` says.
 const TRAY_MINUTES: u64 = 30;
 
@@ -189,12 +191,25 @@ async fn desktop_figures(
         };
         session.deploy(&request, &files, &|_event| {}).await?;
     }
+    // The stand-in runs on this machine, so its apps' health checks (two a
+    // second each) take its CPU from the app being started; a real VPS's
+    // apps do not. Cold starts are timed with the apps stopped, then once
+    // more (the first of `measure`) with them running.
+    for slug in &slugs {
+        session.act(slug, Lifecycle::Stop).await?;
+    }
+    let starts = bench_desktop::cold_starts(data_dir, COLD_STARTS).await;
+    for slug in &slugs {
+        session.act(slug, Lifecycle::Start).await?;
+    }
     let measured = bench_desktop::measure(data_dir, &checkpoints).await;
     for slug in &slugs {
         session.remove(slug).await?;
     }
     session.close().await;
     let figures = measured?;
+    let mut starts = starts?;
+    starts.sort();
     let build = if std::env::var_os(rdesk_e2e::display::DESKTOP_BIN_ENV).is_some() {
         "release build (profile dist)"
     } else {
@@ -213,7 +228,15 @@ async fn desktop_figures(
         slugs.len()
     );
     println!(
-        "  cold start to painted window: {:.2} s (goal <= 1.5 s)",
+        "  cold start to painted window, the stand-in's apps stopped: median {:.2} s of {} ({:.2} to {:.2} s) (goal <= 1.5 s)",
+        starts[starts.len() / 2].as_secs_f64(),
+        starts.len(),
+        starts[0].as_secs_f64(),
+        starts[starts.len() - 1].as_secs_f64()
+    );
+    println!(
+        "  cold start with the {} apps running on the stand-in, which shares this machine's CPU: {:.2} s",
+        slugs.len(),
         figures.painted.as_secs_f64()
     );
     println!(

@@ -89,7 +89,6 @@ fn memory_of(root: u32) -> Memory {
 /// memory open and idle, then closed to the tray and measured there at
 /// each of `tray_minutes`.
 pub async fn measure(data_dir: &Path, tray_minutes: &[u64]) -> Result<Figures, String> {
-    let binary = desktop_binary();
     let desktop = VirtualDesktop::start();
     let _bus = panel::serve(
         &desktop.bus_address,
@@ -99,16 +98,7 @@ pub async fn measure(data_dir: &Path, tray_minutes: &[u64]) -> Result<Figures, S
     .await
     .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
     let started = Instant::now();
-    let app = Proc(
-        desktop
-            .env(&mut Command::new(binary))
-            .env("RDESK_DATA_DIR", data_dir)
-            .env("RDESK_LOG_DIR", data_dir.join("logs"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", binary.display()))?,
-    );
+    let app = launch(&desktop, data_dir)?;
     let painted = painted(&desktop, started)?;
     tokio::time::sleep(IDLE).await;
     let window = memory_of(app.0.id());
@@ -139,6 +129,42 @@ pub async fn measure(data_dir: &Path, tray_minutes: &[u64]) -> Result<Figures, S
         window,
         tray,
     })
+}
+
+/// The desktop app started on `desktop` with its data in `data_dir`.
+fn launch(desktop: &VirtualDesktop, data_dir: &Path) -> Result<Proc, String> {
+    let binary = desktop_binary();
+    let child = desktop
+        .env(&mut Command::new(binary))
+        .env("RDESK_DATA_DIR", data_dir)
+        .env("RDESK_LOG_DIR", data_dir.join("logs"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+    Ok(Proc(child))
+}
+
+/// `count` cold starts on `data_dir` one after another, each a new
+/// process on a new virtual desktop, timed to the painted window: one
+/// start on this shared machine says little, their median more.
+pub async fn cold_starts(data_dir: &Path, count: usize) -> Result<Vec<Duration>, String> {
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let desktop = VirtualDesktop::start();
+        let _bus = panel::serve(
+            &desktop.bus_address,
+            Notifications::default(),
+            Watcher::default(),
+        )
+        .await
+        .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
+        let started = Instant::now();
+        let app = launch(&desktop, data_dir)?;
+        times.push(painted(&desktop, started)?);
+        drop(app);
+    }
+    Ok(times)
 }
 
 /// Time for the window's watchers to subscribe to Docker's events after it painted.
