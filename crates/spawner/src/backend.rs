@@ -66,10 +66,11 @@ impl crate::Spawner for DockerSpawner {
         spec: &AppSpec,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
-        self.check_host_ready(spec).await?;
+        let base_id = self.check_host_ready(spec).await?;
         self.check_domain_free(&spec.slug, &spec.settings).await?;
         let build_clock = Instant::now();
-        let (image_id, built, packages_reused) = self.ensure_image(spec, progress).await?;
+        let (image_id, built, packages_reused) =
+            self.ensure_image(spec, &base_id, progress).await?;
         let build_ms = build_clock.elapsed().as_millis() as u64;
         let image = context::app_image(spec);
         let started = self

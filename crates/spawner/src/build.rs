@@ -34,25 +34,35 @@ impl DockerSpawner {
         }
     }
 
-    /// Refuses early, before anything is built, when the host lacks the base image or a network.
-    pub(crate) async fn check_host_ready(&self, spec: &AppSpec) -> Result<(), SpawnError> {
-        if self.image_id(&context::base_image(spec)).await?.is_none() {
+    /// Refuses early, before anything is built, when the host lacks the base
+    /// image or a network; else the base image's id. The three are asked at
+    /// once: over a slow link each question is a round trip.
+    pub(crate) async fn check_host_ready(&self, spec: &AppSpec) -> Result<String, SpawnError> {
+        let network_exists =
+            async |network: &String| match self.docker.inspect_network(network, None).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Err(SpawnError::NetworkMissing(network.clone())),
+                Err(e) => Err(SpawnError::docker("inspect the network")(e)),
+            };
+        let build_network_exists = async || match &self.config.build_network {
+            Some(network) => network_exists(network).await,
+            None => Ok(()),
+        };
+        let base_image = context::base_image(spec);
+        let (base_id, network, build_network) = futures_util::join!(
+            self.image_id(&base_image),
+            network_exists(&self.config.network),
+            build_network_exists(),
+        );
+        let Some(base_id) = base_id? else {
             return Err(SpawnError::RVersionUnavailable {
                 version: spec.r_version.to_string(),
                 available: self.r_versions().await?,
             });
-        }
-        let networks = std::iter::once(&self.config.network).chain(&self.config.build_network);
-        for network in networks {
-            match self.docker.inspect_network(network, None).await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {
-                    return Err(SpawnError::NetworkMissing(network.clone()));
-                }
-                Err(e) => return Err(SpawnError::docker("inspect the network")(e)),
-            }
-        }
-        Ok(())
+        };
+        network?;
+        build_network?;
+        Ok(base_id)
     }
 
     /// The R versions this host has a `rserve-base` image for.
@@ -128,14 +138,11 @@ impl DockerSpawner {
     pub(crate) async fn ensure_image(
         &self,
         spec: &AppSpec,
+        base_id: &str,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<(String, bool, bool), SpawnError> {
-        let base_id = self
-            .image_id(&context::base_image(spec))
-            .await?
-            .unwrap_or_default();
         let app_image = context::app_image(spec);
-        if let Some(id) = self.image_built_on(&app_image, &base_id).await? {
+        if let Some(id) = self.image_built_on(&app_image, base_id).await? {
             progress(DeployEvent::Step(format!(
                 "image {app_image} is up to date, not rebuilding"
             )));
@@ -149,7 +156,7 @@ impl DockerSpawner {
         loop {
             if let Some(packages_image) = &packages_image {
                 if self
-                    .image_built_on(packages_image, &base_id)
+                    .image_built_on(packages_image, base_id)
                     .await?
                     .is_some()
                 {
@@ -167,7 +174,7 @@ impl DockerSpawner {
                             .join(", ")
                     )));
                     let tar =
-                        context::dockerfile_only(&context::packages_dockerfile(spec, &base_id))?;
+                        context::dockerfile_only(&context::packages_dockerfile(spec, base_id))?;
                     self.build("the packages layer", packages_image, tar, progress)
                         .await?;
                 }
@@ -179,7 +186,7 @@ impl DockerSpawner {
                 .build(
                     "the app image",
                     &app_image,
-                    context::app_context(spec, &base_id)?,
+                    context::app_context(spec, base_id)?,
                     progress,
                 )
                 .await;
@@ -188,7 +195,7 @@ impl DockerSpawner {
                 (Err(e), Some(packages_image))
                     if !retried
                         && self
-                            .image_built_on(packages_image, &base_id)
+                            .image_built_on(packages_image, base_id)
                             .await?
                             .is_none() =>
                 {

@@ -209,15 +209,12 @@ impl DockerSpawner {
         app_id: &str,
         keep: usize,
     ) -> Result<Vec<String>, SpawnError> {
-        let in_use: Vec<String> = self
-            .containers(labels::APP_ID, app_id)
-            .await?
-            .into_iter()
-            .filter_map(|c| c.image_id)
-            .collect();
-        let images = self
-            .images(labels::ours(labels::Role::App, &[(labels::APP_ID, app_id)]))
-            .await?;
+        // Both asked at once: over a slow link each is a round trip.
+        let (containers, images) = futures_util::try_join!(
+            self.containers(labels::APP_ID, app_id),
+            self.images(labels::ours(labels::Role::App, &[(labels::APP_ID, app_id)])),
+        )?;
+        let in_use: Vec<String> = containers.into_iter().filter_map(|c| c.image_id).collect();
         let mut removed = Vec::new();
         for image in images.into_iter().skip(keep) {
             if !in_use.contains(&image.id) && self.remove_image(&image.id).await? {
