@@ -18,6 +18,8 @@ const ITEM_INTERFACE: &str = "org.kde.StatusNotifierItem";
 const MENU_INTERFACE: &str = "com.canonical.dbusmenu";
 /// How long the tray may take to answer one call.
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a click reads the menu again when the tray renumbered it.
+const MENU_REREADS: usize = 5;
 
 /// Plays the panel on the session bus at `address`: owns the notification
 /// daemon's and the tray watcher's names and serves them.
@@ -272,16 +274,47 @@ impl Tray<'_> {
         Ok(entries)
     }
 
-    /// Clicks a menu entry, as a panel does.
+    /// Clicks a menu entry, as a panel does. The tray numbers its entries
+    /// anew when it rebuilds its menu (as its apps change); a panel then
+    /// reads the new layout, and so does this: an entry whose number went
+    /// stale is found again by its label, a few times at most.
     pub async fn click(&self, entry: &Entry) -> zbus::Result<()> {
-        self.call(
-            &self.menu_path().await?,
-            MENU_INTERFACE,
-            "Event",
-            &(entry.id, "clicked", Variant::from(0i32), 0u32),
-        )
-        .await?;
-        Ok(())
+        let path = self.menu_path().await?;
+        let mut id = entry.id;
+        for _ in 0..MENU_REREADS {
+            let clicked = self
+                .call(
+                    &path,
+                    MENU_INTERFACE,
+                    "Event",
+                    &(id, "clicked", Variant::from(0i32), 0u32),
+                )
+                .await;
+            match clicked {
+                Err(zbus::Error::MethodError(_, Some(text), _))
+                    if text.contains("does not refer to a menu item") =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    id = self
+                        .menu()
+                        .await?
+                        .into_iter()
+                        .find(|e| e.label == entry.label)
+                        .ok_or_else(|| {
+                            zbus::Error::Failure(format!(
+                                "the tray's menu has no entry {:?} any more",
+                                entry.label
+                            ))
+                        })?
+                        .id;
+                }
+                other => return other.map(drop),
+            }
+        }
+        Err(zbus::Error::Failure(format!(
+            "the tray's menu changed under each of {MENU_REREADS} clicks on {:?}",
+            entry.label
+        )))
     }
 }
 
