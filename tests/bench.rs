@@ -9,7 +9,8 @@
 //!   processes with the window open, then in the tray over 30 minutes
 //!   (`rdesk-bench desktop` measures only this; `RDESK_BENCH_TRAY_MINUTES`
 //!   shortens it);
-//! - user actions and an image send on loopback vs over the stand-in's slow
+//! - user actions (through the CLI, and as the window makes them on its kept
+//!   session) and an image send on loopback vs over the stand-in's slow
 //!   relay, in round trips of the relay, with the ssh processes each starts (`bench_link`).
 
 #[path = "bench_desktop.rs"]
@@ -56,6 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let links_data = tempfile::tempdir()?;
     let links = bench_link::two_links(&vps, links_data.path()).await?;
     bench_link::image_send(&links, &vps).await?;
+    bench_link::window_actions(&links).await?;
 
     let runtime = paths::private_runtime_dir()?;
     let options = ConnectOptions::new(runtime.path().to_owned());

@@ -3,7 +3,8 @@
 //! (`cargo xtask relay`: a delay each way and a bandwidth cap) in the same
 //! run, side by side, each also in round trips of the relay; the ssh
 //! processes each action starts, counted by an `ssh` first on `PATH` that
-//! notes each start and runs the real one; an image sent over each link,
+//! notes each start and runs the real one; the window's actions, through
+//! the core calls its commands make on a kept session; an image sent over each link,
 //! its throughput against the relay's cap; and crash → desktop notification
 //! with the window watching the stand-in over both links at once.
 
@@ -11,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use rdesk_core::desk::{DeployRequest, Desk, NewHost};
+use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::preview::AppFiles;
 use rdesk_core::{paths, transfer};
@@ -167,20 +168,107 @@ pub fn cli_actions(vps: &Standin) -> BenchResult<()> {
         "action", "loopback", "relay", "ratio", "relay/RTT", "added/RTT", "ssh started"
     );
     for (action, name) in ACTIONS.iter().enumerate() {
-        let (a, b) = (fast.median(action), slow.median(action));
         println!(
-            "  {name:<28} {:>7.2} s {:>7.2} s {:>6.2}x {:>11.1} {:>11.1} {:>6} / {}",
-            a.as_secs_f64(),
-            b.as_secs_f64(),
-            b.as_secs_f64() / a.as_secs_f64(),
-            b.as_secs_f64() / rtt,
-            (b.as_secs_f64() - a.as_secs_f64()) / rtt,
+            "{} {:>6} / {}",
+            row(name, fast.median(action), slow.median(action), rtt),
             fast.ssh(action),
             slow.ssh(action)
         );
     }
     println!(
         "  (relay/RTT: the time over the relay in its round trips; added/RTT: what the relay added, in round trips; ssh started: processes per action, loopback / relay)"
+    );
+    Ok(())
+}
+
+/// One action's line of a loopback-vs-relay table: both times, their
+/// ratio, the relay's time in its round trips (`rtt` seconds) and the round
+/// trips it added.
+fn row(name: &str, loopback: Duration, relay: Duration, rtt: f64) -> String {
+    let (a, b) = (loopback.as_secs_f64(), relay.as_secs_f64());
+    format!(
+        "  {name:<28} {a:>7.2} s {b:>7.2} s {:>6.2}x {:>11.1} {:>11.1}",
+        b / a,
+        b / rtt,
+        (b - a) / rtt
+    )
+}
+
+const WINDOW_SLUG: &str = "sl-window";
+/// What the window's commands call, in the order printed.
+const WINDOW_ACTIONS: [&str; 4] = [
+    "list apps",
+    "stop an app",
+    "start an app",
+    "code-only redeploy",
+];
+
+/// Window actions on each link of `desk` (from [`two_links`]), timed
+/// through the core calls the window's commands make, on the host's one
+/// session, opened before the timing as the window keeps it open: the
+/// round trips the relay adds are the action's own, with no SSH handshake.
+pub async fn window_actions(desk: &Desk) -> BenchResult<()> {
+    let link = SlowLink::from_env();
+    remove_leftovers(WINDOW_SLUG);
+    let code = |n: usize| format!("version <- function() {n}L\n");
+    let (_dir, app) = app_folder(WINDOW_SLUG, &[("main.R", &code(0))]);
+    let request = DeployRequest {
+        slug: Some(WINDOW_SLUG.into()),
+        ..DeployRequest::default()
+    };
+    let hosts = ["vps", "slow"];
+    let mut times = vec![vec![Vec::new(); WINDOW_ACTIONS.len()]; hosts.len()];
+    let mut version = 0;
+    for round in 0..=REPEATS {
+        for (side, host) in hosts.iter().enumerate() {
+            let session = desk.session(host).await?;
+            version += 1;
+            std::fs::write(app.join("main.R"), code(version))?;
+            let files = AppFiles::read(vec![app.clone()]).await?;
+            let started = Instant::now();
+            session.deploy(&request, &files, &|_| {}).await?;
+            let redeployed = started.elapsed();
+            let started = Instant::now();
+            desk.apps(host).await?;
+            let listed = started.elapsed();
+            let started = Instant::now();
+            session.act(WINDOW_SLUG, Lifecycle::Stop).await?;
+            let stopped = started.elapsed();
+            let started = Instant::now();
+            session.act(WINDOW_SLUG, Lifecycle::Start).await?;
+            let restarted = started.elapsed();
+            session.close().await;
+            // The first round deploys the app and warms each session up.
+            if round > 0 {
+                for (action, took) in [listed, stopped, restarted, redeployed]
+                    .into_iter()
+                    .enumerate()
+                {
+                    times[side][action].push(took);
+                }
+            }
+        }
+    }
+    desk.with_session("vps", async |s| s.remove(WINDOW_SLUG).await)
+        .await?;
+    let rtt = link.rtt().as_secs_f64();
+    println!(
+        "window actions (the core calls of the window's commands, on each host's kept session), loopback vs the relay; median of {REPEATS}:"
+    );
+    println!(
+        "  {:<28} {:>9} {:>9} {:>7} {:>11} {:>11}",
+        "action", "loopback", "relay", "ratio", "relay/RTT", "added/RTT"
+    );
+    for (action, name) in WINDOW_ACTIONS.iter().enumerate() {
+        let median = |side: usize| {
+            let mut v = times[side][action].clone();
+            v.sort();
+            v[v.len() / 2]
+        };
+        println!("{}", row(name, median(0), median(1), rtt));
+    }
+    println!(
+        "  (goals over the relay: an action <= 3 RTT plus the Docker operation itself, i.e. added/RTT <= 3; a code-only redeploy <= 6 s)"
     );
     Ok(())
 }
