@@ -89,17 +89,13 @@ fn memory_of(root: u32) -> Memory {
 /// memory open and idle, then closed to the tray and measured there at
 /// each of `tray_minutes`.
 pub async fn measure(data_dir: &Path, tray_minutes: &[u64]) -> Result<Figures, String> {
-    let desktop = VirtualDesktop::start();
-    let _bus = panel::serve(
-        &desktop.bus_address,
-        Notifications::default(),
-        Watcher::default(),
-    )
-    .await
-    .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
-    let started = Instant::now();
-    let app = launch(&desktop, data_dir)?;
-    let painted = painted(&desktop, started)?;
+    // The panel's bus stays for the whole measure: the tray registers there.
+    let Started {
+        app,
+        painted,
+        _bus: _panel,
+        desktop,
+    } = start_painted(data_dir).await?;
     tokio::time::sleep(IDLE).await;
     let window = memory_of(app.0.id());
     if !desktop.close_window("Rserve Desk") {
@@ -145,24 +141,44 @@ fn launch(desktop: &VirtualDesktop, data_dir: &Path) -> Result<Proc, String> {
     Ok(Proc(child))
 }
 
+/// The app started on a new virtual desktop where the bench plays the
+/// panel, once its window painted. Fields drop in order: the app first,
+/// then the bus and the desktop it ran on.
+struct Started {
+    app: Proc,
+    painted: Duration,
+    _bus: zbus::Connection,
+    desktop: VirtualDesktop,
+}
+
+/// A cold start on `data_dir`, timed from the new process to its painted window.
+async fn start_painted(data_dir: &Path) -> Result<Started, String> {
+    let desktop = VirtualDesktop::start();
+    let bus = panel::serve(
+        &desktop.bus_address,
+        Notifications::default(),
+        Watcher::default(),
+    )
+    .await
+    .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
+    let started = Instant::now();
+    let app = launch(&desktop, data_dir)?;
+    let painted = painted(&desktop, started)?;
+    Ok(Started {
+        app,
+        painted,
+        _bus: bus,
+        desktop,
+    })
+}
+
 /// `count` cold starts on `data_dir` one after another, each a new
 /// process on a new virtual desktop, timed to the painted window: one
 /// start on this shared machine says little, their median more.
 pub async fn cold_starts(data_dir: &Path, count: usize) -> Result<Vec<Duration>, String> {
     let mut times = Vec::with_capacity(count);
     for _ in 0..count {
-        let desktop = VirtualDesktop::start();
-        let _bus = panel::serve(
-            &desktop.bus_address,
-            Notifications::default(),
-            Watcher::default(),
-        )
-        .await
-        .map_err(|e| format!("the bench's D-Bus names: {e}"))?;
-        let started = Instant::now();
-        let app = launch(&desktop, data_dir)?;
-        times.push(painted(&desktop, started)?);
-        drop(app);
+        times.push(start_painted(data_dir).await?.painted);
     }
     Ok(times)
 }

@@ -101,9 +101,7 @@ impl Side {
     }
 
     fn median(&self, action: usize) -> Duration {
-        let mut v = self.times[action].clone();
-        v.sort();
-        v[v.len() / 2]
+        crate::median(self.times[action].clone())
     }
 
     fn ssh(&self, action: usize) -> usize {
@@ -260,11 +258,7 @@ pub async fn window_actions(desk: &Desk) -> BenchResult<()> {
         "action", "loopback", "relay", "ratio", "relay/RTT", "added/RTT"
     );
     for (action, name) in WINDOW_ACTIONS.iter().enumerate() {
-        let median = |side: usize| {
-            let mut v = times[side][action].clone();
-            v.sort();
-            v[v.len() / 2]
-        };
+        let median = |side: usize| crate::median(times[side][action].clone());
         println!("{}", row(name, median(0), median(1), rtt));
     }
     println!(
