@@ -184,13 +184,16 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
     ui.click("#logs-follow").await;
     ui.wait_text("#logs-follow", |t| t == "Stop following")
         .await;
+    ui.click("#tab-clients").await;
     ui.type_into("#console-fn", "hello").await;
     ui.type_into("#console-args", "\"UI\"").await;
     ui.click("#console-call").await;
     let answer = ui.wait_text("#console-result", |t| !t.is_empty()).await;
     assert_eq!(answer, "\"Hello again, UI!\"");
+    ui.click("#tab-overview").await;
     ui.wait_text("pre.logs", |t| t.contains("hello called for UI"))
         .await;
+    ui.click("#tab-clients").await;
     ui.shot("04-console");
 
     ui.type_into("#console-fn", "system").await;
@@ -201,6 +204,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
 
     // Container settings, as the host has them; a bad one is refused with
     // a sentence, good ones apply without a build.
+    ui.click("#tab-settings").await;
     let form = ".app-settings";
     ui.wait_value(&format!("{form} .memory"), |v| v == "512m")
         .await;
@@ -229,6 +233,7 @@ async fn add_a_host_deploy_by_drop_call_and_stop() {
 
     // The app's charts, drawn by the core as SVG, one metric at a time: an
     // image (a data: URL, never markup in the page) described in words.
+    ui.click("#tab-overview").await;
     let cpu = ui.wait_html("#chart", is_chart_image).await;
     assert!(
         cpu.contains("alt=\"ui-hello: CPU; latest cpu "),

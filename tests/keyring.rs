@@ -1,6 +1,7 @@
 //! A private desktop session for tests that need the OS keyring: a D-Bus
-//! daemon and an unlocked gnome-keyring in a temporary home, both children of
-//! the test, stopped by pid on drop. Processes that should use this keyring
+//! daemon (or the bus of a test's virtual desktop) and an unlocked
+//! gnome-keyring in a temporary home, children of the test, stopped by pid
+//! on drop. Processes that should use this keyring
 //! are started with [`KeyringSession::command`]; nothing is set in the test
 //! process itself.
 
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 pub struct KeyringSession {
     dir: tempfile::TempDir,
     bus: String,
-    dbus: Child,
+    /// The bus daemon, when the session made its own.
+    dbus: Option<Child>,
     keyring: Option<Child>,
 }
 
@@ -25,14 +27,23 @@ fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+fn log(root: &Path, name: &str) -> fs::File {
+    fs::File::create(root.join(name)).expect("log file")
+}
+
+fn session_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for sub in ["home", "data", "runtime"] {
+        fs::create_dir(dir.path().join(sub)).expect("mkdir");
+    }
+    dir
+}
+
 impl KeyringSession {
+    /// A bus of its own, and the keyring on it.
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        for sub in ["home", "data", "runtime"] {
-            fs::create_dir(dir.path().join(sub)).expect("mkdir");
-        }
+        let dir = session_dir();
         let socket = dir.path().join("bus");
-        let log = |root: &Path, name: &str| fs::File::create(root.join(name)).expect("log file");
         let dbus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--nopidfile"])
             .arg(format!("--address=unix:path={}", socket.display()))
@@ -41,30 +52,44 @@ impl KeyringSession {
             .stderr(log(dir.path(), "dbus.err"))
             .spawn()
             .expect("dbus-daemon (apt package dbus) must be installed");
-        let mut session = Self {
+        let session = Self {
             bus: format!("unix:path={}", socket.display()),
-            dbus,
+            dbus: Some(dbus),
             keyring: None,
             dir,
         };
         wait_until("the D-Bus socket", Duration::from_secs(10), || {
             socket.exists()
         });
-        let mut keyring = session
+        session.with_keyring()
+    }
+
+    /// The keyring on an existing bus (a virtual desktop's, whose apps find it there).
+    pub fn on_bus(bus: &str) -> Self {
+        Self {
+            bus: bus.to_owned(),
+            dbus: None,
+            keyring: None,
+            dir: session_dir(),
+        }
+        .with_keyring()
+    }
+
+    fn with_keyring(mut self) -> Self {
+        let mut keyring = self
             .command("gnome-keyring-daemon")
             .args(["--foreground", "--unlock", "--components=secrets"])
             .stdin(Stdio::piped())
-            .stdout(log(session.dir.path(), "keyring.out"))
-            .stderr(log(session.dir.path(), "keyring.err"))
+            .stdout(log(self.dir.path(), "keyring.out"))
+            .stderr(log(self.dir.path(), "keyring.err"))
             .spawn()
             .expect("gnome-keyring-daemon (apt package gnome-keyring) must be installed");
         let mut stdin = keyring.stdin.take().expect("stdin");
         stdin.write_all(b"e2e-keyring-unlock").expect("unlock");
         drop(stdin);
-        session.keyring = Some(keyring);
+        self.keyring = Some(keyring);
         wait_until("gnome-keyring on the bus", Duration::from_secs(15), || {
-            session
-                .command("dbus-send")
+            self.command("dbus-send")
                 .args([
                     "--session",
                     "--print-reply",
@@ -76,7 +101,7 @@ impl KeyringSession {
                 .output()
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
         });
-        session
+        self
     }
 
     /// `program` on this session's bus, with a temporary home and no display.
@@ -99,7 +124,9 @@ impl Drop for KeyringSession {
             let _ = keyring.kill();
             let _ = keyring.wait();
         }
-        let _ = self.dbus.kill();
-        let _ = self.dbus.wait();
+        if let Some(mut dbus) = self.dbus.take() {
+            let _ = dbus.kill();
+            let _ = dbus.wait();
+        }
     }
 }

@@ -54,6 +54,17 @@ pub struct Desktop {
 impl Desktop {
     /// The window over `data_dir`, started with `granted` on its command line.
     pub async fn open(data_dir: &Path, name: &str, granted: &[&Path]) -> Desktop {
+        Desktop::open_with(data_dir, name, granted, &[]).await
+    }
+
+    /// [`Desktop::open`], the app's environment also holding `env` (a time
+    /// zone, a GTK theme).
+    pub async fn open_with(
+        data_dir: &Path,
+        name: &str,
+        granted: &[&Path],
+        env: &[(&str, &str)],
+    ) -> Desktop {
         let binary = desktop_binary();
         let desktop = VirtualDesktop::start();
         let notifications = Notifications::default();
@@ -84,6 +95,7 @@ impl Desktop {
                 .env("XDG_RUNTIME_DIR", runtime.path())
                 .env("PATH", ssh.path())
                 .env("RUST_LOG", "warn")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -227,6 +239,25 @@ impl Desktop {
         }
         self.timed_out("timeout-value").await;
         panic!("the value of `{css}` never matched; last: {last:?}");
+    }
+
+    /// Waits until no element matches `css` (60 s at most).
+    pub async fn wait_gone(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let found = self.client.find_all(Locator::Css(css)).await;
+            if found.is_ok_and(|f| f.is_empty()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.shot("wait-gone-failed");
+        panic!("`{css}` is still there after 60 s");
+    }
+
+    /// The session bus the app is on (its notifications, tray and keyring).
+    pub fn bus_address(&self) -> &str {
+        &self.desktop.bus_address
     }
 
     pub async fn click(&self, css: &str) {

@@ -14,7 +14,7 @@ use crate::bridge::invoke;
 use crate::clipboard::copy_to_clipboard;
 use crate::format::age;
 use crate::state::Ui;
-use crate::switching::run_switch;
+use crate::switching::{Switch, SwitchProgress};
 
 /// The allow-list of the form: one CIDR a line (commas and spaces work too).
 fn allow_list(text: &str) -> Vec<String> {
@@ -38,8 +38,7 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
     let loaded = RwSignal::new(None::<AccessView>);
     let tokens = RwSignal::new(Vec::<TokenInfo>::new());
     let (mode, allow) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
-    let steps = RwSignal::new(Vec::<String>::new());
-    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let switch = Switch::new();
     let (token_name, made) = (
         RwSignal::new(String::new()),
         RwSignal::new(None::<NewTokenView>),
@@ -85,7 +84,7 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
             busy.set(true);
             let load = load.clone();
             spawn_local(async move {
-                let applied = run_switch::<cmd::SetAppAccess>(&change, steps, outcome).await;
+                let applied = switch.run::<cmd::SetAppAccess>(&change).await;
                 busy.set(false);
                 if applied {
                     load();
@@ -194,10 +193,7 @@ pub fn Access(host: String, slug: String) -> impl IntoView {
                 <textarea id="access-allow" bind:value=allow placeholder="203.0.113.0/24"></textarea>
             </label>
             <button id="access-apply" prop:disabled=move || busy.get() on:click=apply>"Apply (restarts the app, no rebuild)"</button>
-            <ol class="steps">{move || steps.get().into_iter().map(|s| view! { <li>{s}</li> }).collect::<Vec<_>>()}</ol>
-            <p class=move || match outcome.get() { Some(Err(_)) => "outcome bad", _ => "outcome" }>
-                {move || outcome.get().map(|o| match o { Ok(t) | Err(t) => t })}
-            </p>
+            <SwitchProgress switch=switch/>
 
             <h4>"Tokens"</h4>
             <table id="tokens">

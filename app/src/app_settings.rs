@@ -1,7 +1,8 @@
 //! The app page's container settings (memory, CPUs, replicas, domain, plain
-//! variables): loaded from the host, edited in a form, applied by running
-//! the app's image again with them through the gated switch (no build),
-//! with the switch's steps shown as they happen.
+//! variables; the secret ones are `secrets.rs`'s): loaded from the host,
+//! edited in a form, applied by running the app's image again with them
+//! through the gated switch (no build), with the switch's steps shown as
+//! they happen.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,7 +10,7 @@ use rdesk_ipc::{AppArgs, AppSettingsView, SetAppSettingsArgs, cmd};
 
 use crate::bridge::invoke;
 use crate::state::Ui;
-use crate::switching::run_switch;
+use crate::switching::{Switch, SwitchProgress};
 
 /// `1000` thousandths of a CPU as `1`, `500` as `0.5`.
 fn cpus(millicpus: u32) -> String {
@@ -48,8 +49,7 @@ pub fn AppSettings(host: String, slug: String) -> impl IntoView {
         RwSignal::new(String::new()),
     );
     let (domain, env) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
-    let steps = RwSignal::new(Vec::<String>::new());
-    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let switch = Switch::new();
     let args = AppArgs { host, slug };
     let load = {
         let args = args.clone();
@@ -94,7 +94,7 @@ pub fn AppSettings(host: String, slug: String) -> impl IntoView {
         };
         let load = load.clone();
         spawn_local(async move {
-            let applied = run_switch::<cmd::SetAppSettings>(&change, steps, outcome).await;
+            let applied = switch.run::<cmd::SetAppSettings>(&change).await;
             if applied {
                 load();
                 ui.reload(change.host);
@@ -109,18 +109,8 @@ pub fn AppSettings(host: String, slug: String) -> impl IntoView {
             <label>"Replicas" <input class="replicas" bind:value=replicas/></label>
             <label>"Domain" <input class="domain" bind:value=domain placeholder="none"/></label>
             <label>"Variables (NAME=value, one a line)" <textarea class="env" bind:value=env></textarea></label>
-            <p class="muted">
-                {move || loaded.get().map(|s| if s.secrets.is_empty() {
-                    "No secret variables (`rdesk secret set` keeps one in the keyring).".to_owned()
-                } else {
-                    format!("Secret variables (values in the keyring): {}", s.secrets.join(", "))
-                })}
-            </p>
             <button class="apply" on:click=apply>"Apply (restarts the app, no rebuild)"</button>
-            <ol class="steps">{move || steps.get().into_iter().map(|s| view! { <li>{s}</li> }).collect::<Vec<_>>()}</ol>
-            <p class=move || match outcome.get() { Some(Err(_)) => "outcome bad", _ => "outcome" }>
-                {move || outcome.get().map(|o| match o { Ok(t) | Err(t) => t })}
-            </p>
+            <SwitchProgress switch=switch/>
         </div>
     }
 }

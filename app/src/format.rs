@@ -1,4 +1,5 @@
-//! Words for numbers the UI shows: ages, sizes, JSON arguments.
+//! Words for numbers the UI shows: ages, times of day in the user's own
+//! time zone, sizes, JSON arguments.
 
 /// "just now", "42 s ago", "5 min ago", "3 h ago", "2 days ago".
 pub fn age(now_ms: i64, then_ms: i64) -> String {
@@ -10,6 +11,23 @@ pub fn age(now_ms: i64, then_ms: i64) -> String {
         3600..86400 => format!("{} h ago", secs / 3600),
         _ => format!("{} days ago", secs / 86400),
     }
+}
+
+/// `2026-12-04 17:45`, from its parts.
+fn date_time(year: u32, month: u32, day: u32, hour: u32, minute: u32) -> String {
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}")
+}
+
+/// A moment (Unix milliseconds) in the time zone this computer is set to.
+pub fn local_time(ms: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    date_time(
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+    )
 }
 
 pub fn bytes(n: u64) -> String {
@@ -60,6 +78,12 @@ mod tests {
         assert_eq!(age(now, now - 5 * 60_000), "5 min ago");
         assert_eq!(age(now, now - 3 * 3_600_000), "3 h ago");
         assert_eq!(age(now, now - 2 * 86_400_000), "2 days ago");
+    }
+
+    #[test]
+    fn times_are_zero_padded_and_sort_as_text() {
+        assert_eq!(date_time(2026, 3, 4, 5, 6), "2026-03-04 05:06");
+        assert!(date_time(2026, 12, 4, 9, 5) < date_time(2026, 12, 4, 10, 0));
     }
 
     #[test]

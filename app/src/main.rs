@@ -6,18 +6,24 @@
 mod about;
 mod access;
 mod add_host;
+mod app_page;
 mod app_settings;
 mod apps;
 mod bridge;
 mod cache;
 mod charts;
 mod clipboard;
+mod console;
+mod dialog;
 mod format;
 mod hosts;
+mod logs_view;
 mod panels;
 mod place;
+mod secrets;
 mod state;
 mod switching;
+mod versions;
 mod welcome;
 
 use std::time::Duration;
@@ -27,8 +33,10 @@ use leptos::prelude::*;
 use rdesk_ipc::events;
 
 use crate::about::AboutPage;
-use crate::apps::{AppDetail, Dashboard};
+use crate::app_page::AppDetail;
+use crate::apps::Dashboard;
 use crate::cache::CacheBanner;
+use crate::dialog::ConfirmDialog;
 use crate::hosts::{HostsPage, SettingsPage};
 use crate::panels::{DeployPanel, NewAppForm};
 use crate::place::Place;
@@ -65,9 +73,10 @@ fn App() -> impl IntoView {
                     let name = h.name.clone();
                     let dot = move || {
                         let list = ui.apps.with(|m| m.get(&name).cloned());
+                        // A crashed app shows even while its host is offline.
                         match list {
-                            Some(l) if l.offline_reason.is_some() => "dot off",
                             Some(l) if l.apps.iter().any(|a| a.status.is_problem()) => "dot bad",
+                            Some(l) if l.offline_reason.is_some() => "dot off",
                             Some(_) => "dot ok",
                             None => "dot off",
                         }
@@ -98,6 +107,7 @@ fn App() -> impl IntoView {
             }}
             {move || ui.new_app.get().map(|app| view! { <NewAppForm app=app/> })}
         </main>
+        <ConfirmDialog/>
     }
 }
 

@@ -1,9 +1,11 @@
-//! What opens over a page: the new-app form prefilled from dropped files,
-//! and the deploy panel (files received, steps and build log, outcome).
+//! What opens over a page: the new-app dialog prefilled from dropped files
+//! (with the containers' settings to choose), and the deploy panel (files received, steps and build log, outcome).
 
 use leptos::prelude::*;
 use rdesk_ipc::DeployArgs;
 
+use crate::add_host::non_empty;
+use crate::dialog::Modal;
 use crate::format::{bytes, word_list};
 use crate::state::{NewApp, Ui};
 
@@ -17,6 +19,12 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
         RwSignal::new(String::new()),
     );
     let mode = RwSignal::new(String::from("ocap"));
+    let (memory, cpus, replicas) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let (domain, env) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let deploy = {
         let app = app.clone();
         move |_| {
@@ -29,14 +37,25 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
                 packages: word_list(&extra.get_untracked()),
                 repo: Some(repo.get_untracked().trim().to_owned()),
                 mode: Some(mode.get_untracked()),
+                memory: non_empty(memory.get_untracked()),
+                cpus: non_empty(cpus.get_untracked()),
+                replicas: non_empty(replicas.get_untracked()),
+                domain: non_empty(domain.get_untracked()),
+                env: env
+                    .get_untracked()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             });
         }
     };
     let p = app.preview;
+    let cancel = Callback::new(move |()| ui.new_app.set(None));
     view! {
-        <div class="overlay">
-            <div class="dialog" id="new-app">
-                <h3>"New app on " {app.host.clone()}</h3>
+        <Modal id="new-app" title_id="new-app-title" on_cancel=cancel>
+                <h3 id="new-app-title">"New app on " {app.host.clone()}</h3>
                 <p>{format!("{} file(s), {}", p.files.len(), bytes(p.total_bytes))}</p>
                 <ul id="new-files" class="files">{p.files.iter().map(|f| view! { <li>{f.clone()}</li> }).collect::<Vec<_>>()}</ul>
                 {(!p.skipped.is_empty()).then(|| view! { <p class="muted">"Left out: " {p.skipped.join(", ")}</p> })}
@@ -45,16 +64,24 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
                 <label>"More packages" <input bind:value=extra placeholder="e.g. jsonlite, data.table"/></label>
                 <label>"R version" <input bind:value=r_version placeholder="the host's newest"/></label>
                 <label>"Package repository" <input id="new-repo" bind:value=repo placeholder="CRAN"/></label>
-                <label>"Mode" <select bind:value=mode>
+                <label>"Mode" <select id="new-mode" bind:value=mode>
                     <option value="ocap">"OCAP: only the app's functions (safe)"</option>
                     <option value="eval">"eval: any R code (trusted clients only)"</option>
                 </select></label>
+                <details class="new-settings">
+                    <summary>"Containers: memory, CPUs, replicas, domain, variables"</summary>
+                    <label>"Memory" <input id="new-memory" bind:value=memory placeholder="512m"/></label>
+                    <label>"CPUs" <input id="new-cpus" bind:value=cpus placeholder="1"/></label>
+                    <label>"Replicas" <input id="new-replicas" bind:value=replicas placeholder="1"/></label>
+                    <label>"Domain" <input id="new-domain" bind:value=domain placeholder="none"/></label>
+                    <label>"Variables (NAME=value, one a line)" <textarea id="new-env" bind:value=env></textarea></label>
+                    <p class="muted">"Secret variables are set on the app's Settings tab once it runs."</p>
+                </details>
                 <div class="buttons">
                     <button id="new-deploy" on:click=deploy>"Deploy"</button>
-                    <button on:click=move |_| ui.new_app.set(None)>"Cancel"</button>
+                    <button id="new-cancel" on:click=move |_| cancel.run(())>"Cancel"</button>
                 </div>
-            </div>
-        </div>
+        </Modal>
     }
 }
 

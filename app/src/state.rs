@@ -1,6 +1,7 @@
 //! The window's state (hosts, each host's apps, the page shown, a dropped
-//! app's form, a running deploy) and the calls that fill it. The window
-//! first shows what the cache has, then what each host says.
+//! app's form, a running deploy, what each app is busy with, the question
+//! a dialog asks) and the calls that fill it. The window first shows what
+//! the cache has, then what each host says.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,8 @@ use leptos::task::spawn_local;
 pub use rdesk_ipc::Page;
 use rdesk_ipc::events::{AppChanged, Dropped};
 use rdesk_ipc::{
-    AppsList, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs, HostView, NoArgs,
-    PathsArgs, cmd,
+    AppView, AppsList, Command, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs,
+    HostView, NoArgs, PathsArgs, cmd,
 };
 
 use crate::bridge::{self, invoke, invoke_streaming};
@@ -32,6 +33,20 @@ pub struct DeployRun {
     pub done: Option<Result<DeployResult, String>>,
 }
 
+/// A question asked before something that cannot be undone: the dialog's
+/// title, what will happen (a sentence a line), the confirming button's
+/// words, and what it does.
+#[derive(Clone)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub action: String,
+    pub on_confirm: Callback<()>,
+}
+
+/// An app, as `(host, slug)`.
+pub type AppKey = (String, String);
+
 #[derive(Clone, Copy)]
 pub struct Ui {
     pub hosts: RwSignal<Vec<HostView>>,
@@ -41,6 +56,9 @@ pub struct Ui {
     pub now: RwSignal<i64>,
     pub new_app: RwSignal<Option<NewApp>>,
     pub deploy: RwSignal<Option<DeployRun>>,
+    /// What each app is busy with ("Stopping…"): its buttons wait meanwhile.
+    pub busy: RwSignal<BTreeMap<AppKey, String>>,
+    pub confirm: RwSignal<Option<Confirm>>,
     /// The number of the newest reload asked of each host: an older answer
     /// arriving after a newer one (an app's state as it was before the
     /// event that asked for the newer) is dropped.
@@ -61,12 +79,61 @@ impl Ui {
             now: RwSignal::new(now_ms()),
             new_app: RwSignal::new(None),
             deploy: RwSignal::new(None),
+            busy: RwSignal::new(BTreeMap::new()),
+            confirm: RwSignal::new(None),
             reloads: StoredValue::new(BTreeMap::new()),
         }
     }
 
     pub fn fail(&self, message: impl Into<String>) {
         self.error.set(Some(message.into()));
+    }
+
+    /// Asks the shell `C` with `args`, handing the answer to `then`; a
+    /// failure is shown as the window's error.
+    pub fn fetch<C: Command>(self, args: C::Args, then: impl FnOnce(C::Output) + 'static) {
+        spawn_local(async move {
+            match invoke::<C>(&args).await {
+                Ok(answer) => then(answer),
+                Err(e) => self.fail(e.message),
+            }
+        });
+    }
+
+    /// What the app is busy with, if anything (tracked).
+    pub fn busy_with(&self, host: &str, slug: &str) -> Option<String> {
+        self.busy
+            .with(|b| b.get(&(host.to_owned(), slug.to_owned())).cloned())
+    }
+
+    /// Marks the app busy with `what`; false when it already is busy, so a
+    /// second click never sends a second operation.
+    pub fn begin(&self, key: &AppKey, what: &str) -> bool {
+        let free = self.busy.with_untracked(|b| !b.contains_key(key));
+        if free {
+            self.busy.update(|b| {
+                b.insert(key.clone(), what.to_owned());
+            });
+        }
+        free
+    }
+
+    pub fn end(&self, key: &AppKey) {
+        self.busy.update(|b| {
+            b.remove(key);
+        });
+    }
+
+    /// Shows `app` as an action left it, before the host's next listing.
+    pub fn show_app(&self, app: AppView) {
+        self.apps.update(|m| {
+            if let Some(shown) = m
+                .get_mut(&app.host)
+                .and_then(|l| l.apps.iter_mut().find(|a| a.slug == app.slug))
+            {
+                *shown = app;
+            }
+        });
     }
 
     fn set_list(&self, list: AppsList) {

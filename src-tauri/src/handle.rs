@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
-use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost};
+use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost, SwitchReport};
 use rdesk_core::host::HostTarget;
 use rdesk_core::preview::AppFiles;
 use rdesk_core::secrets::{Secret, SecretKind};
@@ -28,6 +28,7 @@ use tauri::ipc::Channel;
 use tauri_plugin_autostart::ManagerExt;
 
 pub use crate::about::{about, diagnostics, last_view, remember_view};
+pub use crate::app_changes::{rollback, set_app_secret, unset_app_secret, versions};
 use crate::shell::Shell;
 use crate::{convert, tray, watch};
 
@@ -326,7 +327,9 @@ pub async fn bootstrap(
 }
 
 /// The core's deploy events as progress messages on `progress`.
-fn deploy_progress(progress: &Channel<DeployProgress>) -> impl Fn(DeployEvent) + Send + Sync + '_ {
+pub(crate) fn deploy_progress(
+    progress: &Channel<DeployProgress>,
+) -> impl Fn(DeployEvent) + Send + Sync + '_ {
     move |event| {
         send(
             progress,
@@ -353,7 +356,6 @@ pub async fn set_app_settings(
     args: SetAppSettingsArgs,
     progress: Channel<DeployProgress>,
 ) -> Reply<SwitchResult> {
-    let _running = shell.work.enter();
     let request = SettingsRequest {
         memory: args.memory.filter(|m| !m.is_empty()),
         cpus: args.cpus.filter(|c| !c.is_empty()),
@@ -380,7 +382,14 @@ pub async fn deploy(
         packages: args.packages,
         repo: args.repo.filter(|r| !r.is_empty()),
         mode: args.mode.filter(|m| !m.is_empty()),
-        ..DeployRequest::default()
+        settings: SettingsRequest {
+            memory: args.memory.filter(|m| !m.is_empty()),
+            cpus: args.cpus.filter(|c| !c.is_empty()),
+            replicas: args.replicas.filter(|r| !r.is_empty()),
+            domain: args.domain.filter(|d| !d.is_empty()),
+            env: args.env,
+            ..SettingsRequest::default()
+        },
     };
     let files = AppFiles::read(paths).await.map_err(convert::error)?;
     let received = files.preview();
@@ -447,7 +456,6 @@ pub async fn set_app_access(
     args: SetAccessArgs,
     progress: Channel<DeployProgress>,
 ) -> Reply<SwitchResult> {
-    let _running = shell.work.enter();
     let request = SettingsRequest {
         access: args.access.filter(|a| !a.is_empty()),
         no_allow: args.allow.as_ref().is_some_and(Vec::is_empty),
@@ -544,12 +552,25 @@ async fn apply_settings(
     request: &SettingsRequest,
     progress: &Channel<DeployProgress>,
 ) -> Reply<SwitchResult> {
+    switch(app, shell, host, async |s| {
+        s.apply_settings(slug, request, &deploy_progress(progress))
+            .await
+    })
+    .await
+}
+
+/// Runs one gated switch of an app on `host`'s session (settings, access, a
+/// rollback, a secret), then redraws the tray.
+pub(crate) async fn switch(
+    app: &AppHandle,
+    shell: &Shell,
+    host: &str,
+    run: impl AsyncFnOnce(&rdesk_core::desk::HostSession) -> Result<SwitchReport, DeskError>,
+) -> Reply<SwitchResult> {
+    let _running = shell.work.enter();
     let report = shell
         .desk
-        .with_session(host, async |s| {
-            s.apply_settings(slug, request, &deploy_progress(progress))
-                .await
-        })
+        .with_session(host, run)
         .await
         .map_err(convert::error)?;
     tray::refresh(app).await;

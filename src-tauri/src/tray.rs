@@ -1,5 +1,6 @@
 //! The tray icon: the app's icon coloured by the worst state across hosts
-//! (green: all running, red: something down, grey: a host offline) and a menu listing
+//! (red: something down, even on an offline host; grey: a host offline;
+//! green: all running), a tooltip naming every state at once, and a menu listing
 //! each host with its counts and problem apps (the worst first), opening the
 //! window, quitting.
 
@@ -33,12 +34,22 @@ fn icon(health: Health) -> tauri::Result<Image<'static>> {
     Image::from_bytes(icon_png(health))
 }
 
+/// Every state at once: "Rserve Desk: 1 app down; offline: vps".
 fn tooltip(overview: &OverviewView) -> String {
-    match overview.health {
-        Health::AllRunning => "Rserve Desk: all running".to_owned(),
-        Health::SomethingDown => "Rserve Desk: something is down".to_owned(),
-        Health::HostOffline => "Rserve Desk: a host is offline".to_owned(),
+    let mut states = Vec::new();
+    match overview.problem_count() {
+        0 => {}
+        1 => states.push("1 app down".to_owned()),
+        n => states.push(format!("{n} apps down")),
     }
+    let offline = overview.offline_hosts();
+    if !offline.is_empty() {
+        states.push(format!("offline: {}", offline.join(", ")));
+    }
+    if states.is_empty() {
+        states.push("all running".to_owned());
+    }
+    format!("Rserve Desk: {}", states.join("; "))
 }
 
 fn menu(app: &AppHandle, overview: &OverviewView) -> tauri::Result<Menu<tauri::Wry>> {
@@ -130,6 +141,43 @@ pub async fn refresh(app: &AppHandle) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host(name: &str, problems: &[&str], offline: bool) -> rdesk_ipc::HostSummary {
+        rdesk_ipc::HostSummary {
+            host: name.into(),
+            running: 1,
+            total: 1 + problems.len(),
+            problems: problems.iter().map(|p| p.to_string()).collect(),
+            offline_reason: offline.then(|| "connection refused".into()),
+        }
+    }
+
+    #[test]
+    fn the_tooltip_names_every_state_at_once() {
+        let overview = |hosts| OverviewView {
+            health: Health::SomethingDown,
+            hosts,
+        };
+        assert_eq!(
+            tooltip(&overview(vec![
+                host("a", &["x (crashed)"], false),
+                host("b", &[], true)
+            ])),
+            "Rserve Desk: 1 app down; offline: b"
+        );
+        assert_eq!(
+            tooltip(&overview(vec![host(
+                "a",
+                &["x (crashed)", "y (oom-killed)"],
+                false
+            )])),
+            "Rserve Desk: 2 apps down"
+        );
+        assert_eq!(
+            tooltip(&overview(vec![host("a", &[], false)])),
+            "Rserve Desk: all running"
+        );
+    }
 
     #[test]
     fn each_state_shows_its_colour_at_the_centre() {

@@ -6,14 +6,18 @@
 //! and the shell's handlers are generated from [`for_each_command!`], so a
 //! renamed or retyped command breaks the build on both sides.
 
+mod app_changes;
 mod error;
 pub mod events;
+mod overview;
 mod status;
 mod types;
 mod window;
 
+pub use app_changes::{RollbackArgs, SecretNameArgs, SetSecretArgs, VersionView};
 pub use error::{ErrorCode, IpcError};
-pub use status::{AppStatus, DeploymentAction, Outcome, Severity};
+pub use overview::{Health, HostSummary, OverviewView};
+pub use status::{Action, AppStatus, DeploymentAction, Outcome, Severity};
 pub use types::*;
 pub use window::{AboutView, Page, PartVersion, ViewPlace};
 
@@ -48,6 +52,7 @@ macro_rules! for_each_command {
                 apps: Apps($crate::HostArgs) -> $crate::AppsList,
                 lifecycle: Lifecycle($crate::LifecycleArgs) -> $crate::AppView,
                 remove_app: RemoveApp($crate::AppArgs) -> (),
+                versions: Versions($crate::AppArgs) -> Vec<$crate::VersionView>,
                 preview: Preview($crate::PathsArgs) -> $crate::DropPreview,
                 call: Call($crate::CallArgs) -> serde_json::Value,
                 history: History($crate::AppArgs) -> $crate::HistoryView,
@@ -76,6 +81,9 @@ macro_rules! for_each_command {
                 logs: Logs($crate::LogsArgs) -> (), $crate::LogLineView,
                 set_app_settings: SetAppSettings($crate::SetAppSettingsArgs) -> $crate::SwitchResult, $crate::DeployProgress,
                 set_app_access: SetAppAccess($crate::SetAccessArgs) -> $crate::SwitchResult, $crate::DeployProgress,
+                rollback: Rollback($crate::RollbackArgs) -> $crate::SwitchResult, $crate::DeployProgress,
+                set_app_secret: SetAppSecret($crate::SetSecretArgs) -> $crate::SwitchResult, $crate::DeployProgress,
+                unset_app_secret: UnsetAppSecret($crate::SecretNameArgs) -> $crate::SwitchResult, $crate::DeployProgress,
             }
         }
     };

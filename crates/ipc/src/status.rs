@@ -106,6 +106,33 @@ impl AppStatus {
     pub fn is_problem(self) -> bool {
         self.severity() >= Severity::Degraded
     }
+
+    /// Whether `action` makes sense for an app in this state: Start when
+    /// its container is not running, Stop when it runs (or is paused),
+    /// Restart when it has a container. An unknown state allows all.
+    pub fn allows(self, action: Action) -> bool {
+        use AppStatus::*;
+        match action {
+            Action::Start => matches!(
+                self,
+                Created | Exited | Dead | Crashed | OomKilled | Unknown
+            ),
+            Action::Stop => matches!(
+                self,
+                Running | Starting | Unhealthy | Paused | Restarting | Unknown
+            ),
+            Action::Restart => !matches!(self, Removing | Removed | Missing),
+        }
+    }
+}
+
+/// What the window's lifecycle buttons ask of an app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
 }
 
 impl fmt::Display for AppStatus {
@@ -231,6 +258,28 @@ mod tests {
             serde_json::from_str::<Outcome>("\"partial\"").unwrap(),
             Outcome::Unknown
         );
+    }
+
+    #[test]
+    fn each_state_allows_the_actions_that_make_sense() {
+        assert!(AppStatus::Running.allows(Action::Stop));
+        assert!(!AppStatus::Running.allows(Action::Start));
+        assert!(AppStatus::Exited.allows(Action::Start));
+        assert!(!AppStatus::Exited.allows(Action::Stop));
+        assert!(AppStatus::Crashed.allows(Action::Restart));
+        assert!(!AppStatus::Missing.allows(Action::Restart));
+        for status in AppStatus::ALL {
+            assert!(
+                [Action::Start, Action::Stop, Action::Restart]
+                    .into_iter()
+                    .any(|a| status.allows(a))
+                    || matches!(
+                        status,
+                        AppStatus::Removing | AppStatus::Removed | AppStatus::Missing
+                    ),
+                "{status} allows nothing"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The arguments and results of the commands, as plain serde records (the UI
-//! compiles them to wasm32), and the overview the tray and the UI both show.
+//! compiles them to wasm32).
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AppStatus, DeploymentAction, Outcome};
+use crate::{Action, AppStatus, DeploymentAction, Outcome};
 
 /// The arguments of a command that takes none (`{}` on the wire).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,14 +80,6 @@ pub struct AppArgs {
     pub slug: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Start,
-    Stop,
-    Restart,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleArgs {
     pub host: String,
@@ -149,6 +141,14 @@ pub struct DeployArgs {
     pub packages: Vec<String>,
     pub repo: Option<String>,
     pub mode: Option<String>,
+    /// The containers' settings, as the app page's form takes them; `None`
+    /// keeps the app's (or the default).
+    pub memory: Option<String>,
+    pub cpus: Option<String>,
+    pub replicas: Option<String>,
+    pub domain: Option<String>,
+    /// `NAME=value`, added or replaced.
+    pub env: Vec<String>,
 }
 
 /// Progress of a deploy, in order.
@@ -330,73 +330,6 @@ pub struct SettingsView {
     pub launch_at_login: bool,
 }
 
-/// The state the tray icon shows, worst first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    HostOffline,
-    SomethingDown,
-    AllRunning,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostSummary {
-    pub host: String,
-    pub running: usize,
-    pub total: usize,
-    /// Apps that crashed, were OOM-killed, are unhealthy or missing, as
-    /// `slug (status)`, the worst first.
-    pub problems: Vec<String>,
-    pub offline_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OverviewView {
-    pub health: Health,
-    pub hosts: Vec<HostSummary>,
-}
-
-/// The apps, the most severe status first (in their order among equals).
-fn worst_first(apps: &[AppView]) -> Vec<&AppView> {
-    let mut sorted: Vec<&AppView> = apps.iter().collect();
-    sorted.sort_by_key(|a| std::cmp::Reverse(a.status.severity()));
-    sorted
-}
-
-impl OverviewView {
-    /// The worst state across hosts: an unreachable host, then a problem app, else all running.
-    pub fn from_lists(lists: &[AppsList]) -> Self {
-        let hosts: Vec<HostSummary> = lists
-            .iter()
-            .map(|list| HostSummary {
-                host: list.host.clone(),
-                running: list.apps.iter().filter(|a| a.status.is_up()).count(),
-                total: list.apps.len(),
-                problems: worst_first(&list.apps)
-                    .into_iter()
-                    .filter(|a| a.status.is_problem())
-                    .map(|a| format!("{} ({})", a.slug, a.status))
-                    .collect(),
-                offline_reason: list.offline_reason.clone(),
-            })
-            .collect();
-        let health = hosts
-            .iter()
-            .map(|h| {
-                if h.offline_reason.is_some() {
-                    Health::HostOffline
-                } else if h.problems.is_empty() {
-                    Health::AllRunning
-                } else {
-                    Health::SomethingDown
-                }
-            })
-            .min()
-            .unwrap_or(Health::AllRunning);
-        Self { health, hosts }
-    }
-}
-
 /// What a repair of an unusable cache did; the window restarts on the new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheRepairView {
@@ -411,78 +344,6 @@ pub struct CacheRepairView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn app(slug: &str, status: AppStatus) -> AppView {
-        AppView {
-            host: "h".into(),
-            slug: slug.into(),
-            status,
-            r_version: "4.2.2".into(),
-            mode: "ocap".into(),
-            packages: vec![],
-            repo: None,
-            url: format!("ws://h/{slug}"),
-            updated_at: 0,
-        }
-    }
-
-    fn list(host: &str, apps: Vec<AppView>, offline: Option<&str>) -> AppsList {
-        AppsList {
-            host: host.into(),
-            apps,
-            live: offline.is_none(),
-            offline_reason: offline.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn the_worst_host_decides() {
-        let fine = list(
-            "a",
-            vec![app("x", AppStatus::Running), app("y", AppStatus::Exited)],
-            None,
-        );
-        let down = list("b", vec![app("z", AppStatus::Crashed)], None);
-        let gone = list(
-            "c",
-            vec![app("w", AppStatus::Running)],
-            Some("connection refused"),
-        );
-        assert_eq!(
-            OverviewView::from_lists(std::slice::from_ref(&fine)).health,
-            Health::AllRunning
-        );
-        let both = OverviewView::from_lists(&[fine.clone(), down.clone()]);
-        assert_eq!(both.health, Health::SomethingDown);
-        assert_eq!(both.hosts[1].problems, vec!["z (crashed)"]);
-        assert_eq!((both.hosts[0].running, both.hosts[0].total), (1, 2));
-        assert_eq!(
-            OverviewView::from_lists(&[down, gone, fine]).health,
-            Health::HostOffline
-        );
-        assert_eq!(OverviewView::from_lists(&[]).health, Health::AllRunning);
-    }
-
-    #[test]
-    fn problems_are_listed_worst_first() {
-        let apps = vec![
-            app("a", AppStatus::Unhealthy),
-            app("b", AppStatus::Exited),
-            app("c", AppStatus::OomKilled),
-            app("d", AppStatus::Restarting),
-            app("e", AppStatus::Crashed),
-        ];
-        let overview = OverviewView::from_lists(&[list("h", apps, None)]);
-        assert_eq!(
-            overview.hosts[0].problems,
-            [
-                "c (oom-killed)",
-                "e (crashed)",
-                "a (unhealthy)",
-                "d (restarting)"
-            ]
-        );
-    }
 
     #[test]
     fn secrets_stay_out_of_debug() {

@@ -201,6 +201,8 @@ impl crate::Spawner for DockerSpawner {
             .map(|i| AppVersion {
                 image: i.repo_tags.first().cloned().unwrap_or_else(|| i.id.clone()),
                 code_hash: i.labels.get(labels::CODE_HASH).cloned().unwrap_or_default(),
+                r_version: i.labels.get(labels::R_VERSION).cloned().unwrap_or_default(),
+                packages: labels::package_list(&i.labels),
                 created: i.created,
                 current: running.contains(&i.id),
                 image_id: i.id,

@@ -66,6 +66,19 @@ pub fn ours(role: Role, extra: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
+/// The packages an image or container's labels name, in their order.
+pub fn package_list(labels: &HashMap<String, String>) -> Vec<String> {
+    labels
+        .get(PACKAGES)
+        .map(|list| {
+            list.split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The labels of an app's image and container.
 pub fn app_labels(spec: &AppSpec) -> HashMap<String, String> {
     let mut all = layer_labels(spec, Role::App);
@@ -382,8 +395,10 @@ mod tests {
         assert_eq!(labels[ROLE], "app");
         assert_eq!(labels[SLUG], "sales");
         assert_eq!(labels[PACKAGES], "abc,zoo");
+        assert_eq!(package_list(&labels), ["abc", "zoo"]);
         assert_eq!(labels[CODE_HASH], spec().code_hash());
         assert!(labels.keys().all(|k| k.starts_with(PREFIX)));
+        assert!(package_list(&HashMap::from([(PACKAGES.to_owned(), String::new())])).is_empty());
     }
 
     fn routing<'a>(slug: &'a Slug, domain: Option<&'a Domain>) -> Routing<'a> {

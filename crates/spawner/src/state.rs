@@ -37,17 +37,13 @@ impl AppState {
         if get(labels::OWNER)? != labels::OWNER_VALUE {
             return None;
         }
-        let packages = get(labels::PACKAGES).unwrap_or_default();
+        let packages = labels::package_list(labels);
         Some(Self {
             slug: get(labels::SLUG)?,
             app_id: get(labels::APP_ID)?,
             r_version: get(labels::R_VERSION).unwrap_or_default(),
             mode: get(labels::MODE).unwrap_or_default(),
-            packages: packages
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            packages,
             repo: get(labels::REPO).unwrap_or_default(),
             code_hash: get(labels::CODE_HASH).unwrap_or_default(),
             config_hash: get(labels::CONFIG_HASH).unwrap_or_default(),
@@ -152,6 +148,9 @@ pub struct Version {
     pub image: String,
     pub image_id: String,
     pub code_hash: String,
+    /// The R version and packages the image was built with.
+    pub r_version: String,
+    pub packages: Vec<String>,
     /// Unix seconds.
     pub created: i64,
     /// Whether a container of the app runs this image now.

@@ -1,11 +1,15 @@
 //! Apps' secret variables from the desk's side: storing a value in the OS
 //! keyring, and reading the values an app's settings name just before its
 //! containers are created. Values pass as [`Secret`] until the spawner needs
-//! them; nothing here logs, stores or returns them elsewhere.
+//! them; nothing here logs, stores or returns them elsewhere. Setting one
+//! from the window also passes it to the app through the gated switch.
 
-use rdesk_spawner::{EnvName, SecretEnv, Settings, Slug};
+use std::sync::Arc;
 
-use super::{Desk, HostSession};
+use rdesk_spawner::{DeployEvent, EnvName, SecretEnv, Settings, Slug};
+
+use super::{Desk, HostSession, SwitchReport};
+use crate::app_settings::SettingsRequest;
 use crate::error::DeskError;
 use crate::secrets::{AppSecretError, Secret, SecretStore};
 
@@ -68,6 +72,74 @@ impl Desk {
 }
 
 impl HostSession {
+    /// Keeps `value` as the app's secret variable `name` in the OS keyring
+    /// and runs the app with it passed, through the gated switch (no
+    /// build). When the switch fails, the keyring holds what it held before.
+    pub async fn set_secret(
+        &self,
+        slug: &str,
+        name: &str,
+        value: Secret,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<SwitchReport, DeskError> {
+        let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
+        let store = Arc::new(keyring(self.name()).await?);
+        let key = (
+            self.name().to_owned(),
+            slug.to_string(),
+            name.as_str().to_owned(),
+        );
+        let before = {
+            let (store, (host, slug, name)) = (store.clone(), key.clone());
+            blocking(move || match store.app_var(&host, &slug, &name) {
+                Ok(value) => Ok(Some(value)),
+                Err(AppSecretError::Missing { .. }) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .await?
+        };
+        keep(&store, &key, Some(value)).await?;
+        let request = SettingsRequest {
+            secrets: vec![name.as_str().to_owned()],
+            ..SettingsRequest::default()
+        };
+        let switched = self.apply_settings(slug.as_str(), &request, progress).await;
+        if switched.is_err() {
+            keep(&store, &key, before).await?;
+        }
+        switched
+    }
+
+    /// Stops passing the app's secret variable `name` (through the gated
+    /// switch), then forgets its value; when the switch fails, both stay.
+    pub async fn unset_secret(
+        &self,
+        slug: &str,
+        name: &str,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<SwitchReport, DeskError> {
+        let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
+        let request = SettingsRequest {
+            unset_secrets: vec![name.as_str().to_owned()],
+            ..SettingsRequest::default()
+        };
+        let report = self
+            .apply_settings(slug.as_str(), &request, progress)
+            .await?;
+        let store = Arc::new(keyring(self.name()).await?);
+        keep(
+            &store,
+            &(
+                self.name().to_owned(),
+                slug.to_string(),
+                name.as_str().to_owned(),
+            ),
+            None,
+        )
+        .await?;
+        Ok(report)
+    }
+
     /// The values of the secret variables `settings` names, from the keyring.
     /// The keyring is not opened when there are none.
     pub(super) async fn secret_env(
@@ -114,4 +186,18 @@ impl HostSession {
         })
         .await
     }
+}
+
+/// Stores `value` under `(host, slug, name)`, or removes the entry when `None`.
+async fn keep(
+    store: &Arc<SecretStore>,
+    (host, slug, name): &(String, String, String),
+    value: Option<Secret>,
+) -> Result<(), DeskError> {
+    let (store, host, slug, name) = (store.clone(), host.clone(), slug.clone(), name.clone());
+    blocking(move || match value {
+        Some(value) => store.set_app_var(&host, &slug, &name, &value),
+        None => store.delete_app_var(&host, &slug, &name),
+    })
+    .await
 }

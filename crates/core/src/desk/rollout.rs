@@ -251,6 +251,8 @@ mod tests {
             image: image.into(),
             image_id: format!("sha256:{id}"),
             code_hash: code.into(),
+            r_version: "4.4.1".into(),
+            packages: Vec::new(),
             created: 0,
             current,
         }

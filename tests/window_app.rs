@@ -1,0 +1,317 @@
+//! An app's whole life in the window, end to end under Xvfb against the
+//! stand-in: deployed by a drop with its containers' settings chosen in the
+//! new-app dialog, a second version dropped onto its row, the lifecycle
+//! buttons following its state, its versions listed with times in the
+//! user's time zone and one rolled back to, a secret variable set (never
+//! shown back) and unset after a question, and the app removed after a
+//! question that Esc and Cancel leave unanswered. The window runs in a dark
+//! desktop theme, and is narrowed to 640 px at the end.
+// Test helpers: a panic is how a test reports its failure.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fantoccini::Locator;
+use rdesk_e2e::{
+    DockerKind, KeyringSession, Standin, app_folder, docker_inspect, docker_objects,
+    remove_leftovers, running_container,
+};
+use serde_json::json;
+
+// Each test binary plays part of the panel and drives the window with
+// part of the driver.
+#[allow(dead_code)]
+mod panel;
+#[allow(dead_code)]
+mod window_driver;
+use window_driver::Desktop;
+
+const SLUG: &str = "ui-life";
+/// A time zone without summer time, 5 h 30 min east of UTC.
+const TIME_ZONE: (&str, i64) = ("Asia/Kolkata", 330);
+/// WebDriver's key codes.
+const TAB: &str = "\u{e004}";
+const ESCAPE: &str = "\u{e00c}";
+
+fn sshd_key() -> PathBuf {
+    PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"))
+        .join("sshd")
+        .join("ssh_host_ed25519_key.pub")
+}
+
+/// `YYYY-MM-DD HH:MM` of Unix second `secs` shifted by `offset_min`
+/// (days to a civil date: Howard Hinnant's algorithm).
+fn civil(secs: i64, offset_min: i64) -> String {
+    let t = secs + offset_min * 60;
+    let (days, rest) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60
+    )
+}
+
+fn main_r(version: &str) -> String {
+    // The nonce makes each run's code new, so its images are built now.
+    let nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "# {nonce}\nversion <- function() \"{version}\"\nsecret <- function() Sys.getenv(\"API_KEY\")\n"
+    )
+}
+
+/// The id of the element that has the focus.
+async fn focused(ui: &Desktop) -> String {
+    let id = ui
+        .client
+        .execute(
+            "return document.activeElement && document.activeElement.id;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    id.as_str().unwrap_or_default().to_owned()
+}
+
+async fn press(ui: &Desktop, css: &str, key: &str) {
+    let element = ui.client.find(Locator::Css(css)).await.unwrap();
+    element.send_keys(key).await.unwrap();
+}
+
+async fn is_disabled(ui: &Desktop, css: &str) -> bool {
+    let element = ui.client.find(Locator::Css(css)).await.unwrap();
+    element.prop("disabled").await.unwrap().as_deref() == Some("true")
+}
+
+/// Calls `function` from the console; its answer differs from `before`,
+/// the console's last one.
+async fn call(ui: &Desktop, function: &str, before: &str) -> String {
+    ui.click("#tab-clients").await;
+    ui.type_into("#console-fn", function).await;
+    ui.click("#console-call").await;
+    ui.wait_text("#console-result", |t| !t.is_empty() && t != before)
+        .await
+}
+
+/// The outcome a gated switch shows once it is over.
+fn switched(text: &str) -> bool {
+    !text.is_empty() && !text.contains("applying")
+}
+
+async fn dialog_open(ui: &Desktop) -> bool {
+    ui.client
+        .find_all(Locator::Css("[role=dialog][aria-modal=true]"))
+        .await
+        .unwrap()
+        .len()
+        == 1
+}
+
+#[tokio::test]
+async fn an_apps_whole_life_in_the_window() {
+    let Some(vps) = Standin::from_env("window: an app's whole life") else {
+        return;
+    };
+    remove_leftovers(SLUG);
+    let data = tempfile::tempdir().unwrap();
+    let (_dir, app) = app_folder(SLUG, &[("main.R", &main_r("one"))]);
+    let ui = Desktop::open_with(
+        data.path(),
+        "app-life",
+        &[&app],
+        &[("TZ", TIME_ZONE.0), ("GTK_THEME", "Adwaita:dark")],
+    )
+    .await;
+    let _keyring = KeyringSession::on_bus(ui.bus_address());
+    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key())
+        .await;
+    ui.click("a.host[data-host=vps]").await;
+    ui.wait_text("#apps", |_| true).await;
+
+    // A dark desktop: the window follows it.
+    let background = ui
+        .client
+        .execute(
+            "return getComputedStyle(document.body).backgroundColor;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        background,
+        json!("rgb(27, 30, 35)"),
+        "the dark theme's background"
+    );
+
+    // The new-app dialog: a real dialog, with the containers' settings.
+    ui.drop_onto(".hint", &[&app]).await;
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    assert!(dialog_open(&ui).await);
+    assert_eq!(focused(&ui).await, "new-slug", "focus starts in the dialog");
+    press(&ui, "#new-slug", ESCAPE).await;
+    ui.wait_gone("#new-app").await;
+    ui.drop_onto(".hint", &[&app]).await;
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    ui.click(".new-settings summary").await;
+    ui.type_into("#new-memory", "256m").await;
+    ui.type_into("#new-env", "GREETING=dropped").await;
+    ui.shot("01-new-app-dialog");
+    ui.click("#new-deploy").await;
+    let done = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
+    assert!(done.starts_with("Deployed ui-life"), "{done}");
+    let inspected = docker_inspect(&running_container(SLUG));
+    assert_eq!(inspected["HostConfig"]["Memory"], 256 * 1024 * 1024);
+    assert!(
+        inspected["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("GREETING=dropped")),
+        "{}",
+        inspected["Config"]["Env"]
+    );
+
+    // A second version, dropped onto the app's row.
+    std::fs::write(app.join("main.R"), main_r("two")).unwrap();
+    ui.click("#deploy button").await;
+    let row = format!("tr[data-drop-slug={SLUG}]");
+    ui.drop_onto(&row, &[&app]).await;
+    let again = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
+    assert!(again.starts_with("Deployed ui-life"), "{again}");
+    ui.click("#deploy button").await;
+
+    // The buttons follow the state: a running app can be stopped, not started.
+    ui.wait_text(&format!("{row} .badge"), |t| t == "running")
+        .await;
+    assert!(is_disabled(&ui, &format!("{row} button.start")).await);
+    assert!(!is_disabled(&ui, &format!("{row} button.stop")).await);
+
+    // Versions, times in the user's own time zone, and a rollback.
+    ui.click(&format!("{row} a.open")).await;
+    ui.wait_text("#versions tr.version:nth-of-type(2)", |_| true)
+        .await;
+    let rows = ui
+        .client
+        .find_all(Locator::Css("#versions tr.version"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "two kept versions");
+    let current = ui
+        .wait_text("#versions tr.current .built", |t| !t.is_empty())
+        .await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let recent: Vec<String> = (0..=10).map(|m| civil(now - 60 * m, TIME_ZONE.1)).collect();
+    assert!(
+        recent.contains(&current),
+        "built at {current}, not within 10 min of now in {} ({recent:?})",
+        TIME_ZONE.0
+    );
+    let ran = ui
+        .wait_text("#versions tr.current .ran", |t| t != "—")
+        .await;
+    assert!(recent.contains(&ran), "last ran {ran}");
+    assert!(is_disabled(&ui, "#versions tr.current button.rollback").await);
+    ui.shot("02-versions");
+    ui.click("#versions tr.version:not(.current) button.rollback")
+        .await;
+    let rolled = ui.wait_text("#rollback-outcome", switched).await;
+    assert!(rolled.starts_with("Applied in"), "{rolled}");
+    assert_eq!(call(&ui, "version", "").await, "\"one\"");
+    ui.click("#tab-overview").await;
+    ui.wait_text("#versions tr.current", |t| !t.is_empty())
+        .await;
+
+    // A secret variable: kept in the keyring, passed to the app, never shown back.
+    ui.click("#tab-settings").await;
+    ui.type_into("#secret-name", "API_KEY").await;
+    ui.type_into("#secret-value", "s3cret-value").await;
+    ui.click("#secret-set").await;
+    let set = ui.wait_text("#secret-outcome", switched).await;
+    assert!(set.starts_with("Applied in"), "{set}");
+    ui.wait_text("#secret-names", |t| t.contains("API_KEY"))
+        .await;
+    let page = ui.client.source().await.unwrap();
+    assert!(
+        !page.contains("s3cret-value"),
+        "the value is never shown back"
+    );
+    assert_eq!(call(&ui, "secret", "\"one\"").await, "\"s3cret-value\"");
+
+    // Unsetting asks first: Esc leaves it; Tab keeps the focus inside.
+    ui.click("#tab-settings").await;
+    ui.click("li[data-secret=API_KEY] button.unset").await;
+    ui.wait_text("#dialog-title", |t| t == "Unset the secret API_KEY?")
+        .await;
+    assert!(dialog_open(&ui).await);
+    assert_eq!(focused(&ui).await, "dialog-cancel", "Cancel has the focus");
+    press(&ui, "#dialog-cancel", TAB).await;
+    assert_eq!(focused(&ui).await, "dialog-confirm");
+    press(&ui, "#dialog-confirm", TAB).await;
+    assert_eq!(
+        focused(&ui).await,
+        "dialog-cancel",
+        "the focus stays in the dialog"
+    );
+    press(&ui, "#dialog-cancel", ESCAPE).await;
+    ui.wait_gone("#confirm").await;
+    let outcome = ui.wait_text("#secret-outcome", |_| true).await;
+    assert_eq!(outcome, set, "Esc ran nothing");
+    ui.wait_text("#secret-names", |t| t.contains("API_KEY"))
+        .await;
+    ui.click("li[data-secret=API_KEY] button.unset").await;
+    ui.click("#dialog-confirm").await;
+    ui.wait_text("#secret-names", |t| t.contains("None yet"))
+        .await;
+    assert_eq!(call(&ui, "secret", "\"s3cret-value\"").await, "\"\"");
+
+    // Removing asks first, naming the app and what goes.
+    ui.click("#tab-settings").await;
+    ui.click("#app-remove").await;
+    let body = ui.wait_text("#dialog-body", |t| !t.is_empty()).await;
+    let title = ui.wait_text("#dialog-title", |_| true).await;
+    assert_eq!(title, "Remove ui-life from vps?");
+    assert!(
+        body.contains("kept versions") && body.contains("history and charts stay"),
+        "{body}"
+    );
+    ui.shot("03-remove-dialog");
+    ui.click("#dialog-cancel").await;
+    ui.wait_gone("#confirm").await;
+    running_container(SLUG);
+    ui.click("#app-remove").await;
+    ui.click("#dialog-confirm").await;
+    // Back on the host's page once it is gone, its row with it.
+    ui.wait_text("#apps", |_| true).await;
+    ui.wait_gone(&row).await;
+    let filter = format!("io.rserve-desk.slug={SLUG}");
+    assert!(docker_objects(DockerKind::Containers, &filter).is_empty());
+    assert!(docker_objects(DockerKind::Images, &filter).is_empty());
+
+    // 640 px wide: nothing runs off the side.
+    ui.client.set_window_size(640, 720).await.unwrap();
+    let overflow = ui
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, json!(0), "no horizontal scrolling at 640 px");
+    ui.shot("04-narrow-dark");
+    ui.close().await;
+}
