@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use rdesk_core::charts::Metric;
+use rdesk_core::charts::{Metric, UtcOffset};
 use rdesk_core::desk::{DeployRequest, Desk};
 use rdesk_core::monitor::{self, MonitorEvent, MonitorOptions};
 use rdesk_core::preview::AppFiles;
@@ -109,6 +109,7 @@ pub async fn store_figures() -> BenchResult<()> {
             Metric::Memory,
             86_400_000,
             now_s * 1000,
+            UtcOffset::UTC,
         )
         .await?;
     let render = clock.elapsed();

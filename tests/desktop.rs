@@ -31,8 +31,10 @@ use serde_json::json;
 // the panel and the driver.
 #[allow(dead_code)]
 mod panel;
+mod webhook_receiver;
 #[allow(dead_code)]
 mod window_driver;
+use webhook_receiver::Receiver;
 use window_driver::{Desktop, free_port};
 
 /// One window at a time: the tests share two cores and the stand-in.
@@ -72,6 +74,7 @@ fn remove_desktop_leftovers() {
         "ui-crash",
         "sl-ui-crash",
         "ui-offline",
+        "ui-offline-crash",
         "ui-session",
     ] {
         remove_leftovers(slug);
@@ -371,6 +374,30 @@ async fn one_notification_for_a_killed_app(vps: &Standin, slug: &str) {
     cli.deploy(&app, slug, &[]);
 
     let ui = Desktop::open(cli.data_dir.path(), &format!("notify-{slug}"), &[]).await;
+    // The alert settings: bad values get a sentence; a webhook is kept.
+    let hook = Receiver::start().await;
+    ui.click("#nav-settings").await;
+    ui.wait_value("#alert-throttle", |v| v == "60").await;
+    for (throttle, webhook, refused) in [
+        ("forever", "", "a number of seconds"),
+        ("90000", "", "over a day"),
+        (
+            "60",
+            "hooks.example.com/x",
+            "not an http:// or https:// URL",
+        ),
+    ] {
+        ui.type_into("#alert-throttle", throttle).await;
+        ui.type_into("#alert-webhook", webhook).await;
+        ui.click("#alerts-save").await;
+        ui.wait_text("#alerts-saved.bad", |t| t.contains(refused))
+            .await;
+    }
+    ui.type_into("#alert-throttle", "60").await;
+    ui.type_into("#alert-webhook", &hook.url).await;
+    ui.click("#alerts-save").await;
+    ui.wait_text("#alerts-saved", |t| t == "Saved.").await;
+    ui.click("a.host[data-host=vps]").await;
     let row = format!("tr[data-drop-slug={slug}] .badge");
     ui.wait_text(&row, |t| t == "running").await;
     // The watcher subscribes right after the window opens; Docker replays from then on.
@@ -442,6 +469,17 @@ async fn one_notification_for_a_killed_app(vps: &Standin, slug: &str) {
         "three kills within a minute: {titles:?}"
     );
     assert_eq!(count(&recovered), 1, "{titles:?}");
+    // The webhook received the same alerts, as JSON.
+    let posted = hook.received();
+    let kinds: Vec<&str> = posted
+        .iter()
+        .filter(|p| p["app"] == slug)
+        .filter_map(|p| p["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["problem", "recovered"], "{posted:?}");
+    let problem = posted.iter().find(|p| p["kind"] == "problem").unwrap();
+    assert_eq!(problem["host"], "vps");
+    assert_eq!(problem["title"], crashed.as_str());
     ui.close().await;
     cli.ok(&["rm", slug, "--host", "vps"]);
 }
@@ -490,6 +528,29 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     ]);
     let (_dir, app) = app_folder(slug, &[("main.R", "up <- function() 1\n")]);
     cli.deploy(&app, slug, &[]);
+    // A second host, through the shared stand-in, whose app will crash
+    // while the first is offline.
+    let crashing = "ui-offline-crash";
+    cli.ok(&[
+        "host",
+        "add",
+        "live",
+        "--ssh",
+        &vps.ssh,
+        "--identity",
+        &vps.identity,
+        "--public-url",
+        &vps.public_url,
+    ]);
+    let (_dir2, app2) = app_folder(crashing, &[("main.R", "up <- function() 1\n")]);
+    cli.ok(&[
+        "deploy",
+        app2.to_str().unwrap(),
+        "--host",
+        "live",
+        "--slug",
+        crashing,
+    ]);
     drop(sshd);
     // Long enough for the cached state to have an age to show.
     std::thread::sleep(Duration::from_secs(6));
@@ -512,6 +573,33 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     ui.shot("01-offline");
     ui.wait_tray(GREY, "vps: offline", |label| label == "vps: offline")
         .await;
+    let not_answering = "vps is not answering";
+    ui.wait_notification(not_answering).await;
+
+    // A crash on the other host shows red, with the offline host still listed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    docker_kill(crashing);
+    ui.wait_tray(RED, crashing, |label| label.contains(crashing))
+        .await;
+    let menu: Vec<String> = ui
+        .tray()
+        .await
+        .menu()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.label)
+        .collect();
+    assert!(
+        menu.iter().any(|l| l == "vps: offline"),
+        "both states at once: {menu:?}"
+    );
+    ui.wait_text("a.host[data-host=live] .dot.bad", |_| true)
+        .await;
+    ui.wait_text("a.host[data-host=vps] .dot.off", |_| true)
+        .await;
+    ui.shot("01b-crash-and-offline");
+    cli.ok(&["rm", crashing, "--host", "live"]);
 
     let _back = own_sshd(port);
     // The watcher retries with backoff (at most 30 s between tries).
@@ -526,6 +614,11 @@ async fn offline_the_window_shows_cached_apps_with_their_age_then_recovers() {
     ui.wait_text(&format!("{row} .seen"), |t| t == "now").await;
     ui.wait_tray(GREEN, "vps: N/N running", all_running).await;
     ui.shot("02-back");
+    ui.wait_notification("vps is back").await;
+    let titles = ui.notifications.titles();
+    let count = |t: &str| titles.iter().filter(|x| *x == t).count();
+    assert_eq!(count(not_answering), 1, "{titles:?}");
+    assert_eq!(count("vps is back"), 1, "{titles:?}");
     ui.close().await;
     cli.ok(&["rm", slug, "--host", "vps"]);
 }

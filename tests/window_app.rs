@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fantoccini::Locator;
+use rdesk_core::charts::UtcOffset;
 use rdesk_e2e::{
     DockerKind, KeyringSession, Standin, app_folder, docker_inspect, docker_objects,
     remove_leftovers, running_container,
@@ -29,7 +30,7 @@ use window_driver::Desktop;
 
 const SLUG: &str = "ui-life";
 /// A time zone without summer time, 5 h 30 min east of UTC.
-const TIME_ZONE: (&str, i64) = ("Asia/Kolkata", 330);
+const TIME_ZONE: (&str, i32) = ("Asia/Kolkata", 330);
 /// WebDriver's key codes.
 const TAB: &str = "\u{e004}";
 const ESCAPE: &str = "\u{e00c}";
@@ -38,27 +39,6 @@ fn sshd_key() -> PathBuf {
     PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"))
         .join("sshd")
         .join("ssh_host_ed25519_key.pub")
-}
-
-/// `YYYY-MM-DD HH:MM` of Unix second `secs` shifted by `offset_min`
-/// (days to a civil date: Howard Hinnant's algorithm).
-fn civil(secs: i64, offset_min: i64) -> String {
-    let t = secs + offset_min * 60;
-    let (days, rest) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60
-    )
 }
 
 fn main_r(version: &str) -> String {
@@ -214,7 +194,9 @@ async fn an_apps_whole_life_in_the_window() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let recent: Vec<String> = (0..=10).map(|m| civil(now - 60 * m, TIME_ZONE.1)).collect();
+    let recent: Vec<String> = (0..=10)
+        .map(|m| UtcOffset(TIME_ZONE.1).date_time((now - 60 * m) * 1000))
+        .collect();
     assert!(
         recent.contains(&current),
         "built at {current}, not within 10 min of now in {} ({recent:?})",
@@ -225,6 +207,11 @@ async fn an_apps_whole_life_in_the_window() {
         .await;
     assert!(recent.contains(&ran), "last ran {ran}");
     assert!(is_disabled(&ui, "#versions tr.current button.rollback").await);
+    let chart = ui.wait_html("#chart", |h| h.contains("%3Csvg")).await;
+    assert!(
+        chart.contains("time%20(UTC%2B05%3A30)"),
+        "the chart's time axis is on the user's clock: {chart:.400}"
+    );
     ui.shot("02-versions");
     ui.click("#versions tr.version:not(.current) button.rollback")
         .await;

@@ -255,6 +255,19 @@ impl Desktop {
         panic!("`{css}` is still there after 60 s");
     }
 
+    /// Waits (60 s at most) until a notification titled `title` was shown.
+    pub async fn wait_notification(&self, title: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.notifications.titles().iter().any(|t| t == title) {
+            assert!(
+                Instant::now() < deadline,
+                "no notification “{title}”: {:?}",
+                self.notifications.titles()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The session bus the app is on (its notifications, tray and keyring).
     pub fn bus_address(&self) -> &str {
         &self.desktop.bus_address
@@ -278,7 +291,9 @@ impl Desktop {
     pub async fn type_into(&self, css: &str, text: &str) {
         let el = self.client.find(Locator::Css(css)).await.unwrap();
         el.clear().await.unwrap();
-        el.send_keys(text).await.unwrap();
+        if !text.is_empty() {
+            el.send_keys(text).await.unwrap();
+        }
     }
 
     /// A drop of `paths` at the centre of the first element matching `css`, as Tauri reports one.

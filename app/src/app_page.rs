@@ -131,10 +131,12 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
         <section class="page app-page">
             <h2>
                 <a href="#" on:click={let host = host.clone(); move |_| ui.page.set(Page::Host(host.clone()))}>{host.clone()}</a>
-                " / " {slug.clone()} " "
+                " / " {slug.clone()}
+            </h2>
+            <div class="app-head">
                 {move || app.get().map(|a| view! { <span id="app-status" class=badge(a.status)>{a.status.as_str()}</span> })}
                 " " <LifecycleButtons host=host.clone() slug=slug.clone()/>
-            </h2>
+            </div>
             <div role="tablist" aria-label="The app's page" class="tabs">{tabs}</div>
 
             <div role="tabpanel" id=overview_id aria-labelledby=overview_tab hidden=overview_hidden>

@@ -43,7 +43,7 @@ fn lifecycle(ui: Ui, key: AppKey, action: Action) {
         ui.end(&key);
         match done {
             Ok(app) => {
-                ui.show_app(app);
+                ui.update_app(app);
                 ui.reload(args.host);
             }
             Err(e) => ui.fail(e.message),

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use rdesk_ipc::{ChartArgs, ChartView, cmd};
 
 use crate::bridge::invoke;
+use crate::format::utc_offset_min;
 
 const METRICS: [(&str, &str); 5] = [
     ("cpu", "CPU"),
@@ -30,6 +31,7 @@ pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
             slug: slug.clone(),
             metric: metric.get(),
             range: range.get(),
+            utc_offset_min: utc_offset_min(),
         };
         spawn_local(async move {
             chart.set(Some(

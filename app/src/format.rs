@@ -30,6 +30,11 @@ pub fn local_time(ms: i64) -> String {
     )
 }
 
+/// How far this computer's clock is ahead of UTC now, in minutes.
+pub fn utc_offset_min() -> i32 {
+    -(js_sys::Date::new_0().get_timezone_offset() as i32)
+}
+
 pub fn bytes(n: u64) -> String {
     match n {
         0..1024 => format!("{n} B"),

@@ -141,32 +141,68 @@ fn Bootstrap(host: String) -> impl IntoView {
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let at_login = RwSignal::new(false);
-    spawn_local(async move {
-        match invoke::<cmd::Settings>(&NoArgs {}).await {
-            Ok(s) => at_login.set(s.launch_at_login),
-            Err(e) => ui.fail(e.message),
-        }
-    });
-    let toggle = move |_| {
-        let wanted = SettingsView {
-            launch_at_login: !at_login.get_untracked(),
-        };
+    let loaded = RwSignal::new(None::<SettingsView>);
+    let (throttle, webhook) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let saved = RwSignal::new(None::<Result<String, String>>);
+    let show = move |s: SettingsView| {
+        throttle.set(s.alert_throttle_secs.to_string());
+        webhook.set(s.webhook_url.clone());
+        loaded.set(Some(s));
+    };
+    ui.fetch::<cmd::Settings>(NoArgs {}, show);
+    let store = move |wanted: SettingsView| {
         spawn_local(async move {
             match invoke::<cmd::SetSettings>(&wanted).await {
-                Ok(s) => at_login.set(s.launch_at_login),
-                Err(e) => ui.fail(e.message),
+                Ok(s) => {
+                    show(s);
+                    saved.set(Some(Ok("Saved.".into())));
+                }
+                Err(e) => saved.set(Some(Err(e.message))),
             }
+        });
+    };
+    let toggle = move |_| {
+        if let Some(current) = loaded.get_untracked() {
+            store(SettingsView {
+                launch_at_login: !current.launch_at_login,
+                ..current
+            });
+        }
+    };
+    let save_alerts = move |_| {
+        let Some(current) = loaded.get_untracked() else {
+            return;
+        };
+        let Ok(secs) = throttle.get_untracked().trim().parse::<u64>() else {
+            return saved.set(Some(Err(format!(
+                "the throttle must be a number of seconds, not “{}”",
+                throttle.get_untracked().trim()
+            ))));
+        };
+        store(SettingsView {
+            alert_throttle_secs: secs,
+            webhook_url: webhook.get_untracked().trim().to_owned(),
+            ..current
         });
     };
     view! {
         <section class="page">
             <h2>"Settings"</h2>
             <label class="check">
-                <input id="launch-at-login" type="checkbox" prop:checked=move || at_login.get() on:change=toggle/>
+                <input id="launch-at-login" type="checkbox" prop:checked=move || loaded.get().is_some_and(|s| s.launch_at_login) on:change=toggle/>
                 "Start Rserve Desk when I log in (it stays in the tray)"
             </label>
-            <p class="muted">"Closing the window keeps Rserve Desk in the tray; quit from the tray menu. Crash notifications for one app are shown at most once a minute."</p>
+            <p class="muted">"Closing the window keeps Rserve Desk in the tray; quit from the tray menu."</p>
+            <h3>"Alerts"</h3>
+            <div class="box alerts">
+                <p class="muted">"A crash, an out-of-memory kill or a failing health check raises a notification, and so does a host that stops answering (and again when it is back)."</p>
+                <label>"Quiet time after one app's notification (seconds)" <input id="alert-throttle" inputmode="numeric" bind:value=throttle/></label>
+                <label>"Webhook: also POST each alert as JSON to (optional)" <input id="alert-webhook" type="url" bind:value=webhook placeholder="https://hooks.example.com/…" autocomplete="off"/></label>
+                <button id="alerts-save" on:click=save_alerts>"Save"</button>
+                <p id="alerts-saved" role="status" class=move || match saved.get() { Some(Err(_)) => "outcome bad", _ => "outcome" }>
+                    {move || saved.get().map(|o| match o { Ok(t) | Err(t) => t })}
+                </p>
+            </div>
         </section>
     }
 }

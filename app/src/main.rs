@@ -60,8 +60,8 @@ fn App() -> impl IntoView {
     bridge::listen(events::HOST_CHANGED, move |c: events::HostChanged| {
         ui.reload(c.host)
     });
-    bridge::listen(events::SHOW_APP, move |s: events::ShowApp| {
-        ui.page.set(Page::App(s.host, s.slug))
+    bridge::listen(events::SHOW_PAGE, move |s: events::ShowPage| {
+        ui.page.set(s.page)
     });
     let nav = move |page: Page| move |_| ui.page.set(page.clone());
     view! {

@@ -125,7 +125,7 @@ impl Ui {
     }
 
     /// Shows `app` as an action left it, before the host's next listing.
-    pub fn show_app(&self, app: AppView) {
+    pub fn update_app(&self, app: AppView) {
         self.apps.update(|m| {
             if let Some(shown) = m
                 .get_mut(&app.host)

@@ -24,6 +24,7 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::NoRVersion(_)
         | DeskError::Chart(_)
         | DeskError::Settings(_)
+        | DeskError::AlertSettings(_)
         | DeskError::SecretRefusedOnAdd { .. }
         | DeskError::SecretNeedsConfirmedKey { .. }
         | DeskError::PathNotGranted { .. }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 use rdesk_core::DeskError;
+use rdesk_core::alert_settings::AlertSettings;
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost, SwitchReport};
@@ -245,7 +246,14 @@ pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<Chart
     let now_ms = rdesk_core::store::now_ms();
     shell
         .desk
-        .chart(&args.host, args.slug.as_deref(), metric, range_ms, now_ms)
+        .chart(
+            &args.host,
+            args.slug.as_deref(),
+            metric,
+            range_ms,
+            now_ms,
+            rdesk_core::charts::UtcOffset(args.utc_offset_min),
+        )
         .await
         .map(|chart| ChartView {
             svg: chart.svg,
@@ -265,22 +273,42 @@ fn autostart_error(e: tauri_plugin_autostart::Error) -> IpcError {
     )
 }
 
-pub async fn settings(app: &AppHandle, _: &Shell, _: NoArgs) -> Reply<SettingsView> {
+pub async fn settings(app: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<SettingsView> {
+    let alerts = AlertSettings::load(&shell.about.data_dir).map_err(convert::error)?;
     Ok(SettingsView {
         launch_at_login: app.autolaunch().is_enabled().map_err(autostart_error)?,
+        alert_throttle_secs: alerts.throttle_secs,
+        webhook_url: alerts.webhook_url.unwrap_or_default(),
     })
 }
 
-pub async fn set_settings(app: &AppHandle, _: &Shell, args: SettingsView) -> Reply<SettingsView> {
+/// Launch at login, then the alert settings: checked, kept, and applied to
+/// the next alert.
+pub async fn set_settings(
+    app: &AppHandle,
+    shell: &Shell,
+    args: SettingsView,
+) -> Reply<SettingsView> {
     let launcher = app.autolaunch();
-    if args.launch_at_login {
-        launcher.enable().map_err(autostart_error)?;
-    } else {
-        launcher.disable().map_err(autostart_error)?;
+    if args.launch_at_login != launcher.is_enabled().map_err(autostart_error)? {
+        if args.launch_at_login {
+            launcher.enable().map_err(autostart_error)?;
+        } else {
+            launcher.disable().map_err(autostart_error)?;
+        }
     }
-    Ok(SettingsView {
-        launch_at_login: launcher.is_enabled().map_err(autostart_error)?,
-    })
+    let alerts = AlertSettings {
+        throttle_secs: args.alert_throttle_secs,
+        webhook_url: Some(args.webhook_url).filter(|u| !u.trim().is_empty()),
+    };
+    let webhook = alerts.save(&shell.about.data_dir).map_err(convert::error)?;
+    if let Ok(mut kept) = shell.alerts.lock() {
+        kept.set_throttle(alerts.throttle());
+    }
+    if let Ok(mut kept) = shell.webhook.lock() {
+        *kept = webhook;
+    }
+    settings(app, shell, NoArgs {}).await
 }
 
 fn step(event: rdesk_core::bootstrap::StepEvent) -> BootstrapStep {

@@ -8,6 +8,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod about;
+mod alerting;
 mod app_changes;
 mod commands;
 mod convert;

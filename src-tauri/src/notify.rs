@@ -1,12 +1,13 @@
 //! Desktop notifications for the watchers' notices, through the desktop's
 //! notification service (notify-rust; `org.freedesktop.Notifications` on
 //! Linux). Where the service reports clicks, clicking a notification opens
-//! the app it names.
+//! the app (or host) it names.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use rdesk_core::alerts::Notice;
+use rdesk_ipc::Page;
 use tauri::AppHandle;
 use tauri::async_runtime::JoinHandle;
 
@@ -57,7 +58,11 @@ async fn shown(app: &AppHandle, mut notification: notify_rust::Notification, not
             handle
                 .wait_for_action_async(|action| {
                     if action.is_default_action() {
-                        crate::window::show_app(app, &notice.host, &notice.slug);
+                        let page = match &notice.slug {
+                            Some(slug) => Page::App(notice.host.clone(), slug.clone()),
+                            None => Page::Host(notice.host.clone()),
+                        };
+                        crate::window::show_page(app, page);
                     }
                 })
                 .await

@@ -1,5 +1,5 @@
-//! The shell's state: the engine, the notification throttle and the
-//! notifications waiting for a click, the log follows, which hosts are
+//! The shell's state: the engine, the notification throttle, the alert
+//! webhook and the notifications waiting for a click, the log follows, which hosts are
 //! unreachable (as their watchers last said), the running watchers, the
 //! open R tunnels, the operations under way, the paths the window may deploy, why the cache is
 //! unusable (when it is), what the About panel shows, and where the window
@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rdesk_core::DeskError;
+use rdesk_core::alert_settings::AlertSettings;
 use rdesk_core::alerts::Alerts;
 use rdesk_core::desk::Desk;
 use rdesk_core::diagnostics::About;
+use rdesk_core::webhook::Webhook;
 use rdesk_ipc::{AppsList, OverviewView, ViewPlace};
 
 use crate::follows::Follows;
@@ -23,6 +25,8 @@ use crate::{convert, notify};
 pub struct Shell {
     pub desk: Arc<Desk>,
     pub alerts: Arc<Mutex<Alerts>>,
+    /// Where alerts are also posted, when the user set a webhook.
+    pub webhook: Mutex<Option<Webhook>>,
     pub notifications: notify::Waiting,
     pub follows: Follows,
     pub tunnels: Tunnels,
@@ -47,13 +51,25 @@ impl Shell {
         about: About,
         place: Option<ViewPlace>,
     ) -> Self {
+        let settings = AlertSettings::load(&about.data_dir).unwrap_or_else(|e| {
+            tracing::warn!(
+                "{}; using the default alert settings",
+                rdesk_core::sentence(&e)
+            );
+            AlertSettings::default()
+        });
+        let webhook = settings.check().unwrap_or_else(|e| {
+            tracing::warn!("{}", rdesk_core::sentence(&e));
+            None
+        });
         Self {
             about,
             view: Mutex::new(place),
             grants: Grants::default(),
             cache_problem,
             desk: Arc::new(desk),
-            alerts: Arc::new(Mutex::new(Alerts::default())),
+            alerts: Arc::new(Mutex::new(Alerts::new(settings.throttle()))),
+            webhook: Mutex::new(webhook),
             notifications: notify::Waiting::default(),
             follows: Follows::default(),
             tunnels: Tunnels::default(),

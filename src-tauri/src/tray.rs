@@ -4,7 +4,7 @@
 //! each host with its counts and problem apps (the worst first), opening the
 //! window, quitting.
 
-use rdesk_ipc::{Health, OverviewView};
+use rdesk_ipc::{Health, OverviewView, Page};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -98,7 +98,7 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
     } else if id == OPEN {
         window::show(app);
     } else if let Some((host, slug)) = id.strip_prefix(APP_PREFIX).and_then(|r| r.split_once('/')) {
-        window::show_app(app, host, slug);
+        window::show_page(app, Page::App(host.to_owned(), slug.to_owned()));
     }
 }
 

@@ -6,7 +6,7 @@ use rdesk_core::watcher::{self, WatchUpdate};
 use rdesk_ipc::events;
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::notify;
+use crate::alerting;
 use crate::shell::Shell;
 use crate::tray;
 
@@ -79,10 +79,7 @@ fn show(app: &AppHandle, host: &str, update: WatchUpdate) {
                 status: crate::convert::app_status(status),
             },
         ),
-        WatchUpdate::Notice(notice) => {
-            notify::show(app, &shell.notifications, notice);
-            return;
-        }
+        WatchUpdate::Notice(notice) => return alerting::raise(app, notice),
     };
     if let Err(e) = emitted {
         tracing::warn!("telling the window: {e}");

@@ -40,9 +40,8 @@ pub fn show(app: &AppHandle) {
     }
 }
 
-/// Shows the main window on the page of `slug` on `host`.
-pub fn show_app(app: &AppHandle, host: &str, slug: &str) {
-    let page = Page::App(host.to_owned(), slug.to_owned());
+/// Shows the main window on `page`.
+pub fn show_page(app: &AppHandle, page: Page) {
     if app.get_webview_window(MAIN).is_none() {
         // A new window asks where to open when it starts.
         app.state::<Shell>().remember_view(ViewPlace {
@@ -52,11 +51,5 @@ pub fn show_app(app: &AppHandle, host: &str, slug: &str) {
         return show(app);
     }
     show(app);
-    let _ = app.emit(
-        events::SHOW_APP,
-        events::ShowApp {
-            host: host.to_owned(),
-            slug: slug.to_owned(),
-        },
-    );
+    let _ = app.emit(events::SHOW_PAGE, events::ShowPage { page });
 }

@@ -38,6 +38,7 @@ mod procs;
 mod pwuser;
 mod relay;
 mod run;
+mod screenshots;
 mod sh;
 mod slowpath;
 mod sshd;
@@ -110,6 +111,9 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         cap_mbit: u64,
     },
+    /// Take the README's screenshots into docs/ from a demo host made for
+    /// them (the bare VPS stand-in, reset and bootstrapped from the window).
+    Screenshots,
     /// Check ARCHITECTURE.md's dependency rules (from cargo metadata), that
     /// no source file is over 600 lines unless on tidy's allow-list, and that
     /// the icons are what `cargo xtask icons` makes.
@@ -184,6 +188,7 @@ fn main() -> ExitCode {
             .and_then(|()| ui::step("desktop UI (app/dist)", || desktop::build_ui(&st))),
         Cmd::Bench(args) => bench::run(&st, args),
         Cmd::Fuzz(args) => fuzz::run(&st, args),
+        Cmd::Screenshots => screenshots::run(&st),
         Cmd::Tidy => tidy::run(&st.repo),
         Cmd::Dist(args) => dist::run(&st, args),
         Cmd::Icons { redraw_source } => {

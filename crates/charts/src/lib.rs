@@ -13,6 +13,7 @@ mod time;
 mod uptime;
 
 pub use line::{Limit, LineChart, TimeSeries, line_chart_svg};
+pub use time::UtcOffset;
 pub use uptime::{CellStatus, UptimeGrid, UptimeRow, uptime_svg};
 
 /// Why a chart could not be drawn.

@@ -3,7 +3,8 @@
 
 use plotters::prelude::*;
 
-use crate::{ChartError, LIMIT_COLOUR, SERIES_COLOURS, SIZE, draw_error, time};
+use crate::time::{self, UtcOffset};
+use crate::{ChartError, LIMIT_COLOUR, SERIES_COLOURS, SIZE, draw_error};
 
 /// One line: its name in the legend and its points (unix ms, value).
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +54,7 @@ impl LineChart {
 }
 
 /// Draws the chart as an SVG document.
-pub fn line_chart_svg(chart: &LineChart) -> Result<String, ChartError> {
+pub fn line_chart_svg(chart: &LineChart, offset: UtcOffset) -> Result<String, ChartError> {
     if chart.to_ms <= chart.from_ms {
         return Err(ChartError::EmptyRange {
             from_ms: chart.from_ms,
@@ -63,7 +64,7 @@ pub fn line_chart_svg(chart: &LineChart) -> Result<String, ChartError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        draw(&root, chart)?;
+        draw(&root, chart, offset)?;
         root.present().map_err(draw_error)?;
     }
     Ok(svg)
@@ -72,6 +73,7 @@ pub fn line_chart_svg(chart: &LineChart) -> Result<String, ChartError> {
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     chart: &LineChart,
+    offset: UtcOffset,
 ) -> Result<(), ChartError>
 where
     DB::ErrorType: 'static,
@@ -93,7 +95,7 @@ where
         .y_label_area_size(64)
         .build_cartesian_2d(chart.from_ms..chart.to_ms, 0.0..y_max)
         .map_err(draw_error)?;
-    let x_label = |at: &i64| time::label(*at, range);
+    let x_label = |at: &i64| time::label(*at, range, offset);
     let y_label = |v: &f64| short_number(*v);
     plot.configure_mesh()
         .x_labels(6)
@@ -101,7 +103,7 @@ where
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
         .y_desc(chart.y_label.as_str())
-        .x_desc("time (UTC)")
+        .x_desc(format!("time ({})", offset.name()))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(draw_error)?;
@@ -214,7 +216,7 @@ mod tests {
             limit: None,
         };
         assert!(matches!(
-            line_chart_svg(&chart),
+            line_chart_svg(&chart, UtcOffset::UTC),
             Err(ChartError::EmptyRange { .. })
         ));
     }

@@ -1,18 +1,54 @@
-//! Time axis labels in UTC, without a calendar library: `HH:MM` for ranges
-//! up to two days, `MM-DD HH:MM` beyond.
+//! Time axis labels on the reader's clock (a fixed offset from UTC; the
+//! window passes its time zone's), without a calendar library: `HH:MM` for
+//! ranges up to two days, `MM-DD HH:MM` beyond.
 
-/// The label of `at_ms` on an axis spanning `range_ms`.
-pub(crate) fn label(at_ms: i64, range_ms: i64) -> String {
-    let minutes = at_ms.div_euclid(60_000);
-    let (hh, mm) = (
+/// How far the reader's clock is ahead of UTC, in minutes (India: 330).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UtcOffset(pub i32);
+
+impl UtcOffset {
+    pub const UTC: UtcOffset = UtcOffset(0);
+
+    /// `UTC`, `UTC+05:30`, `UTC-08:00`.
+    pub fn name(self) -> String {
+        if self.0 == 0 {
+            return "UTC".to_owned();
+        }
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let minutes = self.0.unsigned_abs();
+        format!("UTC{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+    }
+
+    /// `YYYY-MM-DD HH:MM` of `at_ms` on this clock.
+    pub fn date_time(self, at_ms: i64) -> String {
+        let local = self.local_ms(at_ms);
+        let (year, month, day) = civil(local.div_euclid(86_400_000));
+        format!("{year:04}-{month:02}-{day:02} {}", clock(local))
+    }
+
+    fn local_ms(self, at_ms: i64) -> i64 {
+        at_ms + i64::from(self.0) * 60_000
+    }
+}
+
+/// `HH:MM` of a moment already on the reader's clock.
+fn clock(local_ms: i64) -> String {
+    let minutes = local_ms.div_euclid(60_000);
+    format!(
+        "{:02}:{:02}",
         minutes.div_euclid(60).rem_euclid(24),
-        minutes.rem_euclid(60),
-    );
+        minutes.rem_euclid(60)
+    )
+}
+
+/// The label of `at_ms` on an axis spanning `range_ms`, on `offset`'s clock.
+pub(crate) fn label(at_ms: i64, range_ms: i64, offset: UtcOffset) -> String {
+    let local = offset.local_ms(at_ms);
     if range_ms <= 48 * 3_600_000 {
-        format!("{hh:02}:{mm:02}")
+        clock(local)
     } else {
-        let (_, month, day) = civil(at_ms.div_euclid(86_400_000));
-        format!("{month:02}-{day:02} {hh:02}:{mm:02}")
+        let (_, month, day) = civil(local.div_euclid(86_400_000));
+        format!("{month:02}-{day:02} {}", clock(local))
     }
 }
 
@@ -39,9 +75,22 @@ mod tests {
     fn labels_show_utc_time_and_the_day_for_long_ranges() {
         // 2023-11-14 22:13:20 UTC
         let at = 1_700_000_000_000;
-        assert_eq!(label(at, 3_600_000), "22:13");
-        assert_eq!(label(at, 7 * 86_400_000), "11-14 22:13");
+        assert_eq!(label(at, 3_600_000, UtcOffset::UTC), "22:13");
+        assert_eq!(label(at, 7 * 86_400_000, UtcOffset::UTC), "11-14 22:13");
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn an_offset_moves_the_clock_and_names_itself() {
+        let at = 1_700_000_000_000;
+        let india = UtcOffset(330);
+        assert_eq!(label(at, 3_600_000, india), "03:43");
+        assert_eq!(label(at, 7 * 86_400_000, india), "11-15 03:43");
+        assert_eq!(india.date_time(at), "2023-11-15 03:43");
+        assert_eq!(UtcOffset(-480).date_time(at), "2023-11-14 14:13");
+        assert_eq!(india.name(), "UTC+05:30");
+        assert_eq!(UtcOffset(-480).name(), "UTC-08:00");
+        assert_eq!(UtcOffset::UTC.name(), "UTC");
     }
 }

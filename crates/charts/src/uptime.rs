@@ -4,7 +4,8 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::{ChartError, SIZE, draw_error, time};
+use crate::time::{self, UtcOffset};
+use crate::{ChartError, SIZE, draw_error};
 
 /// What an app was doing in one cell; the worst status in the slice wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,7 +101,7 @@ const ROW: i32 = 22;
 const BOTTOM: i32 = 56;
 
 /// Draws the grid as an SVG document, as tall as its rows need.
-pub fn uptime_svg(grid: &UptimeGrid) -> Result<String, ChartError> {
+pub fn uptime_svg(grid: &UptimeGrid, offset: UtcOffset) -> Result<String, ChartError> {
     let cells = grid.rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
     if cells == 0 || grid.cell_ms <= 0 {
         return Err(ChartError::EmptyRange {
@@ -112,7 +113,7 @@ pub fn uptime_svg(grid: &UptimeGrid) -> Result<String, ChartError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (SIZE.0, height as u32)).into_drawing_area();
-        draw(&root, grid, cells)?;
+        draw(&root, grid, cells, offset)?;
         root.present().map_err(draw_error)?;
     }
     Ok(svg)
@@ -122,6 +123,7 @@ fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     grid: &UptimeGrid,
     cells: usize,
+    offset: UtcOffset,
 ) -> Result<(), ChartError>
 where
     DB::ErrorType: 'static,
@@ -168,7 +170,7 @@ where
         let at = grid.from_ms + range * k / 2;
         let x = LEFT + width * k as i32 / 2;
         root.draw(&Text::new(
-            time::label(at, range),
+            time::label(at, range, offset),
             (x, axis_y),
             centred.clone(),
         ))

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use rdesk_charts::{
     CellStatus, LIMIT_COLOUR, Limit, LineChart, SERIES_COLOURS, TimeSeries, UptimeGrid, UptimeRow,
-    line_chart_svg, uptime_svg,
+    UtcOffset, line_chart_svg, uptime_svg,
 };
 
 const T0: i64 = 1_700_000_000_000;
@@ -115,13 +115,16 @@ fn save_png(name: &str, svg: &str) {
 
 #[test]
 fn a_memory_chart_has_axes_its_series_and_the_limit_line() {
-    let svg = line_chart_svg(&chart(
-        vec![wave("used", 60, 100e6)],
-        Some(Limit {
-            label: "limit".to_owned(),
-            value: 256e6,
-        }),
-    ))
+    let svg = line_chart_svg(
+        &chart(
+            vec![wave("used", 60, 100e6)],
+            Some(Limit {
+                label: "limit".to_owned(),
+                value: 256e6,
+            }),
+        ),
+        UtcOffset::UTC,
+    )
     .unwrap();
     let drawn = parse(&svg);
     for text in [
@@ -162,12 +165,17 @@ fn a_memory_chart_has_axes_its_series_and_the_limit_line() {
 
 #[test]
 fn each_series_gets_a_line_of_its_own_colour() {
-    let svg = line_chart_svg(&chart(
-        vec![wave("rx", 100, 5e3), wave("tx", 100, 1e3)],
-        None,
-    ))
+    let svg = line_chart_svg(
+        &chart(vec![wave("rx", 100, 5e3), wave("tx", 100, 1e3)], None),
+        UtcOffset(330),
+    )
     .unwrap();
     let drawn = parse(&svg);
+    assert!(
+        drawn.texts.iter().any(|t| t == "time (UTC+05:30)"),
+        "the axis names the reader's clock: {:?}",
+        drawn.texts
+    );
     assert_eq!(lines_in(&drawn, SERIES_COLOURS[0]), 2);
     assert_eq!(lines_in(&drawn, SERIES_COLOURS[1]), 2);
     assert_eq!(lines_in(&drawn, LIMIT_COLOUR), 0, "no limit, no limit line");
@@ -189,14 +197,14 @@ fn cpu_requests_and_host_charts_draw_and_an_empty_one_still_has_axes() {
         ),
     ] {
         let count = series.len();
-        let svg = line_chart_svg(&chart(series, None)).unwrap();
+        let svg = line_chart_svg(&chart(series, None), UtcOffset::UTC).unwrap();
         let drawn = parse(&svg);
         for colour in &SERIES_COLOURS[..count] {
             assert_eq!(lines_in(&drawn, *colour), 2, "{name}");
         }
         save_png(name, &svg);
     }
-    let empty = parse(&line_chart_svg(&chart(vec![], None)).unwrap());
+    let empty = parse(&line_chart_svg(&chart(vec![], None), UtcOffset::UTC).unwrap());
     assert!(empty.texts.iter().any(|t| t == "time (UTC)"));
     assert!(SERIES_COLOURS.iter().all(|c| lines_in(&empty, *c) == 0));
 }
@@ -224,7 +232,7 @@ fn the_uptime_grid_has_a_row_per_app_and_cells_by_status() {
             },
         ],
     };
-    let svg = uptime_svg(&grid).unwrap();
+    let svg = uptime_svg(&grid, UtcOffset::UTC).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     let texts: Vec<&str> = doc
         .descendants()
@@ -259,5 +267,5 @@ fn an_uptime_grid_without_cells_is_refused() {
         cell_ms: 60_000,
         rows: vec![],
     };
-    assert!(uptime_svg(&grid).is_err());
+    assert!(uptime_svg(&grid, UtcOffset::UTC).is_err());
 }

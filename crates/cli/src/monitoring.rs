@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use rdesk_core::charts::{Metric, parse_range};
+use rdesk_core::charts::{Metric, UtcOffset, parse_range};
 use rdesk_core::desk::Desk;
 use rdesk_core::monitor::{self, MonitorOptions};
 use rdesk_core::store::now_ms;
@@ -84,7 +84,14 @@ pub async fn chart(desk: &Desk, args: ChartArgs, out: &Output) -> Result<()> {
     let metric = Metric::parse(&args.metric)?;
     let range = parse_range(&args.range)?;
     let chart = desk
-        .chart(&args.host, args.slug.as_deref(), metric, range, now_ms())
+        .chart(
+            &args.host,
+            args.slug.as_deref(),
+            metric,
+            range,
+            now_ms(),
+            UtcOffset::UTC,
+        )
         .await?;
     std::fs::write(&args.out, chart.svg)
         .with_context(|| format!("writing the chart to {}", args.out.display()))?;

@@ -1,11 +1,12 @@
-//! Which app events deserve a desktop notification: a non-zero exit, an OOM
+//! Which events deserve a desktop notification: a non-zero exit, an OOM
 //! kill or a failed health check names the app and the reason; repeats for
 //! the same app within the throttle window are held back; a recovery (the
 //! health check passes again) is announced once, and only after a problem
-//! that was announced. Pure bookkeeping over a clock the caller passes in,
-//! so it is tested without Docker or a window.
+//! that was announced. A host that stops answering is announced once, and
+//! once when it is back. Pure bookkeeping over a clock the caller passes
+//! in, so it is tested without Docker or a window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdesk_spawner::{AppEvent, AppEventKind, HealthCheck};
@@ -17,13 +18,27 @@ pub const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
 pub enum NoticeKind {
     Problem,
     Recovered,
+    HostOffline,
+    HostBack,
 }
 
-/// A notification to show.
+impl NoticeKind {
+    /// The word for it in a webhook's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Problem => "problem",
+            NoticeKind::Recovered => "recovered",
+            NoticeKind::HostOffline => "host_offline",
+            NoticeKind::HostBack => "host_back",
+        }
+    }
+}
+
+/// A notification to show: about an app, or (no slug) about a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub host: String,
-    pub slug: String,
+    pub slug: Option<String>,
     pub kind: NoticeKind,
     pub title: String,
     pub body: String,
@@ -38,11 +53,12 @@ struct AppAlert {
     announced_trouble: bool,
 }
 
-/// Per-app throttling state across hosts.
+/// Per-app throttling state across hosts, and which hosts were announced offline.
 #[derive(Debug)]
 pub struct Alerts {
     throttle: Duration,
     apps: HashMap<(String, String), AppAlert>,
+    offline: HashSet<String>,
 }
 
 /// The reason an event is a problem, if it is one.
@@ -64,6 +80,41 @@ impl Alerts {
         Self {
             throttle,
             apps: HashMap::new(),
+            offline: HashSet::new(),
+        }
+    }
+
+    /// How long repeated problems of one app stay quiet from now on.
+    pub fn set_throttle(&mut self, throttle: Duration) {
+        self.throttle = throttle;
+    }
+
+    /// The notification `host` going offline (`Some(reason)`) or answering
+    /// again (`None`) calls for: one when it stops answering however many
+    /// retries fail, one when it is back, and none for a host that never
+    /// went offline.
+    pub fn on_connection(&mut self, host: &str, offline: Option<&str>) -> Option<Notice> {
+        let notice = |kind, title: String, body: String| Notice {
+            host: host.to_owned(),
+            slug: None,
+            kind,
+            title,
+            body,
+        };
+        match offline {
+            Some(reason) if self.offline.insert(host.to_owned()) => Some(notice(
+                NoticeKind::HostOffline,
+                format!("{host} is not answering"),
+                format!(
+                    "Host `{host}` cannot be reached ({reason}); its apps show their last known state until it answers."
+                ),
+            )),
+            None if self.offline.remove(host) => Some(notice(
+                NoticeKind::HostBack,
+                format!("{host} is back"),
+                format!("Host `{host}` answers again."),
+            )),
+            _ => None,
         }
     }
 
@@ -75,7 +126,7 @@ impl Alerts {
             .or_default();
         let notice = |kind, title: String, body: String| Notice {
             host: host.to_owned(),
-            slug: event.slug.clone(),
+            slug: Some(event.slug.clone()),
             kind,
             title,
             body,
@@ -218,5 +269,39 @@ mod tests {
             alerts.on_event("h", &event("a", health(HealthCheck::Healthy)), t0),
             None
         );
+    }
+
+    #[test]
+    fn a_host_going_offline_is_announced_once_and_once_when_back() {
+        let mut alerts = Alerts::default();
+        assert_eq!(alerts.on_connection("vps", None), None, "never offline");
+        let n = alerts
+            .on_connection("vps", Some("connection refused"))
+            .unwrap();
+        assert_eq!((n.kind, n.slug.as_deref()), (NoticeKind::HostOffline, None));
+        assert_eq!(n.title, "vps is not answering");
+        assert!(n.body.contains("connection refused"), "{}", n.body);
+        assert_eq!(
+            alerts.on_connection("vps", Some("timed out")),
+            None,
+            "a retry"
+        );
+        assert!(alerts.on_connection("other", Some("refused")).is_some());
+        let back = alerts.on_connection("vps", None).unwrap();
+        assert_eq!(
+            (back.kind, back.title.as_str()),
+            (NoticeKind::HostBack, "vps is back")
+        );
+        assert_eq!(alerts.on_connection("vps", None), None);
+    }
+
+    #[test]
+    fn a_new_throttle_applies_from_the_next_problem() {
+        let mut alerts = Alerts::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        alerts.on_event("h", &event("a", died(137)), t0).unwrap();
+        alerts.set_throttle(Duration::from_secs(5));
+        let t1 = t0 + Duration::from_secs(6);
+        assert!(alerts.on_event("h", &event("a", died(137)), t1).is_some());
     }
 }

@@ -2,6 +2,7 @@
 //! metrics over a range, and their pictures, drawn by `rdesk-charts` from
 //! the store's series and status history.
 
+pub use rdesk_charts::UtcOffset;
 use rdesk_charts::{
     CellStatus, Limit, LineChart, TimeSeries, UptimeGrid, UptimeRow, line_chart_svg, uptime_svg,
 };
@@ -94,17 +95,18 @@ impl Desk {
         metric: Metric,
         range_ms: i64,
         now_ms: i64,
+        offset: UtcOffset,
     ) -> Result<ChartPicture, DeskError> {
         let (svg, description) = if metric == Metric::Uptime {
             self.host(host).await?;
             let from_ms = now_ms - range_ms;
             let events = self.store().status_timeline(host, from_ms, now_ms).await?;
             let grid = uptime_grid(host, slug, &events, from_ms, now_ms);
-            (uptime_svg(&grid), grid.describe())
+            (uptime_svg(&grid, offset), grid.describe())
         } else {
             let series = self.metrics(host, slug, range_ms, now_ms).await?;
             let chart = line_chart(&series, metric);
-            (line_chart_svg(&chart), chart.describe())
+            (line_chart_svg(&chart, offset), chart.describe())
         };
         Ok(ChartPicture {
             svg: svg.map_err(|e| DeskError::Chart(e.to_string()))?,

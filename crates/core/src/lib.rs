@@ -3,6 +3,7 @@
 //! its own crate (`rdesk-intake`), re-exported as [`intake`].
 //! No window and no terminal: the desktop shell and `rdesk` both call in here.
 
+pub mod alert_settings;
 pub mod alerts;
 pub mod app_settings;
 pub mod bootstrap;
@@ -22,6 +23,7 @@ pub mod store;
 pub mod switch;
 pub mod transfer;
 pub mod watcher;
+pub mod webhook;
 
 pub use error::{DeskError, sentence};
 pub use rdesk_intake as intake;

@@ -29,10 +29,24 @@ pub enum WatchUpdate {
 /// The updates one monitor event makes, passing app events through `alerts`.
 fn updates(host: &str, event: &MonitorEvent, alerts: &Mutex<Alerts>) -> Vec<WatchUpdate> {
     match event {
-        MonitorEvent::Connected { .. } => vec![WatchUpdate::Connected],
-        MonitorEvent::Disconnected { reason, .. } => vec![WatchUpdate::Offline {
-            reason: reason.clone(),
-        }],
+        MonitorEvent::Connected { .. } | MonitorEvent::Disconnected { .. } => {
+            let reason = match event {
+                MonitorEvent::Disconnected { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            };
+            let notice = alerts
+                .lock()
+                .ok()
+                .and_then(|mut a| a.on_connection(host, reason));
+            let mut out = vec![match reason {
+                Some(reason) => WatchUpdate::Offline {
+                    reason: reason.to_owned(),
+                },
+                None => WatchUpdate::Connected,
+            }];
+            out.extend(notice.map(WatchUpdate::Notice));
+            out
+        }
         MonitorEvent::Status { app, status, .. } => {
             let notice = alerts
                 .lock()
@@ -109,19 +123,30 @@ mod tests {
     }
 
     #[test]
-    fn connection_changes_pass_and_samples_do_not() {
+    fn connection_changes_pass_with_one_notice_each_way_and_samples_do_not() {
         let alerts = Mutex::new(Alerts::default());
         let lost = MonitorEvent::Disconnected {
             reason: "refused".into(),
             retry_in_ms: 500,
         };
         assert!(
-            matches!(&updates("h", &lost, &alerts)[..], [WatchUpdate::Offline { reason }] if reason == "refused")
+            matches!(&updates("h", &lost, &alerts)[..], [WatchUpdate::Offline { reason }, WatchUpdate::Notice(n)] if reason == "refused" && n.title == "h is not answering")
+        );
+        assert!(
+            matches!(
+                &updates("h", &lost, &alerts)[..],
+                [WatchUpdate::Offline { .. }]
+            ),
+            "a retry that fails again is not announced again"
         );
         let back = MonitorEvent::Connected {
             host: "h".into(),
             replayed: 0,
         };
+        assert!(matches!(
+            &updates("h", &back, &alerts)[..],
+            [WatchUpdate::Connected, WatchUpdate::Notice(n)] if n.title == "h is back"
+        ));
         assert!(matches!(
             &updates("h", &back, &alerts)[..],
             [WatchUpdate::Connected]

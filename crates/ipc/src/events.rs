@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::AppStatus;
+use crate::{AppStatus, Page};
 
 /// An app's status changed on a host (from its Docker events stream): reload that host's apps.
 pub const APP_CHANGED: &str = "rdesk://app-changed";
 /// A host's watcher connected or lost its connection.
 pub const HOST_CHANGED: &str = "rdesk://host-changed";
-/// Ask the UI to show one app (a tray menu entry was chosen).
-pub const SHOW_APP: &str = "rdesk://show-app";
+/// Ask the UI to show a page (a tray menu entry or a notification was chosen).
+pub const SHOW_PAGE: &str = "rdesk://show-page";
 /// Tauri's own event for files dropped onto the window (`{paths, position}`).
 pub const DRAG_DROP: &str = "tauri://drag-drop";
 
@@ -30,9 +30,8 @@ pub struct HostChanged {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShowApp {
-    pub host: String,
-    pub slug: String,
+pub struct ShowPage {
+    pub page: Page,
 }
 
 /// Tauri's drag-drop payload: absolute paths and the drop point in physical pixels.

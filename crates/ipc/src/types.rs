@@ -222,6 +222,8 @@ pub struct ChartArgs {
     pub metric: String,
     /// How far back, e.g. `1h`, `24h`, `7d`.
     pub range: String,
+    /// The reader's clock, in minutes ahead of UTC: the time axis is on it.
+    pub utc_offset_min: i32,
 }
 
 /// A drawn chart: the SVG document (shown as an image, never as markup in
@@ -325,9 +327,13 @@ pub struct SwitchResult {
     pub duration_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsView {
     pub launch_at_login: bool,
+    /// Seconds one app's repeated problems stay quiet after a notification.
+    pub alert_throttle_secs: u64,
+    /// Where each alert is also posted as JSON; empty for none.
+    pub webhook_url: String,
 }
 
 /// What a repair of an unusable cache did; the window restarts on the new one.
