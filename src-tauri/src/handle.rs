@@ -6,7 +6,6 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 use rdesk_core::DeskError;
-use rdesk_core::alert_settings::AlertSettings;
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost, SwitchReport};
@@ -20,17 +19,17 @@ use rdesk_ipc::{
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
     BootstrapStep, BootstrapSummary, CacheRepairView, CallArgs, ChartArgs, ChartView, DeployArgs,
-    DeployProgress, DeployResult, DropPreview, ErrorCode, HistoryView, HostArgs, HostKeyArgs,
-    HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs,
-    SetAppSettingsArgs, SettingsView, SwitchResult,
+    DeployProgress, DeployResult, DropPreview, HistoryView, HostArgs, HostKeyArgs, HostView,
+    IpcError, LifecycleArgs, LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs,
+    SetAppSettingsArgs, SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
-use tauri_plugin_autostart::ManagerExt;
 
 pub use crate::about::{about, diagnostics, last_view, remember_view};
 pub use crate::app_changes::{rollback, set_app_secret, unset_app_secret, versions};
 use crate::shell::Shell;
+pub use crate::user_settings::{set_settings, settings};
 use crate::{convert, tray, watch};
 
 type Reply<T> = Result<T, IpcError>;
@@ -264,51 +263,6 @@ pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<Chart
 
 pub async fn overview(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<OverviewView> {
     shell.overview().await.map_err(convert::error)
-}
-
-fn autostart_error(e: tauri_plugin_autostart::Error) -> IpcError {
-    IpcError::new(
-        ErrorCode::Internal,
-        format!("changing launch at login: {e}"),
-    )
-}
-
-pub async fn settings(app: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<SettingsView> {
-    let alerts = AlertSettings::load(&shell.about.data_dir).map_err(convert::error)?;
-    Ok(SettingsView {
-        launch_at_login: app.autolaunch().is_enabled().map_err(autostart_error)?,
-        alert_throttle_secs: alerts.throttle_secs,
-        webhook_url: alerts.webhook_url.unwrap_or_default(),
-    })
-}
-
-/// Launch at login, then the alert settings: checked, kept, and applied to
-/// the next alert.
-pub async fn set_settings(
-    app: &AppHandle,
-    shell: &Shell,
-    args: SettingsView,
-) -> Reply<SettingsView> {
-    let launcher = app.autolaunch();
-    if args.launch_at_login != launcher.is_enabled().map_err(autostart_error)? {
-        if args.launch_at_login {
-            launcher.enable().map_err(autostart_error)?;
-        } else {
-            launcher.disable().map_err(autostart_error)?;
-        }
-    }
-    let alerts = AlertSettings {
-        throttle_secs: args.alert_throttle_secs,
-        webhook_url: Some(args.webhook_url).filter(|u| !u.trim().is_empty()),
-    };
-    let webhook = alerts.save(&shell.about.data_dir).map_err(convert::error)?;
-    if let Ok(mut kept) = shell.alerts.lock() {
-        kept.set_throttle(alerts.throttle());
-    }
-    if let Ok(mut kept) = shell.webhook.lock() {
-        *kept = webhook;
-    }
-    settings(app, shell, NoArgs {}).await
 }
 
 fn step(event: rdesk_core::bootstrap::StepEvent) -> BootstrapStep {

@@ -22,6 +22,7 @@ mod rendering;
 mod shell;
 mod tray;
 mod tunnels;
+mod user_settings;
 mod watch;
 mod window;
 mod work;
