@@ -326,6 +326,18 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
     );
     assert!(steps.contains("install-docker"), "{steps}");
     ui.shot("02-bootstrapped");
+    // The run is in the host's bootstrap history, each step where it ended.
+    let history = ".bootstrap-history[data-host=vps]";
+    ui.wait_text(&format!("{history} summary"), |t| {
+        t == "Past bootstraps (1)"
+    })
+    .await;
+    ui.click(&format!("{history} summary")).await;
+    let run = ui.wait_text(&format!("{history} tr.run"), |_| true).await;
+    assert!(
+        run.contains("ok") && run.contains("install-docker done"),
+        "{run}"
+    );
 
     ui.click("a.host[data-host=vps]").await;
     ui.wait_text("#apps", |_| true).await;

@@ -50,6 +50,8 @@ async fn scroll_to(ui: &Desktop, css: &str) {
 }
 
 async fn deploy(ui: &Desktop, onto: &str, app: &Path, new: bool) -> String {
+    println!("deploying {} onto {onto}", app.display());
+    ui.wait_text(onto, |_| true).await;
     ui.drop_onto(onto, &[app]).await;
     if new {
         ui.wait_text("#new-files", |t| !t.is_empty()).await;
@@ -59,6 +61,8 @@ async fn deploy(ui: &Desktop, onto: &str, app: &Path, new: bool) -> String {
         .wait_text_for("#deploy-done", Duration::from_secs(300), |t| !t.is_empty())
         .await;
     assert!(done.starts_with("Deployed"), "{done}");
+    ui.click("#deploy button").await;
+    ui.wait_gone("#deploy").await;
     done
 }
 
@@ -119,12 +123,11 @@ async fn main() {
     ui.wait_text_for("#deploy-done", Duration::from_secs(300), |t| !t.is_empty())
         .await;
     ui.click("#deploy button").await;
+    ui.wait_gone("#deploy").await;
     deploy(&ui, ".hint", &stats, true).await;
-    ui.click("#deploy button").await;
     std::fs::write(stats.join("stats.R"), STATS_V2).unwrap();
     deploy(&ui, "tr[data-drop-slug=stats]", &stats, false).await;
-    ui.click("#deploy button").await;
-
+    println!("letting the monitor sample for {} s", SAMPLING.as_secs());
     tokio::time::sleep(SAMPLING).await;
     ui.click("a.host[data-host=vps]").await;
     ui.wait_html("#chart", |h| h.contains("%3Csvg")).await;

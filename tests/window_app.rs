@@ -90,6 +90,31 @@ fn switched(text: &str) -> bool {
     !text.is_empty() && !text.contains("applying")
 }
 
+/// When the sample the page's cards show was taken, once it is later than `after`.
+async fn sampled_at(ui: &Desktop, after: i64) -> i64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let at = ui
+            .client
+            .execute(
+                "return Number(document.querySelector('#summary').dataset.sampled);",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_i64()
+            .unwrap_or_default();
+        if at > after {
+            return at;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sample after {after} in 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 async fn dialog_open(ui: &Desktop) -> bool {
     ui.client
         .find_all(Locator::Css("[role=dialog][aria-modal=true]"))
@@ -212,6 +237,18 @@ async fn an_apps_whole_life_in_the_window() {
         chart.contains("time%20(UTC%2B05%3A30)"),
         "the chart's time axis is on the user's clock: {chart:.400}"
     );
+    // The numbers at a glance, redrawn with each sample, without a click.
+    ui.wait_text("[data-card=memory] .value", |t| {
+        t.ends_with(" of 256.0 MiB")
+    })
+    .await;
+    ui.wait_text("[data-card=up] .value", |t| t.starts_with("for "))
+        .await;
+    let first = sampled_at(&ui, 0).await;
+    let next = sampled_at(&ui, first).await;
+    assert!(next > first);
+    let redrawn = ui.wait_html("#chart", |h| h != chart).await;
+    assert!(redrawn.contains("%3Csvg"), "{redrawn:.200}");
     ui.shot("02-versions");
     ui.click("#versions tr.version:not(.current) button.rollback")
         .await;
@@ -300,5 +337,17 @@ async fn an_apps_whole_life_in_the_window() {
         .unwrap();
     assert_eq!(overflow, json!(0), "no horizontal scrolling at 640 px");
     ui.shot("04-narrow-dark");
+
+    // Forgetting the host asks first, saying that nothing on it changes.
+    ui.click("#nav-hosts").await;
+    ui.click(".host-forget").await;
+    let said = ui.wait_text("#dialog-body", |t| !t.is_empty()).await;
+    assert!(said.starts_with("Nothing on vps changes"), "{said}");
+    press(&ui, "#dialog-cancel", ESCAPE).await;
+    ui.wait_gone("#confirm").await;
+    ui.wait_text("a.host[data-host=vps]", |_| true).await;
+    ui.click(".host-forget").await;
+    ui.click("#dialog-confirm").await;
+    ui.wait_gone("a.host[data-host=vps]").await;
     ui.close().await;
 }

@@ -15,6 +15,7 @@ use crate::charts::Charts;
 use crate::console::Console;
 use crate::format::{age, local_time};
 use crate::logs_view::Logs;
+use crate::numbers::SummaryCards;
 use crate::secrets::Secrets;
 use crate::state::{AppKey, Confirm, Page, Ui};
 use crate::versions::Versions;
@@ -140,6 +141,7 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
             <div role="tablist" aria-label="The app's page" class="tabs">{tabs}</div>
 
             <div role="tabpanel" id=overview_id aria-labelledby=overview_tab hidden=overview_hidden>
+                <SummaryCards host=host.clone() slug=Some(slug.clone())/>
                 {move || app.get().map(|a| view! {
                     <dl class="settings">
                         <dt>"R version"</dt><dd>{a.r_version.clone()}</dd>

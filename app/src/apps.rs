@@ -10,6 +10,7 @@ use rdesk_ipc::{Action, AppStatus, LifecycleArgs, Severity, cmd};
 use crate::bridge::invoke;
 use crate::charts::Charts;
 use crate::format::age;
+use crate::numbers::SummaryCards;
 use crate::state::{AppKey, Page, Ui};
 
 pub fn badge(status: AppStatus) -> &'static str {
@@ -106,6 +107,7 @@ pub fn Dashboard(host: String) -> impl IntoView {
                 (None, false) => view! { <p class="muted">"From the cache; asking the host…"</p> }.into_any(),
                 (None, true) => ().into_any(),
             })}
+            <SummaryCards host=host.clone() slug=None/>
             <table id="apps">
                 <thead><tr><th>"App"</th><th>"Status"</th><th>"R"</th><th>"URL"</th><th>"Seen"</th><th></th></tr></thead>
                 <tbody>

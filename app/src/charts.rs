@@ -10,6 +10,7 @@ use rdesk_ipc::{ChartArgs, ChartView, cmd};
 
 use crate::bridge::invoke;
 use crate::format::utc_offset_min;
+use crate::state::Ui;
 
 const METRICS: [(&str, &str); 5] = [
     ("cpu", "CPU"),
@@ -22,10 +23,13 @@ const RANGES: [&str; 3] = ["1h", "24h", "7d"];
 
 #[component]
 pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
+    let ui = expect_context::<Ui>();
     let metric = RwSignal::new("cpu".to_owned());
     let range = RwSignal::new("1h".to_owned());
     let chart = RwSignal::new(None::<Result<ChartView, String>>);
+    // Drawn again with each new sample of the host.
     Effect::new(move |_| {
+        ui.samples_of(&host);
         let args = ChartArgs {
             host: host.clone(),
             slug: slug.clone(),

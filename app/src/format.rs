@@ -3,13 +3,20 @@
 
 /// "just now", "42 s ago", "5 min ago", "3 h ago", "2 days ago".
 pub fn age(now_ms: i64, then_ms: i64) -> String {
-    let secs = (now_ms - then_ms).max(0) / 1000;
+    match (now_ms - then_ms).max(0) {
+        0..5000 => "just now".to_owned(),
+        ms => format!("{} ago", span(ms)),
+    }
+}
+
+/// "42 s", "5 min", "3 h", "2 days".
+pub fn span(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
     match secs {
-        0..5 => "just now".to_owned(),
-        5..60 => format!("{secs} s ago"),
-        60..3600 => format!("{} min ago", secs / 60),
-        3600..86400 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86400),
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86400 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86400),
     }
 }
 
@@ -83,6 +90,8 @@ mod tests {
         assert_eq!(age(now, now - 5 * 60_000), "5 min ago");
         assert_eq!(age(now, now - 3 * 3_600_000), "3 h ago");
         assert_eq!(age(now, now - 2 * 86_400_000), "2 days ago");
+        assert_eq!(span(3_000), "3 s");
+        assert_eq!(span(-1), "0 s");
     }
 
     #[test]

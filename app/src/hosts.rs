@@ -3,12 +3,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{BootstrapArgs, BootstrapStep, HostArgs, NoArgs, SettingsView, cmd};
+use rdesk_ipc::{
+    BootstrapArgs, BootstrapRunView, BootstrapStep, HostArgs, NoArgs, SettingsView, cmd,
+};
 
 use crate::add_host::{AddHostForm, non_empty};
 use crate::bridge::{invoke, invoke_streaming};
-use crate::format::word_list;
-use crate::state::{Page, Ui};
+use crate::format::{local_time, word_list};
+use crate::state::{Confirm, Page, Ui};
 
 #[component]
 pub fn HostsPage() -> impl IntoView {
@@ -38,21 +40,36 @@ pub fn HostsPage() -> impl IntoView {
 #[component]
 fn RemoveHost(host: String) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let remove = move |_| {
-        let host = host.clone();
-        spawn_local(async move {
-            match invoke::<cmd::RemoveHost>(&HostArgs { host: host.clone() }).await {
-                Ok(()) => {
-                    ui.apps.update(|m| {
-                        m.remove(&host);
-                    });
-                    ui.load(false);
-                }
-                Err(e) => ui.fail(e.message),
-            }
-        });
+    let ask = move |_| {
+        let forget = {
+            let host = host.clone();
+            Callback::new(move |()| {
+                let host = host.clone();
+                spawn_local(async move {
+                    match invoke::<cmd::RemoveHost>(&HostArgs { host: host.clone() }).await {
+                        Ok(()) => {
+                            ui.apps.update(|m| {
+                                m.remove(&host);
+                            });
+                            ui.load(false);
+                        }
+                        Err(e) => ui.fail(e.message),
+                    }
+                });
+            })
+        };
+        ui.confirm.set(Some(Confirm {
+            title: format!("Forget {host}?"),
+            lines: vec![
+                format!("Nothing on {host} changes: its apps keep running and answering."),
+                "This computer forgets how to reach it (its address and pinned host key), its password or key passphrase in the keyring, and its apps' history and charts.".to_owned(),
+                "Adding it again later shows its apps again, from their labels.".to_owned(),
+            ],
+            action: format!("Forget {host}"),
+            on_confirm: forget,
+        }));
     };
-    view! { <button class="small" on:click=remove>"Forget"</button> }
+    view! { <button class="small host-forget" on:click=ask>"Forget…"</button> }
 }
 
 #[component]
@@ -68,8 +85,19 @@ fn Bootstrap(host: String) -> impl IntoView {
     let (traefik_image, base_image) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let steps = RwSignal::new(Vec::<BootstrapStep>::new());
     let outcome = RwSignal::new(None::<String>);
-    let host_name = host.clone();
+    let history = RwSignal::new(Vec::<BootstrapRunView>::new());
+    let load_history = {
+        let host = host.clone();
+        move || {
+            ui.fetch::<cmd::BootstrapHistory>(HostArgs { host: host.clone() }, move |h| {
+                history.set(h)
+            })
+        }
+    };
+    load_history();
+    let (host_name, history_host) = (host.clone(), host.clone());
     let run = move |_| {
+        let load_history = load_history.clone();
         let args = BootstrapArgs {
             host: host.clone(),
             r_versions: word_list(&versions.get_untracked()),
@@ -96,6 +124,7 @@ fn Bootstrap(host: String) -> impl IntoView {
                 Ok(_) => "Everything was already set up.".into(),
                 Err(e) => e.message,
             }));
+            load_history();
             ui.reload(args.host);
         });
     };
@@ -135,6 +164,24 @@ fn Bootstrap(host: String) -> impl IntoView {
                 <p class="outcome">{move || outcome.get()}</p>
             </div>
         </Show>
+        <details class="bootstrap-history" data-host=history_host>
+            <summary>{move || format!("Past bootstraps ({})", history.with(Vec::len))}</summary>
+            <table>
+                <tbody>
+                    {move || history.get().into_iter().map(|run| view! {
+                        <tr class=format!("run {}", run.outcome.as_str())>
+                            <td>{local_time(run.started_at)}</td>
+                            <td>{run.outcome.as_str()}</td>
+                            <td>{format!("{:.1} s", run.duration_ms as f64 / 1000.0)}</td>
+                            <td>
+                                {run.steps.iter().map(|s| format!("{} {}", s.step, s.state)).collect::<Vec<_>>().join(" · ")}
+                                {run.message.map(|m| view! { <br/><span class="bad">{m}</span> })}
+                            </td>
+                        </tr>
+                    }).collect::<Vec<_>>()}
+                </tbody>
+            </table>
+        </details>
     }
 }
 

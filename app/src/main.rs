@@ -18,6 +18,7 @@ mod dialog;
 mod format;
 mod hosts;
 mod logs_view;
+mod numbers;
 mod panels;
 mod place;
 mod secrets;
@@ -56,6 +57,9 @@ fn App() -> impl IntoView {
     bridge::listen(events::DRAG_DROP, move |d: events::Dropped| ui.dropped(d));
     bridge::listen(events::APP_CHANGED, move |c: events::AppChanged| {
         ui.app_changed(c)
+    });
+    bridge::listen(events::SAMPLED, move |s: events::Sampled| {
+        ui.sampled(s.host)
     });
     bridge::listen(events::HOST_CHANGED, move |c: events::HostChanged| {
         ui.reload(c.host)

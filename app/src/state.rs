@@ -59,6 +59,8 @@ pub struct Ui {
     /// What each app is busy with ("Stopping…"): its buttons wait meanwhile.
     pub busy: RwSignal<BTreeMap<AppKey, String>>,
     pub confirm: RwSignal<Option<Confirm>>,
+    /// How many samples each host's monitor has recorded while the window is open.
+    samples: RwSignal<BTreeMap<String, u64>>,
     /// The number of the newest reload asked of each host: an older answer
     /// arriving after a newer one (an app's state as it was before the
     /// event that asked for the newer) is dropped.
@@ -81,6 +83,7 @@ impl Ui {
             deploy: RwSignal::new(None),
             busy: RwSignal::new(BTreeMap::new()),
             confirm: RwSignal::new(None),
+            samples: RwSignal::new(BTreeMap::new()),
             reloads: StoredValue::new(BTreeMap::new()),
         }
     }
@@ -98,6 +101,17 @@ impl Ui {
                 Err(e) => self.fail(e.message),
             }
         });
+    }
+
+    /// A host's monitor recorded a sample: its numbers and charts redraw.
+    pub fn sampled(&self, host: String) {
+        self.samples.update(|s| *s.entry(host).or_default() += 1);
+    }
+
+    /// How many samples of `host` came (tracked: what depends on it redraws with each).
+    pub fn samples_of(&self, host: &str) -> u64 {
+        self.samples
+            .with(|s| s.get(host).copied().unwrap_or_default())
     }
 
     /// What the app is busy with, if anything (tracked).

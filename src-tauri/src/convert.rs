@@ -145,7 +145,7 @@ fn action(a: Action) -> DeploymentAction {
     }
 }
 
-fn outcome(o: Outcome) -> rdesk_ipc::Outcome {
+pub fn outcome(o: Outcome) -> rdesk_ipc::Outcome {
     match o {
         Outcome::Ok => rdesk_ipc::Outcome::Ok,
         Outcome::Failed => rdesk_ipc::Outcome::Failed,

@@ -7,7 +7,6 @@ use std::path::Path;
 use futures_util::StreamExt;
 use rdesk_core::DeskError;
 use rdesk_core::app_settings::SettingsRequest;
-use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Lifecycle, NewHost, SwitchReport};
 use rdesk_core::host::HostTarget;
 use rdesk_core::preview::AppFiles;
@@ -17,17 +16,17 @@ use rdesk_ipc::{
     AccessView, CreateTokenArgs, NewTokenView, SetAccessArgs, TokenArgs, TokenInfo, TunnelInfo,
 };
 use rdesk_ipc::{
-    Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, BootstrapArgs,
-    BootstrapStep, BootstrapSummary, CacheRepairView, CallArgs, ChartArgs, ChartView, DeployArgs,
-    DeployProgress, DeployResult, DropPreview, HistoryView, HostArgs, HostKeyArgs, HostView,
-    IpcError, LifecycleArgs, LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs,
-    SetAppSettingsArgs, SwitchResult,
+    Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, CacheRepairView,
+    CallArgs, ChartArgs, ChartView, DeployArgs, DeployProgress, DeployResult, DropPreview,
+    HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs,
+    NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SummaryArgs, SummaryView, SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
 
 pub use crate::about::{about, diagnostics, last_view, remember_view};
 pub use crate::app_changes::{rollback, set_app_secret, unset_app_secret, versions};
+pub use crate::bootstrapping::{bootstrap, bootstrap_history};
 use crate::shell::Shell;
 pub use crate::user_settings::{set_settings, settings};
 use crate::{convert, tray, watch};
@@ -38,7 +37,7 @@ type Reply<T> = Result<T, IpcError>;
 const HISTORY: u32 = 50;
 
 /// Sends a progress message; a closed window just stops listening.
-fn send<T: serde::Serialize + Clone>(channel: &Channel<T>, message: T) {
+pub(crate) fn send<T: serde::Serialize + Clone>(channel: &Channel<T>, message: T) {
     if let Err(e) = channel.send(message) {
         tracing::debug!("progress channel closed: {e}");
     }
@@ -261,51 +260,30 @@ pub async fn chart(_: &AppHandle, shell: &Shell, args: ChartArgs) -> Reply<Chart
         .map_err(convert::error)
 }
 
-pub async fn overview(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<OverviewView> {
-    shell.overview().await.map_err(convert::error)
-}
-
-fn step(event: rdesk_core::bootstrap::StepEvent) -> BootstrapStep {
-    BootstrapStep {
-        state: serde_json::to_value(event.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        step: event.step,
-        duration_ms: event.duration_ms,
-        output_tail: event.output_tail,
-        planned: u32::try_from(event.planned).unwrap_or(u32::MAX),
-    }
-}
-
-pub async fn bootstrap(
-    app: &AppHandle,
-    shell: &Shell,
-    args: BootstrapArgs,
-    progress: Channel<BootstrapStep>,
-) -> Reply<BootstrapSummary> {
-    let _running = shell.work.enter();
-    let options = BootstrapOptions::from(BootstrapChoices {
-        domain: args.domain,
-        email: args.email,
-        http_port: args.http_port,
-        https_port: args.https_port,
-        r_versions: args.r_versions,
-        base_image: args.base_image,
-        traefik_image: args.traefik_image,
-    });
-    let report = shell
+pub async fn summary(_: &AppHandle, shell: &Shell, args: SummaryArgs) -> Reply<SummaryView> {
+    let s = shell
         .desk
-        .bootstrap(&args.host, &options, args.send_images, &|event| {
-            send(&progress, step(event))
-        })
+        .summary(
+            &args.host,
+            args.slug.as_deref(),
+            rdesk_core::store::now_ms(),
+        )
         .await
         .map_err(convert::error)?;
-    watch::start(app, args.host);
-    Ok(BootstrapSummary {
-        changed: report.changed(),
-        steps: report.steps.into_iter().map(step).collect(),
+    Ok(SummaryView {
+        sampled_at_ms: s.sampled_at_ms,
+        cpu_percent: s.cpu_percent,
+        memory_bytes: s.memory_bytes,
+        memory_limit_bytes: s.memory_limit_bytes,
+        net_rx_bytes_per_s: s.net_rx_bytes_per_s,
+        net_tx_bytes_per_s: s.net_tx_bytes_per_s,
+        requests_per_minute: s.requests_per_minute,
+        up_since_ms: s.up_since_ms,
     })
+}
+
+pub async fn overview(_: &AppHandle, shell: &Shell, _: NoArgs) -> Reply<OverviewView> {
+    shell.overview().await.map_err(convert::error)
 }
 
 /// The core's deploy events as progress messages on `progress`.

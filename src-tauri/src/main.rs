@@ -10,6 +10,7 @@
 mod about;
 mod alerting;
 mod app_changes;
+mod bootstrapping;
 mod commands;
 mod convert;
 mod follows;

@@ -80,6 +80,15 @@ fn show(app: &AppHandle, host: &str, update: WatchUpdate) {
             },
         ),
         WatchUpdate::Notice(notice) => return alerting::raise(app, notice),
+        WatchUpdate::Sampled => {
+            let sampled = events::Sampled {
+                host: host.to_owned(),
+            };
+            if let Err(e) = app.emit(events::SAMPLED, sampled) {
+                tracing::debug!("telling the window of a sample: {e}");
+            }
+            return;
+        }
     };
     if let Err(e) = emitted {
         tracing::warn!("telling the window: {e}");

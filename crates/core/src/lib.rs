@@ -20,6 +20,7 @@ pub mod preview;
 pub mod secrets;
 pub mod snippets;
 pub mod store;
+pub mod summary;
 pub mod switch;
 pub mod transfer;
 pub mod watcher;

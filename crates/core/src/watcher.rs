@@ -24,6 +24,8 @@ pub enum WatchUpdate {
     Changed { event: AppEvent, status: AppStatus },
     /// Something to notify the user of.
     Notice(Notice),
+    /// A new sample of the host's apps was recorded.
+    Sampled,
 }
 
 /// The updates one monitor event makes, passing app events through `alerts`.
@@ -59,7 +61,8 @@ fn updates(host: &str, event: &MonitorEvent, alerts: &Mutex<Alerts>) -> Vec<Watc
             out.extend(notice.map(WatchUpdate::Notice));
             out
         }
-        MonitorEvent::Sampled { .. } | MonitorEvent::RequestsUnavailable { .. } => Vec::new(),
+        MonitorEvent::Sampled { .. } => vec![WatchUpdate::Sampled],
+        MonitorEvent::RequestsUnavailable { .. } => Vec::new(),
     }
 }
 
@@ -123,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn connection_changes_pass_with_one_notice_each_way_and_samples_do_not() {
+    fn connection_changes_pass_with_one_notice_each_way_and_samples_too() {
         let alerts = Mutex::new(Alerts::default());
         let lost = MonitorEvent::Disconnected {
             reason: "refused".into(),
@@ -156,7 +159,10 @@ mod tests {
             apps: 1,
             with_requests: false,
         };
-        assert!(updates("h", &sampled, &alerts).is_empty());
+        assert!(matches!(
+            &updates("h", &sampled, &alerts)[..],
+            [WatchUpdate::Sampled]
+        ));
     }
 
     #[tokio::test]

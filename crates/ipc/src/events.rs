@@ -7,6 +7,8 @@ use crate::{AppStatus, Page};
 
 /// An app's status changed on a host (from its Docker events stream): reload that host's apps.
 pub const APP_CHANGED: &str = "rdesk://app-changed";
+/// A host's monitor recorded a new sample of its apps: numbers and charts redraw.
+pub const SAMPLED: &str = "rdesk://sampled";
 /// A host's watcher connected or lost its connection.
 pub const HOST_CHANGED: &str = "rdesk://host-changed";
 /// Ask the UI to show a page (a tray menu entry or a notification was chosen).
@@ -27,6 +29,11 @@ pub struct HostChanged {
     pub host: String,
     /// Why the host cannot be reached; `None` when it is connected.
     pub offline_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sampled {
+    pub host: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 mod app_changes;
 mod error;
 pub mod events;
+mod numbers;
 mod overview;
 mod status;
 mod types;
@@ -16,6 +17,7 @@ mod window;
 
 pub use app_changes::{RollbackArgs, SecretNameArgs, SetSecretArgs, VersionView};
 pub use error::{ErrorCode, IpcError};
+pub use numbers::{SummaryArgs, SummaryView};
 pub use overview::{Health, HostSummary, OverviewView};
 pub use status::{Action, AppStatus, DeploymentAction, Outcome, Severity};
 pub use types::*;
@@ -48,6 +50,7 @@ macro_rules! for_each_command {
                 host_key: HostKey($crate::HostKeyArgs) -> Option<String>,
                 add_host: AddHost($crate::AddHostArgs) -> $crate::AddedHost,
                 remove_host: RemoveHost($crate::HostArgs) -> (),
+                bootstrap_history: BootstrapHistory($crate::HostArgs) -> Vec<$crate::BootstrapRunView>,
                 cached_apps: CachedApps($crate::HostArgs) -> $crate::AppsList,
                 apps: Apps($crate::HostArgs) -> $crate::AppsList,
                 lifecycle: Lifecycle($crate::LifecycleArgs) -> $crate::AppView,
@@ -60,6 +63,7 @@ macro_rules! for_each_command {
                 app_settings: AppSettings($crate::AppArgs) -> $crate::AppSettingsView,
                 chart: Chart($crate::ChartArgs) -> $crate::ChartView,
                 overview: Overview($crate::NoArgs) -> $crate::OverviewView,
+                summary: Summary($crate::SummaryArgs) -> $crate::SummaryView,
                 settings: Settings($crate::NoArgs) -> $crate::SettingsView,
                 set_settings: SetSettings($crate::SettingsView) -> $crate::SettingsView,
                 app_access: AppAccess($crate::AppArgs) -> $crate::AccessView,

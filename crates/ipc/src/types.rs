@@ -278,6 +278,18 @@ pub struct BootstrapStep {
     pub planned: u32,
 }
 
+/// One past bootstrap of a host, newest first in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapRunView {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub outcome: Outcome,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// Where each step ended.
+    pub steps: Vec<BootstrapStep>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootstrapSummary {
     /// False when every step was already done.

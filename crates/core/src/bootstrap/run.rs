@@ -25,7 +25,7 @@ const BUILD: Duration = Duration::from_secs(60 * 60);
 const TAIL_LINES: usize = 20;
 
 /// Where a step is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepState {
     Started,
@@ -38,7 +38,7 @@ pub enum StepState {
 }
 
 /// One step's progress; `duration_ms` and `output_tail` are empty on `Started`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepEvent {
     /// `check-host`, `install-docker`, `network`, `traefik`, `rserve-base:<R>`.
     pub step: String,

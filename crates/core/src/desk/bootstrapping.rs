@@ -1,6 +1,7 @@
 //! Bootstrapping a host from the desk: the plan (changing nothing), the run
 //! over a session of its own (the host may have no Docker yet), images sent
-//! from this workstation's Docker, and the run recorded in the cache.
+//! from this workstation's Docker, the run recorded in the cache, and the
+//! runs read back.
 
 use std::time::Instant;
 
@@ -10,7 +11,50 @@ use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
 use crate::store::{BootstrapRecord, Outcome, now_ms};
 
+/// One recorded bootstrap: how it ended, and where each step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapRun {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub outcome: Outcome,
+    pub message: Option<String>,
+    /// Each step's last event, in the order the steps began.
+    pub steps: Vec<StepEvent>,
+}
+
+/// The last event of each step, in the order the steps began.
+fn last_of_each_step(events: Vec<StepEvent>) -> Vec<StepEvent> {
+    let mut steps: Vec<StepEvent> = Vec::new();
+    for event in events {
+        match steps.iter_mut().find(|s| s.step == event.step) {
+            Some(kept) => *kept = event,
+            None => steps.push(event),
+        }
+    }
+    steps
+}
+
 impl Desk {
+    /// The host's last `limit` bootstraps from this workstation, newest first.
+    pub async fn bootstrap_history(
+        &self,
+        host: &str,
+        limit: u32,
+    ) -> Result<Vec<BootstrapRun>, DeskError> {
+        self.host(host).await?;
+        let records = self.store.bootstraps(host, limit).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| BootstrapRun {
+                started_at: r.started_at,
+                duration_ms: r.duration_ms,
+                outcome: r.outcome,
+                message: r.message,
+                steps: last_of_each_step(serde_json::from_value(r.steps).unwrap_or_default()),
+            })
+            .collect())
+    }
+
     /// What a bootstrap of the host would do, changing nothing. The host may
     /// have no Docker yet.
     pub async fn bootstrap_plan(
@@ -93,5 +137,40 @@ impl Desk {
         let options = ConnectOptions::new(std::env::temp_dir());
         let local = Connection::open("this workstation", target, &options, &self.store).await?;
         Ok(local.docker())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bootstrap::StepState;
+
+    fn event(step: &str, state: StepState) -> StepEvent {
+        StepEvent {
+            step: step.into(),
+            state,
+            duration_ms: 0,
+            output_tail: String::new(),
+            planned: 2,
+        }
+    }
+
+    #[test]
+    fn each_step_shows_where_it_ended_in_the_order_it_began() {
+        let steps = last_of_each_step(vec![
+            event("check-host", StepState::Started),
+            event("check-host", StepState::Skipped),
+            event("install-docker", StepState::Started),
+            event("install-docker", StepState::Failed),
+        ]);
+        let ended: Vec<(&str, StepState)> =
+            steps.iter().map(|s| (s.step.as_str(), s.state)).collect();
+        assert_eq!(
+            ended,
+            [
+                ("check-host", StepState::Skipped),
+                ("install-docker", StepState::Failed)
+            ]
+        );
     }
 }

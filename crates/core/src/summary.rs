@@ -1,0 +1,111 @@
+//! The numbers at the top of a host's and an app's page: the latest
+//! sample (CPU, memory, network rates, requests per minute), an app's
+//! memory limit, and how long it has been up since it last started, from
+//! the monitor's records in the store.
+
+use rdesk_spawner::AppStatus;
+use serde::Serialize;
+
+use crate::desk::Desk;
+use crate::error::DeskError;
+use crate::store::StatusEvent;
+
+/// How far back the latest sample may be.
+const LATEST_WITHIN_MS: i64 = 60_000;
+/// How far back a start is looked for.
+const STARTS_WITHIN_MS: i64 = 90 * 86_400_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// When the latest sample was taken; `None` when there is none in the last minute.
+    pub sampled_at_ms: Option<i64>,
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    /// An app's memory limit; `None` for a host's totals.
+    pub memory_limit_bytes: Option<u64>,
+    pub net_rx_bytes_per_s: f64,
+    pub net_tx_bytes_per_s: f64,
+    pub requests_per_minute: Option<f64>,
+    /// An app running since then, without a stop or crash since.
+    pub up_since_ms: Option<i64>,
+}
+
+/// When `slug` last started running and stayed up, from its status changes (oldest first).
+fn up_since(events: &[StatusEvent], slug: &str) -> Option<i64> {
+    let mut since = None;
+    for event in events.iter().filter(|e| e.slug == slug) {
+        since = match event.status {
+            AppStatus::Running => since.or(Some(event.at)),
+            // Still the same run: its health check is starting or failing.
+            AppStatus::Starting | AppStatus::Unhealthy => since,
+            _ => None,
+        };
+    }
+    since
+}
+
+impl Desk {
+    /// The latest numbers of an app (`slug`) or of the host's totals.
+    pub async fn summary(
+        &self,
+        host: &str,
+        slug: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Summary, DeskError> {
+        let series = self.metrics(host, slug, LATEST_WITHIN_MS, now_ms).await?;
+        let mut summary = match series.points.last() {
+            Some(p) => Summary {
+                sampled_at_ms: Some(p.at_ms),
+                cpu_percent: p.cpu_percent,
+                memory_bytes: p.memory_bytes,
+                net_rx_bytes_per_s: p.net_rx_bytes_per_s,
+                net_tx_bytes_per_s: p.net_tx_bytes_per_s,
+                requests_per_minute: p.requests_per_minute,
+                ..Summary::default()
+            },
+            None => Summary::default(),
+        };
+        summary.memory_limit_bytes = series.memory_limit_bytes;
+        if let Some(slug) = slug {
+            let events = self
+                .store()
+                .status_timeline(host, now_ms - STARTS_WITHIN_MS, now_ms + 1)
+                .await?;
+            summary.up_since_ms = up_since(&events, slug);
+        }
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(slug: &str, at: i64, status: AppStatus) -> StatusEvent {
+        StatusEvent {
+            id: at,
+            host: "h".into(),
+            slug: slug.into(),
+            at,
+            status,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn up_since_the_last_start_that_lasted() {
+        let events = [
+            event("a", 10, AppStatus::Running),
+            event("a", 20, AppStatus::Crashed),
+            event("b", 25, AppStatus::Running),
+            event("a", 30, AppStatus::Starting),
+            event("a", 31, AppStatus::Running),
+            event("a", 35, AppStatus::Unhealthy),
+            event("a", 40, AppStatus::Running),
+        ];
+        assert_eq!(up_since(&events, "a"), Some(31));
+        assert_eq!(up_since(&events, "b"), Some(25));
+        assert_eq!(up_since(&events[..2], "a"), None, "crashed: not up");
+        assert_eq!(up_since(&events, "c"), None);
+    }
+}
