@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use rdesk_e2e::display::Proc;
-use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
+use rdesk_e2e::vps::Vps;
 use rdesk_e2e::{
     Rdesk, Standin, app_folder, docker_inspect, remove_leftovers, running_container,
     ssh_master_under, ssh_processes_under, terminate,
@@ -287,17 +287,7 @@ async fn bootstrap_an_empty_vps_from_the_window_then_deploy_to_it() {
         .await;
 
     // Nothing can be pulled there: the images go from this machine.
-    ui.click(".bootstrap-open").await;
-    let form = ".bootstrap[data-host=vps]";
-    ui.type_into(&format!("{form} .r-versions"), &vps.r_version)
-        .await;
-    ui.click(&format!("{form} .send-images")).await;
-    ui.click(&format!("{form} summary")).await;
-    ui.type_into(&format!("{form} .traefik-image"), TRAEFIK_IMAGE)
-        .await;
-    ui.type_into(&format!("{form} .base-image"), BASE_IMAGE)
-        .await;
-    ui.click(&format!("{form} button.run")).await;
+    let form = ui.start_bootstrap(&vps.r_version).await;
     // The step list is live: a step shows as started while it runs.
     ui.wait_text(&format!("{form} .step.started"), |_| true)
         .await;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rdesk_e2e::app_folder;
-use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
+use rdesk_e2e::vps::Vps;
 use window_driver::Desktop;
 
 /// How long the monitor samples the apps before the charts are taken.
@@ -88,18 +88,7 @@ async fn main() {
     ui.client.set_window_size(1200, 780).await.unwrap();
     ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &host_key)
         .await;
-    ui.click(".bootstrap-open").await;
-    let form = ".bootstrap[data-host=vps]";
-    ui.type_into(&format!("{form} .r-versions"), &vps.r_version)
-        .await;
-    ui.click(&format!("{form} .send-images")).await;
-    ui.click(&format!("{form} summary")).await;
-    ui.type_into(&format!("{form} .traefik-image"), TRAEFIK_IMAGE)
-        .await;
-    ui.type_into(&format!("{form} .base-image"), BASE_IMAGE)
-        .await;
-    ui.click(&format!("{form} summary")).await;
-    ui.click(&format!("{form} button.run")).await;
+    let form = ui.start_bootstrap(&vps.r_version).await;
     let outcome = ui
         .wait_text_for(&format!("{form} .outcome"), Duration::from_secs(600), |t| {
             !t.is_empty() && t != "running…"

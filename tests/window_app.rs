@@ -302,6 +302,44 @@ async fn an_apps_whole_life_in_the_window() {
         .await;
     assert_eq!(call(&ui, "secret", "\"s3cret-value\"").await, "\"\"");
 
+    // How the host is reached: a bad port or one where nothing answers is
+    // a sentence and changes nothing; the slow link's port (the same sshd,
+    // the same pinned key) is kept, and the host still answers through it.
+    ui.click("#nav-hosts").await;
+    ui.click(".host-change-open").await;
+    let form = ".host-change[data-host=vps]";
+    let port = vps.ssh.rsplit_once(':').unwrap().1.to_owned();
+    ui.wait_value(&format!("{form} .port"), |v| v == port).await;
+    let mut before = String::new();
+    for (typed, said) in [("ssh", "from 1 to 65535"), ("1", "vps")] {
+        ui.type_into(&format!("{form} .port"), typed).await;
+        ui.click(&format!("{form} .save")).await;
+        before = ui
+            .wait_text(&format!("{form} .outcome.bad"), |t| {
+                !t.is_empty() && t != before
+            })
+            .await;
+        assert!(before.contains(said), "{before}");
+    }
+    let listed = ui.wait_text(".host-list", |_| true).await;
+    assert!(listed.contains(&vps.ssh), "nothing changed: {listed}");
+    let slow = vps.over_the_slow_link().ssh;
+    ui.type_into(&format!("{form} .port"), slow.rsplit_once(':').unwrap().1)
+        .await;
+    ui.click(&format!("{form} .save")).await;
+    ui.wait_text(&format!("{form} .outcome"), |t| t == "Saved.")
+        .await;
+    ui.wait_text(".host-list", |t| t.contains(&slow)).await;
+    // Stopping and starting the app go through the new port.
+    ui.click("a.host[data-host=vps]").await;
+    ui.click(&format!("{row} button.stop")).await;
+    ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
+        .await;
+    ui.click(&format!("{row} button.start")).await;
+    ui.wait_text(&format!("{row} .badge"), |t| t == "running")
+        .await;
+    ui.click(&format!("{row} a.open")).await;
+
     // Removing asks first, naming the app and what goes.
     ui.click("#tab-settings").await;
     ui.click("#app-remove").await;

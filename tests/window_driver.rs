@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use rdesk_e2e::SshCounter;
 use rdesk_e2e::display::{Proc, VirtualDesktop, desktop_binary, processes_named, target_dir};
+use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE};
 use serde_json::{Value, json};
 
 use crate::panel::{self, Notifications, Tray, Watcher};
@@ -253,6 +254,25 @@ impl Desktop {
         }
         self.shot("wait-gone-failed");
         panic!("`{css}` is still there after 60 s");
+    }
+
+    /// Starts a bootstrap of host `vps` from the hosts page with R
+    /// `r_version`, the images sent from this machine (the bare VPS cannot
+    /// pull); returns the form's selector.
+    pub async fn start_bootstrap(&self, r_version: &str) -> &'static str {
+        self.click(".bootstrap-open").await;
+        let form = ".bootstrap[data-host=vps]";
+        self.type_into(&format!("{form} .r-versions"), r_version)
+            .await;
+        self.click(&format!("{form} .send-images")).await;
+        self.click(&format!("{form} summary")).await;
+        self.type_into(&format!("{form} .traefik-image"), TRAEFIK_IMAGE)
+            .await;
+        self.type_into(&format!("{form} .base-image"), BASE_IMAGE)
+            .await;
+        self.click(&format!("{form} summary")).await;
+        self.click(&format!("{form} button.run")).await;
+        form
     }
 
     /// Waits (60 s at most) until a notification titled `title` was shown.

@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rdesk_ipc::{
-    BootstrapArgs, BootstrapRunView, BootstrapStep, HostArgs, NoArgs, SettingsView, cmd,
+    BootstrapArgs, BootstrapRunView, BootstrapStep, ChangeHostArgs, HostArgs, HostView, NoArgs,
+    SettingsView, cmd,
 };
 
 use crate::add_host::{AddHostForm, non_empty};
@@ -19,21 +20,96 @@ pub fn HostsPage() -> impl IntoView {
         <section class="page">
             <h2>"Hosts"</h2>
             <ul class="host-list">
-                {move || ui.hosts.get().into_iter().map(|h| {
-                    let name = h.name.clone();
-                    view! {
-                        <li>
-                            <a href="#" on:click=move |_| ui.page.set(Page::Host(name.clone()))>{h.name.clone()}</a>
-                            " " <span class="muted">{h.ssh_target.clone().unwrap_or_else(|| "local Docker".into())} " · " {h.public_url.clone()}</span>
-                            <Bootstrap host=h.name.clone()/>
-                            <RemoveHost host=h.name.clone()/>
-                        </li>
+                // Keyed by name: a reload of the hosts keeps each entry's open
+                // forms; what it shows of the host is read again.
+                <For each=move || ui.hosts.get() key=|h| h.name.clone() let:h>
+                    {
+                        let (name, shown) = (h.name.clone(), h.name.clone());
+                        let reached = move || ui.hosts.with(|all| {
+                            all.iter().find(|x| x.name == shown).map(|x| format!(
+                                "{} · {}",
+                                x.ssh_target.clone().unwrap_or_else(|| "local Docker".into()),
+                                x.public_url
+                            ))
+                        });
+                        view! {
+                            <li>
+                                <a href="#" on:click=move |_| ui.page.set(Page::Host(name.clone()))>{h.name.clone()}</a>
+                                " " <span class="muted reached">{reached}</span>
+                                <Bootstrap host=h.name.clone()/>
+                                <ChangeHost host=h.clone()/>
+                                <RemoveHost host=h.name.clone()/>
+                            </li>
+                        }
                     }
-                }).collect::<Vec<_>>()}
+                </For>
             </ul>
             <h3>"Add a host"</h3>
             <AddHostForm/>
         </section>
+    }
+}
+
+/// The port of `user@host:port` or `user@[v6]:port`, if it names one.
+fn port_of(ssh_target: &str) -> Option<&str> {
+    let (_, port) = ssh_target.rsplit_once(':')?;
+    (!ssh_target.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty())
+        .then_some(port)
+}
+
+/// How a host is reached (SSH port, identity file) and its public URL,
+/// changed after the host is reached once with them.
+#[component]
+fn ChangeHost(host: HostView) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let open = RwSignal::new(false);
+    let ssh = host.kind == "ssh";
+    let public_url = RwSignal::new(host.public_url.clone());
+    let identity = RwSignal::new(host.identity_file.clone().unwrap_or_default());
+    let port = RwSignal::new(
+        host.ssh_target
+            .as_deref()
+            .and_then(port_of)
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let name = host.name.clone();
+    let save = move |_| {
+        let args = ChangeHostArgs {
+            host: name.clone(),
+            public_url: Some(public_url.get_untracked()),
+            identity_file: ssh.then(|| identity.get_untracked()),
+            port: ssh
+                .then(|| port.get_untracked())
+                .filter(|p| !p.trim().is_empty()),
+        };
+        outcome.set(Some(Ok("reaching the host with the change…".into())));
+        spawn_local(async move {
+            match invoke::<cmd::ChangeHost>(&args).await {
+                Ok(_) => {
+                    outcome.set(Some(Ok("Saved.".into())));
+                    ui.load(false);
+                }
+                Err(e) => outcome.set(Some(Err(e.message))),
+            }
+        });
+    };
+    view! {
+        <button class="small host-change-open" on:click=move |_| open.update(|o| *o = !*o)>"Change…"</button>
+        <Show when=move || open.get()>
+            <div class="box host-change" data-host=host.name.clone()>
+                <label>"Public URL (where its apps answer)" <input class="public-url" bind:value=public_url/></label>
+                {ssh.then(|| view! {
+                    <label>"SSH port" <input class="port" inputmode="numeric" bind:value=port placeholder="22 or ~/.ssh/config's"/></label>
+                    <label>"Identity file (empty: the agent and ~/.ssh)" <input class="identity" bind:value=identity/></label>
+                })}
+                <button class="save" on:click=save.clone()>"Save"</button>
+                <p role="status" class=move || match outcome.get() { Some(Err(_)) => "outcome bad", _ => "outcome" }>
+                    {move || outcome.get().map(|o| match o { Ok(t) | Err(t) => t })}
+                </p>
+            </div>
+        </Show>
     }
 }
 
@@ -251,5 +327,19 @@ pub fn SettingsPage() -> impl IntoView {
                 </p>
             </div>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_is_read_from_an_ssh_target() {
+        assert_eq!(port_of("root@vps.example:2222"), Some("2222"));
+        assert_eq!(port_of("root@vps.example"), None);
+        assert_eq!(port_of("root@[2001:db8::1]:22"), Some("22"));
+        assert_eq!(port_of("root@[2001:db8::1]"), None);
+        assert_eq!(port_of("my-alias"), None);
     }
 }

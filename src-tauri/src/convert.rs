@@ -25,6 +25,7 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::Chart(_)
         | DeskError::Settings(_)
         | DeskError::AlertSettings(_)
+        | DeskError::InvalidHostChange(_)
         | DeskError::SecretRefusedOnAdd { .. }
         | DeskError::SecretNeedsConfirmedKey { .. }
         | DeskError::PathNotGranted { .. }
@@ -53,6 +54,7 @@ pub fn host(h: HostRecord) -> HostView {
         name: h.name,
         kind: h.kind.as_str().to_owned(),
         ssh_target: h.ssh_target,
+        identity_file: h.identity_file,
         public_url: h.public_url,
         added_at: h.added_at,
     }

@@ -16,6 +16,7 @@ mod convert;
 mod follows;
 mod grants;
 mod handle;
+mod host_changes;
 mod logs;
 mod notify;
 mod relaunch;

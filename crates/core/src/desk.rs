@@ -39,7 +39,7 @@ pub use apps::{Acted, AppHistory, AppsView, Lifecycle};
 pub use cache_repair::{CacheRepair, HostRebuilt};
 pub use calls::app_url;
 pub use deploy::{DeployReport, DeployRequest};
-pub use hosts::{AddedHost, NewHost};
+pub use hosts::{AddedHost, HostChange, NewHost};
 pub use rollout::SwitchReport;
 pub use session::{HostCheck, HostSession};
 pub use sessions::RECONNECT_WAIT;

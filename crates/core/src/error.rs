@@ -83,6 +83,8 @@ pub enum DeskError {
     /// A chart or metrics request that cannot be answered as asked.
     #[error("{0}")]
     Chart(String),
+    #[error("{0}")]
+    InvalidHostChange(String),
     #[error("the alert settings: {0}")]
     AlertSettings(String),
     #[error("the keyring for host `{host}`: {source}")]

@@ -50,6 +50,7 @@ macro_rules! for_each_command {
                 host_key: HostKey($crate::HostKeyArgs) -> Option<String>,
                 add_host: AddHost($crate::AddHostArgs) -> $crate::AddedHost,
                 remove_host: RemoveHost($crate::HostArgs) -> (),
+                change_host: ChangeHost($crate::ChangeHostArgs) -> $crate::HostView,
                 bootstrap_history: BootstrapHistory($crate::HostArgs) -> Vec<$crate::BootstrapRunView>,
                 cached_apps: CachedApps($crate::HostArgs) -> $crate::AppsList,
                 apps: Apps($crate::HostArgs) -> $crate::AppsList,

@@ -15,9 +15,21 @@ pub struct HostView {
     /// `"ssh"` or `"local"`.
     pub kind: String,
     pub ssh_target: Option<String>,
+    pub identity_file: Option<String>,
     pub public_url: String,
     /// Unix milliseconds.
     pub added_at: i64,
+}
+
+/// A change to how a host is reached; `None` keeps a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeHostArgs {
+    pub host: String,
+    pub public_url: Option<String>,
+    /// `""` goes back to the agent and `~/.ssh`.
+    pub identity_file: Option<String>,
+    /// As typed: a number from 1 to 65535.
+    pub port: Option<String>,
 }
 
 /// A VPS over SSH when `ssh` is given, else this machine's Docker.

@@ -1,6 +1,6 @@
 //! Hosts as the user manages them: adding one (pinning its key, keeping its
-//! secret), listing, removing, re-pinning its key, and the checks of what
-//! the user typed (names, public URLs).
+//! secret), changing how one is reached, listing, removing, re-pinning its
+//! key, and the checks of what the user typed (names, public URLs).
 
 use std::time::Duration;
 
@@ -27,6 +27,15 @@ pub struct NewHost {
     /// ([`Desk::host_key`]): only that key is accepted, before anything is
     /// sent to the host. Without it the first key seen is pinned.
     pub confirmed_fingerprint: Option<String>,
+}
+
+/// A change to how a host is reached; `None` keeps a value.
+#[derive(Debug, Clone, Default)]
+pub struct HostChange {
+    pub public_url: Option<String>,
+    /// A private key file; `""` goes back to the agent and `~/.ssh`.
+    pub identity_file: Option<String>,
+    pub port: Option<u16>,
 }
 
 /// A host just added, with the fingerprint of the host key pinned on first contact.
@@ -98,6 +107,57 @@ impl Desk {
                 })
             }
         }
+    }
+
+    /// Changes how a host is reached (SSH port, identity file) and where its
+    /// apps answer (public URL). The host is reached once with the change
+    /// (its pinned key still checked) before the change is kept; when that
+    /// fails nothing changes.
+    pub async fn change_host(
+        &self,
+        name: &str,
+        change: &HostChange,
+    ) -> Result<HostRecord, DeskError> {
+        let old = self.host(name).await?;
+        let target = match HostTarget::from_record(&old)? {
+            HostTarget::Ssh {
+                destination,
+                port,
+                identity,
+                remote_socket,
+            } => HostTarget::Ssh {
+                destination,
+                port: change.port.or(port),
+                identity: match change.identity_file.as_deref().map(str::trim) {
+                    Some("") => None,
+                    Some(path) => Some(path.into()),
+                    None => identity,
+                },
+                remote_socket,
+            },
+            local if change.port.is_none() && change.identity_file.is_none() => local,
+            HostTarget::Local { .. } => {
+                return Err(DeskError::InvalidHostChange(format!(
+                    "`{name}` is this machine's Docker: it has no SSH port or identity file"
+                )));
+            }
+        };
+        let public_url = match change.public_url.as_deref().map(str::trim) {
+            Some(url) => validate_public_url(url)?,
+            None => old.public_url.clone(),
+        };
+        let record = HostRecord {
+            added_at: old.added_at,
+            ..host_record(name, &target, &public_url)?
+        };
+        if record == old {
+            return Ok(old);
+        }
+        let session = self.connect_with(&record, None, false).await?;
+        session.close().await;
+        self.store.update_host(&record).await?;
+        self.sessions.forget(name).await;
+        Ok(record)
     }
 
     /// The fingerprint of the key an SSH host offers now, learned without

@@ -31,6 +31,29 @@ impl Store {
         }
     }
 
+    /// Replaces how an existing host is reached and where its apps answer
+    /// (its SSH target, identity file, public URL); the name, kind, pinned
+    /// key and history stay. [`StoreError::HostNotFound`] if there is none.
+    pub async fn update_host(&self, host: &HostRecord) -> Result<(), StoreError> {
+        validate_host(host)?;
+        let done = sqlx::query(
+            "UPDATE hosts SET ssh_target = ?2, identity_file = ?3, public_url = ?4 WHERE name = ?1",
+        )
+        .bind(&host.name)
+        .bind(&host.ssh_target)
+        .bind(&host.identity_file)
+        .bind(&host.public_url)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db(format!("update host {:?}", host.name), e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::HostNotFound {
+                name: host.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// The host named `name`, if any.
     pub async fn host(&self, name: &str) -> Result<Option<HostRecord>, StoreError> {
         sqlx::query_as::<_, HostRow>(
@@ -153,6 +176,31 @@ mod tests {
         assert_eq!(store.host("vps1").await.unwrap(), Some(host("vps1")));
         assert_eq!(store.host("laptop").await.unwrap(), Some(local.clone()));
         assert_eq!(store.hosts().await.unwrap(), vec![host("vps1"), local]);
+    }
+
+    #[tokio::test]
+    async fn an_update_changes_how_a_host_is_reached_and_nothing_else() {
+        let store = store().await;
+        store.add_host(host("vps1")).await.unwrap();
+        let mut changed = host("vps1");
+        changed.ssh_target = Some("root@vps1.example:2222".into());
+        changed.identity_file = None;
+        changed.public_url = "https://apps.example".into();
+        changed.added_at += 99;
+        store.update_host(&changed).await.unwrap();
+        let kept = store.host("vps1").await.unwrap().unwrap();
+        assert_eq!(kept.ssh_target, changed.ssh_target);
+        assert_eq!(kept.public_url, "https://apps.example");
+        assert_eq!(
+            kept.added_at,
+            host("vps1").added_at,
+            "when it was added stays"
+        );
+        let missing = store.update_host(&host("nope")).await.unwrap_err();
+        assert!(
+            matches!(missing, StoreError::HostNotFound { .. }),
+            "{missing:?}"
+        );
     }
 
     #[tokio::test]
