@@ -79,7 +79,23 @@ async fn is_disabled(ui: &Desktop, css: &str) -> bool {
 /// the console's last one.
 async fn call(ui: &Desktop, function: &str, before: &str) -> String {
     ui.click("#tab-clients").await;
-    ui.type_into("#console-fn", function).await;
+    // The console lists the app's functions, asked of the app; a click picks one.
+    ui.wait_text("#console-functions", |t| t.contains(function))
+        .await;
+    let offered = ui
+        .client
+        .find_all(Locator::Css("#console-functions button.function"))
+        .await
+        .unwrap();
+    let mut picked = false;
+    for button in offered {
+        if button.text().await.unwrap() == function {
+            button.click().await.unwrap();
+            picked = true;
+        }
+    }
+    assert!(picked, "the console offers no function {function}");
+    ui.wait_value("#console-fn", |v| v == function).await;
     ui.click("#console-call").await;
     ui.wait_text("#console-result", |t| !t.is_empty() && t != before)
         .await
@@ -330,15 +346,34 @@ async fn an_apps_whole_life_in_the_window() {
     ui.wait_text(&format!("{form} .outcome"), |t| t == "Saved.")
         .await;
     ui.wait_text(".host-list", |t| t.contains(&slow)).await;
-    // Stopping and starting the app go through the new port.
+    // Stopping and starting the app go through the new port; two clicks
+    // in a row send one operation.
     ui.click("a.host[data-host=vps]").await;
-    ui.click(&format!("{row} button.stop")).await;
+    ui.wait_text(&format!("{row} .badge"), |t| t == "running")
+        .await;
+    ui.client
+        .execute(
+            "const b = document.querySelector(arguments[0]); b.click(); b.click();",
+            vec![json!(format!("{row} button.stop"))],
+        )
+        .await
+        .unwrap();
     ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
         .await;
     ui.click(&format!("{row} button.start")).await;
     ui.wait_text(&format!("{row} .badge"), |t| t == "running")
         .await;
     ui.click(&format!("{row} a.open")).await;
+    ui.wait_text("table.history", |t| t.contains("start")).await;
+    let stops = ui
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('table.history td')).filter(td => td.textContent === 'stop').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stops, json!(1), "one stop for two clicks");
 
     // Removing asks first, naming the app and what goes.
     ui.click("#tab-settings").await;

@@ -175,6 +175,14 @@ pub async fn call(_: &AppHandle, shell: &Shell, args: CallArgs) -> Reply<serde_j
         .map_err(convert::error)
 }
 
+pub async fn functions(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Vec<String>> {
+    shell
+        .desk
+        .functions(&args.host, &args.slug)
+        .await
+        .map_err(convert::error)
+}
+
 pub async fn history(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<HistoryView> {
     let history = shell
         .desk

@@ -59,6 +59,7 @@ macro_rules! for_each_command {
                 versions: Versions($crate::AppArgs) -> Vec<$crate::VersionView>,
                 preview: Preview($crate::PathsArgs) -> $crate::DropPreview,
                 call: Call($crate::CallArgs) -> serde_json::Value,
+                functions: Functions($crate::AppArgs) -> Vec<String>,
                 history: History($crate::AppArgs) -> $crate::HistoryView,
                 stop_logs: StopLogs($crate::AppArgs) -> (),
                 app_settings: AppSettings($crate::AppArgs) -> $crate::AppSettingsView,

@@ -1,6 +1,7 @@
-//! Calling an app's functions from the desk as a client does: over
-//! WebSocket through the host's Traefik, with this workstation's token;
-//! and the URLs clients reach an app at.
+//! Calling an app's functions from the desk as a client does (and asking
+//! it which functions it offers): over WebSocket through the host's
+//! Traefik, with this workstation's token; and the URLs clients reach an
+//! app at.
 
 use rdesk_spawner::Slug;
 
@@ -35,6 +36,29 @@ impl Desk {
         args: &[serde_json::Value],
         token: Option<Secret>,
     ) -> Result<serde_json::Value, DeskError> {
+        self.ask(host, slug, &Ask::Call { function, args }, token)
+            .await
+    }
+
+    /// The names of the functions app `slug` lets this workstation call,
+    /// asked of the app itself as a client would.
+    pub async fn functions(&self, host: &str, slug: &str) -> Result<Vec<String>, DeskError> {
+        let names = self.ask(host, slug, &Ask::Functions, None).await?;
+        Ok(serde_json::from_value(names).unwrap_or_default())
+    }
+
+    /// One question to the app, as [`Desk::call_with`] describes.
+    async fn ask(
+        &self,
+        host: &str,
+        slug: &str,
+        ask: &Ask<'_>,
+        token: Option<Secret>,
+    ) -> Result<serde_json::Value, DeskError> {
+        let function = match ask {
+            Ask::Call { function, .. } => *function,
+            Ask::Functions => "(its list of functions)",
+        };
         let record = self.host(host).await?;
         let slug = Slug::parse(slug)?;
         let url = websocket_url(&record.public_url, &slug);
@@ -49,10 +73,10 @@ impl Desk {
             Some(t) => Some(t),
             None => self.stored_token(host, &slug).await,
         };
-        let result = match call_once(&url, function, args, token.as_ref()).await {
+        let result = match ask_once(&url, ask, token.as_ref()).await {
             Err(rserve_qap::Error::AccessRefused { .. }) if !explicit => {
                 let fresh = self.new_workstation_token(host, &slug).await?;
-                let result = call_once(&url, function, args, Some(&fresh.token)).await;
+                let result = ask_once(&url, ask, Some(&fresh.token)).await;
                 if let Some(id) = fresh.one_call_id {
                     self.revoke_token(host, slug.as_str(), &id).await?;
                 }
@@ -95,10 +119,18 @@ fn input_limit_bytes(memory_mb: u32) -> u64 {
 }
 
 /// One connection, one call, with `token` if any.
-async fn call_once(
+/// What one connection to an app asks of it.
+enum Ask<'a> {
+    Call {
+        function: &'a str,
+        args: &'a [serde_json::Value],
+    },
+    Functions,
+}
+
+async fn ask_once(
     url: &str,
-    function: &str,
-    args: &[serde_json::Value],
+    ask: &Ask<'_>,
     token: Option<&Secret>,
 ) -> Result<serde_json::Value, rserve_qap::Error> {
     let options = rserve_qap::ClientOptions {
@@ -106,7 +138,10 @@ async fn call_once(
         ..rserve_qap::ClientOptions::default()
     };
     let mut client = rserve_qap::Client::connect_ws_with(url, options).await?;
-    let result = client.call_json(function, args).await;
+    let result = match ask {
+        Ask::Call { function, args } => client.call_json(function, args).await,
+        Ask::Functions => client.list_functions().await.map(serde_json::Value::from),
+    };
     client.close().await;
     result
 }
