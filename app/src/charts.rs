@@ -49,9 +49,10 @@ pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
                 {METRICS.iter().map(|(name, label)| view! {
                     <button class="small" id=format!("chart-{name}")
                         class:chosen=move || metric.get() == *name
+                        aria-pressed=move || (metric.get() == *name).to_string()
                         on:click=move |_| metric.set((*name).to_owned())>{*label}</button>
                 }).collect::<Vec<_>>()}
-                <select id="chart-range" on:change=move |e| range.set(event_target_value(&e))>
+                <select id="chart-range" aria-label="Time range" on:change=move |e| range.set(event_target_value(&e))>
                     {RANGES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect::<Vec<_>>()}
                 </select>
             </div>

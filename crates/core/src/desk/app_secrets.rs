@@ -104,8 +104,11 @@ impl HostSession {
             ..SettingsRequest::default()
         };
         let switched = self.apply_settings(slug.as_str(), &request, progress).await;
-        if switched.is_err() {
-            keep(&store, &key, before).await?;
+        if switched.is_err()
+            && let Err(e) = keep(&store, &key, before).await
+        {
+            // The switch's own error is the one to tell.
+            tracing::warn!("putting back the secret {} of {}: {e}", key.2, key.1);
         }
         switched
     }
