@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{AppArgs, HistoryView, cmd};
+use rdesk_ipc::{AppArgs, AppSettingsView, HistoryView, cmd};
 
 use crate::access::Access;
 use crate::app_settings::AppSettings;
@@ -110,6 +110,18 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
         ui.fetch::<cmd::History>(args.clone(), move |h| history.set(Some(h)))
     });
     load_history.run(());
+    // Read once for the settings tab's two parts: the form and the secrets.
+    let settings = RwSignal::new(None::<AppSettingsView>);
+    let load_settings = {
+        let args = AppArgs {
+            host: host.clone(),
+            slug: slug.clone(),
+        };
+        Callback::new(move |()| {
+            ui.fetch::<cmd::AppSettings>(args.clone(), move |s| settings.set(Some(s)))
+        })
+    };
+    load_settings.run(());
     let key: AppKey = (host.clone(), slug.clone());
     let tabs = Tab::ALL.map(|t| {
         view! {
@@ -174,8 +186,8 @@ pub fn AppDetail(host: String, slug: String) -> impl IntoView {
             </div>
 
             <div role="tabpanel" id=settings_id aria-labelledby=settings_tab hidden=settings_hidden>
-                <AppSettings host=host.clone() slug=slug.clone()/>
-                <Secrets host=host.clone() slug=slug.clone()/>
+                <AppSettings host=host.clone() slug=slug.clone() settings=settings reload=load_settings/>
+                <Secrets host=host.clone() slug=slug.clone() settings=settings reload=load_settings/>
                 <h3>"Remove"</h3>
                 <div class="box danger-zone">
                     <button id="app-remove" class="danger" prop:disabled={let key = key.clone(); move || ui.busy_with(&key.0, &key.1).is_some()}

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rdesk_ipc::{AppArgs, AppSettingsView, SetAppSettingsArgs, cmd};
 
-use crate::bridge::invoke;
 use crate::state::Ui;
 use crate::switching::{Switch, SwitchProgress};
 
@@ -39,10 +38,17 @@ fn variables(text: &str, before: &AppSettingsView) -> (Vec<String>, Vec<String>)
     (lines, dropped)
 }
 
+/// The form over `settings` (the app's, as the host has them; the app page
+/// reads them once for this form and the secret variables), read again
+/// with `reload` after a change.
 #[component]
-pub fn AppSettings(host: String, slug: String) -> impl IntoView {
+pub fn AppSettings(
+    host: String,
+    slug: String,
+    settings: RwSignal<Option<AppSettingsView>>,
+    reload: Callback<()>,
+) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let loaded = RwSignal::new(None::<AppSettingsView>);
     let (memory, cpu, replicas) = (
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
@@ -51,34 +57,23 @@ pub fn AppSettings(host: String, slug: String) -> impl IntoView {
     let (domain, env) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let switch = Switch::new();
     let args = AppArgs { host, slug };
-    let load = {
-        let args = args.clone();
-        move || {
-            let args = args.clone();
-            spawn_local(async move {
-                match invoke::<cmd::AppSettings>(&args).await {
-                    Ok(s) => {
-                        memory.set(format!("{}m", s.memory_mb));
-                        cpu.set(cpus(s.millicpus));
-                        replicas.set(s.replicas.to_string());
-                        domain.set(s.domain.clone().unwrap_or_default());
-                        env.set(
-                            s.env
-                                .iter()
-                                .map(|(n, v)| format!("{n}={v}"))
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        );
-                        loaded.set(Some(s));
-                    }
-                    Err(e) => ui.fail(e.message),
-                }
-            });
+    Effect::new(move |_| {
+        if let Some(s) = settings.get() {
+            memory.set(format!("{}m", s.memory_mb));
+            cpu.set(cpus(s.millicpus));
+            replicas.set(s.replicas.to_string());
+            domain.set(s.domain.clone().unwrap_or_default());
+            env.set(
+                s.env
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
-    };
-    load();
+    });
     let apply = move |_| {
-        let Some(before) = loaded.get_untracked() else {
+        let Some(before) = settings.get_untracked() else {
             return;
         };
         let (env, unset_env) = variables(&env.get_untracked(), &before);
@@ -92,11 +87,10 @@ pub fn AppSettings(host: String, slug: String) -> impl IntoView {
             env,
             unset_env,
         };
-        let load = load.clone();
         spawn_local(async move {
             let applied = switch.run::<cmd::SetAppSettings>(&change).await;
             if applied {
-                load();
+                reload.run(());
                 ui.reload(change.host);
             }
         });

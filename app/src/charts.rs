@@ -28,8 +28,9 @@ pub fn Charts(host: String, slug: Option<String>) -> impl IntoView {
     let range = RwSignal::new("1h".to_owned());
     let chart = RwSignal::new(None::<Result<ChartView, String>>);
     // Drawn again with each new sample of the host.
+    let samples = ui.samples_of(host.clone());
     Effect::new(move |_| {
-        ui.samples_of(&host);
+        samples.track();
         let args = ChartArgs {
             host: host.clone(),
             slug: slug.clone(),

@@ -32,8 +32,9 @@ pub fn SummaryCards(host: String, slug: Option<String>) -> impl IntoView {
             host: host.clone(),
             slug: slug.clone(),
         };
+        let samples = ui.samples_of(host.clone());
         Effect::new(move |_| {
-            ui.samples_of(&args.host);
+            samples.track();
             ui.fetch::<cmd::Summary>(args.clone(), move |s| summary.set(Some(s)));
         });
     }

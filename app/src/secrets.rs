@@ -5,31 +5,31 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{AppArgs, SecretNameArgs, SetSecretArgs, cmd};
+use rdesk_ipc::{AppSettingsView, SecretNameArgs, SetSecretArgs, cmd};
 
 use crate::state::{AppKey, Confirm, Ui};
 use crate::switching::{Switch, SwitchProgress};
 
 #[component]
-pub fn Secrets(host: String, slug: String) -> impl IntoView {
+pub fn Secrets(
+    host: String,
+    slug: String,
+    /// The app's settings, as the app page read them; their secret names are listed.
+    settings: RwSignal<Option<AppSettingsView>>,
+    /// Reads the settings again, after a change.
+    reload: Callback<()>,
+) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let names = RwSignal::new(None::<Vec<String>>);
+    let names = Memo::new(move |_| settings.with(|s| s.as_ref().map(|s| s.secrets.clone())));
     let (name, value) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let switch = Switch::new();
-    let args = AppArgs {
-        host: host.clone(),
-        slug: slug.clone(),
-    };
-    let load =
-        move || ui.fetch::<cmd::AppSettings>(args.clone(), move |s| names.set(Some(s.secrets)));
-    load();
     let key: AppKey = (host, slug);
     let busy = {
         let key = key.clone();
         Memo::new(move |_| ui.busy_with(&key.0, &key.1).is_some())
     };
     let set = {
-        let (key, load) = (key.clone(), load.clone());
+        let key = key.clone();
         move |_| {
             let key = key.clone();
             if !ui.begin(&key, "Setting a secret…") {
@@ -41,20 +41,18 @@ pub fn Secrets(host: String, slug: String) -> impl IntoView {
                 name: name.get_untracked().trim().to_owned(),
                 value: value.get_untracked(),
             };
-            let load = load.clone();
             spawn_local(async move {
                 if switch.run::<cmd::SetAppSecret>(&args).await {
                     name.set(String::new());
                     value.set(String::new());
                 }
                 ui.end(&key);
-                load();
+                reload.run(());
             });
         }
     };
     let unset = move |secret: String| {
         let key = key.clone();
-        let load = load.clone();
         let run = move |()| {
             let key = key.clone();
             if !ui.begin(&key, "Unsetting a secret…") {
@@ -65,11 +63,10 @@ pub fn Secrets(host: String, slug: String) -> impl IntoView {
                 slug: key.1.clone(),
                 name: secret.clone(),
             };
-            let load = load.clone();
             spawn_local(async move {
                 switch.run::<cmd::UnsetAppSecret>(&args).await;
                 ui.end(&key);
-                load();
+                reload.run(());
             });
         };
         Callback::new(run)

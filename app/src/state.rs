@@ -59,8 +59,12 @@ pub struct Ui {
     /// What each app is busy with ("Stopping…"): its buttons wait meanwhile.
     pub busy: RwSignal<BTreeMap<AppKey, String>>,
     pub confirm: RwSignal<Option<Confirm>>,
-    /// How many samples each host's monitor has recorded while the window is open.
-    samples: RwSignal<BTreeMap<String, u64>>,
+    /// How many samples each host's monitor has recorded while the window
+    /// is open, a signal per host: a page redraws with its host's samples only.
+    samples: StoredValue<BTreeMap<String, RwSignal<u64>>>,
+    /// The window's own reactive owner: per-host signals live as long as it,
+    /// whichever page first asked for them.
+    root: StoredValue<Option<Owner>>,
     /// The number of the newest reload asked of each host: an older answer
     /// arriving after a newer one (an app's state as it was before the
     /// event that asked for the newer) is dropped.
@@ -83,7 +87,8 @@ impl Ui {
             deploy: RwSignal::new(None),
             busy: RwSignal::new(BTreeMap::new()),
             confirm: RwSignal::new(None),
-            samples: RwSignal::new(BTreeMap::new()),
+            samples: StoredValue::new(BTreeMap::new()),
+            root: StoredValue::new(Owner::current()),
             reloads: StoredValue::new(BTreeMap::new()),
         }
     }
@@ -105,13 +110,23 @@ impl Ui {
 
     /// A host's monitor recorded a sample: its numbers and charts redraw.
     pub fn sampled(&self, host: String) {
-        self.samples.update(|s| *s.entry(host).or_default() += 1);
+        self.samples_of(host).update(|n| *n += 1);
     }
 
-    /// How many samples of `host` came (tracked: what depends on it redraws with each).
-    pub fn samples_of(&self, host: &str) -> u64 {
-        self.samples
-            .with(|s| s.get(host).copied().unwrap_or_default())
+    /// How many samples of `host` came: what reads it redraws with each of
+    /// that host's samples, not with other hosts'.
+    pub fn samples_of(&self, host: String) -> RwSignal<u64> {
+        if let Some(kept) = self.samples.with_value(|s| s.get(&host).copied()) {
+            return kept;
+        }
+        let made = match self.root.get_value() {
+            Some(root) => root.with(|| RwSignal::new(0)),
+            None => RwSignal::new(0),
+        };
+        self.samples.update_value(|s| {
+            s.insert(host, made);
+        });
+        made
     }
 
     /// What the app is busy with, if anything (tracked).

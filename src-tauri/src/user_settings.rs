@@ -54,5 +54,12 @@ pub async fn set_settings(
     if let Ok(mut kept) = shell.webhook.lock() {
         *kept = webhook;
     }
-    settings(app, shell, NoArgs {}).await
+    Ok(SettingsView {
+        launch_at_login: launcher.is_enabled().map_err(autostart_error)?,
+        alert_throttle_secs: alerts.throttle_secs,
+        webhook_url: alerts
+            .webhook_url
+            .map(|u| u.trim().to_owned())
+            .unwrap_or_default(),
+    })
 }

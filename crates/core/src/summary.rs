@@ -12,8 +12,8 @@ use crate::store::StatusEvent;
 
 /// How far back the latest sample may be.
 const LATEST_WITHIN_MS: i64 = 60_000;
-/// How far back a start is looked for.
-const STARTS_WITHIN_MS: i64 = 90 * 86_400_000;
+/// How many of an app's last status changes a start is looked for in.
+const STATUS_CHANGES_READ: u32 = 50;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -67,10 +67,11 @@ impl Desk {
         };
         summary.memory_limit_bytes = series.memory_limit_bytes;
         if let Some(slug) = slug {
-            let events = self
+            let mut events = self
                 .store()
-                .status_timeline(host, now_ms - STARTS_WITHIN_MS, now_ms + 1)
+                .status_events(host, slug, STATUS_CHANGES_READ)
                 .await?;
+            events.reverse();
             summary.up_since_ms = up_since(&events, slug);
         }
         Ok(summary)

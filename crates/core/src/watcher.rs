@@ -31,24 +31,15 @@ pub enum WatchUpdate {
 /// The updates one monitor event makes, passing app events through `alerts`.
 fn updates(host: &str, event: &MonitorEvent, alerts: &Mutex<Alerts>) -> Vec<WatchUpdate> {
     match event {
-        MonitorEvent::Connected { .. } | MonitorEvent::Disconnected { .. } => {
-            let reason = match event {
-                MonitorEvent::Disconnected { reason, .. } => Some(reason.as_str()),
-                _ => None,
-            };
-            let notice = alerts
-                .lock()
-                .ok()
-                .and_then(|mut a| a.on_connection(host, reason));
-            let mut out = vec![match reason {
-                Some(reason) => WatchUpdate::Offline {
-                    reason: reason.to_owned(),
-                },
-                None => WatchUpdate::Connected,
-            }];
-            out.extend(notice.map(WatchUpdate::Notice));
-            out
-        }
+        MonitorEvent::Connected { .. } => connection(host, WatchUpdate::Connected, None, alerts),
+        MonitorEvent::Disconnected { reason, .. } => connection(
+            host,
+            WatchUpdate::Offline {
+                reason: reason.clone(),
+            },
+            Some(reason),
+            alerts,
+        ),
         MonitorEvent::Status { app, status, .. } => {
             let notice = alerts
                 .lock()
@@ -64,6 +55,23 @@ fn updates(host: &str, event: &MonitorEvent, alerts: &Mutex<Alerts>) -> Vec<Watc
         MonitorEvent::Sampled { .. } => vec![WatchUpdate::Sampled],
         MonitorEvent::RequestsUnavailable { .. } => Vec::new(),
     }
+}
+
+/// A change of the connection (`offline` says why it is lost), and the
+/// notice `alerts` lets through for it.
+fn connection(
+    host: &str,
+    update: WatchUpdate,
+    offline: Option<&str>,
+    alerts: &Mutex<Alerts>,
+) -> Vec<WatchUpdate> {
+    let notice = alerts
+        .lock()
+        .ok()
+        .and_then(|mut a| a.on_connection(host, offline));
+    std::iter::once(update)
+        .chain(notice.map(WatchUpdate::Notice))
+        .collect()
 }
 
 /// Watches `host` (and samples its metrics) until the future is dropped or
