@@ -42,7 +42,10 @@
 #      objects or external pointers, which Rserve would evaluate or which
 #      could run code), and turns an R error into a value of class
 #      "rdesk_error" (list(message = R's message)) because Rserve itself
-#      sends no error text back for a failed OCAP call;
+#      sends no error text back for a failed OCAP call; the list carries an
+#      attribute "rdesk_arguments" after its names: by function, a character
+#      vector naming each formal argument with its default as R source ("" for
+#      none), which clients may use to offer a form (rserve-js ignores it);
 #      eval mode: copies the app's objects into the global environment, where
 #      Rserve evaluates, and requires a QAP login (user name ignored, the
 #      token as password) checked by the same token comparison;
@@ -141,6 +144,22 @@ local({
                      logical(1))
     exposed <- names_all[is_fun & !startsWith(names_all, ".")]
 
+    # Each exposed function's arguments, for clients that offer a form: a
+    # named list (by function) of character vectors naming each formal
+    # argument, whose values are its default as R source ("" for none).
+    function_arguments <- function(app, exposed) {
+        arguments <- lapply(exposed, function(name) {
+            formals_of <- formals(get(name, envir = app, inherits = FALSE))
+            defaults <- vapply(formals_of, function(d) {
+                if (is.symbol(d) && !nzchar(as.character(d))) ""
+                else paste(deparse(d, width.cutoff = 500L), collapse = " ")
+            }, character(1))
+            structure(unname(defaults), names = names(formals_of))
+        })
+        names(arguments) <- exposed
+        arguments
+    }
+
     # A token is `rdt_<8 hex id>_<64 hex secret>`; the tokens file keeps only
     # its SHA-256. Every stored hash is compared, each in constant time, so
     # neither the answer's timing nor an early exit tells how close a guess was.
@@ -191,6 +210,8 @@ local({
                 Rserve::ocap(wrapper, name)
             })
             names(caps) <- exposed
+            # After `names`, which rserve-js reads as the first attribute.
+            attr(caps, "rdesk_arguments") <- function_arguments(app, exposed)
             caps
         }
         # Registered per connection: oc.init() runs in the forked child that

@@ -38,6 +38,9 @@ use crate::codec::{self, DecodeLimits, Param};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Banner, Header};
 use crate::rsyntax;
+use crate::signature::{
+    GLOBAL_SIGNATURES, Signature, capability_arguments, list_names, signatures,
+};
 use crate::tls;
 use crate::transport::{ByteStream, StreamError, Transport};
 use crate::value::{Value, Vector};
@@ -494,6 +497,25 @@ impl Client {
                     .eval_raw(&format!("{}()", GLOBAL_FUNCTIONS), "listing functions")
                     .await?;
                 Ok(strings_of(&value))
+            }
+        }
+    }
+
+    /// The callable functions with their formal arguments, in either mode:
+    /// in OCAP mode as the function list's `rdesk_arguments` attribute says
+    /// (unknown when the server sets none), in eval mode asked of the
+    /// global environment.
+    pub async fn list_signatures(&mut self) -> Result<Vec<Signature>> {
+        match self.mode {
+            Mode::Ocap => {
+                let names = self.list_functions().await?;
+                Ok(signatures(&names, capability_arguments(&self.capabilities)))
+            }
+            Mode::Eval => {
+                let value = self
+                    .eval_raw(&format!("{GLOBAL_SIGNATURES}()"), "listing functions")
+                    .await?;
+                Ok(signatures(&list_names(&value), Some(&value)))
             }
         }
     }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod json;
 pub mod protocol;
 pub mod rsyntax;
+mod signature;
 mod tls;
 mod transport;
 pub mod value;
@@ -35,5 +36,6 @@ pub use client::{
 pub use codec::DecodeLimits;
 pub use error::{CodecError, Error, Result};
 pub use protocol::Banner;
+pub use signature::{Argument, Signature};
 pub use transport::ByteStream;
 pub use value::{Attributes, Opaque, Value, Vector};

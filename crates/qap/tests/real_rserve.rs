@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use rserve_qap::{AccessToken, Client, ClientOptions, Error, Mode, Value};
+use rserve_qap::{AccessToken, Client, ClientOptions, Error, Mode, Signature, Value};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -33,6 +33,7 @@ slow <- function(seconds) { Sys.sleep(seconds); "done" }
 big <- function(n) as.numeric(seq_len(n))
 describe <- function(...) { a <- list(...); list(n = length(a), names = names(a)) }
 read_data <- function() c(readLines("data/values.txt"), loaded_at_start)
+with_defaults <- function(n = 10L, label = "a b", weights = c(1, 2)) list(n, label, weights)
 "#;
 
 const APP_SUB: &str = r#"
@@ -44,7 +45,7 @@ loaded_at_start <- readLines("data/values.txt")
 /// The app's top-level functions in start.R's byte-wise order; not
 /// `.private`, `inner_helper` (defined inside `outer_fn`) or `threshold`
 /// (not a function).
-const EXPOSED: [&str; 11] = [
+const EXPOSED: [&str; 12] = [
     "add",
     "big",
     "describe",
@@ -55,6 +56,7 @@ const EXPOSED: [&str; 11] = [
     "read_data",
     "slow",
     "stats_of",
+    "with_defaults",
     "zz_last",
 ];
 
@@ -243,6 +245,42 @@ fn getenv_call() -> Vec<u8> {
     sexp(22, &[function, argument].concat()) // XT_LANG_NOTAG
 }
 
+/// The arguments `start.R` (OCAP) or the global environment (eval) says
+/// for a few of the app's functions: names in order, defaults as R source.
+fn assert_signatures(found: &[Signature], transport: &str) {
+    let arguments = |name: &str| -> Vec<(String, Option<String>)> {
+        let signature = found
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{transport}: no {name} in {found:?}"));
+        let arguments = signature.arguments.as_ref().expect("arguments are said");
+        arguments
+            .iter()
+            .map(|a| (a.name.clone(), a.default.clone()))
+            .collect()
+    };
+    assert_eq!(
+        arguments("add"),
+        [("a".to_owned(), None), ("b".to_owned(), None)],
+        "{transport}"
+    );
+    assert_eq!(arguments("read_data"), [], "{transport}");
+    assert_eq!(
+        arguments("describe"),
+        [("...".to_owned(), None)],
+        "{transport}"
+    );
+    assert_eq!(
+        arguments("with_defaults"),
+        [
+            ("n".to_owned(), Some("10L".to_owned())),
+            ("label".to_owned(), Some("\"a b\"".to_owned())),
+            ("weights".to_owned(), Some("c(1, 2)".to_owned())),
+        ],
+        "{transport}"
+    );
+}
+
 fn r_error_message(result: Result<Value, Error>) -> String {
     match result {
         Err(Error::RError { message }) => message,
@@ -270,6 +308,7 @@ async fn ocap_mode_over_tcp_and_websocket() {
             "{transport}: OCAP servers send no banner"
         );
         assert_eq!(client.functions(), EXPOSED.to_vec(), "{transport}");
+        assert_signatures(&client.list_signatures().await.unwrap(), transport);
 
         // JSON in, JSON out.
         assert_eq!(
@@ -421,6 +460,7 @@ async fn eval_mode_over_tcp_and_websocket() {
         );
         assert!(client.functions().is_empty());
         let listed = client.list_functions().await.unwrap();
+        assert_signatures(&client.list_signatures().await.unwrap(), transport);
         for name in EXPOSED {
             assert!(
                 listed.iter().any(|n| n == name),
