@@ -564,6 +564,22 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
         secret.as_str(),
         "a refused deploy changes nothing"
     );
+    // A new value restarts the app, though its code and settings are the same.
+    let renewed = format!("{secret}-renewed");
+    let stored = rdesk_in(
+        &session,
+        &desk,
+        &["secret", "set", slug, "TOKEN", "--host", "vps"],
+        &format!("{renewed}\n"),
+    );
+    assert!(stored.status.success());
+    let redeployed = rdesk_in(&session, &desk, &deploy, "");
+    assert!(
+        redeployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&redeployed.stderr)
+    );
+    assert_eq!(desk.call(slug, "token", &[]), renewed.as_str());
 
     let name = containers(slug).remove(0);
     let container = docker_inspect(&name);
@@ -598,6 +614,8 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
             [
                 deployed.stdout,
                 deployed.stderr,
+                redeployed.stdout,
+                redeployed.stderr,
                 missing.stdout,
                 missing.stderr.clone(),
             ]

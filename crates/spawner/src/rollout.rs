@@ -84,11 +84,14 @@ impl DockerSpawner {
     ) -> Result<Started, SpawnError> {
         let existing = self.containers(labels::APP_ID, version.app_id).await?;
         let hash = version.settings.hash();
-        let (same, previous): (Vec<&ContainerSummary>, Vec<&ContainerSummary>) =
+        let (mut same, mut previous): (Vec<&ContainerSummary>, Vec<&ContainerSummary>) =
             existing.iter().partition(|c| {
                 c.image_id.as_deref() == Some(version.image_id)
                     && c.labels.as_ref().and_then(|l| l.get(labels::SETTINGS_HASH)) == Some(&hash)
             });
+        if !self.secrets_unchanged(&same, &version).await? {
+            previous.append(&mut same);
+        }
         if same.len() == usize::from(version.settings.replicas) {
             for c in &same {
                 let state = summary_to_state(c);
@@ -153,6 +156,39 @@ impl DockerSpawner {
             previous: existing.iter().map(container_ref).collect(),
             replica_stem: stem,
         })
+    }
+
+    /// Whether `containers` were created with the secret values `version`
+    /// passes. The settings' hash names the secrets but, being a label,
+    /// never holds their values; so a new value is looked for in each
+    /// container's environment, compared here and kept nowhere.
+    async fn secrets_unchanged(
+        &self,
+        containers: &[&ContainerSummary],
+        version: &Version<'_>,
+    ) -> Result<bool, SpawnError> {
+        let wanted = version.secrets.container_env(version.settings);
+        if wanted.is_empty() {
+            return Ok(true);
+        }
+        for container in containers {
+            let Some(id) = container.id.as_deref() else {
+                return Ok(false);
+            };
+            let inspected = self
+                .docker
+                .inspect_container(
+                    id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+                .map_err(SpawnError::docker("inspect a container's environment"))?;
+            let env = inspected.config.and_then(|c| c.env).unwrap_or_default();
+            if !wanted.iter().all(|line| env.contains(line)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Starts replica number `replica` of `version`, named `STEM-REPLICA`,
