@@ -55,6 +55,11 @@ fn deploy_call_and_redeploy(vps: &Standin, slug: &str) {
 
     assert_eq!(desk.call(slug, "add", &["2", "3"]), json!(5.0));
     assert_eq!(desk.call(slug, "greet", &["\"bob\""]), json!("HELLO BOB!"));
+    assert_eq!(
+        desk.call(slug, "greet", &["name=\"ann\""]),
+        json!("HELLO ANN!"),
+        "`name=JSON` is a named argument"
+    );
     assert_eq!(desk.call(slug, "outer_fn", &[]), json!(42.0));
 
     let longer_slug = format!("{slug}x");

@@ -57,7 +57,7 @@ async fn an_oversized_request_is_said_with_the_apps_limit() {
                 "vps",
                 slug,
                 "size",
-                &[json!(text)],
+                &[(None, json!(text))],
                 Some(Secret::from(token)),
             )
             .await

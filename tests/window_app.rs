@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fantoccini::Locator;
 use rdesk_core::charts::UtcOffset;
 use rdesk_e2e::{
-    DockerKind, KeyringSession, Standin, app_folder, docker_inspect, docker_objects,
-    remove_leftovers, running_container,
+    DockerKind, KeyringSession, Standin, app_folder, docker_inspect, docker_objects, docker_out,
+    rdesk_binary, remove_leftovers, running_container,
 };
 use serde_json::json;
 
@@ -48,7 +48,8 @@ fn main_r(version: &str) -> String {
         .unwrap()
         .as_nanos();
     format!(
-        "# {nonce}\nversion <- function() \"{version}\"\nsecret <- function() Sys.getenv(\"API_KEY\")\n"
+        "# {nonce}\nversion <- function() \"{version}\"\nsecret <- function() Sys.getenv(\"API_KEY\")\n\
+         greet <- function(name, ..., punctuation = \"!\") paste0(\"Hello, \", name, punctuation, length(list(...)))\n"
     )
 }
 
@@ -70,13 +71,20 @@ async fn press(ui: &Desktop, css: &str, key: &str) {
     element.send_keys(key).await.unwrap();
 }
 
+/// Whether the button `css` is disabled, read in one script turn (the row
+/// it is in may be drawn anew at any moment).
 async fn is_disabled(ui: &Desktop, css: &str) -> bool {
-    let element = ui.client.find(Locator::Css(css)).await.unwrap();
-    element.prop("disabled").await.unwrap().as_deref() == Some("true")
+    let disabled = ui
+        .client
+        .execute(
+            "return document.querySelector(arguments[0]).disabled;",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    disabled == json!(true)
 }
 
-/// Calls `function` from the console; its answer differs from `before`,
-/// the console's last one.
 /// Waits (30 s at most) until the button `css` can be clicked.
 async fn wait_enabled(ui: &Desktop, css: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -89,28 +97,24 @@ async fn wait_enabled(ui: &Desktop, css: &str) {
     }
 }
 
+/// Calls `function` from the console; its answer differs from `before`,
+/// the console's last one.
 async fn call(ui: &Desktop, function: &str, before: &str) -> String {
-    ui.click("#tab-clients").await;
-    // The console lists the app's functions, asked of the app; a click picks one.
-    ui.wait_text("#console-functions", |t| t.contains(function))
-        .await;
-    let offered = ui
-        .client
-        .find_all(Locator::Css("#console-functions button.function"))
-        .await
-        .unwrap();
-    let mut picked = false;
-    for button in offered {
-        if button.text().await.unwrap() == function {
-            button.click().await.unwrap();
-            picked = true;
-        }
-    }
-    assert!(picked, "the console offers no function {function}");
-    ui.wait_value("#console-fn", |v| v == function).await;
+    pick(ui, function).await;
     ui.click("#console-call").await;
     ui.wait_text("#console-result", |t| !t.is_empty() && t != before)
         .await
+}
+
+/// Picks `function` from the console's list of the app's functions (asked
+/// of the app) and returns how the list shows it.
+async fn pick(ui: &Desktop, function: &str) -> String {
+    ui.click("#tab-clients").await;
+    let button = format!("#console-functions button.function[data-function=\"{function}\"]");
+    let shown = ui.wait_text(&button, |t| !t.is_empty()).await;
+    ui.click(&button).await;
+    ui.wait_value("#console-fn", |v| v == function).await;
+    shown
 }
 
 /// The outcome a gated switch shows once it is over.
@@ -167,7 +171,7 @@ async fn an_apps_whole_life_in_the_window() {
         &[("TZ", TIME_ZONE.0), ("GTK_THEME", "Adwaita:dark")],
     )
     .await;
-    let _keyring = KeyringSession::on_bus(ui.bus_address());
+    let keyring = KeyringSession::on_bus(ui.bus_address());
     ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key())
         .await;
     ui.click("a.host[data-host=vps]").await;
@@ -195,15 +199,52 @@ async fn an_apps_whole_life_in_the_window() {
     assert_eq!(focused(&ui).await, "new-slug", "focus starts in the dialog");
     press(&ui, "#new-slug", ESCAPE).await;
     ui.wait_gone("#new-app").await;
+    // Secret variables at drop time: kept in the keyring before the deploy,
+    // and put back as they were (here: none) when the deploy fails.
+    ui.drop_onto(".hint", &[&app]).await;
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    ui.click(".new-settings summary").await;
+    ui.type_into("#new-memory", "lots").await;
+    ui.type_into("#new-secrets", "API_KEY=not-kept").await;
+    ui.click("#new-deploy").await;
+    let refused = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
+    assert!(refused.contains("lots"), "{refused}");
+    ui.click("#deploy button").await;
+    let cli = keyring
+        .command(rdesk_binary())
+        .args(["deploy", app.to_str().unwrap(), "--host", "vps"])
+        .args(["--slug", SLUG, "--secret", "API_KEY"])
+        .env("RDESK_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&cli.stderr);
+    assert!(
+        said.contains(
+            "the secret `API_KEY` of app `ui-life` on `vps` is not in this workstation's keyring"
+        ),
+        "a failed deploy leaves no secret behind: {said}"
+    );
     ui.drop_onto(".hint", &[&app]).await;
     ui.wait_text("#new-files", |t| t.contains("main.R")).await;
     ui.click(".new-settings summary").await;
     ui.type_into("#new-memory", "256m").await;
     ui.type_into("#new-env", "GREETING=dropped").await;
+    ui.type_into("#new-secrets", "hunter2").await;
+    ui.click("#new-deploy").await;
+    let refused = ui.wait_text("#new-refused", |t| !t.is_empty()).await;
+    assert_eq!(
+        refused,
+        "line 1 of the secret variables has no `=`: write NAME=value"
+    );
+    ui.type_into("#new-secrets", "API_KEY=from-the-drop").await;
     ui.shot("01-new-app-dialog");
     ui.click("#new-deploy").await;
     let done = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
     assert!(done.starts_with("Deployed ui-life"), "{done}");
+    assert!(
+        !ui.client.source().await.unwrap().contains("from-the-drop"),
+        "the secret given at drop time is never shown back"
+    );
     let inspected = docker_inspect(&running_container(SLUG));
     assert_eq!(inspected["HostConfig"]["Memory"], 256 * 1024 * 1024);
     assert!(
@@ -229,6 +270,15 @@ async fn an_apps_whole_life_in_the_window() {
         .await;
     assert!(is_disabled(&ui, &format!("{row} button.start")).await);
     assert!(!is_disabled(&ui, &format!("{row} button.stop")).await);
+
+    // The host's numbers: its apps' memory of the host's own, as its Docker says.
+    let total: f64 = docker_out(&["info", "--format", "{{.MemTotal}}"])
+        .trim()
+        .parse()
+        .unwrap();
+    let of_total = format!(" of {:.1} GiB", total / 1_073_741_824.0);
+    ui.wait_text("[data-card=memory] .value", |t| t.ends_with(&of_total))
+        .await;
 
     // Versions, times in the user's own time zone, and a rollback.
     ui.click(&format!("{row} a.open")).await;
@@ -283,9 +333,58 @@ async fn an_apps_whole_life_in_the_window() {
     let rolled = ui.wait_text("#rollback-outcome", switched).await;
     assert!(rolled.starts_with("Applied in"), "{rolled}");
     assert_eq!(call(&ui, "version", "").await, "\"one\"");
+
+    // The console shows each function's arguments, as the app says them,
+    // with a field per named one; an empty field is left out.
+    let shown = pick(&ui, "greet").await;
+    assert_eq!(shown, "greet(name, ..., punctuation = \"!\")");
+    let form = "#console-form";
+    let placeholder = ui
+        .client
+        .find(Locator::Css(&format!(
+            "{form} input[data-argument=punctuation]"
+        )))
+        .await
+        .unwrap()
+        .attr("placeholder")
+        .await
+        .unwrap();
+    assert_eq!(placeholder.as_deref(), Some("default: \"!\""));
+    ui.type_into(&format!("{form} input[data-argument=name]"), "\"R\"")
+        .await;
+    ui.type_into("#console-args", "[7, 8]").await;
+    ui.click("#console-call").await;
+    let answer = ui
+        .wait_text("#console-result", |t| !t.is_empty() && t != "\"one\"")
+        .await;
+    assert_eq!(
+        answer, "\"Hello, R!2\"",
+        "the default, and two more by position"
+    );
+    ui.type_into(&format!("{form} input[data-argument=punctuation]"), "\"?\"")
+        .await;
+    ui.type_into("#console-args", "[]").await;
+    ui.click("#console-call").await;
+    let answer = ui
+        .wait_text("#console-result", |t| t.ends_with("?0\""))
+        .await;
+    assert_eq!(answer, "\"Hello, R?0\"");
+    ui.type_into(&format!("{form} input[data-argument=name]"), "R")
+        .await;
+    ui.click("#console-call").await;
+    let bad = ui
+        .wait_text("#console-result", |t| t.starts_with("the value"))
+        .await;
+    assert!(bad.starts_with("the value of name is not JSON"), "{bad}");
     ui.click("#tab-overview").await;
     ui.wait_text("#versions tr.current", |t| !t.is_empty())
         .await;
+
+    let dropped = call(&ui, "secret", &bad).await;
+    assert_eq!(
+        dropped, "\"from-the-drop\"",
+        "the secret given at drop time"
+    );
 
     // A secret variable: kept in the keyring, passed to the app, never shown back.
     ui.click("#tab-settings").await;
@@ -302,7 +401,7 @@ async fn an_apps_whole_life_in_the_window() {
         !page.contains("s3cret-value"),
         "the value is never shown back"
     );
-    assert_eq!(call(&ui, "secret", "\"one\"").await, "\"s3cret-value\"");
+    assert_eq!(call(&ui, "secret", &dropped).await, "\"s3cret-value\"");
 
     // Unsetting asks first: Esc leaves it; Tab keeps the focus inside.
     ui.click("#tab-settings").await;

@@ -1,5 +1,5 @@
 //! Words for numbers the UI shows: ages, times of day in the user's own
-//! time zone, sizes, JSON arguments.
+//! time zone, sizes, word lists.
 
 /// "just now", "42 s ago", "5 min ago", "3 h ago", "2 days ago".
 pub fn age(now_ms: i64, then_ms: i64) -> String {
@@ -46,21 +46,8 @@ pub fn bytes(n: u64) -> String {
     match n {
         0..1024 => format!("{n} B"),
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
-    }
-}
-
-/// The console's argument box: a JSON array of arguments, or one JSON value
-/// taken as the only argument; empty is no arguments.
-pub fn call_args(text: &str) -> Result<Vec<serde_json::Value>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    match serde_json::from_str(text) {
-        Ok(serde_json::Value::Array(args)) => Ok(args),
-        Ok(one) => Ok(vec![one]),
-        Err(e) => Err(format!("the arguments are not JSON: {e}")),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GiB", n as f64 / 1_073_741_824.0),
     }
 }
 
@@ -105,21 +92,11 @@ mod tests {
         assert_eq!(bytes(12), "12 B");
         assert_eq!(bytes(2048), "2.0 KiB");
         assert_eq!(bytes(3 * 1_048_576), "3.0 MiB");
+        assert_eq!(bytes(3 * 1_073_741_824 + 858_993_459), "3.8 GiB");
     }
 
     #[test]
-    fn console_arguments() {
-        assert_eq!(call_args(" ").unwrap(), Vec::<serde_json::Value>::new());
-        assert_eq!(
-            call_args("[1, \"a\"]").unwrap(),
-            vec![serde_json::json!(1), serde_json::json!("a")]
-        );
-        assert_eq!(call_args("\"x\"").unwrap(), vec![serde_json::json!("x")]);
-        assert!(
-            call_args("[1,")
-                .unwrap_err()
-                .starts_with("the arguments are not JSON")
-        );
+    fn word_lists() {
         assert_eq!(word_list("a, b\nc"), ["a", "b", "c"]);
     }
 }

@@ -9,6 +9,7 @@ mod add_host;
 mod app_page;
 mod app_settings;
 mod apps;
+mod arguments;
 mod bridge;
 mod cache;
 mod charts;

@@ -68,7 +68,7 @@ pub fn SummaryCards(host: String, slug: Option<String>) -> impl IntoView {
             data-sampled=move || summary.get().and_then(|s| s.sampled_at_ms).unwrap_or_default().to_string()>
             {(!for_app).then(|| view! { <Card name="apps" label="Apps running" value=apps/> })}
             <Card name="cpu" label="CPU" value=number(|s| format!("{:.1} %", s.cpu_percent))/>
-            <Card name="memory" label="Memory" value=number(|s| match s.memory_limit_bytes {
+            <Card name="memory" label="Memory" value=number(|s| match s.memory_limit_bytes.or(s.memory_total_bytes) {
                 Some(limit) => format!("{} of {}", bytes(s.memory_bytes), bytes(limit)),
                 None => bytes(s.memory_bytes),
             })/>

@@ -1,5 +1,5 @@
 //! What opens over a page: the new-app dialog prefilled from dropped files
-//! (with the containers' settings to choose), and the deploy panel (files received, steps and build log, outcome).
+//! (with the containers' settings and secret variables to choose), and the deploy panel (files received, steps and build log, outcome).
 
 use leptos::prelude::*;
 use rdesk_ipc::DeployArgs;
@@ -25,9 +25,14 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
         RwSignal::new(String::new()),
     );
     let (domain, env) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (secrets, refused) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let deploy = {
         let app = app.clone();
         move |_| {
+            let secrets = match secret_lines(&secrets.get_untracked()) {
+                Ok(secrets) => secrets,
+                Err(e) => return refused.set(Some(e)),
+            };
             ui.new_app.set(None);
             ui.start_deploy(DeployArgs {
                 host: app.host.clone(),
@@ -48,6 +53,7 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
                     .filter(|l| !l.is_empty())
                     .map(str::to_owned)
                     .collect(),
+                secrets,
             });
         }
     };
@@ -75,14 +81,33 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
                     <label>"Replicas" <input id="new-replicas" bind:value=replicas placeholder="1"/></label>
                     <label>"Domain" <input id="new-domain" bind:value=domain placeholder="none"/></label>
                     <label>"Variables (NAME=value, one a line)" <textarea id="new-env" bind:value=env></textarea></label>
-                    <p class="muted">"Secret variables are set on the app's Settings tab once it runs."</p>
+                    <label>"Secret variables (NAME=value, one a line; kept in the OS keyring, never shown again)"
+                        <textarea id="new-secrets" class="masked" autocomplete="off" spellcheck="false" bind:value=secrets></textarea></label>
                 </details>
+                {move || refused.get().map(|e| view! { <p id="new-refused" class="bad" role="alert">{e}</p> })}
                 <div class="buttons">
                     <button id="new-deploy" on:click=deploy>"Deploy"</button>
                     <button id="new-cancel" on:click=move |_| cancel.run(())>"Cancel"</button>
                 </div>
         </Modal>
     }
+}
+
+/// The secret variables box: one `NAME=value` a line (the value may hold
+/// `=`); blank lines are skipped, a line without `=` is refused, naming
+/// only its line number since it may be a value.
+fn secret_lines(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| match line.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_owned(), value.to_owned())),
+            None => Err(format!(
+                "line {} of the secret variables has no `=`: write NAME=value",
+                i + 1
+            )),
+        })
+        .collect()
 }
 
 #[component]
@@ -107,5 +132,27 @@ pub fn DeployPanel() -> impl IntoView {
                 })}
             </div>
         })}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_lines_are_name_equals_value() {
+        assert_eq!(
+            secret_lines("API_KEY=a=b\n\n TOKEN =x \n").unwrap(),
+            [
+                ("API_KEY".to_owned(), "a=b".to_owned()),
+                ("TOKEN".to_owned(), "x ".to_owned())
+            ]
+        );
+        let refused = secret_lines("A=1\nhunter2").unwrap_err();
+        assert!(
+            refused.starts_with("line 2 of the secret variables"),
+            "{refused}"
+        );
+        assert!(!refused.contains("hunter2"), "the line may be a value");
     }
 }

@@ -2,14 +2,15 @@
 //! [`IpcError`] (its sentence as the CLI prints it, and a code).
 
 use rdesk_core::DeskError;
+use rdesk_core::desk::{CallArgument, Signature};
 use rdesk_core::host::HostErrorKind;
 use rdesk_core::spawner::AppStatus as Status;
 use rdesk_core::store::{
     AppRecord, DeploymentAction as Action, DeploymentRecord, HostRecord, Outcome, StatusEvent,
 };
 use rdesk_ipc::{
-    AppSettingsView, AppStatus, AppView, DeploymentAction, DeploymentView, ErrorCode, HostView,
-    IpcError, StatusView,
+    AppSettingsView, AppStatus, AppView, ArgumentView, DeploymentAction, DeploymentView, ErrorCode,
+    FunctionView, HostView, IpcError, StatusView,
 };
 
 pub fn error(e: DeskError) -> IpcError {
@@ -172,6 +173,32 @@ pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
         name: t.name.clone(),
         created_ms: t.created_ms,
     }
+}
+
+/// A function the app offers, with its arguments when it says them.
+pub fn function(signature: Signature) -> FunctionView {
+    FunctionView {
+        name: signature.name,
+        arguments: signature.arguments.map(|arguments| {
+            arguments
+                .into_iter()
+                .map(|a| ArgumentView {
+                    name: a.name,
+                    default: a.default,
+                })
+                .collect()
+        }),
+    }
+}
+
+/// A call's positional arguments, then its named ones.
+pub fn call_arguments(
+    positional: Vec<serde_json::Value>,
+    named: Vec<(String, serde_json::Value)>,
+) -> Vec<CallArgument> {
+    let positional = positional.into_iter().map(|value| (None, value));
+    let named = named.into_iter().map(|(name, value)| (Some(name), value));
+    positional.chain(named).collect()
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ use rdesk_ipc::{
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, CacheRepairView,
     CallArgs, ChartArgs, ChartView, DeployArgs, DeployProgress, DeployResult, DropPreview,
-    HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs, LogLineView, LogsArgs,
-    NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SummaryArgs, SummaryView, SwitchResult,
+    FunctionView, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs,
+    LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SummaryArgs,
+    SummaryView, SwitchResult,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -170,17 +171,23 @@ pub async fn preview(_: &AppHandle, shell: &Shell, args: PathsArgs) -> Reply<Dro
 pub async fn call(_: &AppHandle, shell: &Shell, args: CallArgs) -> Reply<serde_json::Value> {
     shell
         .desk
-        .call(&args.host, &args.slug, &args.function, &args.args)
+        .call(
+            &args.host,
+            &args.slug,
+            &args.function,
+            &convert::call_arguments(args.args, args.named),
+        )
         .await
         .map_err(convert::error)
 }
 
-pub async fn functions(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Vec<String>> {
-    shell
+pub async fn functions(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Vec<FunctionView>> {
+    let signatures = shell
         .desk
         .functions(&args.host, &args.slug)
         .await
-        .map_err(convert::error)
+        .map_err(convert::error)?;
+    Ok(signatures.into_iter().map(convert::function).collect())
 }
 
 pub async fn history(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<HistoryView> {
@@ -284,6 +291,7 @@ pub async fn summary(_: &AppHandle, shell: &Shell, args: SummaryArgs) -> Reply<S
         cpu_percent: s.cpu_percent,
         memory_bytes: s.memory_bytes,
         memory_limit_bytes: s.memory_limit_bytes,
+        memory_total_bytes: s.memory_total_bytes,
         net_rx_bytes_per_s: s.net_rx_bytes_per_s,
         net_tx_bytes_per_s: s.net_tx_bytes_per_s,
         requests_per_minute: s.requests_per_minute,
@@ -360,6 +368,11 @@ pub async fn deploy(
             ..SettingsRequest::default()
         },
     };
+    let secrets = args
+        .secrets
+        .into_iter()
+        .map(|(name, value)| (name, Secret::from(value)))
+        .collect();
     let files = AppFiles::read(paths).await.map_err(convert::error)?;
     let received = files.preview();
     send(
@@ -372,7 +385,7 @@ pub async fn deploy(
     let report = shell
         .desk
         .with_session(&args.host, async |s| {
-            s.deploy(&request, &files, &deploy_progress(&progress))
+            s.deploy_with_secrets(&request, &files, secrets, &deploy_progress(&progress))
                 .await
         })
         .await

@@ -1,6 +1,7 @@
 //! `rdesk`: every Rserve Desk operation from the command line. It only parses
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
+mod call;
 mod deploys;
 mod monitoring;
 mod output;
@@ -261,7 +262,8 @@ struct DeployArgs {
 struct CallArgs {
     slug: String,
     function: String,
-    /// Arguments as JSON values, e.g. 1 '"text"' '[1,2]' '{"a":1}'.
+    /// Arguments as JSON values, e.g. 1 '"text"' '[1,2]' '{"a":1}'; `name=JSON`
+    /// names one, e.g. n=10 'label="a b"'.
     args: Vec<String>,
     #[arg(long)]
     host: String,
@@ -393,11 +395,8 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
             let values = args
                 .args
                 .iter()
-                .map(|a| {
-                    serde_json::from_str(a)
-                        .map_err(|e| anyhow::anyhow!("the argument `{a}` is not valid JSON: {e}"))
-                })
-                .collect::<Result<Vec<serde_json::Value>>>()?;
+                .map(|a| call::argument(a))
+                .collect::<Result<Vec<_>>>()?;
             let token = args.token.map(rdesk_core::secrets::Secret::from);
             let result = desk
                 .call_with(&args.host, &args.slug, &args.function, &values, token)

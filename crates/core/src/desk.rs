@@ -37,10 +37,11 @@ mod tunnel;
 pub use access::{NewToken, TokenView};
 pub use apps::{Acted, AppHistory, AppsView, Lifecycle};
 pub use cache_repair::{CacheRepair, HostRebuilt};
-pub use calls::app_url;
+pub use calls::{CallArgument, app_url};
 pub use deploy::{DeployReport, DeployRequest};
 pub use hosts::{AddedHost, HostChange, NewHost};
 pub use rollout::SwitchReport;
+pub use rserve_qap::Signature;
 pub use session::{HostCheck, HostSession};
 pub use sessions::RECONNECT_WAIT;
 pub use tunnel::{APP_QAP_PORT, QapTunnel, TunnelView};
@@ -54,6 +55,8 @@ const CERT_RESOLVER: &str = "letsencrypt";
 pub struct Desk {
     store: Store,
     sessions: sessions::SessionPool,
+    /// Each host's memory as last read, for its summary.
+    pub(crate) memory_totals: crate::summary::MemoryTotals,
 }
 
 impl Desk {
@@ -69,6 +72,7 @@ impl Desk {
         Self {
             store,
             sessions: sessions::SessionPool::default(),
+            memory_totals: crate::summary::MemoryTotals::default(),
         }
     }
 

@@ -1,7 +1,12 @@
 //! The numbers at the top of a host's and an app's page: the latest
 //! sample (CPU, memory, network rates, requests per minute), an app's
-//! memory limit, and how long it has been up since it last started, from
-//! the monitor's records in the store.
+//! memory limit or the host's memory, and how long an app has been up since
+//! it last started, from the monitor's records in the store (and the host's
+//! memory from its Docker, read again at most every few minutes).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rdesk_spawner::AppStatus;
 use serde::Serialize;
@@ -14,6 +19,28 @@ use crate::store::StatusEvent;
 const LATEST_WITHIN_MS: i64 = 60_000;
 /// How many of an app's last status changes a start is looked for in.
 const STATUS_CHANGES_READ: u32 = 50;
+/// How long a host's memory, once read, is taken as still true: it changes
+/// only when the VPS is resized, and each read is a round trip.
+const MEMORY_TOTAL_KEPT: Duration = Duration::from_secs(600);
+
+/// Each host's memory as last read, and when.
+#[derive(Default)]
+pub(crate) struct MemoryTotals(Mutex<HashMap<String, (u64, Instant)>>);
+
+impl MemoryTotals {
+    fn fresh(&self, host: &str) -> Option<u64> {
+        let totals = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        totals
+            .get(host)
+            .filter(|(_, read)| read.elapsed() < MEMORY_TOTAL_KEPT)
+            .map(|(bytes, _)| *bytes)
+    }
+
+    fn keep(&self, host: &str, bytes: u64) {
+        let mut totals = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        totals.insert(host.to_owned(), (bytes, Instant::now()));
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -23,6 +50,8 @@ pub struct Summary {
     pub memory_bytes: u64,
     /// An app's memory limit; `None` for a host's totals.
     pub memory_limit_bytes: Option<u64>,
+    /// A host's memory; `None` for an app, or when the host cannot say.
+    pub memory_total_bytes: Option<u64>,
     pub net_rx_bytes_per_s: f64,
     pub net_tx_bytes_per_s: f64,
     pub requests_per_minute: Option<f64>,
@@ -66,15 +95,44 @@ impl Desk {
             None => Summary::default(),
         };
         summary.memory_limit_bytes = series.memory_limit_bytes;
-        if let Some(slug) = slug {
-            let mut events = self
-                .store()
-                .status_events(host, slug, STATUS_CHANGES_READ)
-                .await?;
-            events.reverse();
-            summary.up_since_ms = up_since(&events, slug);
+        match slug {
+            Some(slug) => {
+                let mut events = self
+                    .store()
+                    .status_events(host, slug, STATUS_CHANGES_READ)
+                    .await?;
+                events.reverse();
+                summary.up_since_ms = up_since(&events, slug);
+            }
+            // Without a recent sample the host may well be offline: no wait for it.
+            None if summary.sampled_at_ms.is_some() => {
+                summary.memory_total_bytes = self.memory_total(host).await;
+            }
+            None => {}
         }
         Ok(summary)
+    }
+
+    /// The host's memory, as last read within [`MEMORY_TOTAL_KEPT`] or read
+    /// now; `None` when the host cannot be asked (it is offline, say): the
+    /// card then shows the memory used alone.
+    async fn memory_total(&self, host: &str) -> Option<u64> {
+        if let Some(bytes) = self.memory_totals.fresh(host) {
+            return Some(bytes);
+        }
+        let read = self
+            .with_session(host, async |s| s.memory_total().await)
+            .await;
+        match read {
+            Ok(bytes) => {
+                self.memory_totals.keep(host, bytes);
+                Some(bytes)
+            }
+            Err(e) => {
+                tracing::debug!("the memory of {host} is unknown: {e}");
+                None
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! renamed or retyped command breaks the build on both sides.
 
 mod app_changes;
+mod console;
 mod error;
 pub mod events;
 mod numbers;
@@ -16,6 +17,7 @@ mod types;
 mod window;
 
 pub use app_changes::{RollbackArgs, SecretNameArgs, SetSecretArgs, VersionView};
+pub use console::{ArgumentView, CallArgs, FunctionView};
 pub use error::{ErrorCode, IpcError};
 pub use numbers::{SummaryArgs, SummaryView};
 pub use overview::{Health, HostSummary, OverviewView};
@@ -59,7 +61,7 @@ macro_rules! for_each_command {
                 versions: Versions($crate::AppArgs) -> Vec<$crate::VersionView>,
                 preview: Preview($crate::PathsArgs) -> $crate::DropPreview,
                 call: Call($crate::CallArgs) -> serde_json::Value,
-                functions: Functions($crate::AppArgs) -> Vec<String>,
+                functions: Functions($crate::AppArgs) -> Vec<$crate::FunctionView>,
                 history: History($crate::AppArgs) -> $crate::HistoryView,
                 stop_logs: StopLogs($crate::AppArgs) -> (),
                 app_settings: AppSettings($crate::AppArgs) -> $crate::AppSettingsView,

@@ -18,6 +18,9 @@ pub struct SummaryView {
     pub memory_bytes: u64,
     /// An app's memory limit; `None` for a host's totals.
     pub memory_limit_bytes: Option<u64>,
+    /// The host's memory (its apps' totals are `memory_bytes` of it); `None`
+    /// for an app, or when the host cannot say.
+    pub memory_total_bytes: Option<u64>,
     pub net_rx_bytes_per_s: f64,
     pub net_tx_bytes_per_s: f64,
     pub requests_per_minute: Option<f64>,

@@ -161,6 +161,10 @@ pub struct DeployArgs {
     pub domain: Option<String>,
     /// `NAME=value`, added or replaced.
     pub env: Vec<String>,
+    /// Secret variables, name and value: kept in the OS keyring and passed
+    /// to the app; put back as they were when the deploy fails.
+    #[serde(default)]
+    pub secrets: Vec<(String, String)>,
 }
 
 /// Progress of a deploy, in order.
@@ -190,14 +194,6 @@ pub struct DeployResult {
     /// Whether the app answered at its URL before the deploy returned.
     pub answering: bool,
     pub duration_ms: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallArgs {
-    pub host: String,
-    pub slug: String,
-    pub function: String,
-    pub args: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -537,6 +537,20 @@ impl Client {
         Ok(self.call(name, args).await?.to_json())
     }
 
+    /// [`Client::call_json`] with arguments that may be named, as
+    /// [`Client::call_named`] takes them.
+    pub async fn call_json_named(
+        &mut self,
+        name: &str,
+        args: &[(Option<String>, serde_json::Value)],
+    ) -> Result<serde_json::Value> {
+        let args = args
+            .iter()
+            .map(|(arg_name, value)| (arg_name.clone(), Value::from_json(value)))
+            .collect();
+        Ok(self.call_named(name, args).await?.to_json())
+    }
+
     /// Calls `name` with arguments that may be named (`Some("x")` is `x = value`).
     ///
     /// OCAP mode: a `CMD_OCcall` with the reference of `name`; a name that is

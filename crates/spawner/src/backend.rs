@@ -361,6 +361,22 @@ impl crate::Spawner for DockerSpawner {
         })
     }
 
+    async fn host_memory_bytes(&self) -> Result<u64, SpawnError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(SpawnError::docker("report its memory"))?;
+        let total = info.mem_total.unwrap_or_default();
+        u64::try_from(total)
+            .ok()
+            .filter(|bytes| *bytes > 0)
+            .ok_or(SpawnError::Unreadable {
+                what: "memory total".to_owned(),
+                value: total.to_string(),
+            })
+    }
+
     async fn logs(
         &self,
         slug: &Slug,

@@ -121,6 +121,8 @@ pub trait Spawner: Send + Sync {
     /// The host's clock (Docker's), in unix milliseconds: what
     /// [`Spawner::events_since`] takes, whatever this machine's clock says.
     async fn host_time_ms(&self) -> Result<i64, SpawnError>;
+    /// The host's memory in bytes, as Docker reports it (`info`'s `MemTotal`).
+    async fn host_memory_bytes(&self) -> Result<u64, SpawnError>;
     /// The newest container's output: the last `tail` lines, then new ones if `follow`.
     async fn logs(
         &self,

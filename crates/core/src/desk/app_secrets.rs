@@ -2,15 +2,19 @@
 //! keyring, and reading the values an app's settings name just before its
 //! containers are created. Values pass as [`Secret`] until the spawner needs
 //! them; nothing here logs, stores or returns them elsewhere. Setting one
-//! from the window also passes it to the app through the gated switch.
+//! from the window also passes it to the app through the gated switch, and
+//! a deploy from the window may bring some; either puts the keyring back
+//! when it fails.
 
 use std::sync::Arc;
 
 use rdesk_spawner::{DeployEvent, EnvName, SecretEnv, Settings, Slug};
 
-use super::{Desk, HostSession, SwitchReport};
+use super::deploy::slug_for;
+use super::{DeployReport, DeployRequest, Desk, HostSession, SwitchReport};
 use crate::app_settings::SettingsRequest;
 use crate::error::DeskError;
+use crate::preview::AppFiles;
 use crate::secrets::{AppSecretError, Secret, SecretStore};
 
 async fn keyring(host: &str) -> Result<SecretStore, DeskError> {
@@ -83,34 +87,75 @@ impl HostSession {
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<SwitchReport, DeskError> {
         let (slug, name) = (Slug::parse(slug)?, EnvName::parse(name)?);
-        let store = Arc::new(keyring(self.name()).await?);
-        let key = (
-            self.name().to_owned(),
-            slug.to_string(),
-            name.as_str().to_owned(),
-        );
-        let before = {
-            let (store, (host, slug, name)) = (store.clone(), key.clone());
-            blocking(move || match store.app_var(&host, &slug, &name) {
-                Ok(value) => Ok(Some(value)),
-                Err(AppSecretError::Missing { .. }) => Ok(None),
-                Err(e) => Err(e),
-            })
-            .await?
-        };
-        keep(&store, &key, Some(value)).await?;
         let request = SettingsRequest {
             secrets: vec![name.as_str().to_owned()],
             ..SettingsRequest::default()
         };
-        let switched = self.apply_settings(slug.as_str(), &request, progress).await;
-        if switched.is_err()
-            && let Err(e) = keep(&store, &key, before).await
-        {
-            // The switch's own error is the one to tell.
-            tracing::warn!("putting back the secret {} of {}: {e}", key.2, key.1);
+        self.with_secrets_kept(&slug, vec![(name, value)], async || {
+            self.apply_settings(slug.as_str(), &request, progress).await
+        })
+        .await
+    }
+
+    /// A deploy that also passes `secrets` (name and value) as secret
+    /// variables: the values are kept in the OS keyring first, and when the
+    /// deploy fails the keyring holds what it held before.
+    pub async fn deploy_with_secrets(
+        &self,
+        request: &DeployRequest,
+        files: &AppFiles,
+        secrets: Vec<(String, Secret)>,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<DeployReport, DeskError> {
+        if secrets.is_empty() {
+            return self.deploy(request, files, progress).await;
         }
-        switched
+        let slug = slug_for(request, files.source())?;
+        let secrets = secrets
+            .into_iter()
+            .map(|(name, value)| Ok((EnvName::parse(&name)?, value)))
+            .collect::<Result<Vec<_>, DeskError>>()?;
+        let mut request = request.clone();
+        request.slug = Some(slug.to_string());
+        let names = secrets.iter().map(|(name, _)| name.as_str().to_owned());
+        request.settings.secrets.extend(names);
+        self.with_secrets_kept(&slug, secrets, async || {
+            self.deploy(&request, files, progress).await
+        })
+        .await
+    }
+
+    /// Keeps `values` as app `slug`'s secret variables in the OS keyring,
+    /// then runs `op`; when it fails, the keyring gets back what it held
+    /// before (a failure to put one back is logged: `op`'s error is the one
+    /// to tell).
+    async fn with_secrets_kept<T>(
+        &self,
+        slug: &Slug,
+        values: Vec<(EnvName, Secret)>,
+        op: impl AsyncFnOnce() -> Result<T, DeskError>,
+    ) -> Result<T, DeskError> {
+        let store = Arc::new(keyring(self.name()).await?);
+        let mut before = Vec::with_capacity(values.len());
+        for (name, value) in values {
+            let key = (
+                self.name().to_owned(),
+                slug.to_string(),
+                name.as_str().to_owned(),
+            );
+            let held = held(&store, &key).await?;
+            keep(&store, &key, Some(value)).await?;
+            before.push((key, held));
+        }
+        let result = op().await;
+        if result.is_err() {
+            for (key, held) in before {
+                if let Err(e) = keep(&store, &key, held).await {
+                    tracing::warn!("putting back the secret {} of {}: {e}", key.2, key.1);
+                }
+            }
+        }
+        result
     }
 
     /// Stops passing the app's secret variable `name` (through the gated
@@ -189,6 +234,20 @@ impl HostSession {
         })
         .await
     }
+}
+
+/// What the keyring holds under `(host, slug, name)`, if anything.
+async fn held(
+    store: &Arc<SecretStore>,
+    (host, slug, name): &(String, String, String),
+) -> Result<Option<Secret>, DeskError> {
+    let (store, host, slug, name) = (store.clone(), host.clone(), slug.clone(), name.clone());
+    blocking(move || match store.app_var(&host, &slug, &name) {
+        Ok(value) => Ok(Some(value)),
+        Err(AppSecretError::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await
 }
 
 /// Stores `value` under `(host, slug, name)`, or removes the entry when `None`.

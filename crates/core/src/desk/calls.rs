@@ -4,10 +4,15 @@
 //! app at.
 
 use rdesk_spawner::Slug;
+use rserve_qap::Signature;
 
 use super::Desk;
 use crate::error::DeskError;
 use crate::secrets::Secret;
+
+/// One argument of a call: `Some(name)` for `name = value`, `None` for a
+/// positional one.
+pub type CallArgument = (Option<String>, serde_json::Value);
 
 impl Desk {
     /// Calls a function of an app through the host's Traefik over WebSocket,
@@ -17,7 +22,7 @@ impl Desk {
         host: &str,
         slug: &str,
         function: &str,
-        args: &[serde_json::Value],
+        args: &[CallArgument],
     ) -> Result<serde_json::Value, DeskError> {
         self.call_with(host, slug, function, args, None).await
     }
@@ -33,32 +38,29 @@ impl Desk {
         host: &str,
         slug: &str,
         function: &str,
-        args: &[serde_json::Value],
+        args: &[CallArgument],
         token: Option<Secret>,
     ) -> Result<serde_json::Value, DeskError> {
-        self.ask(host, slug, &Ask::Call { function, args }, token)
-            .await
+        self.ask(host, slug, token, &Call { function, args }).await
     }
 
-    /// The names of the functions app `slug` lets this workstation call,
-    /// asked of the app itself as a client would.
-    pub async fn functions(&self, host: &str, slug: &str) -> Result<Vec<String>, DeskError> {
-        let names = self.ask(host, slug, &Ask::Functions, None).await?;
-        Ok(serde_json::from_value(names).unwrap_or_default())
+    /// The functions app `slug` lets this workstation call, with their
+    /// arguments when the app says them, asked of the app itself as a
+    /// client would.
+    pub async fn functions(&self, host: &str, slug: &str) -> Result<Vec<Signature>, DeskError> {
+        self.ask(host, slug, None, &Functions).await
     }
 
-    /// One question to the app, as [`Desk::call_with`] describes.
-    async fn ask(
+    /// One question to the app, asked on a connection of its own as
+    /// [`Desk::call_with`] describes.
+    async fn ask<Q: Question>(
         &self,
         host: &str,
         slug: &str,
-        ask: &Ask<'_>,
         token: Option<Secret>,
-    ) -> Result<serde_json::Value, DeskError> {
-        let function = match ask {
-            Ask::Call { function, .. } => *function,
-            Ask::Functions => "(its list of functions)",
-        };
+        question: &Q,
+    ) -> Result<Q::Answer, DeskError> {
+        let function = question.function();
         let record = self.host(host).await?;
         let slug = Slug::parse(slug)?;
         let url = websocket_url(&record.public_url, &slug);
@@ -73,10 +75,10 @@ impl Desk {
             Some(t) => Some(t),
             None => self.stored_token(host, &slug).await,
         };
-        let result = match ask_once(&url, ask, token.as_ref()).await {
+        let result = match ask_once(&url, token.as_ref(), question).await {
             Err(rserve_qap::Error::AccessRefused { .. }) if !explicit => {
                 let fresh = self.new_workstation_token(host, &slug).await?;
-                let result = ask_once(&url, ask, Some(&fresh.token)).await;
+                let result = ask_once(&url, Some(&fresh.token), question).await;
                 if let Some(id) = fresh.one_call_id {
                     self.revoke_token(host, slug.as_str(), &id).await?;
                 }
@@ -118,30 +120,64 @@ fn input_limit_bytes(memory_mb: u32) -> u64 {
     (u64::from(memory_mb) * 128).max(1024) * 1024
 }
 
-/// One connection, one call, with `token` if any.
 /// What one connection to an app asks of it.
-enum Ask<'a> {
-    Call {
-        function: &'a str,
-        args: &'a [serde_json::Value],
-    },
-    Functions,
+trait Question: Sync {
+    type Answer: Send;
+    /// What is asked, as sentences name it.
+    fn function(&self) -> &str;
+    fn put<'c>(
+        &'c self,
+        client: &'c mut rserve_qap::Client,
+    ) -> impl Future<Output = Result<Self::Answer, rserve_qap::Error>> + Send + 'c;
 }
 
-async fn ask_once(
+/// A call of one function.
+struct Call<'a> {
+    function: &'a str,
+    args: &'a [CallArgument],
+}
+
+impl Question for Call<'_> {
+    type Answer = serde_json::Value;
+    fn function(&self) -> &str {
+        self.function
+    }
+    fn put<'c>(
+        &'c self,
+        client: &'c mut rserve_qap::Client,
+    ) -> impl Future<Output = Result<serde_json::Value, rserve_qap::Error>> + Send + 'c {
+        client.call_json_named(self.function, self.args)
+    }
+}
+
+/// The list of functions with their arguments.
+struct Functions;
+
+impl Question for Functions {
+    type Answer = Vec<Signature>;
+    fn function(&self) -> &str {
+        "(its list of functions)"
+    }
+    fn put<'c>(
+        &'c self,
+        client: &'c mut rserve_qap::Client,
+    ) -> impl Future<Output = Result<Vec<Signature>, rserve_qap::Error>> + Send + 'c {
+        client.list_signatures()
+    }
+}
+
+/// One connection, one question, with `token` if any.
+async fn ask_once<Q: Question>(
     url: &str,
-    ask: &Ask<'_>,
     token: Option<&Secret>,
-) -> Result<serde_json::Value, rserve_qap::Error> {
+    question: &Q,
+) -> Result<Q::Answer, rserve_qap::Error> {
     let options = rserve_qap::ClientOptions {
         token: token.map(|t| rserve_qap::AccessToken::new(t.expose())),
         ..rserve_qap::ClientOptions::default()
     };
     let mut client = rserve_qap::Client::connect_ws_with(url, options).await?;
-    let result = match ask {
-        Ask::Call { function, args } => client.call_json(function, args).await,
-        Ask::Functions => client.list_functions().await.map(serde_json::Value::from),
-    };
+    let result = question.put(&mut client).await;
     client.close().await;
     result
 }

@@ -66,11 +66,7 @@ impl HostSession {
         let started_at = now_ms();
         let clock = Instant::now();
         let source = files.source();
-        let slug = match &request.slug {
-            Some(s) => Slug::parse(s)?,
-            None => Slug::suggest(&source.name_hint)
-                .ok_or_else(|| rdesk_spawner::SpecError::Slug(source.name_hint.clone()))?,
-        };
+        let slug = slug_for(request, source)?;
         let current = match self.spawner.status(&slug).await {
             Ok(state) => Some(state),
             Err(SpawnError::NotFound(_)) => None,
@@ -273,6 +269,19 @@ fn new_app_id(host: &str, slug: &Slug) -> String {
 
 fn version_key(v: &str) -> Vec<u32> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// The app's slug: the one asked for, else one made from the folder,
+/// archive or file name.
+pub(super) fn slug_for(
+    request: &DeployRequest,
+    source: &intake::AppSource,
+) -> Result<Slug, DeskError> {
+    match &request.slug {
+        Some(s) => Ok(Slug::parse(s)?),
+        None => Ok(Slug::suggest(&source.name_hint)
+            .ok_or_else(|| rdesk_spawner::SpecError::Slug(source.name_hint.clone()))?),
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rdesk_spawner::{AppState, DockerConfig, DockerSpawner, SpawnError};
+use rdesk_spawner::{AppState, DockerConfig, DockerSpawner, SpawnError, Spawner};
 use serde::Serialize;
 
 use super::hosts::public_host;
@@ -159,6 +159,14 @@ impl HostSession {
         {
             tracing::warn!("closing the connection to {}: {e}", self.record.name);
         }
+    }
+
+    /// The host's memory in bytes, as its Docker reports it.
+    pub async fn memory_total(&self) -> Result<u64, DeskError> {
+        self.spawner
+            .host_memory_bytes()
+            .await
+            .map_err(DeskError::spawn(self.name()))
     }
 
     pub(super) fn name(&self) -> &str {
