@@ -1,6 +1,8 @@
 //! An app's whole life in the window, end to end under Xvfb against the
-//! stand-in: deployed by a drop with its containers' settings chosen in the
-//! new-app dialog, a second version dropped onto its row, the lifecycle
+//! stand-in: deployed by a drop with its containers' settings and a secret
+//! chosen in the new-app dialog (a failed first try leaves no secret), a
+//! second version chosen from the keyboard in the system's file dialog
+//! (answered with xdotool), the console's form of named arguments, the lifecycle
 //! buttons following its state, its versions listed with times in the
 //! user's time zone and one rolled back to, a secret variable set (never
 //! shown back) and unset after a question, and the app removed after a
@@ -9,8 +11,9 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::Locator;
 use rdesk_core::charts::UtcOffset;
@@ -34,6 +37,7 @@ const TIME_ZONE: (&str, i32) = ("Asia/Kolkata", 330);
 /// WebDriver's key codes.
 const TAB: &str = "\u{e004}";
 const ESCAPE: &str = "\u{e00c}";
+const ENTER: &str = "\u{e007}";
 
 fn sshd_key() -> PathBuf {
     PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"))
@@ -69,6 +73,41 @@ async fn focused(ui: &Desktop) -> String {
 async fn press(ui: &Desktop, css: &str, key: &str) {
     let element = ui.client.find(Locator::Css(css)).await.unwrap();
     element.send_keys(key).await.unwrap();
+}
+
+/// Answers the system's file dialog titled `title` (GTK's, on the window's
+/// display, which WebDriver cannot reach) as a user does from the
+/// keyboard: Ctrl+L, the path typed into the location box, Return.
+fn answer_file_dialog(ui: &Desktop, title: &str, path: &Path) {
+    let xdotool = |args: &[&str]| {
+        let out = ui
+            .on_display(&mut Command::new("xdotool"))
+            .args(args)
+            .output()
+            .expect("xdotool runs (cargo xtask test installs it)");
+        assert!(
+            out.status.success() || args[0] == "search",
+            "xdotool {args:?}: {out:?}"
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dialog = loop {
+        let found = xdotool(&["search", "--name", title]);
+        if let Some(id) = found.lines().next() {
+            break id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no file dialog titled {title:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    xdotool(&["windowfocus", "--sync", &dialog]);
+    // The dialog takes keys once it has drawn itself.
+    std::thread::sleep(Duration::from_millis(500));
+    xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdotool(&["type", "--delay", "15", &path.display().to_string()]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdotool(&["key", "Return"]);
 }
 
 /// Whether the button `css` is disabled, read in one script turn (the row
@@ -256,14 +295,25 @@ async fn an_apps_whole_life_in_the_window() {
         inspected["Config"]["Env"]
     );
 
-    // A second version, dropped onto the app's row.
+    // A second version, chosen from the keyboard in the system's own file
+    // dialog: Enter on a picker button, the path typed into the dialog.
     std::fs::write(app.join("main.R"), main_r("two")).unwrap();
     ui.click("#deploy button").await;
-    let row = format!("tr[data-drop-slug={SLUG}]");
-    ui.drop_onto(&row, &[&app]).await;
+    press(&ui, "#pick-folder", ENTER).await;
+    answer_file_dialog(&ui, "Choose the app's folder", &app);
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    ui.wait_value("#new-slug", |v| v == SLUG).await;
+    press(&ui, "#new-slug", ESCAPE).await;
+    ui.wait_gone("#new-app").await;
+    press(&ui, "#pick-files", ENTER).await;
+    answer_file_dialog(&ui, "Choose the app's files", &app.join("main.R"));
+    ui.wait_text("#new-files", |t| t.contains("main.R")).await;
+    ui.type_into("#new-slug", SLUG).await;
+    press(&ui, "#new-deploy", ENTER).await;
     let again = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
     assert!(again.starts_with("Deployed ui-life"), "{again}");
     ui.click("#deploy button").await;
+    let row = format!("tr[data-drop-slug={SLUG}]");
 
     // The buttons follow the state: a running app can be stopped, not started.
     ui.wait_text(&format!("{row} .badge"), |t| t == "running")

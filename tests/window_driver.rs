@@ -293,6 +293,15 @@ impl Desktop {
         &self.desktop.bus_address
     }
 
+    /// `cmd` on the window's display and bus (for a program that works
+    /// another window of the app, such as xdotool on a file dialog).
+    pub fn on_display<'c>(
+        &self,
+        cmd: &'c mut std::process::Command,
+    ) -> &'c mut std::process::Command {
+        self.desktop.env(cmd)
+    }
+
     pub async fn click(&self, css: &str) {
         self.wait_text(css, |_| true).await;
         let clicked = self

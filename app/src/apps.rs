@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{Action, AppStatus, LifecycleArgs, Severity, cmd};
+use rdesk_ipc::{Action, AppStatus, LifecycleArgs, PickArgs, Severity, cmd};
 
 use crate::bridge::invoke;
 use crate::charts::Charts;
@@ -129,7 +129,17 @@ pub fn Dashboard(host: String) -> impl IntoView {
                     })}
                 </tbody>
             </table>
-            <p class="hint">"Drop a folder, .R files or a .zip/.tar.gz here to deploy a new app; drop onto an app's row to deploy a new version of it."</p>
+            <p class="hint">"Drop a folder, .R files or a .zip/.tar.gz here to deploy a new app; drop onto an app's row to deploy a new version of it. Or "
+                <button id="pick-files" class="small" on:click={
+                    let host = host.clone();
+                    move |_| ui.pick(host.clone(), PickArgs::Files)
+                }>"Choose files…"</button>
+                " "
+                <button id="pick-folder" class="small" on:click={
+                    let host = host.clone();
+                    move |_| ui.pick(host.clone(), PickArgs::Folder)
+                }>"Choose a folder…"</button>
+            </p>
             <h3>"Host overview"</h3>
             <Charts host=host.clone() slug=None/>
         </section>

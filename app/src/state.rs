@@ -11,7 +11,7 @@ pub use rdesk_ipc::Page;
 use rdesk_ipc::events::{AppChanged, Dropped};
 use rdesk_ipc::{
     AppView, AppsList, Command, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs,
-    HostView, NoArgs, PathsArgs, cmd,
+    HostView, NoArgs, PathsArgs, PickArgs, cmd,
 };
 
 use crate::bridge::{self, invoke, invoke_streaming};
@@ -274,14 +274,32 @@ impl Ui {
             return self
                 .fail("Choose a host on the left, then drop the app's files onto its page.");
         };
+        self.new_app_from(host, drop.paths);
+    }
+
+    /// Asks the shell's file picker for an app's files or folder, then
+    /// opens the new-app form for `host` with them; nothing when cancelled.
+    pub fn pick(self, host: String, what: PickArgs) {
+        spawn_local(async move {
+            match invoke::<cmd::PickApp>(&what).await {
+                Ok(paths) if paths.is_empty() => {}
+                Ok(paths) => self.new_app_from(host, paths),
+                Err(e) => self.fail(e.message),
+            }
+        });
+    }
+
+    /// The new-app form for `paths` (dropped or picked) on `host`, filled
+    /// from the shell's preview of them.
+    fn new_app_from(self, host: String, paths: Vec<String>) {
         spawn_local(async move {
             let args = PathsArgs {
-                paths: drop.paths.clone(),
+                paths: paths.clone(),
             };
             match invoke::<cmd::Preview>(&args).await {
                 Ok(preview) => self.new_app.set(Some(NewApp {
                     host,
-                    paths: drop.paths,
+                    paths,
                     preview,
                 })),
                 Err(e) => self.fail(e.message),

@@ -29,6 +29,7 @@ pub use crate::about::{about, diagnostics, last_view, remember_view};
 pub use crate::app_changes::{rollback, set_app_secret, unset_app_secret, versions};
 pub use crate::bootstrapping::{bootstrap, bootstrap_history};
 pub use crate::host_changes::change_host;
+pub use crate::picking::pick_app;
 use crate::shell::Shell;
 pub use crate::user_settings::{set_settings, settings};
 use crate::{convert, tray, watch};

@@ -19,6 +19,7 @@ mod handle;
 mod host_changes;
 mod logs;
 mod notify;
+mod picking;
 mod relaunch;
 mod rendering;
 mod shell;
@@ -115,6 +116,7 @@ fn main() -> std::process::ExitCode {
             window::show(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_autostart::init(
             MacosLauncher::LaunchAgent,
             Some(vec![TRAY_FLAG]),

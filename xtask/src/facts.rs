@@ -115,7 +115,8 @@ pub const APT_PACKAGES: &[&str] = &[
 
 /// Debian packages the desktop app needs to build (WebKitGTK, GTK, the tray's
 /// appindicator, librsvg for icons) and its UI tests need to run (Xvfb,
-/// WebKitWebDriver, a D-Bus session, ImageMagick's `import` for screenshots).
+/// WebKitWebDriver, a D-Bus session, ImageMagick's `import` for screenshots,
+/// xdotool to answer the system's file dialog, which WebDriver cannot reach).
 pub const DESKTOP_APT_PACKAGES: &[&str] = &[
     "libwebkit2gtk-4.1-dev",
     "build-essential",
@@ -130,6 +131,7 @@ pub const DESKTOP_APT_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "dbus-x11",
     "imagemagick",
+    "xdotool",
 ];
 
 /// Names of the environment variables the end-to-end tests read.

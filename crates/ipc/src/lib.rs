@@ -23,7 +23,7 @@ pub use numbers::{SummaryArgs, SummaryView};
 pub use overview::{Health, HostSummary, OverviewView};
 pub use status::{Action, AppStatus, DeploymentAction, Outcome, Severity};
 pub use types::*;
-pub use window::{AboutView, Page, PartVersion, ViewPlace};
+pub use window::{AboutView, Page, PartVersion, PickArgs, ViewPlace};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -81,6 +81,7 @@ macro_rules! for_each_command {
                 remember_view: RememberView($crate::ViewPlace) -> (),
                 last_view: LastView($crate::NoArgs) -> Option<$crate::ViewPlace>,
                 about: About($crate::NoArgs) -> $crate::AboutView,
+                pick_app: PickApp($crate::PickArgs) -> Vec<String>,
                 diagnostics: Diagnostics($crate::NoArgs) -> String,
             }
             streaming {

@@ -1,6 +1,7 @@
 //! The window itself: which page it shows and where it is scrolled (kept by
 //! the shell while the window is closed to the tray, so a re-created
-//! webview opens where the user left it), and the About panel.
+//! webview opens where the user left it), the file picker, and the About
+//! panel.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,16 @@ pub struct ViewPlace {
     pub page: Page,
     /// Pixels from the top of the page's content.
     pub scroll_top: f64,
+}
+
+/// What the file picker asks for: an app's files (`.R` files, data, an
+/// archive), or its folder. The shell answers with the chosen paths (none
+/// when the user cancelled), granted for a deploy as a drop's are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickArgs {
+    Files,
+    Folder,
 }
 
 /// One part and its version, e.g. `("Tauri", "2.12.5")`.
