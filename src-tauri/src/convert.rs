@@ -19,6 +19,7 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::UnknownToken { .. } => ErrorCode::NotFound,
         DeskError::InvalidHostName(_)
         | DeskError::Spec(_)
+        | DeskError::Environment(_)
         | DeskError::Intake(_)
         | DeskError::PublicUrl(_)
         | DeskError::NoRVersion(_)

@@ -38,6 +38,8 @@ pub enum DeskError {
     UnknownApp { host: String, slug: String },
     #[error(transparent)]
     Spec(#[from] rdesk_spawner::SpecError),
+    #[error(transparent)]
+    Environment(#[from] crate::environment::EnvironmentError),
     #[error("on host `{host}`: {source}")]
     Spawn {
         host: String,

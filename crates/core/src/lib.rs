@@ -11,6 +11,7 @@ pub mod charts;
 pub mod dashboard;
 pub mod desk;
 pub mod diagnostics;
+pub mod environment;
 mod error;
 pub mod forward;
 pub mod host;

@@ -11,6 +11,7 @@ mod backend;
 mod build;
 mod context;
 mod docker;
+mod environment;
 mod error;
 mod events;
 pub mod labels;
@@ -27,6 +28,10 @@ mod tokens;
 use futures_util::stream::BoxStream;
 
 pub use docker::{DockerConfig, DockerSpawner};
+pub use environment::{
+    DebPackage, Environment, PackageVersion, Repository, Requirement, bioconductor_release,
+    bioconductor_repositories,
+};
 pub use error::{SpawnError, TokenError};
 pub use events::{AppEvent, AppEventKind};
 pub use rollout::APP_USER;

@@ -5,14 +5,15 @@
 use std::time::{Duration, Instant};
 
 use rdesk_spawner::{
-    AppFile, AppSpec, AppState, DeployEvent, Deployed, Mode, PackageName, RVersion, RepoUrl, Slug,
-    SpawnError, Spawner,
+    AppFile, AppSpec, AppState, DeployEvent, Deployed, Mode, PackageName, RVersion, Repository,
+    Slug, SpawnError, Spawner,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::HostSession;
 use crate::app_settings::SettingsRequest;
+use crate::environment::{self, Chosen};
 use crate::error::DeskError;
 use crate::intake;
 use crate::preview::AppFiles;
@@ -28,7 +29,8 @@ pub struct DeployRequest {
     pub r_version: Option<String>,
     /// Added to the packages detected in the code.
     pub packages: Vec<String>,
-    /// Defaults to the app's current repository, else CRAN.
+    /// Defaults to the app's current repository, else Posit Package
+    /// Manager's snapshot of yesterday; replaces a `renv.lock`'s `CRAN`.
     pub repo: Option<String>,
     /// Defaults to the app's current mode, else OCAP.
     pub mode: Option<String>,
@@ -81,17 +83,10 @@ impl HostSession {
             "deploying {} file(s) as `{slug}` with R {}{}",
             spec.files().len(),
             spec.r_version,
-            if spec.packages().is_empty() {
+            if spec.environment.is_empty() {
                 String::new()
             } else {
-                format!(
-                    " and packages {}",
-                    spec.packages()
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!(" and packages {}", spec.environment.describe())
             }
         )));
         let outcome = self
@@ -127,9 +122,10 @@ impl HostSession {
             slug: slug.to_string(),
             r_version: spec.r_version.to_string(),
             packages: spec
+                .environment
                 .packages()
                 .iter()
-                .map(|p| p.as_str().to_owned())
+                .map(ToString::to_string)
                 .collect(),
             files: spec.files().iter().map(|f| f.path.clone()).collect(),
             deployed,
@@ -161,21 +157,32 @@ impl HostSession {
                 )?
             }
         };
-        let mut packages = request
+        let asked = request
             .packages
             .iter()
             .map(|p| PackageName::parse(p))
             .collect::<Result<Vec<_>, _>>()?;
-        packages.extend(
-            intake::detect_packages(source)
-                .iter()
-                .filter_map(|p| PackageName::parse(p).ok()),
-        );
-        let repo = match (&request.repo, current) {
-            (Some(r), _) => RepoUrl::parse(r)?,
-            (None, Some(app)) if !app.repo.is_empty() => RepoUrl::parse(&app.repo)?,
-            _ => RepoUrl::default(),
+        let chosen = match (&request.repo, current) {
+            (Some(r), _) => Chosen {
+                repo: Repository::parse(r)?,
+                explicit: true,
+            },
+            (None, Some(app)) if !app.repo.is_empty() => Chosen {
+                repo: Repository::parse(&app.repo)?,
+                explicit: false,
+            },
+            _ => Chosen {
+                repo: environment::default_repository(now_ms()),
+                explicit: false,
+            },
         };
+        let environment = environment::resolve(
+            &intake::declared_environment(source)?,
+            &intake::detect_packages(source),
+            asked,
+            chosen,
+            &r_version,
+        )?;
         let mode = match (&request.mode, current) {
             (Some(m), _) => Mode::parse(m)?,
             (None, Some(app)) => Mode::parse(&app.mode).unwrap_or_default(),
@@ -189,7 +196,7 @@ impl HostSession {
         let app_id = current
             .map(|a| a.app_id.clone())
             .unwrap_or_else(|| new_app_id(self.name(), slug));
-        let mut spec = AppSpec::new(slug.clone(), app_id, r_version, packages, repo, mode, files)?;
+        let mut spec = AppSpec::new(slug.clone(), app_id, r_version, environment, mode, files)?;
         spec.settings =
             crate::app_settings::resolve(&request.settings, current.map(|a| &a.settings))?;
         rdesk_spawner::check_mode(mode, spec.settings.access)?;
