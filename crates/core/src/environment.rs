@@ -163,7 +163,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(env.describe(), "jsonlite, rdeskdemo@0.1.0");
-        assert_eq!(repos(&env), ["http://lock-cran"], "the lock's own repositories");
+        assert_eq!(
+            repos(&env),
+            ["http://lock-cran"],
+            "the lock's own repositories"
+        );
         let env = resolve(
             &declared,
             &detected,

@@ -209,11 +209,15 @@ mod tests {
             [
                 "Dockerfile",
                 "rserve-desk/install.R",
-                "rserve-desk/repos",
+                "rserve-desk/setup.R",
                 "rserve-desk/packages"
             ]
         );
-        assert_eq!(found[2].1, "http://cran:8000\n");
+        assert!(
+            found[2]
+                .1
+                .starts_with("repos <- c(CRAN = \"http://cran:8000\")\n")
+        );
         assert_eq!(found[3].1, "zoo *\n");
     }
 

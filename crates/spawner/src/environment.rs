@@ -15,8 +15,17 @@ use crate::spec::{PackageName, RVersion, RepoUrl, SpecError, frame};
 pub const INSTALLER: &str = include_str!("install.R");
 
 /// Posit Package Manager's binary snapshots: the base image's distribution
-/// code name, then the snapshot's date (the installer fills both in).
+/// code name (`bookworm`, `jammy`, ...), then the snapshot's date.
 pub const POSIT_SNAPSHOT: &str = "https://packagemanager.posit.co/cran/__linux__/%s/%s";
+
+/// Stands for the base image's distribution code name in the installer's
+/// repositories; the installer reads the name from `/etc/os-release`.
+pub const CODENAME: &str = "{codename}";
+
+/// The HTTP user agent Posit Package Manager needs to serve binaries: R's
+/// version and platform, as R itself writes them (an R expression).
+pub const USER_AGENT: &str = "sprintf(\"R/%s R (%s)\", getRversion(), paste(getRversion(), \
+     R.version[[\"platform\"]], R.version[[\"arch\"]], R.version[[\"os\"]]))";
 
 /// A package version as R writes them: numbers separated by `.` or `-`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -314,29 +323,37 @@ impl Environment {
         out
     }
 
-    /// The installer's inputs, one line each: `repos` (`URL` or
-    /// `posit:DATE`), `packages` (`name version`, the version `*` when not
-    /// pinned). Every value is validated, none holds a space or a newline.
+    /// The installer's inputs: `setup.R` (the repositories, in order, the
+    /// first named `CRAN`, [`CODENAME`] in a snapshot's URL; the user agent)
+    /// and `packages` (`name version` a line, the version `*` when not
+    /// pinned). Every value is validated: no quote, space or newline.
     pub fn installer_inputs(&self) -> [(&'static str, String); 2] {
-        let lines = |items: Vec<String>| items.iter().map(|l| format!("{l}\n")).collect();
-        [
-            (
-                "repos",
-                lines(self.repos.iter().map(ToString::to_string).collect()),
-            ),
-            (
-                "packages",
-                lines(
-                    self.packages
-                        .iter()
-                        .map(|p| {
-                            let version = p.version.as_ref().map_or("*", PackageVersion::as_str);
-                            format!("{} {version}", p.name.as_str())
-                        })
-                        .collect(),
-                ),
-            ),
-        ]
+        let repos: Vec<String> = self
+            .repos
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let name = if i == 0 {
+                    "CRAN".to_owned()
+                } else {
+                    format!("R{}", i + 1)
+                };
+                format!("{name} = \"{}\"", r.url_for(CODENAME))
+            })
+            .collect();
+        let setup = format!(
+            "repos <- c({})\nuser_agent <- {USER_AGENT}\n",
+            repos.join(", ")
+        );
+        let packages = self
+            .packages
+            .iter()
+            .map(|p| {
+                let version = p.version.as_ref().map_or("*", PackageVersion::as_str);
+                format!("{} {version}\n", p.name.as_str())
+            })
+            .collect();
+        [("setup.R", setup), ("packages", packages)]
     }
 }
 
@@ -401,6 +418,23 @@ mod tests {
     }
 
     #[test]
+    fn the_installer_is_told_the_snapshot_and_the_user_agent_posit_needs() {
+        let env = Environment::new(
+            vec![req("abc", None)],
+            vec![url("posit:2026-12-03"), url("https://team.r-universe.dev")],
+            vec![],
+        );
+        let [(_, setup), _] = env.installer_inputs();
+        assert_eq!(
+            setup,
+            "repos <- c(CRAN = \"https://packagemanager.posit.co/cran/__linux__/{codename}/2026-12-03\", \
+             R2 = \"https://team.r-universe.dev\")\n\
+             user_agent <- sprintf(\"R/%s R (%s)\", getRversion(), paste(getRversion(), \
+             R.version[[\"platform\"]], R.version[[\"arch\"]], R.version[[\"os\"]]))\n"
+        );
+    }
+
+    #[test]
     fn bioconductor_follows_the_r_version() {
         let release = |r: &str| bioconductor_release(&RVersion::parse(r).unwrap());
         assert_eq!(release("4.2.2"), Some("3.16"));
@@ -432,8 +466,15 @@ mod tests {
         );
         assert_eq!(env.describe(), "abc, zoo@1.8-12; apt: libz");
         assert_eq!(env.repos().len(), 2);
-        let [repos, packages] = env.installer_inputs();
-        assert_eq!(repos, ("repos", "http://a\nhttp://b\n".to_owned()));
+        let [setup, packages] = env.installer_inputs();
+        assert_eq!(setup.0, "setup.R");
+        assert!(
+            setup
+                .1
+                .starts_with("repos <- c(CRAN = \"http://a\", R2 = \"http://b\")\n"),
+            "{}",
+            setup.1
+        );
         assert_eq!(packages, ("packages", "abc *\nzoo 1.8-12\n".to_owned()));
     }
 

@@ -1,7 +1,7 @@
 # rserve-desk's packages-layer installer, run as root at build time.
 # Inputs, next to this file (written by the spawner, every value validated):
-#   repos     one repository a line: a URL, or posit:YYYY-MM-DD (Posit Package
-#             Manager's binary snapshot of that date for this distribution)
+#   setup.R   `repos` (in order, the first named CRAN; "{codename}" in Posit
+#             Package Manager's snapshot URLs) and `user_agent`
 #   packages  one "name version" a line; version "*" when not pinned
 # A pinned version comes from a repository's current packages or its
 # src/contrib/Archive; all of them are gathered in a local repository first,
@@ -18,25 +18,12 @@ lines <- function(name) {
   x[nzchar(x)]
 }
 
+source(file.path(here, "setup.R"))
 os <- readLines("/etc/os-release", warn = FALSE)
 codename <- gsub("\"", "", sub("^VERSION_CODENAME=", "", grep("^VERSION_CODENAME=", os, value = TRUE)))
-repos <- vapply(lines("repos"), function(r) {
-  if (startsWith(r, "posit:")) {
-    sprintf("https://packagemanager.posit.co/cran/__linux__/%s/%s", codename[1], sub("^posit:", "", r))
-  } else {
-    r
-  }
-}, character(1), USE.NAMES = FALSE)
-names(repos) <- if (length(repos)) c("CRAN", sprintf("R%d", seq_along(repos))[-1]) else character()
+repos[] <- gsub("{codename}", codename[1], repos, fixed = TRUE)
 # Posit Package Manager serves binaries only to a user agent naming R's version and platform.
-options(
-  repos = repos,
-  HTTPUserAgent = sprintf(
-    "R/%s R (%s)", getRversion(),
-    paste(getRversion(), R.version[["platform"]], R.version[["arch"]], R.version[["os"]])
-  ),
-  Ncpus = 2L
-)
+options(repos = repos, HTTPUserAgent = user_agent, Ncpus = 2L)
 
 wanted <- do.call(rbind, strsplit(lines("packages"), " ", fixed = TRUE))
 if (is.null(wanted)) quit(save = "no", status = 0L)
