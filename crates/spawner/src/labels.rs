@@ -24,6 +24,8 @@ pub const MODE: &str = "io.rserve-desk.mode";
 pub const PACKAGES: &str = "io.rserve-desk.packages";
 pub const PACKAGES_KEY: &str = "io.rserve-desk.packages-key";
 pub const REPO: &str = "io.rserve-desk.repo";
+/// An app image's git origin (`URL REF COMMIT`), when its code came from git.
+pub const ORIGIN: &str = "io.rserve-desk.origin";
 /// The Debian packages a packages layer installed, comma-separated.
 pub const SYSTEM_PACKAGES: &str = "io.rserve-desk.system-packages";
 /// The id of the `rserve-base` image an app image or packages layer was built on.
@@ -94,6 +96,9 @@ pub fn app_labels(spec: &AppSpec) -> HashMap<String, String> {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    if let Some(origin) = &spec.origin {
+        all.insert(ORIGIN.to_owned(), origin.to_string());
+    }
     all
 }
 

@@ -15,6 +15,7 @@ mod environment;
 mod error;
 mod events;
 pub mod labels;
+mod origin;
 mod retry;
 mod rollout;
 mod settings;
@@ -34,6 +35,7 @@ pub use environment::{
 };
 pub use error::{SpawnError, TokenError};
 pub use events::{AppEvent, AppEventKind};
+pub use origin::Origin;
 pub use rollout::APP_USER;
 pub use settings::access::{self, AccessMode, Cidr, MAX_ALLOW, parse_allow_list};
 pub use settings::{

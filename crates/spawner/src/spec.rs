@@ -8,6 +8,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::environment::Environment;
+use crate::origin::Origin;
 
 use crate::settings::access::AccessMode;
 use crate::settings::{SecretEnv, Settings, SettingsError};
@@ -38,6 +39,10 @@ pub enum SpecError {
         "the package repository `{0}` is not valid: give an http:// or https:// URL without spaces or quotes, or posit:YYYY-MM-DD"
     )]
     Repository(String),
+    #[error(
+        "the git origin `{0}` cannot be recorded: a URL, a branch, tag or commit name and a commit id, without spaces or quotes"
+    )]
+    Origin(String),
     #[error("the app mode `{0}` is not valid: use `ocap` or `eval`")]
     Mode(String),
     #[error("the app file path `{0}` is not valid: it must be relative, without `..`, and use `/`")]
@@ -274,6 +279,9 @@ pub struct AppSpec {
     pub settings: Settings,
     /// Values of the secret variables `settings` names; only for creating containers.
     pub secrets: SecretEnv,
+    /// The git commit the code came from, if it came from git (a label of
+    /// the image, not part of its identity).
+    pub origin: Option<Origin>,
 }
 
 impl AppSpec {
@@ -299,6 +307,7 @@ impl AppSpec {
             files,
             settings: Settings::default(),
             secrets: SecretEnv::default(),
+            origin: None,
         })
     }
 
