@@ -20,6 +20,7 @@ pub fn error(e: DeskError) -> IpcError {
         DeskError::InvalidHostName(_)
         | DeskError::Spec(_)
         | DeskError::Environment(_)
+        | DeskError::Git(_)
         | DeskError::Intake(_)
         | DeskError::PublicUrl(_)
         | DeskError::NoRVersion(_)

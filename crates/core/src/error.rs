@@ -40,6 +40,8 @@ pub enum DeskError {
     Spec(#[from] rdesk_spawner::SpecError),
     #[error(transparent)]
     Environment(#[from] crate::environment::EnvironmentError),
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     #[error("on host `{host}`: {source}")]
     Spawn {
         host: String,

@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod environment;
 mod error;
 pub mod forward;
+pub mod git;
 pub mod host;
 pub mod monitor;
 pub mod paths;

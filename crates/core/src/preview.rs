@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use rdesk_spawner::Slug;
+use rdesk_spawner::{Origin, Slug};
 use serde::Serialize;
 
 use crate::error::DeskError;
+use crate::git::{self, GitRequest};
 use crate::intake::{self, AppSource, Limits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,11 +22,13 @@ pub struct Preview {
     pub total_bytes: u64,
 }
 
-/// The user's files, read from disk and checked once: what a deploy builds
-/// from and what its preview shows.
+/// The user's files, read from disk (or a git checkout) and checked once:
+/// what a deploy builds from and what its preview shows.
 #[derive(Debug)]
 pub struct AppFiles {
     source: AppSource,
+    /// The commit they came from, when they came from git.
+    origin: Option<Origin>,
 }
 
 impl AppFiles {
@@ -38,7 +41,27 @@ impl AppFiles {
                     what: "reading the dropped files".to_owned(),
                     source: std::io::Error::other(e),
                 })??;
-        Ok(AppFiles { source })
+        Ok(AppFiles {
+            source,
+            origin: None,
+        })
+    }
+
+    /// Clones a git repository on this workstation (the user's SSH agent
+    /// and keys), checks out `reference` (a branch, tag or commit; the
+    /// default branch without one) and reads it as a folder, with the same
+    /// checks and limits; the clone is removed once read.
+    pub async fn from_git(url: &str, reference: Option<&str>) -> Result<AppFiles, DeskError> {
+        let request = GitRequest::parse(url, reference)?;
+        let checkout = git::checkout(&request).await?;
+        let mut files = Self::read(vec![checkout.folder().to_owned()]).await?;
+        files.origin = Some(checkout.origin);
+        Ok(files)
+    }
+
+    /// The commit the files came from, when they came from git.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 
     /// What these files would deploy as.

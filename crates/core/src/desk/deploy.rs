@@ -17,7 +17,7 @@ use crate::environment::{self, Chosen};
 use crate::error::DeskError;
 use crate::intake;
 use crate::preview::AppFiles;
-use crate::store::{DeploymentAction, NewDeployment, Outcome, now_ms};
+use crate::store::{DeploymentAction, GitOrigin, NewDeployment, Outcome, now_ms};
 use crate::switch::Switched;
 
 /// What the user asks to deploy.
@@ -78,10 +78,20 @@ impl HostSession {
             Err(SpawnError::NotFound(_)) => None,
             Err(e) => return Err(DeskError::spawn(self.name())(e)),
         };
-        let spec = self.spec(request, source, &slug, current.as_ref()).await?;
+        let mut spec = self.spec(request, source, &slug, current.as_ref()).await?;
+        spec.origin = files.origin().cloned();
         progress(DeployEvent::Step(format!(
-            "deploying {} file(s) as `{slug}` with R {}{}",
+            "deploying {} file(s){} as `{slug}` with R {}{}",
             spec.files().len(),
+            spec.origin
+                .as_ref()
+                .map(|o| format!(
+                    " from {} {} at {}",
+                    o.url(),
+                    o.reference(),
+                    o.short_commit()
+                ))
+                .unwrap_or_default(),
             spec.r_version,
             if spec.environment.is_empty() {
                 String::new()
@@ -111,6 +121,11 @@ impl HostSession {
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms,
+                origin: spec.origin.as_ref().map(|o| GitOrigin {
+                    url: o.url().to_owned(),
+                    reference: o.reference().to_owned(),
+                    commit: o.commit().to_owned(),
+                }),
             })
             .await?;
         let (deployed, switched) = outcome?;
@@ -234,6 +249,7 @@ impl HostSession {
                 message: failure,
                 started_at: now_ms() - clock.elapsed().as_millis() as i64,
                 duration_ms: clock.elapsed().as_millis() as i64,
+                origin: None,
             })
             .await?;
         Ok(())

@@ -40,7 +40,9 @@ pub use bootstraps::BootstrapRecord;
 pub use error::StoreError;
 pub use health::CacheProblem;
 pub use metrics::{MetricPoint, MetricSample, MetricSeries, Resolution, RollUp, SAMPLE_SECONDS};
-pub use model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
+pub use model::{
+    AppRecord, DeploymentRecord, GitOrigin, HostKind, HostRecord, NewDeployment, StatusEvent,
+};
 pub use repair::Repaired;
 
 /// How long a statement waits for another connection's write lock before

@@ -90,6 +90,18 @@ pub struct NewDeployment {
     /// Unix milliseconds.
     pub started_at: i64,
     pub duration_ms: i64,
+    /// The git commit a build's code came from, if it came from git.
+    pub origin: Option<GitOrigin>,
+}
+
+/// Where a build's code came from in git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitOrigin {
+    /// Without credentials.
+    pub url: String,
+    /// The branch, tag or commit asked for.
+    pub reference: String,
+    pub commit: String,
 }
 
 /// A recorded deployment step. Kept after its app is removed.
