@@ -144,8 +144,13 @@ fn print_versions(out: &Output, versions: &[Version]) {
         return out.emit(&versions);
     }
     for v in versions {
+        let from = v
+            .origin
+            .as_ref()
+            .map(|o| format!("  git {} {} {}", o.url(), o.reference(), o.short_commit()))
+            .unwrap_or_default();
         println!(
-            "{} {}  code {}  {}",
+            "{} {}  code {}  {}{from}",
             if v.current { "*" } else { " " },
             v.image,
             &v.code_hash[..12.min(v.code_hash.len())],

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
+use rdesk_core::git::GitRequest;
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
 use rdesk_core::preview::AppFiles;
@@ -233,9 +234,14 @@ struct LogsArgs {
 
 #[derive(Args)]
 struct DeployArgs {
-    /// A folder, an archive (.zip, .tar.gz), or .R files.
+    /// A folder, an archive (.zip, .tar.gz), .R files, or a git repository
+    /// (git+ssh://, ssh://, https://, USER@HOST:PATH) cloned here with your
+    /// SSH agent and keys.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// With a git repository: the branch, tag or commit (default: its default branch).
+    #[arg(long = "ref")]
+    git_ref: Option<String>,
     #[arg(long)]
     host: String,
     /// The app's name in URLs (default: from the folder or file name).
@@ -247,7 +253,8 @@ struct DeployArgs {
     /// An R package to install, besides those found in the code (repeatable).
     #[arg(long = "package")]
     packages: Vec<String>,
-    /// CRAN-like repository to install packages from (default: CRAN).
+    /// Repository to install packages from: a CRAN-like URL or posit:YYYY-MM-DD
+    /// (default: the app's, else Posit Package Manager's snapshot of yesterday).
     #[arg(long)]
     repo: Option<String>,
     /// `ocap` (only the app's functions are callable) or `eval` (trusted clients send any R).
@@ -302,13 +309,30 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
     result
 }
 
+/// The git URL among a deploy's sources, if it names one (alone).
+fn git_source<'a>(paths: &'a [PathBuf], git_ref: Option<&str>) -> Result<Option<&'a str>> {
+    let url = match paths {
+        [one] => one.to_str().filter(|s| GitRequest::looks_like_git(s)),
+        _ => None,
+    };
+    if url.is_none() && git_ref.is_some() {
+        anyhow::bail!(
+            "--ref is for deploys from git: give one git URL (git+ssh://, ssh://, https:// or USER@HOST:PATH)"
+        );
+    }
+    Ok(url)
+}
+
 /// Runs one command over the engine's one session per host.
 async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> {
     match command {
         Command::Host(command) => host(desk, command, out).await,
         Command::Deploy(args) => {
             let args = *args;
-            let files = AppFiles::read(args.paths).await?;
+            let files = match git_source(&args.paths, args.git_ref.as_deref())? {
+                Some(url) => AppFiles::from_git(url, args.git_ref.as_deref()).await?,
+                None => AppFiles::read(args.paths).await?,
+            };
             let request = DeployRequest {
                 slug: args.slug,
                 r_version: args.r_version,
