@@ -8,7 +8,18 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use rdesk_e2e::{Standin, app_folder, objects_of, remove_leftovers};
+use rdesk_e2e::{Rdesk, Standin, app_folder, objects_of, remove_leftovers};
+
+/// The stand-in and a fresh desk, the `slugs` cleared of an earlier run's
+/// leftovers; `None` when end-to-end tests are off.
+fn fresh(test: &str, slugs: &[&str]) -> Option<(Standin, Rdesk)> {
+    let vps = Standin::from_env(test)?;
+    for slug in slugs {
+        remove_leftovers(slug);
+    }
+    let desk = vps.desk();
+    Some((vps, desk))
+}
 
 /// A `renv.lock` pinning `rdeskdemo` at `version`, from the stand-in's repository.
 fn lock(vps: &Standin, version: &str) -> String {
@@ -30,13 +41,10 @@ const CODE: &str = "demo_version <- function() as.character(utils::packageVersio
 
 #[test]
 fn a_locked_version_is_installed_shared_and_a_missing_one_is_named() {
-    let Some(vps) = Standin::from_env("environments_lock") else {
+    let (first, second) = ("env-lock-a", "env-lock-b");
+    let Some((vps, desk)) = fresh("environments_lock", &[first, second]) else {
         return;
     };
-    let (first, second) = ("env-lock-a", "env-lock-b");
-    remove_leftovers(first);
-    remove_leftovers(second);
-    let desk = vps.desk();
     let (_dir, app) = app_folder(
         first,
         &[("app.R", CODE), ("renv.lock", &lock(&vps, "0.1.0"))],
@@ -61,14 +69,7 @@ fn a_locked_version_is_installed_shared_and_a_missing_one_is_named() {
     assert_eq!(desk.call_when_up(second, "demo_version", &[]), "0.1.0");
 
     std::fs::write(app.join("renv.lock"), lock(&vps, "0.9.9")).unwrap();
-    let err = desk.fails(&[
-        "deploy",
-        app.to_str().unwrap(),
-        "--host",
-        "vps",
-        "--slug",
-        first,
-    ]);
+    let err = desk.deploy_fails(&app, first);
     assert!(
         err.contains("renv.lock asks for rdeskdemo 0.9.9, which none of the repositories"),
         "the sentence names the missing version:\n{err}"
@@ -93,12 +94,10 @@ fn a_locked_version_is_installed_shared_and_a_missing_one_is_named() {
 
 #[test]
 fn a_debian_package_in_apt_txt_is_installed() {
-    let Some(vps) = Standin::from_env("environments_apt") else {
+    let slug = "env-apt";
+    let Some((_vps, desk)) = fresh("environments_apt", &[slug]) else {
         return;
     };
-    let slug = "env-apt";
-    remove_leftovers(slug);
-    let desk = vps.desk();
     let code = "has_sodium <- function() length(Sys.glob(\"/usr/lib/*/libsodium.so.23*\")) > 0L\n";
     let (_dir, app) = app_folder(
         slug,
@@ -115,12 +114,10 @@ fn a_debian_package_in_apt_txt_is_installed() {
 
 #[test]
 fn what_cannot_be_installed_is_refused_before_building() {
-    let Some(vps) = Standin::from_env("environments_refused") else {
+    let slug = "env-refused";
+    let Some((_vps, desk)) = fresh("environments_refused", &[slug]) else {
         return;
     };
-    let slug = "env-refused";
-    remove_leftovers(slug);
-    let desk = vps.desk();
     let github =
         r#"{"Packages": {"mine": {"Package": "mine", "Version": "1.0", "Source": "GitHub"}}}"#;
     for (file, contents, says) in [
@@ -133,14 +130,7 @@ fn what_cannot_be_installed_is_refused_before_building() {
         ("renv.lock", github, "renv.lock installs mine from GitHub"),
     ] {
         let (_dir, app) = app_folder(slug, &[("app.R", "f <- function() 1\n"), (file, contents)]);
-        let err = desk.fails(&[
-            "deploy",
-            app.to_str().unwrap(),
-            "--host",
-            "vps",
-            "--slug",
-            slug,
-        ]);
+        let err = desk.deploy_fails(&app, slug);
         assert!(err.contains(says), "{file}: expected {says:?} in:\n{err}");
         assert!(objects_of(slug).is_empty(), "{file}: nothing was made");
     }

@@ -251,8 +251,7 @@ async fn git(
     let reason = stderr
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .next_back()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("git failed without saying why")
         .to_owned();
     Ok(Err(reason))
