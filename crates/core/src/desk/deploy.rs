@@ -29,8 +29,9 @@ pub struct DeployRequest {
     pub r_version: Option<String>,
     /// Added to the packages detected in the code.
     pub packages: Vec<String>,
-    /// Defaults to the app's current repository, else Posit Package
-    /// Manager's snapshot of yesterday; replaces a `renv.lock`'s `CRAN`.
+    /// Defaults to the app's current repository, else the host's, else
+    /// Posit Package Manager's snapshot of yesterday; replaces a
+    /// `renv.lock`'s `CRAN`.
     pub repo: Option<String>,
     /// Defaults to the app's current mode, else OCAP.
     pub mode: Option<String>,
@@ -187,7 +188,10 @@ impl HostSession {
                 explicit: false,
             },
             _ => Chosen {
-                repo: environment::default_repository(now_ms()),
+                repo: match self.store.host_repo(self.name()).await? {
+                    Some(repo) => Repository::parse(&repo)?,
+                    None => environment::default_repository(now_ms()),
+                },
                 explicit: false,
             },
         };

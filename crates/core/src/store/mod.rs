@@ -18,6 +18,7 @@ mod bootstraps;
 mod error;
 mod health;
 mod history;
+mod host_repos;
 mod host_secrets;
 mod hosts;
 mod metrics;
