@@ -16,7 +16,6 @@ use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 use rdesk_core::bootstrap::{BootstrapChoices, BootstrapOptions};
 use rdesk_core::desk::{DeployRequest, Desk, Lifecycle, NewHost};
-use rdesk_core::git::GitRequest;
 use rdesk_core::host::HostTarget;
 use rdesk_core::paths;
 use rdesk_core::preview::AppFiles;
@@ -105,6 +104,8 @@ enum HostCommand {
     Rm { name: String },
     /// Keep a new SSH password or key passphrase for a host in the OS keyring.
     SetSecret(SetSecretArgs),
+    /// Show or set the package repository a host's new apps install from.
+    Repo(deploys::HostRepoArgs),
     /// Open Traefik's dashboard (only on the VPS's loopback) through the SSH
     /// session, until Ctrl-C.
     Dashboard {
@@ -309,27 +310,13 @@ async fn run(cli: Cli, out: &Output) -> Result<()> {
     result
 }
 
-/// The git URL among a deploy's sources, if it names one (alone).
-fn git_source<'a>(paths: &'a [PathBuf], git_ref: Option<&str>) -> Result<Option<&'a str>> {
-    let url = match paths {
-        [one] => one.to_str().filter(|s| GitRequest::looks_like_git(s)),
-        _ => None,
-    };
-    if url.is_none() && git_ref.is_some() {
-        anyhow::bail!(
-            "--ref is for deploys from git: give one git URL (git+ssh://, ssh://, https:// or USER@HOST:PATH)"
-        );
-    }
-    Ok(url)
-}
-
 /// Runs one command over the engine's one session per host.
 async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> {
     match command {
         Command::Host(command) => host(desk, command, out).await,
         Command::Deploy(args) => {
             let args = *args;
-            let files = match git_source(&args.paths, args.git_ref.as_deref())? {
+            let files = match deploys::git_source(&args.paths, args.git_ref.as_deref())? {
                 Some(url) => AppFiles::from_git(url, args.git_ref.as_deref()).await?,
                 None => AppFiles::read(args.paths).await?,
             };
@@ -577,6 +564,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 &serde_json::json!({ "host": args.name, "kept": kind.slug() }),
             );
         }
+        HostCommand::Repo(args) => deploys::host_repo(desk, args, out).await?,
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;
             out.message(
