@@ -3,8 +3,9 @@
 //! 0.2.0 is current) runs with 0.1.0, a second app with the same lock reuses
 //! its packages layer, another version makes a new layer, a version no
 //! repository has fails with a sentence naming it while the old version keeps
-//! serving; a Debian package listed in `apt.txt` is installed; what cannot be
-//! installed is refused before anything is built.
+//! serving; a Debian package listed in `apt.txt` is installed, beside a
+//! package from the repository chosen for the host; what cannot be installed
+//! is refused before anything is built.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -93,12 +94,21 @@ fn a_locked_version_is_installed_shared_and_a_missing_one_is_named() {
 }
 
 #[test]
-fn a_debian_package_in_apt_txt_is_installed() {
+fn a_debian_package_in_apt_txt_is_installed_beside_packages_from_the_hosts_repository() {
     let slug = "env-apt";
-    let Some((_vps, desk)) = fresh("environments_apt", &[slug]) else {
+    let Some((vps, desk)) = fresh("environments_apt", &[slug]) else {
         return;
     };
-    let code = "has_sodium <- function() length(Sys.glob(\"/usr/lib/*/libsodium.so.23*\")) > 0L\n";
+    let shown = desk.json(&["host", "repo", "vps"]);
+    assert_eq!(
+        shown["repo"],
+        serde_json::Value::Null,
+        "no repository chosen yet"
+    );
+    desk.ok(&["host", "repo", "vps", &vps.repo]);
+    let code = "library(rdeskdemo)\n\
+                has_sodium <- function() length(Sys.glob(\"/usr/lib/*/libsodium.so.23*\")) > 0L\n\
+                loud <- function() shout(\"apt\")\n";
     let (_dir, app) = app_folder(
         slug,
         &[
@@ -107,8 +117,15 @@ fn a_debian_package_in_apt_txt_is_installed() {
         ],
     );
     let log = desk.deploy(&app, slug, &["--access", "public"]);
-    assert!(log.contains("apt: libsodium23"), "{log}");
+    assert!(log.contains("rdeskdemo; apt: libsodium23"), "{log}");
     assert_eq!(desk.call_when_up(slug, "has_sodium", &[]), true);
+    assert_eq!(
+        desk.call(slug, "loud", &[]),
+        "APT!",
+        "from the host's repository"
+    );
+    let cleared = desk.json(&["host", "repo", "vps", "--clear"]);
+    assert_eq!(cleared["repo"], serde_json::Value::Null);
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
 
