@@ -244,3 +244,23 @@ pub async fn secret(desk: &Desk, command: SecretCommand, out: &Output) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_git_url_is_a_git_source_and_ref_needs_one() {
+        let paths = |p: &[&str]| p.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let url = "git+ssh://git@example.org/team/sales.git";
+        assert_eq!(git_source(&paths(&[url]), Some("main")).unwrap(), Some(url));
+        assert_eq!(git_source(&paths(&[url]), None).unwrap(), Some(url));
+        assert_eq!(git_source(&paths(&["./sales"]), None).unwrap(), None);
+        assert_eq!(git_source(&paths(&["a.R", "b.R"]), None).unwrap(), None);
+        let err = git_source(&paths(&["./sales"]), Some("main")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--ref is for deploys from git"),
+            "{err}"
+        );
+    }
+}
