@@ -128,6 +128,7 @@ mod tests {
 
     fn lock(packages: &[(&str, &str, &str)]) -> Lock {
         Lock {
+            r_version: Some("4.2.2".into()),
             repos: vec![("CRAN".into(), "http://lock-cran".into())],
             packages: packages
                 .iter()

@@ -25,6 +25,8 @@ pub struct LockedPackage {
 /// A `renv.lock`, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lock {
+    /// `R.Version`.
+    pub r_version: Option<String>,
     /// `R.Repositories`, in order: (name, URL).
     pub repos: Vec<(String, String)>,
     pub packages: Vec<LockedPackage>,
@@ -89,7 +91,13 @@ fn read_lock(bytes: &[u8]) -> Result<Lock, IntakeError> {
         serde_json::from_slice(bytes).map_err(|e| bad(format!("it is not valid JSON ({e})")))?;
     let text =
         |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(str::to_owned);
-    let mut lock = Lock::default();
+    let mut lock = Lock {
+        r_version: json
+            .pointer("/R/Version")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        ..Lock::default()
+    };
     if let Some(repos) = json.pointer("/R/Repositories").and_then(|r| r.as_array()) {
         for repo in repos {
             match (text(repo, "Name"), text(repo, "URL")) {
@@ -158,6 +166,7 @@ mod tests {
         let declared =
             declared_environment(&source(&[("app.R", ""), ("renv.lock", LOCK)])).unwrap();
         let lock = declared.lock.unwrap();
+        assert_eq!(lock.r_version.as_deref(), Some("4.2.2"));
         assert_eq!(
             lock.repos,
             [

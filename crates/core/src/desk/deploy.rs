@@ -25,7 +25,8 @@ use crate::switch::Switched;
 pub struct DeployRequest {
     /// Defaults to a slug made from the folder, archive or file name.
     pub slug: Option<String>,
-    /// Defaults to the app's current version, else the newest on the host.
+    /// Defaults to the app's current version, else its `renv.lock`'s when
+    /// the host has it, else the newest on the host.
     pub r_version: Option<String>,
     /// Added to the packages detected in the code.
     pub packages: Vec<String>,
@@ -159,17 +160,22 @@ impl HostSession {
         slug: &Slug,
         current: Option<&AppState>,
     ) -> Result<AppSpec, DeskError> {
+        let declared = intake::declared_environment(source)?;
+        // A new app takes its lock's R version when the host has it.
         let r_version = match (&request.r_version, current) {
             (Some(v), _) => RVersion::parse(v)?,
             (None, Some(app)) => RVersion::parse(&app.r_version)?,
             (None, None) => {
-                let newest = self
-                    .r_versions()
-                    .await?
-                    .into_iter()
-                    .max_by(|a, b| version_key(a).cmp(&version_key(b)));
+                let available = self.r_versions().await?;
+                let locked = declared.lock.as_ref().and_then(|l| l.r_version.as_ref());
+                let chosen = match locked {
+                    Some(v) if available.contains(v) => Some(v.clone()),
+                    _ => available
+                        .into_iter()
+                        .max_by(|a, b| version_key(a).cmp(&version_key(b))),
+                };
                 RVersion::parse(
-                    &newest.ok_or_else(|| DeskError::NoRVersion(self.name().to_owned()))?,
+                    &chosen.ok_or_else(|| DeskError::NoRVersion(self.name().to_owned()))?,
                 )?
             }
         };
@@ -196,7 +202,7 @@ impl HostSession {
             },
         };
         let environment = environment::resolve(
-            &intake::declared_environment(source)?,
+            &declared,
             &intake::detect_packages(source),
             asked,
             chosen,
