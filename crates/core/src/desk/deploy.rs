@@ -123,11 +123,7 @@ impl HostSession {
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms,
-                origin: spec.origin.as_ref().map(|o| GitOrigin {
-                    url: o.url().to_owned(),
-                    reference: o.reference().to_owned(),
-                    commit: o.commit().to_owned(),
-                }),
+                origin: spec.origin.as_ref().map(GitOrigin::from),
             })
             .await?;
         let (deployed, switched) = outcome?;
