@@ -317,7 +317,10 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         Command::Deploy(args) => {
             let args = *args;
             let files = match deploys::git_source(&args.paths, args.git_ref.as_deref())? {
-                Some(url) => AppFiles::from_git(url, args.git_ref.as_deref()).await?,
+                Some(url) => {
+                    AppFiles::from_git(url, args.git_ref.as_deref(), &|e| out.deploy_event(&e))
+                        .await?
+                }
                 None => AppFiles::read(args.paths).await?,
             };
             let request = DeployRequest {
