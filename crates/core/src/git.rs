@@ -70,9 +70,12 @@ impl GitRequest {
         if let Some(r) = reference {
             check_ref(r)?;
         }
+        let shown = shown_url(plain);
+        // What is recorded must make a valid origin label, whatever the commit.
+        Origin::git(&shown, reference.unwrap_or("HEAD"), &"0".repeat(40)).map_err(|_| bad())?;
         Ok(Self {
             url: plain.to_owned(),
-            shown: shown_url(plain),
+            shown,
             reference: reference.map(str::to_owned),
             protocols: "ssh:https",
         })
@@ -218,7 +221,8 @@ pub async fn checkout(request: &GitRequest) -> Result<Checkout, GitError> {
         reference: reference.to_owned(),
         detail,
     })?;
-    let origin = Origin::git(&request.shown, reference, &commit).map_err(|_| no_ref())?;
+    let origin = Origin::git(&request.shown, reference, &commit)
+        .map_err(|_| GitError::Url(request.shown.clone()))?;
     Ok(Checkout {
         _dir: dir,
         folder: work,
@@ -315,6 +319,8 @@ mod tests {
             "-uhelp@x:y",
             "https://example.org/a b",
             "ssh://example.org/$(id)",
+            "https://example.org/a|b",
+            "https://example.org/{a}",
             "/home/me/app",
             "app",
         ] {
