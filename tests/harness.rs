@@ -235,6 +235,13 @@ impl Rdesk {
         self.ok(&all)
     }
 
+    /// `rdesk deploy PATH --host vps --slug SLUG`, which must fail; returns
+    /// stderr (the error sentence).
+    pub fn deploy_fails(&self, path: &Path, slug: &str) -> String {
+        let path = path.to_str().expect("UTF-8 path");
+        self.fails(&["deploy", path, "--host", "vps", "--slug", slug])
+    }
+
     /// `rdesk call` on host `vps`, retried a bounded number of times while the
     /// app may still be starting; parsed.
     pub fn call_when_up(&self, slug: &str, function: &str, args: &[&str]) -> Value {

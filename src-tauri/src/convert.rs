@@ -20,6 +20,8 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::UnknownToken { .. } => ErrorCode::NotFound,
         DeskError::InvalidHostName(_)
         | DeskError::Spec(_)
+        | DeskError::Environment(_)
+        | DeskError::Git(_)
         | DeskError::Intake(_)
         | DeskError::PublicUrl(_)
         | DeskError::NoRVersion(_)

@@ -1,6 +1,7 @@
 //! The CRAN-like test repository: the packages under `tests/fixtures/cran/`
 //! built with the host's `R CMD build`, indexed with `tools::write_PACKAGES`
-//! into `.standin/cran/src/contrib`, served by busybox httpd in the container
+//! into `.standin/cran/src/contrib`, older versions of some ([`ARCHIVED`])
+//! in `src/contrib/Archive/<package>/` as CRAN keeps them, served by busybox httpd in the container
 //! `rserve-desk-cran` on the build network `rserve-desk-build` (never the
 //! apps' network), and a check that an image build with `--network
 //! rserve-desk-build` installs from it by container name.
@@ -23,6 +24,10 @@ use crate::ui::{self, Health, Outcome};
 
 /// The package the install check installs, and what its function returns.
 const CHECK_PACKAGE: &str = "rdeskdemo";
+
+/// Older versions the repository keeps in its archive: (package, version),
+/// each built from the fixture with its `Version:` rewritten.
+pub const ARCHIVED: &[(&str, &str)] = &[("rdeskdemo", "0.1.0")];
 
 fn server_dockerfile() -> String {
     format!(
@@ -77,11 +82,62 @@ fn fixture_packages(st: &Standin) -> Result<Vec<PathBuf>> {
 }
 
 fn fixtures_hash(st: &Standin) -> Result<String> {
+    let archived: Vec<String> = ARCHIVED.iter().map(|(p, v)| format!("{p}@{v}")).collect();
     hash_tree(
         &st.cran_fixtures(),
         &|rel: &Path| rel.ends_with("README.md"),
-        &[],
+        &archived.iter().map(String::as_str).collect::<Vec<_>>(),
     )
+}
+
+/// `DESCRIPTION` with its `Version:` field set to `version`.
+fn with_version(description: &str, version: &str) -> String {
+    description
+        .lines()
+        .map(|line| {
+            if line.starts_with("Version:") {
+                format!("Version: {version}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Builds each [`ARCHIVED`] version into `contrib/Archive/<package>/`.
+fn archive(st: &Standin, contrib: &Path, work: &Path, log: &Path) -> Result<Vec<String>> {
+    let mut built = Vec::new();
+    for (package, version) in ARCHIVED {
+        let copies = work.join("archived").join(version);
+        fs::create_dir_all(&copies)?;
+        sh::run_logged(
+            Command::new("cp")
+                .arg("-r")
+                .arg(st.cran_fixtures().join(package))
+                .arg(&copies),
+            log,
+        )?;
+        let source = copies.join(package);
+        let description = source.join("DESCRIPTION");
+        fs::write(
+            &description,
+            with_version(&fs::read_to_string(&description)?, version),
+        )?;
+        ui::note(format!("R CMD build {package} {version} (archived)"));
+        let into = contrib.join("Archive").join(package);
+        fs::create_dir_all(&into)?;
+        sh::run_logged(
+            Command::new("R")
+                .args(["CMD", "build", "--no-build-vignettes", "--no-manual"])
+                .arg(&source)
+                .current_dir(&into),
+            log,
+        )?;
+        built.push(format!("{package} {version} (archived)"));
+    }
+    Ok(built)
 }
 
 /// Builds and indexes the fixture packages when their sources changed.
@@ -120,7 +176,6 @@ pub fn repository(st: &Standin) -> Result<Outcome> {
             built.push(name);
         }
     }
-    fs::remove_dir_all(&work)?;
     ui::note("tools::write_PACKAGES(type = \"source\")");
     sh::run_logged(
         Command::new("Rscript")
@@ -132,6 +187,8 @@ pub fn repository(st: &Standin) -> Result<Outcome> {
         &log,
     )?;
     built.sort();
+    built.extend(archive(st, &contrib, &work, &log)?);
+    fs::remove_dir_all(&work)?;
     stamps.set("cran-repo", &hash)?;
     ui::done(format!("built and indexed {}", built.join(", ")))
 }
@@ -270,6 +327,15 @@ mod tests {
         assert!(d.starts_with("FROM rserve-base:4.2.2\nUSER root\n"));
         assert!(d.contains("repos = \"http://x:8000\""));
         assert!(d.ends_with("USER rserve\n"));
+    }
+
+    #[test]
+    fn an_archived_version_is_the_fixture_with_another_version() {
+        let description = "Package: p\nVersion: 0.2.0\nTitle: T\n";
+        assert_eq!(
+            with_version(description, "0.1.0"),
+            "Package: p\nVersion: 0.1.0\nTitle: T\n"
+        );
     }
 
     #[test]

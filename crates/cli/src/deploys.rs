@@ -1,13 +1,16 @@
 //! The deploy-related arguments and commands beyond `deploy` itself:
-//! container settings flags (shared by `deploy`), `versions`, `rollback` and
-//! `secret` (apps' secret variables in the OS keyring).
+//! container settings flags (shared by `deploy`), a git source, `versions`,
+//! `rollback`, `secret` (apps' secret variables in the OS keyring) and
+//! `host repo` (where a host's new apps install packages from).
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rdesk_core::app_settings::SettingsRequest;
 use rdesk_core::desk::{Desk, SwitchReport};
+use rdesk_core::git::GitRequest;
 use rdesk_core::secrets::Secret;
 use rdesk_core::spawner::Version;
 
@@ -69,6 +72,45 @@ impl SettingsArgs {
             no_allow: self.no_allow,
         }
     }
+}
+
+/// The git URL among a deploy's sources, if it names one (alone).
+pub fn git_source<'a>(paths: &'a [PathBuf], git_ref: Option<&str>) -> Result<Option<&'a str>> {
+    let url = match paths {
+        [one] => one.to_str().filter(|s| GitRequest::looks_like_git(s)),
+        _ => None,
+    };
+    if url.is_none() && git_ref.is_some() {
+        anyhow::bail!(
+            "--ref is for deploys from git: give one git URL (git+ssh://, ssh://, https:// or USER@HOST:PATH)"
+        );
+    }
+    Ok(url)
+}
+
+#[derive(Args)]
+pub struct HostRepoArgs {
+    name: String,
+    /// A CRAN-like URL or posit:YYYY-MM-DD; without it, the current one is shown.
+    repo: Option<String>,
+    /// Go back to Posit Package Manager's snapshot of the day before each first deploy.
+    #[arg(long, conflicts_with = "repo")]
+    clear: bool,
+}
+
+pub async fn host_repo(desk: &Desk, args: HostRepoArgs, out: &Output) -> Result<()> {
+    if args.repo.is_some() || args.clear {
+        desk.set_host_repo(&args.name, args.repo.as_deref()).await?;
+    }
+    let repo = desk.host_repo(&args.name).await?.map(|r| r.to_string());
+    let shown = repo.clone().unwrap_or_else(|| {
+        "Posit Package Manager's snapshot of the day before each app's first deploy".to_owned()
+    });
+    out.message(
+        &format!("new apps on {} install packages from {shown}", args.name),
+        &serde_json::json!({ "host": args.name, "repo": repo }),
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -144,8 +186,13 @@ fn print_versions(out: &Output, versions: &[Version]) {
         return out.emit(&versions);
     }
     for v in versions {
+        let from = v
+            .origin
+            .as_ref()
+            .map(|o| format!("  git {} {} {}", o.url(), o.reference(), o.short_commit()))
+            .unwrap_or_default();
         println!(
-            "{} {}  code {}  {}",
+            "{} {}  code {}  {}{from}",
             if v.current { "*" } else { " " },
             v.image,
             &v.code_hash[..12.min(v.code_hash.len())],
@@ -196,4 +243,24 @@ pub async fn secret(desk: &Desk, command: SecretCommand, out: &Output) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_git_url_is_a_git_source_and_ref_needs_one() {
+        let paths = |p: &[&str]| p.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let url = "git+ssh://git@example.org/team/sales.git";
+        assert_eq!(git_source(&paths(&[url]), Some("main")).unwrap(), Some(url));
+        assert_eq!(git_source(&paths(&[url]), None).unwrap(), Some(url));
+        assert_eq!(git_source(&paths(&["./sales"]), None).unwrap(), None);
+        assert_eq!(git_source(&paths(&["a.R", "b.R"]), None).unwrap(), None);
+        let err = git_source(&paths(&["./sales"]), Some("main")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--ref is for deploys from git"),
+            "{err}"
+        );
+    }
 }

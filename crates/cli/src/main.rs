@@ -105,6 +105,8 @@ enum HostCommand {
     Rm { name: String },
     /// Keep a new SSH password or key passphrase for a host in the OS keyring.
     SetSecret(SetSecretArgs),
+    /// Show or set the package repository a host's new apps install from.
+    Repo(deploys::HostRepoArgs),
     /// Open Traefik's dashboard (only on the VPS's loopback) through the SSH
     /// session, until Ctrl-C.
     Dashboard {
@@ -234,9 +236,14 @@ struct LogsArgs {
 
 #[derive(Args)]
 struct DeployArgs {
-    /// A folder, an archive (.zip, .tar.gz), or .R files.
+    /// A folder, an archive (.zip, .tar.gz), .R files, or a git repository
+    /// (git+ssh://, ssh://, https://, USER@HOST:PATH) cloned here with your
+    /// SSH agent and keys.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// With a git repository: the branch, tag or commit (default: its default branch).
+    #[arg(long = "ref")]
+    git_ref: Option<String>,
     #[arg(long)]
     host: String,
     /// The app's name in URLs (default: from the folder or file name).
@@ -248,7 +255,8 @@ struct DeployArgs {
     /// An R package to install, besides those found in the code (repeatable).
     #[arg(long = "package")]
     packages: Vec<String>,
-    /// CRAN-like repository to install packages from (default: CRAN).
+    /// Repository to install packages from: a CRAN-like URL or posit:YYYY-MM-DD
+    /// (default: the app's, else Posit Package Manager's snapshot of yesterday).
     #[arg(long)]
     repo: Option<String>,
     /// `ocap` (only the app's functions are callable) or `eval` (trusted clients send any R).
@@ -310,7 +318,13 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         Command::Host(command) => host(desk, command, out).await,
         Command::Deploy(args) => {
             let args = *args;
-            let files = AppFiles::read(args.paths).await?;
+            let files = match deploys::git_source(&args.paths, args.git_ref.as_deref())? {
+                Some(url) => {
+                    AppFiles::from_git(url, args.git_ref.as_deref(), &|e| out.deploy_event(&e))
+                        .await?
+                }
+                None => AppFiles::read(args.paths).await?,
+            };
             let request = DeployRequest {
                 slug: args.slug,
                 r_version: args.r_version,
@@ -552,6 +566,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 &serde_json::json!({ "host": args.name, "kept": kind.slug() }),
             );
         }
+        HostCommand::Repo(args) => deploys::host_repo(desk, args, out).await?,
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;
             out.message(

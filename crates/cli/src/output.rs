@@ -322,8 +322,13 @@ impl Output {
         }
         println!("deployments (newest first):");
         for d in deployments.iter().map(|r| &r.deployment) {
+            let from = d
+                .origin
+                .as_ref()
+                .map(|o| format!("{} {} {}  ", o.url, o.reference, short(&o.commit)))
+                .unwrap_or_default();
             println!(
-                "  {} ago  {:<8} {:<7} {:>6} ms  {}",
+                "  {} ago  {:<8} {:<7} {:>6} ms  {from}{}",
                 age(d.started_at),
                 d.action,
                 d.outcome,
@@ -341,6 +346,11 @@ impl Output {
             println!("  {} ago  {}{detail}", age(e.at), e.status);
         }
     }
+}
+
+/// A commit id's first 12 hex digits.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 fn list_or(items: &[String], empty: &str) -> String {

@@ -38,6 +38,10 @@ pub enum DeskError {
     UnknownApp { host: String, slug: String },
     #[error(transparent)]
     Spec(#[from] rdesk_spawner::SpecError),
+    #[error(transparent)]
+    Environment(#[from] crate::environment::EnvironmentError),
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     #[error("on host `{host}`: {source}")]
     Spawn {
         host: String,

@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use rdesk_spawner::Slug;
+use rdesk_spawner::{DeployEvent, Origin, Slug};
 use serde::Serialize;
 
 use crate::error::DeskError;
+use crate::git::{self, GitRequest};
 use crate::intake::{self, AppSource, Limits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,11 +22,13 @@ pub struct Preview {
     pub total_bytes: u64,
 }
 
-/// The user's files, read from disk and checked once: what a deploy builds
-/// from and what its preview shows.
+/// The user's files, read from disk (or a git checkout) and checked once:
+/// what a deploy builds from and what its preview shows.
 #[derive(Debug)]
 pub struct AppFiles {
     source: AppSource,
+    /// The commit they came from, when they came from git.
+    origin: Option<Origin>,
 }
 
 impl AppFiles {
@@ -38,7 +41,37 @@ impl AppFiles {
                     what: "reading the dropped files".to_owned(),
                     source: std::io::Error::other(e),
                 })??;
-        Ok(AppFiles { source })
+        Ok(AppFiles {
+            source,
+            origin: None,
+        })
+    }
+
+    /// Clones a git repository on this workstation (the user's SSH agent
+    /// and keys), checks out `reference` (a branch, tag or commit; the
+    /// default branch without one) and reads it as a folder, with the same
+    /// checks and limits; the clone is removed once read.
+    pub async fn from_git(
+        url: &str,
+        reference: Option<&str>,
+        progress: &(dyn Fn(DeployEvent) + Send + Sync),
+    ) -> Result<AppFiles, DeskError> {
+        let request = GitRequest::parse(url, reference)?;
+        progress(DeployEvent::Step(format!("cloning {}", request.shown())));
+        let checkout = git::checkout(&request).await?;
+        progress(DeployEvent::Step(format!(
+            "checked out {} at {}",
+            checkout.origin.reference(),
+            checkout.origin.short_commit()
+        )));
+        let mut files = Self::read(vec![checkout.folder().to_owned()]).await?;
+        files.origin = Some(checkout.origin);
+        Ok(files)
+    }
+
+    /// The commit the files came from, when they came from git.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 
     /// What these files would deploy as.
@@ -48,7 +81,7 @@ impl AppFiles {
             slug: Slug::suggest(&source.name_hint)
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
-            packages: intake::detect_packages(source),
+            packages: pinned(source, intake::detect_packages(source)),
             files: source.files.iter().map(|f| f.path.clone()).collect(),
             skipped: source.skipped.clone(),
             total_bytes: source.total_bytes,
@@ -58,6 +91,26 @@ impl AppFiles {
     pub(crate) fn source(&self) -> &AppSource {
         &self.source
     }
+}
+
+/// The package names, each with the version its `renv.lock` pins
+/// (`name@version`), if any; a lock that cannot be read pins nothing here
+/// (the deploy says why).
+fn pinned(source: &AppSource, names: Vec<String>) -> Vec<String> {
+    let lock = intake::declared_environment(source)
+        .ok()
+        .and_then(|d| d.lock);
+    names
+        .into_iter()
+        .map(|name| {
+            let version = lock
+                .iter()
+                .flat_map(|l| &l.packages)
+                .find(|p| p.name == name)
+                .map(|p| format!("{name}@{}", p.version));
+            version.unwrap_or(name)
+        })
+        .collect()
 }
 
 /// What the files at `paths` would deploy as.
@@ -85,6 +138,23 @@ mod tests {
         assert_eq!(p.files, ["main.R"]);
         assert_eq!(p.skipped, [".git/"]);
         assert_eq!(p.packages, ["dplyr", "jsonlite"]);
+    }
+
+    #[tokio::test]
+    async fn a_locked_package_is_previewed_with_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("sales");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("main.R"), "library(jsonlite)\nlibrary(zoo)\n").unwrap();
+        let lock = r#"{"Packages": {"jsonlite": {"Package": "jsonlite", "Version": "1.8.8"}}}"#;
+        std::fs::write(app.join("renv.lock"), lock).unwrap();
+        let p = preview(vec![app.clone()]).await.unwrap();
+        assert_eq!(p.packages, ["jsonlite@1.8.8", "zoo"]);
+        std::fs::write(app.join("renv.lock"), "{broken").unwrap();
+        assert_eq!(
+            preview(vec![app]).await.unwrap().packages,
+            ["jsonlite", "zoo"]
+        );
     }
 
     #[tokio::test]

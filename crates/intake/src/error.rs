@@ -85,6 +85,8 @@ pub enum IntakeError {
     #[error("{}: corrupt or truncated archive: {detail}", .archive.display())]
     CorruptArchive { archive: PathBuf, detail: String },
 
+    #[error("renv.lock cannot be read: {reason}")]
+    Lock { reason: String },
     #[error("{}: no .R file found", .path.display())]
     NoRFiles { path: PathBuf },
 }

@@ -1,7 +1,8 @@
 //! Intake of app code: turns what the user gives (a folder, one or more files,
 //! a `.zip`, a `.tar.gz`/`.tgz` or a `.tar`) into an [`AppSource`], a
 //! validated set of files held in memory, and finds the R packages the code
-//! uses ([`detect_packages`]). Nothing is ever written to disk here; the
+//! uses ([`detect_packages`]) and what they declare about their R
+//! environment ([`declared_environment`]). Nothing is ever written to disk here; the
 //! spawner builds its Docker build context from the result.
 //!
 //! Rules, each refused with its own [`IntakeError`] naming the entry:
@@ -33,6 +34,7 @@
 //! is stripped and becomes the [`AppSource::name_hint`].
 
 mod collector;
+mod declared;
 mod error;
 mod files;
 mod folder;
@@ -49,8 +51,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use declared::{APT_FILE, Declared, Lock, LockedPackage, declared_environment};
 pub use error::IntakeError;
-pub use packages::detect_packages;
+pub use packages::{detect_packages, is_built_in};
 pub use source::{AppSource, SourceFile};
 
 /// Default for [`Limits::max_total_bytes`]: 64 MiB.

@@ -49,8 +49,13 @@ pub fn detect_packages(source: &AppSource) -> Vec<String> {
     }
     found
         .into_iter()
-        .filter(|p| PackageName::parse(p).is_ok() && !BUILT_IN.contains(&p.as_str()))
+        .filter(|p| PackageName::parse(p).is_ok() && !is_built_in(p))
         .collect()
+}
+
+/// Whether R or every base image already has the package (base R's own, Rserve).
+pub fn is_built_in(name: &str) -> bool {
+    BUILT_IN.contains(&name)
 }
 
 /// Finds package use in R code.
@@ -128,13 +133,11 @@ fn top_level_args(toks: &[Tok]) -> Vec<Vec<Tok>> {
     args
 }
 
-/// `Imports` and `Depends` of a DESCRIPTION file (DCF: `Field: value`,
-/// continued on indented lines), version constraints and R itself left out.
+/// `Imports` and `Depends` of a DESCRIPTION file, version constraints and R
+/// itself left out.
 pub(crate) fn scan_description(text: &str, found: &mut BTreeSet<String>) {
-    let mut field: Option<&str> = None;
-    let mut value = String::new();
-    let mut flush = |field: Option<&str>, value: &str| {
-        if matches!(field, Some("Imports" | "Depends")) {
+    for (field, value) in dcf_fields(text) {
+        if matches!(field.as_str(), "Imports" | "Depends") {
             for item in value.split(',') {
                 let name = item.split('(').next().unwrap_or("").trim();
                 if !name.is_empty() && name != "R" {
@@ -142,22 +145,28 @@ pub(crate) fn scan_description(text: &str, found: &mut BTreeSet<String>) {
                 }
             }
         }
-    };
+    }
+}
+
+/// The fields of a DCF text (`Field: value`, continued on indented lines),
+/// in order, each value's lines joined with a space.
+pub(crate) fn dcf_fields(text: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut open = false;
     for line in text.lines() {
         if line.starts_with([' ', '\t']) {
-            value.push(' ');
-            value.push_str(line.trim());
+            if let (true, Some((_, value))) = (open, fields.last_mut()) {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
         } else if let Some((name, rest)) = line.split_once(':') {
-            flush(field, &value);
-            field = Some(name.trim());
-            value = rest.trim().to_owned();
+            fields.push((name.trim().to_owned(), rest.trim().to_owned()));
+            open = true;
         } else {
-            flush(field, &value);
-            field = None;
-            value.clear();
+            open = false;
         }
     }
-    flush(field, &value);
+    fields
 }
 
 /// The keys of a `renv.lock`'s `Packages` object.

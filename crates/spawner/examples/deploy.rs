@@ -2,7 +2,7 @@
 //! `cargo run -p rdesk-spawner --example deploy -- FOLDER SLUG R_VERSION [NETWORK]`.
 
 use rdesk_spawner::{
-    AppFile, AppSpec, DeployEvent, DockerConfig, DockerSpawner, Mode, RVersion, RepoUrl, Slug,
+    AppFile, AppSpec, DeployEvent, DockerConfig, DockerSpawner, Environment, Mode, RVersion, Slug,
     Spawner,
 };
 
@@ -24,8 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Slug::parse(slug)?,
         format!("example-{slug}"),
         RVersion::parse(r_version)?,
-        vec![],
-        RepoUrl::default(),
+        Environment::default(),
         Mode::Ocap,
         files,
     )?;

@@ -12,6 +12,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::docker::DockerSpawner;
 use crate::error::SpawnError;
+use crate::origin::Origin;
 use crate::retry::once_more_if_cut;
 use crate::rollout::Version;
 use crate::settings::{SecretEnv, Settings};
@@ -203,6 +204,10 @@ impl crate::Spawner for DockerSpawner {
                 code_hash: i.labels.get(labels::CODE_HASH).cloned().unwrap_or_default(),
                 r_version: i.labels.get(labels::R_VERSION).cloned().unwrap_or_default(),
                 packages: labels::package_list(&i.labels),
+                origin: i
+                    .labels
+                    .get(labels::ORIGIN)
+                    .and_then(|o| Origin::from_label(o)),
                 created: i.created,
                 current: running.contains(&i.id),
                 image_id: i.id,

@@ -119,7 +119,7 @@ impl DockerSpawner {
             if let Some(message) = info.error_detail.and_then(|d| d.message) {
                 return Err(SpawnError::BuildFailed {
                     what: what.to_owned(),
-                    message,
+                    message: own_sentence(&tail).unwrap_or(message),
                     log_tail: tail,
                 });
             }
@@ -161,20 +161,16 @@ impl DockerSpawner {
                     .is_some()
                 {
                     progress(DeployEvent::Step(format!(
-                        "reusing packages layer {packages_image}"
+                        "reusing packages layer {packages_image} ({})",
+                        spec.environment.describe()
                     )));
                 } else {
                     packages_reused = false;
                     progress(DeployEvent::Step(format!(
                         "building packages layer {packages_image} ({})",
-                        spec.packages()
-                            .iter()
-                            .map(|p| p.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        spec.environment.describe()
                     )));
-                    let tar =
-                        context::dockerfile_only(&context::packages_dockerfile(spec, base_id))?;
+                    let tar = context::packages_context(spec, base_id)?;
                     self.build("the packages layer", packages_image, tar, progress)
                         .await?;
                 }
@@ -207,5 +203,33 @@ impl DockerSpawner {
                 (Err(e), _) => return Err(e),
             }
         }
+    }
+}
+
+/// The sentence a build step of ours gave for its failure: the last log line
+/// `rserve-desk: <sentence>` (the installer's, apt's step's), without the prefix.
+fn own_sentence(tail: &[String]) -> Option<String> {
+    tail.iter()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("rserve-desk: "))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_step_of_ours_says_why_it_failed() {
+        let tail = |lines: &[&str]| lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            own_sentence(&tail(&[
+                "trying URL",
+                "rserve-desk: renv.lock asks for rdeskdemo 0.3.0, which ...",
+                "Execution halted"
+            ])),
+            Some("renv.lock asks for rdeskdemo 0.3.0, which ...".to_owned())
+        );
+        assert_eq!(own_sentence(&tail(&["E: Unable to locate package"])), None);
     }
 }

@@ -1,9 +1,10 @@
 //! Docker build contexts made in memory: the generated Dockerfiles of the
 //! packages layer and of the code layer, and the tar archives that carry them
-//! with the app's files. Nothing is written to disk.
+//! with the installer or the app's files. Nothing is written to disk.
 
 use std::collections::HashMap;
 
+use crate::environment::INSTALLER;
 use crate::labels;
 use crate::spec::AppSpec;
 
@@ -31,27 +32,57 @@ pub fn app_image(spec: &AppSpec) -> String {
     )
 }
 
-/// The Dockerfile of the packages layer: installs the packages, then proves
-/// each one loads. `base_id` (the base image's id) becomes a label.
+/// Where the installer and its inputs go during the packages layer's build.
+const INSTALLER_DIR: &str = "/tmp/rserve-desk";
+
+/// The Dockerfile of the packages layer: the Debian packages with apt, then
+/// the R packages with the installer (`environment::INSTALLER`), which
+/// proves each one loads at its pinned version. `base_id` (the base image's
+/// id) becomes a label. Every name is validated: none needs quoting.
 pub fn packages_dockerfile(spec: &AppSpec, base_id: &str) -> String {
-    let quoted: Vec<String> = spec
-        .packages()
-        .iter()
-        .map(|p| format!("\"{}\"", p.as_str()))
-        .collect();
-    let install = format!(
-        "pkgs <- c({list}); \
-         install.packages(pkgs, repos = \"{repo}\", Ncpus = 2L); \
-         missing <- pkgs[!vapply(pkgs, requireNamespace, logical(1), quietly = TRUE)]; \
-         if (length(missing)) {{ message(\"rserve-desk: could not install R packages: \", paste(missing, collapse = \", \")); quit(status = 1L) }}",
-        list = quoted.join(", "),
-        repo = spec.repo.as_str(),
-    );
+    let env = &spec.environment;
+    let mut steps = String::new();
+    if !env.system().is_empty() {
+        let names: Vec<&str> = env.system().iter().map(|d| d.as_str()).collect();
+        let names = names.join(" ");
+        steps.push_str(&format!(
+            "RUN apt-get update \\\n \
+             && {{ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {names} \\\n \
+             || {{ echo \"rserve-desk: apt could not install the system packages {names}\"; exit 1; }}; }} \\\n \
+             && apt-get clean && rm -rf /var/lib/apt/lists/*\n"
+        ));
+    }
+    if !env.packages().is_empty() {
+        steps.push_str(&format!(
+            "COPY rserve-desk/ {INSTALLER_DIR}/\n\
+             RUN Rscript {INSTALLER_DIR}/install.R && rm -rf {INSTALLER_DIR} /tmp/Rtmp* /tmp/downloaded_packages\n"
+        ));
+    }
     format!(
-        "FROM {base}\nUSER root\nRUN Rscript -e '{install}' && rm -rf /tmp/Rtmp* /tmp/downloaded_packages\nUSER rserve\n{labels}",
+        "FROM {base}\nUSER root\n{steps}USER rserve\n{labels}",
         base = base_image(spec),
         labels = label_line(&labels::packages_labels(spec), base_id),
     )
+}
+
+/// The packages layer's build context: its Dockerfile, and the installer
+/// with its inputs under `rserve-desk/`.
+pub fn packages_context(spec: &AppSpec, base_id: &str) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    append(
+        &mut builder,
+        "Dockerfile",
+        packages_dockerfile(spec, base_id).as_bytes(),
+    )?;
+    append(&mut builder, "rserve-desk/install.R", INSTALLER.as_bytes())?;
+    for (name, contents) in spec.environment.installer_inputs() {
+        append(
+            &mut builder,
+            &format!("rserve-desk/{name}"),
+            contents.as_bytes(),
+        )?;
+    }
+    builder.into_inner()
 }
 
 /// One `LABEL` instruction for all labels: Docker 20.10's classic builder
@@ -79,13 +110,6 @@ pub fn app_dockerfile(spec: &AppSpec, base_id: &str) -> String {
         mode = spec.mode.as_str(),
         labels = label_line(&labels::app_labels(spec), base_id),
     )
-}
-
-/// A tar archive holding only a Dockerfile.
-pub fn dockerfile_only(dockerfile: &str) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    append(&mut builder, "Dockerfile", dockerfile.as_bytes())?;
-    builder.into_inner()
 }
 
 /// A tar archive with the code layer's Dockerfile and the app's files under `app/`.
@@ -117,6 +141,7 @@ fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, contents: &[u8]) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environment::{DebPackage, Environment};
     use crate::spec::{RepoUrl, sample};
 
     fn spec(packages: &[&str], code: &str) -> AppSpec {
@@ -132,17 +157,68 @@ mod tests {
     #[test]
     fn the_packages_layer_installs_and_checks_each_package() {
         let dockerfile = packages_dockerfile(&spec(&["zoo", "abc"], "f <- 1"), "sha256:b");
-        assert!(dockerfile.starts_with("FROM rserve-base:4.2.2\nUSER root\n"));
-        assert!(dockerfile.contains("pkgs <- c(\"abc\", \"zoo\")"));
-        assert!(dockerfile.contains("repos = \"http://cran:8000\""));
-        assert!(dockerfile.contains("quit(status = 1L)"));
+        assert!(dockerfile.starts_with(
+            "FROM rserve-base:4.2.2\nUSER root\nCOPY rserve-desk/ /tmp/rserve-desk/\n\
+             RUN Rscript /tmp/rserve-desk/install.R && rm -rf /tmp/rserve-desk "
+        ));
+        assert!(!dockerfile.contains("apt-get"), "no system packages asked");
         assert!(dockerfile.contains("USER rserve\nLABEL "));
         assert!(dockerfile.contains("\"io.rserve-desk.role\"=\"packages\""));
+        assert!(dockerfile.contains("\"io.rserve-desk.packages\"=\"abc,zoo\""));
         assert_eq!(
             dockerfile.matches("LABEL").count(),
             1,
             "one step for all labels"
         );
+    }
+
+    #[test]
+    fn system_packages_come_first_with_apt() {
+        let mut with = spec(&[], "f <- 1");
+        with.environment = Environment::new(
+            vec![],
+            vec![],
+            vec![
+                DebPackage::parse("tree").unwrap(),
+                DebPackage::parse("libz1").unwrap(),
+            ],
+        );
+        let dockerfile = packages_dockerfile(&with, "sha256:b");
+        assert!(dockerfile.contains(
+            "apt-get install -y --no-install-recommends libz1 tree \\\n \
+             || { echo \"rserve-desk: apt could not install the system packages libz1 tree\"; exit 1; }; }"
+        ), "{dockerfile}");
+        assert!(!dockerfile.contains("Rscript"), "no R packages asked");
+        assert!(packages_image(&with).is_some());
+    }
+
+    #[test]
+    fn the_packages_context_carries_the_installer_and_its_inputs() {
+        let bytes = packages_context(&spec(&["zoo"], "f <- 1"), "sha256:b").unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut found = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            found.push((entry.path().unwrap().display().to_string(), text));
+        }
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Dockerfile",
+                "rserve-desk/install.R",
+                "rserve-desk/setup.R",
+                "rserve-desk/packages"
+            ]
+        );
+        assert!(
+            found[2]
+                .1
+                .starts_with("repos <- c(CRAN = \"http://cran:8000\")\n")
+        );
+        assert_eq!(found[3].1, "zoo *\n");
     }
 
     #[test]

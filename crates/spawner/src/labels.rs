@@ -24,6 +24,10 @@ pub const MODE: &str = "io.rserve-desk.mode";
 pub const PACKAGES: &str = "io.rserve-desk.packages";
 pub const PACKAGES_KEY: &str = "io.rserve-desk.packages-key";
 pub const REPO: &str = "io.rserve-desk.repo";
+/// An app image's git origin (`URL REF COMMIT`), when its code came from git.
+pub const ORIGIN: &str = "io.rserve-desk.origin";
+/// The Debian packages a packages layer installed, comma-separated.
+pub const SYSTEM_PACKAGES: &str = "io.rserve-desk.system-packages";
 /// The id of the `rserve-base` image an app image or packages layer was built on.
 pub const BASE_ID: &str = "io.rserve-desk.base-id";
 /// A container's [`Settings`] (limits, replicas, domain, plain variables, secret names), as JSON.
@@ -92,6 +96,9 @@ pub fn app_labels(spec: &AppSpec) -> HashMap<String, String> {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    if let Some(origin) = &spec.origin {
+        all.insert(ORIGIN.to_owned(), origin.to_string());
+    }
     all
 }
 
@@ -102,14 +109,22 @@ pub fn packages_labels(spec: &AppSpec) -> HashMap<String, String> {
 
 /// What an app image and its packages layer both say: owner, role, R and packages.
 fn layer_labels(spec: &AppSpec, role: Role) -> HashMap<String, String> {
-    let packages: Vec<&str> = spec.packages().iter().map(|p| p.as_str()).collect();
+    let env = &spec.environment;
+    let packages: Vec<String> = env.packages().iter().map(ToString::to_string).collect();
+    let system: Vec<&str> = env.system().iter().map(|d| d.as_str()).collect();
     [
         (OWNER, OWNER_VALUE.to_owned()),
         (ROLE, role.as_str().to_owned()),
         (R_VERSION, spec.r_version.to_string()),
         (PACKAGES, packages.join(",")),
         (PACKAGES_KEY, spec.packages_key()),
-        (REPO, spec.repo.as_str().to_owned()),
+        (
+            REPO,
+            env.primary_repo()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+        (SYSTEM_PACKAGES, system.join(",")),
     ]
     .map(|(k, v)| (k.to_owned(), v))
     .into_iter()

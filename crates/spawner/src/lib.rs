@@ -11,9 +11,11 @@ mod backend;
 mod build;
 mod context;
 mod docker;
+mod environment;
 mod error;
 mod events;
 pub mod labels;
+mod origin;
 mod retry;
 mod rollout;
 mod settings;
@@ -27,8 +29,13 @@ mod tokens;
 use futures_util::stream::BoxStream;
 
 pub use docker::{DockerConfig, DockerSpawner};
+pub use environment::{
+    DebPackage, Environment, PackageVersion, Repository, Requirement, bioconductor_release,
+    bioconductor_repositories,
+};
 pub use error::{SpawnError, TokenError};
 pub use events::{AppEvent, AppEventKind};
+pub use origin::Origin;
 pub use rollout::APP_USER;
 pub use settings::access::{self, AccessMode, Cidr, MAX_ALLOW, parse_allow_list};
 pub use settings::{

@@ -1,10 +1,14 @@
-//! What an app is, validated: slug, R version, packages, repository, mode
+//! What an app is, validated: slug, R version, its R environment (packages,
+//! repositories, system libraries: `environment`), mode
 //! (never eval for the public) and files. Every value here is checked before it can reach a Dockerfile, a label
 //! or a Traefik rule, so the rest of the spawner can use them verbatim.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+
+use crate::environment::Environment;
+use crate::origin::Origin;
 
 use crate::settings::access::AccessMode;
 use crate::settings::{SecretEnv, Settings, SettingsError};
@@ -25,10 +29,20 @@ pub enum SpecError {
         "`{0}` is not a valid R package name: letters, digits and dots, starting with a letter, at least two characters, not ending with a dot"
     )]
     Package(String),
+    #[error("`{0}` is not a valid R package version: numbers separated by `.` or `-`, e.g. 1.8-13")]
+    PackageVersion(String),
     #[error(
-        "the package repository `{0}` is not valid: give an http:// or https:// URL without spaces or quotes"
+        "`{0}` is not a valid Debian package name: lower-case letters, digits, `+`, `-` and `.`, at least two characters"
+    )]
+    DebPackage(String),
+    #[error(
+        "the package repository `{0}` is not valid: give an http:// or https:// URL without spaces or quotes, or posit:YYYY-MM-DD"
     )]
     Repository(String),
+    #[error(
+        "the git origin `{0}` cannot be recorded: a URL, a branch, tag or commit name and a commit id, without spaces or quotes"
+    )]
+    Origin(String),
     #[error("the app mode `{0}` is not valid: use `ocap` or `eval`")]
     Mode(String),
     #[error("the app file path `{0}` is not valid: it must be relative, without `..`, and use `/`")]
@@ -256,9 +270,8 @@ pub struct AppSpec {
     /// Stable identity of the app across versions (and slugs, should one change).
     pub app_id: String,
     pub r_version: RVersion,
-    /// Sorted and without duplicates, so equal sets give equal layers.
-    packages: Vec<PackageName>,
-    pub repo: RepoUrl,
+    /// Normalized, so equal environments give equal layers.
+    pub environment: Environment,
     pub mode: Mode,
     /// Sorted by path.
     files: Vec<AppFile>,
@@ -266,6 +279,9 @@ pub struct AppSpec {
     pub settings: Settings,
     /// Values of the secret variables `settings` names; only for creating containers.
     pub secrets: SecretEnv,
+    /// The git commit the code came from, if it came from git (a label of
+    /// the image, not part of its identity).
+    pub origin: Option<Origin>,
 }
 
 impl AppSpec {
@@ -274,32 +290,25 @@ impl AppSpec {
         slug: Slug,
         app_id: String,
         r_version: RVersion,
-        mut packages: Vec<PackageName>,
-        repo: RepoUrl,
+        environment: Environment,
         mode: Mode,
         mut files: Vec<AppFile>,
     ) -> Result<Self, SpecError> {
         if !files.iter().any(AppFile::is_r_file) {
             return Err(SpecError::NoRFiles);
         }
-        packages.sort();
-        packages.dedup();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Self {
             slug,
             app_id,
             r_version,
-            packages,
-            repo,
+            environment,
             mode,
             files,
             settings: Settings::default(),
             secrets: SecretEnv::default(),
+            origin: None,
         })
-    }
-
-    pub fn packages(&self) -> &[PackageName] {
-        &self.packages
     }
 
     pub fn files(&self) -> &[AppFile] {
@@ -316,7 +325,7 @@ impl AppSpec {
         hex::encode(h.finalize())
     }
 
-    /// Hash of everything but the code that shapes the image: R version, packages, repository, mode.
+    /// Hash of everything but the code that shapes the image: R version, environment, mode.
     pub fn config_hash(&self) -> String {
         let mut h = Sha256::new();
         frame(&mut h, self.r_version.as_str().as_bytes());
@@ -325,24 +334,15 @@ impl AppSpec {
         hex::encode(h.finalize())
     }
 
-    /// Hash naming the packages layer: the sorted package list and the repository.
-    /// Empty when the app needs no packages (it then builds straight on `rserve-base`).
+    /// Hash naming the packages layer ([`Environment::key`]). Empty when the
+    /// app needs nothing installed (it then builds straight on `rserve-base`).
     pub fn packages_key(&self) -> String {
-        if self.packages.is_empty() {
-            return String::new();
-        }
-        let mut h = Sha256::new();
-        frame(&mut h, self.r_version.as_str().as_bytes());
-        frame(&mut h, self.repo.as_str().as_bytes());
-        for p in &self.packages {
-            frame(&mut h, p.as_str().as_bytes());
-        }
-        hex::encode(h.finalize())
+        self.environment.key(&self.r_version)
     }
 }
 
 /// Length-prefixes a field so that no two different inputs hash alike.
-fn frame(h: &mut Sha256, bytes: &[u8]) {
+pub(crate) fn frame(h: &mut Sha256, bytes: &[u8]) {
     h.update((bytes.len() as u64).to_le_bytes());
     h.update(bytes);
 }
@@ -358,11 +358,13 @@ pub(crate) fn sample(
         Slug::parse("demo")?,
         "id".into(),
         RVersion::parse("4.2.2")?,
-        packages
-            .iter()
-            .map(|p| PackageName::parse(p))
-            .collect::<Result<_, _>>()?,
-        repo,
+        Environment::unpinned(
+            packages
+                .iter()
+                .map(|p| PackageName::parse(p))
+                .collect::<Result<_, _>>()?,
+            crate::environment::Repository::Url(repo),
+        ),
         Mode::Ocap,
         files
             .iter()

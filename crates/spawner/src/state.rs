@@ -7,6 +7,7 @@ use bollard::models::ContainerSummary;
 use serde::Serialize;
 
 use crate::labels;
+use crate::origin::Origin;
 use crate::settings::Settings;
 use crate::status::{AppStatus, HealthCheck};
 
@@ -151,6 +152,8 @@ pub struct Version {
     /// The R version and packages the image was built with.
     pub r_version: String,
     pub packages: Vec<String>,
+    /// The git commit its code came from, if it came from git.
+    pub origin: Option<Origin>,
     /// Unix seconds.
     pub created: i64,
     /// Whether a container of the app runs this image now.

@@ -5,18 +5,19 @@
 use std::time::{Duration, Instant};
 
 use rdesk_spawner::{
-    AppFile, AppSpec, AppState, DeployEvent, Deployed, Mode, PackageName, RVersion, RepoUrl, Slug,
-    SpawnError, Spawner,
+    AppFile, AppSpec, AppState, DeployEvent, Deployed, Mode, PackageName, RVersion, Repository,
+    Slug, SpawnError, Spawner,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::HostSession;
 use crate::app_settings::SettingsRequest;
+use crate::environment::{self, Chosen};
 use crate::error::DeskError;
 use crate::intake;
 use crate::preview::AppFiles;
-use crate::store::{DeploymentAction, NewDeployment, Outcome, now_ms};
+use crate::store::{DeploymentAction, GitOrigin, NewDeployment, Outcome, now_ms};
 use crate::switch::Switched;
 
 /// What the user asks to deploy.
@@ -24,11 +25,14 @@ use crate::switch::Switched;
 pub struct DeployRequest {
     /// Defaults to a slug made from the folder, archive or file name.
     pub slug: Option<String>,
-    /// Defaults to the app's current version, else the newest on the host.
+    /// Defaults to the app's current version, else its `renv.lock`'s when
+    /// the host has it, else the newest on the host.
     pub r_version: Option<String>,
     /// Added to the packages detected in the code.
     pub packages: Vec<String>,
-    /// Defaults to the app's current repository, else CRAN.
+    /// Defaults to the app's current repository, else the host's, else
+    /// Posit Package Manager's snapshot of yesterday; replaces a
+    /// `renv.lock`'s `CRAN`.
     pub repo: Option<String>,
     /// Defaults to the app's current mode, else OCAP.
     pub mode: Option<String>,
@@ -72,22 +76,25 @@ impl HostSession {
             Err(SpawnError::NotFound(_)) => None,
             Err(e) => return Err(DeskError::spawn(self.name())(e)),
         };
-        let spec = self.spec(request, source, &slug, current.as_ref()).await?;
+        let mut spec = self.spec(request, source, &slug, current.as_ref()).await?;
+        spec.origin = files.origin().cloned();
         progress(DeployEvent::Step(format!(
-            "deploying {} file(s) as `{slug}` with R {}{}",
+            "deploying {} file(s){} as `{slug}` with R {}{}",
             spec.files().len(),
+            spec.origin
+                .as_ref()
+                .map(|o| format!(
+                    " from {} {} at {}",
+                    o.url(),
+                    o.reference(),
+                    o.short_commit()
+                ))
+                .unwrap_or_default(),
             spec.r_version,
-            if spec.packages().is_empty() {
+            if spec.environment.is_empty() {
                 String::new()
             } else {
-                format!(
-                    " and packages {}",
-                    spec.packages()
-                        .iter()
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!(" and packages {}", spec.environment.describe())
             }
         )));
         let outcome = self
@@ -112,6 +119,7 @@ impl HostSession {
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms,
+                origin: spec.origin.as_ref().map(GitOrigin::from),
             })
             .await?;
         let (deployed, switched) = outcome?;
@@ -123,9 +131,10 @@ impl HostSession {
             slug: slug.to_string(),
             r_version: spec.r_version.to_string(),
             packages: spec
+                .environment
                 .packages()
                 .iter()
-                .map(|p| p.as_str().to_owned())
+                .map(ToString::to_string)
                 .collect(),
             files: spec.files().iter().map(|f| f.path.clone()).collect(),
             deployed,
@@ -143,35 +152,54 @@ impl HostSession {
         slug: &Slug,
         current: Option<&AppState>,
     ) -> Result<AppSpec, DeskError> {
+        let declared = intake::declared_environment(source)?;
+        // A new app takes its lock's R version when the host has it.
         let r_version = match (&request.r_version, current) {
             (Some(v), _) => RVersion::parse(v)?,
             (None, Some(app)) => RVersion::parse(&app.r_version)?,
             (None, None) => {
-                let newest = self
-                    .r_versions()
-                    .await?
-                    .into_iter()
-                    .max_by(|a, b| version_key(a).cmp(&version_key(b)));
+                let available = self.r_versions().await?;
+                let locked = declared.lock.as_ref().and_then(|l| l.r_version.as_ref());
+                let chosen = match locked {
+                    Some(v) if available.contains(v) => Some(v.clone()),
+                    _ => available
+                        .into_iter()
+                        .max_by(|a, b| version_key(a).cmp(&version_key(b))),
+                };
                 RVersion::parse(
-                    &newest.ok_or_else(|| DeskError::NoRVersion(self.name().to_owned()))?,
+                    &chosen.ok_or_else(|| DeskError::NoRVersion(self.name().to_owned()))?,
                 )?
             }
         };
-        let mut packages = request
+        let asked = request
             .packages
             .iter()
             .map(|p| PackageName::parse(p))
             .collect::<Result<Vec<_>, _>>()?;
-        packages.extend(
-            intake::detect_packages(source)
-                .iter()
-                .filter_map(|p| PackageName::parse(p).ok()),
-        );
-        let repo = match (&request.repo, current) {
-            (Some(r), _) => RepoUrl::parse(r)?,
-            (None, Some(app)) if !app.repo.is_empty() => RepoUrl::parse(&app.repo)?,
-            _ => RepoUrl::default(),
+        let chosen = match (&request.repo, current) {
+            (Some(r), _) => Chosen {
+                repo: Repository::parse(r)?,
+                explicit: true,
+            },
+            (None, Some(app)) if !app.repo.is_empty() => Chosen {
+                repo: Repository::parse(&app.repo)?,
+                explicit: false,
+            },
+            _ => Chosen {
+                repo: match self.store.host_repo(self.name()).await? {
+                    Some(repo) => Repository::parse(&repo)?,
+                    None => environment::default_repository(now_ms()),
+                },
+                explicit: false,
+            },
         };
+        let environment = environment::resolve(
+            &declared,
+            &intake::detect_packages(source),
+            asked,
+            chosen,
+            &r_version,
+        )?;
         let mode = match (&request.mode, current) {
             (Some(m), _) => Mode::parse(m)?,
             (None, Some(app)) => Mode::parse(&app.mode).unwrap_or_default(),
@@ -185,7 +213,7 @@ impl HostSession {
         let app_id = current
             .map(|a| a.app_id.clone())
             .unwrap_or_else(|| new_app_id(self.name(), slug));
-        let mut spec = AppSpec::new(slug.clone(), app_id, r_version, packages, repo, mode, files)?;
+        let mut spec = AppSpec::new(slug.clone(), app_id, r_version, environment, mode, files)?;
         spec.settings =
             crate::app_settings::resolve(&request.settings, current.map(|a| &a.settings))?;
         rdesk_spawner::check_mode(mode, spec.settings.access)?;
@@ -223,6 +251,7 @@ impl HostSession {
                 message: failure,
                 started_at: now_ms() - clock.elapsed().as_millis() as i64,
                 duration_ms: clock.elapsed().as_millis() as i64,
+                origin: None,
             })
             .await?;
         Ok(())

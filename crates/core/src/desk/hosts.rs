@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use rdesk_spawner::Repository;
 use serde::Serialize;
 
 use super::Desk;
@@ -171,6 +172,25 @@ impl Desk {
         Ok(offered_key(name, target)
             .await?
             .and_then(|l| fingerprint_of(&l)))
+    }
+
+    /// Sets the package repository the host's new apps install from (a
+    /// CRAN-like URL or `posit:YYYY-MM-DD`), or with `None` goes back to
+    /// Posit Package Manager's snapshot of the day before each first deploy.
+    pub async fn set_host_repo(&self, host: &str, repo: Option<&str>) -> Result<(), DeskError> {
+        self.host(host).await?;
+        let repo = repo.map(Repository::parse).transpose()?;
+        let text = repo.as_ref().map(ToString::to_string);
+        Ok(self.store.set_host_repo(host, text.as_deref()).await?)
+    }
+
+    /// The repository the user chose for the host's new apps, if any.
+    pub async fn host_repo(&self, host: &str) -> Result<Option<Repository>, DeskError> {
+        self.host(host).await?;
+        match self.store.host_repo(host).await? {
+            Some(repo) => Ok(Some(Repository::parse(&repo)?)),
+            None => Ok(None),
+        }
     }
 
     /// Keeps `secret` in the OS keyring as the host's SSH password or key

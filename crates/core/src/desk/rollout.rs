@@ -209,6 +209,7 @@ impl HostSession {
                 message: outcome.as_ref().err().map(ToString::to_string),
                 started_at,
                 duration_ms: clock.elapsed().as_millis() as i64,
+                origin: None,
             })
             .await?;
         let (deployed, switched) = outcome?;
@@ -253,6 +254,7 @@ mod tests {
             code_hash: code.into(),
             r_version: "4.4.1".into(),
             packages: Vec::new(),
+            origin: None,
             created: 0,
             current,
         }

@@ -16,8 +16,9 @@ impl Store {
     pub async fn record_deployment(&self, d: NewDeployment) -> Result<i64, StoreError> {
         let result = sqlx::query_scalar(
             "INSERT INTO deployments (host, slug, app_id, action, code_hash, image_id, outcome,
-                                      message, started_at, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                      message, started_at, duration_ms,
+                                      git_url, git_ref, git_commit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              RETURNING id",
         )
         .bind(&d.host)
@@ -30,6 +31,9 @@ impl Store {
         .bind(&d.message)
         .bind(d.started_at)
         .bind(d.duration_ms)
+        .bind(d.origin.as_ref().map(|o| &o.url))
+        .bind(d.origin.as_ref().map(|o| &o.reference))
+        .bind(d.origin.as_ref().map(|o| &o.commit))
         .fetch_one(&self.pool)
         .await;
         match result {
@@ -56,7 +60,7 @@ impl Store {
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
         let rows = sqlx::query_as::<_, DeploymentRow>(
             "SELECT id, host, slug, app_id, action, code_hash, image_id, outcome, message,
-                    started_at, duration_ms
+                    started_at, duration_ms, git_url, git_ref, git_commit
              FROM deployments WHERE host = ?1 AND slug = ?2
              ORDER BY started_at DESC, id DESC LIMIT ?3",
         )

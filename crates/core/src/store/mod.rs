@@ -18,6 +18,7 @@ mod bootstraps;
 mod error;
 mod health;
 mod history;
+mod host_repos;
 mod host_secrets;
 mod hosts;
 mod metrics;
@@ -40,7 +41,9 @@ pub use bootstraps::BootstrapRecord;
 pub use error::StoreError;
 pub use health::CacheProblem;
 pub use metrics::{MetricPoint, MetricSample, MetricSeries, Resolution, RollUp, SAMPLE_SECONDS};
-pub use model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
+pub use model::{
+    AppRecord, DeploymentRecord, GitOrigin, HostKind, HostRecord, NewDeployment, StatusEvent,
+};
 pub use repair::Repaired;
 
 /// How long a statement waits for another connection's write lock before

@@ -1,7 +1,7 @@
 //! The plain records the store reads and writes. They carry no sqlx types
 //! and serialize with serde, so they can cross IPC to the UI as they are.
 
-use rdesk_spawner::AppStatus;
+use rdesk_spawner::{AppStatus, Origin};
 use serde::{Deserialize, Serialize};
 
 use super::action::{DeploymentAction, Outcome};
@@ -90,6 +90,28 @@ pub struct NewDeployment {
     /// Unix milliseconds.
     pub started_at: i64,
     pub duration_ms: i64,
+    /// The git commit a build's code came from, if it came from git.
+    pub origin: Option<GitOrigin>,
+}
+
+/// Where a build's code came from in git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitOrigin {
+    /// Without credentials.
+    pub url: String,
+    /// The branch, tag or commit asked for.
+    pub reference: String,
+    pub commit: String,
+}
+
+impl From<&Origin> for GitOrigin {
+    fn from(o: &Origin) -> Self {
+        Self {
+            url: o.url().to_owned(),
+            reference: o.reference().to_owned(),
+            commit: o.commit().to_owned(),
+        }
+    }
 }
 
 /// A recorded deployment step. Kept after its app is removed.

@@ -33,12 +33,14 @@ struct Salvage {
     hosts: Vec<HostRecord>,
     keys: Vec<(String, String)>,
     secrets: Vec<(String, String)>,
+    /// The repositories chosen for hosts (none in a file older than the table).
+    repos: Vec<(String, String)>,
 }
 
 impl Store {
     /// Moves the database at `path` aside (with its `-wal` and `-shm`
-    /// files) and opens a new one there holding the hosts, pinned keys and
-    /// secret notes that could still be read from it. Call it only for a
+    /// files) and opens a new one there holding the hosts, pinned keys,
+    /// secret notes and chosen repositories that could still be read from it. Call it only for a
     /// database [`Store::open`] refused: it does not ask.
     pub async fn repair(path: impl AsRef<Path>) -> Result<(Store, Repaired), StoreError> {
         let path = path.as_ref();
@@ -68,6 +70,11 @@ impl Store {
                 tracing::warn!(host, "its secret note was not kept in the repair: {e}");
             }
         }
+        for (host, repo) in salvage.repos.iter().filter(|(h, _)| hosts.contains(h)) {
+            if let Err(e) = store.set_host_repo(host, Some(repo)).await {
+                tracing::warn!(host, "its repository was not kept in the repair: {e}");
+            }
+        }
         Ok((
             store,
             Repaired {
@@ -79,7 +86,8 @@ impl Store {
     }
 }
 
-/// Reads the hosts, their keys and secret notes, opening the file read-only.
+/// Reads the hosts, their keys, secret notes and repositories, opening the
+/// file read-only.
 async fn salvage(path: &Path) -> Result<Salvage, StoreError> {
     let failed = |source| StoreError::Open {
         path: path.to_path_buf(),
@@ -103,11 +111,15 @@ async fn salvage(path: &Path) -> Result<Salvage, StoreError> {
         let secrets = sqlx::query_as::<_, (String, String)>("SELECT host, kind FROM host_secrets")
             .fetch_all(&pool)
             .await?;
-        Ok::<_, sqlx::Error>((hosts, keys, secrets))
+        let repos = sqlx::query_as::<_, (String, String)>("SELECT host, repo FROM host_repos")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+        Ok::<_, sqlx::Error>((hosts, keys, secrets, repos))
     }
     .await;
     pool.close().await;
-    let (hosts, keys, secrets) = read.map_err(failed)?;
+    let (hosts, keys, secrets, repos) = read.map_err(failed)?;
     Ok(Salvage {
         hosts: hosts
             .into_iter()
@@ -115,6 +127,7 @@ async fn salvage(path: &Path) -> Result<Salvage, StoreError> {
             .collect(),
         keys,
         secrets,
+        repos,
     })
 }
 
@@ -178,6 +191,10 @@ mod tests {
             .note_secret("vps1", SecretKind::SshPassword)
             .await
             .unwrap();
+        store
+            .set_host_repo("vps1", Some("posit:2026-12-03"))
+            .await
+            .unwrap();
         store.upsert_app(app("vps1", "web")).await.unwrap();
         for i in 0..deployments {
             store
@@ -210,6 +227,10 @@ mod tests {
         assert_eq!(
             store.secret_kinds("vps1").await.unwrap(),
             vec![SecretKind::SshPassword]
+        );
+        assert_eq!(
+            store.host_repo("vps1").await.unwrap().as_deref(),
+            Some("posit:2026-12-03")
         );
         assert!(store.apps("vps1").await.unwrap().is_empty());
         assert!(repaired.moved_to.is_file());

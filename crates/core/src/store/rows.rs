@@ -5,7 +5,9 @@ use rdesk_spawner::AppStatus;
 
 use super::action::{DeploymentAction, Outcome};
 use super::error::StoreError;
-use super::model::{AppRecord, DeploymentRecord, HostKind, HostRecord, NewDeployment, StatusEvent};
+use super::model::{
+    AppRecord, DeploymentRecord, GitOrigin, HostKind, HostRecord, NewDeployment, StatusEvent,
+};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct HostRow {
@@ -98,6 +100,9 @@ pub(super) struct DeploymentRow {
     message: Option<String>,
     started_at: i64,
     duration_ms: i64,
+    git_url: Option<String>,
+    git_ref: Option<String>,
+    git_commit: Option<String>,
 }
 
 impl From<DeploymentRow> for DeploymentRecord {
@@ -115,6 +120,14 @@ impl From<DeploymentRow> for DeploymentRecord {
                 message: row.message,
                 started_at: row.started_at,
                 duration_ms: row.duration_ms,
+                origin: match (row.git_url, row.git_ref, row.git_commit) {
+                    (Some(url), Some(reference), Some(commit)) => Some(GitOrigin {
+                        url,
+                        reference,
+                        commit,
+                    }),
+                    _ => None,
+                },
             },
         }
     }

@@ -55,5 +55,6 @@ pub(crate) fn deployment(host: &str, slug: &str, started_at: i64) -> NewDeployme
         message: None,
         started_at,
         duration_ms: 1_234,
+        origin: None,
     }
 }
