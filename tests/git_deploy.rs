@@ -4,7 +4,7 @@
 //! would); a branch is deployed, a new commit pushed and the branch
 //! redeployed, and the new function answers; the commit and the ref are in
 //! the history and with each version; a ref that does not exist is a
-//! sentence and makes nothing.
+//! sentence and makes nothing. The same from the window: a pasted URL.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -12,6 +12,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use rdesk_e2e::{Rdesk, Standin, objects_of, remove_leftovers};
+
+// Each test binary plays part of the panel and drives the window with
+// part of the driver.
+#[allow(dead_code)]
+mod panel;
+#[allow(dead_code)]
+mod window_driver;
+use window_driver::Desktop;
 
 /// Runs `git ARGS` in `dir` as a test user would; returns its stdout.
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -82,16 +90,19 @@ impl Repo {
     }
 }
 
-/// `rdesk ARGS` with ssh told to use the stand-in's key and a known_hosts of its own.
-fn rdesk(desk: &Rdesk, vps: &Standin, args: &[&str]) -> Output {
-    let known_hosts = desk.data_dir.path().join("git_known_hosts");
-    let ssh = format!(
+/// The ssh git runs: the stand-in's key and a known_hosts in `data_dir`.
+fn git_ssh(vps: &Standin, data_dir: &Path) -> String {
+    format!(
         "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={}",
         vps.identity,
-        known_hosts.display()
-    );
+        data_dir.join("git_known_hosts").display()
+    )
+}
+
+/// `rdesk ARGS` with ssh told to use the stand-in's key and a known_hosts of its own.
+fn rdesk(desk: &Rdesk, vps: &Standin, args: &[&str]) -> Output {
     desk.command(args)
-        .env("GIT_SSH_COMMAND", ssh)
+        .env("GIT_SSH_COMMAND", git_ssh(vps, desk.data_dir.path()))
         .output()
         .expect("rdesk runs")
 }
@@ -179,5 +190,82 @@ fn a_branch_deploys_and_its_new_commit_redeploys() {
         "new",
         "and the app keeps serving"
     );
+    // A token change cut short (its process killed) leaves a helper made
+    // from the app's image; removing the app removes it too.
+    let image = rdesk_e2e::docker_inspect(&rdesk_e2e::running_container(slug))["Image"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    rdesk_e2e::docker_out(&[
+        "create",
+        "--label",
+        "io.rserve-desk.owner=rserve-desk",
+        "--label",
+        "io.rserve-desk.role=access",
+        "--label",
+        &format!("io.rserve-desk.slug={slug}"),
+        &image,
+    ]);
     desk.ok(&["rm", slug, "--host", "vps"]);
+    assert!(objects_of(slug).is_empty(), "{:?}", objects_of(slug));
+}
+
+/// The window's way in: a pasted URL and ref, cloned on this computer,
+/// then the new-app form; a ref that does not exist is a sentence, and each
+/// version shows the ref and commit it was built from.
+#[tokio::test]
+async fn a_pasted_url_deploys_from_the_window() {
+    let Some(vps) = Standin::from_env("git_deploy: from the window") else {
+        return;
+    };
+    let slug = "git-window";
+    remove_leftovers(slug);
+    let repo = Repo::new("w <- function() \"from git\"\n");
+    let commit = git(&repo.work(), &["rev-parse", "HEAD"]);
+    let data = tempfile::tempdir().unwrap();
+    let ssh = git_ssh(&vps, data.path());
+    let ui = Desktop::open_with(data.path(), "git-window", &[], &[("GIT_SSH_COMMAND", &ssh)]).await;
+    ui.add_host(
+        &vps.ssh,
+        &vps.identity,
+        &vps.public_url,
+        &window_driver::standin_host_key(),
+    )
+    .await;
+    ui.click("a.host[data-host=vps]").await;
+    ui.type_into("#git-url", &repo.url(&vps)).await;
+    ui.type_into("#git-ref", "nope").await;
+    ui.click("#git-preview").await;
+    let said = ui.wait_text("#error", |t| !t.is_empty()).await;
+    assert!(
+        said.contains("has no branch, tag or commit `nope`"),
+        "{said}"
+    );
+    assert!(objects_of(slug).is_empty(), "a missing ref makes nothing");
+
+    ui.type_into("#git-ref", "main").await;
+    ui.click("#git-preview").await;
+    ui.wait_text("#new-files", |t| t.contains("app.R")).await;
+    let from = ui.wait_text("#new-git", |t| !t.is_empty()).await;
+    assert!(from.ends_with(" main"), "{from}");
+    ui.type_into("#new-slug", slug).await;
+    ui.click("#new-deploy").await;
+    let done = ui.wait_text("#deploy-done", |t| !t.is_empty()).await;
+    assert!(done.starts_with("Deployed git-window"), "{done}");
+    let log = ui
+        .wait_text("#deploy-log", |t| t.contains("checked out"))
+        .await;
+    assert!(
+        log.contains(&format!("checked out main at {}", &commit[..12])),
+        "{log}"
+    );
+    ui.click("#deploy button").await;
+
+    ui.click(&format!("tr[data-drop-slug={slug}] a.open")).await;
+    let origin = ui
+        .wait_text("#versions tr.current .origin", |t| !t.is_empty())
+        .await;
+    assert_eq!(origin, format!("git main at {}", &commit[..12]));
+    ui.close().await;
+    vps.desk().ok(&["rm", slug, "--host", "vps"]);
 }

@@ -11,7 +11,7 @@
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -38,12 +38,6 @@ const TIME_ZONE: (&str, i32) = ("Asia/Kolkata", 330);
 const TAB: &str = "\u{e004}";
 const ESCAPE: &str = "\u{e00c}";
 const ENTER: &str = "\u{e007}";
-
-fn sshd_key() -> PathBuf {
-    PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"))
-        .join("sshd")
-        .join("ssh_host_ed25519_key.pub")
-}
 
 fn main_r(version: &str) -> String {
     // The nonce makes each run's code new, so its images are built now.
@@ -211,8 +205,13 @@ async fn an_apps_whole_life_in_the_window() {
     )
     .await;
     let keyring = KeyringSession::on_bus(ui.bus_address());
-    ui.add_host(&vps.ssh, &vps.identity, &vps.public_url, &sshd_key())
-        .await;
+    ui.add_host(
+        &vps.ssh,
+        &vps.identity,
+        &vps.public_url,
+        &window_driver::standin_host_key(),
+    )
+    .await;
     ui.click("a.host[data-host=vps]").await;
     ui.wait_text("#apps", |_| true).await;
 

@@ -27,6 +27,13 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The stand-in VPS's SSH host key, as the add-host form pins it.
+pub fn standin_host_key() -> PathBuf {
+    PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"))
+        .join("sshd")
+        .join("ssh_host_ed25519_key.pub")
+}
+
 /// Xvfb, a D-Bus session with our notification daemon and tray watcher,
 /// tauri-driver, and the window.
 pub struct Desktop {

@@ -10,6 +10,7 @@ use rdesk_ipc::{Action, AppStatus, LifecycleArgs, PickArgs, Severity, cmd};
 use crate::bridge::invoke;
 use crate::charts::Charts;
 use crate::format::age;
+use crate::git_deploy::GitDeploy;
 use crate::numbers::SummaryCards;
 use crate::state::{AppKey, Page, Ui};
 
@@ -140,6 +141,7 @@ pub fn Dashboard(host: String) -> impl IntoView {
                     move |_| ui.pick(host.clone(), PickArgs::Folder)
                 }>"Choose a folder…"</button>
             </p>
+            <GitDeploy host=host.clone()/>
             <h3>"Host overview"</h3>
             <Charts host=host.clone() slug=None/>
         </section>

@@ -17,6 +17,7 @@ mod clipboard;
 mod console;
 mod dialog;
 mod format;
+mod git_deploy;
 mod hosts;
 mod logs_view;
 mod numbers;

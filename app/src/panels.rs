@@ -54,6 +54,7 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
                     .map(str::to_owned)
                     .collect(),
                 secrets,
+                git: app.git.clone(),
             });
         }
     };
@@ -62,6 +63,7 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
     view! {
         <Modal id="new-app" title_id="new-app-title" on_cancel=cancel>
                 <h3 id="new-app-title">"New app on " {app.host.clone()}</h3>
+                {app.git.as_ref().map(|g| view! { <p id="new-git">"From " <code>{g.url.clone()}</code> " " {g.reference.clone().unwrap_or_else(|| "(its default branch)".to_owned())}</p> })}
                 <p>{format!("{} file(s), {}", p.files.len(), bytes(p.total_bytes))}</p>
                 <ul id="new-files" class="files">{p.files.iter().map(|f| view! { <li>{f.clone()}</li> }).collect::<Vec<_>>()}</ul>
                 {(!p.skipped.is_empty()).then(|| view! { <p class="muted">"Left out: " {p.skipped.join(", ")}</p> })}
@@ -69,7 +71,7 @@ pub fn NewAppForm(app: NewApp) -> impl IntoView {
                 <p>"Packages found in the code: " <b id="new-packages">{if p.packages.is_empty() { "none".to_owned() } else { p.packages.join(", ") }}</b></p>
                 <label>"More packages" <input bind:value=extra placeholder="e.g. jsonlite, data.table"/></label>
                 <label>"R version" <input bind:value=r_version placeholder="the host's newest"/></label>
-                <label>"Package repository" <input id="new-repo" bind:value=repo placeholder="CRAN"/></label>
+                <label>"Package repository" <input id="new-repo" bind:value=repo placeholder="the host's, else Posit's dated snapshot"/></label>
                 <label>"Mode" <select id="new-mode" bind:value=mode>
                     <option value="ocap">"OCAP: only the app's functions (safe)"</option>
                     <option value="eval">"eval: any R code (trusted clients only)"</option>

@@ -10,8 +10,8 @@ use leptos::task::spawn_local;
 pub use rdesk_ipc::Page;
 use rdesk_ipc::events::{AppChanged, Dropped};
 use rdesk_ipc::{
-    AppView, AppsList, Command, DeployArgs, DeployProgress, DeployResult, DropPreview, HostArgs,
-    HostView, NoArgs, PathsArgs, PickArgs, cmd,
+    AppView, AppsList, Command, DeployArgs, DeployProgress, DeployResult, DropPreview, GitSource,
+    HostArgs, HostView, NoArgs, PathsArgs, PickArgs, cmd,
 };
 
 use crate::bridge::{self, invoke, invoke_streaming};
@@ -20,7 +20,9 @@ use crate::bridge::{self, invoke, invoke_streaming};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApp {
     pub host: String,
+    /// Dropped or picked files, or a git repository to clone.
     pub paths: Vec<String>,
+    pub git: Option<GitSource>,
     pub preview: DropPreview,
 }
 
@@ -300,11 +302,33 @@ impl Ui {
                 Ok(preview) => self.new_app.set(Some(NewApp {
                     host,
                     paths,
+                    git: None,
                     preview,
                 })),
                 Err(e) => self.fail(e.message),
             }
         });
+    }
+
+    /// The new-app form for a git repository on `host`, filled from a
+    /// clone the shell makes of it; `false` when it cannot be cloned (said
+    /// as the window's error).
+    pub async fn new_app_from_git(self, host: String, git: GitSource) -> bool {
+        match invoke::<cmd::PreviewGit>(&git).await {
+            Ok(preview) => {
+                self.new_app.set(Some(NewApp {
+                    host,
+                    paths: Vec::new(),
+                    git: Some(git),
+                    preview,
+                }));
+                true
+            }
+            Err(e) => {
+                self.fail(e.message);
+                false
+            }
+        }
     }
 
     /// Deploys, showing the files received and each step and build line as they come.

@@ -85,7 +85,12 @@ pub fn Versions(
                     let roll_back = roll_back.clone();
                     view! {
                         <tr class="version" class:current=current data-code=hash.clone()>
-                            <td><code>{shown}</code>{current.then(|| view! { " " <span class="badge ok">"running"</span> })}</td>
+                            <td><code>{shown}</code>{current.then(|| view! { " " <span class="badge ok">"running"</span> })}
+                                {v.origin.as_ref().map(|o| {
+                                    let commit: String = o.commit.chars().take(HASH_SHOWN).collect();
+                                    view! { <br/><span class="origin muted" title=o.url.clone()>{format!("git {} at {commit}", o.reference)}</span> }
+                                })}
+                            </td>
                             <td>{v.r_version.clone()}</td>
                             <td>{if v.packages.is_empty() { "none".to_owned() } else { v.packages.join(", ") }}</td>
                             <td class="built">{local_time(v.built_at)}</td>

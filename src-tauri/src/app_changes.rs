@@ -4,7 +4,8 @@
 
 use rdesk_core::secrets::Secret;
 use rdesk_ipc::{
-    AppArgs, DeployProgress, RollbackArgs, SecretNameArgs, SetSecretArgs, SwitchResult, VersionView,
+    AppArgs, DeployProgress, OriginView, RollbackArgs, SecretNameArgs, SetSecretArgs, SwitchResult,
+    VersionView,
 };
 use tauri::AppHandle;
 use tauri::ipc::Channel;
@@ -30,6 +31,11 @@ pub async fn versions(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<Vec<
             packages: v.packages,
             built_at: v.created.saturating_mul(1000),
             current: v.current,
+            origin: v.origin.map(|o| OriginView {
+                url: o.url().to_owned(),
+                reference: o.reference().to_owned(),
+                commit: o.commit().to_owned(),
+            }),
         })
         .collect())
 }

@@ -4,13 +4,14 @@
 use rdesk_core::DeskError;
 use rdesk_core::desk::{CallArgument, Signature};
 use rdesk_core::host::HostErrorKind;
+use rdesk_core::preview::Preview;
 use rdesk_core::spawner::AppStatus as Status;
 use rdesk_core::store::{
     AppRecord, DeploymentAction as Action, DeploymentRecord, HostRecord, Outcome, StatusEvent,
 };
 use rdesk_ipc::{
-    AppSettingsView, AppStatus, AppView, ArgumentView, DeploymentAction, DeploymentView, ErrorCode,
-    FunctionView, HostView, IpcError, StatusView,
+    AppSettingsView, AppStatus, AppView, ArgumentView, DeploymentAction, DeploymentView,
+    DropPreview, ErrorCode, FunctionView, HostView, IpcError, StatusView,
 };
 
 pub fn error(e: DeskError) -> IpcError {
@@ -174,6 +175,17 @@ pub fn token(t: &rdesk_core::desk::TokenView) -> rdesk_ipc::TokenInfo {
         prefix: t.prefix.clone(),
         name: t.name.clone(),
         created_ms: t.created_ms,
+    }
+}
+
+/// What dropped, picked or cloned files would deploy as.
+pub fn preview(p: Preview) -> DropPreview {
+    DropPreview {
+        slug: p.slug,
+        files: p.files,
+        skipped: p.skipped,
+        packages: p.packages,
+        total_bytes: p.total_bytes,
     }
 }
 

@@ -18,7 +18,7 @@ use rdesk_ipc::{
 use rdesk_ipc::{
     Action, AddHostArgs, AddedHost, AppArgs, AppSettingsView, AppView, AppsList, CacheRepairView,
     CallArgs, ChartArgs, ChartView, DeployArgs, DeployProgress, DeployResult, DropPreview,
-    FunctionView, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs,
+    FunctionView, GitSource, HistoryView, HostArgs, HostKeyArgs, HostView, IpcError, LifecycleArgs,
     LogLineView, LogsArgs, NoArgs, OverviewView, PathsArgs, SetAppSettingsArgs, SummaryArgs,
     SummaryView, SwitchResult,
 };
@@ -160,13 +160,16 @@ pub async fn preview(_: &AppHandle, shell: &Shell, args: PathsArgs) -> Reply<Dro
     let p = rdesk_core::preview::preview(granted)
         .await
         .map_err(convert::error)?;
-    Ok(DropPreview {
-        slug: p.slug,
-        files: p.files,
-        skipped: p.skipped,
-        packages: p.packages,
-        total_bytes: p.total_bytes,
-    })
+    Ok(convert::preview(p))
+}
+
+/// What a git repository would deploy as: cloned on this workstation (the
+/// user's SSH agent and keys) and read as a folder.
+pub async fn preview_git(_: &AppHandle, _: &Shell, args: GitSource) -> Reply<DropPreview> {
+    let files = AppFiles::from_git(&args.url, args.reference.as_deref(), &|_| {})
+        .await
+        .map_err(convert::error)?;
+    Ok(convert::preview(files.preview()))
 }
 
 pub async fn call(_: &AppHandle, shell: &Shell, args: CallArgs) -> Reply<serde_json::Value> {
@@ -374,7 +377,18 @@ pub async fn deploy(
         .into_iter()
         .map(|(name, value)| (name, Secret::from(value)))
         .collect();
-    let files = AppFiles::read(paths).await.map_err(convert::error)?;
+    let files = match &args.git {
+        Some(git) => {
+            AppFiles::from_git(
+                &git.url,
+                git.reference.as_deref(),
+                &deploy_progress(&progress),
+            )
+            .await
+        }
+        None => AppFiles::read(paths).await,
+    }
+    .map_err(convert::error)?;
     let received = files.preview();
     send(
         &progress,

@@ -15,6 +15,18 @@ pub struct VersionView {
     pub built_at: i64,
     /// A container of the app runs this image now.
     pub current: bool,
+    /// The git commit it was built from, when it came from git.
+    #[serde(default)]
+    pub origin: Option<OriginView>,
+}
+
+/// Where a version's code came from in git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginView {
+    /// Without credentials.
+    pub url: String,
+    pub reference: String,
+    pub commit: String,
 }
 
 /// Switch an app to one of its kept versions.

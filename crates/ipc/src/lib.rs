@@ -16,7 +16,7 @@ mod status;
 mod types;
 mod window;
 
-pub use app_changes::{RollbackArgs, SecretNameArgs, SetSecretArgs, VersionView};
+pub use app_changes::{OriginView, RollbackArgs, SecretNameArgs, SetSecretArgs, VersionView};
 pub use console::{ArgumentView, CallArgs, FunctionView};
 pub use error::{ErrorCode, IpcError};
 pub use numbers::{SummaryArgs, SummaryView};
@@ -60,6 +60,7 @@ macro_rules! for_each_command {
                 remove_app: RemoveApp($crate::AppArgs) -> (),
                 versions: Versions($crate::AppArgs) -> Vec<$crate::VersionView>,
                 preview: Preview($crate::PathsArgs) -> $crate::DropPreview,
+                preview_git: PreviewGit($crate::GitSource) -> $crate::DropPreview,
                 call: Call($crate::CallArgs) -> serde_json::Value,
                 functions: Functions($crate::AppArgs) -> Vec<$crate::FunctionView>,
                 history: History($crate::AppArgs) -> $crate::HistoryView,

@@ -165,6 +165,17 @@ pub struct DeployArgs {
     /// to the app; put back as they were when the deploy fails.
     #[serde(default)]
     pub secrets: Vec<(String, String)>,
+    /// A git repository to clone on this workstation instead of `paths`.
+    #[serde(default)]
+    pub git: Option<GitSource>,
+}
+
+/// A git repository and what to check out: a branch, tag or commit (the
+/// default branch when `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitSource {
+    pub url: String,
+    pub reference: Option<String>,
 }
 
 /// Progress of a deploy, in order.

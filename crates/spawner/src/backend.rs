@@ -312,6 +312,7 @@ impl crate::Spawner for DockerSpawner {
             self.remove_container(&id).await?;
             removed.containers.push(id);
         }
+        self.remove_access_helpers(slug).await?;
         for app_id in app_ids {
             removed
                 .images

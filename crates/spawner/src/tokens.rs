@@ -4,12 +4,15 @@
 //! which its containers mount read-only and `start.R` reads at every login.
 //! The file is written through the Docker API alone: a helper container
 //! that never starts mounts the volume, takes the new file as an archive, and
-//! is removed. Tokens themselves never reach the host, a label or a log.
+//! is removed (and a helper a killed process left behind goes with the
+//! app). Tokens themselves never reach the host, a label or a log.
 
 use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
+use std::collections::HashMap;
+
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt;
 
@@ -124,6 +127,31 @@ impl DockerSpawner {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Removes the helpers of app `slug`'s tokens that a process killed in
+    /// the middle of a token change left behind (one would keep the app's
+    /// image and access volume from being removed).
+    pub(crate) async fn remove_access_helpers(&self, slug: &Slug) -> Result<(), SpawnError> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            labels::ours(labels::Role::Access, &[(labels::SLUG, slug.as_str())]),
+        )]);
+        let helpers = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(SpawnError::docker("list the helpers of the app's tokens"))?;
+        for helper in helpers {
+            self.remove_container(&helper.id.unwrap_or_default())
+                .await?;
+        }
+        Ok(())
     }
 
     /// The app's tokens, oldest first.
