@@ -225,14 +225,7 @@ async fn a_pasted_url_deploys_from_the_window() {
     let data = tempfile::tempdir().unwrap();
     let ssh = git_ssh(&vps, data.path());
     let ui = Desktop::open_with(data.path(), "git-window", &[], &[("GIT_SSH_COMMAND", &ssh)]).await;
-    ui.add_host(
-        &vps.ssh,
-        &vps.identity,
-        &vps.public_url,
-        &window_driver::standin_host_key(),
-    )
-    .await;
-    ui.click("a.host[data-host=vps]").await;
+    ui.add_standin(&vps).await;
     ui.type_into("#git-url", &repo.url(&vps)).await;
     ui.type_into("#git-ref", "nope").await;
     ui.click("#git-preview").await;

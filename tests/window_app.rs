@@ -205,14 +205,7 @@ async fn an_apps_whole_life_in_the_window() {
     )
     .await;
     let keyring = KeyringSession::on_bus(ui.bus_address());
-    ui.add_host(
-        &vps.ssh,
-        &vps.identity,
-        &vps.public_url,
-        &window_driver::standin_host_key(),
-    )
-    .await;
-    ui.click("a.host[data-host=vps]").await;
+    ui.add_standin(&vps).await;
     ui.wait_text("#apps", |_| true).await;
 
     // A dark desktop: the window follows it.

@@ -28,7 +28,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The stand-in VPS's SSH host key, as the add-host form pins it.
-pub fn standin_host_key() -> PathBuf {
+fn standin_host_key() -> PathBuf {
     PathBuf::from(std::env::var("RDESK_STANDIN_DIR").expect("RDESK_STANDIN_DIR"))
         .join("sshd")
         .join("ssh_host_ed25519_key.pub")
@@ -350,6 +350,18 @@ impl Desktop {
     /// Adds host `vps` through the hosts page's form: the window shows the key the host
     /// offers, which must be the one its sshd has (`host_key`, a `.pub`
     /// file), before the user trusts it.
+    /// Adds the stand-in VPS as host `vps` and opens its page.
+    pub async fn add_standin(&self, vps: &rdesk_e2e::Standin) {
+        self.add_host(
+            &vps.ssh,
+            &vps.identity,
+            &vps.public_url,
+            &standin_host_key(),
+        )
+        .await;
+        self.click("a.host[data-host=vps]").await;
+    }
+
     pub async fn add_host(&self, ssh: &str, identity: &str, public_url: &str, host_key: &Path) {
         // From the hosts page: the welcome page's form goes on to the new
         // host's page (tests/window_life.rs).

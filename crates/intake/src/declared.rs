@@ -7,8 +7,8 @@
 //! top-level `apt.txt` (one a line, `#` starts a comment).
 
 use super::AppSource;
+use super::dcf::dcf_fields;
 use super::error::IntakeError;
-use super::packages::dcf_fields;
 
 /// The name of the file listing an app's Debian packages.
 pub const APT_FILE: &str = "apt.txt";
@@ -85,7 +85,9 @@ pub fn declared_environment(source: &AppSource) -> Result<Declared, IntakeError>
     Ok(declared)
 }
 
-fn read_lock(bytes: &[u8]) -> Result<Lock, IntakeError> {
+/// A `renv.lock`'s repositories and packages; a file that is not a lock is
+/// a sentence saying why.
+pub(crate) fn read_lock(bytes: &[u8]) -> Result<Lock, IntakeError> {
     let bad = |reason: String| IntakeError::Lock { reason };
     let json: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("it is not valid JSON ({e})")))?;

@@ -34,6 +34,7 @@
 //! is stripped and becomes the [`AppSource::name_hint`].
 
 mod collector;
+mod dcf;
 mod declared;
 mod error;
 mod files;

@@ -11,6 +11,8 @@ use rdesk_spawner::PackageName;
 use std::collections::BTreeSet;
 
 use super::AppSource;
+use super::dcf::dcf_fields;
+use super::declared::read_lock;
 use super::rlex::{Tok, tokenize};
 
 /// Packages that come with every R installation (priority "base"), and
@@ -148,35 +150,11 @@ pub(crate) fn scan_description(text: &str, found: &mut BTreeSet<String>) {
     }
 }
 
-/// The fields of a DCF text (`Field: value`, continued on indented lines),
-/// in order, each value's lines joined with a space.
-pub(crate) fn dcf_fields(text: &str) -> Vec<(String, String)> {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut open = false;
-    for line in text.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let (true, Some((_, value))) = (open, fields.last_mut()) {
-                value.push(' ');
-                value.push_str(line.trim());
-            }
-        } else if let Some((name, rest)) = line.split_once(':') {
-            fields.push((name.trim().to_owned(), rest.trim().to_owned()));
-            open = true;
-        } else {
-            open = false;
-        }
-    }
-    fields
-}
-
-/// The keys of a `renv.lock`'s `Packages` object.
+/// The packages a `renv.lock` names, read as [`read_lock`] reads it.
 pub(crate) fn scan_renv_lock(bytes: &[u8], found: &mut BTreeSet<String>) {
-    let Ok(lock) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        tracing::warn!("renv.lock is not valid JSON; its packages are not used");
-        return;
-    };
-    if let Some(packages) = lock.get("Packages").and_then(|p| p.as_object()) {
-        found.extend(packages.keys().cloned());
+    match read_lock(bytes) {
+        Ok(lock) => found.extend(lock.packages.into_iter().map(|p| p.name)),
+        Err(e) => tracing::warn!("renv.lock's packages are not used: {e}"),
     }
 }
 

@@ -93,7 +93,16 @@ impl DockerSpawner {
         &self,
         extra: &[(&str, &str)],
     ) -> Result<Vec<ContainerSummary>, SpawnError> {
-        let label_filters = labels::ours(labels::Role::App, extra);
+        self.containers_in_role(labels::Role::App, extra).await
+    }
+
+    /// Our containers of `role` carrying `extra` labels too, newest first.
+    pub(crate) async fn containers_in_role(
+        &self,
+        role: labels::Role,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<ContainerSummary>, SpawnError> {
+        let label_filters = labels::ours(role, extra);
         let filters = HashMap::from([("label".to_owned(), label_filters)]);
         let mut list = self
             .docker

@@ -8,11 +8,9 @@
 //! app). Tokens themselves never reach the host, a label or a log.
 
 use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
-use std::collections::HashMap;
-
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt;
 
@@ -133,20 +131,9 @@ impl DockerSpawner {
     /// the middle of a token change left behind (one would keep the app's
     /// image and access volume from being removed).
     pub(crate) async fn remove_access_helpers(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            labels::ours(labels::Role::Access, &[(labels::SLUG, slug.as_str())]),
-        )]);
         let helpers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(SpawnError::docker("list the helpers of the app's tokens"))?;
+            .containers_in_role(labels::Role::Access, &[(labels::SLUG, slug.as_str())])
+            .await?;
         for helper in helpers {
             self.remove_container(&helper.id.unwrap_or_default())
                 .await?;
