@@ -80,6 +80,49 @@ pub const VPS_SSH_PORT: u16 = 22;
 /// reset checks for before it wipes that folder.
 pub const VPS_MARKER: &str = ".rserve-desk-vps-stand-in";
 
+/// The swarm stand-in (`cargo xtask standin swarm`): three bare VPSs on one
+/// LAN, a bridge in a namespace of its own that this machine joins too.
+pub const LAN_NETNS: &str = "rdesk-lan";
+pub const LAN_BRIDGE: &str = "lan0";
+/// This machine's end of its link to the LAN, and the other end's name there.
+pub const LAN_VETH_HOST: &str = "rdesk-lan0";
+pub const LAN_UPLINK: &str = "uplink";
+pub const LAN_HOST_ADDR: &str = "10.213.8.1";
+pub const LAN_PREFIX: u8 = 24;
+/// One node of the swarm stand-in.
+pub struct SwarmNode {
+    pub name: &'static str,
+    pub sshd_name: &'static str,
+    pub netns: &'static str,
+    /// Its veth end inside its namespace; the other end, in the LAN's, is `name`.
+    pub veth: &'static str,
+    pub addr: &'static str,
+}
+
+pub const SWARM_NODES: [SwarmNode; 3] = [
+    SwarmNode {
+        name: "node1",
+        sshd_name: "node1-sshd",
+        netns: "rdesk-node1",
+        veth: "rdesk-n1",
+        addr: "10.213.8.11",
+    },
+    SwarmNode {
+        name: "node2",
+        sshd_name: "node2-sshd",
+        netns: "rdesk-node2",
+        veth: "rdesk-n2",
+        addr: "10.213.8.12",
+    },
+    SwarmNode {
+        name: "node3",
+        sshd_name: "node3-sshd",
+        netns: "rdesk-node3",
+        veth: "rdesk-n3",
+        addr: "10.213.8.13",
+    },
+];
+
 /// `/sbin` works with and without a merged `/usr`.
 pub const START_STOP_DAEMON: &str = "/sbin/start-stop-daemon";
 
@@ -154,6 +197,9 @@ pub mod var {
     pub const VPS_PUBLIC_URL: &str = "RDESK_VPS_PUBLIC_URL";
     /// The marker file a reset of the VPS's Docker checks for.
     pub const VPS_MARKER: &str = "RDESK_VPS_MARKER";
+    /// The swarm stand-in's nodes, comma-separated `root@10.213.8.1N:22`,
+    /// the manager-to-be first.
+    pub const SWARM_SSH: &str = "RDESK_SWARM_SSH";
     /// `USER@HOST:PORT` of the stand-in's sshd behind the slow relay.
     pub const SLOW_SSH: &str = "RDESK_STANDIN_SLOW_SSH";
     /// The relay's one-way delay in ms (a round trip is twice it).
@@ -212,6 +258,11 @@ impl Standin {
 
     pub fn vps_dir(&self) -> PathBuf {
         self.dir.join("vps")
+    }
+
+    /// `.standin/swarm/<node>/`, one bare VPS's folder per node.
+    pub fn swarm_dir(&self) -> PathBuf {
+        self.dir.join("swarm")
     }
 
     pub fn relay_dir(&self) -> PathBuf {
@@ -277,6 +328,14 @@ impl Standin {
             ),
             (var::VPS_PUBLIC_URL, format!("http://{VPS_ADDR}")),
             (var::VPS_MARKER, VPS_MARKER.to_string()),
+            (
+                var::SWARM_SSH,
+                SWARM_NODES
+                    .iter()
+                    .map(|node| format!("{SSH_USER}@{}:{VPS_SSH_PORT}", node.addr))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             (var::SLOW_SSH, self.slow_ssh_target()),
             (var::SLOW_DELAY_MS, SLOW_DELAY_MS.to_string()),
             (var::SLOW_CAP_MBIT, SLOW_CAP_MBIT.to_string()),
@@ -344,7 +403,11 @@ mod tests {
         assert_eq!(get("RDESK_STANDIN_SLOW_SSH"), Some("root@127.0.0.1:2223"));
         assert_eq!(get("RDESK_STANDIN_SLOW_DELAY_MS"), Some("40"));
         assert_eq!(get("RDESK_STANDIN_SLOW_CAP_MBIT"), Some("64"));
-        assert_eq!(env.len(), 16);
+        assert_eq!(
+            get("RDESK_SWARM_SSH"),
+            Some("root@10.213.8.11:22,root@10.213.8.12:22,root@10.213.8.13:22")
+        );
+        assert_eq!(env.len(), 17);
     }
 
     #[test]

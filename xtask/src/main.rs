@@ -3,7 +3,8 @@
 //! - `standin up|down|status|env`: the stand-in VPS on this machine (Docker
 //!   engine, Traefik, a CRAN-like repository, sshd), made idempotently;
 //!   `standin vps up|down|status`: only the bare VPS (a network namespace
-//!   with its own sshd and, once bootstrapped, its own Docker).
+//!   with its own sshd and, once bootstrapped, its own Docker);
+//!   `standin swarm up|down|status`: only the swarm's three such nodes.
 //! - `test`: stand-in up, then fmt, tidy, clippy, the debug build packaged as
 //!   a `.deb` (for tests/package.rs) and the workspace's tests.
 //! - `run`: stand-in up, then build and open the desktop app (`--cli`: deploy
@@ -44,6 +45,7 @@ mod slowpath;
 mod sshd;
 mod standin;
 mod state;
+mod swarm;
 mod test;
 mod tidy;
 mod traefik;
@@ -147,13 +149,19 @@ enum StandinCmd {
         #[command(subcommand)]
         action: VpsCmd,
     },
+    /// Only the swarm's nodes: three bare VPSs (node1..node3) on a LAN at
+    /// 10.213.8.0/24, for the cluster tests. Also part of up/down/status.
+    Swarm {
+        #[command(subcommand)]
+        action: VpsCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum VpsCmd {
-    /// Make the namespace, its veth pair and its sshd.
+    /// Make the namespaces, their links and their sshd.
     Up,
-    /// Stop its dockerd and sshd (by pid file), remove the namespace.
+    /// Stop their dockerd and sshd (by pid file), remove the namespaces.
     Down,
     /// One line per part; fails if one is not up.
     Status,
@@ -170,6 +178,11 @@ fn main() -> ExitCode {
                 VpsCmd::Up => standin::vps_up(&st),
                 VpsCmd::Down => standin::vps_down(&st),
                 VpsCmd::Status => standin::vps_status(&st),
+            },
+            StandinCmd::Swarm { action } => match action {
+                VpsCmd::Up => standin::swarm_up(&st),
+                VpsCmd::Down => standin::swarm_down(&st),
+                VpsCmd::Status => standin::swarm_status(&st),
             },
             StandinCmd::Env => {
                 // Written, not println!ed: `... env | head -1` must not panic.

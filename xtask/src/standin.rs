@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 
 use crate::facts::{Standin, shell_quote};
 use crate::{
-    apt, base, cran, debian, dockerd, filter, networks, node, pwuser, slowpath, sshd, traefik, ui,
-    vps,
+    apt, base, cran, debian, dockerd, filter, networks, node, pwuser, slowpath, sshd, swarm,
+    traefik, ui, vps,
 };
 
 /// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
@@ -54,6 +54,7 @@ pub fn up(st: &Standin) -> Result<()> {
     ui::step("check: Docker socket over SSH", || sshd::forward_check(st))?;
     ui::step("slow relay in front of sshd", || slowpath::up(st))?;
     vps::up(st)?;
+    swarm::up(st)?;
     println!(
         "stand-in VPS is up ({:.1}s); `cargo xtask standin env` prints its variables",
         started.elapsed().as_secs_f64()
@@ -63,6 +64,7 @@ pub fn up(st: &Standin) -> Result<()> {
 
 pub fn down(st: &Standin) -> Result<()> {
     let _lock = lock(st)?;
+    swarm::down(st)?;
     vps::down(st)?;
     // Containers go first: they need the engine.
     if dockerd::answers() {
@@ -94,9 +96,32 @@ pub fn vps_down(st: &Standin) -> Result<()> {
 /// `standin vps status`: fails when a part is not up.
 pub fn vps_status(st: &Standin) -> Result<()> {
     report(
-        &vps::status(st),
+        &named(vps::status(st)),
         "bare VPS stand-in is up",
         "the bare VPS stand-in is not up: run `cargo xtask standin vps up`",
+    )
+}
+
+/// `standin swarm up`: only the swarm's three nodes and their LAN.
+pub fn swarm_up(st: &Standin) -> Result<()> {
+    let _lock = lock(st)?;
+    swarm::up(st)?;
+    println!("swarm stand-in is up: three bare VPSs on 10.213.8.0/24");
+    Ok(())
+}
+
+/// `standin swarm down`: stops the nodes' dockerd and sshd, removes their namespaces and the LAN.
+pub fn swarm_down(st: &Standin) -> Result<()> {
+    let _lock = lock(st)?;
+    swarm::down(st)
+}
+
+/// `standin swarm status`: fails when a part is not up.
+pub fn swarm_status(st: &Standin) -> Result<()> {
+    report(
+        &swarm::status(st),
+        "swarm stand-in is up",
+        "the swarm stand-in is not up: run `cargo xtask standin swarm up`",
     )
 }
 
@@ -119,6 +144,8 @@ pub fn status(st: &Standin) -> Result<()> {
     lines.push(("sshd", sshd::status(st)));
     lines.push(("slow relay", slowpath::status(st)));
     lines.extend(vps::status(st));
+    let mut lines = named(lines);
+    lines.extend(swarm::status(st));
     report(
         &lines,
         "stand-in VPS is up",
@@ -126,7 +153,14 @@ pub fn status(st: &Standin) -> Result<()> {
     )
 }
 
-fn report(lines: &[(&str, ui::Health)], up: &str, not_up: &str) -> Result<()> {
+fn named(lines: Vec<(&str, ui::Health)>) -> Vec<(String, ui::Health)> {
+    lines
+        .into_iter()
+        .map(|(name, state)| (name.to_owned(), state))
+        .collect()
+}
+
+fn report(lines: &[(String, ui::Health)], up: &str, not_up: &str) -> Result<()> {
     let mut healthy = true;
     for (name, state) in lines {
         let word = if state.ok { "ok" } else { "NOT OK" };
