@@ -51,6 +51,8 @@ pub enum StoreError {
     HostExists { name: String },
 
     /// An operation on a host that is not in the store.
+    #[error("host {node:?} is already a worker of cluster {cluster:?}")]
+    InCluster { node: String, cluster: String },
     #[error("no host named {name:?} is known")]
     HostNotFound { name: String },
 

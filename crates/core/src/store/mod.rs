@@ -15,6 +15,7 @@
 mod action;
 mod apps;
 mod bootstraps;
+mod cluster_nodes;
 mod error;
 mod health;
 mod history;

@@ -35,6 +35,8 @@ struct Salvage {
     secrets: Vec<(String, String)>,
     /// The repositories chosen for hosts (none in a file older than the table).
     repos: Vec<(String, String)>,
+    /// `(cluster, worker)` pairs (none in a file older than the table).
+    workers: Vec<(String, String)>,
 }
 
 impl Store {
@@ -73,6 +75,14 @@ impl Store {
         for (host, repo) in salvage.repos.iter().filter(|(h, _)| hosts.contains(h)) {
             if let Err(e) = store.set_host_repo(host, Some(repo)).await {
                 tracing::warn!(host, "its repository was not kept in the repair: {e}");
+            }
+        }
+        for (cluster, node) in &salvage.workers {
+            if hosts.contains(cluster)
+                && hosts.contains(node)
+                && let Err(e) = store.join_cluster(cluster, node).await
+            {
+                tracing::warn!(node, "its cluster was not kept in the repair: {e}");
             }
         }
         Ok((
@@ -115,11 +125,17 @@ async fn salvage(path: &Path) -> Result<Salvage, StoreError> {
             .fetch_all(&pool)
             .await
             .unwrap_or_default();
-        Ok::<_, sqlx::Error>((hosts, keys, secrets, repos))
+        let workers = sqlx::query_as::<_, (String, String)>(
+            "SELECT cluster, node FROM cluster_nodes ORDER BY joined_at, node",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        Ok::<_, sqlx::Error>((hosts, keys, secrets, repos, workers))
     }
     .await;
     pool.close().await;
-    let (hosts, keys, secrets, repos) = read.map_err(failed)?;
+    let (hosts, keys, secrets, repos, workers) = read.map_err(failed)?;
     Ok(Salvage {
         hosts: hosts
             .into_iter()
@@ -128,6 +144,7 @@ async fn salvage(path: &Path) -> Result<Salvage, StoreError> {
         keys,
         secrets,
         repos,
+        workers,
     })
 }
 
@@ -182,10 +199,12 @@ mod tests {
     const KEY: &str = "vps1.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm8";
 
     /// A database at `path` with host `vps1` (pinned key, a password in the
-    /// keyring), one app and `deployments` deployments, closed.
+    /// keyring, worker `node2`), one app and `deployments` deployments, closed.
     async fn filled(path: &Path, deployments: i64) {
         let store = Store::open(path).await.unwrap();
         store.add_host(host("vps1")).await.unwrap();
+        store.add_host(host("node2")).await.unwrap();
+        store.join_cluster("vps1", "node2").await.unwrap();
         store.pin_host_key("vps1", KEY).await.unwrap();
         store
             .note_secret("vps1", SecretKind::SshPassword)
@@ -217,9 +236,13 @@ mod tests {
     /// The repaired store holds the host, its key and secret note, and no
     /// cached app or history; the moved file is still there.
     async fn assert_hosts_kept(store: &Store, repaired: &Repaired) {
-        assert_eq!(repaired.hosts, vec!["vps1".to_owned()]);
+        assert_eq!(repaired.hosts, vec!["vps1".to_owned(), "node2".to_owned()]);
         assert_eq!(repaired.unreadable, None);
-        assert_eq!(store.hosts().await.unwrap(), vec![host("vps1")]);
+        assert_eq!(
+            store.hosts().await.unwrap(),
+            vec![host("node2"), host("vps1")]
+        );
+        assert_eq!(store.cluster_nodes("vps1").await.unwrap(), ["node2"]);
         assert_eq!(
             store.pinned_host_key("vps1").await.unwrap().as_deref(),
             Some(KEY)
