@@ -35,6 +35,7 @@ pub fn error(e: DeskError) -> IpcError {
         | DeskError::PathNotGranted { .. }
         | DeskError::PortInUse(_)
         | DeskError::AppNotRunning { .. }
+        | DeskError::Cluster(_)
         | DeskError::Token(_) => ErrorCode::InvalidInput,
         DeskError::Host(h) if h.kind() == HostErrorKind::InvalidTarget => ErrorCode::InvalidInput,
         DeskError::Host(_) | DeskError::Forward { .. } | DeskError::HostKeyNotConfirmed { .. } => {

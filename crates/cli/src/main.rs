@@ -2,6 +2,7 @@
 //! arguments, calls `rdesk_core`, and prints either text or (`--json`) JSON.
 
 mod call;
+mod cluster;
 mod deploys;
 mod monitoring;
 mod output;
@@ -103,6 +104,12 @@ enum HostCommand {
     Bootstrap(BootstrapArgs),
     /// Forget a host and the secrets kept for it in the keyring (nothing on it changes).
     Rm { name: String },
+    /// Make hosts the workers of a cluster whose manager is CLUSTER.
+    Join(cluster::JoinArgs),
+    /// Take a host out of its cluster (here; its swarm is left as it is).
+    Leave { node: String },
+    /// List a cluster's workers.
+    Nodes { cluster: String },
     /// Keep a new SSH password or key passphrase for a host in the OS keyring.
     SetSecret(SetSecretArgs),
     /// Show or set the package repository a host's new apps install from.
@@ -567,6 +574,9 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
             );
         }
         HostCommand::Repo(args) => deploys::host_repo(desk, args, out).await?,
+        HostCommand::Join(args) => cluster::join(desk, args, out).await?,
+        HostCommand::Leave { node } => cluster::leave(desk, &node, out).await?,
+        HostCommand::Nodes { cluster } => cluster::nodes(desk, &cluster, out).await?,
         HostCommand::Rm { name } => {
             desk.remove_host(&name).await?;
             out.message(

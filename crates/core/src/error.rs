@@ -67,6 +67,8 @@ pub enum DeskError {
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
+    Cluster(#[from] crate::desk::ClusterError),
+    #[error(transparent)]
     Intake(#[from] IntakeError),
     #[error(transparent)]
     Store(#[from] StoreError),
