@@ -33,15 +33,18 @@ pub use commands::{DockerCli, RemoteCommand};
 pub use facts::{Arch, Distro, FactsError, HostFacts, OsRelease};
 pub use options::{BootstrapChoices, BootstrapOptions, OptionsError, Tls, Validated};
 pub use run::{
-    BootstrapError, BootstrapPlan, BootstrapReport, CmdOutput, PlannedStep, StepEvent, StepState,
-    plan, run, run_sending_images, run_session,
+    BootstrapError, BootstrapPlan, BootstrapReport, CmdOutput, PlannedStep, Role, StepEvent,
+    StepState, plan, run, run_as, run_sending_images, run_session,
 };
-pub use traefik::{TemplateError, render_traefik_config};
+pub use traefik::{Provider, TemplateError, render_swarm_traefik_config, render_traefik_config};
 
 /// The network every app container joins, with inter-container traffic off
 /// ([`ICC_OPTION`] false): containers on it cannot reach each other; Traefik,
 /// on the host's network, reaches each one by its address.
 pub const NETWORK: &str = "rserve-desk";
+/// A cluster's overlay network, which its apps' services and its Traefik
+/// service join (beside the manager's [`NETWORK`], which its builds never use).
+pub const SWARM_NETWORK: &str = "rserve-desk-swarm";
 /// Docker's bridge option that lets containers of one network talk.
 pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 /// The network package builds run on (never an app's).

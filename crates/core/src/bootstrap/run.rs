@@ -283,6 +283,19 @@ impl ImageSender for TunnelSender {
     }
 }
 
+/// What a bootstrap makes of a VPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A host of its own: every step, Traefik a container on its network.
+    Host,
+    /// A cluster's manager: every step but Traefik's container (the
+    /// cluster's Traefik is a swarm service, [`super::swarm`]'s).
+    Manager,
+    /// A cluster's worker: the host checked and Docker; its images come
+    /// from the manager's registry, its routes from the manager's Traefik.
+    Worker,
+}
+
 /// Bootstraps the VPS behind `connection` (opened with
 /// `ConnectOptions.require_docker = false` when Docker may be missing).
 pub async fn run(
@@ -290,10 +303,7 @@ pub async fn run(
     options: &BootstrapOptions,
     progress: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
-    let session = connection
-        .session()
-        .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
-    run_session(session, options, progress).await
+    run_as(connection, options, Role::Host, None, progress).await
 }
 
 /// [`run`] for a VPS that cannot pull: each image it needs
@@ -308,14 +318,30 @@ pub async fn run_sending_images(
     workstation: &bollard::Docker,
     progress: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
+    run_as(connection, options, Role::Host, Some(workstation), progress).await
+}
+
+/// [`run`] or [`run_sending_images`] (with `workstation`) for a VPS in `role`.
+pub async fn run_as(
+    connection: &Connection,
+    options: &BootstrapOptions,
+    role: Role,
+    workstation: Option<&bollard::Docker>,
+    progress: &(dyn Fn(StepEvent) + Send + Sync),
+) -> Result<BootstrapReport, BootstrapError> {
     let session = connection
         .session()
         .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
-    let sender = TunnelSender {
-        here: workstation.clone(),
-        there: connection.docker(),
-    };
-    run_with(session, Some(&sender), options, progress).await
+    match workstation {
+        Some(here) => {
+            let sender = TunnelSender {
+                here: here.clone(),
+                there: connection.docker(),
+            };
+            run_with(session, Some(&sender), options, role, progress).await
+        }
+        None => run_with(session, None::<&TunnelSender>, options, role, progress).await,
+    }
 }
 
 /// [`run`] over a bare `openssh` session.
@@ -324,7 +350,7 @@ pub async fn run_session(
     options: &BootstrapOptions,
     progress: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
-    run_with(session, None::<&TunnelSender>, options, progress).await
+    run_with(session, None::<&TunnelSender>, options, Role::Host, progress).await
 }
 
 pub(crate) const STEP_CHECK: &str = "check-host";
@@ -397,6 +423,7 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     remote: &R,
     images: Option<&S>,
     options: &BootstrapOptions,
+    role: Role,
     sink: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
     let options = options.validate()?;
@@ -405,8 +432,13 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         sink,
         finished: Vec::new(),
         // check-host, install-docker, network, docker-filter, traefik, and
-        // one per R version.
-        planned: 5 + options.r_versions.len(),
+        // one per R version; a manager has no traefik container, a worker
+        // only the first two.
+        planned: match role {
+            Role::Host => 5 + options.r_versions.len(),
+            Role::Manager => 4 + options.r_versions.len(),
+            Role::Worker => 2,
+        },
     };
     macro_rules! step {
         ($name:expr, $started:expr, $body:expr) => {
@@ -478,6 +510,15 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         .await
     );
 
+    if role == Role::Worker {
+        let docker = docker_cli(remote, &host).await?;
+        return Ok(BootstrapReport {
+            facts: host,
+            docker_via_sudo: docker.sudo,
+            steps: progress.finished,
+        });
+    }
+
     // 3. The networks. First, how this session reaches Docker (a group just
     // granted is not seen yet); failing that fails this step.
     let started = progress.start(STEP_NETWORK);
@@ -543,13 +584,15 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         docker_filter(remote, &docker, &options, images.filter(|_| filter_here)).await
     );
 
-    // 5. Traefik, from the rendered configuration.
-    let started = progress.start(STEP_TRAEFIK);
-    step!(
-        STEP_TRAEFIK,
-        started,
-        traefik(remote, &docker, &options, &config).await
-    );
+    // 5. Traefik, from the rendered configuration (a cluster's is a service).
+    if role == Role::Host {
+        let started = progress.start(STEP_TRAEFIK);
+        step!(
+            STEP_TRAEFIK,
+            started,
+            traefik(remote, &docker, &options, &config).await
+        );
+    }
 
     // 6. rserve-base for each R version.
     for r in &options.r_versions {

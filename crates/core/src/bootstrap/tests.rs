@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::filter::{FILTER_IMAGE, filter_hash};
-use super::run::{BootstrapError, CmdOutput, ImageSender, Remote, plan_with, run_with};
+use super::run::{BootstrapError, CmdOutput, ImageSender, Remote, Role, plan_with, run_with};
 use super::{BootstrapOptions, RemoteCommand, StepEvent, StepState};
 
 const BOOKWORM: &str =
@@ -233,7 +233,7 @@ async fn bootstrap(
 ) {
     let events = Mutex::new(Vec::new());
     let sink = |e: StepEvent| events.lock().unwrap().push(e);
-    let result = run_with(host, None::<&FakeSender>, options, &sink).await;
+    let result = run_with(host, None::<&FakeSender>, options, Role::Host, &sink).await;
     (result, events.into_inner().unwrap())
 }
 
@@ -358,6 +358,40 @@ async fn empty_host_then_every_step_skipped() {
             && !l.starts_with("docker rm")),
         "{second:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_cluster_manager_has_no_traefik_container_and_a_worker_only_docker() {
+    use StepState::{Done, Skipped};
+    let run = async |role| {
+        let host = FakeHost::new(BOOKWORM);
+        let events = Mutex::new(Vec::new());
+        let sink = |e: StepEvent| events.lock().unwrap().push(e);
+        run_with(&host, None::<&FakeSender>, &options(), role, &sink)
+            .await
+            .unwrap();
+        let events = events.into_inner().unwrap();
+        assert!(events.iter().all(|e| e.planned == finals(&events).len()));
+        (finals(&events), host.log())
+    };
+    let (manager, log) = run(Role::Manager).await;
+    assert_eq!(
+        manager,
+        steps(&[
+            ("check-host", Skipped),
+            ("install-docker", Done),
+            ("network", Done),
+            ("docker-filter", Done),
+            ("rserve-base:4.2.2", Done),
+        ])
+    );
+    assert!(!log.iter().any(|l| l.contains("rserve-desk-traefik")), "{log:#?}");
+    let (worker, log) = run(Role::Worker).await;
+    assert_eq!(
+        worker,
+        steps(&[("check-host", Skipped), ("install-docker", Done)])
+    );
+    assert!(!log.iter().any(|l| l.contains("network create")), "{log:#?}");
 }
 
 #[tokio::test]
@@ -514,7 +548,7 @@ async fn images_the_vps_lacks_are_sent_once() {
         traefik_image: "rserve-desk/traefik:3.7.15".into(),
         ..options()
     };
-    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
     assert_eq!(
         finals(&report.steps),
         steps(&[
@@ -538,7 +572,7 @@ async fn images_the_vps_lacks_are_sent_once() {
         [6, 6, 6, 8, 8, 8, 8, 8],
         "the image steps join the plan once known, and the last step is the last planned"
     );
-    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
     assert!(!report.changed());
     assert_eq!(sender.sent().len(), 2, "nothing sent twice");
 }
@@ -574,7 +608,7 @@ async fn a_ready_made_rserve_base_is_sent_not_built() {
         traefik_image: "rserve-desk/traefik:3.7.15".into(),
         ..options()
     };
-    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
     let states: Vec<(String, StepState)> = report
         .steps
         .iter()
@@ -610,7 +644,7 @@ async fn a_ready_made_rserve_base_is_sent_not_built() {
 
     // Again: every step skipped, the base counted as done by its id.
     let before = host.log().len();
-    let report = run_with(&host, Some(&sender), &opts, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
     assert!(!report.changed());
     assert!(
         report.steps.iter().all(|s| s.state == Skipped),
@@ -641,7 +675,7 @@ async fn without_a_ready_made_base_its_base_image_is_sent_and_built_on() {
     let host = FakeHost::new(BOOKWORM);
     let sender = FakeSender::new(&host, &[]);
     let sink = |_: StepEvent| {};
-    let report = run_with(&host, Some(&sender), &options(), &sink)
+    let report = run_with(&host, Some(&sender), &options(), Role::Host, &sink)
         .await
         .unwrap();
     assert_eq!(

@@ -1,9 +1,10 @@
 //! Renders Traefik's static configuration from the template
 //! `remote-bootstrap/traefik.yml`: `{{name}}` placeholders are replaced by
-//! validated values, and the lines between `#if tls` and `#endif` are kept
-//! only when a domain and an e-mail were given.
+//! validated values, the lines between `#if tls` and `#endif` are kept only
+//! when a domain and an e-mail were given, those between `#if docker` or
+//! `#if swarm` and `#endif` only for that [`Provider`].
 
-use super::NETWORK;
+use super::{NETWORK, SWARM_NETWORK};
 use super::filter::FILTER_ENDPOINT;
 use super::options::Validated;
 
@@ -20,38 +21,67 @@ pub const TRAEFIK_CONFIG_PATH: &str = "/etc/traefik/traefik.yml";
 pub enum TemplateError {
     #[error("the Traefik template uses an unknown placeholder {{{{{0}}}}}")]
     Unknown(String),
-    #[error("the Traefik template has an unbalanced '#if tls' / '#endif' at line {0}")]
+    #[error("the Traefik template has an unbalanced '#if' / '#endif' at line {0}")]
     Unbalanced(usize),
+    #[error("the Traefik template has an unknown condition '#if {0}'")]
+    UnknownCondition(String),
 }
 
-/// Renders `traefik.yml` for these options.
+/// Where Traefik learns its routes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// One host: its containers' labels (Traefik on the host's network).
+    Docker,
+    /// A cluster: its swarm services' labels (Traefik a service on the manager).
+    Swarm,
+}
+
+/// Renders `traefik.yml` for one host.
 pub fn render_traefik_config(options: &Validated) -> Result<String, TemplateError> {
-    render(TRAEFIK_TEMPLATE, options)
+    render(TRAEFIK_TEMPLATE, options, Provider::Docker)
 }
 
-fn render(template: &str, options: &Validated) -> Result<String, TemplateError> {
-    let tls = options.tls.is_some();
+/// Renders `traefik.yml` for a cluster's Traefik service.
+pub fn render_swarm_traefik_config(options: &Validated) -> Result<String, TemplateError> {
+    render(TRAEFIK_TEMPLATE, options, Provider::Swarm)
+}
+
+fn render(template: &str, options: &Validated, provider: Provider) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
-    let mut in_tls = false;
+    // The condition being read, and whether its lines are kept.
+    let mut inside: Option<bool> = None;
     for (n, line) in template.lines().enumerate() {
-        match line.trim() {
-            "#if tls" if !in_tls => in_tls = true,
-            "#endif" if in_tls => in_tls = false,
-            "#if tls" | "#endif" => return Err(TemplateError::Unbalanced(n + 1)),
-            _ if in_tls && !tls => {}
-            _ => {
-                out.push_str(&substitute(line, options)?);
-                out.push('\n');
+        let trimmed = line.trim();
+        if let Some(condition) = trimmed.strip_prefix("#if ") {
+            if inside.is_some() {
+                return Err(TemplateError::Unbalanced(n + 1));
             }
+            inside = Some(match condition {
+                "tls" => options.tls.is_some(),
+                "docker" => provider == Provider::Docker,
+                "swarm" => provider == Provider::Swarm,
+                other => return Err(TemplateError::UnknownCondition(other.to_owned())),
+            });
+            continue;
+        }
+        if trimmed == "#endif" {
+            if inside.take().is_none() {
+                return Err(TemplateError::Unbalanced(n + 1));
+            }
+            continue;
+        }
+        if inside != Some(false) {
+            out.push_str(&substitute(line, options, provider)?);
+            out.push('\n');
         }
     }
-    if in_tls {
+    if inside.is_some() {
         return Err(TemplateError::Unbalanced(template.lines().count()));
     }
     Ok(out)
 }
 
-fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> {
+fn substitute(line: &str, options: &Validated, provider: Provider) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(start) = rest.find("{{") {
@@ -67,7 +97,10 @@ fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> 
             ("https_port", _) => options.https_port.to_string(),
             ("dashboard_port", _) => options.dashboard_port.to_string(),
             ("metrics_port", _) => options.metrics_port.to_string(),
-            ("network", _) => NETWORK.to_owned(),
+            ("network", _) => match provider {
+                Provider::Docker => NETWORK.to_owned(),
+                Provider::Swarm => SWARM_NETWORK.to_owned(),
+            },
             ("docker_endpoint", _) => FILTER_ENDPOINT.to_owned(),
             ("domain", Some(tls)) => tls.domain.clone(),
             ("email", Some(tls)) => tls.email.clone(),
@@ -227,6 +260,7 @@ certificatesResolvers:
     #[test]
     fn template_errors_are_caught() {
         let v = BootstrapOptions::default().validate().unwrap();
+        let render = |template, options| render(template, options, Provider::Docker);
         assert_eq!(
             render("a: {{nope}}\n", &v),
             Err(TemplateError::Unknown("nope".into()))
@@ -241,5 +275,28 @@ certificatesResolvers:
             Err(TemplateError::Unbalanced(2))
         );
         assert_eq!(render("#endif\n", &v), Err(TemplateError::Unbalanced(1)));
+        assert_eq!(
+            render("#if tls\n#if swarm\n#endif\n#endif\n", &v),
+            Err(TemplateError::Unbalanced(2))
+        );
+        assert_eq!(
+            render("#if cloud\n#endif\n", &v),
+            Err(TemplateError::UnknownCondition("cloud".into()))
+        );
+    }
+
+    #[test]
+    fn a_cluster_reads_swarm_services_on_its_overlay_network() {
+        let v = BootstrapOptions::default().validate().unwrap();
+        let text = render_swarm_traefik_config(&v).unwrap();
+        let providers = &text[text.find("providers:").unwrap()..text.find("api:").unwrap()];
+        assert!(!providers.contains("docker:"), "{providers}");
+        assert!(providers.contains("  swarm:\n"), "{providers}");
+        assert!(providers.contains("    network: \"rserve-desk-swarm\"\n"));
+        assert!(providers.contains("    exposedByDefault: false\n"));
+        assert!(providers.contains("    refreshSeconds: 2\n"));
+        assert!(providers.contains("unix:///run/rserve-desk-filter/docker.sock"));
+        let one_host = render_traefik_config(&v).unwrap();
+        assert!(!one_host.contains("swarm:"));
     }
 }
