@@ -24,6 +24,7 @@ pub mod facts;
 pub mod filter;
 pub mod options;
 mod run;
+pub mod swarm;
 pub mod traefik;
 
 #[cfg(test)]

@@ -117,6 +117,14 @@ pub enum BootstrapError {
         "the Docker network {network} exists, was not made by Rserve Desk and lets its containers reach each other; remove or rename it and run the bootstrap again"
     )]
     OpenNetwork { network: &'static str },
+    #[error("step {step}: Docker answered: {source}")]
+    Docker {
+        step: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("step {step}: {reason}")]
+    Swarm { step: String, reason: String },
     #[error(
         "Docker is installed but user {user} cannot use it in this SSH session yet (the group docker applies to new logins and there is no password-less sudo); run the bootstrap again to continue"
     )]
@@ -350,7 +358,14 @@ pub async fn run_session(
     options: &BootstrapOptions,
     progress: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
-    run_with(session, None::<&TunnelSender>, options, Role::Host, progress).await
+    run_with(
+        session,
+        None::<&TunnelSender>,
+        options,
+        Role::Host,
+        progress,
+    )
+    .await
 }
 
 pub(crate) const STEP_CHECK: &str = "check-host";
@@ -360,14 +375,14 @@ pub(crate) const STEP_FILTER: &str = "docker-filter";
 pub(crate) const STEP_TRAEFIK: &str = "traefik";
 
 /// Emits events and keeps the final one of each step.
-struct Progress<'a> {
-    sink: &'a (dyn Fn(StepEvent) + Send + Sync),
-    finished: Vec<StepEvent>,
-    planned: usize,
+pub(super) struct Progress<'a> {
+    pub(super) sink: &'a (dyn Fn(StepEvent) + Send + Sync),
+    pub(super) finished: Vec<StepEvent>,
+    pub(super) planned: usize,
 }
 
 impl Progress<'_> {
-    fn start(&self, step: &str) -> Instant {
+    pub(super) fn start(&self, step: &str) -> Instant {
         (self.sink)(StepEvent {
             step: step.to_owned(),
             state: StepState::Started,
@@ -378,7 +393,7 @@ impl Progress<'_> {
         Instant::now()
     }
 
-    fn finish(&mut self, step: &str, started: Instant, state: StepState, output: &str) {
+    pub(super) fn finish(&mut self, step: &str, started: Instant, state: StepState, output: &str) {
         let event = StepEvent {
             step: step.to_owned(),
             state,

@@ -385,13 +385,19 @@ async fn a_cluster_manager_has_no_traefik_container_and_a_worker_only_docker() {
             ("rserve-base:4.2.2", Done),
         ])
     );
-    assert!(!log.iter().any(|l| l.contains("rserve-desk-traefik")), "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("rserve-desk-traefik")),
+        "{log:#?}"
+    );
     let (worker, log) = run(Role::Worker).await;
     assert_eq!(
         worker,
         steps(&[("check-host", Skipped), ("install-docker", Done)])
     );
-    assert!(!log.iter().any(|l| l.contains("network create")), "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("network create")),
+        "{log:#?}"
+    );
 }
 
 #[tokio::test]
@@ -548,7 +554,9 @@ async fn images_the_vps_lacks_are_sent_once() {
         traefik_image: "rserve-desk/traefik:3.7.15".into(),
         ..options()
     };
-    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink)
+        .await
+        .unwrap();
     assert_eq!(
         finals(&report.steps),
         steps(&[
@@ -572,7 +580,9 @@ async fn images_the_vps_lacks_are_sent_once() {
         [6, 6, 6, 8, 8, 8, 8, 8],
         "the image steps join the plan once known, and the last step is the last planned"
     );
-    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink)
+        .await
+        .unwrap();
     assert!(!report.changed());
     assert_eq!(sender.sent().len(), 2, "nothing sent twice");
 }
@@ -608,7 +618,9 @@ async fn a_ready_made_rserve_base_is_sent_not_built() {
         traefik_image: "rserve-desk/traefik:3.7.15".into(),
         ..options()
     };
-    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink)
+        .await
+        .unwrap();
     let states: Vec<(String, StepState)> = report
         .steps
         .iter()
@@ -644,7 +656,9 @@ async fn a_ready_made_rserve_base_is_sent_not_built() {
 
     // Again: every step skipped, the base counted as done by its id.
     let before = host.log().len();
-    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink).await.unwrap();
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink)
+        .await
+        .unwrap();
     assert!(!report.changed());
     assert!(
         report.steps.iter().all(|s| s.state == Skipped),

@@ -4,9 +4,9 @@
 //! when a domain and an e-mail were given, those between `#if docker` or
 //! `#if swarm` and `#endif` only for that [`Provider`].
 
-use super::{NETWORK, SWARM_NETWORK};
 use super::filter::FILTER_ENDPOINT;
 use super::options::Validated;
+use super::{NETWORK, SWARM_NETWORK};
 
 /// The template, as shipped in `remote-bootstrap/`.
 pub const TRAEFIK_TEMPLATE: &str = include_str!("../../../../remote-bootstrap/traefik.yml");
@@ -46,7 +46,11 @@ pub fn render_swarm_traefik_config(options: &Validated) -> Result<String, Templa
     render(TRAEFIK_TEMPLATE, options, Provider::Swarm)
 }
 
-fn render(template: &str, options: &Validated, provider: Provider) -> Result<String, TemplateError> {
+fn render(
+    template: &str,
+    options: &Validated,
+    provider: Provider,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     // The condition being read, and whether its lines are kept.
     let mut inside: Option<bool> = None;
@@ -81,7 +85,11 @@ fn render(template: &str, options: &Validated, provider: Provider) -> Result<Str
     Ok(out)
 }
 
-fn substitute(line: &str, options: &Validated, provider: Provider) -> Result<String, TemplateError> {
+fn substitute(
+    line: &str,
+    options: &Validated,
+    provider: Provider,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(start) = rest.find("{{") {

@@ -5,11 +5,25 @@
 
 use std::time::Instant;
 
-use super::Desk;
-use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, StepEvent};
+use super::{Desk, HostSession};
+use crate::bootstrap::swarm::{self, SwarmNode};
+use crate::bootstrap::{self, BootstrapOptions, BootstrapPlan, BootstrapReport, Role, StepEvent};
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection, HostTarget};
-use crate::store::{BootstrapRecord, Outcome, now_ms};
+use crate::store::{BootstrapRecord, HostRecord, Outcome, now_ms};
+
+/// A cluster node's Docker and SSH session, for the swarm steps.
+fn node(session: &HostSession) -> Result<SwarmNode<'_>, bootstrap::BootstrapError> {
+    session
+        .connection
+        .session()
+        .map(|ssh| SwarmNode {
+            name: &session.host().name,
+            docker: session.connection.docker(),
+            session: ssh,
+        })
+        .ok_or_else(|| bootstrap::BootstrapError::NotSsh(session.host().name.clone()))
+}
 
 /// One recorded bootstrap: how it ended, and where each step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,29 +105,13 @@ impl Desk {
             }
             progress(event);
         };
-        let outcome = match self.connect_with(&record, None, false).await {
-            Ok(session) => {
-                let report = if send_images {
-                    match self.workstation_docker().await {
-                        Ok(here) => bootstrap::run_sending_images(
-                            &session.connection,
-                            options,
-                            &here,
-                            &recording,
-                        )
-                        .await
-                        .map_err(DeskError::from),
-                        Err(e) => Err(e),
-                    }
-                } else {
-                    bootstrap::run(&session.connection, options, &recording)
-                        .await
-                        .map_err(DeskError::from)
-                };
-                session.close().await;
-                report
-            }
-            Err(e) => Err(e),
+        let workers = self.store.cluster_nodes(host).await?;
+        let outcome = if workers.is_empty() {
+            self.bootstrap_host(&record, options, send_images, &recording)
+                .await
+        } else {
+            self.bootstrap_cluster(&record, &workers, options, send_images, &recording)
+                .await
         };
         let steps = events.into_inner().unwrap_or_default();
         self.store
@@ -127,6 +125,122 @@ impl Desk {
             })
             .await?;
         outcome
+    }
+
+    /// One host's bootstrap over a session of its own.
+    async fn bootstrap_host(
+        &self,
+        record: &HostRecord,
+        options: &BootstrapOptions,
+        send_images: bool,
+        progress: &(dyn Fn(StepEvent) + Send + Sync),
+    ) -> Result<BootstrapReport, DeskError> {
+        let session = self.connect_with(record, None, false).await?;
+        let here = match send_images {
+            true => match self.workstation_docker().await {
+                Ok(here) => Some(here),
+                Err(e) => {
+                    session.close().await;
+                    return Err(e);
+                }
+            },
+            false => None,
+        };
+        let report = bootstrap::run_as(
+            &session.connection,
+            options,
+            Role::Host,
+            here.as_ref(),
+            progress,
+        )
+        .await;
+        session.close().await;
+        Ok(report?)
+    }
+
+    /// A cluster's bootstrap: the manager's own steps (images sent to it
+    /// alone: the workers pull from it), each worker's (named
+    /// `<worker>/<step>`), then the swarm made of them, each node over a
+    /// session of its own. The manager's report, with every step in it.
+    async fn bootstrap_cluster(
+        &self,
+        record: &HostRecord,
+        workers: &[String],
+        options: &BootstrapOptions,
+        send_images: bool,
+        progress: &(dyn Fn(StepEvent) + Send + Sync),
+    ) -> Result<BootstrapReport, DeskError> {
+        let validated = options
+            .validate()
+            .map_err(bootstrap::BootstrapError::from)?;
+        let mut sessions = vec![self.connect_with(record, None, false).await?];
+        let mut opened = Ok(());
+        for name in workers {
+            match self.host(name).await {
+                Ok(worker) => match self.connect_with(&worker, None, false).await {
+                    Ok(session) => sessions.push(session),
+                    Err(e) => opened = Err(e),
+                },
+                Err(e) => opened = Err(e),
+            }
+            if opened.is_err() {
+                break;
+            }
+        }
+        let result = match opened {
+            Ok(()) => {
+                self.run_cluster(&sessions, &validated, options, send_images, progress)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        for session in sessions {
+            session.close().await;
+        }
+        result
+    }
+
+    async fn run_cluster(
+        &self,
+        sessions: &[HostSession],
+        validated: &bootstrap::Validated,
+        options: &BootstrapOptions,
+        send_images: bool,
+        progress: &(dyn Fn(StepEvent) + Send + Sync),
+    ) -> Result<BootstrapReport, DeskError> {
+        let (manager, workers) = sessions
+            .split_first()
+            .ok_or_else(|| DeskError::UnknownHost(String::new()))?;
+        let here = match send_images {
+            true => Some(self.workstation_docker().await?),
+            false => None,
+        };
+        let mut report = bootstrap::run_as(
+            &manager.connection,
+            options,
+            Role::Manager,
+            here.as_ref(),
+            progress,
+        )
+        .await?;
+        for worker in workers {
+            let name = worker.host().name.clone();
+            let named = |mut event: StepEvent| {
+                event.step = format!("{name}/{}", event.step);
+                progress(event);
+            };
+            let done =
+                bootstrap::run_as(&worker.connection, options, Role::Worker, None, &named).await?;
+            report.steps.extend(done.steps.into_iter().map(|mut event| {
+                event.step = format!("{name}/{}", event.step);
+                event
+            }));
+        }
+        let manager_node = node(manager)?;
+        let worker_nodes = workers.iter().map(node).collect::<Result<Vec<_>, _>>()?;
+        let formed = swarm::form(&manager_node, &worker_nodes, validated, progress).await?;
+        report.steps.extend(formed.steps);
+        Ok(report)
     }
 
     /// This workstation's own Docker, where images are sent from.
