@@ -21,20 +21,27 @@ pub struct Vps {
     pub r_version: String,
 }
 
+/// The variable `name` that `cargo xtask standin env` sets for `stand_in`;
+/// without it the test `what` is skipped, and fails under CI.
+fn stand_in_var(what: &str, name: &str, stand_in: &str) -> Option<String> {
+    let value = std::env::var(name).ok();
+    if value.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what}: CI is set but {name} is not: the {stand_in} is missing"
+        );
+        eprintln!("{what}: skipped ({name} is not set: no {stand_in})");
+    }
+    value
+}
+
 impl Vps {
     /// The VPS, unless the end-to-end environment is not set up (then `what` says it is skipped).
     pub fn from_env(what: &str) -> Option<Vps> {
         if !crate::e2e_enabled(what) {
             return None;
         }
-        let Ok(ssh) = std::env::var("RDESK_VPS_SSH") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{what}: CI is set but RDESK_VPS_SSH is not: the bare VPS stand-in is missing"
-            );
-            eprintln!("{what}: skipped (RDESK_VPS_SSH is not set: no bare VPS stand-in)");
-            return None;
-        };
+        let ssh = stand_in_var(what, "RDESK_VPS_SSH", "bare VPS stand-in")?;
         let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
         Some(Vps {
             ssh,
@@ -45,17 +52,53 @@ impl Vps {
         })
     }
 
-    /// Runs a shell script on the VPS as root.
-    pub fn sh(&self, script: &str) -> Output {
+    /// The swarm stand-in's nodes (`cargo xtask standin swarm`), the
+    /// manager-to-be first, unless the end-to-end environment is not set up.
+    pub fn swarm_from_env(what: &str) -> Option<Vec<Vps>> {
+        let first = Vps::from_env(what)?;
+        let list = stand_in_var(what, "RDESK_SWARM_SSH", "swarm stand-in")?;
+        Some(
+            list.split(',')
+                .map(|ssh| {
+                    let host = ssh
+                        .split_once('@')
+                        .and_then(|(_, rest)| rest.rsplit_once(':'))
+                        .map(|(host, _)| host)
+                        .expect("USER@HOST:PORT");
+                    Vps {
+                        ssh: ssh.to_owned(),
+                        public_url: format!("http://{host}"),
+                        identity: first.identity.clone(),
+                        marker: first.marker.clone(),
+                        r_version: first.r_version.clone(),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Its address, as its SSH target names it.
+    pub fn address(&self) -> &str {
+        self.public_url.trim_start_matches("http://")
+    }
+
+    /// `ssh` running a shell script on the VPS as root, not started yet.
+    pub fn command(&self, script: &str) -> Command {
         let (login, port) = self.ssh.rsplit_once(':').expect("USER@HOST:PORT");
-        Command::new("ssh")
-            .args(["-i", &self.identity, "-p", port])
+        let mut ssh = Command::new("ssh");
+        ssh.args(["-i", &self.identity, "-p", port])
             .args(["-o", "UserKnownHostsFile=/dev/null"])
             .args(["-o", "StrictHostKeyChecking=no"])
             .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
             .args(["-o", "ConnectTimeout=10"])
             .arg(login)
-            .arg(script)
+            .arg(script);
+        ssh
+    }
+
+    /// Runs a shell script on the VPS as root.
+    pub fn sh(&self, script: &str) -> Output {
+        self.command(script)
             .stdin(Stdio::null())
             .output()
             .expect("ssh runs")
@@ -92,6 +135,12 @@ if [ -s /run/docker.pid ]; then
   fi
 fi
 find /var/lib/docker /var/lib/containerd -mindepth 1 -maxdepth 1 ! -name {marker} -exec rm -rf {{}} +
+# A swarm's overlay networks leave their namespaces mounted here.
+for ns in /run/docker/netns/*; do
+  [ -e "$ns" ] || continue
+  umount "$ns" 2>/dev/null || true
+  rm -f "$ns"
+done
 rm -f /run/docker.pid /run/docker.sock
 # The stopped dockerd's bridges stay in the VPS's network namespace; left
 # there, their subnets use up Docker's address pools after a few resets.
@@ -108,10 +157,15 @@ echo empty"#
     }
 
     pub fn bootstrap_args(&self) -> Vec<String> {
+        self.bootstrap_args_of("vps")
+    }
+
+    /// `rdesk host bootstrap HOST --send-images ... --json`.
+    pub fn bootstrap_args_of(&self, host: &str) -> Vec<String> {
         [
             "host",
             "bootstrap",
-            "vps",
+            host,
             "--send-images",
             "--traefik-image",
             TRAEFIK_IMAGE,

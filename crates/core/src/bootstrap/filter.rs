@@ -3,7 +3,7 @@
 //! a Unix socket in a volume that only Traefik also mounts. Only the GET
 //! and HEAD calls of Traefik's Docker provider pass (`/_ping`, `/version`,
 //! `/containers/json`, `/containers/<id>/json`, `/networks`, `/events`),
-//! and its swarm provider's (`/services`, `/tasks`); every other call is
+//! and its swarm provider's (`/services`, `/tasks`, `/nodes/<id>`); every other call is
 //! answered 403. Here: the embedded build context, its
 //! hash and the names the bootstrap and the stand-in share.
 
