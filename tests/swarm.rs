@@ -6,15 +6,21 @@
 //! overlay network and Traefik as a swarm service. Then: a second bootstrap
 //! changes nothing; Traefik on the manager routes to a task on a worker over
 //! the overlay network; a worker in a swarm of its own is refused with a
-//! sentence and joins once it left it. One test, as the steps share the nodes.
+//! sentence and joins once it left it. Then an app as a swarm service:
+//! three replicas on at least two nodes answering through Traefik; a
+//! rolling update under continuous calls that fails none; a version whose
+//! `health()` fails, rolled back by the swarm while the old one answers;
+//! a worker's Docker stopped, its tasks moved, calls going on; the apps
+//! listed again from the services' labels alone. One test, as the steps
+//! share the nodes.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdesk_e2e::Rdesk;
 use rdesk_e2e::vps::Vps;
+use rdesk_e2e::{Rdesk, Traffic};
 use serde_json::Value;
 
 const NAMES: [&str; 3] = ["node1", "node2", "node3"];
@@ -110,19 +116,9 @@ fn routes_to_a_task_on(manager: &Vps, worker: &Vps, worker_name: &str, r_version
         .sh_ok("docker service rm sw-hello >/dev/null && docker config rm sw-hello-r >/dev/null");
 }
 
-#[test]
-fn three_empty_vpss_become_one_swarm_with_traefik() {
-    let Some(nodes) = Vps::swarm_from_env("swarm") else {
-        return;
-    };
-    let [manager, worker, third] = &nodes[..] else {
-        panic!("the swarm stand-in has three nodes")
-    };
-    for node in &nodes {
-        node.reset();
-    }
-    let desk = Rdesk::new();
-    for (name, node) in NAMES.iter().zip(&nodes) {
+/// `rdesk host add node1..node3`.
+fn add_hosts(desk: &Rdesk, nodes: &[Vps]) {
+    for (name, node) in NAMES.iter().zip(nodes) {
         desk.ok(&[
             "host",
             "add",
@@ -135,6 +131,27 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
             &node.public_url,
         ]);
     }
+}
+
+/// The hosts added and node2, node3 joined to node1.
+fn add_cluster(desk: &Rdesk, nodes: &[Vps]) {
+    add_hosts(desk, nodes);
+    desk.ok(&["host", "join", "node1", "node2", "node3"]);
+}
+
+#[test]
+fn three_empty_vpss_become_one_swarm_with_traefik() {
+    let Some(nodes) = Vps::swarm_from_env("swarm") else {
+        return;
+    };
+    let [manager, worker, third] = &nodes[..] else {
+        panic!("the swarm stand-in has three nodes")
+    };
+    for node in &nodes {
+        node.reset();
+    }
+    let desk = Rdesk::new();
+    add_hosts(&desk, &nodes);
 
     // Joining checks its hosts before it records anything.
     let itself = desk.fails(&["host", "join", "node1", "node1"]);
@@ -165,6 +182,7 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         "network",
         "docker-filter",
         "node2/install-docker",
+        "node2/network",
         "node3/install-docker",
         "swarm",
         "join:node2",
@@ -177,8 +195,10 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
     assert!(
         !first
             .iter()
-            .any(|(step, _)| step.starts_with("node2/network")),
-        "a worker gets no networks of its own: {first:?}"
+            .any(|(step, _)| step.starts_with("node2/docker-filter")
+                || step.starts_with("node2/traefik")
+                || step.starts_with("node2/image:rserve-desk/traefik")),
+        "a worker has no filter or Traefik of its own: {first:?}"
     );
     assert_eq!(
         swarm_nodes(manager),
@@ -254,5 +274,161 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
             "node3 Ready Worker"
         ],
         "node3's entry of its first join is gone"
+    );
+
+    swarm_app(&desk, &nodes);
+}
+
+/// Writes version `version` of a small app (`health()` answers `healthy`).
+fn app_version(dir: &std::path::Path, version: &str, healthy: bool) {
+    let healthy = if healthy { "TRUE" } else { "FALSE" };
+    std::fs::write(
+        dir.join("app.R"),
+        format!("version <- function() \"{version}\"\nhealth <- function() {healthy}\n"),
+    )
+    .unwrap();
+}
+
+fn deploy(desk: &Rdesk, dir: &std::path::Path) -> std::process::Output {
+    desk.run(&[
+        "deploy",
+        dir.to_str().unwrap(),
+        "--host",
+        "node1",
+        "--slug",
+        "sw",
+        "--replicas",
+        "3",
+        "--access",
+        "public",
+    ])
+}
+
+/// The app's current containers, as `rdesk status` lists them: `(node, status)`.
+fn placed(desk: &Rdesk) -> Vec<(String, String)> {
+    let status = desk.json(&["status", "sw", "--host", "node1"]);
+    status["containers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no containers in {status}"))
+        .iter()
+        .map(|c| {
+            (
+                c["node"].as_str().unwrap_or_default().to_owned(),
+                c["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
+    let (manager, worker) = (&nodes[0], &nodes[2]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("ws://{}/sw", manager.address());
+
+    // Three replicas, spread, answering through Traefik.
+    app_version(dir.path(), "v1", true);
+    let out = deploy(desk, dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let containers = placed(desk);
+    assert_eq!(containers.len(), 3, "{containers:?}");
+    let mut spread: Vec<&str> = containers.iter().map(|(n, _)| n.as_str()).collect();
+    spread.sort_unstable();
+    spread.dedup();
+    assert!(
+        spread.len() >= 2,
+        "three replicas on one node: {containers:?}"
+    );
+    let answer = desk.json(&["call", "sw", "version", "--host", "node1"]);
+    assert_eq!(answer, Value::from("v1"));
+
+    // A rolling update under continuous calls fails none of them.
+    let traffic = Traffic::start(&url, "version");
+    std::thread::sleep(Duration::from_secs(1));
+    app_version(dir.path(), "v2", true);
+    let out = deploy(desk, dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let seen = traffic.stop();
+    eprintln!(
+        "rolling update: {} calls, {} failed",
+        seen.calls,
+        seen.failures.len()
+    );
+    assert!(seen.failures.is_empty(), "{:?}", seen.failures);
+    assert_eq!(seen.last(), Some("\"v2\""));
+
+    // A version whose health() fails is rolled back by the swarm; v2 answers throughout.
+    let traffic = Traffic::start(&url, "version");
+    app_version(dir.path(), "v3", false);
+    let out = deploy(desk, dir.path());
+    let seen = traffic.stop();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a failing health() deployed");
+    assert!(said.contains("rolled it back"), "{said}");
+    assert!(seen.failures.is_empty(), "{:?}", seen.failures);
+    assert!(
+        seen.answers.iter().all(|(_, a)| a == "\"v2\""),
+        "{:?}",
+        seen.answers
+    );
+
+    // A worker's Docker stops: its tasks move, the app keeps answering.
+    let traffic = Traffic::start(&url, "version");
+    worker.sh_ok("kill $(cat /run/docker.pid)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut moved = false;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(2));
+        let now = placed(desk);
+        if now.len() == 3 && now.iter().all(|(n, s)| n != "node3" && s == "running") {
+            moved = true;
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let seen = traffic.stop();
+    let rate = seen.failures.len() as f64 / seen.calls.max(1) as f64;
+    eprintln!(
+        "a worker down: {} calls, {} failed ({:.2} %)",
+        seen.calls,
+        seen.failures.len(),
+        rate * 100.0
+    );
+    assert!(moved, "the tasks of node3 never moved: {:?}", placed(desk));
+    assert!(rate < 0.01, "{:?}", seen.failures);
+
+    // A second workstation, with an empty cache, finds the same app from
+    // the services' labels alone.
+    let second = Rdesk::new();
+    add_cluster(&second, nodes);
+    let describe = |desk: &Rdesk| {
+        let apps = desk.json(&["apps", "--host", "node1"]);
+        let list = apps["apps"].as_array().cloned().unwrap_or_default();
+        list.iter()
+            .map(|a| {
+                (
+                    a["slug"].clone(),
+                    a["code_hash"].clone(),
+                    a["r_version"].clone(),
+                    a["mode"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let here = describe(desk);
+    assert!(!here.is_empty(), "no apps listed");
+    assert_eq!(describe(&second), here);
+    desk.ok(&["rm", "sw", "--host", "node1"]);
+    assert_eq!(
+        manager.sh_ok("docker service ls --filter name=rserve-desk-sw -q | wc -l"),
+        "0"
     );
 }

@@ -226,7 +226,13 @@ impl Output {
             list_or(&app.packages, "none")
         );
         for c in &app.containers {
-            println!("  container {} {} ({})", c.name, c.state, c.detail);
+            match &c.node {
+                Some(node) => println!(
+                    "  container {} {} ({}) on {node}",
+                    c.name, c.state, c.detail
+                ),
+                None => println!("  container {} {} ({})", c.name, c.state, c.detail),
+            }
         }
     }
 

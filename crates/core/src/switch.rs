@@ -169,6 +169,9 @@ pub async fn switch(
     progress: &(dyn Fn(DeployEvent) + Send + Sync),
 ) -> Result<Switched, SwitchError> {
     let deployed = version.deployed;
+    if deployed.rolled_out {
+        return routed_app(public_url, version.slug, timeouts, progress).await;
+    }
     let replicas = usize::from(deployed.replicas).max(deployed.containers.len());
     let mut containers = deployed.containers.clone();
     let mut previous = deployed.previous.iter();
@@ -242,6 +245,33 @@ pub async fn switch(
         switched.retired.push(old.id.clone());
     }
     Ok(switched)
+}
+
+/// A version its spawner rolled out itself (a swarm service): waits until
+/// the router reaches the app at its own path, which it does once it has
+/// read the new service (a first deploy) or at once (an update).
+async fn routed_app(
+    public_url: &str,
+    slug: &Slug,
+    timeouts: SwitchTimeouts,
+    progress: &(dyn Fn(DeployEvent) + Send + Sync),
+) -> Result<Switched, SwitchError> {
+    let url = format!("{}/{slug}", websocket_origin(public_url));
+    progress(DeployEvent::Step(format!(
+        "waiting for the router to reach {slug}"
+    )));
+    match until(&url, timeouts.route, |p| matches!(p, Probe::Answers)).await {
+        Ok(()) => Ok(Switched {
+            routed: true,
+            ..Switched::default()
+        }),
+        Err(last) => {
+            progress(DeployEvent::Step(format!(
+                "the router does not reach {slug} at {url} yet: {last}"
+            )));
+            Ok(Switched::default())
+        }
+    }
 }
 
 /// Drains `old`, waits until the router has dropped it, lets its open

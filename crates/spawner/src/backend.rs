@@ -110,6 +110,7 @@ impl crate::Spawner for DockerSpawner {
             built,
             packages_reused,
             build_ms,
+            rolled_out: false,
         })
     }
 
@@ -150,6 +151,7 @@ impl crate::Spawner for DockerSpawner {
             built: false,
             packages_reused: true,
             build_ms: 0,
+            rolled_out: false,
         })
     }
 

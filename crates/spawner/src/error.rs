@@ -44,6 +44,14 @@ pub enum SpawnError {
     NoSuchVersion { slug: String, version: String },
     #[error("there is no app `{0}` on this host")]
     NotFound(String),
+    #[error("a cluster does not do {0} yet; deploy such an app to a single host")]
+    NotOnSwarm(String),
+    #[error("on node {node}: {source}")]
+    OnNode {
+        node: String,
+        #[source]
+        source: Box<SpawnError>,
+    },
     #[error("Docker's {what} was unreadable: {value:?}")]
     Unreadable { what: String, value: String },
     #[error("could not make the build context: {0}")]

@@ -228,13 +228,24 @@ pub fn probe_path(container: &str) -> String {
     format!("/.rserve-desk/probe/{container}")
 }
 
-/// How one container of an app is reached through Traefik.
+/// Which of Traefik's providers reads the labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Traefik's Docker provider, from each container's labels.
+    Docker,
+    /// Its swarm provider, from a service's labels.
+    Swarm,
+}
+
+/// How one container (or one swarm service) of an app is reached through Traefik.
 #[derive(Debug, Clone, Copy)]
 pub struct Routing<'a> {
     pub slug: &'a Slug,
+    pub provider: Provider,
     pub network: &'a str,
-    /// The container's name (its probe path and service).
-    pub container: &'a str,
+    /// The container's name (its probe path and service); a swarm service
+    /// has none (it replaces its tasks itself, nothing probes them one by one).
+    pub container: Option<&'a str>,
     pub domain: Option<&'a Domain>,
     /// The host's own public name (a DNS name or an IP address, already
     /// checked): the `/<slug>` and probe routes answer only under it, never
@@ -264,12 +275,14 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
     let name = traefik_service(r.slug.as_str());
     let router = format!("traefik.http.routers.{name}");
     let strip = format!("{name}-strip");
-    let probe = format!("rdesk-probe-{}", r.container);
-    let probe_router = format!("traefik.http.routers.{probe}");
     let port = WEBSOCKET_PORT.to_string();
+    let network_key = match r.provider {
+        Provider::Docker => "traefik.docker.network",
+        Provider::Swarm => "traefik.swarm.network",
+    };
     let mut all: HashMap<String, String> = [
         ("traefik.enable".to_owned(), "true".to_owned()),
-        ("traefik.docker.network".to_owned(), r.network.to_owned()),
+        (network_key.to_owned(), r.network.to_owned()),
         (
             format!("{router}.rule"),
             under_public_host(
@@ -287,29 +300,32 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
             format!("traefik.http.services.{name}.loadbalancer.server.port"),
             port.clone(),
         ),
-        (
-            format!("{probe_router}.rule"),
-            under_public_host(
-                r.public_host,
-                format!("Path(`{}`)", probe_path(r.container)),
-            ),
-        ),
-        (format!("{probe_router}.service"), probe.clone()),
-        (
-            format!("{probe_router}.middlewares"),
-            format!("{probe}-strip"),
-        ),
-        (
-            format!("traefik.http.middlewares.{probe}-strip.stripprefix.prefixes"),
-            probe_path(r.container),
-        ),
-        (
-            format!("traefik.http.services.{probe}.loadbalancer.server.port"),
-            port,
-        ),
     ]
     .into_iter()
     .collect();
+    if let Some(container) = r.container {
+        let probe = format!("rdesk-probe-{container}");
+        let probe_router = format!("traefik.http.routers.{probe}");
+        all.extend([
+            (
+                format!("{probe_router}.rule"),
+                under_public_host(r.public_host, format!("Path(`{}`)", probe_path(container))),
+            ),
+            (format!("{probe_router}.service"), probe.clone()),
+            (
+                format!("{probe_router}.middlewares"),
+                format!("{probe}-strip"),
+            ),
+            (
+                format!("traefik.http.middlewares.{probe}-strip.stripprefix.prefixes"),
+                probe_path(container),
+            ),
+            (
+                format!("traefik.http.services.{probe}.loadbalancer.server.port"),
+                port,
+            ),
+        ]);
+    }
     if let Some(domain) = r.domain {
         let domain_router = format!("traefik.http.routers.rdesk-domain-{}", r.slug);
         all.insert(
@@ -326,6 +342,9 @@ pub fn traefik_labels(r: Routing<'_>) -> HashMap<String, String> {
         }
     }
     add_allow_list(&mut all, &name, r.allow);
+    if r.provider == Provider::Swarm {
+        add_retry(&mut all, &name);
+    }
     all
 }
 
@@ -342,6 +361,15 @@ fn add_allow_list(all: &mut HashMap<String, String>, name: &str, allow: &[Cidr])
     let ranges = ranges.join(",");
     let digest = sha2::Sha256::digest(ranges.as_bytes());
     let middleware = format!("{name}-allow-{}", hex::encode(&digest[..4]));
+    in_front_of_every_router(all, &middleware);
+    all.insert(
+        format!("traefik.http.middlewares.{middleware}.ipallowlist.sourcerange"),
+        ranges,
+    );
+}
+
+/// Puts `middleware` last in front of each router of these labels.
+fn in_front_of_every_router(all: &mut HashMap<String, String>, middleware: &str) {
     let routers: Vec<String> = all
         .keys()
         .filter_map(|k| k.strip_suffix(".rule"))
@@ -351,13 +379,21 @@ fn add_allow_list(all: &mut HashMap<String, String>, name: &str, allow: &[Cidr])
         let key = format!("{router}.middlewares");
         let value = match all.get(&key) {
             Some(existing) => format!("{existing},{middleware}"),
-            None => middleware.clone(),
+            None => middleware.to_owned(),
         };
         all.insert(key, value);
     }
+}
+
+/// A swarm service's routes try another task when one cannot be reached
+/// (a node just lost, before the swarm has moved its tasks): Traefik's
+/// retry middleware, which retries only when no answer has begun.
+fn add_retry(all: &mut HashMap<String, String>, name: &str) {
+    let middleware = format!("{name}-retry");
+    in_front_of_every_router(all, &middleware);
     all.insert(
-        format!("traefik.http.middlewares.{middleware}.ipallowlist.sourcerange"),
-        ranges,
+        format!("traefik.http.middlewares.{middleware}.retry.attempts"),
+        "3".to_owned(),
     );
 }
 
@@ -419,8 +455,9 @@ mod tests {
     fn routing<'a>(slug: &'a Slug, domain: Option<&'a Domain>) -> Routing<'a> {
         Routing {
             slug,
+            provider: Provider::Docker,
             network: "net",
-            container: "rserve-desk-sales-abc-1",
+            container: Some("rserve-desk-sales-abc-1"),
             domain,
             public_host: None,
             cert_resolver: None,

@@ -4,8 +4,9 @@
 //! **Architecture invariant:** this crate knows nothing of SSH, SQLite, the UI
 //! or Traefik beyond labels, and never calls back into its caller. It is handed
 //! a Docker client and a validated [`AppSpec`]; everything it needs to know
-//! about an app afterwards it reads back from labels. A Swarm backend can
-//! implement the same [`Spawner`] trait.
+//! about an app afterwards it reads back from labels. Two backends implement
+//! the [`Spawner`] trait: [`DockerSpawner`] on one Docker Engine and
+//! [`SwarmSpawner`] on a swarm of several.
 
 mod backend;
 mod build;
@@ -23,6 +24,7 @@ mod spec;
 mod state;
 mod stats;
 mod status;
+mod swarm;
 mod time;
 mod tokens;
 
@@ -52,6 +54,7 @@ pub use state::{
 };
 pub use stats::StatsSample;
 pub use status::{AppStatus, HealthCheck, Severity};
+pub use swarm::{SwarmNode, SwarmSpawner, replace_service, service_name};
 pub use tokens::{TokenRecord, check_token_id, check_token_name};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:

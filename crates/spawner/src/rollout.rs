@@ -31,7 +31,7 @@ const DRAIN_MARKER: &str = "/tmp/.rserve-desk-drain";
 /// The health check of app containers: `rserve-base`'s own (Rserve's greeting
 /// on the QAP port), failing while the container drains. Set here rather than
 /// in the image so containers of any `rserve-base` build can be drained.
-fn health_test() -> Vec<String> {
+pub(crate) fn health_test() -> Vec<String> {
     let script = format!(
         "if [ -e {DRAIN_MARKER} ]; then echo draining; exit 1; fi; exec bash /opt/rserve/healthcheck.sh"
     );
@@ -243,8 +243,9 @@ impl DockerSpawner {
         all_labels.extend(labels::settings_labels(settings));
         all_labels.extend(labels::traefik_labels(Routing {
             slug: version.slug,
+            provider: labels::Provider::Docker,
             network: &self.config.network,
-            container: name,
+            container: Some(name),
             domain: settings.domain.as_ref(),
             public_host: self.config.public_host.as_deref(),
             cert_resolver: self.config.cert_resolver.as_deref(),

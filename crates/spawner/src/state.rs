@@ -80,6 +80,9 @@ pub struct ContainerState {
     pub detail: String,
     /// Unix seconds.
     pub created: i64,
+    /// The cluster node it runs on; `None` on a single host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl ContainerState {
@@ -140,6 +143,9 @@ pub struct Deployed {
     pub packages_reused: bool,
     /// Time spent building images (zero when nothing was built).
     pub build_ms: u64,
+    /// The spawner replaced the previous version itself (a swarm's rolling
+    /// update): `containers` are every replica, and nothing is left to switch.
+    pub rolled_out: bool,
 }
 
 /// One kept image of an app: a version it can be rolled back to.
@@ -203,6 +209,7 @@ pub(crate) fn summary_to_state(c: &ContainerSummary) -> ContainerState {
         health,
         detail,
         created: c.created.unwrap_or_default(),
+        node: None,
     }
 }
 

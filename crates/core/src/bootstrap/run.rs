@@ -299,8 +299,9 @@ pub enum Role {
     /// A cluster's manager: every step but Traefik's container (the
     /// cluster's Traefik is a swarm service, [`super::swarm`]'s).
     Manager,
-    /// A cluster's worker: the host checked and Docker; its images come
-    /// from the manager's registry, its routes from the manager's Traefik.
+    /// A cluster's worker: every step but the filter and Traefik (the
+    /// manager's Traefik routes to it); it builds the apps' images itself
+    /// on its own `rserve-base`.
     Worker,
 }
 
@@ -448,11 +449,11 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         finished: Vec::new(),
         // check-host, install-docker, network, docker-filter, traefik, and
         // one per R version; a manager has no traefik container, a worker
-        // only the first two.
+        // neither a filter.
         planned: match role {
             Role::Host => 5 + options.r_versions.len(),
             Role::Manager => 4 + options.r_versions.len(),
-            Role::Worker => 2,
+            Role::Worker => 3 + options.r_versions.len(),
         },
     };
     macro_rules! step {
@@ -525,15 +526,6 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         .await
     );
 
-    if role == Role::Worker {
-        let docker = docker_cli(remote, &host).await?;
-        return Ok(BootstrapReport {
-            facts: host,
-            docker_via_sudo: docker.sudo,
-            steps: progress.finished,
-        });
-    }
-
     // 3. The networks. First, how this session reaches Docker (a group just
     // granted is not seen yet); failing that fails this step.
     let started = progress.start(STEP_NETWORK);
@@ -570,7 +562,12 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     }
     let sent_bases: Vec<_> = bases_here.iter().map(|(r, _)| r.clone()).collect();
     if let Some(sender) = images {
-        let needed = commands::needed_images(&options, &sent_bases, filter_here);
+        // A worker runs neither the filter nor Traefik.
+        let no_filter = filter_here || role == Role::Worker;
+        let mut needed = commands::needed_images(&options, &sent_bases, no_filter);
+        if role == Role::Worker {
+            needed.retain(|image| *image != options.traefik_image);
+        }
         progress.planned += needed.len();
         for image in needed {
             let name = format!("image:{image}");
@@ -592,12 +589,14 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     }
 
     // 4. The read-only Docker API filter Traefik reads Docker through.
-    let started = progress.start(STEP_FILTER);
-    step!(
-        STEP_FILTER,
-        started,
-        docker_filter(remote, &docker, &options, images.filter(|_| filter_here)).await
-    );
+    if role != Role::Worker {
+        let started = progress.start(STEP_FILTER);
+        step!(
+            STEP_FILTER,
+            started,
+            docker_filter(remote, &docker, &options, images.filter(|_| filter_here)).await
+        );
+    }
 
     // 5. Traefik, from the rendered configuration (a cluster's is a service).
     if role == Role::Host {

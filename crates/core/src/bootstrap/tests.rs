@@ -361,7 +361,7 @@ async fn empty_host_then_every_step_skipped() {
 }
 
 #[tokio::test]
-async fn a_cluster_manager_has_no_traefik_container_and_a_worker_only_docker() {
+async fn a_cluster_manager_has_no_traefik_container_and_a_worker_neither_a_filter() {
     use StepState::{Done, Skipped};
     let run = async |role| {
         let host = FakeHost::new(BOOKWORM);
@@ -392,10 +392,16 @@ async fn a_cluster_manager_has_no_traefik_container_and_a_worker_only_docker() {
     let (worker, log) = run(Role::Worker).await;
     assert_eq!(
         worker,
-        steps(&[("check-host", Skipped), ("install-docker", Done)])
+        steps(&[
+            ("check-host", Skipped),
+            ("install-docker", Done),
+            ("network", Done),
+            ("rserve-base:4.2.2", Done),
+        ])
     );
     assert!(
-        !log.iter().any(|l| l.contains("network create")),
+        !log.iter()
+            .any(|l| l.contains("rserve-desk-docker-filter") || l.contains("rserve-desk-traefik")),
         "{log:#?}"
     );
 }

@@ -304,7 +304,9 @@ certificatesResolvers:
         assert!(providers.contains("    exposedByDefault: false\n"));
         assert!(providers.contains("    refreshSeconds: 2\n"));
         assert!(providers.contains("unix:///run/rserve-desk-filter/docker.sock"));
+        assert!(text.contains("serversTransport:\n  forwardingTimeouts:\n    dialTimeout: 2s\n"));
         let one_host = render_traefik_config(&v).unwrap();
         assert!(!one_host.contains("swarm:"));
+        assert!(!one_host.contains("serversTransport"));
     }
 }

@@ -100,7 +100,7 @@ impl HostSession {
         check_token_name(name)?;
         let (token, id, hash) = generate_token()?;
         let created_ms = now_ms();
-        self.spawner()
+        self.one_host()?
             .add_token(
                 &slug,
                 TokenRecord {
@@ -126,7 +126,7 @@ impl HostSession {
     pub async fn tokens(&self, slug: &str) -> Result<Vec<TokenView>, DeskError> {
         let slug = Slug::parse(slug)?;
         let records = self
-            .spawner()
+            .one_host()?
             .tokens(&slug)
             .await
             .map_err(DeskError::spawn(self.name()))?;
@@ -138,7 +138,7 @@ impl HostSession {
     pub async fn revoke_token(&self, slug: &str, id: &str) -> Result<TokenView, DeskError> {
         let slug = Slug::parse(slug)?;
         let id = token_id(id)?;
-        self.spawner()
+        self.one_host()?
             .revoke_token(&slug, &id)
             .await
             .map_err(DeskError::spawn(self.name()))?

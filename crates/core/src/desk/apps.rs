@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use futures_util::stream::BoxStream;
-use rdesk_spawner::{AppState, LogLine, Removed, Slug, SpawnError, Spawner};
+use rdesk_spawner::{AppState, LogLine, Removed, Slug, SpawnError};
 use serde::Serialize;
 
 use super::{Desk, HostSession};

@@ -158,10 +158,10 @@ impl Desk {
         Ok(report?)
     }
 
-    /// A cluster's bootstrap: the manager's own steps (images sent to it
-    /// alone: the workers pull from it), each worker's (named
-    /// `<worker>/<step>`), then the swarm made of them, each node over a
-    /// session of its own. The manager's report, with every step in it.
+    /// A cluster's bootstrap: the manager's own steps, each worker's (named
+    /// `<worker>/<step>`; with `send_images`, each gets `rserve-base` from
+    /// here too), then the swarm made of them, each node over a session of
+    /// its own. The manager's report, with every step in it.
     async fn bootstrap_cluster(
         &self,
         record: &HostRecord,
@@ -229,8 +229,14 @@ impl Desk {
                 event.step = format!("{name}/{}", event.step);
                 progress(event);
             };
-            let done =
-                bootstrap::run_as(&worker.connection, options, Role::Worker, None, &named).await?;
+            let done = bootstrap::run_as(
+                &worker.connection,
+                options,
+                Role::Worker,
+                here.as_ref(),
+                &named,
+            )
+            .await?;
             report.steps.extend(done.steps.into_iter().map(|mut event| {
                 event.step = format!("{name}/{}", event.step);
                 event

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rdesk_spawner::{
     AppFile, AppSpec, AppState, DeployEvent, Deployed, Mode, PackageName, RVersion, Repository,
-    Slug, SpawnError, Spawner,
+    Slug, SpawnError,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -6,9 +6,7 @@
 
 use std::time::Instant;
 
-use rdesk_spawner::{
-    DeployEvent, Deployed, SecretEnv, Settings, Slug, SpawnError, Spawner, Version,
-};
+use rdesk_spawner::{DeployEvent, Deployed, SecretEnv, Settings, Slug, SpawnError, Version};
 use serde::Serialize;
 
 use super::HostSession;
@@ -45,7 +43,7 @@ impl HostSession {
     ) -> Result<(Deployed, Switched), DeskError> {
         let mut deployed = started.map_err(DeskError::spawn(self.name()))?;
         let switched = switch::switch(
-            &self.spawner,
+            self.spawner(),
             &self.record.public_url,
             NewVersion {
                 slug,

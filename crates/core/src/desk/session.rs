@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rdesk_spawner::{AppState, DockerConfig, DockerSpawner, SpawnError, Spawner};
+use rdesk_spawner::{
+    AppState, DockerConfig, DockerSpawner, SpawnError, Spawner, SwarmNode, SwarmSpawner,
+};
 use serde::Serialize;
 
 use super::hosts::public_host;
@@ -32,13 +34,59 @@ impl Desk {
     /// The host's session from the pool: its live connection, re-opened
     /// when it was lost, or a new one.
     pub(super) async fn connect(&self, record: &HostRecord) -> Result<HostSession, DeskError> {
-        let connection = self
-            .sessions
+        let connection = self.pooled(record).await?;
+        let mut session = self.session_over(record, connection, None);
+        let workers = self.store.cluster_nodes(&record.name).await?;
+        if !workers.is_empty() {
+            let mut nodes = Vec::new();
+            for name in workers {
+                let worker = self.host(&name).await?;
+                // A lost worker is left out: the swarm moves its tasks, and
+                // the others still build, list and answer.
+                match self.pooled(&worker).await {
+                    Ok(connection) => nodes.push((name, connection)),
+                    Err(e) => tracing::warn!(
+                        node = name,
+                        "left out of the session of cluster {}: {e}",
+                        record.name
+                    ),
+                }
+            }
+            session.spawner = HostSpawner::Swarm(self.swarm_over(record, &session, &nodes));
+            session.workers = nodes.into_iter().map(|(_, c)| c).collect();
+        }
+        Ok(session)
+    }
+
+    /// The host's live connection from the pool (each worker of a cluster
+    /// has its own there too).
+    async fn pooled(&self, record: &HostRecord) -> Result<Arc<Connection>, DeskError> {
+        self.sessions
             .connection(&record.name, &self.store, async || {
                 self.open_connection(record, None, true).await
             })
-            .await?;
-        Ok(self.session_over(record, connection, None))
+            .await
+    }
+
+    /// A cluster's spawner: its services on the overlay network, builds on
+    /// every node (`session` is the manager's).
+    fn swarm_over(
+        &self,
+        record: &HostRecord,
+        session: &HostSession,
+        workers: &[(String, Arc<Connection>)],
+    ) -> SwarmSpawner {
+        let config = self.docker_config(record, bootstrap::SWARM_NETWORK);
+        let node = |name: &str, connection: &Connection| SwarmNode {
+            name: name.to_owned(),
+            docker: connection.docker(),
+        };
+        SwarmSpawner::new(
+            node(&record.name, &session.connection),
+            workers.iter().map(|(n, c)| node(n, c)).collect(),
+            config,
+            NETWORK,
+        )
     }
 
     /// A session of its own, outside the pool, closed by its user: with
@@ -89,6 +137,19 @@ impl Desk {
         })
     }
 
+    /// How the host's apps run: on `network`, built on its build network,
+    /// routed under its public name.
+    fn docker_config(&self, record: &HostRecord, network: &str) -> DockerConfig {
+        let mut config = DockerConfig::new(network);
+        config.build_network = Some(bootstrap::BUILD_NETWORK.to_owned());
+        config.public_host = public_host(&record.public_url);
+        // Hosts served over https were bootstrapped with Let's Encrypt.
+        if record.public_url.starts_with("https://") {
+            config.cert_resolver = Some(CERT_RESOLVER.to_owned());
+        }
+        config
+    }
+
     /// The spawner over `connection`, configured for the host.
     fn session_over(
         &self,
@@ -96,17 +157,12 @@ impl Desk {
         connection: Arc<Connection>,
         runtime: Option<tempfile::TempDir>,
     ) -> HostSession {
-        let mut config = DockerConfig::new(NETWORK);
-        config.build_network = Some(bootstrap::BUILD_NETWORK.to_owned());
-        config.public_host = public_host(&record.public_url);
-        // Hosts served over https were bootstrapped with Let's Encrypt.
-        if record.public_url.starts_with("https://") {
-            config.cert_resolver = Some(CERT_RESOLVER.to_owned());
-        }
-        let spawner = DockerSpawner::new(connection.docker(), config);
+        let config = self.docker_config(record, NETWORK);
+        let spawner = HostSpawner::Docker(DockerSpawner::new(connection.docker(), config));
         HostSession {
             record: record.clone(),
             connection,
+            workers: Vec::new(),
             spawner,
             store: self.store.clone(),
             _runtime: runtime,
@@ -133,13 +189,32 @@ impl Desk {
     }
 }
 
+/// The spawner a host has: one Docker Engine's, or a cluster's swarm's.
+pub(crate) enum HostSpawner {
+    Docker(DockerSpawner),
+    Swarm(SwarmSpawner),
+}
+
+impl std::ops::Deref for HostSpawner {
+    type Target = dyn Spawner;
+
+    fn deref(&self) -> &(dyn Spawner + 'static) {
+        match self {
+            HostSpawner::Docker(one) => one,
+            HostSpawner::Swarm(swarm) => swarm,
+        }
+    }
+}
+
 /// A host's connection and the spawner over it: the pool's shared one, or
 /// (adding, bootstrapping, re-pinning a host) one of its own, in its own
 /// private directory, that [`HostSession::close`] closes.
 pub struct HostSession {
     pub(super) record: HostRecord,
     pub(super) connection: Arc<Connection>,
-    pub(super) spawner: DockerSpawner,
+    /// A cluster's workers' connections (from the pool), which its spawner uses.
+    workers: Vec<Arc<Connection>>,
+    pub(super) spawner: HostSpawner,
     pub(super) store: Store,
     _runtime: Option<tempfile::TempDir>,
 }
@@ -203,14 +278,30 @@ impl HostSession {
     }
 
     pub(super) async fn r_versions(&self) -> Result<Vec<String>, DeskError> {
-        self.spawner
-            .r_versions()
-            .await
-            .map_err(DeskError::spawn(self.name()))
+        match &self.spawner {
+            HostSpawner::Docker(one) => one.r_versions().await,
+            HostSpawner::Swarm(swarm) => swarm.r_versions().await,
+        }
+        .map_err(DeskError::spawn(self.name()))
     }
 
-    pub(crate) fn spawner(&self) -> &DockerSpawner {
-        &self.spawner
+    pub(crate) fn spawner(&self) -> &dyn Spawner {
+        &*self.spawner
+    }
+
+    /// The spawner of a single host, for what a cluster does not do yet.
+    pub(super) fn one_host(&self) -> Result<&DockerSpawner, DeskError> {
+        match &self.spawner {
+            HostSpawner::Docker(one) => Ok(one),
+            HostSpawner::Swarm(_) => Err(DeskError::spawn(self.name())(SpawnError::NotOnSwarm(
+                "tokens".to_owned(),
+            ))),
+        }
+    }
+
+    /// Whether the host is a cluster (its apps are swarm services).
+    pub fn is_cluster(&self) -> bool {
+        !self.workers.is_empty()
     }
 
     pub(crate) fn connection(&self) -> &Connection {
@@ -227,8 +318,8 @@ impl monitor::SessionSource for Desk {
 }
 
 impl monitor::HostLink for HostSession {
-    fn spawner(&self) -> &DockerSpawner {
-        &self.spawner
+    fn spawner(&self) -> &dyn Spawner {
+        &*self.spawner
     }
 
     fn connection(&self) -> &Connection {

@@ -18,9 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdesk_spawner::{
-    AppEvent, AppEventKind, AppState, AppStatus, DockerSpawner, SpawnError, Spawner,
-};
+use rdesk_spawner::{AppEvent, AppEventKind, AppState, AppStatus, SpawnError, Spawner};
 use serde::Serialize;
 
 pub use status::{agrees, shown};
@@ -91,7 +89,7 @@ pub enum MonitorEvent {
 
 /// What the monitor needs of a host's session (the desk's `HostSession`).
 pub trait HostLink: Sync {
-    fn spawner(&self) -> &DockerSpawner;
+    fn spawner(&self) -> &dyn Spawner;
     /// The connection the session runs over, for Traefik's metrics.
     fn connection(&self) -> &Connection;
     /// Lists the host's apps, bringing the cache in line with the listing.

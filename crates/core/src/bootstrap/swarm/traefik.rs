@@ -18,9 +18,7 @@ use bollard::models::{
     TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile1, TaskSpecPlacement,
     TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
-use bollard::query_parameters::{
-    InspectServiceOptions, ListTasksOptions, RemoveContainerOptions, UpdateServiceOptions,
-};
+use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, RemoveContainerOptions};
 use rdesk_spawner::labels::CONFIG_HASH;
 
 use super::super::commands::hash_parts;
@@ -179,21 +177,7 @@ pub(super) async fn service(
     let spec = traefik_spec(options, &config_name, &config_id, &hash);
     match existing {
         Some(service) => {
-            let version = service
-                .version
-                .and_then(|v| v.index)
-                .and_then(|i| i32::try_from(i).ok())
-                .unwrap_or_default();
-            docker
-                .update_service(
-                    TRAEFIK_SERVICE,
-                    spec,
-                    UpdateServiceOptions {
-                        version,
-                        ..Default::default()
-                    },
-                    None,
-                )
+            rdesk_spawner::replace_service(docker, &service, spec)
                 .await
                 .map_err(docker_error(step))?;
             log.push(format!("updated the service {TRAEFIK_SERVICE}"));

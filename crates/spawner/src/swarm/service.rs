@@ -1,0 +1,250 @@
+//! An app as a swarm service: its spec, made from the same image labels,
+//! settings and Traefik routes as one host's containers, plus how the swarm
+//! replaces its tasks: one at a time, the new one started first and let in
+//! only once its health check passes, an update whose new tasks fail rolled
+//! back by the swarm itself. The services use `dnsrr` (Traefik balances over
+//! the tasks' own addresses) and nothing needs IPVS.
+//!
+//! A task being replaced is first marked for shutdown, which takes it out
+//! of Traefik's list at its next poll (every 2 s); its stop signal is one
+//! Rserve ignores, so it keeps answering until the grace period ends and
+//! a call Traefik sent it just before still gets its answer.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountTmpfsOptions, MountType,
+    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
+    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
+};
+
+use crate::docker::DockerConfig;
+use crate::labels::{self, Provider, Routing};
+use crate::rollout::{APP_USER, health_test};
+use crate::settings::Settings;
+use crate::spec::Slug;
+
+/// A swarm service's name: the app's Traefik service name, `rserve-desk-<slug>`.
+pub fn service_name(slug: &Slug) -> String {
+    format!("rserve-desk-{slug}")
+}
+
+/// Ignored by Rserve: a task being replaced keeps answering until
+/// [`STOP_GRACE`] has passed (then the swarm kills it).
+pub(crate) const STOP_SIGNAL: &str = "SIGWINCH";
+/// Longer than Traefik's poll of the swarm (2 s) plus a call in flight.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(6);
+/// How long a new task is watched after it turned healthy before the update
+/// goes on (a crash in it rolls the update back).
+pub(crate) const MONITOR: Duration = Duration::from_secs(4);
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// What a version of an app runs as.
+pub(crate) struct ServiceVersion<'a> {
+    pub slug: &'a Slug,
+    pub image: &'a str,
+    /// The image's labels: the app's description, read back by `list`.
+    pub image_labels: HashMap<String, String>,
+    pub settings: &'a Settings,
+    /// How many tasks run: the settings' replicas, 0 while the app is stopped.
+    pub replicas: u8,
+}
+
+/// The service's spec: labels (the app's, its settings', Traefik's) on the
+/// service and its tasks' containers, the container as hardened as one
+/// host's, and the rolling update and rollback.
+pub(crate) fn service_spec(config: &DockerConfig, version: &ServiceVersion<'_>) -> ServiceSpec {
+    let settings = version.settings;
+    let mut container_labels = version.image_labels.clone();
+    container_labels.extend(labels::settings_labels(settings));
+    let mut service_labels = container_labels.clone();
+    service_labels.extend(labels::traefik_labels(Routing {
+        slug: version.slug,
+        provider: Provider::Swarm,
+        network: &config.network,
+        container: None,
+        domain: settings.domain.as_ref(),
+        public_host: config.public_host.as_deref(),
+        cert_resolver: config.cert_resolver.as_deref(),
+        allow: &settings.allow,
+    }));
+    let mut env: Vec<String> = settings
+        .env()
+        .map(|(k, v)| format!("{}={v}", k.as_str()))
+        .collect();
+    env.push(format!("RDESK_ACCESS={}", settings.access));
+    env.push(format!("RDESK_MEMORY_MB={}", settings.memory_mb));
+    let memory = i64::from(settings.memory_mb) * 1024 * 1024;
+    ServiceSpec {
+        name: Some(service_name(version.slug)),
+        labels: Some(service_labels),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(version.image.to_owned()),
+                labels: Some(container_labels),
+                user: Some(APP_USER.to_owned()),
+                env: Some(env),
+                read_only: Some(true),
+                capability_drop: Some(vec!["ALL".to_owned()]),
+                stop_signal: Some(STOP_SIGNAL.to_owned()),
+                stop_grace_period: Some(nanos(STOP_GRACE)),
+                health_check: Some(HealthConfig {
+                    test: Some(health_test()),
+                    interval: Some(nanos(config.health_interval)),
+                    timeout: Some(nanos(Duration::from_secs(2))),
+                    retries: Some(i64::from(config.health_retries)),
+                    start_period: Some(nanos(config.health_timeout)),
+                    start_interval: None,
+                }),
+                mounts: Some(vec![Mount {
+                    target: Some("/tmp".to_owned()),
+                    typ: Some(MountType::TMPFS),
+                    tmpfs_options: Some(MountTmpfsOptions {
+                        size_bytes: Some(256 * 1024 * 1024),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            resources: Some(TaskSpecResources {
+                limits: Some(Limit {
+                    nano_cpus: Some(i64::from(settings.millicpus) * 1_000_000),
+                    memory_bytes: Some(memory),
+                    pids: Some(256),
+                }),
+                ..Default::default()
+            }),
+            restart_policy: Some(TaskSpecRestartPolicy {
+                condition: Some(TaskSpecRestartPolicyConditionEnum::ANY),
+                ..Default::default()
+            }),
+            networks: Some(vec![NetworkAttachmentConfig {
+                target: Some(config.network.clone()),
+                ..Default::default()
+            }]),
+            log_driver: Some(TaskSpecLogDriver {
+                name: Some("json-file".to_owned()),
+                options: Some(HashMap::from([
+                    ("max-size".to_owned(), "10m".to_owned()),
+                    ("max-file".to_owned(), "3".to_owned()),
+                ])),
+            }),
+            ..Default::default()
+        }),
+        mode: Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated {
+                replicas: Some(i64::from(version.replicas)),
+            }),
+            ..Default::default()
+        }),
+        update_config: Some(ServiceSpecUpdateConfig {
+            parallelism: Some(1),
+            delay: Some(0),
+            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
+            monitor: Some(nanos(MONITOR)),
+            max_failure_ratio: Some(0.0),
+            order: Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST),
+        }),
+        rollback_config: Some(ServiceSpecRollbackConfig {
+            parallelism: Some(1),
+            delay: Some(0),
+            failure_action: Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
+            monitor: Some(nanos(MONITOR)),
+            max_failure_ratio: Some(0.0),
+            order: Some(ServiceSpecRollbackConfigOrderEnum::START_FIRST),
+        }),
+        endpoint_spec: Some(EndpointSpec {
+            mode: Some(EndpointSpecModeEnum::DNSRR),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::EnvName;
+
+    #[test]
+    fn a_service_rolls_out_start_first_and_rolls_back_on_failure() {
+        let slug = Slug::parse("sales").unwrap();
+        let mut settings = Settings::default();
+        settings
+            .set_env(
+                vec![(EnvName::parse("MODE").unwrap(), "fast".into())],
+                vec![],
+            )
+            .unwrap();
+        let config = DockerConfig::new("rserve-desk-swarm");
+        let spec = service_spec(
+            &config,
+            &ServiceVersion {
+                slug: &slug,
+                image: "rserve-desk/app-sales:abc",
+                image_labels: HashMap::from([(labels::SLUG.to_owned(), "sales".to_owned())]),
+                settings: &settings,
+                replicas: 3,
+            },
+        );
+        assert_eq!(spec.name.as_deref(), Some("rserve-desk-sales"));
+        let update = spec.update_config.unwrap();
+        assert_eq!(
+            update.order,
+            Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST)
+        );
+        assert_eq!(
+            update.failure_action,
+            Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK)
+        );
+        assert_eq!(update.parallelism, Some(1));
+        assert_eq!(
+            spec.endpoint_spec.unwrap().mode,
+            Some(EndpointSpecModeEnum::DNSRR)
+        );
+        assert_eq!(spec.mode.unwrap().replicated.unwrap().replicas, Some(3));
+        let labels = spec.labels.unwrap();
+        assert_eq!(labels["traefik.swarm.network"], "rserve-desk-swarm");
+        assert!(!labels.contains_key("traefik.docker.network"));
+        assert!(
+            !labels.keys().any(|k| k.contains("rdesk-probe")),
+            "{labels:?}"
+        );
+        assert_eq!(
+            labels["traefik.http.routers.rserve-desk-sales.middlewares"],
+            "rserve-desk-sales-strip,rserve-desk-sales-retry"
+        );
+        assert_eq!(
+            labels["traefik.http.middlewares.rserve-desk-sales-retry.retry.attempts"],
+            "3"
+        );
+        assert_eq!(labels[labels::SLUG], "sales");
+        let task = spec.task_template.unwrap();
+        let container = task.container_spec.unwrap();
+        assert_eq!(container.read_only, Some(true));
+        assert_eq!(container.capability_drop.unwrap(), ["ALL"]);
+        assert_eq!(container.user.as_deref(), Some(APP_USER));
+        assert!(container.env.unwrap().contains(&"MODE=fast".to_owned()));
+        assert!(
+            !container
+                .labels
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with("traefik.")),
+            "routes are the service's, not each container's"
+        );
+        assert!(container.health_check.unwrap().test.is_some());
+        let limits = task.resources.unwrap().limits.unwrap();
+        assert_eq!(limits.memory_bytes, Some(512 * 1024 * 1024));
+        assert_eq!(limits.pids, Some(256));
+    }
+}
