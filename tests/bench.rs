@@ -5,6 +5,8 @@
 //! - code-only redeploys under traffic: time until the new version answers
 //!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
 //! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
+//! - a three-replica deploy to the swarm stand-in ÷ to one host (`bench_swarm`;
+//!   `rdesk-bench swarm` measures only this);
 //! - the desktop app: cold start to a painted window, memory with its webview
 //!   processes with the window open, then in the tray over 30 minutes
 //!   (`rdesk-bench desktop` measures only this; `RDESK_BENCH_TRAY_MINUTES`
@@ -19,6 +21,8 @@ mod bench_desktop;
 mod bench_link;
 #[path = "bench_monitor.rs"]
 mod bench_monitor;
+#[path = "bench_swarm.rs"]
+mod bench_swarm;
 
 use std::time::{Duration, Instant};
 
@@ -49,8 +53,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     // `rdesk-bench desktop`: the desktop app's figures only.
-    if std::env::args().nth(1).as_deref() == Some("desktop") {
-        return desktop_figures(&desk, data.path()).await;
+    match std::env::args().nth(1).as_deref() {
+        Some("desktop") => return desktop_figures(&desk, data.path()).await,
+        // `rdesk-bench swarm`: the cluster's figure only.
+        Some("swarm") => return bench_swarm::deploy_ratio(&desk).await,
+        _ => {}
     }
 
     bench_link::cli_actions(&vps)?;
@@ -155,6 +162,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     bench_monitor::store_figures().await?;
     bench_monitor::crash_latency(&desk, &vps.repo).await?;
+    bench_swarm::deploy_ratio(&desk).await?;
 
     bench_link::crash_notifications(&links, links_data.path()).await?;
     desktop_figures(&desk, data.path()).await

@@ -365,6 +365,20 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     assert!(seen.failures.is_empty(), "{:?}", seen.failures);
     assert_eq!(seen.last(), Some("\"v2\""));
 
+    // A rollback to the kept v1 (built on every node, nothing built now),
+    // then v2 again; the newest task's output comes from its node.
+    desk.ok(&["rollback", "sw", "--host", "node1"]);
+    let answer = desk.json(&["call", "sw", "version", "--host", "node1"]);
+    assert_eq!(answer, Value::from("v1"));
+    let out = deploy(desk, dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = desk.ok(&["logs", "sw", "--host", "node1", "--tail", "20"]);
+    assert!(!logs.trim().is_empty(), "no output from the app's task");
+
     // A version whose health() fails is rolled back by the swarm; v2 answers throughout.
     let traffic = Traffic::start(&url, "version");
     app_version(dir.path(), "v3", false);
@@ -378,6 +392,38 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
         seen.answers.iter().all(|(_, a)| a == "\"v2\""),
         "{:?}",
         seen.answers
+    );
+
+    // Token access (the default) on a cluster: `rdesk call` gives this
+    // workstation a token (here, with no keyring, one for the call, revoked
+    // after it), which every task accepts once the swarm rolled the new
+    // tokens file out; a token made by hand survives a redeploy.
+    let token_app = tempfile::tempdir().unwrap();
+    app_version(token_app.path(), "t1", true);
+    let path = token_app.path().to_str().unwrap();
+    desk.ok(&["deploy", path, "--host", "node1", "--slug", "swt"]);
+    let answer = desk.json(&["call", "swt", "version", "--host", "node1"]);
+    assert_eq!(answer, Value::from("t1"));
+    desk.ok(&[
+        "token", "create", "swt", "--host", "node1", "--name", "kept",
+    ]);
+    app_version(token_app.path(), "t2", true);
+    desk.ok(&["deploy", path, "--host", "node1", "--slug", "swt"]);
+    let answer = desk.json(&["call", "swt", "version", "--host", "node1"]);
+    assert_eq!(answer, Value::from("t2"));
+    let tokens = desk.json(&["token", "list", "swt", "--host", "node1"]);
+    let names: Vec<&str> = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["kept"], "{tokens}");
+    desk.ok(&["rm", "swt", "--host", "node1"]);
+    assert_eq!(
+        manager.sh_ok("docker config ls --filter label=io.rserve-desk.slug=swt -q | wc -l"),
+        "0",
+        "the app's tokens configs go with it"
     );
 
     // A worker's Docker stops: its tasks move, the app keeps answering.

@@ -101,6 +101,8 @@ pub fn AppSettings(
             <label>"Memory" <input class="memory" bind:value=memory/></label>
             <label>"CPUs" <input class="cpus" bind:value=cpu/></label>
             <label>"Replicas" <input class="replicas" bind:value=replicas/></label>
+            {move || placement(settings.get().map(|s| s.nodes).unwrap_or_default())
+                .map(|text| view! { <p class="placement">{text}</p> })}
             <label>"Domain" <input class="domain" bind:value=domain placeholder="none"/></label>
             <label>"Variables (NAME=value, one a line)" <textarea class="env" bind:value=env></textarea></label>
             <button class="apply" on:click=apply>"Apply (restarts the app, no rebuild)"</button>
@@ -109,9 +111,46 @@ pub fn AppSettings(
     }
 }
 
+/// Where a cluster's app runs, e.g. "Runs on node1, node2 (2)"; `None` on
+/// a single host.
+fn placement(mut nodes: Vec<String>) -> Option<String> {
+    if nodes.is_empty() {
+        return None;
+    }
+    nodes.sort();
+    let mut counted: Vec<(String, usize)> = Vec::new();
+    for node in nodes {
+        match counted.last_mut() {
+            Some((last, n)) if *last == node => *n += 1,
+            _ => counted.push((node, 1)),
+        }
+    }
+    let parts: Vec<String> = counted
+        .into_iter()
+        .map(|(node, n)| {
+            if n == 1 {
+                node
+            } else {
+                format!("{node} ({n})")
+            }
+        })
+        .collect();
+    Some(format!("Runs on {}", parts.join(", ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clusters_replicas_say_their_nodes() {
+        assert_eq!(placement(Vec::new()), None);
+        let nodes = ["node2", "node1", "node2"].map(String::from).to_vec();
+        assert_eq!(
+            placement(nodes).as_deref(),
+            Some("Runs on node1, node2 (2)")
+        );
+    }
 
     #[test]
     fn cpus_read_as_numbers() {
@@ -129,6 +168,7 @@ mod tests {
             domain: None,
             env: vec![("A".into(), "1".into()), ("B".into(), "2".into())],
             secrets: Vec::new(),
+            nodes: Vec::new(),
         };
         let (env, unset) = variables("A=3\n\n  C=4 \n", &before);
         assert_eq!(env, ["A=3", "C=4"]);

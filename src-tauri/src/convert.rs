@@ -81,7 +81,9 @@ pub fn app(public_url: &str, a: AppRecord) -> AppView {
     }
 }
 
-pub fn app_settings(s: &rdesk_core::spawner::Settings) -> AppSettingsView {
+/// An app's settings, and on a cluster where its running replicas are.
+pub fn app_settings(state: &rdesk_core::spawner::AppState) -> AppSettingsView {
+    let s = &state.settings;
     AppSettingsView {
         memory_mb: s.memory_mb,
         millicpus: s.millicpus,
@@ -95,6 +97,12 @@ pub fn app_settings(s: &rdesk_core::spawner::Settings) -> AppSettingsView {
             .secret_names()
             .iter()
             .map(|n| n.as_str().to_owned())
+            .collect(),
+        nodes: state
+            .containers
+            .iter()
+            .filter(|c| c.status() == rdesk_core::spawner::AppStatus::Running)
+            .filter_map(|c| c.node.clone())
             .collect(),
     }
 }
@@ -219,6 +227,43 @@ pub fn call_arguments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clusters_settings_say_where_the_running_replicas_are() {
+        use rdesk_core::spawner::{AppState, AppStatus, ContainerState, Settings};
+        let container = |node: Option<&str>, state| ContainerState {
+            id: "c".into(),
+            name: "c".into(),
+            image: "i".into(),
+            state,
+            health: None,
+            detail: String::new(),
+            created: 0,
+            node: node.map(str::to_owned),
+        };
+        let app = AppState {
+            slug: "sales".into(),
+            app_id: "a".into(),
+            r_version: "4.4.1".into(),
+            mode: "ocap".into(),
+            packages: Vec::new(),
+            repo: String::new(),
+            code_hash: String::new(),
+            config_hash: String::new(),
+            settings: Settings::default(),
+            containers: vec![
+                container(Some("node2"), AppStatus::Running),
+                container(Some("node3"), AppStatus::Exited),
+                container(Some("node1"), AppStatus::Running),
+            ],
+        };
+        assert_eq!(app_settings(&app).nodes, ["node2", "node1"]);
+        let one_host = AppState {
+            containers: vec![container(None, AppStatus::Running)],
+            ..app
+        };
+        assert!(app_settings(&one_host).nodes.is_empty());
+    }
 
     #[test]
     fn errors_cross_as_their_sentence_with_a_code() {

@@ -328,7 +328,7 @@ pub async fn app_settings(_: &AppHandle, shell: &Shell, args: AppArgs) -> Reply<
         .with_session(&args.host, async |s| s.status(&args.slug).await)
         .await
         .map_err(convert::error)?;
-    Ok(convert::app_settings(&state.settings))
+    Ok(convert::app_settings(&state))
 }
 
 pub async fn set_app_settings(

@@ -2,7 +2,7 @@
 //! desktop app's release build (`[profile.dist]`, as packaged), and runs the
 //! benchmark program (`rdesk-bench` in the end-to-end crate) on it, which
 //! prints its figures as ratios measured in one run. `--desktop` measures
-//! the desktop app only.
+//! the desktop app only, `--swarm` the cluster's deploy only.
 
 use std::process::Command;
 
@@ -14,8 +14,12 @@ use crate::{desktop, sh, standin, ui};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Only the desktop app's figures: start, memory open and in the tray (30 min).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "swarm")]
     pub desktop: bool,
+    /// Only the cluster's figure: a three-replica deploy to the swarm
+    /// stand-in vs to one host.
+    #[arg(long)]
+    pub swarm: bool,
 }
 
 fn cargo() -> Command {
@@ -46,6 +50,8 @@ pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
         .env("RDESK_DESKTOP_BIN", &binary);
     if args.desktop {
         bench.args(["--", "desktop"]);
+    } else if args.swarm {
+        bench.args(["--", "swarm"]);
     }
     let status = bench.status().context("cannot run cargo")?;
     if !status.success() {

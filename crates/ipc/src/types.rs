@@ -328,6 +328,10 @@ pub struct AppSettingsView {
     pub env: Vec<(String, String)>,
     /// Names of the secret variables passed (their values stay in the keyring).
     pub secrets: Vec<String>,
+    /// On a cluster, the node each running replica is on (a node twice when
+    /// it runs two); empty on a single host.
+    #[serde(default)]
+    pub nodes: Vec<String>,
 }
 
 /// A change of an app's container settings; `None` keeps a value.

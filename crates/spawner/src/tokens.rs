@@ -85,12 +85,12 @@ impl TokenRecord {
 }
 
 /// The tokens file's records; lines that are not records are skipped.
-fn parse_file(text: &str) -> Vec<TokenRecord> {
+pub(crate) fn parse_file(text: &str) -> Vec<TokenRecord> {
     text.lines().filter_map(TokenRecord::from_line).collect()
 }
 
 /// The file's text for `records`.
-fn render_file(records: &[TokenRecord]) -> String {
+pub(crate) fn render_file(records: &[TokenRecord]) -> String {
     records.iter().map(TokenRecord::line).collect()
 }
 

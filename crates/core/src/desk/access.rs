@@ -100,7 +100,7 @@ impl HostSession {
         check_token_name(name)?;
         let (token, id, hash) = generate_token()?;
         let created_ms = now_ms();
-        self.one_host()?
+        self.spawner
             .add_token(
                 &slug,
                 TokenRecord {
@@ -126,7 +126,7 @@ impl HostSession {
     pub async fn tokens(&self, slug: &str) -> Result<Vec<TokenView>, DeskError> {
         let slug = Slug::parse(slug)?;
         let records = self
-            .one_host()?
+            .spawner
             .tokens(&slug)
             .await
             .map_err(DeskError::spawn(self.name()))?;
@@ -138,7 +138,7 @@ impl HostSession {
     pub async fn revoke_token(&self, slug: &str, id: &str) -> Result<TokenView, DeskError> {
         let slug = Slug::parse(slug)?;
         let id = token_id(id)?;
-        self.one_host()?
+        self.spawner
             .revoke_token(&slug, &id)
             .await
             .map_err(DeskError::spawn(self.name()))?

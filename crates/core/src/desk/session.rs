@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rdesk_spawner::{
-    AppState, DockerConfig, DockerSpawner, SpawnError, Spawner, SwarmNode, SwarmSpawner,
+    AppState, DockerConfig, DockerSpawner, Slug, SpawnError, Spawner, SwarmNode, SwarmSpawner,
+    TokenRecord,
 };
 use serde::Serialize;
 
@@ -53,7 +54,7 @@ impl Desk {
                 }
             }
             session.spawner = HostSpawner::Swarm(self.swarm_over(record, &session, &nodes));
-            session.workers = nodes.into_iter().map(|(_, c)| c).collect();
+            session._workers = nodes.into_iter().map(|(_, c)| c).collect();
         }
         Ok(session)
     }
@@ -162,7 +163,7 @@ impl Desk {
         HostSession {
             record: record.clone(),
             connection,
-            workers: Vec::new(),
+            _workers: Vec::new(),
             spawner,
             store: self.store.clone(),
             _runtime: runtime,
@@ -195,6 +196,38 @@ pub(crate) enum HostSpawner {
     Swarm(SwarmSpawner),
 }
 
+/// An app's tokens, kept by each backend in its own way.
+impl HostSpawner {
+    pub(super) async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError> {
+        match self {
+            HostSpawner::Docker(one) => one.tokens(slug).await,
+            HostSpawner::Swarm(swarm) => swarm.tokens(slug).await,
+        }
+    }
+
+    pub(super) async fn add_token(
+        &self,
+        slug: &Slug,
+        record: TokenRecord,
+    ) -> Result<(), SpawnError> {
+        match self {
+            HostSpawner::Docker(one) => one.add_token(slug, record).await,
+            HostSpawner::Swarm(swarm) => swarm.add_token(slug, record).await,
+        }
+    }
+
+    pub(super) async fn revoke_token(
+        &self,
+        slug: &Slug,
+        id: &str,
+    ) -> Result<Option<TokenRecord>, SpawnError> {
+        match self {
+            HostSpawner::Docker(one) => one.revoke_token(slug, id).await,
+            HostSpawner::Swarm(swarm) => swarm.revoke_token(slug, id).await,
+        }
+    }
+}
+
 impl std::ops::Deref for HostSpawner {
     type Target = dyn Spawner;
 
@@ -212,8 +245,9 @@ impl std::ops::Deref for HostSpawner {
 pub struct HostSession {
     pub(super) record: HostRecord,
     pub(super) connection: Arc<Connection>,
-    /// A cluster's workers' connections (from the pool), which its spawner uses.
-    workers: Vec<Arc<Connection>>,
+    /// A cluster's workers' connections (from the pool), kept open while
+    /// its spawner uses them.
+    _workers: Vec<Arc<Connection>>,
     pub(super) spawner: HostSpawner,
     pub(super) store: Store,
     _runtime: Option<tempfile::TempDir>,
@@ -287,21 +321,6 @@ impl HostSession {
 
     pub(crate) fn spawner(&self) -> &dyn Spawner {
         &*self.spawner
-    }
-
-    /// The spawner of a single host, for what a cluster does not do yet.
-    pub(super) fn one_host(&self) -> Result<&DockerSpawner, DeskError> {
-        match &self.spawner {
-            HostSpawner::Docker(one) => Ok(one),
-            HostSpawner::Swarm(_) => Err(DeskError::spawn(self.name())(SpawnError::NotOnSwarm(
-                "tokens".to_owned(),
-            ))),
-        }
-    }
-
-    /// Whether the host is a cluster (its apps are swarm services).
-    pub fn is_cluster(&self) -> bool {
-        !self.workers.is_empty()
     }
 
     pub(crate) fn connection(&self) -> &Connection {

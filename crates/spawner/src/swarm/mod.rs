@@ -11,15 +11,16 @@
 //! VPSs. The price: a packages layer is installed on each node (at once),
 //! from the same pinned versions or dated snapshot.
 //!
-//! What the swarm does not have on a cluster yet, refused with a sentence:
-//! secret variables (a service's environment is readable by every manager
-//! client) and token access (the token file lives in one host's volume).
+//! Tokens are a swarm config every task mounts ([`tokens`]). What a cluster
+//! does not have yet, refused with a sentence: secret variables (a
+//! service's environment is readable by every manager client).
 //! Apps are read back from the services' labels and their tasks'
 //! containers on every node.
 
 mod listing;
 mod rollout;
 mod service;
+mod tokens;
 
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,6 @@ pub use service::service_name;
 use crate::docker::{DockerConfig, DockerSpawner};
 use crate::error::{SpawnError, is_not_found};
 use crate::labels;
-use crate::settings::access::AccessMode;
 use crate::settings::{SecretEnv, Settings};
 use crate::spec::{AppSpec, Slug};
 use crate::state::{AppState, ContainerRef, DeployEvent, Deployed, LogLine, Removed, Version};
@@ -104,9 +104,6 @@ impl SwarmSpawner {
 
     /// Refuses what a cluster cannot do yet.
     fn check_supported(settings: &Settings) -> Result<(), SpawnError> {
-        if settings.access == AccessMode::Token {
-            return Err(Self::unsupported("token access"));
-        }
         if !settings.secret_names().is_empty() {
             return Err(Self::unsupported("secret variables"));
         }
@@ -266,8 +263,21 @@ impl Spawner for SwarmSpawner {
         ))
     }
 
+    /// The kept images (every node has the same), the service's current one marked.
     async fn versions(&self, slug: &Slug) -> Result<Vec<Version>, SpawnError> {
-        self.manager_node().versions(slug).await
+        let mut versions = self.manager_node().versions(slug).await?;
+        let current = self
+            .current_service(slug)
+            .await?
+            .and_then(|s| s.spec)
+            .and_then(|s| s.task_template)
+            .and_then(|t| t.container_spec)
+            .and_then(|c| c.image)
+            .map(|image| image.split('@').next().unwrap_or(&image).to_owned());
+        for version in &mut versions {
+            version.current = current.as_deref() == Some(version.image.as_str());
+        }
+        Ok(versions)
     }
 
     async fn drain(&self, _container: &ContainerRef) -> Result<(), SpawnError> {
@@ -335,6 +345,7 @@ impl Spawner for SwarmSpawner {
         {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        self.remove_unused_token_configs(Some(slug)).await;
         let mut found = had_service;
         for (name, node) in &self.nodes {
             match node.remove(slug).await {
@@ -432,5 +443,25 @@ impl Spawner for SwarmSpawner {
             .map(|(_, node)| node)
             .ok_or_else(|| DockerSpawner::not_found(slug))?;
         node.logs(slug, tail, follow).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::EnvName;
+
+    #[test]
+    fn secret_variables_are_refused_on_a_cluster_with_a_sentence() {
+        let mut settings = Settings::default();
+        assert!(SwarmSpawner::check_supported(&settings).is_ok());
+        settings
+            .set_env(Vec::new(), vec![EnvName::parse("API_KEY").unwrap()])
+            .unwrap();
+        let refused = SwarmSpawner::check_supported(&settings).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "a cluster does not do secret variables yet; deploy such an app to a single host"
+        );
     }
 }

@@ -10,6 +10,7 @@ use bollard::models::{ServiceUpdateStatusStateEnum, TaskState};
 use bollard::query_parameters::{ListTasksOptions, UpdateServiceOptions};
 
 use super::service::{ServiceVersion, service_name, service_spec};
+use super::tokens::{mount_tokens, tokens_config};
 use super::{PER_REPLICA, SwarmSpawner};
 use crate::docker::DockerSpawner;
 use crate::error::SpawnError;
@@ -28,8 +29,23 @@ impl SwarmSpawner {
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Vec<ContainerRef>, SpawnError> {
         let slug = version.slug;
-        let spec = service_spec(&self.config, &version);
-        if self.current_service(slug).await?.is_some() {
+        let mut spec = service_spec(&self.config, &version);
+        let current = self.current_service(slug).await?;
+        let tokens = match current
+            .as_ref()
+            .and_then(|s| s.spec.as_ref())
+            .and_then(tokens_config)
+        {
+            Some(kept) => kept,
+            None => self.tokens_config_for(slug, &[]).await?,
+        };
+        mount_tokens(&mut spec, tokens);
+        let wanted = spec
+            .task_template
+            .as_ref()
+            .map(TaskIdentity::of)
+            .unwrap_or_default();
+        if current.is_some() {
             progress(DeployEvent::Step(format!(
                 "updating the service {} one task at a time, each new one healthy before an old one stops",
                 service_name(slug)
@@ -47,16 +63,16 @@ impl SwarmSpawner {
                 .await
                 .map_err(SpawnError::docker(format!("create the service of {slug}")))?;
         }
-        self.wait_converged(slug, version.image, version.replicas, progress)
+        self.wait_converged(slug, &wanted, version.replicas, progress)
             .await
     }
 
-    /// Waits for the service's update to end, and `replicas` tasks of
-    /// `image` to run.
+    /// Waits for the service's update to end, and `replicas` tasks of the
+    /// `wanted` spec to run.
     pub(super) async fn wait_converged(
         &self,
         slug: &Slug,
-        image: &str,
+        wanted: &TaskIdentity,
         replicas: u8,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Vec<ContainerRef>, SpawnError> {
@@ -92,7 +108,7 @@ impl SwarmSpawner {
                     log_tail: self.failed_task_reasons(slug).await?,
                 });
             }
-            let running = self.running_tasks(slug, Some(image)).await?;
+            let running = self.running_tasks(slug, Some(wanted)).await?;
             if running.len() > reported {
                 reported = running.len();
                 progress(DeployEvent::Step(format!(
@@ -136,12 +152,12 @@ impl SwarmSpawner {
         Ok(())
     }
 
-    /// The app's tasks the swarm wants running, as `(container, node id)`;
-    /// with `image`, only those of it that run (healthy) now.
+    /// The app's tasks the swarm wants running and that run (healthy) now,
+    /// as `(container, node id)`; with `wanted`, only those of that spec.
     pub(super) async fn running_tasks(
         &self,
         slug: &Slug,
-        image: Option<&str>,
+        wanted: Option<&TaskIdentity>,
     ) -> Result<Vec<(ContainerRef, String)>, SpawnError> {
         let tasks = self.tasks(slug).await?;
         Ok(tasks
@@ -149,12 +165,10 @@ impl SwarmSpawner {
             .filter(|t| t.desired_state == Some(TaskState::RUNNING))
             .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
             .filter(|t| {
-                image.is_none_or(|image| {
+                wanted.is_none_or(|wanted| {
                     t.spec
                         .as_ref()
-                        .and_then(|s| s.container_spec.as_ref())
-                        .and_then(|c| c.image.as_deref())
-                        .is_some_and(|i| i == image || i.starts_with(&format!("{image}@")))
+                        .is_some_and(|spec| TaskIdentity::of(spec) == *wanted)
                 })
             })
             .filter_map(|t| {
@@ -273,4 +287,75 @@ pub async fn replace_service(
         )
         .await
         .map(|_| ())
+}
+
+/// What tells a task of one spec from a task of the one before, whatever
+/// changed: its image, its tokens file, its settings (hashed in a label).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct TaskIdentity {
+    image: Option<String>,
+    tokens: Option<String>,
+    settings: Option<String>,
+}
+
+impl TaskIdentity {
+    pub(super) fn of(spec: &bollard::models::TaskSpec) -> Self {
+        let container = spec.container_spec.as_ref();
+        let image = container
+            .and_then(|c| c.image.as_deref())
+            // The swarm may pin a tag to its digest: `tag@sha256:…`.
+            .map(|i| i.split('@').next().unwrap_or(i).to_owned());
+        let settings = container
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(labels::SETTINGS_HASH).cloned());
+        let tokens = container
+            .and_then(|c| c.configs.as_ref())
+            .and_then(|configs| {
+                configs.iter().find(|c| {
+                    c.config_name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("rserve-desk-tokens-"))
+                })
+            })
+            .and_then(|c| c.config_id.clone());
+        Self {
+            image,
+            tokens,
+            settings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecConfigs};
+
+    fn task(image: &str, tokens: &str, settings: &str) -> TaskSpec {
+        TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(image.to_owned()),
+                labels: Some(HashMap::from([(
+                    labels::SETTINGS_HASH.to_owned(),
+                    settings.to_owned(),
+                )])),
+                configs: Some(vec![TaskSpecContainerSpecConfigs {
+                    config_id: Some(tokens.to_owned()),
+                    config_name: Some(format!("rserve-desk-tokens-x-{tokens}")),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_spec_is_told_by_its_image_tokens_or_settings() {
+        let now = TaskIdentity::of(&task("app:1", "t1", "s1"));
+        assert_eq!(TaskIdentity::of(&task("app:1@sha256:ab", "t1", "s1")), now);
+        assert_ne!(TaskIdentity::of(&task("app:2", "t1", "s1")), now);
+        assert_ne!(TaskIdentity::of(&task("app:1", "t2", "s1")), now);
+        assert_ne!(TaskIdentity::of(&task("app:1", "t1", "s2")), now);
+    }
 }
