@@ -89,6 +89,18 @@ pub(crate) fn parse_file(text: &str) -> Vec<TokenRecord> {
     text.lines().filter_map(TokenRecord::from_line).collect()
 }
 
+/// `records` with `record` in place of any of its id.
+pub(crate) fn with_record(records: &mut Vec<TokenRecord>, record: TokenRecord) {
+    records.retain(|r| r.id != record.id);
+    records.push(record);
+}
+
+/// Takes the record with `id` out of `records`, if there is one.
+pub(crate) fn without_record(records: &mut Vec<TokenRecord>, id: &str) -> Option<TokenRecord> {
+    let at = records.iter().position(|r| r.id == id)?;
+    Some(records.remove(at))
+}
+
 /// The file's text for `records`.
 pub(crate) fn render_file(records: &[TokenRecord]) -> String {
     records.iter().map(TokenRecord::line).collect()
@@ -151,12 +163,9 @@ impl DockerSpawner {
 
     /// Adds a token's record; the app accepts the token from its next login on.
     pub async fn add_token(&self, slug: &Slug, record: TokenRecord) -> Result<(), SpawnError> {
-        self.change_tokens(slug, |records| {
-            records.retain(|r| r.id != record.id);
-            records.push(record);
-        })
-        .await
-        .map(|_| ())
+        self.change_tokens(slug, |records| with_record(records, record))
+            .await
+            .map(|_| ())
     }
 
     /// Removes the token with this id; `None` when the app has no such token.
@@ -167,12 +176,8 @@ impl DockerSpawner {
         id: &str,
     ) -> Result<Option<TokenRecord>, SpawnError> {
         let mut revoked = None;
-        self.change_tokens(slug, |records| {
-            if let Some(at) = records.iter().position(|r| r.id == id) {
-                revoked = Some(records.remove(at));
-            }
-        })
-        .await?;
+        self.change_tokens(slug, |records| revoked = without_record(records, id))
+            .await?;
         Ok(revoked)
     }
 

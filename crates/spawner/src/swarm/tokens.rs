@@ -21,7 +21,7 @@ use crate::error::{SpawnError, is_not_found};
 use crate::labels;
 use crate::rollout::APP_USER;
 use crate::spec::Slug;
-use crate::tokens::{TokenRecord, parse_file, render_file};
+use crate::tokens::{TokenRecord, parse_file, render_file, with_record, without_record};
 
 /// The file's first line: a swarm config cannot be empty, and `start.R`
 /// (like [`parse_file`]) skips a line that is not a record.
@@ -138,12 +138,9 @@ impl SwarmSpawner {
 
     /// Adds a token's record; every task accepts it once the rolling update ends.
     pub async fn add_token(&self, slug: &Slug, record: TokenRecord) -> Result<(), SpawnError> {
-        self.change_tokens(slug, |records| {
-            records.retain(|r| r.id != record.id);
-            records.push(record);
-        })
-        .await
-        .map(|_| ())
+        self.change_tokens(slug, |records| with_record(records, record))
+            .await
+            .map(|_| ())
     }
 
     /// Removes the token with this id; `None` when the app has no such token.
@@ -153,12 +150,8 @@ impl SwarmSpawner {
         id: &str,
     ) -> Result<Option<TokenRecord>, SpawnError> {
         let mut revoked = None;
-        self.change_tokens(slug, |records| {
-            if let Some(at) = records.iter().position(|r| r.id == id) {
-                revoked = Some(records.remove(at));
-            }
-        })
-        .await?;
+        self.change_tokens(slug, |records| revoked = without_record(records, id))
+            .await?;
         Ok(revoked)
     }
 
