@@ -364,6 +364,15 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     );
     assert!(seen.failures.is_empty(), "{:?}", seen.failures);
     assert_eq!(seen.last(), Some("\"v2\""));
+    // The replaced tasks ended as stopped (exit 0), not as crashes.
+    for node in nodes {
+        let ended = node.sh_ok(
+            "docker ps -a --filter label=io.rserve-desk.slug=sw --filter status=exited --format '{{.Status}}'",
+        );
+        for line in ended.lines() {
+            assert!(line.starts_with("Exited (0)"), "a replaced task: {line}");
+        }
+    }
 
     // A rollback to the kept v1 (built on every node, nothing built now),
     // then v2 again; the newest task's output comes from its node.

@@ -6,9 +6,11 @@
 //! the tasks' own addresses) and nothing needs IPVS.
 //!
 //! A task being replaced is first marked for shutdown, which takes it out
-//! of Traefik's list at its next poll (every 2 s); its stop signal is one
-//! Rserve ignores, so it keeps answering until the grace period ends and
-//! a call Traefik sent it just before still gets its answer.
+//! of Traefik's list at its next poll (every 2 s); its container's first
+//! process, a small shell around `start.R`, keeps Rserve answering for
+//! [`DRAIN_SECS`] seconds after the stop signal, so a call Traefik sent it just before
+//! still gets its answer, then stops Rserve and exits 0: a replaced task
+//! ends as stopped, not as a crash the monitor would report.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,11 +36,23 @@ pub fn service_name(slug: &Slug) -> String {
     format!("rserve-desk-{slug}")
 }
 
-/// Ignored by Rserve: a task being replaced keeps answering until
-/// [`STOP_GRACE`] has passed (then the swarm kills it).
-pub(crate) const STOP_SIGNAL: &str = "SIGWINCH";
-/// Longer than Traefik's poll of the swarm (2 s) plus a call in flight.
-pub(crate) const STOP_GRACE: Duration = Duration::from_secs(6);
+/// How long a task being replaced keeps answering: longer than Traefik's
+/// poll of the swarm (2 s) plus a call in flight.
+const DRAIN_SECS: u64 = 4;
+/// How long the swarm waits for a stopped task before it kills it.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(DRAIN_SECS + 8);
+
+/// The task's first process: `start.R` in the background, and on the stop
+/// signal, [`DRAIN_SECS`] of answering, then Rserve stopped and exit 0. When
+/// R ends by itself, its exit code is the task's.
+fn entrypoint() -> Vec<String> {
+    let script = format!(
+        "Rscript /opt/rserve/start.R & app=$!; \
+         trap 'sleep {DRAIN_SECS}; kill -TERM \"$app\" 2>/dev/null; wait \"$app\"; exit 0' TERM; \
+         wait \"$app\""
+    );
+    ["bash", "-c", &script].map(str::to_owned).to_vec()
+}
 /// How long a new task is watched after it turned healthy before the update
 /// goes on (a crash in it rolls the update back).
 pub(crate) const MONITOR: Duration = Duration::from_secs(4);
@@ -94,7 +108,7 @@ pub(crate) fn service_spec(config: &DockerConfig, version: &ServiceVersion<'_>) 
                 env: Some(env),
                 read_only: Some(true),
                 capability_drop: Some(vec!["ALL".to_owned()]),
-                stop_signal: Some(STOP_SIGNAL.to_owned()),
+                command: Some(entrypoint()),
                 stop_grace_period: Some(nanos(STOP_GRACE)),
                 health_check: Some(HealthConfig {
                     test: Some(health_test()),
@@ -243,6 +257,9 @@ mod tests {
             "routes are the service's, not each container's"
         );
         assert!(container.health_check.unwrap().test.is_some());
+        let command = container.command.unwrap();
+        assert_eq!(command[..2], ["bash", "-c"]);
+        assert!(command[2].contains("trap 'sleep 4;"), "{command:?}");
         let limits = task.resources.unwrap().limits.unwrap();
         assert_eq!(limits.memory_bytes, Some(512 * 1024 * 1024));
         assert_eq!(limits.pids, Some(256));
