@@ -173,7 +173,8 @@ impl Desk {
         let validated = options
             .validate()
             .map_err(bootstrap::BootstrapError::from)?;
-        let mut sessions = vec![self.connect_with(record, None, false).await?];
+        let manager = self.connect_with(record, None, false).await?;
+        let mut sessions = Vec::new();
         let mut opened = Ok(());
         for name in workers {
             match self.host(name).await {
@@ -189,12 +190,19 @@ impl Desk {
         }
         let result = match opened {
             Ok(()) => {
-                self.run_cluster(&sessions, &validated, options, send_images, progress)
-                    .await
+                self.run_cluster(
+                    &manager,
+                    &sessions,
+                    &validated,
+                    options,
+                    send_images,
+                    progress,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
-        for session in sessions {
+        for session in std::iter::once(manager).chain(sessions) {
             session.close().await;
         }
         result
@@ -202,15 +210,13 @@ impl Desk {
 
     async fn run_cluster(
         &self,
-        sessions: &[HostSession],
+        manager: &HostSession,
+        workers: &[HostSession],
         validated: &bootstrap::Validated,
         options: &BootstrapOptions,
         send_images: bool,
         progress: &(dyn Fn(StepEvent) + Send + Sync),
     ) -> Result<BootstrapReport, DeskError> {
-        let (manager, workers) = sessions
-            .split_first()
-            .ok_or_else(|| DeskError::UnknownHost(String::new()))?;
         let here = match send_images {
             true => Some(self.workstation_docker().await?),
             false => None,

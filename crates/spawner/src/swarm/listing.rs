@@ -1,10 +1,12 @@
 //! Apps read back from a swarm: the services' labels describe them, their
 //! current tasks' containers on every node (each with its node) show how
-//! they run.
+//! they run. A listing asks the manager twice (services, running tasks)
+//! and each node once, however many apps there are.
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::ListServicesOptions;
+use bollard::models::TaskState;
+use bollard::query_parameters::{ListServicesOptions, ListTasksOptions};
 
 use super::service::service_name;
 use super::{SwarmSpawner, on_node};
@@ -53,6 +55,7 @@ impl SwarmSpawner {
             .await
             .map_err(SpawnError::docker("list services"))?;
         let containers = self.containers(slug).await?;
+        let wanted = self.running_task_containers().await?;
         let mut apps = Vec::new();
         for service in services {
             let Some(labels) = service.spec.as_ref().and_then(|s| s.labels.clone()) else {
@@ -65,12 +68,6 @@ impl SwarmSpawner {
             if slug.is_some_and(|s| *s != service_slug) {
                 continue;
             }
-            let wanted: Vec<String> = self
-                .running_tasks(&service_slug, None)
-                .await?
-                .into_iter()
-                .map(|(c, _)| c.id)
-                .collect();
             let mine: Vec<_> = containers
                 .iter()
                 .filter(|(_, c)| {
@@ -105,6 +102,27 @@ impl SwarmSpawner {
         }
         apps.sort_by(|a, b| a.slug.cmp(&b.slug));
         Ok(apps)
+    }
+
+    /// The containers of every task the swarm wants running and that runs,
+    /// whatever its service: one question to the manager for all apps.
+    async fn running_task_containers(&self) -> Result<Vec<String>, SpawnError> {
+        let tasks = self
+            .manager
+            .list_tasks(Some(ListTasksOptions {
+                filters: Some(HashMap::from([(
+                    "desired-state".to_owned(),
+                    vec!["running".to_owned()],
+                )])),
+            }))
+            .await
+            .map_err(SpawnError::docker("list the swarm's tasks"))?;
+        Ok(tasks
+            .into_iter()
+            .filter_map(|t| t.status)
+            .filter(|s| s.state == Some(TaskState::RUNNING))
+            .filter_map(|s| s.container_status?.container_id)
+            .collect())
     }
 
     /// The node whose Docker has container `id`.

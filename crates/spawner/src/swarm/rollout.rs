@@ -108,7 +108,7 @@ impl SwarmSpawner {
                     log_tail: self.failed_task_reasons(slug).await?,
                 });
             }
-            let running = self.running_tasks(slug, Some(wanted)).await?;
+            let running = self.running_tasks(slug, wanted).await?;
             if running.len() > reported {
                 reported = running.len();
                 progress(DeployEvent::Step(format!(
@@ -152,12 +152,12 @@ impl SwarmSpawner {
         Ok(())
     }
 
-    /// The app's tasks the swarm wants running and that run (healthy) now,
-    /// as `(container, node id)`; with `wanted`, only those of that spec.
-    pub(super) async fn running_tasks(
+    /// The app's tasks of the `wanted` spec that the swarm wants running and
+    /// that run (healthy) now, as `(container, node id)`.
+    async fn running_tasks(
         &self,
         slug: &Slug,
-        wanted: Option<&TaskIdentity>,
+        wanted: &TaskIdentity,
     ) -> Result<Vec<(ContainerRef, String)>, SpawnError> {
         let tasks = self.tasks(slug).await?;
         Ok(tasks
@@ -165,11 +165,9 @@ impl SwarmSpawner {
             .filter(|t| t.desired_state == Some(TaskState::RUNNING))
             .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
             .filter(|t| {
-                wanted.is_none_or(|wanted| {
-                    t.spec
-                        .as_ref()
-                        .is_some_and(|spec| TaskIdentity::of(spec) == *wanted)
-                })
+                t.spec
+                    .as_ref()
+                    .is_some_and(|spec| TaskIdentity::of(spec) == *wanted)
             })
             .filter_map(|t| {
                 let id = t.status?.container_status?.container_id?;
