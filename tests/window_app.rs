@@ -118,18 +118,6 @@ async fn is_disabled(ui: &Desktop, css: &str) -> bool {
     disabled == json!(true)
 }
 
-/// Waits (30 s at most) until the button `css` can be clicked.
-async fn wait_enabled(ui: &Desktop, css: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while is_disabled(ui, css).await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{css} stayed disabled"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// Calls `function` from the console; its answer differs from `before`,
 /// the console's last one.
 async fn call(ui: &Desktop, function: &str, before: &str) -> String {
@@ -432,7 +420,6 @@ async fn an_apps_whole_life_in_the_window() {
     ui.click("#tab-settings").await;
     ui.type_into("#secret-name", "API_KEY").await;
     ui.type_into("#secret-value", "s3cret-value").await;
-    wait_enabled(&ui, "#secret-set").await;
     ui.click("#secret-set").await;
     let set = ui.wait_text("#secret-outcome", switched).await;
     assert!(set.starts_with("Applied in"), "{set}");
@@ -515,8 +502,7 @@ async fn an_apps_whole_life_in_the_window() {
     ui.wait_text(&format!("{row} .badge"), |t| t == "exited")
         .await;
     // The badge may turn from the host's event before the stop's answer
-    // frees the buttons.
-    wait_enabled(&ui, &format!("{row} button.start")).await;
+    // frees the buttons: the click waits for them.
     ui.click(&format!("{row} button.start")).await;
     ui.wait_text(&format!("{row} .badge"), |t| t == "running")
         .await;
@@ -534,7 +520,6 @@ async fn an_apps_whole_life_in_the_window() {
 
     // Removing asks first, naming the app and what goes.
     ui.click("#tab-settings").await;
-    wait_enabled(&ui, "#app-remove").await;
     ui.click("#app-remove").await;
     let body = ui.wait_text("#dialog-body", |t| !t.is_empty()).await;
     let title = ui.wait_text("#dialog-title", |_| true).await;
@@ -547,7 +532,6 @@ async fn an_apps_whole_life_in_the_window() {
     ui.click("#dialog-cancel").await;
     ui.wait_gone("#confirm").await;
     running_container(SLUG);
-    wait_enabled(&ui, "#app-remove").await;
     ui.click("#app-remove").await;
     ui.click("#dialog-confirm").await;
     // Back on the host's page once it is gone, its row with it.

@@ -309,19 +309,29 @@ impl Desktop {
         self.desktop.env(cmd)
     }
 
+    /// Clicks the first element matching `css` once it is there and
+    /// enabled (60 s at most). A button stays disabled while its app is
+    /// busy, and a click on it then would be lost, as a user's would be; a
+    /// row drawn anew under the click is found again.
     pub async fn click(&self, css: &str) {
-        self.wait_text(css, |_| true).await;
-        let clicked = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await;
-        if let Err(e) = clicked {
-            self.shot("click-failed");
-            panic!("clicking `{css}`: {e}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::from("not there");
+        while Instant::now() < deadline {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => match el.is_enabled().await {
+                    Ok(true) => match el.click().await {
+                        Ok(()) => return,
+                        Err(e) => last = e.to_string(),
+                    },
+                    Ok(false) => last = "disabled".into(),
+                    Err(e) => last = e.to_string(),
+                },
+                Err(_) => last = "not there".into(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        self.timed_out("click-failed").await;
+        panic!("clicking `{css}`: {last}");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {

@@ -31,6 +31,7 @@ mod dockerd;
 mod facts;
 mod filter;
 mod fuzz;
+mod housekeeping;
 mod http;
 mod icons;
 mod networks;

@@ -1,8 +1,8 @@
-//! `cargo xtask test`: brings the stand-in up, builds the desktop UI, then runs `cargo fmt --check`,
-//! `cargo xtask tidy`, `cargo clippy -D warnings`, builds the binaries and packages the debug
-//! build as a `.deb` (for tests/package.rs, given its path in [`PACKAGE_VAR`]), then
-//! `cargo test --workspace` with the stand-in's variables set, and ends with a summary; fails if
-//! any step did.
+//! `cargo xtask test`: makes room in the target directory when the disk is short of it, brings
+//! the stand-in up, builds the desktop UI, then runs `cargo fmt --check`, `cargo xtask tidy`,
+//! `cargo clippy -D warnings`, builds the binaries and packages the debug build as a `.deb` (for
+//! tests/package.rs, given its path in [`PACKAGE_VAR`]), then `cargo test --workspace` with the
+//! stand-in's variables set, and ends with a summary; fails if any step did.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -118,6 +118,9 @@ fn cargo_test(
 
 pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
     let mut results = Vec::new();
+    results.push(timed("target directory", || {
+        crate::housekeeping::tidy_target(&desktop::target_dir(st))
+    }));
     let standin_up = timed("standin up", || standin::up(st).map(|()| String::new()));
     let standin_ok = standin_up.outcome.is_ok();
     results.push(standin_up);
