@@ -87,7 +87,7 @@ fn superseded_executables(deps: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut stale = Vec::new();
     for mut builds in by_name.into_values() {
-        builds.sort_by(|a, b| b.0.cmp(&a.0));
+        builds.sort_by_key(|b| std::cmp::Reverse(b.0));
         stale.extend(builds.into_iter().skip(1).map(|(_, path)| path));
     }
     Ok(stale)
