@@ -10,8 +10,10 @@
 //! three replicas on at least two nodes answering through Traefik; a
 //! rolling update under continuous calls that fails none; a version whose
 //! `health()` fails, rolled back by the swarm while the old one answers;
-//! a worker's Docker stopped, its tasks moved, calls going on; the apps
-//! listed again from the services' labels alone. One test, as the steps
+//! the monitor silent on tasks the swarm replaced, reporting a task killed
+//! on a worker as a crash, and sampling every node; a worker's Docker
+//! stopped, its tasks moved, calls going on; the apps listed again from the
+//! services' labels alone. A worker's own apps are refused. One test, as the steps
 //! share the nodes.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -20,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdesk_e2e::vps::Vps;
-use rdesk_e2e::{Rdesk, Traffic};
+use rdesk_e2e::{JsonLines, Rdesk, Traffic};
 use serde_json::Value;
 
 const NAMES: [&str; 3] = ["node1", "node2", "node3"];
@@ -217,6 +219,20 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         .collect();
     assert!(changed.is_empty(), "a second bootstrap changed {changed:?}");
 
+    // A worker is checked as a machine; its apps are the cluster's.
+    let checked = desk.json(&["host", "check", "node2"]);
+    assert!(checked["docker_version"].is_string(), "{checked}");
+    for args in [
+        &["apps", "--host", "node2"][..],
+        &["watch", "--host", "node2"],
+    ] {
+        let refused = desk.fails(args);
+        assert!(
+            refused.contains("host `node2` is a worker of cluster `node1`"),
+            "{args:?}: {refused}"
+        );
+    }
+
     // Traefik's filter on the manager lets its swarm provider read, and no more.
     for (method, path, want) in [
         ("GET", "/v1.41/services", "200"),
@@ -304,6 +320,55 @@ fn deploy(desk: &Rdesk, dir: &std::path::Path) -> std::process::Output {
     ])
 }
 
+/// The statuses the monitor reported for app `sw` in `lines`.
+fn statuses_of_sw(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l["monitor"] == "status" && l["app"]["slug"] == "sw")
+        .map(|l| l["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// What the monitor made of two rolling updates and a rollback (each task
+/// replaced on purpose, no news), of a task killed on a worker (a crash,
+/// then the swarm's new task running), and of every node's statistics
+/// (samples of the app's CPU and memory).
+fn monitor_follows_the_cluster(desk: &Rdesk, nodes: &[Vps], watch: &JsonLines) {
+    let so_far = statuses_of_sw(&watch.so_far());
+    assert!(
+        so_far.iter().all(|s| s == "running" || s == "starting"),
+        "replaced tasks reported as news: {so_far:?}"
+    );
+    let history = desk.json(&["history", "sw", "--host", "node1"]);
+    let last = &history["status_events"][0]["status"];
+    assert_eq!(last, "running", "{history}");
+
+    let on_worker = nodes[1..]
+        .iter()
+        .find_map(|node| {
+            let id = node.sh_ok("docker ps -q --filter label=io.rserve-desk.slug=sw | head -1");
+            (!id.is_empty()).then_some((node, id))
+        })
+        .expect("a task of sw runs on a worker");
+    on_worker.0.sh_ok(&format!("docker kill {}", on_worker.1));
+    watch.wait_for(Duration::from_secs(30), |l| {
+        l["monitor"] == "status" && l["app"]["slug"] == "sw" && l["status"] == "crashed"
+    });
+    watch.wait_for(Duration::from_secs(60), |l| {
+        l["monitor"] == "status" && l["app"]["slug"] == "sw" && l["status"] == "running"
+    });
+    watch.wait_for(Duration::from_secs(20), |l| {
+        l["monitor"] == "sampled" && l["apps"].as_u64().unwrap_or(0) >= 1
+    });
+    let metrics = desk.json(&["metrics", "sw", "--host", "node1", "--range", "30m"]);
+    let sampled = metrics["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| p["memory_bytes"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(sampled, "no memory sampled from the nodes: {metrics}");
+}
+
 /// The app's current containers, as `rdesk status` lists them: `(node, status)`.
 fn placed(desk: &Rdesk) -> Vec<(String, String)> {
     let status = desk.json(&["status", "sw", "--host", "node1"]);
@@ -344,6 +409,10 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     );
     let answer = desk.json(&["call", "sw", "version", "--host", "node1"]);
     assert_eq!(answer, Value::from("v1"));
+
+    // The monitor follows the cluster from here on.
+    let watch = JsonLines::start(desk, &["watch", "--host", "node1", "--json"], &[]);
+    watch.wait_for(Duration::from_secs(30), |l| l["monitor"] == "connected");
 
     // A rolling update under continuous calls fails none of them.
     let traffic = Traffic::start(&url, "version");
@@ -387,6 +456,8 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     );
     let logs = desk.ok(&["logs", "sw", "--host", "node1", "--tail", "20"]);
     assert!(!logs.trim().is_empty(), "no output from the app's task");
+    monitor_follows_the_cluster(desk, nodes, &watch);
+    drop(watch);
 
     // A version whose health() fails is rolled back by the swarm; v2 answers throughout.
     let traffic = Traffic::start(&url, "version");

@@ -503,13 +503,7 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
             out.host_added(&added);
         }
         HostCommand::List => out.hosts(&desk.hosts().await?),
-        HostCommand::Check { name } => {
-            desk.with_session(&name, async |s| {
-                out.host_check(&s.check().await?);
-                anyhow::Ok(())
-            })
-            .await?
-        }
+        HostCommand::Check { name } => out.host_check(&desk.check_host(&name).await?),
         HostCommand::Dashboard {
             name,
             port,

@@ -76,13 +76,19 @@ fn connection(
 
 /// Watches `host` (and samples its metrics) until the future is dropped or
 /// the monitor meets an error retrying cannot fix (an unknown host, a
-/// changed host key, a failing database), which it returns.
+/// changed host key, a failing database), which it returns. A cluster's
+/// worker is not watched on its own: its cluster's monitor reads every
+/// node's events.
 pub async fn watch_host(
     desk: &Desk,
     host: &str,
     alerts: &Mutex<Alerts>,
     on_update: &(dyn Fn(WatchUpdate) + Send + Sync),
 ) -> Result<(), DeskError> {
+    if let Some(cluster) = desk.cluster_of(host).await? {
+        tracing::info!("{host} is a worker of {cluster}: watched as part of it");
+        return Ok(());
+    }
     let on_event = |event: &MonitorEvent| {
         for update in updates(host, event, alerts) {
             on_update(update);

@@ -55,7 +55,7 @@ pub use state::{
 pub use stats::StatsSample;
 pub use status::{AppStatus, HealthCheck, Severity};
 pub use swarm::{SwarmNode, SwarmSpawner, replace_service, service_name};
-pub use tokens::{TokenRecord, check_token_id, check_token_name};
+pub use tokens::{TokenKeeper, TokenRecord, check_token_id, check_token_name};
 
 /// Runs apps on one host. Every operation is idempotent where that makes sense:
 /// deploying an unchanged app rebuilds nothing, starting a running app is fine.

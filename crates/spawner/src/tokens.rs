@@ -106,6 +106,72 @@ pub(crate) fn render_file(records: &[TokenRecord]) -> String {
     records.iter().map(TokenRecord::line).collect()
 }
 
+/// A change of an app's token records, applied where they are kept.
+pub type TokenChange<'a> = Box<dyn for<'r> FnOnce(&'r mut Vec<TokenRecord>) + Send + 'a>;
+
+/// Where a backend keeps an app's tokens (one host: the access volume's
+/// file; a swarm: a config every task mounts). Adding and revoking are
+/// each one change of the records, the same for both.
+#[async_trait::async_trait]
+pub trait TokenKeeper: Sync {
+    /// The app's tokens, oldest first.
+    async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError>;
+
+    /// Applies `change` to the app's records and keeps the result, which
+    /// the app accepts from its next login on.
+    async fn change_tokens(
+        &self,
+        slug: &Slug,
+        change: TokenChange<'_>,
+    ) -> Result<Vec<TokenRecord>, SpawnError>;
+
+    /// Adds a token's record.
+    async fn add_token(&self, slug: &Slug, record: TokenRecord) -> Result<(), SpawnError> {
+        self.change_tokens(slug, Box::new(|records| with_record(records, record)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes the token with this id; `None` when the app has no such token.
+    /// Connections already logged in keep going; no new login accepts it.
+    async fn revoke_token(&self, slug: &Slug, id: &str) -> Result<Option<TokenRecord>, SpawnError> {
+        let mut revoked = None;
+        self.change_tokens(
+            slug,
+            Box::new(|records| revoked = without_record(records, id)),
+        )
+        .await?;
+        Ok(revoked)
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenKeeper for DockerSpawner {
+    async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError> {
+        let helper = self.access_helper(slug).await?;
+        let read = self.read_tokens_file(&helper).await;
+        self.remove_container(&helper).await?;
+        read
+    }
+
+    async fn change_tokens(
+        &self,
+        slug: &Slug,
+        change: TokenChange<'_>,
+    ) -> Result<Vec<TokenRecord>, SpawnError> {
+        let helper = self.access_helper(slug).await?;
+        let result = async {
+            let mut records = self.read_tokens_file(&helper).await?;
+            change(&mut records);
+            self.write_tokens_file(&helper, &records).await?;
+            Ok(records)
+        }
+        .await;
+        self.remove_container(&helper).await?;
+        result
+    }
+}
+
 /// Where the helper container mounts the volume (read-write).
 const HELPER_MOUNT: &str = "/access";
 const TOKENS_FILE: &str = "tokens";
@@ -151,51 +217,6 @@ impl DockerSpawner {
                 .await?;
         }
         Ok(())
-    }
-
-    /// The app's tokens, oldest first.
-    pub async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError> {
-        let helper = self.access_helper(slug).await?;
-        let read = self.read_tokens_file(&helper).await;
-        self.remove_container(&helper).await?;
-        read
-    }
-
-    /// Adds a token's record; the app accepts the token from its next login on.
-    pub async fn add_token(&self, slug: &Slug, record: TokenRecord) -> Result<(), SpawnError> {
-        self.change_tokens(slug, |records| with_record(records, record))
-            .await
-            .map(|_| ())
-    }
-
-    /// Removes the token with this id; `None` when the app has no such token.
-    /// Connections already logged in keep going; no new login accepts it.
-    pub async fn revoke_token(
-        &self,
-        slug: &Slug,
-        id: &str,
-    ) -> Result<Option<TokenRecord>, SpawnError> {
-        let mut revoked = None;
-        self.change_tokens(slug, |records| revoked = without_record(records, id))
-            .await?;
-        Ok(revoked)
-    }
-
-    async fn change_tokens(
-        &self,
-        slug: &Slug,
-        change: impl FnOnce(&mut Vec<TokenRecord>),
-    ) -> Result<Vec<TokenRecord>, SpawnError> {
-        let helper = self.access_helper(slug).await?;
-        let result = async {
-            let mut records = self.read_tokens_file(&helper).await?;
-            change(&mut records);
-            self.write_tokens_file(&helper, &records).await?;
-            Ok(records)
-        }
-        .await;
-        self.remove_container(&helper).await?;
-        result
     }
 
     /// A container that never starts, with the app's access volume mounted

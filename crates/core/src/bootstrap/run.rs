@@ -394,6 +394,26 @@ impl Progress<'_> {
         Instant::now()
     }
 
+    /// Runs one step: its start and its end (done, skipped, or failed with
+    /// the error it returns) reported.
+    pub(super) async fn step(
+        &mut self,
+        name: &str,
+        body: impl Future<Output = Result<(StepState, String), BootstrapError>>,
+    ) -> Result<(), BootstrapError> {
+        let started = self.start(name);
+        match body.await {
+            Ok((state, output)) => {
+                self.finish(name, started, state, &output);
+                Ok(())
+            }
+            Err(e) => {
+                self.finish(name, started, StepState::Failed, &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
     pub(super) fn finish(&mut self, step: &str, started: Instant, state: StepState, output: &str) {
         let event = StepEvent {
             step: step.to_owned(),
@@ -456,26 +476,10 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
             Role::Worker => 3 + options.r_versions.len(),
         },
     };
-    macro_rules! step {
-        ($name:expr, $started:expr, $body:expr) => {
-            match $body {
-                Ok((state, output)) => progress.finish($name, $started, state, &output),
-                Err(e) => {
-                    let e: BootstrapError = e;
-                    progress.finish($name, $started, StepState::Failed, &e.to_string());
-                    return Err(e);
-                }
-            }
-        };
-    }
-
     // 1. The host: OS, architecture, privileges. Changes nothing.
-    let started = progress.start(STEP_CHECK);
     let mut found = None;
-    step!(
-        STEP_CHECK,
-        started,
-        async {
+    progress
+        .step(STEP_CHECK, async {
             let out = must(remote, STEP_CHECK, &facts::probe_command(), QUICK).await?;
             let host = facts::parse_probe(&out.stdout)?;
             let summary = format!(
@@ -491,19 +495,15 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
             );
             found = Some(host);
             Ok((StepState::Skipped, summary))
-        }
-        .await
-    );
+        })
+        .await?;
     let Some(host) = found else {
         return Err(FactsError::Garbled("no facts").into());
     };
 
     // 2. Docker Engine: the script's own --check says whether to run it.
-    let started = progress.start(STEP_INSTALL);
-    step!(
-        STEP_INSTALL,
-        started,
-        async {
+    progress
+        .step(STEP_INSTALL, async {
             let check = commands::install_docker_check();
             let out = remote.run(STEP_INSTALL, &check, QUICK).await?;
             match out.status {
@@ -522,24 +522,19 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
                     tail: out.tail(),
                 }),
             }
-        }
-        .await
-    );
+        })
+        .await?;
 
     // 3. The networks. First, how this session reaches Docker (a group just
     // granted is not seen yet); failing that fails this step.
-    let started = progress.start(STEP_NETWORK);
     let mut reached = None;
-    step!(
-        STEP_NETWORK,
-        started,
-        async {
+    progress
+        .step(STEP_NETWORK, async {
             let docker = docker_cli(remote, &host).await?;
             reached = Some(docker);
             networks(remote, &docker).await
-        }
-        .await
-    );
+        })
+        .await?;
     let Some(docker) = reached else {
         return Err(BootstrapError::DockerAccess { user: host.user });
     };
@@ -571,51 +566,41 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         progress.planned += needed.len();
         for image in needed {
             let name = format!("image:{image}");
-            let started = progress.start(&name);
-            step!(
-                &name,
-                started,
-                async {
+            progress
+                .step(&name, async {
                     let out = remote.run(&name, &docker.image_id(&image), QUICK).await?;
                     if out.success() {
                         return Ok((StepState::Skipped, format!("{image} already there")));
                     }
                     let note = sender.send(&name, &image).await?;
                     Ok((StepState::Done, note))
-                }
-                .await
-            );
+                })
+                .await?;
         }
     }
 
     // 4. The read-only Docker API filter Traefik reads Docker through.
     if role != Role::Worker {
-        let started = progress.start(STEP_FILTER);
-        step!(
-            STEP_FILTER,
-            started,
-            docker_filter(remote, &docker, &options, images.filter(|_| filter_here)).await
-        );
+        progress
+            .step(
+                STEP_FILTER,
+                docker_filter(remote, &docker, &options, images.filter(|_| filter_here)),
+            )
+            .await?;
     }
 
     // 5. Traefik, from the rendered configuration (a cluster's is a service).
     if role == Role::Host {
-        let started = progress.start(STEP_TRAEFIK);
-        step!(
-            STEP_TRAEFIK,
-            started,
-            traefik(remote, &docker, &options, &config).await
-        );
+        progress
+            .step(STEP_TRAEFIK, traefik(remote, &docker, &options, &config))
+            .await?;
     }
 
     // 6. rserve-base for each R version.
     for r in &options.r_versions {
         let name = commands::base_tag(r);
-        let started = progress.start(&name);
-        step!(
-            &name,
-            started,
-            async {
+        progress
+            .step(&name, async {
                 if let Some(note) = base_done(remote, &docker, &options, r).await? {
                     return Ok((StepState::Skipped, note));
                 }
@@ -640,9 +625,8 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
                         })?;
                 let out = must(remote, &name, &build, BUILD).await?;
                 Ok((StepState::Done, out.tail()))
-            }
-            .await
-        );
+            })
+            .await?;
     }
 
     Ok(BootstrapReport {

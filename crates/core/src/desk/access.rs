@@ -101,6 +101,7 @@ impl HostSession {
         let (token, id, hash) = generate_token()?;
         let created_ms = now_ms();
         self.spawner
+            .token_keeper()
             .add_token(
                 &slug,
                 TokenRecord {
@@ -127,6 +128,7 @@ impl HostSession {
         let slug = Slug::parse(slug)?;
         let records = self
             .spawner
+            .token_keeper()
             .tokens(&slug)
             .await
             .map_err(DeskError::spawn(self.name()))?;
@@ -139,6 +141,7 @@ impl HostSession {
         let slug = Slug::parse(slug)?;
         let id = token_id(id)?;
         self.spawner
+            .token_keeper()
             .revoke_token(&slug, &id)
             .await
             .map_err(DeskError::spawn(self.name()))?

@@ -28,6 +28,7 @@ impl Desk {
     /// (marked not live) when the host cannot be reached.
     pub async fn apps(&self, host: &str) -> Result<AppsView, DeskError> {
         let record = self.host(host).await?;
+        self.refuse_worker(host).await?;
         match self.connect(&record).await {
             Ok(session) => {
                 let result = session.refresh_apps().await;

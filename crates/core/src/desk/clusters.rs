@@ -2,7 +2,8 @@
 //! worker a host the user added on its own (its SSH target, pinned key and
 //! secrets stay its own), joined to it here. What joining checks: both are
 //! SSH hosts, a worker is no cluster itself and serves no app of its own
-//! (the swarm would run beside them, unseen); a manager is no worker.
+//! (the swarm would run beside them, unseen); a manager is no worker. A
+//! worker's own apps are refused: what it runs is its cluster's.
 
 use super::Desk;
 use crate::error::DeskError;
@@ -31,6 +32,10 @@ pub enum ClusterError {
     NodeHasApps { node: String, apps: String },
     #[error("host `{0}` is no worker of any cluster")]
     NotAWorker(String),
+    #[error(
+        "host `{node}` is a worker of cluster `{cluster}`: the apps it runs are `{cluster}`'s, listed, deployed and watched there"
+    )]
+    IsWorker { node: String, cluster: String },
 }
 
 impl Desk {
@@ -92,5 +97,18 @@ impl Desk {
     /// The cluster `node` is a worker of, if any.
     pub async fn cluster_of(&self, node: &str) -> Result<Option<String>, DeskError> {
         Ok(self.store.cluster_of(node).await?)
+    }
+
+    /// Refuses app work on a worker: its tasks are its cluster's apps,
+    /// listed, deployed and watched there.
+    pub(super) async fn refuse_worker(&self, host: &str) -> Result<(), DeskError> {
+        match self.store.cluster_of(host).await? {
+            Some(cluster) => Err(ClusterError::IsWorker {
+                node: host.to_owned(),
+                cluster,
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rdesk_spawner::{
-    AppState, DockerConfig, DockerSpawner, Slug, SpawnError, Spawner, SwarmNode, SwarmSpawner,
-    TokenRecord,
+    AppState, DockerConfig, DockerSpawner, SpawnError, Spawner, SwarmNode, SwarmSpawner,
+    TokenKeeper,
 };
 use serde::Serialize;
 
@@ -170,10 +170,22 @@ impl Desk {
         }
     }
 
-    /// Opens the host's tunnel for a series of operations.
+    /// Opens the host's tunnel for a series of operations on its apps
+    /// (refused for a cluster's worker: its apps are the cluster's).
     pub async fn session(&self, host: &str) -> Result<HostSession, DeskError> {
         let record = self.host(host).await?;
+        self.refuse_worker(host).await?;
         self.connect(&record).await
+    }
+
+    /// Checks the host itself (a cluster's worker too): its Docker, R
+    /// versions and round trip.
+    pub async fn check_host(&self, host: &str) -> Result<HostCheck, DeskError> {
+        let record = self.host(host).await?;
+        let session = self.connect(&record).await?;
+        let checked = session.check().await;
+        session.close().await;
+        checked
     }
 
     /// Runs `op` in the session of `host`: what each shell's one-shot
@@ -196,34 +208,12 @@ pub(crate) enum HostSpawner {
     Swarm(SwarmSpawner),
 }
 
-/// An app's tokens, kept by each backend in its own way.
 impl HostSpawner {
-    pub(super) async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError> {
+    /// Where this backend keeps an app's tokens.
+    pub(super) fn token_keeper(&self) -> &dyn TokenKeeper {
         match self {
-            HostSpawner::Docker(one) => one.tokens(slug).await,
-            HostSpawner::Swarm(swarm) => swarm.tokens(slug).await,
-        }
-    }
-
-    pub(super) async fn add_token(
-        &self,
-        slug: &Slug,
-        record: TokenRecord,
-    ) -> Result<(), SpawnError> {
-        match self {
-            HostSpawner::Docker(one) => one.add_token(slug, record).await,
-            HostSpawner::Swarm(swarm) => swarm.add_token(slug, record).await,
-        }
-    }
-
-    pub(super) async fn revoke_token(
-        &self,
-        slug: &Slug,
-        id: &str,
-    ) -> Result<Option<TokenRecord>, SpawnError> {
-        match self {
-            HostSpawner::Docker(one) => one.revoke_token(slug, id).await,
-            HostSpawner::Swarm(swarm) => swarm.revoke_token(slug, id).await,
+            HostSpawner::Docker(one) => one,
+            HostSpawner::Swarm(swarm) => swarm,
         }
     }
 }
@@ -283,7 +273,7 @@ impl HostSession {
     }
 
     /// Checks the connection and what the host offers.
-    pub async fn check(&self) -> Result<HostCheck, DeskError> {
+    async fn check(&self) -> Result<HostCheck, DeskError> {
         let docker = self.connection.docker();
         let started = Instant::now();
         docker

@@ -55,6 +55,9 @@ impl SwarmSpawner {
             .await
             .map_err(SpawnError::docker("list services"))?;
         let containers = self.containers(slug).await?;
+        if slug.is_none() {
+            self.remember_placement(&containers);
+        }
         let wanted = self.running_task_containers().await?;
         let mut apps = Vec::new();
         for service in services {
@@ -125,13 +128,32 @@ impl SwarmSpawner {
             .collect())
     }
 
-    /// The node whose Docker has container `id`.
+    /// The node whose Docker has container `id`: as the last listing saw
+    /// it, else the first node that knows it.
     pub(super) async fn node_of(&self, id: &str) -> Option<&DockerSpawner> {
+        let listed = self.placed.lock().ok().and_then(|p| p.get(id).copied());
+        if let Some((_, node)) = listed.and_then(|i| self.nodes.get(i)) {
+            return Some(node);
+        }
         for (_, node) in &self.nodes {
             if node.docker.inspect_container(id, None).await.is_ok() {
                 return Some(node);
             }
         }
         None
+    }
+
+    /// Remembers which node each of `containers` runs on.
+    fn remember_placement(&self, containers: &[(String, bollard::models::ContainerSummary)]) {
+        let Ok(mut placed) = self.placed.lock() else {
+            return;
+        };
+        placed.clear();
+        for (node, container) in containers {
+            let index = self.nodes.iter().position(|(name, _)| name == node);
+            if let (Some(id), Some(index)) = (&container.id, index) {
+                placed.insert(id.clone(), index);
+            }
+        }
     }
 }

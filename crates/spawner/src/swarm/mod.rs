@@ -15,13 +15,17 @@
 //! does not have yet, refused with a sentence: secret variables (a
 //! service's environment is readable by every manager client).
 //! Apps are read back from the services' labels and their tasks'
-//! containers on every node.
+//! containers on every node; their events come from every node, less the
+//! swarm's own replacements ([`events`]).
 
+mod events;
 mod listing;
 mod rollout;
 mod service;
 mod tokens;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -57,6 +61,10 @@ pub struct SwarmSpawner {
     /// own bridge (the overlay network shows on a node only once a task of
     /// it runs there), for the build checks.
     nodes: Vec<(String, DockerSpawner)>,
+    /// Which node (an index into `nodes`) each container the last listing
+    /// saw runs on, so a statistics stream finds its node without asking
+    /// every node.
+    placed: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 /// How long a rollout may take per replica, beyond the health check.
@@ -81,6 +89,7 @@ impl SwarmSpawner {
             manager: manager.docker,
             config,
             nodes,
+            placed: Arc::default(),
         }
     }
 
@@ -307,12 +316,11 @@ impl Spawner for SwarmSpawner {
     }
 
     async fn start(&self, slug: &Slug) -> Result<(), SpawnError> {
-        let replicas = self.wanted_replicas(slug).await?;
-        self.scale(slug, replicas).await
+        self.scale(slug, rollout::wanted_replicas).await
     }
 
     async fn stop(&self, slug: &Slug) -> Result<(), SpawnError> {
-        self.scale(slug, 0).await
+        self.scale(slug, |_| 0).await
     }
 
     /// A rolling restart: every task replaced, start-first, as by an update.
@@ -378,18 +386,13 @@ impl Spawner for SwarmSpawner {
         self.apps(None).await
     }
 
-    /// Every node's events, merged as they come.
+    /// Every node's events, less the swarm's own replacements ([`events`]).
     fn events(
         &self,
         since_ms: i64,
         until_ms: Option<i64>,
     ) -> BoxStream<'static, Result<AppEvent, SpawnError>> {
-        let streams: Vec<_> = self
-            .nodes
-            .iter()
-            .map(|(_, node)| crate::events::app_events(&node.docker, since_ms, until_ms))
-            .collect();
-        stream::select_all(streams).boxed()
+        self.cluster_events(since_ms, until_ms)
     }
 
     /// The statistics of a task's container, from the node it runs on.

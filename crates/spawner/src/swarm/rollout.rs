@@ -233,30 +233,31 @@ impl SwarmSpawner {
             .map_err(SpawnError::docker(format!("{what} the service of {slug}")))
     }
 
-    /// Scales the service to `replicas` (0 stops it), changing nothing else.
-    pub(super) async fn scale(&self, slug: &Slug, replicas: u8) -> Result<(), SpawnError> {
+    /// Scales the service to the replicas `replicas` picks from its spec (0
+    /// stops it), changing nothing else.
+    pub(super) async fn scale(
+        &self,
+        slug: &Slug,
+        replicas: impl FnOnce(&bollard::models::ServiceSpec) -> u8,
+    ) -> Result<(), SpawnError> {
         self.update(slug, "scale", |spec| {
+            let wanted = replicas(spec);
             let mode = spec.mode.get_or_insert_with(Default::default);
             mode.replicated
                 .get_or_insert_with(Default::default)
-                .replicas = Some(i64::from(replicas));
+                .replicas = Some(i64::from(wanted));
         })
         .await
     }
+}
 
-    /// The replicas the app's settings label asks for.
-    pub(super) async fn wanted_replicas(&self, slug: &Slug) -> Result<u8, SpawnError> {
-        let service = self
-            .current_service(slug)
-            .await?
-            .ok_or_else(|| DockerSpawner::not_found(slug))?;
-        Ok(service
-            .spec
-            .and_then(|s| s.labels)
-            .and_then(|l| l.get(labels::SETTINGS).cloned())
-            .map(|raw| Settings::from_label_value(&raw).replicas)
-            .unwrap_or(1))
-    }
+/// The replicas the app's settings label on `spec` asks for.
+pub(super) fn wanted_replicas(spec: &bollard::models::ServiceSpec) -> u8 {
+    spec.labels
+        .as_ref()
+        .and_then(|l| l.get(labels::SETTINGS))
+        .map(|raw| Settings::from_label_value(raw).replicas)
+        .unwrap_or(1)
 }
 
 /// Hands `spec` to the swarm in place of the current spec of `service` (an

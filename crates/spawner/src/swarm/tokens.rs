@@ -21,7 +21,7 @@ use crate::error::{SpawnError, is_not_found};
 use crate::labels;
 use crate::rollout::APP_USER;
 use crate::spec::Slug;
-use crate::tokens::{TokenRecord, parse_file, render_file, with_record, without_record};
+use crate::tokens::{TokenChange, TokenKeeper, TokenRecord, parse_file, render_file};
 
 /// The file's first line: a swarm config cannot be empty, and `start.R`
 /// (like [`parse_file`]) skips a line that is not a record.
@@ -107,12 +107,12 @@ impl SwarmSpawner {
         })
     }
 
-    /// The app's tokens, oldest first.
-    pub async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError> {
-        let service = self
-            .current_service(slug)
-            .await?
-            .ok_or_else(|| DockerSpawner::not_found(slug))?;
+    /// The tokens `service` mounts, oldest first.
+    async fn tokens_of(
+        &self,
+        slug: &Slug,
+        service: &bollard::models::Service,
+    ) -> Result<Vec<TokenRecord>, SpawnError> {
         let Some(id) = service
             .spec
             .as_ref()
@@ -136,59 +136,10 @@ impl SwarmSpawner {
         Ok(parse_file(&String::from_utf8_lossy(&bytes)))
     }
 
-    /// Adds a token's record; every task accepts it once the rolling update ends.
-    pub async fn add_token(&self, slug: &Slug, record: TokenRecord) -> Result<(), SpawnError> {
-        self.change_tokens(slug, |records| with_record(records, record))
-            .await
-            .map(|_| ())
-    }
-
-    /// Removes the token with this id; `None` when the app has no such token.
-    pub async fn revoke_token(
-        &self,
-        slug: &Slug,
-        id: &str,
-    ) -> Result<Option<TokenRecord>, SpawnError> {
-        let mut revoked = None;
-        self.change_tokens(slug, |records| revoked = without_record(records, id))
-            .await?;
-        Ok(revoked)
-    }
-
-    async fn change_tokens(
-        &self,
-        slug: &Slug,
-        change: impl FnOnce(&mut Vec<TokenRecord>),
-    ) -> Result<Vec<TokenRecord>, SpawnError> {
-        let mut records = self.tokens(slug).await?;
-        change(&mut records);
-        let config = self.tokens_config_for(slug, &records).await?;
-        let service = self
-            .current_service(slug)
+    async fn service_of(&self, slug: &Slug) -> Result<bollard::models::Service, SpawnError> {
+        self.current_service(slug)
             .await?
-            .ok_or_else(|| DockerSpawner::not_found(slug))?;
-        let mut spec = service.spec.clone().unwrap_or_default();
-        mount_tokens(&mut spec, config);
-        let wanted = spec
-            .task_template
-            .as_ref()
-            .map(TaskIdentity::of)
-            .unwrap_or_default();
-        let replicas = spec
-            .mode
-            .as_ref()
-            .and_then(|m| m.replicated.as_ref())
-            .and_then(|r| r.replicas)
-            .and_then(|r| u8::try_from(r).ok())
-            .unwrap_or(1);
-        replace_service(&self.manager, &service, spec)
-            .await
-            .map_err(SpawnError::docker(format!("hand {slug} its new tokens")))?;
-        // Every task reads the new file once the rolling update has ended.
-        self.wait_converged(slug, &wanted, replicas, &|_| {})
-            .await?;
-        self.remove_unused_token_configs(Some(slug)).await;
-        Ok(records)
+            .ok_or_else(|| DockerSpawner::not_found(slug))
     }
 
     /// Removes the tokens configs (of `slug`, or of every app) that no task
@@ -213,6 +164,48 @@ impl SwarmSpawner {
                 let _in_use = self.manager.delete_config(&id).await;
             }
         }
+    }
+}
+
+/// A change of tokens is a new config and a rolling update of the service
+/// to it; every task accepts the new file once the update has ended.
+#[async_trait::async_trait]
+impl TokenKeeper for SwarmSpawner {
+    async fn tokens(&self, slug: &Slug) -> Result<Vec<TokenRecord>, SpawnError> {
+        let service = self.service_of(slug).await?;
+        self.tokens_of(slug, &service).await
+    }
+
+    async fn change_tokens(
+        &self,
+        slug: &Slug,
+        change: TokenChange<'_>,
+    ) -> Result<Vec<TokenRecord>, SpawnError> {
+        let service = self.service_of(slug).await?;
+        let mut records = self.tokens_of(slug, &service).await?;
+        change(&mut records);
+        let config = self.tokens_config_for(slug, &records).await?;
+        let mut spec = service.spec.clone().unwrap_or_default();
+        mount_tokens(&mut spec, config);
+        let wanted = spec
+            .task_template
+            .as_ref()
+            .map(TaskIdentity::of)
+            .unwrap_or_default();
+        let replicas = spec
+            .mode
+            .as_ref()
+            .and_then(|m| m.replicated.as_ref())
+            .and_then(|r| r.replicas)
+            .and_then(|r| u8::try_from(r).ok())
+            .unwrap_or(1);
+        replace_service(&self.manager, &service, spec)
+            .await
+            .map_err(SpawnError::docker(format!("hand {slug} its new tokens")))?;
+        self.wait_converged(slug, &wanted, replicas, &|_| {})
+            .await?;
+        self.remove_unused_token_configs(Some(slug)).await;
+        Ok(records)
     }
 }
 

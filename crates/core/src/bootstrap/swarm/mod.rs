@@ -69,39 +69,30 @@ pub async fn form(
         finished: Vec::new(),
         planned: 3 + workers.len(),
     };
-    macro_rules! step {
-        ($name:expr, $body:expr) => {{
-            let name: &str = $name;
-            let started = progress.start(name);
-            match $body.await {
-                Ok((state, output)) => {
-                    progress.finish(name, started, state, &output);
-                }
-                Err(e) => {
-                    let e: BootstrapError = e;
-                    progress.finish(name, started, StepState::Failed, &e.to_string());
-                    return Err(e);
-                }
-            }
-        }};
-    }
-
     let mut manager_addr = String::new();
-    step!(STEP_SWARM, async {
-        let address = reached_address(manager, STEP_SWARM).await?;
-        let (state, note) = init(&manager.docker, &address).await?;
-        manager_addr = format!("{address}:{SWARM_PORT}");
-        Ok((state, note))
-    });
+    progress
+        .step(STEP_SWARM, async {
+            let address = reached_address(manager, STEP_SWARM).await?;
+            let (state, note) = init(&manager.docker, &address).await?;
+            manager_addr = format!("{address}:{SWARM_PORT}");
+            Ok((state, note))
+        })
+        .await?;
     for worker in workers {
         let name = format!("join:{}", worker.name);
-        step!(&name, join(manager, worker, &manager_addr, &name));
+        progress
+            .step(&name, join(manager, worker, &manager_addr, &name))
+            .await?;
     }
-    step!(STEP_OVERLAY, overlay(&manager.docker));
-    step!(
-        STEP_TRAEFIK_SERVICE,
-        traefik::service(&manager.docker, options)
-    );
+    progress
+        .step(STEP_OVERLAY, overlay(&manager.docker))
+        .await?;
+    progress
+        .step(
+            STEP_TRAEFIK_SERVICE,
+            traefik::service(&manager.docker, options),
+        )
+        .await?;
     Ok(SwarmReport {
         manager_addr,
         steps: progress.finished,
