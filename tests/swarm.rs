@@ -14,7 +14,8 @@
 //! on a worker as a crash, and sampling every node; a worker's Docker
 //! stopped, its tasks moved, calls going on; the apps listed again from the
 //! services' labels alone. A worker's own apps are refused. One test, as the steps
-//! share the nodes.
+//! share the nodes. Each app's tasks are walled off from every other
+//! app's (a network each), and Traefik reaches all.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -86,24 +87,34 @@ fn upgrade_status(url: &str) -> String {
 }
 
 /// Traefik on the manager reaches an Rserve task that runs on `worker`
-/// alone, through the overlay network, routed by the service's labels.
-fn routes_to_a_task_on(manager: &Vps, worker: &Vps, worker_name: &str, r_version: &str) {
-    let image = format!("rserve-base:{r_version}");
+/// alone, on an app network made by hand, which the next bootstrap's
+/// `traefik-networks` step joins Traefik to; routed by the service's labels.
+fn routes_to_a_task_on(desk: &Rdesk, manager: &Vps, worker: &Vps, worker_name: &str) {
+    let image = format!("rserve-base:{}", manager.r_version);
     copy_image(manager, worker, &image);
     manager.sh_ok(
-        "printf 'hello <- function(name) paste(\"hi\", name)\\n' | docker config create sw-hello-r - >/dev/null",
+        "docker network create -d overlay --attachable \
+         --label io.rserve-desk.owner=rserve-desk --label io.rserve-desk.role=app-network \
+         sw-hello-net >/dev/null \
+         && printf 'hello <- function(name) paste(\"hi\", name)\\n' | docker config create sw-hello-r - >/dev/null",
     );
     manager.sh_ok(&format!(
         "docker service create -d --name sw-hello --endpoint-mode dnsrr \
-         --network rserve-desk-swarm --constraint node.hostname=={worker_name} \
+         --network sw-hello-net --constraint node.hostname=={worker_name} \
          --config source=sw-hello-r,target=/app/app.R \
          -e APP_DIR=/app -e RSERVE_MODE=ocap -e RDESK_ACCESS=public -e RDESK_MEMORY_MB=256 \
          --label traefik.enable=true \
+         --label traefik.swarm.network=sw-hello-net \
          --label 'traefik.http.routers.sw-hello.rule=PathPrefix(`/sw-hello`)' \
          --label traefik.http.routers.sw-hello.entrypoints=web \
          --label traefik.http.services.sw-hello.loadbalancer.server.port=8081 \
          {image} >/dev/null"
     ));
+    let joined = finals(&bootstrap(desk, manager));
+    assert!(
+        joined.contains(&("traefik-networks".to_owned(), "done".to_owned())),
+        "{joined:?}"
+    );
     let url = format!("{}/sw-hello", manager.public_url);
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut last = upgrade_status(&url);
@@ -114,8 +125,11 @@ fn routes_to_a_task_on(manager: &Vps, worker: &Vps, worker_name: &str, r_version
     let tasks = manager.sh_ok("docker service ps sw-hello --format '{{.Node}} {{.CurrentState}}'");
     assert_eq!(last, "101", "Traefik never reached the task: {tasks}");
     assert!(tasks.starts_with(worker_name), "{tasks}");
-    manager
-        .sh_ok("docker service rm sw-hello >/dev/null && docker config rm sw-hello-r >/dev/null");
+    manager.sh_ok(
+        "docker service rm sw-hello >/dev/null && docker config rm sw-hello-r >/dev/null \
+         && docker network disconnect -f sw-hello-net rserve-desk-traefik \
+         && for i in $(seq 60); do docker network rm sw-hello-net >/dev/null 2>&1 && break; sleep 0.5; done",
+    );
 }
 
 /// `rdesk host add node1..node3`.
@@ -189,7 +203,6 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         "swarm",
         "join:node2",
         "join:node3",
-        "overlay",
         "traefik",
     ] {
         assert!(done.contains(&step), "{step} not done: {first:?}");
@@ -250,7 +263,7 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         assert_eq!(got, want, "{method} {path} through the filter");
     }
 
-    routes_to_a_task_on(manager, worker, "node2", &manager.r_version);
+    routes_to_a_task_on(&desk, manager, worker, "node2");
 
     // A worker in a swarm of its own is refused, named, and left as it is;
     // once it left that swarm, the next bootstrap joins it again.
@@ -369,6 +382,52 @@ fn monitor_follows_the_cluster(desk: &Rdesk, nodes: &[Vps], watch: &JsonLines) {
     assert!(sampled, "no memory sampled from the nodes: {metrics}");
 }
 
+/// The running tasks of `slug` on every node: `(node index, container, its
+/// address on the app's network)`.
+fn tasks_of(nodes: &[Vps], slug: &str) -> Vec<(usize, String, String)> {
+    let mut tasks = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let listed = node.sh_ok(&format!(
+            "docker ps -q --filter label=io.rserve-desk.slug={slug} | xargs -r docker inspect \
+             --format '{{{{.Id}}}} {{{{(index .NetworkSettings.Networks \"rserve-desk-app-{slug}\").IPAddress}}}}'"
+        ));
+        for line in listed.lines() {
+            if let Some((id, ip)) = line.split_once(' ') {
+                tasks.push((i, id.to_owned(), ip.to_owned()));
+            }
+        }
+    }
+    tasks
+}
+
+/// Whether task `container` on `node` can open a connection to `ip`'s Rserve.
+fn reaches(node: &Vps, container: &str, ip: &str) -> bool {
+    node.sh(&format!(
+        "docker exec {container} timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/8081'"
+    ))
+    .status
+    .success()
+}
+
+/// The walls: a task of `sw` reaches another task of `sw` (the probe
+/// works), never one of `swt`, which Traefik reaches.
+fn walls_between_apps(nodes: &[Vps]) {
+    let sw = tasks_of(nodes, "sw");
+    let swt = tasks_of(nodes, "swt");
+    assert!(sw.len() >= 2 && !swt.is_empty(), "{sw:?} {swt:?}");
+    let (node, from, _) = &sw[0];
+    assert!(
+        reaches(&nodes[*node], from, &sw[1].2),
+        "a task of sw cannot reach another of sw: {sw:?}"
+    );
+    for (_, _, ip) in &swt {
+        assert!(
+            !reaches(&nodes[*node], from, ip),
+            "a task of sw reached a task of swt at {ip}"
+        );
+    }
+}
+
 /// The app's current containers, as `rdesk status` lists them: `(node, status)`.
 fn placed(desk: &Rdesk) -> Vec<(String, String)> {
     let status = desk.json(&["status", "sw", "--host", "node1"]);
@@ -484,6 +543,7 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     desk.ok(&["deploy", path, "--host", "node1", "--slug", "swt"]);
     let answer = desk.json(&["call", "swt", "version", "--host", "node1"]);
     assert_eq!(answer, Value::from("t1"));
+    walls_between_apps(nodes);
     desk.ok(&[
         "token", "create", "swt", "--host", "node1", "--name", "kept",
     ]);
@@ -523,10 +583,11 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     let seen = traffic.stop();
     let rate = seen.failures.len() as f64 / seen.calls.max(1) as f64;
     eprintln!(
-        "a worker down: {} calls, {} failed ({:.2} %)",
+        "a worker down: {} calls, {} failed ({:.2} %) {:?}",
         seen.calls,
         seen.failures.len(),
-        rate * 100.0
+        rate * 100.0,
+        seen.failures
     );
     assert!(moved, "the tasks of node3 never moved: {:?}", placed(desk));
     assert!(rate < 0.01, "{:?}", seen.failures);

@@ -16,7 +16,7 @@ use std::process::{Command, Output, Stdio};
 
 use std::time::Duration;
 
-use rdesk_core::bootstrap::commands::INSTALL_DOCKER_SH;
+use rdesk_core::bootstrap::commands::{INSTALL_DOCKER_SH, TraefikNetwork};
 use rdesk_core::bootstrap::{self, BootstrapOptions};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::store::{HostKind, HostRecord, Store};
@@ -355,7 +355,10 @@ fn rendered_config_is_accepted_by_traefik() {
         let docker = bootstrap::DockerCli { sudo: false };
         run_renamed(&docker.filter_create(&options, "test"), &name);
         run_renamed(&docker.container_start("rserve-desk-docker-filter"), &name);
-        run_renamed(&docker.traefik_create(&options, "test"), &name);
+        run_renamed(
+            &docker.traefik_create(&options, "test", TraefikNetwork::Host),
+            &name,
+        );
         run_renamed(&docker.traefik_copy_config(&config).unwrap(), &name);
         run_renamed(&docker.container_start("rserve-desk-traefik"), &name);
 

@@ -46,6 +46,10 @@ pub enum SpawnError {
     NotFound(String),
     #[error("a cluster does not do {0} yet; deploy such an app to a single host")]
     NotOnSwarm(String),
+    #[error(
+        "the cluster's Traefik container `{0}` is not on its manager: run the cluster's bootstrap again"
+    )]
+    NoTraefik(String),
     #[error("on node {node}: {source}")]
     OnNode {
         node: String,

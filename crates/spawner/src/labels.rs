@@ -44,6 +44,8 @@ pub enum Role {
     Packages,
     /// The volume of an app's token hashes ([`access_volume`]).
     Access,
+    /// A cluster app's own overlay network, its wall.
+    AppNetwork,
 }
 
 impl Role {
@@ -52,6 +54,7 @@ impl Role {
             Self::App => "app",
             Self::Packages => "packages",
             Self::Access => "access",
+            Self::AppNetwork => "app-network",
         }
     }
 }

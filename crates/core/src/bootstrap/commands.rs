@@ -292,7 +292,12 @@ impl DockerCli {
     /// privileges, a read-only root; Docker only through the filter's socket
     /// (read-only mount); the configuration given to it by
     /// [`DockerCli::traefik_copy_config`] into its own volume.
-    pub fn traefik_create(&self, options: &Validated, config_hash: &str) -> RemoteCommand {
+    pub fn traefik_create(
+        &self,
+        options: &Validated,
+        config_hash: &str,
+        network: TraefikNetwork,
+    ) -> RemoteCommand {
         let mut args = vec![
             "create".into(),
             "--name".into(),
@@ -303,11 +308,17 @@ impl DockerCli {
             format!("{ROLE}=traefik"),
             "--label".into(),
             format!("{CONFIG_HASH}={config_hash}"),
-            "--network".into(),
-            "host".into(),
-            "--restart".into(),
-            "unless-stopped".into(),
         ];
+        match network {
+            TraefikNetwork::Host => args.extend(["--network".into(), "host".into()]),
+            TraefikNetwork::Published => {
+                args.extend(["--network".into(), NETWORK.into()]);
+                for port in [options.http_port, options.https_port] {
+                    args.extend(["--publish".into(), format!("{port}:{port}")]);
+                }
+            }
+        }
+        args.extend(["--restart".into(), "unless-stopped".into()]);
         args.extend(locked_down());
         args.extend([
             "--cap-add".into(),
@@ -435,6 +446,19 @@ pub fn filter_container_hash(options: &Validated) -> String {
 }
 
 /// What the Traefik container is made of: its configuration and how it runs.
+/// Where Traefik's container is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraefikNetwork {
+    /// The VPS's own network (one host): it reaches every app container on
+    /// the walled bridge by its address, its private entry points on the
+    /// VPS's 127.0.0.1.
+    Host,
+    /// The manager's walled bridge, its public ports published there (a
+    /// cluster's): it joins each app's overlay network, which a container
+    /// on the host's network cannot.
+    Published,
+}
+
 pub fn traefik_hash(options: &Validated, config: &str) -> String {
     hash_parts(&[
         TRAEFIK_SHAPE,
@@ -642,7 +666,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            d.traefik_create(&options, "0123456789abcdef").display(),
+            d.traefik_create(&options, "0123456789abcdef", TraefikNetwork::Host)
+                .display(),
             "docker create --name rserve-desk-traefik \
              --label io.rserve-desk.owner=rserve-desk --label io.rserve-desk.role=traefik \
              --label io.rserve-desk.config-hash=0123456789abcdef \
@@ -653,6 +678,15 @@ mod tests {
              --volume rserve-desk-traefik-config:/etc/traefik \
              --volume rserve-desk-traefik-acme:/acme \
              rserve-desk/traefik:3.7.15 --configFile=/etc/traefik/traefik.yml"
+        );
+        let cluster = d
+            .traefik_create(&options, "0123456789abcdef", TraefikNetwork::Published)
+            .display();
+        assert!(
+            cluster.contains(
+                " --network rserve-desk --publish 8880:8880 --publish 8443:8443 --restart unless-stopped "
+            ),
+            "a cluster's Traefik is on the walled bridge, its ports published: {cluster}"
         );
         assert_eq!(
             d.volume_create(ACME_VOLUME, "traefik").display(),

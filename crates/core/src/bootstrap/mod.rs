@@ -43,9 +43,6 @@ pub use traefik::{Provider, TemplateError, render_swarm_traefik_config, render_t
 /// ([`ICC_OPTION`] false): containers on it cannot reach each other; Traefik,
 /// on the host's network, reaches each one by its address.
 pub const NETWORK: &str = "rserve-desk";
-/// A cluster's overlay network, which its apps' services and its Traefik
-/// service join (beside the manager's [`NETWORK`], which its builds never use).
-pub const SWARM_NETWORK: &str = "rserve-desk-swarm";
 /// Docker's bridge option that lets containers of one network talk.
 pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 /// The network package builds run on (never an app's).

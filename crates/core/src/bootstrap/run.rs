@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
+use super::commands::TraefikNetwork;
 use super::commands::{self, DockerCli, RemoteCommand};
 use super::facts::{self, FactsError, HostFacts};
 use super::filter::{FILTER_CONTAINER, FILTER_IMAGE, FILTER_VOLUME, filter_hash};
 use super::options::{BootstrapOptions, OptionsError, Validated};
-use super::traefik::{TemplateError, render_traefik_config};
+use super::traefik::{TemplateError, render_swarm_traefik_config, render_traefik_config};
 use crate::host::Connection;
 
 /// How long the quick commands (probes, inspects, create) may take.
@@ -296,8 +297,9 @@ impl ImageSender for TunnelSender {
 pub enum Role {
     /// A host of its own: every step, Traefik a container on its network.
     Host,
-    /// A cluster's manager: every step but Traefik's container (the
-    /// cluster's Traefik is a swarm service, [`super::swarm`]'s).
+    /// A cluster's manager: every step, its Traefik reading the swarm,
+    /// its ports published from the walled bridge, so that it can join
+    /// each app's overlay network.
     Manager,
     /// A cluster's worker: every step but the filter and Traefik (the
     /// manager's Traefik routes to it); it builds the apps' images itself
@@ -463,16 +465,20 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     sink: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
     let options = options.validate()?;
-    let config = render_traefik_config(&options)?;
+    let (config, network) = match role {
+        Role::Manager => (
+            render_swarm_traefik_config(&options)?,
+            TraefikNetwork::Published,
+        ),
+        Role::Host | Role::Worker => (render_traefik_config(&options)?, TraefikNetwork::Host),
+    };
     let mut progress = Progress {
         sink,
         finished: Vec::new(),
         // check-host, install-docker, network, docker-filter, traefik, and
-        // one per R version; a manager has no traefik container, a worker
-        // neither a filter.
+        // one per R version; a worker has neither a filter nor Traefik.
         planned: match role {
-            Role::Host => 5 + options.r_versions.len(),
-            Role::Manager => 4 + options.r_versions.len(),
+            Role::Host | Role::Manager => 5 + options.r_versions.len(),
             Role::Worker => 3 + options.r_versions.len(),
         },
     };
@@ -589,10 +595,13 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
             .await?;
     }
 
-    // 5. Traefik, from the rendered configuration (a cluster's is a service).
-    if role == Role::Host {
+    // 5. Traefik, from the rendered configuration (a cluster's reads the swarm).
+    if role != Role::Worker {
         progress
-            .step(STEP_TRAEFIK, traefik(remote, &docker, &options, &config))
+            .step(
+                STEP_TRAEFIK,
+                traefik(remote, &docker, &options, &config, network),
+            )
             .await?;
     }
 
@@ -862,6 +871,7 @@ async fn traefik<R: Remote>(
     docker: &DockerCli,
     options: &Validated,
     config: &str,
+    network: TraefikNetwork,
 ) -> Result<(StepState, String), BootstrapError> {
     let want = commands::traefik_hash(options, config);
     let (exists, done) = container_done(
@@ -898,7 +908,7 @@ async fn traefik<R: Remote>(
     let created = must(
         remote,
         STEP_TRAEFIK,
-        &docker.traefik_create(options, &want),
+        &docker.traefik_create(options, &want, network),
         QUICK,
     )
     .await?;

@@ -361,7 +361,7 @@ async fn empty_host_then_every_step_skipped() {
 }
 
 #[tokio::test]
-async fn a_cluster_manager_has_no_traefik_container_and_a_worker_neither_a_filter() {
+async fn a_cluster_managers_traefik_is_published_from_the_bridge_and_a_worker_has_neither() {
     use StepState::{Done, Skipped};
     let run = async |role| {
         let host = FakeHost::new(BOOKWORM);
@@ -382,12 +382,17 @@ async fn a_cluster_manager_has_no_traefik_container_and_a_worker_neither_a_filte
             ("install-docker", Done),
             ("network", Done),
             ("docker-filter", Done),
+            ("traefik", Done),
             ("rserve-base:4.2.2", Done),
         ])
     );
+    let created = log
+        .iter()
+        .find(|l| l.contains("create --name rserve-desk-traefik"))
+        .expect("the manager's Traefik is created");
     assert!(
-        !log.iter().any(|l| l.contains("rserve-desk-traefik")),
-        "{log:#?}"
+        created.contains("--network rserve-desk --publish"),
+        "{created}"
     );
     let (worker, log) = run(Role::Worker).await;
     assert_eq!(

@@ -4,9 +4,9 @@
 //! when a domain and an e-mail were given, those between `#if docker` or
 //! `#if swarm` and `#endif` only for that [`Provider`].
 
+use super::NETWORK;
 use super::filter::FILTER_ENDPOINT;
 use super::options::Validated;
-use super::{NETWORK, SWARM_NETWORK};
 
 /// The template, as shipped in `remote-bootstrap/`.
 pub const TRAEFIK_TEMPLATE: &str = include_str!("../../../../remote-bootstrap/traefik.yml");
@@ -75,7 +75,7 @@ fn render(
             continue;
         }
         if inside != Some(false) {
-            out.push_str(&substitute(line, options, provider)?);
+            out.push_str(&substitute(line, options)?);
             out.push('\n');
         }
     }
@@ -85,11 +85,7 @@ fn render(
     Ok(out)
 }
 
-fn substitute(
-    line: &str,
-    options: &Validated,
-    provider: Provider,
-) -> Result<String, TemplateError> {
+fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(start) = rest.find("{{") {
@@ -105,10 +101,7 @@ fn substitute(
             ("https_port", _) => options.https_port.to_string(),
             ("dashboard_port", _) => options.dashboard_port.to_string(),
             ("metrics_port", _) => options.metrics_port.to_string(),
-            ("network", _) => match provider {
-                Provider::Docker => NETWORK.to_owned(),
-                Provider::Swarm => SWARM_NETWORK.to_owned(),
-            },
+            ("network", _) => NETWORK.to_owned(),
             ("docker_endpoint", _) => FILTER_ENDPOINT.to_owned(),
             ("domain", Some(tls)) => tls.domain.clone(),
             ("email", Some(tls)) => tls.email.clone(),
@@ -294,13 +287,16 @@ certificatesResolvers:
     }
 
     #[test]
-    fn a_cluster_reads_swarm_services_on_its_overlay_network() {
+    fn a_cluster_reads_swarm_services_each_on_its_own_network() {
         let v = BootstrapOptions::default().validate().unwrap();
         let text = render_swarm_traefik_config(&v).unwrap();
         let providers = &text[text.find("providers:").unwrap()..text.find("api:").unwrap()];
         assert!(!providers.contains("docker:"), "{providers}");
         assert!(providers.contains("  swarm:\n"), "{providers}");
-        assert!(providers.contains("    network: \"rserve-desk-swarm\"\n"));
+        assert!(
+            !providers.contains("network:"),
+            "each service names its network: {providers}"
+        );
         assert!(providers.contains("    exposedByDefault: false\n"));
         assert!(providers.contains("    refreshSeconds: 2\n"));
         assert!(providers.contains("unix:///run/rserve-desk-filter/docker.sock"));

@@ -170,7 +170,8 @@ impl Desk {
         send_images: bool,
         progress: &(dyn Fn(StepEvent) + Send + Sync),
     ) -> Result<BootstrapReport, DeskError> {
-        let validated = options
+        // Bad options are refused before any node is reached.
+        options
             .validate()
             .map_err(bootstrap::BootstrapError::from)?;
         let manager = self.connect_with(record, None, false).await?;
@@ -190,15 +191,8 @@ impl Desk {
         }
         let result = match opened {
             Ok(()) => {
-                self.run_cluster(
-                    &manager,
-                    &sessions,
-                    &validated,
-                    options,
-                    send_images,
-                    progress,
-                )
-                .await
+                self.run_cluster(&manager, &sessions, options, send_images, progress)
+                    .await
             }
             Err(e) => Err(e),
         };
@@ -212,7 +206,6 @@ impl Desk {
         &self,
         manager: &HostSession,
         workers: &[HostSession],
-        validated: &bootstrap::Validated,
         options: &BootstrapOptions,
         send_images: bool,
         progress: &(dyn Fn(StepEvent) + Send + Sync),
@@ -250,7 +243,7 @@ impl Desk {
         }
         let manager_node = node(manager)?;
         let worker_nodes = workers.iter().map(node).collect::<Result<Vec<_>, _>>()?;
-        let formed = swarm::form(&manager_node, &worker_nodes, validated, progress).await?;
+        let formed = swarm::form(&manager_node, &worker_nodes, progress).await?;
         report.steps.extend(formed.steps);
         Ok(report)
     }

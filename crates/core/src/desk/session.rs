@@ -69,15 +69,16 @@ impl Desk {
             .await
     }
 
-    /// A cluster's spawner: its services on the overlay network, builds on
-    /// every node (`session` is the manager's).
+    /// A cluster's spawner: each app's service on a network of its own
+    /// that the manager's Traefik joins, builds on every node (`session` is
+    /// the manager's).
     fn swarm_over(
         &self,
         record: &HostRecord,
         session: &HostSession,
         workers: &[(String, Arc<Connection>)],
     ) -> SwarmSpawner {
-        let config = self.docker_config(record, bootstrap::SWARM_NETWORK);
+        let config = self.docker_config(record, NETWORK);
         let node = |name: &str, connection: &Connection| SwarmNode {
             name: name.to_owned(),
             docker: connection.docker(),
@@ -86,7 +87,7 @@ impl Desk {
             node(&record.name, &session.connection),
             workers.iter().map(|(n, c)| node(n, c)).collect(),
             config,
-            NETWORK,
+            bootstrap::TRAEFIK_CONTAINER,
         )
     }
 

@@ -23,6 +23,7 @@ mod listing;
 mod rollout;
 mod service;
 mod tokens;
+mod walls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -65,31 +66,33 @@ pub struct SwarmSpawner {
     /// saw runs on, so a statistics stream finds its node without asking
     /// every node.
     placed: Arc<Mutex<HashMap<String, usize>>>,
+    /// The manager's Traefik container, which joins each app's network ([`walls`]).
+    traefik: String,
 }
 
 /// How long a rollout may take per replica, beyond the health check.
 const PER_REPLICA: Duration = Duration::from_secs(30);
 
 impl SwarmSpawner {
-    /// `config.network` is the overlay network the services join;
-    /// `node_network` each node's own network the build checks look for.
+    /// `config.network` is each node's own network, which the build checks
+    /// look for (each app's tasks are on an overlay network of their own);
+    /// `traefik` the manager's Traefik container.
     pub fn new(
         manager: SwarmNode,
         workers: Vec<SwarmNode>,
         config: DockerConfig,
-        node_network: &str,
+        traefik: &str,
     ) -> Self {
-        let mut node_config = config.clone();
-        node_config.network = node_network.to_owned();
         let nodes = std::iter::once(manager.clone())
             .chain(workers)
-            .map(|n| (n.name, DockerSpawner::new(n.docker, node_config.clone())))
+            .map(|n| (n.name, DockerSpawner::new(n.docker, config.clone())))
             .collect();
         Self {
             manager: manager.docker,
             config,
             nodes,
             placed: Arc::default(),
+            traefik: traefik.to_owned(),
         }
     }
 
@@ -354,6 +357,7 @@ impl Spawner for SwarmSpawner {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         self.remove_unused_token_configs(Some(slug)).await;
+        self.wall_down(slug).await?;
         let mut found = had_service;
         for (name, node) in &self.nodes {
             match node.remove(slug).await {

@@ -29,6 +29,7 @@ impl SwarmSpawner {
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Vec<ContainerRef>, SpawnError> {
         let slug = version.slug;
+        self.wall_in(slug).await?;
         let mut spec = service_spec(&self.config, &version);
         let current = self.current_service(slug).await?;
         let tokens = match current

@@ -25,6 +25,7 @@ use bollard::models::{
     TaskSpecRestartPolicyConditionEnum,
 };
 
+use super::walls::app_network;
 use crate::docker::DockerConfig;
 use crate::labels::{self, Provider, Routing};
 use crate::rollout::{APP_USER, health_test};
@@ -79,11 +80,12 @@ pub(crate) fn service_spec(config: &DockerConfig, version: &ServiceVersion<'_>) 
     let settings = version.settings;
     let mut container_labels = version.image_labels.clone();
     container_labels.extend(labels::settings_labels(settings));
+    let network = app_network(version.slug);
     let mut service_labels = container_labels.clone();
     service_labels.extend(labels::traefik_labels(Routing {
         slug: version.slug,
         provider: Provider::Swarm,
-        network: &config.network,
+        network: &network,
         container: None,
         domain: settings.domain.as_ref(),
         public_host: config.public_host.as_deref(),
@@ -142,7 +144,7 @@ pub(crate) fn service_spec(config: &DockerConfig, version: &ServiceVersion<'_>) 
                 ..Default::default()
             }),
             networks: Some(vec![NetworkAttachmentConfig {
-                target: Some(config.network.clone()),
+                target: Some(network),
                 ..Default::default()
             }]),
             log_driver: Some(TaskSpecLogDriver {
@@ -199,7 +201,7 @@ mod tests {
                 vec![],
             )
             .unwrap();
-        let config = DockerConfig::new("rserve-desk-swarm");
+        let config = DockerConfig::new("rserve-desk");
         let spec = service_spec(
             &config,
             &ServiceVersion {
@@ -226,8 +228,11 @@ mod tests {
             Some(EndpointSpecModeEnum::DNSRR)
         );
         assert_eq!(spec.mode.unwrap().replicated.unwrap().replicas, Some(3));
+        let networks = spec.task_template.as_ref().unwrap().networks.clone();
+        let network = networks.unwrap()[0].target.clone().unwrap();
+        assert_eq!(network, "rserve-desk-app-sales", "the app's own network");
         let labels = spec.labels.unwrap();
-        assert_eq!(labels["traefik.swarm.network"], "rserve-desk-swarm");
+        assert_eq!(labels["traefik.swarm.network"], network);
         assert!(!labels.contains_key("traefik.docker.network"));
         assert!(
             !labels.keys().any(|k| k.contains("rdesk-probe")),

@@ -6,39 +6,36 @@
 //!   SSH session reached (`SSH_CONNECTION`'s server address);
 //! - `join:<node>`: each worker joins with the manager's worker token, and
 //!   the manager sees it ready (and forgets the entry of an earlier join);
-//! - `overlay`: the apps' overlay network [`SWARM_NETWORK`];
-//! - `traefik`: Traefik as a swarm service on the manager ([`traefik`]).
+//! - `traefik-networks`: the manager's Traefik container (its own step
+//!   made it, reading the swarm) joins every app's overlay network, which
+//!   a new Traefik container is not on yet (each deploy joins it to its
+//!   app's network; see the spawner's `swarm::walls`).
 //!
-//! A node in another swarm, or an overlay network of the same name that is
-//! not ours, is refused with a sentence and left as it is.
+//! A node in another swarm is refused with a sentence and left as it is.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{
-    LocalNodeState, NetworkCreateRequest, NodeState, SwarmInitRequest, SwarmJoinRequest,
+    LocalNodeState, NetworkConnectRequest, NodeState, SwarmInitRequest, SwarmJoinRequest,
 };
-use bollard::query_parameters::{DeleteNodeOptions, ListNodesOptions};
-use rdesk_spawner::labels::{OWNER, OWNER_VALUE, ROLE};
+use bollard::query_parameters::{
+    DeleteNodeOptions, InspectContainerOptions, ListNetworksOptions, ListNodesOptions,
+};
+use rdesk_spawner::labels;
 
+use super::TRAEFIK_CONTAINER;
 use super::commands::RemoteCommand;
-use super::options::Validated;
 use super::run::{BootstrapError, Progress, Remote, StepEvent, StepState};
-use super::{SWARM_NETWORK, TRAEFIK_CONTAINER};
 
 /// Swarm's control port, where workers join.
 pub const SWARM_PORT: u16 = 2377;
-/// The cluster's Traefik service (the same name as one host's container).
-pub const TRAEFIK_SERVICE: &str = TRAEFIK_CONTAINER;
-/// How long a joined worker may take to be seen ready, and Traefik's task to run.
+/// How long a joined worker may take to be seen ready.
 const SETTLE: Duration = Duration::from_secs(60);
 
-mod traefik;
-
 pub(crate) const STEP_SWARM: &str = "swarm";
-pub(crate) const STEP_OVERLAY: &str = "overlay";
-pub(crate) const STEP_TRAEFIK_SERVICE: &str = "traefik";
+pub(crate) const STEP_TRAEFIK_NETWORKS: &str = "traefik-networks";
 
 /// One node of the cluster: its host's name, its Docker through its tunnel
 /// and its SSH session.
@@ -56,18 +53,18 @@ pub struct SwarmReport {
     pub steps: Vec<StepEvent>,
 }
 
-/// Makes `manager` and `workers` one swarm with the apps' overlay network
-/// and Traefik as a service; `join:<name>` steps are named by the workers.
+/// Makes `manager` and `workers` one swarm, and the manager's Traefik a
+/// member of every app's network; `join:<name>` steps are named by the
+/// workers.
 pub async fn form(
     manager: &SwarmNode<'_>,
     workers: &[SwarmNode<'_>],
-    options: &Validated,
     sink: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<SwarmReport, BootstrapError> {
     let mut progress = Progress {
         sink,
         finished: Vec::new(),
-        planned: 3 + workers.len(),
+        planned: 2 + workers.len(),
     };
     let mut manager_addr = String::new();
     progress
@@ -85,13 +82,7 @@ pub async fn form(
             .await?;
     }
     progress
-        .step(STEP_OVERLAY, overlay(&manager.docker))
-        .await?;
-    progress
-        .step(
-            STEP_TRAEFIK_SERVICE,
-            traefik::service(&manager.docker, options),
-        )
+        .step(STEP_TRAEFIK_NETWORKS, traefik_networks(&manager.docker))
         .await?;
     Ok(SwarmReport {
         manager_addr,
@@ -341,60 +332,54 @@ async fn wait_ready(manager: &Docker, id: &str, step: &str) -> Result<String, Bo
     }
 }
 
-pub(super) fn owner_labels(role: &str) -> HashMap<String, String> {
-    HashMap::from([
-        (OWNER.to_owned(), OWNER_VALUE.to_owned()),
-        (ROLE.to_owned(), role.to_owned()),
-    ])
-}
-
-async fn overlay(docker: &Docker) -> Result<(StepState, String), BootstrapError> {
-    let step = STEP_OVERLAY;
-    match docker
-        .inspect_network(
-            SWARM_NETWORK,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
+/// Joins the manager's Traefik container to every app network it is not on.
+async fn traefik_networks(docker: &Docker) -> Result<(StepState, String), BootstrapError> {
+    let step = STEP_TRAEFIK_NETWORKS;
+    let traefik = docker
+        .inspect_container(TRAEFIK_CONTAINER, None::<InspectContainerOptions>)
         .await
-    {
-        Ok(network) => {
-            let ours = network
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(OWNER))
-                .is_some_and(|v| v == OWNER_VALUE);
-            let overlay = network.driver.as_deref() == Some("overlay");
-            if ours && overlay {
-                return Ok((
-                    StepState::Skipped,
-                    format!("overlay network {SWARM_NETWORK} already there"),
-                ));
-            }
-            Err(refused(
-                step,
-                format!(
-                    "a network {SWARM_NETWORK} exists that Rserve Desk did not make as an overlay network; remove or rename it and run the bootstrap again"
-                ),
-            ))
+        .map_err(docker_error(step))?;
+    let on: Vec<String> = traefik
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|n| n.into_keys().collect())
+        .unwrap_or_default();
+    let apps = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                labels::ours(labels::Role::AppNetwork, &[]),
+            )])),
+        }))
+        .await
+        .map_err(docker_error(step))?;
+    let mut joined = Vec::new();
+    for name in apps.into_iter().filter_map(|n| n.name) {
+        if on.contains(&name) {
+            continue;
         }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {
-            docker
-                .create_network(NetworkCreateRequest {
-                    name: SWARM_NETWORK.to_owned(),
-                    driver: Some("overlay".to_owned()),
-                    labels: Some(owner_labels("network")),
+        docker
+            .connect_network(
+                &name,
+                NetworkConnectRequest {
+                    container: TRAEFIK_CONTAINER.to_owned(),
                     ..Default::default()
-                })
-                .await
-                .map_err(docker_error(step))?;
-            Ok((
-                StepState::Done,
-                format!("made the overlay network {SWARM_NETWORK}"),
-            ))
-        }
-        Err(e) => Err(docker_error(step)(e)),
+                },
+            )
+            .await
+            .map_err(docker_error(step))?;
+        joined.push(name);
+    }
+    if joined.is_empty() {
+        Ok((
+            StepState::Skipped,
+            "Traefik is on every app's network".to_owned(),
+        ))
+    } else {
+        Ok((
+            StepState::Done,
+            format!("Traefik joined {}", joined.join(", ")),
+        ))
     }
 }
 
