@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use rdesk_e2e::clients::run_snippet;
 use rdesk_e2e::{Rdesk, Standin, app_folder, docker_out, running_container};
 use rserve_qap::{AccessToken, Client, ClientOptions, Value};
 use serde_json::{Value as Json, json};
@@ -373,29 +374,6 @@ fn eval_apps_are_never_public_and_log_in_with_a_token() {
     let public = desk.fails(&["set", slug, "--host", "vps", "--access", "public"]);
     assert!(public.contains("cannot be public"), "{public}");
     desk.ok(&["rm", slug, "--host", "vps"]);
-}
-
-/// Runs a snippet the window shows, as a Node program with `tests/node`'s
-/// rserve-js, and returns what it printed.
-fn run_snippet(snippet: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("snippet.js");
-    std::fs::write(&file, snippet).unwrap();
-    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/node_modules");
-    let out = Command::new("node")
-        .arg(&file)
-        .env("NODE_PATH", &modules)
-        .output()
-        .expect("node runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        out.status.success(),
-        "the snippet failed: {stdout}\n{stderr}\n{snippet}"
-    );
-    stdout
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -464,31 +464,6 @@ fn a_container_over_its_memory_limit_is_killed_and_restarted() {
     desk.ok(&["rm", slug, "--host", "vps"]);
 }
 
-/// `rdesk ARGS` inside the keyring session, with `input` on stdin.
-fn rdesk_in(
-    session: &rdesk_e2e::KeyringSession,
-    desk: &Rdesk,
-    args: &[&str],
-    input: &str,
-) -> std::process::Output {
-    let mut child = session
-        .command(rdesk_e2e::rdesk_binary())
-        .args(args)
-        .env("RDESK_DATA_DIR", desk.data_dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// Every byte under `dir` (the SQLite database, its WAL and whatever else).
 fn bytes_under(dir: &Path) -> Vec<u8> {
     let mut all = Vec::new();
@@ -513,8 +488,7 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     let session = rdesk_e2e::KeyringSession::start();
     let desk = vps.desk();
     let secret = format!("s3cr3t-{}", std::process::id());
-    let stored = rdesk_in(
-        &session,
+    let stored = session.rdesk(
         &desk,
         &["secret", "set", slug, "TOKEN", "--host", "vps"],
         &format!("{secret}\n"),
@@ -532,7 +506,7 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     let deploy = [
         "deploy", app_str, "--host", "vps", "--slug", slug, "--secret", "TOKEN", "--json",
     ];
-    let deployed = rdesk_in(&session, &desk, &deploy, "");
+    let deployed = session.rdesk(&desk, &deploy, "");
     assert!(
         deployed.status.success(),
         "{}",
@@ -544,8 +518,7 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
         "the secret reached R"
     );
 
-    let missing = rdesk_in(
-        &session,
+    let missing = session.rdesk(
         &desk,
         &[
             "deploy", app_str, "--host", "vps", "--slug", slug, "--secret", "NOPE",
@@ -566,14 +539,13 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     );
     // A new value restarts the app, though its code and settings are the same.
     let renewed = format!("{secret}-renewed");
-    let stored = rdesk_in(
-        &session,
+    let stored = session.rdesk(
         &desk,
         &["secret", "set", slug, "TOKEN", "--host", "vps"],
         &format!("{renewed}\n"),
     );
     assert!(stored.status.success());
-    let redeployed = rdesk_in(&session, &desk, &deploy, "");
+    let redeployed = session.rdesk(&desk, &deploy, "");
     assert!(
         redeployed.status.success(),
         "{}",
@@ -636,23 +608,18 @@ fn a_secret_reaches_r_and_nothing_else_keeps_it() {
     // Docker's own record of the environment holds it: that is where a
     // container's environment lives (anyone who can `docker inspect` sees it).
     assert!(container["Config"]["Env"].to_string().contains(&secret));
-    let removed = rdesk_in(&session, &desk, &["rm", slug, "--host", "vps"], "");
+    let removed = session.rdesk(&desk, &["rm", slug, "--host", "vps"], "");
     assert!(
         removed.status.success(),
         "{}",
         String::from_utf8_lossy(&removed.stderr)
     );
-    let again = rdesk_in(&session, &desk, &deploy, "");
+    let again = session.rdesk(&desk, &deploy, "");
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("is not in this workstation's keyring"),
         "removing the app removed its secret from the keyring"
     );
-    let gone = rdesk_in(
-        &session,
-        &desk,
-        &["secret", "rm", slug, "TOKEN", "--host", "vps"],
-        "",
-    );
+    let gone = session.rdesk(&desk, &["secret", "rm", slug, "TOKEN", "--host", "vps"], "");
     assert!(gone.status.success(), "removing a missing secret is fine");
 }
 

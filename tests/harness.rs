@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod clients;
 pub mod display;
 mod keyring;
 mod ssh_counter;
@@ -278,9 +279,14 @@ pub struct JsonLines {
 impl JsonLines {
     /// Starts `rdesk ARGS` with `desk`'s data directory and `env`.
     pub fn start(desk: &Rdesk, args: &[&str], env: &[(&str, &Path)]) -> Self {
+        Self::start_on(desk.data_dir.path(), args, env)
+    }
+
+    /// Starts `rdesk ARGS` with the data directory `data_dir` and `env`.
+    pub fn start_on(data_dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Self {
         let mut cmd = Command::new(rdesk_binary());
         cmd.args(args)
-            .env("RDESK_DATA_DIR", desk.data_dir.path())
+            .env("RDESK_DATA_DIR", data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -302,17 +308,28 @@ impl JsonLines {
         Self { child, lines }
     }
 
-    /// Waits (bounded) for a line matching `wanted`.
+    /// Waits (bounded) for a line matching `wanted`; the lines passed over
+    /// are shown when none comes.
     pub fn wait_for(&self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + within;
+        let mut passed = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
                 Ok(line) if wanted(&line) => return line,
-                Ok(_) => continue,
+                Ok(line) => passed.push(line),
                 Err(_) => break,
             }
         }
-        panic!("rdesk never printed the expected line within {within:?}");
+        let shown: Vec<String> = passed.iter().rev().take(30).map(Value::to_string).collect();
+        panic!(
+            "rdesk never printed the expected line within {within:?}; the last lines, newest first:\n{}",
+            shown.join("\n")
+        );
+    }
+
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The lines printed so far and not yet read.

@@ -116,6 +116,27 @@ impl KeyringSession {
             .env_remove("WAYLAND_DISPLAY");
         cmd
     }
+
+    /// `rdesk ARGS` on this session's bus with `desk`'s data directory,
+    /// `input` on its standard input.
+    pub fn rdesk(&self, desk: &crate::Rdesk, args: &[&str], input: &str) -> std::process::Output {
+        let mut child = self
+            .command(crate::rdesk_binary())
+            .args(args)
+            .env("RDESK_DATA_DIR", desk.data_dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rdesk runs");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input.as_bytes())
+            .expect("rdesk reads its input");
+        child.wait_with_output().expect("rdesk ends")
+    }
 }
 
 impl Drop for KeyringSession {

@@ -8,138 +8,16 @@
 // Test support: a panic here is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rdesk_core::snippets::TOKEN_PLACEHOLDER;
-use rdesk_e2e::{Rdesk, Standin, app_folder, ssh_processes_under};
-use serde_json::Value as Json;
+use rdesk_e2e::clients::{Tunnel, rscript, rscript_ok};
+use rdesk_e2e::{Rdesk, Standin, app_folder};
 
 const APP: &str = r#"
 add <- function(a, b) a + b
 size <- function(x) length(x)
 "#;
-
-/// `rdesk tunnel SLUG --host vps --json EXTRA...` running in the background
-/// with its own runtime directory (so its ssh processes can be found).
-struct Tunnel {
-    child: Child,
-    runtime: tempfile::TempDir,
-    view: Json,
-}
-
-impl Tunnel {
-    fn open(desk: &Rdesk, slug: &str, extra: &[&str]) -> Tunnel {
-        let runtime = tempfile::Builder::new()
-            .prefix("rqt")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let mut args = vec!["tunnel", slug, "--host", "vps", "--json"];
-        args.extend_from_slice(extra);
-        let mut child = desk
-            .command(&args)
-            .env("XDG_RUNTIME_DIR", runtime.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("rdesk runs");
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = send.send(line);
-            }
-        });
-        let Ok(line) = lines.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "rdesk tunnel printed nothing: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        };
-        let view: Json = serde_json::from_str(&line).expect("JSON");
-        assert!(view.get("error").is_none(), "{view}");
-        Tunnel {
-            child,
-            runtime,
-            view,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        u16::try_from(self.view["port"].as_u64().unwrap()).unwrap()
-    }
-
-    fn snippet(&self) -> String {
-        self.view["r_snippet"].as_str().unwrap().to_owned()
-    }
-
-    /// Sends `signal` to the command and checks it ends cleanly, taking its
-    /// ssh processes and the forwarded port with it.
-    fn end_with(mut self, signal: &str) {
-        let port = self.port();
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "rdesk tunnel outlived {signal}");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(
-            status.success(),
-            "rdesk tunnel ended with {status} on {signal}"
-        );
-        let left = ssh_processes_under(self.runtime.path());
-        assert!(
-            left.is_empty(),
-            "ssh processes outlived the tunnel: {left:?}"
-        );
-        assert!(
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-            "port {port} still listens after the tunnel ended"
-        );
-    }
-}
-
-impl Drop for Tunnel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `program` with Rscript: (success, stdout, stderr).
-fn rscript(program: &str) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("snippet.R");
-    std::fs::write(&file, program).unwrap();
-    let out = Command::new("Rscript")
-        .arg(&file)
-        .output()
-        .expect("Rscript runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The snippet's output, which must succeed.
-fn rscript_ok(program: &str) -> String {
-    let (ok, stdout, stderr) = rscript(program);
-    assert!(ok, "the R program failed:\n{stdout}\n{stderr}\n{program}");
-    stdout
-}
 
 fn rsclient_installed() {
     let (ok, _, stderr) = rscript("library(RSclient)");
@@ -189,7 +67,7 @@ fn r_calls_a_token_app_through_the_tunnel_as_the_snippet_shows() {
     let token = made["token"].as_str().unwrap();
 
     let opened = Instant::now();
-    let tunnel = Tunnel::open(&desk, slug, &[]);
+    let tunnel = Tunnel::open(&desk, "vps", slug, &[]);
     println!("the tunnel was open after {:?}", opened.elapsed());
     assert_eq!(tunnel.view["address"], "127.0.0.1", "{}", tunnel.view);
     let shown = tunnel.snippet();
@@ -258,7 +136,7 @@ writeLines(paste0("then: ", RS.eval.qap(c, as.call(list(funs$add, 2, 2)))))
     let slow = standin.over_the_slow_link();
     let far = Rdesk::new();
     slow.add_to(&far);
-    let far_tunnel = Tunnel::open(&far, slug, &[]);
+    let far_tunnel = Tunnel::open(&far, "vps", slug, &[]);
     let over_slow_link = per_call_ms(&far_tunnel, token);
     far_tunnel.end_with("-TERM");
     let rtt = rdesk_e2e::SlowLink::from_env().rtt();
@@ -339,7 +217,7 @@ fn r_logs_in_to_an_eval_app_through_the_tunnel() {
     let made = desk.json(&["token", "create", slug, "--host", "vps"]);
     let token = made["token"].as_str().unwrap();
 
-    let tunnel = Tunnel::open(&desk, slug, &[]);
+    let tunnel = Tunnel::open(&desk, "vps", slug, &[]);
     let shown = tunnel.snippet();
     assert!(shown.contains("RS.login(c, \"rdesk\", token"), "{shown}");
     let printed = rscript_ok(&shown.replace(TOKEN_PLACEHOLDER, token));

@@ -15,15 +15,19 @@
 //! stopped, its tasks moved, calls going on; the apps listed again from the
 //! services' labels alone. A worker's own apps are refused. One test, as the steps
 //! share the nodes. Each app's tasks are walled off from every other
-//! app's (a network each), and Traefik reaches all.
+//! app's (a network each), and Traefik reaches all. rserve-js and R call a
+//! cluster's app as the window shows them.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdesk_core::snippets::rserve_js;
+use rdesk_core::spawner::{AccessMode, Mode};
+use rdesk_e2e::clients::{Tunnel, rscript_ok, run_snippet};
 use rdesk_e2e::vps::Vps;
-use rdesk_e2e::{JsonLines, Rdesk, Traffic};
+use rdesk_e2e::{JsonLines, KeyringSession, Rdesk, Traffic};
 use serde_json::Value;
 
 const NAMES: [&str; 3] = ["node1", "node2", "node3"];
@@ -333,6 +337,90 @@ fn deploy(desk: &Rdesk, dir: &std::path::Path) -> std::process::Output {
     ])
 }
 
+/// The clients people use call app `sw` as the window shows them:
+/// rserve-js under Node through the cluster's Traefik, and R (RSclient)
+/// over QAP through `rdesk tunnel`, which reaches a task on its node.
+fn clients_call_the_cluster(desk: &Rdesk, url: &str) {
+    let listed = |printed: &str| printed.starts_with("functions:") && printed.contains("version");
+    let js = rserve_js(url, "sw", "node1", Mode::Ocap, AccessMode::Public);
+    let printed = run_snippet(&js);
+    assert!(listed(&printed), "{printed}\n{js}");
+    let tunnel = Tunnel::open(desk, "node1", "sw", &[]);
+    let printed = rscript_ok(&tunnel.snippet());
+    assert!(listed(&printed), "{printed}\n{}", tunnel.view);
+    tunnel.end_with("-TERM");
+}
+
+/// A secret variable on a cluster: kept in this workstation's keyring, a
+/// swarm secret on the cluster that each task (two, on two nodes) exports
+/// before R starts; never in the service's spec; a new value is a new
+/// secret rolled out, the old one removed; all of them go with the app.
+fn secret_variables_on_the_cluster(desk: &Rdesk, nodes: &[Vps]) {
+    let manager = &nodes[0];
+    let keyring = KeyringSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.R"),
+        "token <- function() Sys.getenv(\"TOKEN\")\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let deploy = [
+        "deploy",
+        path,
+        "--host",
+        "node1",
+        "--slug",
+        "sws",
+        "--access",
+        "public",
+        "--replicas",
+        "2",
+        "--secret",
+        "TOKEN",
+    ];
+    let secrets = || manager.sh_ok("docker secret ls -q --filter label=io.rserve-desk.slug=sws");
+    for value in ["first s3cret", "second s3cret, with a 'quote' and $HOME"] {
+        let set = keyring.rdesk(
+            desk,
+            &["secret", "set", "sws", "TOKEN", "--host", "node1"],
+            &format!("{value}\n"),
+        );
+        assert!(
+            set.status.success(),
+            "{}",
+            String::from_utf8_lossy(&set.stderr)
+        );
+        let deployed = keyring.rdesk(desk, &deploy, "");
+        assert!(
+            deployed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&deployed.stderr)
+        );
+        for _ in 0..4 {
+            let answer = desk.json(&["call", "sws", "token", "--host", "node1"]);
+            assert_eq!(answer, Value::from(value), "every task has the value");
+        }
+        let spec = manager.sh_ok("docker service inspect rserve-desk-sws");
+        assert!(
+            !spec.contains("s3cret"),
+            "a value in the service's spec: {spec}"
+        );
+        assert_eq!(
+            secrets().lines().count(),
+            1,
+            "the old value's secret is removed"
+        );
+    }
+    let removed = keyring.rdesk(desk, &["rm", "sws", "--host", "node1"], "");
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert_eq!(secrets(), "", "the app's secrets go with it");
+}
+
 /// The statuses the monitor reported for app `sw` in `lines`.
 fn statuses_of_sw(lines: &[Value]) -> Vec<String> {
     lines
@@ -356,14 +444,19 @@ fn monitor_follows_the_cluster(desk: &Rdesk, nodes: &[Vps], watch: &JsonLines) {
     let last = &history["status_events"][0]["status"];
     assert_eq!(last, "running", "{history}");
 
-    let on_worker = nodes[1..]
-        .iter()
-        .find_map(|node| {
-            let id = node.sh_ok("docker ps -q --filter label=io.rserve-desk.slug=sw | head -1");
-            (!id.is_empty()).then_some((node, id))
+    // A current task (not one of the replaced ones still draining, whose
+    // end is no news) on a worker.
+    let status = desk.json(&["status", "sw", "--host", "node1"]);
+    let (node, id) = status["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|c| {
+            let node = NAMES[1..].iter().position(|n| c["node"] == *n)?;
+            Some((&nodes[node + 1], c["id"].as_str()?.to_owned()))
         })
-        .expect("a task of sw runs on a worker");
-    on_worker.0.sh_ok(&format!("docker kill {}", on_worker.1));
+        .unwrap_or_else(|| panic!("no task of sw on a worker: {status}"));
+    node.sh_ok(&format!("docker kill {id}"));
     watch.wait_for(Duration::from_secs(30), |l| {
         l["monitor"] == "status" && l["app"]["slug"] == "sw" && l["status"] == "crashed"
     });
@@ -515,6 +608,7 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     );
     let logs = desk.ok(&["logs", "sw", "--host", "node1", "--tail", "20"]);
     assert!(!logs.trim().is_empty(), "no output from the app's task");
+    clients_call_the_cluster(desk, &url);
     monitor_follows_the_cluster(desk, nodes, &watch);
     drop(watch);
 
@@ -565,6 +659,8 @@ fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
         "0",
         "the app's tokens configs go with it"
     );
+
+    secret_variables_on_the_cluster(desk, nodes);
 
     // A worker's Docker stops: its tasks move, the app keeps answering.
     let traffic = Traffic::start(&url, "version");

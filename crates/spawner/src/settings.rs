@@ -337,11 +337,20 @@ impl SecretEnv {
 
     /// `NAME=value` lines for the container's environment, for the names `settings` lists.
     pub(crate) fn container_env(&self, settings: &Settings) -> Vec<String> {
+        self.values(settings)
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect()
+    }
+
+    /// The names and values of the variables `settings` lists.
+    pub(crate) fn values<'a>(
+        &'a self,
+        settings: &'a Settings,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.0
             .iter()
             .filter(|(name, _)| settings.secret_names.contains(name))
-            .map(|(name, value)| format!("{}={value}", name.0))
-            .collect()
+            .map(|(name, value)| (name.0.as_str(), value.as_str()))
     }
 }
 

@@ -54,7 +54,7 @@ impl Desk {
                 }
             }
             session.spawner = HostSpawner::Swarm(self.swarm_over(record, &session, &nodes));
-            session._workers = nodes.into_iter().map(|(_, c)| c).collect();
+            session.workers = nodes;
         }
         Ok(session)
     }
@@ -164,7 +164,7 @@ impl Desk {
         HostSession {
             record: record.clone(),
             connection,
-            _workers: Vec::new(),
+            workers: Vec::new(),
             spawner,
             store: self.store.clone(),
             _runtime: runtime,
@@ -236,9 +236,9 @@ impl std::ops::Deref for HostSpawner {
 pub struct HostSession {
     pub(super) record: HostRecord,
     pub(super) connection: Arc<Connection>,
-    /// A cluster's workers' connections (from the pool), kept open while
-    /// its spawner uses them.
-    _workers: Vec<Arc<Connection>>,
+    /// A cluster's workers' connections (from the pool) by node name, kept
+    /// open while its spawner uses them.
+    pub(super) workers: Vec<(String, Arc<Connection>)>,
     pub(super) spawner: HostSpawner,
     pub(super) store: Store,
     _runtime: Option<tempfile::TempDir>,

@@ -2,14 +2,17 @@
 //! RSclient's TLS sends no server name, so Traefik could not tell apps apart
 //! on one TLS port. Instead a port on this machine's loopback is forwarded
 //! through the host's one SSH session to the QAP port of the app's current
-//! container on the apps' network, until the tunnel is closed. The tunnel
-//! carries bytes only: calls still need the app's token.
+//! container on the apps' network (on a cluster, through the session of
+//! the node running one of its tasks, to the task's address on that node),
+//! until the tunnel is closed. The tunnel carries bytes only: calls still
+//! need the app's token.
 
 use std::sync::Arc;
 
-use rdesk_spawner::{AppStatus, Mode, SpawnError};
+use rdesk_spawner::{AppStatus, ContainerState, Mode, SpawnError};
 use serde::Serialize;
 
+use super::session::HostSpawner;
 use super::{HostSession, NETWORK};
 use crate::error::DeskError;
 use crate::forward::LocalForward;
@@ -18,6 +21,10 @@ use crate::snippets;
 
 /// Rserve's QAP port in every app container (`rserve-base/start.R`).
 pub const APP_QAP_PORT: u16 = 6311;
+
+/// The bridge every swarm task has beside its overlay networks, reached
+/// from its own node.
+const GATEWAY_BRIDGE: &str = "docker_gwbridge";
 
 /// Where R reaches an app while its tunnel is open, and the R program that does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,8 +82,13 @@ impl HostSession {
             .iter()
             .find(|c| c.state == AppStatus::Running && !c.is_draining())
             .ok_or_else(not_running)?;
-        let container_address = self.address_on_network(&container.name).await?;
-        let connection = Arc::clone(&self.connection);
+        let (connection, container_address) = match &self.spawner {
+            HostSpawner::Docker(_) => (
+                Arc::clone(&self.connection),
+                self.address_on_network(&container.name).await?,
+            ),
+            HostSpawner::Swarm(_) => self.task_address(container).await?,
+        };
         let (address, port, forward) = match connection.session() {
             None => (container_address, APP_QAP_PORT, None),
             Some(_) => {
@@ -106,6 +118,43 @@ impl HostSession {
             connection,
             forward,
         })
+    }
+
+    /// A cluster task's node's connection, and the task's address on that
+    /// node's `docker_gwbridge`: the one the node itself reaches (its
+    /// overlay address is reached only from its app's network). Docker
+    /// turns traffic between containers off on that bridge, so it is no way
+    /// from one app to another.
+    async fn task_address(
+        &self,
+        task: &ContainerState,
+    ) -> Result<(Arc<Connection>, String), DeskError> {
+        let node = task.node.as_deref().unwrap_or(self.name());
+        let connection = match self.workers.iter().find(|(name, _)| name == node) {
+            Some((_, worker)) => Arc::clone(worker),
+            None => Arc::clone(&self.connection),
+        };
+        let unreachable = |reason: String| DeskError::Forward {
+            host: node.to_owned(),
+            what: format!("a port to {}", task.name),
+            reason,
+        };
+        let bridge = connection
+            .docker()
+            .inspect_network(
+                GATEWAY_BRIDGE,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .map_err(|e| unreachable(format!("{GATEWAY_BRIDGE}: {e}")))?;
+        let address = bridge
+            .containers
+            .and_then(|mut c| c.remove(&task.id))
+            .and_then(|endpoint| endpoint.ipv4_address)
+            .and_then(|cidr| cidr.split('/').next().map(str::to_owned))
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| unreachable(format!("it has no address on {GATEWAY_BRIDGE}")))?;
+        Ok((connection, address))
     }
 
     /// The container's address on the apps' network.

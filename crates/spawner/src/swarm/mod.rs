@@ -11,9 +11,9 @@
 //! VPSs. The price: a packages layer is installed on each node (at once),
 //! from the same pinned versions or dated snapshot.
 //!
-//! Tokens are a swarm config every task mounts ([`tokens`]). What a cluster
-//! does not have yet, refused with a sentence: secret variables (a
-//! service's environment is readable by every manager client).
+//! Tokens are a swarm config every task mounts ([`tokens`]), secret
+//! variables swarm secrets ([`secrets`]), never in a service's spec, which
+//! every client of the manager reads.
 //! Apps are read back from the services' labels and their tasks'
 //! containers on every node; their events come from every node, less the
 //! swarm's own replacements ([`events`]).
@@ -21,6 +21,7 @@
 mod events;
 mod listing;
 mod rollout;
+mod secrets;
 mod service;
 mod tokens;
 mod walls;
@@ -114,14 +115,6 @@ impl SwarmSpawner {
         SpawnError::NotOnSwarm(what.to_owned())
     }
 
-    /// Refuses what a cluster cannot do yet.
-    fn check_supported(settings: &Settings) -> Result<(), SpawnError> {
-        if !settings.secret_names().is_empty() {
-            return Err(Self::unsupported("secret variables"));
-        }
-        Ok(())
-    }
-
     /// Builds the app's image on every node at once: the manager's progress
     /// as it is, the workers' steps named by their node.
     async fn build_everywhere(
@@ -187,7 +180,6 @@ impl Spawner for SwarmSpawner {
         spec: &AppSpec,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
-        Self::check_supported(&spec.settings)?;
         let clock = Instant::now();
         let (image_id, built, packages_reused) = self.build_everywhere(spec, progress).await?;
         let build_ms = clock.elapsed().as_millis() as u64;
@@ -199,6 +191,7 @@ impl Spawner for SwarmSpawner {
                     image: &image,
                     image_labels: labels::app_labels(spec),
                     settings: &spec.settings,
+                    secrets: &spec.secrets,
                     replicas: spec.settings.replicas,
                 },
                 progress,
@@ -223,10 +216,9 @@ impl Spawner for SwarmSpawner {
         slug: &Slug,
         image: &str,
         settings: &Settings,
-        _secrets: &SecretEnv,
+        secrets: &SecretEnv,
         progress: &(dyn Fn(DeployEvent) + Send + Sync),
     ) -> Result<Deployed, SpawnError> {
-        Self::check_supported(settings)?;
         let (_, image_id, image_labels) = self.manager_node().kept_image(slug, image).await?;
         for (name, node) in &self.nodes[1..] {
             node.kept_image(slug, image)
@@ -243,6 +235,7 @@ impl Spawner for SwarmSpawner {
                     image,
                     image_labels,
                     settings,
+                    secrets,
                     replicas: settings.replicas,
                 },
                 progress,
@@ -357,6 +350,7 @@ impl Spawner for SwarmSpawner {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         self.remove_unused_token_configs(Some(slug)).await;
+        self.remove_unused_secrets(slug).await;
         self.wall_down(slug).await?;
         let mut found = had_service;
         for (name, node) in &self.nodes {
@@ -450,25 +444,5 @@ impl Spawner for SwarmSpawner {
             .map(|(_, node)| node)
             .ok_or_else(|| DockerSpawner::not_found(slug))?;
         node.logs(slug, tail, follow).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::settings::EnvName;
-
-    #[test]
-    fn secret_variables_are_refused_on_a_cluster_with_a_sentence() {
-        let mut settings = Settings::default();
-        assert!(SwarmSpawner::check_supported(&settings).is_ok());
-        settings
-            .set_env(Vec::new(), vec![EnvName::parse("API_KEY").unwrap()])
-            .unwrap();
-        let refused = SwarmSpawner::check_supported(&settings).unwrap_err();
-        assert_eq!(
-            refused.to_string(),
-            "a cluster does not do secret variables yet; deploy such an app to a single host"
-        );
     }
 }

@@ -41,6 +41,16 @@ impl SwarmSpawner {
             None => self.tokens_config_for(slug, &[]).await?,
         };
         mount_tokens(&mut spec, tokens);
+        let secrets = self
+            .secret_mounts(slug, version.settings, version.secrets)
+            .await?;
+        if let Some(container) = spec
+            .task_template
+            .as_mut()
+            .and_then(|t| t.container_spec.as_mut())
+        {
+            container.secrets = Some(secrets);
+        }
         let wanted = spec
             .task_template
             .as_ref()
@@ -64,8 +74,11 @@ impl SwarmSpawner {
                 .await
                 .map_err(SpawnError::docker(format!("create the service of {slug}")))?;
         }
-        self.wait_converged(slug, &wanted, version.replicas, progress)
-            .await
+        let converged = self
+            .wait_converged(slug, &wanted, version.replicas, progress)
+            .await;
+        self.remove_unused_secrets(slug).await;
+        converged
     }
 
     /// Waits for the service's update to end, and `replicas` tasks of the
@@ -296,6 +309,8 @@ pub(super) struct TaskIdentity {
     image: Option<String>,
     tokens: Option<String>,
     settings: Option<String>,
+    /// The swarm secrets mounted, which change with a variable's value.
+    secrets: Vec<String>,
 }
 
 impl TaskIdentity {
@@ -318,10 +333,18 @@ impl TaskIdentity {
                 })
             })
             .and_then(|c| c.config_id.clone());
+        let mut secrets: Vec<String> = container
+            .and_then(|c| c.secrets.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.secret_id.clone())
+            .collect();
+        secrets.sort();
         Self {
             image,
             tokens,
             settings,
+            secrets,
         }
     }
 }

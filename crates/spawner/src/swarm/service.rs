@@ -25,11 +25,12 @@ use bollard::models::{
     TaskSpecRestartPolicyConditionEnum,
 };
 
+use super::secrets::SECRETS_DIR;
 use super::walls::app_network;
 use crate::docker::DockerConfig;
 use crate::labels::{self, Provider, Routing};
 use crate::rollout::{APP_USER, health_test};
-use crate::settings::Settings;
+use crate::settings::{SecretEnv, Settings};
 use crate::spec::Slug;
 
 /// A swarm service's name: the app's Traefik service name, `rserve-desk-<slug>`.
@@ -43,12 +44,16 @@ const DRAIN_SECS: u64 = 4;
 /// How long the swarm waits for a stopped task before it kills it.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(DRAIN_SECS + 8);
 
-/// The task's first process: `start.R` in the background, and on the stop
-/// signal, [`DRAIN_SECS`] of answering, then Rserve stopped and exit 0. When
-/// R ends by itself, its exit code is the task's.
+/// The task's first process: the app's secret variables exported from
+/// their files (a value's trailing newlines kept), `start.R` in the
+/// background, and on the stop signal, [`DRAIN_SECS`] of answering, then
+/// Rserve stopped and exit 0. When R ends by itself, its exit code is the
+/// task's.
 fn entrypoint() -> Vec<String> {
     let script = format!(
-        "Rscript /opt/rserve/start.R & app=$!; \
+        "for f in {SECRETS_DIR}/*; do [ -f \"$f\" ] || continue; \
+         v=\"$(cat \"$f\"; printf x)\"; export \"${{f##*/}}=${{v%x}}\"; done; \
+         Rscript /opt/rserve/start.R & app=$!; \
          trap 'sleep {DRAIN_SECS}; kill -TERM \"$app\" 2>/dev/null; wait \"$app\"; exit 0' TERM; \
          wait \"$app\""
     );
@@ -69,6 +74,8 @@ pub(crate) struct ServiceVersion<'a> {
     /// The image's labels: the app's description, read back by `list`.
     pub image_labels: HashMap<String, String>,
     pub settings: &'a Settings,
+    /// The values of the secret variables the settings name.
+    pub secrets: &'a SecretEnv,
     /// How many tasks run: the settings' replicas, 0 while the app is stopped.
     pub replicas: u8,
 }
@@ -195,12 +202,14 @@ mod tests {
     fn a_service_rolls_out_start_first_and_rolls_back_on_failure() {
         let slug = Slug::parse("sales").unwrap();
         let mut settings = Settings::default();
+        let key = EnvName::parse("API_KEY").unwrap();
         settings
             .set_env(
                 vec![(EnvName::parse("MODE").unwrap(), "fast".into())],
-                vec![],
+                vec![key.clone()],
             )
             .unwrap();
+        let secrets = SecretEnv::new(vec![(key, "s3cret".into())]).unwrap();
         let config = DockerConfig::new("rserve-desk");
         let spec = service_spec(
             &config,
@@ -209,8 +218,15 @@ mod tests {
                 image: "rserve-desk/app-sales:abc",
                 image_labels: HashMap::from([(labels::SLUG.to_owned(), "sales".to_owned())]),
                 settings: &settings,
+                secrets: &secrets,
                 replicas: 3,
             },
+        );
+        let written = serde_json::to_string(&spec).unwrap();
+        assert!(written.contains("MODE=fast"), "{written}");
+        assert!(
+            !written.contains("s3cret"),
+            "a secret's value is never in the spec: {written}"
         );
         assert_eq!(spec.name.as_deref(), Some("rserve-desk-sales"));
         let update = spec.update_config.unwrap();
