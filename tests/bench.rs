@@ -5,8 +5,9 @@
 //! - code-only redeploys under traffic: time until the new version answers
 //!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
 //! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
-//! - a three-replica deploy to the swarm stand-in ÷ to one host (`bench_swarm`;
-//!   `rdesk-bench swarm` measures only this);
+//! - a three-replica deploy to the swarm stand-in ÷ to one host, and the
+//!   monitor's CPU with 200 apps across its three nodes (`bench_swarm`;
+//!   `rdesk-bench swarm` measures only these);
 //! - the desktop app: cold start to a painted window, memory with its webview
 //!   processes with the window open, then in the tray over 30 minutes
 //!   (`rdesk-bench desktop` measures only this; `RDESK_BENCH_TRAY_MINUTES`
@@ -56,7 +57,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::args().nth(1).as_deref() {
         Some("desktop") => return desktop_figures(&desk, data.path()).await,
         // `rdesk-bench swarm`: the cluster's figure only.
-        Some("swarm") => return bench_swarm::deploy_ratio(&desk).await,
+        Some("swarm") => {
+            bench_swarm::deploy_ratio(&desk).await?;
+            return bench_swarm::monitor_cpu(&desk, data.path()).await;
+        }
         _ => {}
     }
 
@@ -163,6 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bench_monitor::store_figures().await?;
     bench_monitor::crash_latency(&desk, &vps.repo).await?;
     bench_swarm::deploy_ratio(&desk).await?;
+    bench_swarm::monitor_cpu(&desk, data.path()).await?;
 
     bench_link::crash_notifications(&links, links_data.path()).await?;
     desktop_figures(&desk, data.path()).await

@@ -2,7 +2,7 @@
 //! desktop app's release build (`[profile.dist]`, as packaged), and runs the
 //! benchmark program (`rdesk-bench` in the end-to-end crate) on it, which
 //! prints its figures as ratios measured in one run. `--desktop` measures
-//! the desktop app only, `--swarm` the cluster's deploy only.
+//! the desktop app only, `--swarm` the cluster's figures only.
 
 use std::process::Command;
 
@@ -16,8 +16,8 @@ pub struct BenchArgs {
     /// Only the desktop app's figures: start, memory open and in the tray (30 min).
     #[arg(long, conflicts_with = "swarm")]
     pub desktop: bool,
-    /// Only the cluster's figure: a three-replica deploy to the swarm
-    /// stand-in vs to one host.
+    /// Only the cluster's figures: a three-replica deploy to the swarm
+    /// stand-in vs to one host, and the monitor's CPU with 200 apps on it.
     #[arg(long)]
     pub swarm: bool,
 }

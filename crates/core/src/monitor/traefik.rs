@@ -26,8 +26,9 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Where the metrics page is served on the host.
 #[derive(Debug, Clone)]
 enum Endpoint {
-    /// A socket forwarded through the SSH session.
-    Forwarded(PathBuf),
+    /// A socket forwarded through the SSH session to the address Traefik
+    /// listens at on the host.
+    Forwarded { socket: PathBuf, to: String },
     /// The container's address, reachable from here (local Docker).
     Direct(String, u16),
 }
@@ -84,9 +85,36 @@ impl TraefikMetrics {
             }
             Err(e) => {
                 self.endpoint = None;
+                self.cancel(connection, &endpoint).await;
                 Err(e)
             }
         }
+    }
+
+    /// Cancels a forward that did not answer, so a page that stays out of
+    /// reach does not leave one more forward in the SSH session at every
+    /// tick.
+    async fn cancel(&self, connection: &Connection, endpoint: &Endpoint) {
+        let (Endpoint::Forwarded { socket, to }, Some(session)) = (endpoint, connection.session())
+        else {
+            return;
+        };
+        let closed = session
+            .close_port_forward(
+                ForwardType::Local,
+                Socket::UnixSocket {
+                    path: Cow::Borrowed(socket.as_path()),
+                },
+                Socket::TcpSocket {
+                    host: Cow::Borrowed(to.as_str()),
+                    port: self.port,
+                },
+            )
+            .await;
+        if let Err(e) = closed {
+            tracing::debug!("cancelling the forward to Traefik's metrics: {e}");
+        }
+        let _gone = std::fs::remove_file(socket);
     }
 
     /// Finds the container's address and, over SSH, forwards a new socket to it.
@@ -107,7 +135,7 @@ impl TraefikMetrics {
                     path: Cow::Borrowed(socket.as_path()),
                 },
                 Socket::TcpSocket {
-                    host: Cow::Owned(address),
+                    host: Cow::Borrowed(address.as_str()),
                     port: self.port,
                 },
             ),
@@ -115,7 +143,10 @@ impl TraefikMetrics {
         .await
         .map_err(|_| MetricsError::Forward("ssh did not answer in time".to_owned()))?
         .map_err(|e| MetricsError::Forward(e.to_string()))?;
-        Ok(Endpoint::Forwarded(socket))
+        Ok(Endpoint::Forwarded {
+            socket,
+            to: address,
+        })
     }
 }
 
@@ -154,7 +185,9 @@ async fn container_address(
 
 async fn fetch(endpoint: &Endpoint) -> std::io::Result<String> {
     match endpoint {
-        Endpoint::Forwarded(path) => get(tokio::net::UnixStream::connect(path).await?).await,
+        Endpoint::Forwarded { socket, .. } => {
+            get(tokio::net::UnixStream::connect(socket).await?).await
+        }
         Endpoint::Direct(host, port) => {
             get(tokio::net::TcpStream::connect((host.as_str(), *port)).await?).await
         }
