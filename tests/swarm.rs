@@ -238,9 +238,14 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
     // A worker is checked as a machine; its apps are the cluster's.
     let checked = desk.json(&["host", "check", "node2"]);
     assert!(checked["docker_version"].is_string(), "{checked}");
+    let listed = desk.ok(&["apps", "--host", "node2"]);
+    assert!(
+        listed.contains("node2 is a worker of cluster node1"),
+        "{listed}"
+    );
     for args in [
-        &["apps", "--host", "node2"][..],
-        &["watch", "--host", "node2"],
+        &["watch", "--host", "node2"][..],
+        &["status", "sw", "--host", "node2"],
     ] {
         let refused = desk.fails(args);
         assert!(

@@ -131,11 +131,19 @@ fn secret_variables_on_the_cluster(desk: &Rdesk, nodes: &[Vps]) {
     assert_eq!(secrets(), "", "the app's secrets go with it");
 }
 
-/// The window on the cluster's data: the cluster's page lists app `sw`
-/// running, and its Settings tab says which nodes run its replicas.
+/// The window on the cluster's data: a worker's page leads to the
+/// cluster's, which lists app `sw` running, and its Settings tab says which
+/// nodes run its replicas; no error on the way.
 async fn the_window_shows_where_it_runs(desk: &Rdesk) {
     let ui = Desktop::open(desk.data_dir.path(), "swarm", &[]).await;
-    ui.click("a.host[data-host=node1]").await;
+    // A worker's page says whose apps it runs, and leads there.
+    ui.click("a.host[data-host=node2]").await;
+    let worker = ui.wait_text("p.worker", |_| true).await;
+    assert_eq!(
+        worker,
+        "node2 is a worker of cluster node1: the apps it runs are listed, deployed and watched there."
+    );
+    ui.click("p.worker a.cluster").await;
     let row = "tr[data-drop-slug=sw]";
     ui.wait_text(&format!("{row} .badge"), |t| t == "running")
         .await;
@@ -150,6 +158,11 @@ async fn the_window_shows_where_it_runs(desk: &Rdesk) {
         assert!(placed.contains(node), "{placed} does not name {node}");
     }
     ui.shot("01-a-cluster-app");
+    let banner = ui.client.find(fantoccini::Locator::Css("#error")).await;
+    assert!(
+        banner.is_err(),
+        "the window showed an error on the cluster's data"
+    );
     ui.close().await;
 }
 

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rdesk_ipc::{Action, AppStatus, LifecycleArgs, PickArgs, Severity, cmd};
+use rdesk_ipc::{Action, AppStatus, AppsList, LifecycleArgs, PickArgs, Severity, cmd};
 
 use crate::bridge::invoke;
 use crate::charts::Charts;
@@ -89,6 +89,8 @@ pub fn LifecycleButtons(host: String, slug: String) -> impl IntoView {
     }
 }
 
+/// A host's page: its apps, numbers and charts; for a cluster's worker,
+/// whose cluster it is (its apps are listed there).
 #[component]
 pub fn Dashboard(host: String) -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -96,6 +98,9 @@ pub fn Dashboard(host: String) -> impl IntoView {
         let host = host.clone();
         Memo::new(move |_| ui.apps.with(|m| m.get(&host).cloned()))
     };
+    // Whether the list is known yet, and whose worker the host is: the
+    // page below is drawn once, not at every reload.
+    let role = Memo::new(move |_| list.with(|l| l.as_ref().map(|l| l.worker_of.clone())));
     let reload = {
         let host = host.clone();
         move |_| ui.reload(host.clone())
@@ -103,47 +108,66 @@ pub fn Dashboard(host: String) -> impl IntoView {
     view! {
         <section class="page dropzone">
             <h2>{host.clone()} " " <button class="small" on:click=reload>"Refresh"</button></h2>
-            {move || list.get().map(|l| match (&l.offline_reason, l.live) {
-                (Some(reason), _) => view! { <p class="offline">"Offline: " {reason.clone()} " — showing the last known state."</p> }.into_any(),
-                (None, false) => view! { <p class="muted">"From the cache; asking the host…"</p> }.into_any(),
-                (None, true) => ().into_any(),
-            })}
-            <SummaryCards host=host.clone() slug=None/>
-            <table id="apps">
-                <thead><tr><th>"App"</th><th>"Status"</th><th>"R"</th><th>"URL"</th><th>"Seen"</th><th></th></tr></thead>
-                <tbody>
-                    {move || list.get().map(|l| {
-                        let stale = !l.live;
-                        l.apps.into_iter().map(|a| {
-                            let detail = a.clone();
-                            view! {
-                                <tr data-drop-host=a.host.clone() data-drop-slug=a.slug.clone()>
-                                    <td><a href="#" class="open" on:click=move |_| ui.page.set(Page::App(detail.host.clone(), detail.slug.clone()))>{a.slug.clone()}</a></td>
-                                    <td><span class=badge(a.status)>{a.status.as_str()}</span></td>
-                                    <td>{a.r_version.clone()}</td>
-                                    <td><code>{a.url.clone()}</code></td>
-                                    <td class="seen">{move || if stale { format!("last seen {}", age(ui.now.get(), a.updated_at)) } else { "now".to_owned() }}</td>
-                                    <td class="actions"><LifecycleButtons host=a.host.clone() slug=a.slug.clone()/></td>
-                                </tr>
-                            }
-                        }).collect::<Vec<_>>()
-                    })}
-                </tbody>
-            </table>
-            <p class="hint">"Drop a folder, .R files or a .zip/.tar.gz here to deploy a new app; drop onto an app's row to deploy a new version of it. Or "
-                <button id="pick-files" class="small" on:click={
-                    let host = host.clone();
-                    move |_| ui.pick(host.clone(), PickArgs::Files)
-                }>"Choose files…"</button>
-                " "
-                <button id="pick-folder" class="small" on:click={
-                    let host = host.clone();
-                    move |_| ui.pick(host.clone(), PickArgs::Folder)
-                }>"Choose a folder…"</button>
-            </p>
-            <GitDeploy host=host.clone()/>
-            <h3>"Host overview"</h3>
-            <Charts host=host.clone() slug=None/>
+            {move || match role.get() {
+                None => view! { <p class="muted">"Asking the host…"</p> }.into_any(),
+                Some(Some(cluster)) => {
+                    let name = cluster.clone();
+                    view! { <p class="worker">{host.clone()} " is a worker of cluster "
+                        <a href="#" class="cluster" on:click=move |_| ui.page.set(Page::Host(name.clone()))>{cluster}</a>
+                        ": the apps it runs are listed, deployed and watched there."</p> }.into_any()
+                }
+                Some(None) => view! { <HostApps host=host.clone() list=list/> }.into_any(),
+            }}
         </section>
+    }
+}
+
+/// A host's apps (with their state's age when it is offline), its numbers,
+/// the ways to deploy to it, and its charts.
+#[component]
+fn HostApps(host: String, list: Memo<Option<AppsList>>) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    view! {
+        {move || list.get().map(|l| match (&l.offline_reason, l.live) {
+            (Some(reason), _) => view! { <p class="offline">"Offline: " {reason.clone()} " — showing the last known state."</p> }.into_any(),
+            (None, false) => view! { <p class="muted">"From the cache; asking the host…"</p> }.into_any(),
+            (None, true) => ().into_any(),
+        })}
+        <SummaryCards host=host.clone() slug=None/>
+        <table id="apps">
+            <thead><tr><th>"App"</th><th>"Status"</th><th>"R"</th><th>"URL"</th><th>"Seen"</th><th></th></tr></thead>
+            <tbody>
+                {move || list.get().map(|l| {
+                    let stale = !l.live;
+                    l.apps.into_iter().map(|a| {
+                        let detail = a.clone();
+                        view! {
+                            <tr data-drop-host=a.host.clone() data-drop-slug=a.slug.clone()>
+                                <td><a href="#" class="open" on:click=move |_| ui.page.set(Page::App(detail.host.clone(), detail.slug.clone()))>{a.slug.clone()}</a></td>
+                                <td><span class=badge(a.status)>{a.status.as_str()}</span></td>
+                                <td>{a.r_version.clone()}</td>
+                                <td><code>{a.url.clone()}</code></td>
+                                <td class="seen">{move || if stale { format!("last seen {}", age(ui.now.get(), a.updated_at)) } else { "now".to_owned() }}</td>
+                                <td class="actions"><LifecycleButtons host=a.host.clone() slug=a.slug.clone()/></td>
+                            </tr>
+                        }
+                    }).collect::<Vec<_>>()
+                })}
+            </tbody>
+        </table>
+        <p class="hint">"Drop a folder, .R files or a .zip/.tar.gz here to deploy a new app; drop onto an app's row to deploy a new version of it. Or "
+            <button id="pick-files" class="small" on:click={
+                let host = host.clone();
+                move |_| ui.pick(host.clone(), PickArgs::Files)
+            }>"Choose files…"</button>
+            " "
+            <button id="pick-folder" class="small" on:click={
+                let host = host.clone();
+                move |_| ui.pick(host.clone(), PickArgs::Folder)
+            }>"Choose a folder…"</button>
+        </p>
+        <GitDeploy host=host.clone()/>
+        <h3>"Host overview"</h3>
+        <Charts host=host.clone() slug=None/>
     }
 }

@@ -122,6 +122,7 @@ pub async fn apps(app: &AppHandle, shell: &Shell, args: HostArgs) -> Reply<AppsL
             .collect(),
         live: view.offline_reason.is_none(),
         offline_reason: view.offline_reason,
+        worker_of: view.worker_of,
     })
 }
 

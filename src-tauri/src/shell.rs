@@ -117,6 +117,7 @@ impl Shell {
                 .collect(),
             live: false,
             offline_reason: self.offline_reason(host),
+            worker_of: self.desk.cluster_of(host).await?,
         })
     }
 

@@ -192,6 +192,13 @@ impl Output {
         if self.json {
             return self.emit(view);
         }
+        if let Some(cluster) = &view.worker_of {
+            println!(
+                "{} is a worker of cluster {cluster}: the apps it runs are {cluster}'s (rdesk apps --host {cluster})",
+                view.host
+            );
+            return;
+        }
         if let Some(reason) = &view.offline_reason {
             println!(
                 "host {} is offline ({reason}); showing the last known state",

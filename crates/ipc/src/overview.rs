@@ -113,6 +113,7 @@ mod tests {
             apps,
             live: offline.is_none(),
             offline_reason: offline.map(str::to_owned),
+            worker_of: None,
         }
     }
 

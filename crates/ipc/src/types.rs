@@ -123,6 +123,8 @@ pub struct AppsList {
     pub live: bool,
     /// Why the host could not be reached, when that was tried and failed.
     pub offline_reason: Option<String>,
+    /// The cluster the host is a worker of: its apps are listed there.
+    pub worker_of: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

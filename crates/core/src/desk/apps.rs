@@ -21,14 +21,25 @@ pub struct AppsView {
     /// Why the host could not be reached, when it could not; `None` when the
     /// list was read from the host just now.
     pub offline_reason: Option<String>,
+    /// The cluster the host is a worker of: the apps it runs are that
+    /// cluster's, listed there.
+    pub worker_of: Option<String>,
 }
 
 impl Desk {
     /// The host's apps, rebuilding the cache from its labels; the cached list
-    /// (marked not live) when the host cannot be reached.
+    /// (marked not live) when the host cannot be reached; none for a
+    /// cluster's worker, whose apps are the cluster's.
     pub async fn apps(&self, host: &str) -> Result<AppsView, DeskError> {
         let record = self.host(host).await?;
-        self.refuse_worker(host).await?;
+        if let Some(cluster) = self.cluster_of(host).await? {
+            return Ok(AppsView {
+                host: host.to_owned(),
+                apps: Vec::new(),
+                offline_reason: None,
+                worker_of: Some(cluster),
+            });
+        }
         match self.connect(&record).await {
             Ok(session) => {
                 let result = session.refresh_apps().await;
@@ -37,12 +48,14 @@ impl Desk {
                     host: host.to_owned(),
                     apps: result?,
                     offline_reason: None,
+                    worker_of: None,
                 })
             }
             Err(DeskError::Host(e)) => Ok(AppsView {
                 host: host.to_owned(),
                 apps: self.store.apps(host).await?,
                 offline_reason: Some(e.to_string()),
+                worker_of: None,
             }),
             Err(e) => Err(e),
         }
