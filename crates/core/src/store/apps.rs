@@ -84,11 +84,8 @@ impl Store {
         }
         let action = || format!("replace the apps of host {host:?}");
 
-        // IMMEDIATE takes the write lock up front, so the read below cannot
-        // be invalidated by a concurrent writer before our first write.
         let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+            .write_transaction()
             .await
             .map_err(|e| StoreError::db(action(), e))?;
 

@@ -131,8 +131,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let action = || format!("record metrics of host {host:?}");
         let mut tx = self
-            .pool
-            .begin()
+            .write_transaction()
             .await
             .map_err(|e| StoreError::db(action(), e))?;
         for s in samples {
@@ -186,7 +185,7 @@ impl Store {
             .roll(Resolution::Minute, Resolution::Hour, hours_until)
             .await?;
         let prune = |e| StoreError::db("prune old metrics", e);
-        let mut tx = self.pool.begin().await.map_err(prune)?;
+        let mut tx = self.write_transaction().await.map_err(prune)?;
         let series: Vec<i64> = sqlx::query_scalar("SELECT id FROM metric_series")
             .fetch_all(&mut *tx)
             .await
@@ -222,8 +221,7 @@ impl Store {
     async fn roll(&self, from: Resolution, to: Resolution, until: i64) -> Result<u64, StoreError> {
         let action = || format!("roll metrics up to {} s buckets", to.seconds());
         let mut tx = self
-            .pool
-            .begin()
+            .write_transaction()
             .await
             .map_err(|e| StoreError::db(action(), e))?;
         let done: Option<i64> =
@@ -633,5 +631,31 @@ mod tests {
         assert_eq!(cpu_units(12.345), 1235);
         assert_eq!(kib(1), 1);
         assert_eq!(clamp(u64::MAX), i64::MAX);
+    }
+
+    /// Roll-ups read before they write while the monitor's ticks write: in
+    /// a file database (WAL) a deferred transaction would fail at once with
+    /// "database is locked" (`SQLITE_BUSY_SNAPSHOT`) when a tick wrote in
+    /// between; each waits for the other instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn roll_ups_and_ticks_at_once_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("rdesk.sqlite")).await.unwrap();
+        store.add_host(host("vps1")).await.unwrap();
+        let ticks = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..300 {
+                    let at = T0 + i * 5;
+                    let samples = [sample("web", at, 1.0, 1), sample("api", at, 2.0, 2)];
+                    store.record_samples("vps1", &samples).await?;
+                }
+                Ok::<_, StoreError>(())
+            })
+        };
+        for i in 0..300 {
+            store.roll_up((T0 + i * 5 + 61) * 1000).await.unwrap();
+        }
+        ticks.await.unwrap().unwrap();
     }
 }

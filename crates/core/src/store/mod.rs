@@ -149,6 +149,17 @@ impl Store {
         Self::migrated(pool, path).await
     }
 
+    /// A transaction that reads before it writes: it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`, waiting up to [`BUSY_TIMEOUT`]), since a
+    /// deferred one whose snapshot another connection wrote past fails at
+    /// its first write at once (`SQLITE_BUSY_SNAPSHOT`, which no timeout
+    /// waits out).
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     async fn migrated(pool: SqlitePool, path: PathBuf) -> Result<Store, StoreError> {
         if let Err(source) = MIGRATOR.run(&pool).await {
             pool.close().await;
