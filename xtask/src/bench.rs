@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: brings the stand-in up, builds the UI and the
-//! desktop app's release build (`[profile.dist]`, as packaged), and runs the
-//! benchmark program (`rdesk-bench` in the end-to-end crate) on it, which
-//! prints its figures as ratios measured in one run. `--desktop` measures
-//! the desktop app only, `--swarm` the cluster's figures only.
+//! release builds (`[profile.dist]`, as packaged) of the desktop app and of
+//! `rdesk`, and runs the benchmark program (`rdesk-bench` in the end-to-end
+//! crate) on them, which prints its figures as ratios measured in one run.
+//! `--desktop` measures the desktop app only, `--swarm` the cluster's
+//! figures only.
 
 use std::process::Command;
 
@@ -30,24 +31,32 @@ pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
     standin::up(st)?;
     desktop::tools(st)?;
     ui::step("desktop UI (app/dist)", || desktop::build_ui(st))?;
-    ui::step("desktop app, release build (profile dist)", || {
-        sh::run_shown(cargo().current_dir(&st.repo).args([
-            "build",
-            "--quiet",
-            "--profile",
-            "dist",
-            "-p",
-            "rdesk-desktop",
-        ]))?;
-        ui::done("built")
-    })?;
-    let binary = desktop::target_dir(st).join("dist").join("rserve-desk");
+    ui::step(
+        "desktop app and rdesk, release build (profile dist)",
+        || {
+            sh::run_shown(cargo().current_dir(&st.repo).args([
+                "build",
+                "--quiet",
+                "--profile",
+                "dist",
+                "-p",
+                "rdesk-desktop",
+                "-p",
+                "rdesk-cli",
+            ]))?;
+            ui::done("built")
+        },
+    )?;
+    let release = desktop::target_dir(st).join("dist");
     let mut bench = cargo();
     bench
         .args(["run", "--quiet", "-p", "rdesk-e2e", "--bin", "rdesk-bench"])
         .current_dir(&st.repo)
         .envs(st.env())
-        .env("RDESK_DESKTOP_BIN", &binary);
+        .env("RDESK_DESKTOP_BIN", release.join("rserve-desk"))
+        // The monitor's CPU is the packaged `rdesk watch`'s, not a debug
+        // build's.
+        .env("RDESK_BIN", release.join("rdesk"));
     if args.desktop {
         bench.args(["--", "desktop"]);
     } else if args.swarm {
