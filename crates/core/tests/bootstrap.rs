@@ -17,7 +17,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use rdesk_core::bootstrap::commands::{INSTALL_DOCKER_SH, TraefikNetwork};
-use rdesk_core::bootstrap::{self, BootstrapOptions};
+use rdesk_core::bootstrap::{self, BootstrapOptions, Role};
 use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::store::{HostKind, HostRecord, Store};
 
@@ -226,7 +226,7 @@ async fn plan_over_ssh_to_the_standin_changes_nothing() {
         r_versions: vec![r_version],
         ..BootstrapOptions::default()
     };
-    let result = bootstrap::plan(&connection, &wanted).await;
+    let result = bootstrap::plan(&connection, &wanted, Role::Host).await;
     connection.close().await.unwrap();
     let plan = match result {
         Ok(plan) => plan,
@@ -630,7 +630,7 @@ async fn run_over_ssh_installs_docker_on_a_fresh_debian() {
     }
     let vps = SshVps::start("debian");
     let (_store, connection) = vps.connect().await;
-    let plan = bootstrap::plan(&connection, &BootstrapOptions::default())
+    let plan = bootstrap::plan(&connection, &BootstrapOptions::default(), Role::Host)
         .await
         .unwrap();
     assert!(plan.facts.root);

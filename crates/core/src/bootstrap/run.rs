@@ -981,24 +981,31 @@ impl BootstrapPlan {
     }
 }
 
-/// Read-only: probes the host and runs every step's check; changes nothing.
+/// Read-only: probes the host and runs every step's check of its `role`
+/// (a worker has neither the filter nor Traefik); changes nothing.
 /// Unsupported hosts fail as in [`run`].
 pub async fn plan(
     connection: &Connection,
     options: &BootstrapOptions,
+    role: Role,
 ) -> Result<BootstrapPlan, BootstrapError> {
     let session = connection
         .session()
         .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
-    plan_with(session, options).await
+    plan_with(session, options, role).await
 }
 
 pub(crate) async fn plan_with<R: Remote>(
     remote: &R,
     options: &BootstrapOptions,
+    role: Role,
 ) -> Result<BootstrapPlan, BootstrapError> {
     let options = options.validate()?;
-    let config = render_traefik_config(&options)?;
+    let config = match role {
+        Role::Host => Some(render_traefik_config(&options)?),
+        Role::Manager => Some(render_swarm_traefik_config(&options)?),
+        Role::Worker => None,
+    };
     let out = must(remote, STEP_CHECK, &facts::probe_command(), QUICK).await?;
     let host = facts::parse_probe(&out.stdout)?;
     let mut steps = Vec::new();
@@ -1030,8 +1037,10 @@ pub(crate) async fn plan_with<R: Remote>(
         Err(BootstrapError::DockerAccess { .. }) => {
             let unknown = "Docker is not reachable yet: checked again after installing";
             add(STEP_NETWORK, None, unknown);
-            add(STEP_FILTER, None, unknown);
-            add(STEP_TRAEFIK, None, unknown);
+            if config.is_some() {
+                add(STEP_FILTER, None, unknown);
+                add(STEP_TRAEFIK, None, unknown);
+            }
             for r in &options.r_versions {
                 add(&commands::base_tag(r), None, unknown);
             }
@@ -1044,37 +1053,39 @@ pub(crate) async fn plan_with<R: Remote>(
         find_networks(remote, &docker).await?.done_note(),
         "create the networks, or move the apps to a network without traffic between containers",
     );
-    let filter_want = commands::filter_container_hash(&options);
-    let filter = if filter_image_done(remote, &docker).await? {
-        container_done(remote, STEP_FILTER, &docker, FILTER_CONTAINER, &filter_want)
-            .await?
-            .1
-    } else {
-        None
-    };
-    add(
-        STEP_FILTER,
-        filter,
-        "build or send the filter's image, (re)create and start its container",
-    );
-    let want = commands::traefik_hash(&options, &config);
-    let (exists, done) = container_done(
-        remote,
-        STEP_TRAEFIK,
-        &docker,
-        super::TRAEFIK_CONTAINER,
-        &want,
-    )
-    .await?;
-    add(
-        STEP_TRAEFIK,
-        done,
-        if exists {
-            "replace the Traefik container (other configuration, or stopped)"
+    if let Some(config) = &config {
+        let filter_want = commands::filter_container_hash(&options);
+        let filter = if filter_image_done(remote, &docker).await? {
+            container_done(remote, STEP_FILTER, &docker, FILTER_CONTAINER, &filter_want)
+                .await?
+                .1
         } else {
-            "create and start the Traefik container"
-        },
-    );
+            None
+        };
+        add(
+            STEP_FILTER,
+            filter,
+            "build or send the filter's image, (re)create and start its container",
+        );
+        let want = commands::traefik_hash(&options, config);
+        let (exists, done) = container_done(
+            remote,
+            STEP_TRAEFIK,
+            &docker,
+            super::TRAEFIK_CONTAINER,
+            &want,
+        )
+        .await?;
+        add(
+            STEP_TRAEFIK,
+            done,
+            if exists {
+                "replace the Traefik container (other configuration, or stopped)"
+            } else {
+                "create and start the Traefik container"
+            },
+        );
+    }
     for r in &options.r_versions {
         add(
             &commands::base_tag(r),

@@ -391,7 +391,9 @@ async fn a_cluster_managers_traefik_is_published_from_the_bridge_and_a_worker_ha
         .find(|l| l.contains("create --name rserve-desk-traefik"))
         .expect("the manager's Traefik is created");
     assert!(
-        created.contains("--network rserve-desk --publish"),
+        created.contains(
+            "--network rserve-desk --network-alias rserve-desk-traefik-private --publish"
+        ),
         "{created}"
     );
     let (worker, log) = run(Role::Worker).await;
@@ -408,6 +410,59 @@ async fn a_cluster_managers_traefik_is_published_from_the_bridge_and_a_worker_ha
         !log.iter()
             .any(|l| l.contains("rserve-desk-docker-filter") || l.contains("rserve-desk-traefik")),
         "{log:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_plan_checks_the_steps_of_the_hosts_role() {
+    let to_do = |plan: &super::BootstrapPlan| -> Vec<(String, bool)> {
+        plan.steps
+            .iter()
+            .map(|s| (s.step.clone(), s.to_do))
+            .collect()
+    };
+    let worker = FakeHost::new(BOOKWORM);
+    let planned = plan_with(&worker, &options(), Role::Worker).await.unwrap();
+    assert_eq!(
+        to_do(&planned),
+        [
+            ("install-docker".to_owned(), true),
+            ("network".to_owned(), true),
+            ("rserve-base:4.2.2".to_owned(), true)
+        ]
+    );
+    let sink = |_: StepEvent| {};
+    run_with(
+        &worker,
+        None::<&FakeSender>,
+        &options(),
+        Role::Worker,
+        &sink,
+    )
+    .await
+    .unwrap();
+    let planned = plan_with(&worker, &options(), Role::Worker).await.unwrap();
+    assert!(planned.complete(), "{planned:#?}");
+
+    let manager = FakeHost::new(BOOKWORM);
+    run_with(
+        &manager,
+        None::<&FakeSender>,
+        &options(),
+        Role::Manager,
+        &sink,
+    )
+    .await
+    .unwrap();
+    let planned = plan_with(&manager, &options(), Role::Manager)
+        .await
+        .unwrap();
+    assert!(planned.complete(), "{planned:#?}");
+    // Planned as a single host, the manager's Traefik is the wrong one.
+    let as_host = plan_with(&manager, &options(), Role::Host).await.unwrap();
+    assert!(
+        to_do(&as_host).contains(&("traefik".to_owned(), true)),
+        "{as_host:#?}"
     );
 }
 
@@ -502,7 +557,7 @@ async fn bad_options_run_nothing() {
 #[tokio::test]
 async fn plan_changes_nothing_and_matches_run() {
     let host = FakeHost::new(BOOKWORM);
-    let plan = plan_with(&host, &options()).await.unwrap();
+    let plan = plan_with(&host, &options(), Role::Host).await.unwrap();
     assert!(!plan.complete());
     let to_do: Vec<(&str, bool)> = plan
         .steps
@@ -533,7 +588,7 @@ async fn plan_changes_nothing_and_matches_run() {
 
     bootstrap(&host, &options()).await.0.unwrap();
     let before = host.log().len();
-    let plan = plan_with(&host, &options()).await.unwrap();
+    let plan = plan_with(&host, &options(), Role::Host).await.unwrap();
     assert!(plan.complete(), "{plan:#?}");
     assert_eq!(
         plan.steps[3].note,
@@ -777,7 +832,7 @@ async fn an_open_network_of_ours_is_made_again_walled_with_its_apps() {
          created network rserve-desk-build"
     );
     walled_with_apps_on_it(&host);
-    let plan = plan_with(&host, &options()).await.unwrap();
+    let plan = plan_with(&host, &options(), Role::Host).await.unwrap();
     assert!(plan.complete(), "{plan:#?}");
 }
 

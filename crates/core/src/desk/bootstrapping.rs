@@ -25,6 +25,35 @@ fn node(session: &HostSession) -> Result<SwarmNode<'_>, bootstrap::BootstrapErro
         .ok_or_else(|| bootstrap::BootstrapError::NotSsh(session.host().name.clone()))
 }
 
+/// Closes the sessions of a cluster's nodes.
+async fn close_cluster(manager: HostSession, workers: Vec<HostSession>) {
+    for session in std::iter::once(manager).chain(workers) {
+        session.close().await;
+    }
+}
+
+/// The plan of a cluster, over its nodes' sessions.
+async fn plan_cluster(
+    manager: &HostSession,
+    workers: &[HostSession],
+    options: &BootstrapOptions,
+) -> Result<BootstrapPlan, DeskError> {
+    let mut plan = bootstrap::plan(&manager.connection, options, Role::Manager).await?;
+    for worker in workers {
+        let name = &worker.host().name;
+        let planned = bootstrap::plan(&worker.connection, options, Role::Worker).await?;
+        plan.steps.extend(planned.steps.into_iter().map(|mut step| {
+            step.step = format!("{name}/{}", step.step);
+            step
+        }));
+    }
+    let manager_node = node(manager)?;
+    let worker_nodes = workers.iter().map(node).collect::<Result<Vec<_>, _>>()?;
+    plan.steps
+        .extend(swarm::plan(&manager_node, &worker_nodes).await);
+    Ok(plan)
+}
+
 /// One recorded bootstrap: how it ended, and where each step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrapRun {
@@ -70,17 +99,51 @@ impl Desk {
     }
 
     /// What a bootstrap of the host would do, changing nothing. The host may
-    /// have no Docker yet.
+    /// have no Docker yet. A cluster's plan has the manager's steps, each
+    /// worker's (named `<worker>/<step>`) and the swarm's, as its bootstrap
+    /// takes them; its facts are the manager's.
     pub async fn bootstrap_plan(
         &self,
         host: &str,
         options: &BootstrapOptions,
     ) -> Result<BootstrapPlan, DeskError> {
         let record = self.host(host).await?;
-        let session = self.connect_with(&record, None, false).await?;
-        let plan = bootstrap::plan(&session.connection, options).await;
-        session.close().await;
-        Ok(plan?)
+        let workers = self.store.cluster_nodes(host).await?;
+        if workers.is_empty() {
+            let session = self.connect_with(&record, None, false).await?;
+            let plan = bootstrap::plan(&session.connection, options, Role::Host).await;
+            session.close().await;
+            return Ok(plan?);
+        }
+        let (manager, workers) = self.cluster_sessions(&record, &workers).await?;
+        let plan = plan_cluster(&manager, &workers, options).await;
+        close_cluster(manager, workers).await;
+        plan
+    }
+
+    /// A session of the cluster's manager, then one of each worker; none is
+    /// left open when one cannot be opened.
+    async fn cluster_sessions(
+        &self,
+        manager: &HostRecord,
+        workers: &[String],
+    ) -> Result<(HostSession, Vec<HostSession>), DeskError> {
+        let manager = self.connect_with(manager, None, false).await?;
+        let mut sessions = Vec::new();
+        for name in workers {
+            let opened = match self.host(name).await {
+                Ok(worker) => self.connect_with(&worker, None, false).await,
+                Err(e) => Err(e),
+            };
+            match opened {
+                Ok(session) => sessions.push(session),
+                Err(e) => {
+                    close_cluster(manager, sessions).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok((manager, sessions))
     }
 
     /// Bootstraps the host: each step checks first and is skipped when done,
@@ -174,31 +237,11 @@ impl Desk {
         options
             .validate()
             .map_err(bootstrap::BootstrapError::from)?;
-        let manager = self.connect_with(record, None, false).await?;
-        let mut sessions = Vec::new();
-        let mut opened = Ok(());
-        for name in workers {
-            match self.host(name).await {
-                Ok(worker) => match self.connect_with(&worker, None, false).await {
-                    Ok(session) => sessions.push(session),
-                    Err(e) => opened = Err(e),
-                },
-                Err(e) => opened = Err(e),
-            }
-            if opened.is_err() {
-                break;
-            }
-        }
-        let result = match opened {
-            Ok(()) => {
-                self.run_cluster(&manager, &sessions, options, send_images, progress)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        for session in std::iter::once(manager).chain(sessions) {
-            session.close().await;
-        }
+        let (manager, workers) = self.cluster_sessions(record, workers).await?;
+        let result = self
+            .run_cluster(&manager, &workers, options, send_images, progress)
+            .await;
+        close_cluster(manager, workers).await;
         result
     }
 

@@ -12,18 +12,23 @@
 //!   app's network; see the spawner's `swarm::walls`).
 //!
 //! A node in another swarm is refused with a sentence and left as it is.
+//! `plan` checks the same, changing nothing (`--dry-run`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{
-    LocalNodeState, NetworkConnectRequest, NodeState, SwarmInitRequest, SwarmJoinRequest,
+    LocalNodeState, NetworkConnectRequest, NodeState, SwarmInfo, SwarmInitRequest, SwarmJoinRequest,
 };
 use bollard::query_parameters::{
     DeleteNodeOptions, InspectContainerOptions, ListNetworksOptions, ListNodesOptions,
 };
 use rdesk_spawner::labels;
+
+mod plan;
+
+pub use plan::plan;
 
 use super::TRAEFIK_CONTAINER;
 use super::commands::RemoteCommand;
@@ -134,36 +139,42 @@ fn server_address(ssh_connection: &str) -> Option<String> {
         .map(|ip| ip.to_string())
 }
 
-async fn init(docker: &Docker, address: &str) -> Result<(StepState, String), BootstrapError> {
-    let info = docker.info().await.map_err(docker_error(STEP_SWARM))?;
-    let swarm = info.swarm.unwrap_or_default();
+/// Where the manager stands before `swarm`: done, to do, or refused (the
+/// sentence).
+enum ManagerState {
+    Manager(String),
+    Outside,
+    Refused(String),
+}
+
+fn manager_state(swarm: SwarmInfo) -> ManagerState {
     match swarm.local_node_state {
         Some(LocalNodeState::ACTIVE) if swarm.control_available == Some(true) => {
-            return Ok((
-                StepState::Skipped,
-                format!(
-                    "already the manager of a swarm, at {}",
-                    swarm.node_addr.unwrap_or_default()
-                ),
-            ));
+            ManagerState::Manager(format!(
+                "already the manager of a swarm, at {}",
+                swarm.node_addr.unwrap_or_default()
+            ))
         }
-        Some(LocalNodeState::ACTIVE) => {
-            return Err(refused(
-                STEP_SWARM,
-                "this VPS is a worker of another swarm; leave it there (`docker swarm leave`) or make that swarm's manager the cluster",
-            ));
-        }
+        Some(LocalNodeState::ACTIVE) => ManagerState::Refused(
+            "this VPS is a worker of another swarm; leave it there (`docker swarm leave`) or make that swarm's manager the cluster".to_owned(),
+        ),
         Some(LocalNodeState::PENDING | LocalNodeState::LOCKED | LocalNodeState::ERROR) => {
-            return Err(refused(
-                STEP_SWARM,
-                format!(
-                    "this VPS's swarm state is {:?} ({}); fix or leave it on the VPS, then run the bootstrap again",
-                    swarm.local_node_state,
-                    swarm.error.unwrap_or_default()
-                ),
-            ));
+            ManagerState::Refused(format!(
+                "this VPS's swarm state is {:?} ({}); fix or leave it on the VPS, then run the bootstrap again",
+                swarm.local_node_state,
+                swarm.error.unwrap_or_default()
+            ))
         }
-        _ => {}
+        _ => ManagerState::Outside,
+    }
+}
+
+async fn init(docker: &Docker, address: &str) -> Result<(StepState, String), BootstrapError> {
+    let info = docker.info().await.map_err(docker_error(STEP_SWARM))?;
+    match manager_state(info.swarm.unwrap_or_default()) {
+        ManagerState::Manager(note) => return Ok((StepState::Skipped, note)),
+        ManagerState::Refused(reason) => return Err(refused(STEP_SWARM, reason)),
+        ManagerState::Outside => {}
     }
     let id = docker
         .init_swarm(SwarmInitRequest {
@@ -185,34 +196,11 @@ async fn join(
     manager_addr: &str,
     step: &str,
 ) -> Result<(StepState, String), BootstrapError> {
-    let info = worker.docker.info().await.map_err(docker_error(step))?;
-    let swarm = info.swarm.unwrap_or_default();
-    let node_id = swarm.node_id.clone().unwrap_or_default();
-    let state = match swarm.local_node_state {
-        Some(LocalNodeState::ACTIVE) => {
-            if known_node(&manager.docker, &node_id, step).await?.is_none() {
-                return Err(refused(
-                    step,
-                    format!(
-                        "{} is in another swarm; leave it there (`docker swarm leave` on it) and run the bootstrap again",
-                        worker.name
-                    ),
-                ));
-            }
-            StepState::Skipped
-        }
-        Some(LocalNodeState::PENDING | LocalNodeState::LOCKED | LocalNodeState::ERROR) => {
-            return Err(refused(
-                step,
-                format!(
-                    "{}'s swarm state is {:?} ({}); leave it on the VPS (`docker swarm leave --force`), then run the bootstrap again",
-                    worker.name,
-                    swarm.local_node_state,
-                    swarm.error.unwrap_or_default()
-                ),
-            ));
-        }
-        _ => {
+    let (node_id, found) = worker_state(manager, worker, step).await?;
+    let state = match found {
+        WorkerState::Refused(reason) => return Err(refused(step, reason)),
+        WorkerState::Member => StepState::Skipped,
+        WorkerState::Outside => {
             let token = manager
                 .docker
                 .inspect_swarm()
@@ -257,6 +245,47 @@ async fn join(
         ));
     }
     Ok((state, note))
+}
+
+/// Where a worker stands before its `join:` step.
+enum WorkerState {
+    /// A node of the manager's swarm.
+    Member,
+    Outside,
+    Refused(String),
+}
+
+/// The worker's swarm node id (empty outside a swarm) and where it stands.
+async fn worker_state(
+    manager: &SwarmNode<'_>,
+    worker: &SwarmNode<'_>,
+    step: &str,
+) -> Result<(String, WorkerState), BootstrapError> {
+    let info = worker.docker.info().await.map_err(docker_error(step))?;
+    let swarm = info.swarm.unwrap_or_default();
+    let node_id = swarm.node_id.clone().unwrap_or_default();
+    let state = match swarm.local_node_state {
+        Some(LocalNodeState::ACTIVE) => {
+            if known_node(&manager.docker, &node_id, step).await?.is_none() {
+                WorkerState::Refused(format!(
+                    "{} is in another swarm; leave it there (`docker swarm leave` on it) and run the bootstrap again",
+                    worker.name
+                ))
+            } else {
+                WorkerState::Member
+            }
+        }
+        Some(LocalNodeState::PENDING | LocalNodeState::LOCKED | LocalNodeState::ERROR) => {
+            WorkerState::Refused(format!(
+                "{}'s swarm state is {:?} ({}); leave it on the VPS (`docker swarm leave --force`), then run the bootstrap again",
+                worker.name,
+                swarm.local_node_state,
+                swarm.error.unwrap_or_default()
+            ))
+        }
+        _ => WorkerState::Outside,
+    };
+    Ok((node_id, state))
 }
 
 /// A VPS that left the swarm and joined again is a new node to the manager,
@@ -335,29 +364,8 @@ async fn wait_ready(manager: &Docker, id: &str, step: &str) -> Result<String, Bo
 /// Joins the manager's Traefik container to every app network it is not on.
 async fn traefik_networks(docker: &Docker) -> Result<(StepState, String), BootstrapError> {
     let step = STEP_TRAEFIK_NETWORKS;
-    let traefik = docker
-        .inspect_container(TRAEFIK_CONTAINER, None::<InspectContainerOptions>)
-        .await
-        .map_err(docker_error(step))?;
-    let on: Vec<String> = traefik
-        .network_settings
-        .and_then(|n| n.networks)
-        .map(|n| n.into_keys().collect())
-        .unwrap_or_default();
-    let apps = docker
-        .list_networks(Some(ListNetworksOptions {
-            filters: Some(HashMap::from([(
-                "label".to_owned(),
-                labels::ours(labels::Role::AppNetwork, &[]),
-            )])),
-        }))
-        .await
-        .map_err(docker_error(step))?;
     let mut joined = Vec::new();
-    for name in apps.into_iter().filter_map(|n| n.name) {
-        if on.contains(&name) {
-            continue;
-        }
+    for name in networks_without_traefik(docker).await? {
         docker
             .connect_network(
                 &name,
@@ -381,6 +389,34 @@ async fn traefik_networks(docker: &Docker) -> Result<(StepState, String), Bootst
             format!("Traefik joined {}", joined.join(", ")),
         ))
     }
+}
+
+/// The app networks the manager's Traefik container is not on.
+async fn networks_without_traefik(docker: &Docker) -> Result<Vec<String>, BootstrapError> {
+    let step = STEP_TRAEFIK_NETWORKS;
+    let traefik = docker
+        .inspect_container(TRAEFIK_CONTAINER, None::<InspectContainerOptions>)
+        .await
+        .map_err(docker_error(step))?;
+    let on: Vec<String> = traefik
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|n| n.into_keys().collect())
+        .unwrap_or_default();
+    let apps = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                labels::ours(labels::Role::AppNetwork, &[]),
+            )])),
+        }))
+        .await
+        .map_err(docker_error(step))?;
+    Ok(apps
+        .into_iter()
+        .filter_map(|n| n.name)
+        .filter(|name| !on.contains(name))
+        .collect())
 }
 
 #[cfg(test)]
