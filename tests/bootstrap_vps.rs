@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rdesk_e2e::vps::{TRAEFIK_IMAGE, Vps};
-use rdesk_e2e::{Rdesk, rdesk_binary};
+use rdesk_e2e::{Rdesk, http_get, rdesk_binary};
 use serde_json::Value;
 
 /// The final state of each step, in order, from `--json` step events.
@@ -226,18 +226,6 @@ fn next_run_reaps(desk: &Rdesk, runtime: &Path, masters: &[u32]) {
         leftovers.is_empty(),
         "the killed run's directory stayed: {leftovers:?}"
     );
-}
-
-/// One HTTP/1.0 GET to `127.0.0.1:port`: the whole answer, or the error.
-fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    let mut stream =
-        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer)
 }
 
 /// Traefik's dashboard and API answer through `rdesk host dashboard` (a

@@ -345,6 +345,19 @@ impl Drop for JsonLines {
     }
 }
 
+/// One HTTP/1.0 GET to `addr` (`IP:port`): the whole answer, or the error
+/// (an address that is not `IP:port` is a bug of the test).
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let addr = addr.parse().expect("an IP:port address");
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
 /// A folder holding the given files, for deploying.
 pub fn app_folder(name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,15 +1,18 @@
 //! A cluster end to end (issue 16): three EMPTY bare VPSs (the swarm
-//! stand-in of `cargo xtask standin swarm`, nodes in network namespaces on a
-//! LAN of their own, no Docker running, no internet) made one swarm by
+//! stand-in of `cargo xtask standin swarm`, nodes in network namespaces on
+//! a LAN of their own, no Docker running, no internet) made one swarm by
 //! `rdesk host join` and `rdesk host bootstrap`: the manager's steps (its
 //! Traefik a container reading the swarm), each worker's Docker, init and
-//! join through each node's Docker API. Then: a second bootstrap changes
-//! nothing; a worker is checked as a machine and its own apps are refused;
-//! the filter lets Traefik read the swarm and no more; a service made by
-//! hand on an app network of its own, which the next bootstrap joins
-//! Traefik to, is routed to on a worker; a worker in a swarm of its own is
-//! refused with a sentence and joins once it left it. Then an app on the
-//! cluster ([`swarm_app`]). One test, as the steps share the nodes.
+//! join through each node's Docker API, planned first by `--dry-run`.
+//! Then: a second bootstrap changes nothing, and a dry run then plans only
+//! the images sent from here; a worker is checked as a machine and its own
+//! apps are refused; the filter lets Traefik read the swarm and no more;
+//! its dashboard is reached through the manager's SSH session only; a
+//! service made by hand on an app network of its own, which the next
+//! bootstrap joins Traefik to, is routed to on a worker; a worker in a
+//! swarm of its own is refused with a sentence and joins once it left it.
+//! Then an app on the cluster ([`swarm_app`]). One test, as the steps
+//! share the nodes.
 // Test helpers: a panic is how a test reports its failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -25,8 +28,8 @@ mod panel;
 #[allow(dead_code)]
 mod window_driver;
 
-use rdesk_e2e::Rdesk;
 use rdesk_e2e::vps::Vps;
+use rdesk_e2e::{JsonLines, Rdesk, http_get};
 use serde_json::Value;
 
 const NAMES: [&str; 3] = ["node1", "node2", "node3"];
@@ -135,6 +138,42 @@ fn routes_to_a_task_on(desk: &Rdesk, manager: &Vps, worker: &Vps, worker_name: &
     );
 }
 
+/// `rdesk host bootstrap node1 --dry-run`: each step, and whether a run
+/// would change something there.
+fn planned(desk: &Rdesk, manager: &Vps) -> Vec<(String, bool)> {
+    let mut args = manager.bootstrap_args_of("node1");
+    args.retain(|a| a != "--send-images" && a != "--json");
+    args.push("--dry-run".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let plan = desk.json(&args);
+    plan["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps in {plan}"))
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap_or_default().to_owned(),
+                s["to_do"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// `rdesk host dashboard` of the cluster reaches the manager's Traefik
+/// through its SSH session; its port answers no one on the LAN.
+fn dashboard_through_the_manager(desk: &Rdesk, manager: &Vps) {
+    let direct = http_get(&format!("{}:8089", manager.address()), "/api/version");
+    assert!(direct.is_err(), "the dashboard is public: {direct:?}");
+    let dashboard = JsonLines::start(desk, &["--json", "host", "dashboard", "node1"], &[]);
+    let opened = dashboard.wait_for(Duration::from_secs(30), |l| l["url"].is_string());
+    let port = opened["local_port"].as_u64().unwrap();
+    let version = http_get(&format!("127.0.0.1:{port}"), "/api/version").unwrap();
+    assert!(
+        version.starts_with("HTTP/1.0 200") && version.contains("\"Version\""),
+        "{version}"
+    );
+}
+
 /// `rdesk host add node1..node3`.
 fn add_hosts(desk: &Rdesk, nodes: &[Vps]) {
     for (name, node) in NAMES.iter().zip(nodes) {
@@ -189,6 +228,25 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         "{worker_as_cluster}"
     );
 
+    // The dry run plans every node's steps by its role, then the swarm's.
+    let before = planned(&desk, manager);
+    let names: Vec<&str> = before.iter().map(|(step, _)| step.as_str()).collect();
+    assert!(before.iter().all(|(_, to_do)| *to_do), "{before:?}");
+    for step in [
+        "install-docker",
+        "docker-filter",
+        "traefik",
+        "node2/install-docker",
+        "node3/network",
+        "swarm",
+        "join:node2",
+        "join:node3",
+        "traefik-networks",
+    ] {
+        assert!(names.contains(&step), "no {step} in {names:?}");
+    }
+    assert!(!names.contains(&"node2/traefik"), "{names:?}");
+
     // From empty: every node's own steps, then the swarm.
     let first = finals(&bootstrap(&desk, manager));
     let done: Vec<&str> = first
@@ -234,6 +292,16 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         .filter(|(_, state)| state != "skipped")
         .collect();
     assert!(changed.is_empty(), "a second bootstrap changed {changed:?}");
+    // Only the `rserve-base` images, sent from here, would be built by a
+    // run without `--send-images` (which a dry run plans).
+    let after = planned(&desk, manager);
+    assert!(
+        after
+            .iter()
+            .all(|(step, to_do)| !to_do || step.contains("rserve-base:")),
+        "{after:?}"
+    );
+    assert!(after.iter().any(|(step, _)| step == "join:node3"));
 
     // A worker is checked as a machine; its apps are the cluster's.
     let checked = desk.json(&["host", "check", "node2"]);
@@ -271,6 +339,7 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         assert_eq!(got, want, "{method} {path} through the filter");
     }
 
+    dashboard_through_the_manager(&desk, manager);
     routes_to_a_task_on(&desk, manager, worker, "node2");
 
     // A worker in a swarm of its own is refused, named, and left as it is;

@@ -2,13 +2,15 @@
 //! two nodes answering through Traefik; a rolling update under continuous
 //! calls that fails none; the monitor silent on tasks the swarm replaced,
 //! reporting a task killed on a worker as a crash, sampling every node and
-//! leaving no forward behind; a rollback, logs; rserve-js and R calling it
-//! as the window shows them, and the window saying which nodes run it; a
-//! version whose `health()` fails, rolled back by the swarm while the old
-//! one answers; token access; each app's tasks walled off from every other
-//! app's (a network each) while Traefik reaches all; secret variables as
-//! swarm secrets; a worker's Docker stopped, its tasks moved, calls going
-//! on; the apps listed again from the services' labels alone.
+//! the requests the manager's Traefik counted, leaving no forward behind;
+//! a rollback, logs; rserve-js and R calling it as the window shows them,
+//! and the window saying which nodes run it; a version whose `health()`
+//! fails, rolled back by the swarm while the old one answers; token
+//! access; each app's tasks walled off from every other app's (a network
+//! each) and from Traefik's dashboard and metrics while Traefik reaches
+//! all; secret variables as swarm secrets; a worker's Docker stopped, its
+//! tasks moved, calls going on; the apps listed again from the services'
+//! labels alone.
 
 use std::time::{Duration, Instant};
 
@@ -227,20 +229,30 @@ fn monitor_follows_the_cluster(
     watch.wait_for(Duration::from_secs(60), |l| {
         l["monitor"] == "status" && l["app"]["slug"] == "sw" && l["status"] == "running"
     });
+    // The manager's Traefik counts the calls of the rolling update above,
+    // read through one forward that stays.
     watch.wait_for(Duration::from_secs(20), |l| {
-        l["monitor"] == "sampled" && l["apps"].as_u64().unwrap_or(0) >= 1
+        l["monitor"] == "sampled"
+            && l["apps"].as_u64().unwrap_or(0) >= 1
+            && l["with_requests"] == true
     });
-    // The cluster's Traefik keeps its request counts to itself: the
-    // monitor's tries to reach them leave no forward behind in its session.
     let forwards = sockets_named(runtime, "traefik-metrics-");
     assert!(forwards.len() <= 1, "forwards left behind: {forwards:?}");
     let metrics = desk.json(&["metrics", "sw", "--host", "node1", "--range", "30m"]);
-    let sampled = metrics["points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|p| p["memory_bytes"].as_f64().unwrap_or(0.0) > 0.0);
-    assert!(sampled, "no memory sampled from the nodes: {metrics}");
+    let points = metrics["points"].as_array().cloned().unwrap_or_default();
+    let sampled = |field: &str| {
+        points
+            .iter()
+            .any(|p| p[field].as_f64().unwrap_or(0.0) > 0.0)
+    };
+    assert!(
+        sampled("memory_bytes"),
+        "no memory sampled from the nodes: {metrics}"
+    );
+    assert!(
+        sampled("requests_per_minute"),
+        "no requests counted by the manager's Traefik: {metrics}"
+    );
 }
 
 /// The running tasks of `slug` on every node: `(node index, container, its
@@ -261,31 +273,61 @@ fn tasks_of(nodes: &[Vps], slug: &str) -> Vec<(usize, String, String)> {
     tasks
 }
 
-/// Whether task `container` on `node` can open a connection to `ip`'s Rserve.
-fn reaches(node: &Vps, container: &str, ip: &str) -> bool {
+/// Whether task `container` on `node` can open a connection to `ip:port`.
+fn reaches(node: &Vps, container: &str, ip: &str, port: u16) -> bool {
     node.sh(&format!(
-        "docker exec {container} timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/8081'"
+        "docker exec {container} timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/{port}'"
     ))
     .status
     .success()
 }
 
+/// The manager's Traefik's address on `network`.
+fn traefik_address(manager: &Vps, network: &str) -> String {
+    let ip = manager.sh_ok(&format!(
+        "docker inspect rserve-desk-traefik --format \
+         '{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}'"
+    ));
+    let ip = ip.trim().to_owned();
+    assert!(!ip.is_empty(), "Traefik is not on {network}");
+    ip
+}
+
 /// The walls: a task of `sw` reaches another task of `sw` (the probe
-/// works), never one of `swt`, which Traefik reaches.
+/// works), never one of `swt`, which Traefik reaches, nor Traefik's
+/// dashboard or metrics, which the manager reaches.
 fn walls_between_apps(nodes: &[Vps]) {
     let sw = tasks_of(nodes, "sw");
     let swt = tasks_of(nodes, "swt");
     assert!(sw.len() >= 2 && !swt.is_empty(), "{sw:?} {swt:?}");
     let (node, from, _) = &sw[0];
     assert!(
-        reaches(&nodes[*node], from, &sw[1].2),
+        reaches(&nodes[*node], from, &sw[1].2, 8081),
         "a task of sw cannot reach another of sw: {sw:?}"
     );
     for (_, _, ip) in &swt {
         assert!(
-            !reaches(&nodes[*node], from, ip),
+            !reaches(&nodes[*node], from, ip, 8081),
             "a task of sw reached a task of swt at {ip}"
         );
+    }
+    let manager = &nodes[0];
+    let private = traefik_address(manager, "rserve-desk");
+    let on_sw = traefik_address(manager, "rserve-desk-app-sw");
+    for port in [8082, 8089] {
+        let by_manager = manager.sh(&format!(
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/{private}/{port}'"
+        ));
+        assert!(
+            by_manager.status.success(),
+            "the manager does not reach Traefik's {private}:{port}"
+        );
+        for ip in [&private, &on_sw] {
+            assert!(
+                !reaches(&nodes[*node], from, ip, port),
+                "a task of sw reached Traefik's private entry point {ip}:{port}"
+            );
+        }
     }
 }
 

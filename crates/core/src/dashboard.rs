@@ -1,10 +1,14 @@
-//! Traefik's dashboard, which the bootstrap publishes only on the VPS's
-//! loopback: reached through the host's own SSH session by forwarding a
-//! port on this machine's loopback to it, for as long as the session is open.
+//! Traefik's dashboard, which the bootstrap publishes only where the host
+//! itself reaches it (its loopback; on a cluster, the manager's Traefik's
+//! address on its bridge): reached through the host's own SSH session by
+//! forwarding a port on this machine's loopback to it, for as long as the
+//! session is open.
 
+use crate::bootstrap::TRAEFIK_CONTAINER;
 use crate::desk::HostSession;
 use crate::error::DeskError;
 use crate::forward::LocalForward;
+use crate::traefik_address::private_address;
 
 /// The dashboard's port on the VPS (`BootstrapOptions::dashboard_port`).
 pub const DEFAULT_REMOTE_PORT: u16 = 8089;
@@ -19,7 +23,9 @@ pub struct Dashboard {
 }
 
 /// Forwards `127.0.0.1:local_port` here (a free one when `None`) to
-/// `127.0.0.1:remote_port` on the host. A local host needs no forward.
+/// `remote_port` where the host reaches the bootstrap's Traefik (its
+/// `127.0.0.1` when there is no such container: another Traefik of the
+/// user's). A local host needs no forward.
 pub async fn open(
     session: &HostSession,
     local_port: Option<u16>,
@@ -29,10 +35,13 @@ pub async fn open(
     let local_port = match connection.session() {
         None => remote_port,
         Some(_) => {
+            let remote_host = private_address(connection, TRAEFIK_CONTAINER)
+                .await
+                .unwrap_or_else(|| "127.0.0.1".to_owned());
             LocalForward::open(
                 connection,
                 local_port,
-                "127.0.0.1",
+                &remote_host,
                 remote_port,
                 "the dashboard",
             )

@@ -24,6 +24,7 @@ pub mod snippets;
 pub mod store;
 pub mod summary;
 pub mod switch;
+mod traefik_address;
 pub mod transfer;
 pub mod watcher;
 pub mod webhook;

@@ -16,6 +16,7 @@ use super::options::Validated;
 use super::traefik::{TRAEFIK_CONFIG_DIR, TRAEFIK_CONFIG_PATH};
 use super::{
     ACME_VOLUME, BUILD_NETWORK, ICC_OPTION, NETWORK, TRAEFIK_CONFIG_VOLUME, TRAEFIK_CONTAINER,
+    TRAEFIK_PRIVATE_ALIAS,
 };
 
 /// `remote-bootstrap/install-docker.sh`, sent as stdin of `sh -s`.
@@ -288,10 +289,13 @@ impl DockerCli {
     /// Creates (not starts) Traefik on the host's network, so it reaches the
     /// apps' containers by their addresses while they cannot reach its
     /// private entry points (bound to the VPS's 127.0.0.1 by the
-    /// configuration). Only the capability to bind ports below 1024, no new
-    /// privileges, a read-only root; Docker only through the filter's socket
-    /// (read-only mount); the configuration given to it by
-    /// [`DockerCli::traefik_copy_config`] into its own volume.
+    /// configuration); or, on a cluster's manager, on the walled bridge
+    /// with its public ports published and a name of its own there for the
+    /// private entry points (see [`TraefikNetwork::Published`]). Only the
+    /// capability to bind ports below 1024, no new privileges, a read-only
+    /// root; Docker only through the filter's socket (read-only mount); the
+    /// configuration given to it by [`DockerCli::traefik_copy_config`] into
+    /// its own volume.
     pub fn traefik_create(
         &self,
         options: &Validated,
@@ -312,7 +316,12 @@ impl DockerCli {
         match network {
             TraefikNetwork::Host => args.extend(["--network".into(), "host".into()]),
             TraefikNetwork::Published => {
-                args.extend(["--network".into(), NETWORK.into()]);
+                args.extend([
+                    "--network".into(),
+                    NETWORK.into(),
+                    "--network-alias".into(),
+                    TRAEFIK_PRIVATE_ALIAS.into(),
+                ]);
                 for port in [options.http_port, options.https_port] {
                     args.extend(["--publish".into(), format!("{port}:{port}")]);
                 }
@@ -455,7 +464,8 @@ pub enum TraefikNetwork {
     Host,
     /// The manager's walled bridge, its public ports published there (a
     /// cluster's): it joins each app's overlay network, which a container
-    /// on the host's network cannot.
+    /// on the host's network cannot. Its private entry points listen at its
+    /// address on the bridge only, which the apps' overlays cannot route to.
     Published,
 }
 
@@ -684,9 +694,11 @@ mod tests {
             .display();
         assert!(
             cluster.contains(
-                " --network rserve-desk --publish 8880:8880 --publish 8443:8443 --restart unless-stopped "
+                " --network rserve-desk --network-alias rserve-desk-traefik-private \
+                 --publish 8880:8880 --publish 8443:8443 --restart unless-stopped "
             ),
-            "a cluster's Traefik is on the walled bridge, its ports published: {cluster}"
+            "a cluster's Traefik is on the walled bridge, named there for its private \
+             entry points, its ports published: {cluster}"
         );
         assert_eq!(
             d.volume_create(ACME_VOLUME, "traefik").display(),

@@ -49,6 +49,10 @@ pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 pub const BUILD_NETWORK: &str = "rserve-desk-build";
 /// The Traefik container.
 pub const TRAEFIK_CONTAINER: &str = "rserve-desk-traefik";
+/// A cluster's Traefik's name on the manager's [`NETWORK`] only: its
+/// dashboard and metrics listen at the address this name resolves to, which
+/// the manager reaches and the apps' overlay networks do not.
+pub const TRAEFIK_PRIVATE_ALIAS: &str = "rserve-desk-traefik-private";
 /// The volume holding Traefik's static configuration (its root is read-only).
 pub const TRAEFIK_CONFIG_VOLUME: &str = "rserve-desk-traefik-config";
 /// The volume holding Let's Encrypt's `acme.json`.

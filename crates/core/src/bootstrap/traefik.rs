@@ -4,9 +4,9 @@
 //! when a domain and an e-mail were given, those between `#if docker` or
 //! `#if swarm` and `#endif` only for that [`Provider`].
 
-use super::NETWORK;
 use super::filter::FILTER_ENDPOINT;
 use super::options::Validated;
+use super::{NETWORK, TRAEFIK_PRIVATE_ALIAS};
 
 /// The template, as shipped in `remote-bootstrap/`.
 pub const TRAEFIK_TEMPLATE: &str = include_str!("../../../../remote-bootstrap/traefik.yml");
@@ -32,8 +32,21 @@ pub enum TemplateError {
 pub enum Provider {
     /// One host: its containers' labels (Traefik on the host's network).
     Docker,
-    /// A cluster: its swarm services' labels (Traefik a service on the manager).
+    /// A cluster: its swarm services' labels (Traefik a container on the
+    /// manager's bridge).
     Swarm,
+}
+
+impl Provider {
+    /// Where the private entry points (dashboard, metrics) listen: the
+    /// VPS's 127.0.0.1 for Traefik on the host's network, the address of
+    /// [`TRAEFIK_PRIVATE_ALIAS`] on the manager's bridge for a cluster's.
+    fn private_host(self) -> &'static str {
+        match self {
+            Provider::Docker => "127.0.0.1",
+            Provider::Swarm => TRAEFIK_PRIVATE_ALIAS,
+        }
+    }
 }
 
 /// Renders `traefik.yml` for one host.
@@ -41,7 +54,7 @@ pub fn render_traefik_config(options: &Validated) -> Result<String, TemplateErro
     render(TRAEFIK_TEMPLATE, options, Provider::Docker)
 }
 
-/// Renders `traefik.yml` for a cluster's Traefik service.
+/// Renders `traefik.yml` for a cluster's Traefik.
 pub fn render_swarm_traefik_config(options: &Validated) -> Result<String, TemplateError> {
     render(TRAEFIK_TEMPLATE, options, Provider::Swarm)
 }
@@ -75,7 +88,7 @@ fn render(
             continue;
         }
         if inside != Some(false) {
-            out.push_str(&substitute(line, options)?);
+            out.push_str(&substitute(line, options, provider)?);
             out.push('\n');
         }
     }
@@ -85,7 +98,11 @@ fn render(
     Ok(out)
 }
 
-fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> {
+fn substitute(
+    line: &str,
+    options: &Validated,
+    provider: Provider,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(start) = rest.find("{{") {
@@ -101,6 +118,7 @@ fn substitute(line: &str, options: &Validated) -> Result<String, TemplateError> 
             ("https_port", _) => options.https_port.to_string(),
             ("dashboard_port", _) => options.dashboard_port.to_string(),
             ("metrics_port", _) => options.metrics_port.to_string(),
+            ("private_host", _) => provider.private_host().to_owned(),
             ("network", _) => NETWORK.to_owned(),
             ("docker_endpoint", _) => FILTER_ENDPOINT.to_owned(),
             ("domain", Some(tls)) => tls.domain.clone(),
@@ -304,5 +322,16 @@ certificatesResolvers:
         let one_host = render_traefik_config(&v).unwrap();
         assert!(!one_host.contains("swarm:"));
         assert!(!one_host.contains("serversTransport"));
+    }
+
+    #[test]
+    fn a_clusters_dashboard_and_metrics_listen_at_its_private_name_only() {
+        let v = BootstrapOptions::default().validate().unwrap();
+        let text = render_swarm_traefik_config(&v).unwrap();
+        assert!(text.contains(
+            "  traefik:\n    address: \"rserve-desk-traefik-private:8089\"\n  \
+             metrics:\n    address: \"rserve-desk-traefik-private:8082\"\n"
+        ));
+        assert!(text.contains("  web:\n    address: \":80\"\n"));
     }
 }

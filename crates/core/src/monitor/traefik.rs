@@ -1,9 +1,7 @@
 //! Requests per app from Traefik's Prometheus metrics, read through the
 //! host's SSH session and never through a public port: the session forwards a
 //! Unix socket in the connection's private directory to the metrics entry
-//! point on the host's 127.0.0.1 (Traefik on the host's network, as the
-//! bootstrap runs it), or on the Traefik container's address when it runs on
-//! a Docker network (a host bootstrapped before the walls). For the
+//! point where the host reaches it (`traefik_address`). For the
 //! workstation's own Docker it is reached directly.
 
 use std::borrow::Cow;
@@ -16,6 +14,7 @@ use rdesk_spawner::labels::slug_of_traefik_service;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::host::Connection;
+use crate::traefik_address::private_address;
 
 /// The largest metrics page read; Traefik's is a few hundred KB at most.
 const MAX_PAGE: u64 = 16 << 20;
@@ -119,7 +118,9 @@ impl TraefikMetrics {
 
     /// Finds the container's address and, over SSH, forwards a new socket to it.
     async fn connect(&mut self, connection: &Connection) -> Result<Endpoint, MetricsError> {
-        let address = container_address(connection, &self.container).await?;
+        let address = private_address(connection, &self.container)
+            .await
+            .ok_or_else(|| MetricsError::NoContainer(self.container.clone()))?;
         let Some(session) = connection.session() else {
             return Ok(Endpoint::Direct(address, self.port));
         };
@@ -148,39 +149,6 @@ impl TraefikMetrics {
             to: address,
         })
     }
-}
-
-/// Where Traefik's entry points listen: the host's 127.0.0.1 when it runs on
-/// the host's network, else its container's IP address on its first network.
-async fn container_address(
-    connection: &Connection,
-    container: &str,
-) -> Result<String, MetricsError> {
-    let missing = || MetricsError::NoContainer(container.to_owned());
-    let inspected = connection
-        .docker()
-        .inspect_container(
-            container,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await
-        .map_err(|_| missing())?;
-    let host_network = inspected
-        .host_config
-        .as_ref()
-        .and_then(|h| h.network_mode.as_deref())
-        == Some("host");
-    if host_network {
-        return Ok("127.0.0.1".to_owned());
-    }
-    inspected
-        .network_settings
-        .and_then(|n| n.networks)
-        .into_iter()
-        .flat_map(|networks| networks.into_values())
-        .filter_map(|n| n.ip_address)
-        .find(|ip| !ip.is_empty())
-        .ok_or_else(missing)
 }
 
 async fn fetch(endpoint: &Endpoint) -> std::io::Result<String> {
@@ -252,6 +220,7 @@ traefik_service_requests_total{code="101",method="GET",protocol="websocket",serv
 traefik_service_requests_total{code="502",method="GET",protocol="http",service="rserve-desk-sales@docker"} 2
 traefik_service_requests_total{code="200",method="GET",protocol="http",service="rserve-desk-api@docker"} 1e+03
 traefik_service_requests_total{code="200",method="GET",protocol="http",service="api@internal"} 9
+traefik_service_requests_total{code="0",method="GET",protocol="websocket",service="rserve-desk-sw@swarm"} 413
 traefik_service_request_duration_seconds_count{code="200",method="GET",protocol="http",service="rserve-desk-api@docker"} 5
 traefik_entrypoint_requests_total{code="200",entrypoint="web",method="GET",protocol="http"} 1012
 "#;
@@ -259,9 +228,11 @@ traefik_entrypoint_requests_total{code="200",entrypoint="web",method="GET",proto
     #[test]
     fn requests_are_summed_per_app_from_the_service_counters() {
         let got = requests_by_app(PAGE);
-        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!(got["sales"], 9);
         assert_eq!(got["api"], 1000);
+        // A cluster's Traefik reads swarm services.
+        assert_eq!(got["sw"], 413);
     }
 
     #[test]
