@@ -49,6 +49,16 @@ fn deploy(desk: &Rdesk, dir: &std::path::Path) -> std::process::Output {
     ])
 }
 
+/// [`deploy`], which must succeed.
+fn deployed(desk: &Rdesk, dir: &std::path::Path) {
+    let out = deploy(desk, dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The clients people use call app `sw` as the window shows them:
 /// rserve-js under Node through the cluster's Traefik, and R (RSclient)
 /// over QAP through `rdesk tunnel`, which reaches a task on its node.
@@ -354,12 +364,7 @@ pub(super) fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
 
     // Three replicas, spread, answering through Traefik.
     app_version(dir.path(), "v1", true);
-    let out = deploy(desk, dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    deployed(desk, dir.path());
     let containers = placed(desk);
     assert_eq!(containers.len(), 3, "{containers:?}");
     let mut spread: Vec<&str> = containers.iter().map(|(n, _)| n.as_str()).collect();
@@ -385,12 +390,7 @@ pub(super) fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     let traffic = Traffic::start(&url, "version");
     std::thread::sleep(Duration::from_secs(1));
     app_version(dir.path(), "v2", true);
-    let out = deploy(desk, dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    deployed(desk, dir.path());
     std::thread::sleep(Duration::from_secs(3));
     let seen = traffic.stop();
     eprintln!(
@@ -415,12 +415,7 @@ pub(super) fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     desk.ok(&["rollback", "sw", "--host", "node1"]);
     let answer = desk.json(&["call", "sw", "version", "--host", "node1"]);
     assert_eq!(answer, Value::from("v1"));
-    let out = deploy(desk, dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    deployed(desk, dir.path());
     let logs = desk.ok(&["logs", "sw", "--host", "node1", "--tail", "20"]);
     assert!(!logs.trim().is_empty(), "no output from the app's task");
     clients_call_the_cluster(desk, &url);

@@ -217,13 +217,10 @@ fn traefik_service(slug: &str) -> String {
 const TRAEFIK_SERVICE_PREFIX: &str = "rserve-desk-";
 
 /// The app slug of a Traefik service name as its metrics label it
-/// (`rserve-desk-SLUG@docker`, or `@swarm` on a cluster); `None` for
-/// services that are not an app's.
+/// (`rserve-desk-SLUG@PROVIDER`: `@docker` on one host, `@swarm` on a
+/// cluster); `None` for services that are not an app's.
 pub fn slug_of_traefik_service(service: &str) -> Option<&str> {
-    let name = service
-        .strip_suffix("@docker")
-        .or_else(|| service.strip_suffix("@swarm"))
-        .unwrap_or(service);
+    let name = service.rsplit_once('@').map_or(service, |(name, _)| name);
     name.strip_prefix(TRAEFIK_SERVICE_PREFIX)
         .filter(|slug| Slug::parse(slug).is_ok())
 }

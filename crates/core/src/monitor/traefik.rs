@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use openssh::{ForwardType, Socket};
@@ -98,17 +98,9 @@ impl TraefikMetrics {
         else {
             return;
         };
+        let (local, remote) = forward_sockets(socket, to, self.port);
         let closed = session
-            .close_port_forward(
-                ForwardType::Local,
-                Socket::UnixSocket {
-                    path: Cow::Borrowed(socket.as_path()),
-                },
-                Socket::TcpSocket {
-                    host: Cow::Borrowed(to.as_str()),
-                    port: self.port,
-                },
-            )
+            .close_port_forward(ForwardType::Local, local, remote)
             .await;
         if let Err(e) = closed {
             tracing::debug!("cancelling the forward to Traefik's metrics: {e}");
@@ -128,18 +120,10 @@ impl TraefikMetrics {
         let socket = connection
             .docker_socket()
             .with_file_name(format!("traefik-metrics-{}.sock", self.forwards));
+        let (local, remote) = forward_sockets(&socket, &address, self.port);
         tokio::time::timeout(
             FETCH_TIMEOUT,
-            session.request_port_forward(
-                ForwardType::Local,
-                Socket::UnixSocket {
-                    path: Cow::Borrowed(socket.as_path()),
-                },
-                Socket::TcpSocket {
-                    host: Cow::Borrowed(address.as_str()),
-                    port: self.port,
-                },
-            ),
+            session.request_port_forward(ForwardType::Local, local, remote),
         )
         .await
         .map_err(|_| MetricsError::Forward("ssh did not answer in time".to_owned()))?
@@ -149,6 +133,19 @@ impl TraefikMetrics {
             to: address,
         })
     }
+}
+
+/// The two ends of the forward from `socket` here to `to:port` on the host.
+fn forward_sockets<'a>(socket: &'a Path, to: &'a str, port: u16) -> (Socket<'a>, Socket<'a>) {
+    (
+        Socket::UnixSocket {
+            path: Cow::Borrowed(socket),
+        },
+        Socket::TcpSocket {
+            host: Cow::Borrowed(to),
+            port,
+        },
+    )
 }
 
 async fn fetch(endpoint: &Endpoint) -> std::io::Result<String> {
