@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 // Table names put into SQL come from `Resolution::table`, never from input.
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 
 use super::Store;
 use super::error::{StoreError, is_foreign_key_violation};
@@ -134,35 +134,50 @@ impl Store {
             .write_transaction()
             .await
             .map_err(|e| StoreError::db(action(), e))?;
-        for s in samples {
-            let series = series_id(&mut tx, host, &s.slug).await?;
-            let at = s.at_ms.div_euclid(1000);
-            sqlx::query(
+        // A tick is three statements whatever the number of apps (not
+        // three per app: each statement is a trip to SQLite's thread).
+        for chunk in samples.chunks(SAMPLES_PER_STATEMENT) {
+            let rows: Vec<StoredSample> = chunk.iter().map(StoredSample::from).collect();
+            let mut series = QueryBuilder::<Sqlite>::new("INSERT INTO metric_series (host, slug) ");
+            series.push_values(&rows, |mut row, s| {
+                row.push_bind(host).push_bind(s.slug);
+            });
+            series.push(" ON CONFLICT (host, slug) DO NOTHING");
+            match series.build().execute(&mut *tx).await {
+                Err(e) if is_foreign_key_violation(&e) => {
+                    return Err(StoreError::HostNotFound {
+                        name: host.to_owned(),
+                    });
+                }
+                other => other.map_err(|e| StoreError::db(action(), e))?,
+            };
+            // In the tick's order: a later sample of an app at the same
+            // second replaces an earlier one.
+            let mut raw = with_rows(host, &rows);
+            raw.push(
                 "INSERT OR REPLACE INTO samples_raw (series, at, cpu, mem, rx, tx, req)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .bind(series)
-            .bind(at)
-            .bind(cpu_units(s.cpu_percent))
-            .bind(kib(s.memory_bytes))
-            .bind(clamp(s.net_rx_bytes))
-            .bind(clamp(s.net_tx_bytes))
-            .bind(s.requests.map(clamp))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::db(action(), e))?;
-            sqlx::query(
+                 SELECT s.id, v.at, v.cpu, v.mem, v.rx, v.tx, v.req
+                 FROM v JOIN metric_series s ON s.host = v.host AND s.slug = v.slug
+                 ORDER BY v.n",
+            );
+            raw.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db(action(), e))?;
+            let mut limits = with_rows(host, &rows);
+            limits.push(
                 "INSERT OR IGNORE INTO metric_limits (series, since, mem_limit)
-                 SELECT ?1, ?2, ?3
-                 WHERE (SELECT mem_limit FROM metric_limits WHERE series = ?1
-                        ORDER BY since DESC LIMIT 1) IS NOT ?3",
-            )
-            .bind(series)
-            .bind(at)
-            .bind(kib(s.memory_limit_bytes))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::db(action(), e))?;
+                 SELECT s.id, v.at, v.mem_limit
+                 FROM v JOIN metric_series s ON s.host = v.host AND s.slug = v.slug
+                 WHERE (SELECT mem_limit FROM metric_limits WHERE series = s.id
+                        ORDER BY since DESC LIMIT 1) IS NOT v.mem_limit
+                 ORDER BY v.n",
+            );
+            limits
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db(action(), e))?;
         }
         tx.commit().await.map_err(|e| StoreError::db(action(), e))
     }
@@ -398,30 +413,55 @@ impl Store {
     }
 }
 
-/// The id of a host's app series, made on first use.
-async fn series_id(
-    tx: &mut sqlx::SqliteConnection,
-    host: &str,
-    slug: &str,
-) -> Result<i64, StoreError> {
-    let result = sqlx::query_scalar(
-        "INSERT INTO metric_series (host, slug) VALUES (?1, ?2)
-         ON CONFLICT (host, slug) DO UPDATE SET slug = excluded.slug
-         RETURNING id",
-    )
-    .bind(host)
-    .bind(slug)
-    .fetch_one(tx)
-    .await;
-    match result {
-        Ok(id) => Ok(id),
-        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::HostNotFound {
-            name: host.to_owned(),
-        }),
-        Err(e) => Err(StoreError::db(
-            format!("record metrics of app {slug:?} of host {host:?}"),
-            e,
-        )),
+/// Samples written by one statement of [`Store::record_samples`]: 10 values
+/// each, well under SQLite's 32 766.
+const SAMPLES_PER_STATEMENT: usize = 1000;
+
+/// `WITH v(n, host, slug, at, cpu, mem, rx, tx, req, mem_limit) AS (VALUES …)`
+/// over `rows`, `n` being each row's place, for a statement to follow.
+fn with_rows<'a>(host: &'a str, rows: &'a [StoredSample<'a>]) -> QueryBuilder<Sqlite> {
+    let mut query =
+        QueryBuilder::new("WITH v(n, host, slug, at, cpu, mem, rx, tx, req, mem_limit) AS (");
+    query.push_values(rows.iter().enumerate(), |mut row, (n, s)| {
+        row.push_bind(n as i64)
+            .push_bind(host)
+            .push_bind(s.slug)
+            .push_bind(s.at)
+            .push_bind(s.cpu)
+            .push_bind(s.mem)
+            .push_bind(s.rx)
+            .push_bind(s.tx)
+            .push_bind(s.req)
+            .push_bind(s.mem_limit);
+    });
+    query.push(") ");
+    query
+}
+
+/// A sample in its stored units.
+struct StoredSample<'a> {
+    slug: &'a str,
+    at: i64,
+    cpu: i64,
+    mem: i64,
+    rx: i64,
+    tx: i64,
+    req: Option<i64>,
+    mem_limit: i64,
+}
+
+impl<'a> From<&'a MetricSample> for StoredSample<'a> {
+    fn from(s: &'a MetricSample) -> Self {
+        Self {
+            slug: &s.slug,
+            at: s.at_ms.div_euclid(1000),
+            cpu: cpu_units(s.cpu_percent),
+            mem: kib(s.memory_bytes),
+            rx: clamp(s.net_rx_bytes),
+            tx: clamp(s.net_tx_bytes),
+            req: s.requests.map(clamp),
+            mem_limit: kib(s.memory_limit_bytes),
+        }
     }
 }
 
@@ -510,6 +550,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(first_two.points.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_later_sample_at_the_same_second_replaces_and_limits_are_kept_as_they_change() {
+        let store = store().await;
+        store.add_host(host("vps1")).await.unwrap();
+        let mut unknown = sample("web", T0, 1.0, 10);
+        unknown.requests = None;
+        let mut raised = sample("web", T0 + 5, 1.0, 30);
+        raised.memory_limit_bytes = 1 << 30;
+        store
+            .record_samples("vps1", &[sample("web", T0, 9.0, 99), unknown])
+            .await
+            .unwrap();
+        store
+            .record_samples("vps1", &[sample("web", T0 + 5, 1.0, 20), raised])
+            .await
+            .unwrap();
+        let web = store
+            .metrics("vps1", Some("web"), T0 * 1000, (T0 + 60) * 1000)
+            .await
+            .unwrap();
+        assert_eq!(web.points.len(), 2);
+        assert_eq!(web.points[0].memory_bytes, 10 << 20);
+        assert_eq!(web.points[0].requests_per_minute, None);
+        assert_eq!(web.points[1].memory_bytes, 30 << 20);
+        assert_eq!(web.memory_limit_bytes, Some(1 << 30));
+        let limits: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT since, mem_limit FROM metric_limits ORDER BY since")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(limits, [(T0, 512 * 1024), (T0 + 5, 1024 * 1024)]);
     }
 
     #[tokio::test]
