@@ -349,11 +349,8 @@ impl crate::Spawner for DockerSpawner {
         crate::events::app_events(&self.docker, since_ms, until_ms)
     }
 
-    fn stats(
-        &self,
-        container_id: &str,
-    ) -> BoxStream<'static, Result<crate::StatsSample, SpawnError>> {
-        crate::stats::container_stats(&self.docker, container_id)
+    async fn stats(&self, container_id: &str) -> Result<Option<crate::StatsReading>, SpawnError> {
+        crate::stats::container_stats(&self.docker, container_id).await
     }
 
     async fn host_time_ms(&self) -> Result<i64, SpawnError> {

@@ -52,7 +52,7 @@ pub use state::{
     AppState, ContainerRef, ContainerState, DeployEvent, Deployed, LogLine, LogStream, Removed,
     Version,
 };
-pub use stats::StatsSample;
+pub use stats::StatsReading;
 pub use status::{AppStatus, HealthCheck, Severity};
 pub use swarm::{SwarmNode, SwarmSpawner, replace_service, service_name};
 pub use tokens::{TokenKeeper, TokenRecord, check_token_id, check_token_name};
@@ -125,9 +125,10 @@ pub trait Spawner: Send + Sync {
         since_ms: i64,
         until_ms: Option<i64>,
     ) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
-    /// Readings of a running container's CPU, memory and network use (about
-    /// one a second) from one Docker stats stream, until dropped or stopped.
-    fn stats(&self, container_id: &str) -> BoxStream<'static, Result<StatsSample, SpawnError>>;
+    /// A reading of a container's CPU, memory and network counters, answered
+    /// at once; `None` when it does not run. Two readings give the CPU use in
+    /// between ([`StatsReading::cpu_percent_since`]).
+    async fn stats(&self, container_id: &str) -> Result<Option<StatsReading>, SpawnError>;
     /// The host's clock (Docker's), in unix milliseconds: what
     /// [`Spawner::events_since`] takes, whatever this machine's clock says.
     async fn host_time_ms(&self) -> Result<i64, SpawnError>;

@@ -1,25 +1,35 @@
-//! How hard an app's container works, as it works: one Docker stats stream
-//! per running container (Docker sends a reading about once a second), each
-//! reading turned into a [`StatsSample`]. Streams, not one-shot calls per
-//! sample (design principle 7).
+//! How hard an app's container works: one Docker stats reading of a
+//! container (`one-shot`, so Docker answers at once instead of waiting a
+//! second for a second reading), with its counters as they stand: CPU time
+//! and network bytes since it started, memory in use. Two readings of the
+//! same container give its CPU use in between, exactly, however far apart.
+//!
+//! Read once a tick rather than streamed (Docker's stream sends one a
+//! second): a stream holds a connection each, and through an SSH session
+//! each connection is a channel that OpenSSH's client looks at on every
+//! packet it receives, so 200 streams cost the workstation's ssh 200 × 200
+//! channel checks a second.
 
 use bollard::Docker;
 use bollard::models::{ContainerCpuStats, ContainerStatsResponse};
 use bollard::query_parameters::StatsOptionsBuilder;
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::StreamExt;
 use serde::Serialize;
 
 use crate::error::SpawnError;
 
-/// One reading of a container's resource use.
+/// One reading of a container's counters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StatsSample {
+pub struct StatsReading {
     pub container_id: String,
     /// Unix milliseconds, as Docker stamped the reading.
     pub at_ms: i64,
-    /// CPU use since the previous reading, in percent of one core (200 is two
-    /// cores busy), as `docker stats` shows it.
-    pub cpu_percent: f64,
+    /// CPU time the container used since it started, in nanoseconds.
+    pub cpu_ns: u64,
+    /// CPU time of all the host's CPUs, in nanoseconds, by Docker's count.
+    pub system_cpu_ns: u64,
+    /// The host's CPUs, to give CPU use in cores.
+    pub online_cpus: u32,
     /// Memory in use, without the page cache Docker counts in its usage.
     pub memory_bytes: u64,
     /// The container's memory limit (the host's memory when it has none).
@@ -30,42 +40,45 @@ pub struct StatsSample {
     pub net_tx_bytes: u64,
 }
 
-/// The container's readings from now on, until the stream is dropped or the
-/// container stops (Docker then ends the stream).
-pub fn container_stats(
-    docker: &Docker,
-    container_id: &str,
-) -> BoxStream<'static, Result<StatsSample, SpawnError>> {
-    let options = StatsOptionsBuilder::default()
-        .stream(true)
-        .one_shot(false)
-        .build();
-    let id = container_id.to_owned();
-    docker
-        .stats(container_id, Some(options))
-        .filter_map(move |item| {
-            let id = id.clone();
-            async move {
-                match item {
-                    Ok(response) => to_sample(&id, &response).map(Ok),
-                    Err(source) => Some(Err(SpawnError::Docker {
-                        action: format!("stream the stats of container {id}"),
-                        source,
-                    })),
-                }
-            }
-        })
-        .boxed()
+impl StatsReading {
+    /// The container's CPU use from `before` (an earlier reading of it) to
+    /// this one, in percent of one core (200 is two cores busy), as `docker
+    /// stats` shows it; `None` when no host CPU time passed in between.
+    pub fn cpu_percent_since(&self, before: &StatsReading) -> Option<f64> {
+        let system = self.system_cpu_ns.checked_sub(before.system_cpu_ns)?;
+        if system == 0 {
+            return None;
+        }
+        let used = self.cpu_ns.saturating_sub(before.cpu_ns) as f64;
+        Some(used / system as f64 * f64::from(self.online_cpus.max(1)) * 100.0)
+    }
 }
 
-/// Reads one stats response; `None` for the empty readings Docker sends for
-/// a container that is not running, and for the first reading of a stream,
-/// which has no previous one to measure CPU use against.
-fn to_sample(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsSample> {
-    r.precpu_stats
-        .as_ref()
-        .and_then(|p| p.system_cpu_usage)
-        .filter(|s| *s > 0)?;
+/// A reading of the container's counters now; `None` when it does not run.
+pub async fn container_stats(
+    docker: &Docker,
+    container_id: &str,
+) -> Result<Option<StatsReading>, SpawnError> {
+    let options = StatsOptionsBuilder::default()
+        .stream(false)
+        .one_shot(true)
+        .build();
+    let mut answer = docker.stats(container_id, Some(options));
+    match answer.next().await {
+        Some(Ok(response)) => Ok(to_reading(container_id, &response)),
+        Some(Err(source)) => Err(SpawnError::Docker {
+            action: format!("read the stats of container {container_id}"),
+            source,
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Reads one stats response; `None` for the empty reading Docker gives for
+/// a container that is not running.
+fn to_reading(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsReading> {
+    let cpu = r.cpu_stats.as_ref()?;
+    let system_cpu_ns = cpu.system_cpu_usage.filter(|s| *s > 0)?;
     let memory = r.memory_stats.as_ref()?;
     let usage = memory.usage?;
     // Docker's own CLI subtracts the page cache: `inactive_file` on cgroup
@@ -87,7 +100,7 @@ fn to_sample(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsSamp
         .fold((0, 0), |(rx, tx), n| {
             (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
         });
-    Some(StatsSample {
+    Some(StatsReading {
         container_id: container_id.to_owned(),
         at_ms: r
             .read
@@ -95,7 +108,9 @@ fn to_sample(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsSamp
             .map(|d| d.to_string())
             .and_then(|s| crate::time::parse_rfc3339_ms(&s))
             .unwrap_or_default(),
-        cpu_percent: cpu_percent(r.cpu_stats.as_ref()?, r.precpu_stats.as_ref()),
+        cpu_ns: cpu.cpu_usage.as_ref().and_then(|u| u.total_usage)?,
+        system_cpu_ns,
+        online_cpus: online_cpus(cpu),
         memory_bytes: usage.saturating_sub(cache),
         memory_limit_bytes: memory.limit.unwrap_or(0),
         net_rx_bytes,
@@ -103,33 +118,16 @@ fn to_sample(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsSamp
     })
 }
 
-/// `docker stats`' formula: the container's share of the host's CPU time
-/// between two readings, times the number of CPUs.
-fn cpu_percent(now: &ContainerCpuStats, before: Option<&ContainerCpuStats>) -> f64 {
-    let total = |s: &ContainerCpuStats| s.cpu_usage.as_ref().and_then(|u| u.total_usage);
-    let (Some(now_total), Some(now_system)) = (total(now), now.system_cpu_usage) else {
-        return 0.0;
-    };
-    let (before_total, before_system) = before
-        .map(|b| (total(b).unwrap_or(0), b.system_cpu_usage.unwrap_or(0)))
-        .unwrap_or((0, 0));
-    let cpu_delta = now_total.saturating_sub(before_total) as f64;
-    let system_delta = now_system.saturating_sub(before_system) as f64;
-    let cpus = now
-        .online_cpus
-        .map(f64::from)
+/// The host's CPUs as a reading counts them (older daemons list per-CPU use instead).
+fn online_cpus(cpu: &ContainerCpuStats) -> u32 {
+    cpu.online_cpus
         .or_else(|| {
-            now.cpu_usage
+            cpu.cpu_usage
                 .as_ref()
                 .and_then(|u| u.percpu_usage.as_ref())
-                .map(|p| p.len() as f64)
+                .map(|p| p.len() as u32)
         })
-        .unwrap_or(1.0);
-    if system_delta > 0.0 && before_system > 0 {
-        cpu_delta / system_delta * cpus * 100.0
-    } else {
-        0.0
-    }
+        .unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -161,10 +159,10 @@ mod tests {
     }
 
     #[test]
-    fn a_reading_becomes_a_sample_as_docker_stats_shows_it() {
+    fn a_reading_holds_the_counters_as_docker_stats_reads_them() {
         let response = ContainerStatsResponse {
             cpu_stats: Some(cpu(1_500, 20_000)),
-            precpu_stats: Some(cpu(1_000, 10_000)),
+            precpu_stats: Some(ContainerCpuStats::default()),
             memory_stats: Some(ContainerMemoryStats {
                 usage: Some(100 << 20),
                 limit: Some(256 << 20),
@@ -177,32 +175,43 @@ mod tests {
             ])),
             ..Default::default()
         };
-        let sample = to_sample("c1", &response).unwrap();
-        // 500 of 10 000 system ticks, on 2 CPUs: 10 % of one core.
-        assert!((sample.cpu_percent - 10.0).abs() < 1e-9, "{sample:?}");
-        assert_eq!(sample.memory_bytes, 90 << 20);
-        assert_eq!(sample.memory_limit_bytes, 256 << 20);
-        assert_eq!((sample.net_rx_bytes, sample.net_tx_bytes), (1024, 206));
-        assert_eq!(sample.container_id, "c1");
+        let reading = to_reading("c1", &response).unwrap();
+        assert_eq!((reading.cpu_ns, reading.system_cpu_ns), (1_500, 20_000));
+        assert_eq!(reading.online_cpus, 2);
+        assert_eq!(reading.memory_bytes, 90 << 20);
+        assert_eq!(reading.memory_limit_bytes, 256 << 20);
+        assert_eq!((reading.net_rx_bytes, reading.net_tx_bytes), (1024, 206));
+        assert_eq!(reading.container_id, "c1");
     }
 
     #[test]
-    fn the_first_reading_and_a_stopped_container_give_no_sample() {
-        let first = ContainerStatsResponse {
-            cpu_stats: Some(cpu(1_500, 20_000)),
-            precpu_stats: Some(ContainerCpuStats::default()),
-            memory_stats: Some(ContainerMemoryStats {
-                usage: Some(1),
-                ..Default::default()
-            }),
-            ..Default::default()
+    fn two_readings_give_the_cpu_use_in_between_as_docker_stats_shows_it() {
+        let reading = |cpu_ns, system_cpu_ns| StatsReading {
+            container_id: "c1".into(),
+            at_ms: 0,
+            cpu_ns,
+            system_cpu_ns,
+            online_cpus: 2,
+            memory_bytes: 0,
+            memory_limit_bytes: 0,
+            net_rx_bytes: 0,
+            net_tx_bytes: 0,
         };
-        assert_eq!(to_sample("c1", &first), None);
+        let (before, now) = (reading(1_000, 10_000), reading(1_500, 20_000));
+        // 500 of 10 000 system nanoseconds, on 2 CPUs: 10 % of one core.
+        let percent = now.cpu_percent_since(&before).unwrap();
+        assert!((percent - 10.0).abs() < 1e-9, "{percent}");
+        assert_eq!(now.cpu_percent_since(&now), None);
+        assert_eq!(before.cpu_percent_since(&now), None);
+    }
+
+    #[test]
+    fn a_stopped_container_gives_no_reading() {
         let stopped = ContainerStatsResponse {
-            precpu_stats: Some(cpu(1_000, 10_000)),
+            cpu_stats: Some(ContainerCpuStats::default()),
             memory_stats: Some(ContainerMemoryStats::default()),
             ..Default::default()
         };
-        assert_eq!(to_sample("c1", &stopped), None);
+        assert_eq!(to_reading("c1", &stopped), None);
     }
 }

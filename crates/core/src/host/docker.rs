@@ -24,9 +24,10 @@ use super::error::human;
 
 /// bollard's own default: the time one request may take.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
-/// Connections kept open between requests: enough for the calls a window
-/// makes at once besides the streams (events, logs) that hold their own.
-const IDLE_CONNECTIONS: usize = 8;
+/// Connections kept open between requests: enough for the monitor's stats
+/// reads at once (all but 8 of these) and for the calls a window makes at
+/// once, besides the streams (events, logs) that hold their own.
+pub(crate) const KEPT_CONNECTIONS: usize = 72;
 /// How long an unused connection (an SSH channel on a VPS) is kept.
 const IDLE_FOR: Duration = Duration::from_secs(60);
 
@@ -34,7 +35,7 @@ const IDLE_FOR: Duration = Duration::from_secs(60);
 /// `version` and reuses its connections.
 pub(crate) fn client(path: &str, version: &ClientVersion) -> Result<Docker, BollardError> {
     let pool = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(IDLE_CONNECTIONS)
+        .pool_max_idle_per_host(KEPT_CONNECTIONS)
         .pool_idle_timeout(IDLE_FOR)
         .build(UnixConnector);
     let send = move |request: BollardRequest| {

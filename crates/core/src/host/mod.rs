@@ -35,6 +35,7 @@ mod target;
 mod tunnel;
 
 pub use connection::{ConnectOptions, Connection};
+pub(crate) use docker::KEPT_CONNECTIONS;
 pub use error::{HostError, HostErrorKind};
 pub use keyscan::scan as scan_host_key;
 pub use known_hosts::fingerprint_of;

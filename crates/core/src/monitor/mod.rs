@@ -1,13 +1,14 @@
 //! Watching a host: one Docker events stream turns into status history
-//! (stamped with Docker's event time), one stats stream per running
-//! container and Traefik's request counters turn into a sample per app every
-//! 5 s, rolled up and pruned once a minute. When the tunnel drops, the
-//! monitor reconnects with backoff and catches up: the events Docker kept
-//! from while it was away first, then a container listing, so no
-//! transition is missed, repeated or invented.
+//! (stamped with Docker's event time); a stats reading of each running
+//! container every 5 s (read while events go on being handled) and
+//! Traefik's request counters turn into a sample per app, rolled up and
+//! pruned once a minute. When the tunnel drops, the monitor reconnects with
+//! backoff and catches up: the events Docker kept from while it was away
+//! first, then a container listing, so no transition is missed, repeated or
+//! invented.
 //!
 //! - `status`: which status an event leaves, and when a listing agrees.
-//! - `sampler`: the stats streams, added up per tick.
+//! - `sampler`: the containers' stats, read and added up per tick.
 //! - `traefik`: the requests per app, through the SSH session.
 
 mod sampler;
@@ -18,7 +19,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdesk_spawner::{AppEvent, AppEventKind, AppState, AppStatus, SpawnError, Spawner};
+use futures_util::future::BoxFuture;
+use rdesk_spawner::{
+    AppEvent, AppEventKind, AppState, AppStatus, SpawnError, Spawner, StatsReading,
+};
 use serde::Serialize;
 
 pub use status::{agrees, shown};
@@ -209,7 +213,7 @@ impl Watcher {
         if self.options.metrics {
             for app in &apps {
                 if let Some(c) = app.current().filter(|c| c.state == AppStatus::Running) {
-                    sampler.follow(spawner, &app.slug, &c.id);
+                    sampler.follow(&app.slug, &c.id);
                 }
             }
         }
@@ -219,12 +223,24 @@ impl Watcher {
         });
         let mut ticks = tick_clock(self.options.sample_interval);
         let mut tick_count: u32 = 0;
+        // The tick's stats read under way, and the tick's time.
+        let mut reading: Option<(i64, BoxFuture<'_, Vec<StatsReading>>)> = None;
         loop {
             tokio::select! {
+                readings = async {
+                    match reading.as_mut() {
+                        Some((_, read)) => read.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let at_ms = reading.take().map_or(0, |(at_ms, _)| at_ms);
+                    sampler.record(readings);
+                    self.sample(store, session, &mut sampler, at_ms, on_event).await?;
+                }
                 event = live.next() => match event {
                     Some(Ok(event)) => {
                         if self.options.metrics {
-                            follow_stats(&mut sampler, spawner, &event);
+                            follow_stats(&mut sampler, &event);
                         }
                         self.handle(store, event, on_event).await?;
                     }
@@ -236,8 +252,9 @@ impl Watcher {
                     if let Err(lost) = self.check_oom_survivors(store, session).await? {
                         return Ok(lost);
                     }
-                    if self.options.metrics {
-                        self.sample(store, session, &mut sampler, on_event).await?;
+                    // A read still under way (a slow link, many apps) is let finish.
+                    if self.options.metrics && reading.is_none() {
+                        reading = Some((self.tick_ms(), sampler.read(spawner)));
                     }
                     if tick_count.is_multiple_of(self.options.check_every.max(1))
                         && let Err(e) = session.connection().check(Duration::from_secs(5)).await
@@ -337,16 +354,22 @@ impl Watcher {
         Ok(Ok(()))
     }
 
-    /// Takes one tick's samples, adds requests, stores them, rolls up once a minute.
+    /// The time of the tick now: the wall clock, to a whole interval.
+    fn tick_ms(&self) -> i64 {
+        let interval_ms = (self.options.sample_interval.as_millis() as i64).max(1);
+        now_ms().div_euclid(interval_ms) * interval_ms
+    }
+
+    /// Takes the tick's samples, adds requests, stores them stamped
+    /// `at_ms`, rolls up once a minute.
     async fn sample(
         &mut self,
         store: &Store,
         session: &impl HostLink,
         sampler: &mut Sampler,
+        at_ms: i64,
         on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
     ) -> Result<(), DeskError> {
-        let interval_ms = self.options.sample_interval.as_millis() as i64;
-        let at_ms = now_ms().div_euclid(interval_ms.max(1)) * interval_ms;
         let mut samples = sampler.take(at_ms);
         let requests = match self.traefik.requests(session.connection()).await {
             Ok(totals) => {
@@ -387,10 +410,10 @@ impl Watcher {
     }
 }
 
-/// Starts or stops a container's stats stream as it starts or stops.
-fn follow_stats(sampler: &mut Sampler, spawner: &dyn Spawner, event: &AppEvent) {
+/// Starts or stops reading a container's stats as it starts or stops.
+fn follow_stats(sampler: &mut Sampler, event: &AppEvent) {
     match event.kind {
-        AppEventKind::Started => sampler.follow(spawner, &event.slug, &event.container_id),
+        AppEventKind::Started => sampler.follow(&event.slug, &event.container_id),
         AppEventKind::Died { .. } | AppEventKind::Destroyed => sampler.forget(&event.container_id),
         _ => {}
     }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::query_parameters::InspectServiceOptions;
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::BoxStream;
 
 pub use rollout::replace_service;
 use service::ServiceVersion;
@@ -44,7 +44,7 @@ use crate::labels;
 use crate::settings::{SecretEnv, Settings};
 use crate::spec::{AppSpec, Slug};
 use crate::state::{AppState, ContainerRef, DeployEvent, Deployed, LogLine, Removed, Version};
-use crate::{AppEvent, Spawner, StatsSample, context};
+use crate::{AppEvent, Spawner, StatsReading, context};
 
 /// One node: its name (its host's, as the user knows it) and its Docker.
 #[derive(Debug, Clone)]
@@ -393,18 +393,12 @@ impl Spawner for SwarmSpawner {
         self.cluster_events(since_ms, until_ms)
     }
 
-    /// The statistics of a task's container, from the node it runs on.
-    fn stats(&self, container_id: &str) -> BoxStream<'static, Result<StatsSample, SpawnError>> {
-        let this = self.clone();
-        let id = container_id.to_owned();
-        stream::once(async move {
-            match this.node_of(&id).await {
-                Some(node) => crate::stats::container_stats(&node.docker, &id),
-                None => stream::empty().boxed(),
-            }
-        })
-        .flatten()
-        .boxed()
+    /// A reading of a task's container, from the node it runs on.
+    async fn stats(&self, container_id: &str) -> Result<Option<StatsReading>, SpawnError> {
+        match self.node_of(container_id).await {
+            Some(node) => crate::stats::container_stats(&node.docker, container_id).await,
+            None => Ok(None),
+        }
     }
 
     async fn host_time_ms(&self) -> Result<i64, SpawnError> {
