@@ -191,6 +191,17 @@ fn an_app_under_load_shows_rising_cpu_and_requests_within_15_s() {
     // Public: the load is many short `rdesk call`s (access is tests/access.rs's subject).
     desk.deploy(&app, slug, &["--access", "public"]);
     desk.call_when_up(slug, "spin", &["1"]);
+    // What its container uses now, measured over a second.
+    let status = desk.json(&["status", slug, "--host", "vps", "--use"]);
+    let uses = status["use"].as_array().cloned().unwrap_or_default();
+    assert_eq!(uses.len(), 1, "{status}");
+    assert!(
+        uses[0]["memory_bytes"].as_u64().unwrap_or(0) > 0,
+        "{status}"
+    );
+    assert!(uses[0].get("node").is_none(), "{status}");
+    let unknown = desk.fails(&["status", "mon-no-such", "--host", "vps", "--use"]);
+    assert!(unknown.contains("mon-no-such"), "{unknown}");
     let runtime = tempfile::tempdir_in("/tmp").unwrap();
     let watcher = watch(
         &desk,

@@ -178,6 +178,37 @@ async fn the_window_shows_where_it_runs(desk: &Rdesk) {
     ui.close().await;
 }
 
+/// `rdesk status --use` measures each of the app's running tasks
+/// (`containers`: node and state) on the node that runs it.
+fn each_task_uses_memory_on_its_node(desk: &Rdesk, containers: &[(String, String)]) {
+    let status = desk.json(&["status", "sw", "--host", "node1", "--use"]);
+    let mut measured: Vec<&str> = status["use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            assert!(u["memory_bytes"].as_u64().unwrap_or(0) > 0, "{u}");
+            assert!(u["cpu_percent"].as_f64().is_some(), "{u}");
+            assert!(
+                u["container"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("rserve-desk-sw.")),
+                "{u}"
+            );
+            u["node"].as_str().unwrap_or_default()
+        })
+        .collect();
+    measured.sort_unstable();
+    let mut running: Vec<&str> = containers
+        .iter()
+        .filter(|(_, state)| state == "running")
+        .map(|(node, _)| node.as_str())
+        .collect();
+    running.sort_unstable();
+    assert_eq!(measured, running, "{status}");
+    assert_eq!(status["app"]["slug"], "sw");
+}
+
 /// The files under `dir` whose names start with `prefix`.
 fn sockets_named(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -376,6 +407,7 @@ pub(super) fn swarm_app(desk: &Rdesk, nodes: &[Vps]) {
     );
     let answer = desk.json(&["call", "sw", "version", "--host", "node1"]);
     assert_eq!(answer, Value::from("v1"));
+    each_task_uses_memory_on_its_node(desk, &containers);
 
     // The monitor follows the cluster from here on.
     let runtime = tempfile::tempdir_in("/tmp").unwrap();

@@ -48,8 +48,8 @@ enum Command {
     Deploy(Box<DeployArgs>),
     /// List a host's apps (from its labels; from the cache when it is offline).
     Apps(HostArg),
-    /// Show an app's state.
-    Status(AppArgs),
+    /// Show an app's state (with --use, what each running container uses)
+    Status(StatusArgs),
     /// Print an app's output.
     Logs(LogsArgs),
     /// Stop an app.
@@ -230,6 +230,15 @@ struct AppArgs {
 }
 
 #[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    app: AppArgs,
+    /// Also measure each running container's (a cluster's task's) CPU over a second, and its memory
+    #[arg(long = "use")]
+    with_use: bool,
+}
+
+#[derive(Args)]
 struct LogsArgs {
     #[command(flatten)]
     app: AppArgs,
@@ -353,9 +362,13 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
             out.apps(&desk.apps(&host).await?);
             Ok(())
         }
-        Command::Status(app) => {
+        Command::Status(StatusArgs { app, with_use }) => {
             desk.with_session(&app.host, async |s| {
-                out.app_state(&s.status(&app.slug).await?);
+                let state = s.status(&app.slug).await?;
+                match with_use {
+                    true => out.app_use(&state, &s.container_use(&app.slug).await?),
+                    false => out.app_state(&state),
+                }
                 anyhow::Ok(())
             })
             .await

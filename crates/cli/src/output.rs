@@ -1,7 +1,7 @@
 //! How `rdesk` prints results: aligned text for people, JSON for scripts.
 
 use rdesk_core::bootstrap::{BootstrapPlan, BootstrapReport, StepEvent, StepState};
-use rdesk_core::desk::{AddedHost, AppHistory, AppsView, DeployReport, HostCheck};
+use rdesk_core::desk::{AddedHost, AppHistory, AppsView, ContainerUse, DeployReport, HostCheck};
 use rdesk_core::monitor::MonitorEvent;
 use rdesk_core::spawner::{AppState, DeployEvent, LogLine, LogStream, Removed};
 use rdesk_core::store::{HostRecord, MetricSeries, now_ms};
@@ -243,6 +243,31 @@ impl Output {
         }
     }
 
+    /// An app's state and what its running containers use (`status --use`).
+    pub fn app_use(&self, app: &AppState, uses: &[ContainerUse]) {
+        if self.json {
+            return self.emit(&json!({ "app": app, "use": uses }));
+        }
+        self.app_state(app);
+        if uses.is_empty() {
+            println!("  no running container to measure");
+        }
+        for u in uses {
+            let node = u
+                .node
+                .as_ref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default();
+            println!(
+                "  {}{node}: CPU {:.1} %, memory {:.0} of {:.0} MiB",
+                u.container,
+                u.cpu_percent,
+                mib(u.memory_bytes),
+                mib(u.memory_limit_bytes)
+            );
+        }
+    }
+
     pub fn monitor_event(&self, event: &MonitorEvent) {
         if self.json {
             return self.emit(event);
@@ -279,7 +304,6 @@ impl Output {
             return self.emit(series);
         }
         let whose = series.slug.as_deref().unwrap_or("all apps");
-        let mib = |b: u64| b as f64 / 1_048_576.0;
         let limit = series
             .memory_limit_bytes
             .map(|l| format!(", memory limit {:.0} MiB", mib(l)))
@@ -383,4 +407,9 @@ fn age(at_ms: i64) -> String {
         3600..86400 => format!("{} h", s / 3600),
         _ => format!("{} d", s / 86400),
     }
+}
+
+/// Bytes in MiB.
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
 }
