@@ -1,7 +1,7 @@
 //! Turns the running app containers' stats into one sample per app per
-//! tick. At each tick every followed container is read once, a few at a
-//! time (each read is a connection, so a channel of the host's SSH session,
-//! while it lasts), while the monitor goes on handling events; each app's
+//! tick. At each tick every followed container is read once, 64 at a time
+//! (each read is a connection, so a channel of the host's SSH session),
+//! while the monitor goes on handling events; each app's
 //! sample adds up its containers' readings (its replicas, or the old and the
 //! new container during a redeploy): their CPU use since their previous
 //! reading (exact, from Docker's cumulative counters), their memory in use

@@ -129,14 +129,19 @@ impl SwarmSpawner {
     }
 
     /// The node whose Docker has container `id`: as the last listing saw
-    /// it, else the first node that knows it.
+    /// it, else the first node that knows it (remembered: the monitor asks
+    /// for a task's node at every tick, and a task started since the
+    /// listing would otherwise cost a question to each node every time).
     pub(super) async fn node_of(&self, id: &str) -> Option<&DockerSpawner> {
         let listed = self.placed.lock().ok().and_then(|p| p.get(id).copied());
         if let Some((_, node)) = listed.and_then(|i| self.nodes.get(i)) {
             return Some(node);
         }
-        for (_, node) in &self.nodes {
+        for (index, (_, node)) in self.nodes.iter().enumerate() {
             if node.docker.inspect_container(id, None).await.is_ok() {
+                if let Ok(mut placed) = self.placed.lock() {
+                    placed.insert(id.to_owned(), index);
+                }
                 return Some(node);
             }
         }
