@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdesk_core::bootstrap::commands::{INSTALL_DOCKER_SH, TraefikNetwork};
 use rdesk_core::bootstrap::{self, BootstrapOptions, Role};
@@ -362,7 +362,7 @@ fn rendered_config_is_accepted_by_traefik() {
         run_renamed(&docker.traefik_copy_config(&config).unwrap(), &name);
         run_renamed(&docker.container_start("rserve-desk-traefik"), &name);
 
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let ping = loop {
             // Traefik may say 404 for a moment before its own routers exist.
             if let Some(answer) = http_get(options.dashboard_port, "/ping")
@@ -375,7 +375,7 @@ fn rendered_config_is_accepted_by_traefik() {
                 .output()
                 .unwrap();
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "{label}: Traefik did not answer /ping within 30 s; logs:\n{}",
                 text(&logs)
             );
@@ -407,12 +407,21 @@ fn rendered_config_is_accepted_by_traefik() {
             !logs.contains("command traefik error") && !logs.contains("field not found"),
             "{label}: {logs}"
         );
-        // Traefik's provider read Docker through the filter.
-        let filtered = Command::new("docker")
-            .args(["logs", &format!("{name}-filter")])
-            .output()
-            .unwrap();
-        let filtered = text(&filtered);
+        // Traefik's provider read Docker through the filter: it lists the
+        // containers after its ping and version, maybe after its entry
+        // points answer, so its log is read again for at most 15 s.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let filtered = loop {
+            let logs = Command::new("docker")
+                .args(["logs", &format!("{name}-filter")])
+                .output()
+                .unwrap();
+            let logs = text(&logs);
+            if logs.contains("/containers/json") || Instant::now() > deadline {
+                break logs;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        };
         assert!(
             filtered.contains(" 200 ") && filtered.contains("/containers/json"),
             "{label}: {filtered}"
