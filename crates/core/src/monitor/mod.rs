@@ -458,16 +458,7 @@ mod tests {
     use super::*;
 
     fn sample(slug: &str) -> MetricSample {
-        MetricSample {
-            slug: slug.into(),
-            at_ms: 0,
-            cpu_percent: 0.0,
-            memory_bytes: 0,
-            memory_limit_bytes: 0,
-            net_rx_bytes: 0,
-            net_tx_bytes: 0,
-            requests: None,
-        }
+        MetricSample::zero(slug, 0)
     }
 
     #[test]

@@ -97,19 +97,9 @@ impl Sampler {
             let Some(now) = followed.fresh.take() else {
                 continue;
             };
-            let (sample, measured) = apps.entry(&followed.slug).or_insert_with(|| {
-                let sample = MetricSample {
-                    slug: followed.slug.clone(),
-                    at_ms,
-                    cpu_percent: 0.0,
-                    memory_bytes: 0,
-                    memory_limit_bytes: 0,
-                    net_rx_bytes: 0,
-                    net_tx_bytes: 0,
-                    requests: None,
-                };
-                (sample, false)
-            });
+            let (sample, measured) = apps
+                .entry(&followed.slug)
+                .or_insert_with(|| (MetricSample::zero(&followed.slug, at_ms), false));
             sample.memory_bytes += now.memory_bytes;
             sample.memory_limit_bytes += now.memory_limit_bytes;
             if let Some(before) = &followed.taken {

@@ -26,6 +26,22 @@ pub struct MetricSample {
     pub requests: Option<u64>,
 }
 
+impl MetricSample {
+    /// A sample of `slug` at `at_ms` with nothing measured yet, to add to.
+    pub fn zero(slug: &str, at_ms: i64) -> Self {
+        Self {
+            slug: slug.to_owned(),
+            at_ms,
+            cpu_percent: 0.0,
+            memory_bytes: 0,
+            memory_limit_bytes: 0,
+            net_rx_bytes: 0,
+            net_tx_bytes: 0,
+            requests: None,
+        }
+    }
+}
+
 /// How fine a series is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -507,6 +523,14 @@ mod tests {
 
     const T0: i64 = 1_699_999_200; // a whole hour, in unix seconds
 
+    /// Host vps1's minute of app `web` from `T0`.
+    async fn web_minute(store: &Store) -> MetricSeries {
+        store
+            .metrics("vps1", Some("web"), T0 * 1000, (T0 + 60) * 1000)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn samples_come_back_as_rates_and_host_totals_add_up() {
         let store = store().await;
@@ -521,10 +545,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let web = store
-            .metrics("vps1", Some("web"), T0 * 1000, (T0 + 60) * 1000)
-            .await
-            .unwrap();
+        let web = web_minute(&store).await;
         assert_eq!(web.resolution, Resolution::Raw);
         assert_eq!(web.points.len(), 3);
         let p = &web.points[0];
@@ -560,18 +581,13 @@ mod tests {
         unknown.requests = None;
         let mut raised = sample("web", T0 + 5, 1.0, 30);
         raised.memory_limit_bytes = 1 << 30;
-        store
-            .record_samples("vps1", &[sample("web", T0, 9.0, 99), unknown])
-            .await
-            .unwrap();
-        store
-            .record_samples("vps1", &[sample("web", T0 + 5, 1.0, 20), raised])
-            .await
-            .unwrap();
-        let web = store
-            .metrics("vps1", Some("web"), T0 * 1000, (T0 + 60) * 1000)
-            .await
-            .unwrap();
+        for tick in [
+            [sample("web", T0, 9.0, 99), unknown],
+            [sample("web", T0 + 5, 1.0, 20), raised],
+        ] {
+            store.record_samples("vps1", &tick).await.unwrap();
+        }
+        let web = web_minute(&store).await;
         assert_eq!(web.points.len(), 2);
         assert_eq!(web.points[0].memory_bytes, 10 << 20);
         assert_eq!(web.points[0].requests_per_minute, None);
