@@ -365,9 +365,10 @@ async fn run_command(desk: &Desk, command: Command, out: &Output) -> Result<()> 
         Command::Status(StatusArgs { app, with_use }) => {
             desk.with_session(&app.host, async |s| {
                 let state = s.status(&app.slug).await?;
-                match with_use {
-                    true => out.app_use(&state, &s.container_use(&app.slug).await?),
-                    false => out.app_state(&state),
+                if with_use {
+                    out.app_use(&state, &s.container_use(&state).await?);
+                } else {
+                    out.app_state(&state);
                 }
                 anyhow::Ok(())
             })

@@ -125,8 +125,8 @@ pub trait Spawner: Send + Sync {
         since_ms: i64,
         until_ms: Option<i64>,
     ) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
-    /// A reading of a container's CPU, memory and network counters, answered
-    /// at once; `None` when it does not run. Two readings give the CPU use in
+    /// A reading of a container's CPU, memory and network counters (within
+    /// a second; many reads at once take no longer); `None` when it does not run. Two readings give the CPU use in
     /// between ([`StatsReading::cpu_percent_since`]).
     async fn stats(&self, container_id: &str) -> Result<Option<StatsReading>, SpawnError>;
     /// The host's clock (Docker's), in unix milliseconds: what

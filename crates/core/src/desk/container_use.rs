@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use rdesk_spawner::{AppStatus, ContainerState, Slug, SpawnError, StatsReading};
+use rdesk_spawner::{AppState, AppStatus, ContainerState, SpawnError, StatsReading};
 use serde::Serialize;
 
 use super::HostSession;
@@ -29,15 +29,10 @@ pub struct ContainerUse {
 }
 
 impl HostSession {
-    /// What each running container of `slug` uses, in the order `status`
-    /// lists them; a container that stops or goes meanwhile is left out.
-    /// Fails when no container could be read at all.
-    pub async fn container_use(&self, slug: &str) -> Result<Vec<ContainerUse>, DeskError> {
-        let app = self
-            .spawner
-            .status(&Slug::parse(slug)?)
-            .await
-            .map_err(DeskError::spawn(self.name()))?;
+    /// What each running container of `app` (as [`HostSession::status`]
+    /// just read it) uses, in its order; a container that stops or goes
+    /// meanwhile is left out. Fails when no container could be read at all.
+    pub async fn container_use(&self, app: &AppState) -> Result<Vec<ContainerUse>, DeskError> {
         let running: Vec<&ContainerState> = app
             .containers
             .iter()
