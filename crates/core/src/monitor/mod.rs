@@ -212,7 +212,13 @@ impl Watcher {
         let mut sampler = Sampler::default();
         if self.options.metrics {
             for app in &apps {
-                if let Some(c) = app.current().filter(|c| c.state == AppStatus::Running) {
+                // Every replica, and an old container still running beside
+                // a new one during a redeploy.
+                let running = app
+                    .containers
+                    .iter()
+                    .filter(|c| c.state == AppStatus::Running);
+                for c in running {
                     sampler.follow(&app.slug, &c.id);
                 }
             }
