@@ -138,6 +138,7 @@ fn sample(a: usize, at: i64) -> MetricSample {
     let wave = ((at / 5 + a as i64 * 37) % 97) as u64;
     MetricSample {
         slug: slug(a),
+        node: None,
         at_ms: at * 1000,
         cpu_percent: wave as f64 * 0.73,
         memory_bytes: (60 << 20) + wave * 300_000,

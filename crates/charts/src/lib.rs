@@ -28,12 +28,18 @@ pub enum ChartError {
 /// Width and height of every chart, in pixels.
 pub const SIZE: (u32, u32) = (800, 360);
 
-/// The colours of series, in order; the limit line has its own.
-pub const SERIES_COLOURS: [(u8, u8, u8); 4] = [
+/// The colours of series, in order (enough for an app's whole use and its
+/// part on each of eight nodes); the limit line has its own.
+pub const SERIES_COLOURS: [(u8, u8, u8); 9] = [
     (31, 119, 180),
     (255, 127, 14),
     (44, 160, 44),
     (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
 ];
 
 /// The colour of a limit line (e.g. a memory limit), never used for a series.

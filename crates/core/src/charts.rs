@@ -1,6 +1,7 @@
 //! What the shells show of the monitor's data: an app's (or a host's)
-//! metrics over a range, and their pictures, drawn by `rdesk-charts` from
-//! the store's series and status history.
+//! metrics over a range (and a cluster app's on each node), and their
+//! pictures, drawn by `rdesk-charts` from the store's series and status
+//! history.
 
 pub use rdesk_charts::UtcOffset;
 use rdesk_charts::{
@@ -86,8 +87,25 @@ impl Desk {
             .await?)
     }
 
+    /// App `slug`'s part on each node of cluster `host` over the `range_ms`
+    /// before `now_ms` (each node it ran on then); none on a single host.
+    pub async fn metrics_by_node(
+        &self,
+        host: &str,
+        slug: &str,
+        range_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<MetricSeries>, DeskError> {
+        self.host(host).await?;
+        Ok(self
+            .store()
+            .metrics_by_node(host, slug, now_ms - range_ms, now_ms)
+            .await?)
+    }
+
     /// A chart of one metric as an SVG document with its description in
-    /// words. `Uptime` shows every app of the host (or only `slug`).
+    /// words. `Uptime` shows every app of the host (or only `slug`); a
+    /// cluster app's CPU and memory have a line per node beside the whole.
     pub async fn chart(
         &self,
         host: &str,
@@ -105,7 +123,13 @@ impl Desk {
             (uptime_svg(&grid, offset), grid.describe())
         } else {
             let series = self.metrics(host, slug, range_ms, now_ms).await?;
-            let chart = line_chart(&series, metric);
+            let by_node = match slug {
+                Some(slug) if matches!(metric, Metric::Cpu | Metric::Memory) => {
+                    self.metrics_by_node(host, slug, range_ms, now_ms).await?
+                }
+                _ => Vec::new(),
+            };
+            let chart = line_chart(&series, &by_node, metric);
             (line_chart_svg(&chart, offset), chart.describe())
         };
         Ok(ChartPicture {
@@ -123,25 +147,45 @@ pub struct ChartPicture {
     pub description: String,
 }
 
-/// The line chart of one metric of a series.
-pub fn line_chart(series: &MetricSeries, metric: Metric) -> LineChart {
+/// The line chart of one metric of a series; CPU and memory also have a
+/// line for each of `by_node` (a cluster app's parts on its nodes).
+pub fn line_chart(series: &MetricSeries, by_node: &[MetricSeries], metric: Metric) -> LineChart {
     let whose = match &series.slug {
         Some(slug) => slug.clone(),
         None => format!("{} (all apps)", series.host),
     };
-    let line = |label: &str, value: &dyn Fn(&MetricPoint) -> Option<f64>| TimeSeries {
-        label: label.to_owned(),
+    let line_of = |series: &MetricSeries,
+                   label: String,
+                   value: &dyn Fn(&MetricPoint) -> Option<f64>| TimeSeries {
+        label,
         points: series
             .points
             .iter()
             .filter_map(|p| Some((p.at_ms, value(p)?)))
             .collect(),
     };
+    let line = |label: &str, value: &dyn Fn(&MetricPoint) -> Option<f64>| {
+        line_of(series, label.to_owned(), value)
+    };
+    // The whole app's line, then one per node when there are nodes.
+    let with_nodes = |label: &str, value: &dyn Fn(&MetricPoint) -> Option<f64>| {
+        let whole = match by_node {
+            [] => label.to_owned(),
+            _ => format!("{label} (all nodes)"),
+        };
+        let parts = by_node.iter().map(|part| {
+            let node = part.node.as_deref().unwrap_or_default();
+            line_of(part, format!("on {node}"), value)
+        });
+        std::iter::once(line_of(series, whole, value))
+            .chain(parts)
+            .collect::<Vec<_>>()
+    };
     let (what, y_label, lines, limit) = match metric {
         Metric::Cpu => (
             "CPU",
             "CPU (% of one core)",
-            vec![line("cpu", &|p| Some(p.cpu_percent))],
+            with_nodes("cpu", &|p| Some(p.cpu_percent)),
             None,
         ),
         Metric::Memory => {
@@ -153,7 +197,7 @@ pub fn line_chart(series: &MetricSeries, metric: Metric) -> LineChart {
             (
                 "memory",
                 "memory (bytes)",
-                vec![line("used", &|p| Some(p.memory_bytes as f64))],
+                with_nodes("used", &|p| Some(p.memory_bytes as f64)),
                 limit,
             )
         }
@@ -358,6 +402,7 @@ mod tests {
         let mut series = MetricSeries {
             host: "vps1".into(),
             slug: Some("web".into()),
+            node: None,
             resolution: Resolution::Raw,
             seconds: 5,
             from_ms: 0,
@@ -365,20 +410,40 @@ mod tests {
             memory_limit_bytes: Some(64 << 20),
             points: vec![point],
         };
-        let chart = line_chart(&series, Metric::Memory);
+        let chart = line_chart(&series, &[], Metric::Memory);
         assert_eq!(chart.title, "web: memory");
         assert_eq!(chart.limit.map(|l| l.value), Some((64 << 20) as f64));
-        assert_eq!(line_chart(&series, Metric::Network).series.len(), 2);
+        assert_eq!(line_chart(&series, &[], Metric::Network).series.len(), 2);
         // Unknown request counts are left out, not drawn as zero.
         assert!(
-            line_chart(&series, Metric::Requests).series[0]
+            line_chart(&series, &[], Metric::Requests).series[0]
                 .points
                 .is_empty()
         );
         series.slug = None;
         series.memory_limit_bytes = None;
-        let total = line_chart(&series, Metric::Memory);
+        let total = line_chart(&series, &[], Metric::Memory);
         assert_eq!(total.title, "vps1 (all apps): memory");
         assert_eq!(total.limit, None);
+
+        // A cluster app's CPU and memory have a line per node.
+        series.slug = Some("web".into());
+        let on = |node: &str| MetricSeries {
+            node: Some(node.into()),
+            ..series.clone()
+        };
+        let by_node = [on("big1"), on("big2")];
+        let cpu = line_chart(&series, &by_node, Metric::Cpu);
+        let labels: Vec<_> = cpu.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["cpu (all nodes)", "on big1", "on big2"]);
+        assert!(cpu.describe().contains("on big2 1"), "{}", cpu.describe());
+        assert_eq!(
+            line_chart(&series, &by_node, Metric::Memory).series.len(),
+            3
+        );
+        assert_eq!(
+            line_chart(&series, &by_node, Metric::Network).series.len(),
+            2
+        );
     }
 }

@@ -23,6 +23,8 @@ use crate::error::SpawnError;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatsReading {
     pub container_id: String,
+    /// The cluster node it runs on; `None` on a single host.
+    pub node: Option<String>,
     /// Unix milliseconds, as Docker stamped the reading.
     pub at_ms: i64,
     /// CPU time the container used since it started, in nanoseconds.
@@ -103,6 +105,7 @@ fn to_reading(container_id: &str, r: &ContainerStatsResponse) -> Option<StatsRea
         });
     Some(StatsReading {
         container_id: container_id.to_owned(),
+        node: None,
         at_ms: r
             .read
             .as_ref()
@@ -189,6 +192,7 @@ mod tests {
     fn two_readings_give_the_cpu_use_in_between_as_docker_stats_shows_it() {
         let reading = |cpu_ns, system_cpu_ns| StatsReading {
             container_id: "c1".into(),
+            node: None,
             at_ms: 0,
             cpu_ns,
             system_cpu_ns,

@@ -409,7 +409,7 @@ impl Watcher {
         }
         on_event(&MonitorEvent::Sampled {
             at_ms,
-            apps: samples.len(),
+            apps: samples.iter().filter(|s| s.node.is_none()).count(),
             with_requests,
         });
         Ok(())
@@ -436,7 +436,8 @@ fn add_requests(
     let (Some(before), Some(now)) = (before, now) else {
         return false;
     };
-    for sample in samples {
+    // Traefik counts an app's requests, not a node's.
+    for sample in samples.iter_mut().filter(|s| s.node.is_none()) {
         let total = now.get(&sample.slug).copied().unwrap_or(0);
         let previous = before.get(&sample.slug).copied().unwrap_or(0);
         sample.requests = Some(if total >= previous {
@@ -464,7 +465,7 @@ mod tests {
     use super::*;
 
     fn sample(slug: &str) -> MetricSample {
-        MetricSample::zero(slug, 0)
+        MetricSample::zero(slug, None, 0)
     }
 
     #[test]

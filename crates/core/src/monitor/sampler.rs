@@ -5,12 +5,13 @@
 //! sample adds up its containers' readings (its replicas, or the old and the
 //! new container during a redeploy): their CPU use since their previous
 //! reading (exact, from Docker's cumulative counters), their memory in use
-//! and limits, and the network bytes they moved in between. A container's
-//! first reading is its baseline; an app whose readings all are, has no
-//! sample yet (not a made-up zero). A read that fails is tried again at the
-//! next tick.
+//! and limits, and the network bytes they moved in between. On a cluster
+//! each app also has a sample of its part on each node (its containers
+//! there), as the nodes' readings say. A container's first reading is its
+//! baseline; an app whose readings all are, has no sample yet (not a
+//! made-up zero). A read that fails is tried again at the next tick.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 
 use futures_util::future::{BoxFuture, FutureExt};
@@ -89,33 +90,54 @@ impl Sampler {
         }
     }
 
-    /// One sample per app measured since the last take, stamped `at_ms`,
-    /// without requests (the monitor adds those), in slug order.
+    /// One sample per app measured since the last take, and one per node
+    /// of each cluster app, stamped `at_ms`, without requests (the monitor
+    /// adds those to the apps' whole use), an app's whole use first, in
+    /// slug order.
     pub(crate) fn take(&mut self, at_ms: i64) -> Vec<MetricSample> {
-        let mut apps: BTreeMap<&str, (MetricSample, bool)> = BTreeMap::new();
+        let mut sums: BTreeMap<(String, Option<String>), MetricSample> = BTreeMap::new();
+        // Apps with a container whose CPU use was measured: the others have
+        // only baselines yet. An app's parts go with its whole, so that they
+        // add up to it.
+        let mut measured: HashSet<String> = HashSet::new();
         for followed in self.followed.values_mut() {
             let Some(now) = followed.fresh.take() else {
                 continue;
             };
-            let (sample, measured) = apps
-                .entry(&followed.slug)
-                .or_insert_with(|| (MetricSample::zero(&followed.slug, at_ms), false));
-            sample.memory_bytes += now.memory_bytes;
-            sample.memory_limit_bytes += now.memory_limit_bytes;
-            if let Some(before) = &followed.taken {
-                if let Some(cpu) = now.cpu_percent_since(before) {
-                    sample.cpu_percent += cpu;
-                    *measured = true;
+            let before = followed.taken.as_ref();
+            // The app's whole use, and its part on the node that read it.
+            for node in std::iter::once(None).chain(now.node.clone().map(Some)) {
+                let sample = sums
+                    .entry((followed.slug.clone(), node.clone()))
+                    .or_insert_with(|| MetricSample::zero(&followed.slug, node.as_deref(), at_ms));
+                if add_use(sample, &now, before) {
+                    measured.insert(followed.slug.clone());
                 }
-                sample.net_rx_bytes += now.net_rx_bytes.saturating_sub(before.net_rx_bytes);
-                sample.net_tx_bytes += now.net_tx_bytes.saturating_sub(before.net_tx_bytes);
             }
             followed.taken = Some(now);
         }
-        apps.into_values()
-            .filter(|(_, measured)| *measured)
-            .map(|(sample, _)| sample)
+        sums.into_values()
+            .filter(|sample| measured.contains(&sample.slug))
             .collect()
+    }
+}
+
+/// Adds what a container used from its reading `before` (its baseline) to
+/// `now` to `sample`; whether its CPU use could be measured.
+fn add_use(sample: &mut MetricSample, now: &StatsReading, before: Option<&StatsReading>) -> bool {
+    sample.memory_bytes += now.memory_bytes;
+    sample.memory_limit_bytes += now.memory_limit_bytes;
+    let Some(before) = before else {
+        return false;
+    };
+    sample.net_rx_bytes += now.net_rx_bytes.saturating_sub(before.net_rx_bytes);
+    sample.net_tx_bytes += now.net_tx_bytes.saturating_sub(before.net_tx_bytes);
+    match now.cpu_percent_since(before) {
+        Some(cpu) => {
+            sample.cpu_percent += cpu;
+            true
+        }
+        None => false,
     }
 }
 
@@ -130,6 +152,7 @@ mod tests {
     fn reading(id: &str, second: u64, cpu_ms: u64, mem: u64, rx: u64) -> StatsReading {
         StatsReading {
             container_id: id.into(),
+            node: None,
             at_ms: second as i64 * 1000,
             cpu_ns: cpu_ms * 1_000_000,
             system_cpu_ns: second * 2_000_000_000,
@@ -205,6 +228,65 @@ mod tests {
         assert_eq!(web.slug, "web");
         assert_eq!(web.memory_bytes, 600);
         assert_eq!(web.cpu_percent, 0.0);
+    }
+
+    #[test]
+    fn a_clusters_app_has_a_part_per_node_beside_its_whole_use() {
+        let on = |node: &str, r: StatsReading| StatsReading {
+            node: Some(node.into()),
+            ..r
+        };
+        let mut sampler = Sampler::default();
+        for id in ["t1", "t2", "t3"] {
+            sampler.follow("web", id);
+        }
+        sampler.record(vec![
+            on("big1", reading("t1", 100, 0, 100, 0)),
+            on("big2", reading("t2", 100, 0, 200, 0)),
+            on("big2", reading("t3", 100, 0, 300, 0)),
+        ]);
+        assert!(sampler.take(5_000).is_empty());
+        sampler.record(vec![
+            on("big1", reading("t1", 105, 500, 100, 100)),
+            on("big2", reading("t2", 105, 1000, 200, 200)),
+            on("big2", reading("t3", 105, 1500, 300, 400)),
+        ]);
+        let samples = sampler.take(10_000);
+        let got: Vec<_> = samples
+            .iter()
+            .map(|s| (s.node.as_deref(), s.cpu_percent.round(), s.memory_bytes))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, 60.0, 600),
+                (Some("big1"), 10.0, 100),
+                (Some("big2"), 50.0, 500),
+            ]
+        );
+        assert!(samples.iter().all(|s| s.slug == "web" && s.at_ms == 10_000));
+        assert_eq!(samples[2].net_rx_bytes, 600);
+
+        // A task new on a third node counts there from its first reading,
+        // as in the whole: the parts add up to it.
+        sampler.follow("web", "t4");
+        sampler.record(vec![
+            on("big1", reading("t1", 110, 1000, 100, 100)),
+            on("big3", reading("t4", 110, 0, 400, 0)),
+        ]);
+        let samples = sampler.take(15_000);
+        let got: Vec<_> = samples
+            .iter()
+            .map(|s| (s.node.as_deref(), s.cpu_percent.round(), s.memory_bytes))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, 10.0, 500),
+                (Some("big1"), 10.0, 100),
+                (Some("big3"), 0.0, 400),
+            ]
+        );
     }
 
     #[test]

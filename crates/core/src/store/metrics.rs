@@ -1,6 +1,8 @@
 //! App metrics over time: raw 5 s samples, their 1-minute and 1-hour
 //! roll-ups, pruning by age, and range queries that pick the resolution
-//! (see `migrations/0004_metrics.sql` for units and retention).
+//! (see `migrations/0004_metrics.sql` for units and retention). On a
+//! cluster an app also has a series per node it ran on, beside its whole
+//! use (`migrations/0008_metric_nodes.sql`).
 
 use serde::Serialize;
 // Table names put into SQL come from `Resolution::table`, never from input.
@@ -9,10 +11,13 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 use super::Store;
 use super::error::{StoreError, is_foreign_key_violation};
 
-/// One app's use over one sample interval, as the monitor measured it.
+/// One app's use over one sample interval, as the monitor measured it:
+/// all its containers', or on a cluster those on one node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricSample {
     pub slug: String,
+    /// The cluster node whose containers this is; `None` for the whole app.
+    pub node: Option<String>,
     /// Unix milliseconds; stored to the second.
     pub at_ms: i64,
     pub cpu_percent: f64,
@@ -27,10 +32,12 @@ pub struct MetricSample {
 }
 
 impl MetricSample {
-    /// A sample of `slug` at `at_ms` with nothing measured yet, to add to.
-    pub fn zero(slug: &str, at_ms: i64) -> Self {
+    /// A sample of `slug` (or its part on `node`) at `at_ms` with nothing
+    /// measured yet, to add to.
+    pub fn zero(slug: &str, node: Option<&str>, at_ms: i64) -> Self {
         Self {
             slug: slug.to_owned(),
+            node: node.map(str::to_owned),
             at_ms,
             cpu_percent: 0.0,
             memory_bytes: 0,
@@ -118,6 +125,9 @@ pub struct MetricSeries {
     pub host: String,
     /// `None` for the host's totals over all its apps.
     pub slug: Option<String>,
+    /// The cluster node of an app's part there; `None` for its whole use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub resolution: Resolution,
     pub seconds: i64,
     pub from_ms: i64,
@@ -137,9 +147,10 @@ pub struct RollUp {
 }
 
 impl Store {
-    /// Stores one tick's samples of a host's apps in one transaction.
-    /// Fails with [`StoreError::HostNotFound`] if the host is not known. A
-    /// second sample of an app at the same second replaces the first.
+    /// Stores one tick's samples of a host's apps (and of their parts on
+    /// each node) in one transaction. Fails with
+    /// [`StoreError::HostNotFound`] if the host is not known. A second
+    /// sample of an app (or part) at the same second replaces the first.
     pub async fn record_samples(
         &self,
         host: &str,
@@ -154,11 +165,12 @@ impl Store {
         // three per app: each statement is a trip to SQLite's thread).
         for chunk in samples.chunks(SAMPLES_PER_STATEMENT) {
             let rows: Vec<StoredSample> = chunk.iter().map(StoredSample::from).collect();
-            let mut series = QueryBuilder::<Sqlite>::new("INSERT INTO metric_series (host, slug) ");
+            let mut series =
+                QueryBuilder::<Sqlite>::new("INSERT INTO metric_series (host, slug, node) ");
             series.push_values(&rows, |mut row, s| {
-                row.push_bind(host).push_bind(s.slug);
+                row.push_bind(host).push_bind(s.slug).push_bind(s.node);
             });
-            series.push(" ON CONFLICT (host, slug) DO NOTHING");
+            series.push(" ON CONFLICT (host, slug, node) DO NOTHING");
             match series.build().execute(&mut *tx).await {
                 Err(e) if is_foreign_key_violation(&e) => {
                     return Err(StoreError::HostNotFound {
@@ -173,7 +185,8 @@ impl Store {
             raw.push(
                 "INSERT OR REPLACE INTO samples_raw (series, at, cpu, mem, rx, tx, req)
                  SELECT s.id, v.at, v.cpu, v.mem, v.rx, v.tx, v.req
-                 FROM v JOIN metric_series s ON s.host = v.host AND s.slug = v.slug
+                 FROM v JOIN metric_series s
+                   ON s.host = v.host AND s.slug = v.slug AND s.node = v.node
                  ORDER BY v.n",
             );
             raw.build()
@@ -184,7 +197,8 @@ impl Store {
             limits.push(
                 "INSERT OR IGNORE INTO metric_limits (series, since, mem_limit)
                  SELECT s.id, v.at, v.mem_limit
-                 FROM v JOIN metric_series s ON s.host = v.host AND s.slug = v.slug
+                 FROM v JOIN metric_series s
+                   ON s.host = v.host AND s.slug = v.slug AND s.node = v.node
                  WHERE (SELECT mem_limit FROM metric_limits WHERE series = s.id
                         ORDER BY since DESC LIMIT 1) IS NOT v.mem_limit
                  ORDER BY v.n",
@@ -330,6 +344,54 @@ impl Store {
         to_ms: i64,
         resolution: Resolution,
     ) -> Result<MetricSeries, StoreError> {
+        self.series_at(host, slug, None, from_ms, to_ms, resolution)
+            .await
+    }
+
+    /// App `slug`'s part on each cluster node that has points in
+    /// `[from_ms, to_ms)`, in the nodes' order, at the resolution the range
+    /// calls for; none for an app of a single host.
+    pub async fn metrics_by_node(
+        &self,
+        host: &str,
+        slug: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<MetricSeries>, StoreError> {
+        let resolution = Resolution::for_range(to_ms - from_ms);
+        let nodes: Vec<String> = sqlx::query_scalar(
+            "SELECT node FROM metric_series
+             WHERE host = ?1 AND slug = ?2 AND node <> ?3 ORDER BY node",
+        )
+        .bind(host)
+        .bind(slug)
+        .bind(WHOLE_APP)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db(format!("read the nodes of app {slug:?}"), e))?;
+        let mut parts = Vec::new();
+        for node in &nodes {
+            let part = self
+                .series_at(host, Some(slug), Some(node), from_ms, to_ms, resolution)
+                .await?;
+            if !part.points.is_empty() {
+                parts.push(part);
+            }
+        }
+        Ok(parts)
+    }
+
+    /// The series of app `slug` (or its part on `node`; or with `slug`
+    /// `None`, the host's totals over its apps' whole use).
+    async fn series_at(
+        &self,
+        host: &str,
+        slug: Option<&str>,
+        node: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+        resolution: Resolution,
+    ) -> Result<MetricSeries, StoreError> {
         let (cpu_max, mem_max) = match resolution {
             Resolution::Raw => ("cpu", "mem"),
             _ => ("cpu_max", "mem_max"),
@@ -340,7 +402,8 @@ impl Store {
             Some(_) => format!(
                 "SELECT r.at, r.cpu, r.{cpu_max}, r.mem, r.{mem_max}, r.rx, r.tx, r.req
                  FROM {table} r
-                 WHERE r.series = (SELECT id FROM metric_series WHERE host = ?1 AND slug = ?2)
+                 WHERE r.series = (SELECT id FROM metric_series
+                                   WHERE host = ?1 AND slug = ?2 AND node = ?5)
                    AND r.at >= ?3 AND r.at < ?4
                  ORDER BY r.at"
             ),
@@ -351,10 +414,11 @@ impl Store {
                         SUM(r.rx), SUM(r.tx), SUM(r.req)
                  FROM metric_series s
                  JOIN {table} r ON r.series = s.id AND r.at >= ?3 AND r.at < ?4
-                 WHERE s.host = ?1 AND ?2 IS NULL
+                 WHERE s.host = ?1 AND ?2 IS NULL AND s.node = ?5
                  GROUP BY r.at ORDER BY r.at"
             ),
         };
+        let stored_node = node.unwrap_or(WHOLE_APP);
         type Row = (i64, i64, i64, i64, i64, i64, i64, Option<i64>);
         let read = |e| StoreError::db(format!("read the metrics of host {host:?}"), e);
         let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(sql))
@@ -362,6 +426,7 @@ impl Store {
             .bind(slug)
             .bind(from_ms.div_euclid(1000))
             .bind(to_ms.div_euclid(1000))
+            .bind(stored_node)
             .fetch_all(&self.pool)
             .await
             .map_err(read)?;
@@ -369,13 +434,15 @@ impl Store {
         let limit: Option<i64> = match slug {
             Some(slug) => sqlx::query_scalar(
                 "SELECT l.mem_limit FROM metric_limits l
-                 WHERE l.series = (SELECT id FROM metric_series WHERE host = ?1 AND slug = ?2)
+                 WHERE l.series = (SELECT id FROM metric_series
+                                   WHERE host = ?1 AND slug = ?2 AND node = ?4)
                    AND l.since < ?3
                  ORDER BY l.since DESC LIMIT 1",
             )
             .bind(host)
             .bind(slug)
             .bind(to_ms.div_euclid(1000))
+            .bind(stored_node)
             .fetch_optional(&self.pool)
             .await
             .map_err(read)?,
@@ -401,6 +468,7 @@ impl Store {
         Ok(MetricSeries {
             host: host.to_owned(),
             slug: slug.map(str::to_owned),
+            node: node.map(str::to_owned),
             resolution,
             seconds,
             from_ms,
@@ -429,19 +497,21 @@ impl Store {
     }
 }
 
-/// Samples written by one statement of [`Store::record_samples`]: 10 values
+/// Samples written by one statement of [`Store::record_samples`]: 11 values
 /// each, well under SQLite's 32 766.
 const SAMPLES_PER_STATEMENT: usize = 1000;
 
-/// `WITH v(n, host, slug, at, cpu, mem, rx, tx, req, mem_limit) AS (VALUES …)`
-/// over `rows`, `n` being each row's place, for a statement to follow.
+/// `WITH v(n, host, slug, node, at, cpu, mem, rx, tx, req, mem_limit) AS
+/// (VALUES …)` over `rows`, `n` being each row's place, for a statement to
+/// follow.
 fn with_rows<'a>(host: &'a str, rows: &'a [StoredSample<'a>]) -> QueryBuilder<Sqlite> {
     let mut query =
-        QueryBuilder::new("WITH v(n, host, slug, at, cpu, mem, rx, tx, req, mem_limit) AS (");
+        QueryBuilder::new("WITH v(n, host, slug, node, at, cpu, mem, rx, tx, req, mem_limit) AS (");
     query.push_values(rows.iter().enumerate(), |mut row, (n, s)| {
         row.push_bind(n as i64)
             .push_bind(host)
             .push_bind(s.slug)
+            .push_bind(s.node)
             .push_bind(s.at)
             .push_bind(s.cpu)
             .push_bind(s.mem)
@@ -454,9 +524,14 @@ fn with_rows<'a>(host: &'a str, rows: &'a [StoredSample<'a>]) -> QueryBuilder<Sq
     query
 }
 
+/// The stored `node` of an app's whole use.
+const WHOLE_APP: &str = "";
+
 /// A sample in its stored units.
 struct StoredSample<'a> {
     slug: &'a str,
+    /// '' for the whole app.
+    node: &'a str,
     at: i64,
     cpu: i64,
     mem: i64,
@@ -470,6 +545,7 @@ impl<'a> From<&'a MetricSample> for StoredSample<'a> {
     fn from(s: &'a MetricSample) -> Self {
         Self {
             slug: &s.slug,
+            node: s.node.as_deref().unwrap_or(WHOLE_APP),
             at: s.at_ms.div_euclid(1000),
             cpu: cpu_units(s.cpu_percent),
             mem: kib(s.memory_bytes),
@@ -511,6 +587,7 @@ mod tests {
     fn sample(slug: &str, at_s: i64, cpu: f64, mem_mib: u64) -> MetricSample {
         MetricSample {
             slug: slug.to_owned(),
+            node: None,
             at_ms: at_s * 1000,
             cpu_percent: cpu,
             memory_bytes: mem_mib << 20,
@@ -599,6 +676,137 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(limits, [(T0, 512 * 1024), (T0 + 5, 1024 * 1024)]);
+    }
+
+    /// `slug`'s part on `node`: [`sample`] there.
+    fn part(slug: &str, node: &str, at_s: i64, cpu: f64, mem_mib: u64) -> MetricSample {
+        MetricSample {
+            node: Some(node.to_owned()),
+            requests: None,
+            ..sample(slug, at_s, cpu, mem_mib)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_clusters_app_has_a_series_per_node_beside_its_whole_use() {
+        let store = store().await;
+        store.add_host(host("big1")).await.unwrap();
+        for i in 0..2 {
+            let at = T0 + i * 5;
+            let tick = [
+                sample("web", at, 30.0, 300),
+                part("web", "big2", at, 20.0, 200),
+                part("web", "big1", at, 10.0, 100),
+            ];
+            store.record_samples("big1", &tick).await.unwrap();
+        }
+        // The charts' series stay the whole app's, and the host's totals
+        // count each app once.
+        let web = store
+            .metrics("big1", Some("web"), T0 * 1000, (T0 + 60) * 1000)
+            .await
+            .unwrap();
+        assert_eq!((web.node.as_deref(), web.points.len()), (None, 2));
+        assert_eq!(web.points[0].cpu_percent, 30.0);
+        let total = store
+            .metrics("big1", None, T0 * 1000, (T0 + 60) * 1000)
+            .await
+            .unwrap();
+        assert_eq!(total.points[1].memory_bytes, 300 << 20);
+
+        let parts = store
+            .metrics_by_node("big1", "web", T0 * 1000, (T0 + 60) * 1000)
+            .await
+            .unwrap();
+        let nodes: Vec<_> = parts.iter().map(|p| p.node.as_deref()).collect();
+        assert_eq!(nodes, [Some("big1"), Some("big2")]);
+        let big2 = &parts[1];
+        assert_eq!((big2.slug.as_deref(), big2.points.len()), (Some("web"), 2));
+        assert_eq!(big2.points[1].cpu_percent, 20.0);
+        assert_eq!(big2.points[1].memory_bytes, 200 << 20);
+        assert_eq!(big2.memory_limit_bytes, Some(512 << 20));
+        // They roll up like any series, and a node with nothing in the
+        // range is left out.
+        store.roll_up((T0 + 3600 + 61) * 1000).await.unwrap();
+        let later = store
+            .metrics_by_node("big1", "web", (T0 + 60) * 1000, (T0 + 120) * 1000)
+            .await
+            .unwrap();
+        assert!(later.is_empty(), "{later:?}");
+        let day = store
+            .metrics_by_node("big1", "web", T0 * 1000, (T0 + 86_400) * 1000)
+            .await
+            .unwrap();
+        assert_eq!(day[0].resolution, Resolution::Minute);
+        assert_eq!(day[0].points[0].cpu_percent, 10.0);
+        // A single host's app has no parts.
+        store
+            .record_samples("big1", &[sample("api", T0, 1.0, 1)])
+            .await
+            .unwrap();
+        let none = store
+            .metrics_by_node("big1", "api", T0 * 1000, (T0 + 60) * 1000)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn metrics_stored_before_nodes_existed_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rdesk.sqlite");
+        {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            // The store as migration 0007 left it, with an app's metrics.
+            super::super::MIGRATOR.run_to(7, &pool).await.unwrap();
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "INSERT INTO hosts (name, kind, public_url, added_at)
+                     VALUES ('vps1', 'ssh', 'https://vps1.example', 0);
+                 INSERT INTO metric_series (id, host, slug) VALUES (7, 'vps1', 'web');
+                 INSERT INTO samples_raw VALUES (7, {T0}, 1000, 2048, 5, 5, 1);
+                 INSERT INTO samples_1m VALUES (7, {T0}, 1000, 1000, 2048, 2048, 5, 5, 1, 1);
+                 INSERT INTO metric_limits VALUES (7, {T0}, 4096);"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = Store::open(&path).await.unwrap();
+        let web = web_minute(&store).await;
+        assert_eq!(web.points.len(), 1);
+        assert_eq!(web.points[0].cpu_percent, 10.0);
+        assert_eq!(web.memory_limit_bytes, Some(4 << 20));
+        // Its series goes on being the app's whole use.
+        store
+            .record_samples("vps1", &[sample("web", T0 + 5, 1.0, 1)])
+            .await
+            .unwrap();
+        assert_eq!(web_minute(&store).await.points.len(), 2);
+        let broken: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert!(broken.is_empty(), "{broken:?}");
+        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(on, 1);
+        // Removing the host still removes its metrics.
+        sqlx::query("DELETE FROM hosts")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM samples_1m")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[tokio::test]

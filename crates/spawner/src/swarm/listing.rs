@@ -132,17 +132,17 @@ impl SwarmSpawner {
     /// it, else the first node that knows it (remembered: the monitor asks
     /// for a task's node at every tick, and a task started since the
     /// listing would otherwise cost a question to each node every time).
-    pub(super) async fn node_of(&self, id: &str) -> Option<&DockerSpawner> {
+    pub(super) async fn node_of(&self, id: &str) -> Option<&(String, DockerSpawner)> {
         let listed = self.placed.lock().ok().and_then(|p| p.get(id).copied());
-        if let Some((_, node)) = listed.and_then(|i| self.nodes.get(i)) {
-            return Some(node);
+        if let Some(named) = listed.and_then(|i| self.nodes.get(i)) {
+            return Some(named);
         }
-        for (index, (_, node)) in self.nodes.iter().enumerate() {
-            if node.docker.inspect_container(id, None).await.is_ok() {
+        for (index, named) in self.nodes.iter().enumerate() {
+            if named.1.docker.inspect_container(id, None).await.is_ok() {
                 if let Ok(mut placed) = self.placed.lock() {
                     placed.insert(id.to_owned(), index);
                 }
-                return Some(node);
+                return Some(named);
             }
         }
         None

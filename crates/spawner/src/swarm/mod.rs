@@ -393,12 +393,16 @@ impl Spawner for SwarmSpawner {
         self.cluster_events(since_ms, until_ms)
     }
 
-    /// A reading of a task's container, from the node it runs on.
+    /// A reading of a task's container, from the node it runs on (named in it).
     async fn stats(&self, container_id: &str) -> Result<Option<StatsReading>, SpawnError> {
-        match self.node_of(container_id).await {
-            Some(node) => crate::stats::container_stats(&node.docker, container_id).await,
-            None => Ok(None),
-        }
+        let Some((name, node)) = self.node_of(container_id).await else {
+            return Ok(None);
+        };
+        let reading = crate::stats::container_stats(&node.docker, container_id).await?;
+        Ok(reading.map(|r| StatsReading {
+            node: Some(name.clone()),
+            ..r
+        }))
     }
 
     async fn host_time_ms(&self) -> Result<i64, SpawnError> {
