@@ -480,4 +480,11 @@ fn bad_ranges_metrics_hosts_and_paths_get_clear_errors() {
     // An app with no samples yet is an empty series, not an error.
     let empty = desk.json(&["metrics", "never-deployed", "--host", "vps"]);
     assert_eq!(empty["points"], serde_json::json!([]));
+    // Per node needs an app, and a single host's apps have no nodes.
+    let err = desk.fails(&["metrics", "--host", "vps", "--by-node"]);
+    assert!(err.contains("<SLUG>"), "{err}");
+    let none = desk.json(&["metrics", "never-deployed", "--host", "vps", "--by-node"]);
+    assert_eq!(none, serde_json::json!([]));
+    let said = desk.ok(&["metrics", "never-deployed", "--host", "vps", "--by-node"]);
+    assert!(said.contains("vps is not a cluster"), "{said}");
 }

@@ -294,6 +294,68 @@ fn monitor_follows_the_cluster(
         sampled("requests_per_minute"),
         "no requests counted by the manager's Traefik: {metrics}"
     );
+    use_by_node(desk, &points);
+}
+
+/// The app's use on each node that runs its tasks (at least two), which
+/// adds up to its whole use, and its CPU chart's line per node.
+fn use_by_node(desk: &Rdesk, whole: &[Value]) {
+    let parts = desk.json(&[
+        "metrics",
+        "sw",
+        "--host",
+        "node1",
+        "--range",
+        "30m",
+        "--by-node",
+    ]);
+    let parts = parts.as_array().cloned().unwrap_or_default();
+    let nodes: Vec<&str> = parts.iter().filter_map(|p| p["node"].as_str()).collect();
+    assert!(
+        nodes.len() >= 2 && nodes.iter().all(|n| NAMES.contains(n)),
+        "the app's use is not on its nodes: {parts:?}"
+    );
+    // At the latest time every node has a point, the nodes' memory is the
+    // whole app's (each stored rounded up to a KiB).
+    let memory_at = |points: &Value, at: &Value| {
+        points
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["at_ms"] == *at)
+            .and_then(|p| p["memory_bytes"].as_u64())
+    };
+    let added_up = whole.iter().rev().find_map(|point| {
+        let at = &point["at_ms"];
+        let on_nodes: Option<Vec<u64>> =
+            parts.iter().map(|p| memory_at(&p["points"], at)).collect();
+        Some((
+            point["memory_bytes"].as_u64()?,
+            on_nodes?.iter().sum::<u64>(),
+        ))
+    });
+    let (whole_memory, nodes_memory) =
+        added_up.unwrap_or_else(|| panic!("no time sampled on every node: {parts:?}"));
+    assert!(
+        whole_memory.abs_diff(nodes_memory) <= 1024 * parts.len() as u64,
+        "the nodes use {nodes_memory} B, the whole app {whole_memory} B"
+    );
+    let chart = desk.data_dir.path().join("sw-cpu.svg");
+    let said = desk.ok(&[
+        "chart",
+        "sw",
+        "--host",
+        "node1",
+        "--metric",
+        "cpu",
+        "--range",
+        "30m",
+        "--out",
+        chart.to_str().unwrap(),
+    ]);
+    for node in &nodes {
+        assert!(said.contains(&format!("on {node}")), "{said}");
+    }
 }
 
 /// The running tasks of `slug` on every node: `(node index, container, its

@@ -37,6 +37,9 @@ pub struct MetricsArgs {
     /// How far back: 30m, 1h, 24h, 7d, up to 90d.
     #[arg(long, default_value = "1h")]
     range: String,
+    /// A cluster app's use on each node it ran on, instead of its whole use.
+    #[arg(long, requires = "slug")]
+    by_node: bool,
 }
 
 #[derive(Args)]
@@ -73,6 +76,13 @@ pub async fn watch(desk: &Desk, args: WatchArgs, out: &Output) -> Result<()> {
 
 pub async fn metrics(desk: &Desk, args: MetricsArgs, out: &Output) -> Result<()> {
     let range = parse_range(&args.range)?;
+    if let (true, Some(slug)) = (args.by_node, &args.slug) {
+        let parts = desk
+            .metrics_by_node(&args.host, slug, range, now_ms())
+            .await?;
+        out.metrics_by_node(slug, &args.host, &parts);
+        return Ok(());
+    }
     let series = desk
         .metrics(&args.host, args.slug.as_deref(), range, now_ms())
         .await?;

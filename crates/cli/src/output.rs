@@ -299,17 +299,37 @@ impl Output {
         }
     }
 
+    /// A cluster app's series on each node, one after the other.
+    pub fn metrics_by_node(&self, slug: &str, host: &str, parts: &[MetricSeries]) {
+        if self.json {
+            return self.emit(&parts);
+        }
+        if parts.is_empty() {
+            println!(
+                "{slug} has no metrics per node in this range: {host} is not a cluster, \
+                 or the monitor (rdesk watch, or the window) did not sample it then"
+            );
+        }
+        for part in parts {
+            self.metrics(part);
+        }
+    }
+
     pub fn metrics(&self, series: &MetricSeries) {
         if self.json {
             return self.emit(series);
         }
-        let whose = series.slug.as_deref().unwrap_or("all apps");
+        let whose = match (&series.slug, &series.node) {
+            (Some(slug), Some(node)) => format!("{slug} on node {node} of"),
+            (Some(slug), None) => format!("{slug} on"),
+            (None, _) => "all apps on".to_owned(),
+        };
         let limit = series
             .memory_limit_bytes
             .map(|l| format!(", memory limit {:.0} MiB", mib(l)))
             .unwrap_or_default();
         println!(
-            "{whose} on {}: {} point(s) of {} s{limit}",
+            "{whose} {}: {} point(s) of {} s{limit}",
             series.host,
             series.points.len(),
             series.seconds
