@@ -144,8 +144,9 @@ fn secret_variables_on_the_cluster(desk: &Rdesk, nodes: &[Vps]) {
 }
 
 /// The window on the cluster's data: a worker's page leads to the
-/// cluster's, which lists app `sw` running, and its Settings tab says which
-/// nodes run its replicas; no error on the way.
+/// cluster's, which lists app `sw` running, its chart has a line per node,
+/// and its Settings tab says which nodes run its replicas; no error on the
+/// way.
 async fn the_window_shows_where_it_runs(desk: &Rdesk) {
     let ui = Desktop::open(desk.data_dir.path(), "swarm", &[]).await;
     // A worker's page says whose apps it runs, and leads there.
@@ -160,6 +161,12 @@ async fn the_window_shows_where_it_runs(desk: &Rdesk) {
     ui.wait_text(&format!("{row} .badge"), |t| t == "running")
         .await;
     ui.click(&format!("{row} a.open")).await;
+    // Its CPU chart has a line per node beside its whole use (the monitor
+    // has been sampling since before the deploys).
+    let chart = ui
+        .wait_html("#chart", |h| h.contains("cpu (all nodes)"))
+        .await;
+    assert!(chart.contains("on node"), "{chart:.600}");
     ui.click("#tab-settings").await;
     let placed = ui
         .wait_text("p.placement", |t| t.starts_with("Runs on"))
