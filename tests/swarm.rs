@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 #[path = "swarm_app.rs"]
 mod swarm_app;
+#[path = "swarm_monitor.rs"]
+mod swarm_monitor;
 
 // The window's part of the app's test drives it as the desktop tests do.
 #[allow(dead_code)]

@@ -230,6 +230,14 @@ mod tests {
         assert_eq!(web.cpu_percent, 0.0);
     }
 
+    /// Each sample's node, CPU (rounded) and memory.
+    fn by_node(samples: &[MetricSample]) -> Vec<(Option<&str>, f64, u64)> {
+        samples
+            .iter()
+            .map(|s| (s.node.as_deref(), s.cpu_percent.round(), s.memory_bytes))
+            .collect()
+    }
+
     #[test]
     fn a_clusters_app_has_a_part_per_node_beside_its_whole_use() {
         let on = |node: &str, r: StatsReading| StatsReading {
@@ -252,12 +260,8 @@ mod tests {
             on("big2", reading("t3", 105, 1500, 300, 400)),
         ]);
         let samples = sampler.take(10_000);
-        let got: Vec<_> = samples
-            .iter()
-            .map(|s| (s.node.as_deref(), s.cpu_percent.round(), s.memory_bytes))
-            .collect();
         assert_eq!(
-            got,
+            by_node(&samples),
             [
                 (None, 60.0, 600),
                 (Some("big1"), 10.0, 100),
@@ -274,13 +278,8 @@ mod tests {
             on("big1", reading("t1", 110, 1000, 100, 100)),
             on("big3", reading("t4", 110, 0, 400, 0)),
         ]);
-        let samples = sampler.take(15_000);
-        let got: Vec<_> = samples
-            .iter()
-            .map(|s| (s.node.as_deref(), s.cpu_percent.round(), s.memory_bytes))
-            .collect();
         assert_eq!(
-            got,
+            by_node(&sampler.take(15_000)),
             [
                 (None, 10.0, 500),
                 (Some("big1"), 10.0, 100),
