@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdesk_core::spawner::{DockerConfig, DockerSpawner, Spawner};
 use rdesk_e2e::{
     JsonLines, Rdesk, Standin, app_folder, docker_out, rdesk_binary, remove_leftovers,
 };
@@ -487,4 +488,19 @@ fn bad_ranges_metrics_hosts_and_paths_get_clear_errors() {
     assert_eq!(none, serde_json::json!([]));
     let said = desk.ok(&["metrics", "never-deployed", "--host", "vps", "--by-node"]);
     assert!(said.contains("vps is not a cluster"), "{said}");
+}
+
+/// A container gone since it was listed (stopped and removed between the
+/// listing and its stats reading) reads as not running, which the monitor
+/// and `status --use` leave out, not as an error.
+#[tokio::test]
+async fn a_gone_containers_stats_read_as_not_running() {
+    let Some(_vps) = Standin::from_env("monitor_gone_stats") else {
+        return;
+    };
+    // The stand-in VPS is this machine: its dockerd, directly.
+    let docker = bollard::Docker::connect_with_unix_defaults().unwrap();
+    let spawner = DockerSpawner::new(docker, DockerConfig::new("rserve-desk"));
+    let reading = spawner.stats("0123456789ab-gone").await;
+    assert!(matches!(reading, Ok(None)), "{reading:?}");
 }

@@ -17,7 +17,7 @@ use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::stream::StreamExt;
 use serde::Serialize;
 
-use crate::error::SpawnError;
+use crate::error::{SpawnError, is_not_found};
 
 /// One reading of a container's counters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,7 +57,8 @@ impl StatsReading {
     }
 }
 
-/// A reading of the container's counters now; `None` when it does not run.
+/// A reading of the container's counters now; `None` when it does not run
+/// or is gone (it stopped, or was removed, since it was listed).
 pub async fn container_stats(
     docker: &Docker,
     container_id: &str,
@@ -69,6 +70,7 @@ pub async fn container_stats(
     let mut answer = docker.stats(container_id, Some(options));
     match answer.next().await {
         Some(Ok(response)) => Ok(to_reading(container_id, &response)),
+        Some(Err(source)) if is_not_found(&source) => Ok(None),
         Some(Err(source)) => Err(SpawnError::Docker {
             action: format!("read the stats of container {container_id}"),
             source,
