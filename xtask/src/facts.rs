@@ -97,6 +97,9 @@ pub struct SwarmNode {
     /// Its veth end inside its namespace; the other end, in the LAN's, is `name`.
     pub veth: &'static str,
     pub addr: &'static str,
+    /// Its slow path: a relay on 127.0.0.1 here in front of its sshd, the
+    /// same delay and cap as the stand-in's ([`SLOW_SSH_PORT`]).
+    pub slow_ssh_port: u16,
 }
 
 pub const SWARM_NODES: [SwarmNode; 3] = [
@@ -106,6 +109,7 @@ pub const SWARM_NODES: [SwarmNode; 3] = [
         netns: "rdesk-node1",
         veth: "rdesk-n1",
         addr: "10.213.8.11",
+        slow_ssh_port: 2231,
     },
     SwarmNode {
         name: "node2",
@@ -113,6 +117,7 @@ pub const SWARM_NODES: [SwarmNode; 3] = [
         netns: "rdesk-node2",
         veth: "rdesk-n2",
         addr: "10.213.8.12",
+        slow_ssh_port: 2232,
     },
     SwarmNode {
         name: "node3",
@@ -120,6 +125,7 @@ pub const SWARM_NODES: [SwarmNode; 3] = [
         netns: "rdesk-node3",
         veth: "rdesk-n3",
         addr: "10.213.8.13",
+        slow_ssh_port: 2233,
     },
 ];
 
@@ -200,6 +206,9 @@ pub mod var {
     /// The swarm stand-in's nodes, comma-separated `root@10.213.8.1N:22`,
     /// the manager-to-be first.
     pub const SWARM_SSH: &str = "RDESK_SWARM_SSH";
+    /// The swarm's nodes behind their slow relays, comma-separated
+    /// `root@127.0.0.1:PORT` in [`SWARM_SSH`]'s order (same delay and cap).
+    pub const SWARM_SLOW_SSH: &str = "RDESK_SWARM_SLOW_SSH";
     /// `USER@HOST:PORT` of the stand-in's sshd behind the slow relay.
     pub const SLOW_SSH: &str = "RDESK_STANDIN_SLOW_SSH";
     /// The relay's one-way delay in ms (a round trip is twice it).
@@ -330,17 +339,26 @@ impl Standin {
             (var::VPS_MARKER, VPS_MARKER.to_string()),
             (
                 var::SWARM_SSH,
-                SWARM_NODES
-                    .iter()
-                    .map(|node| format!("{SSH_USER}@{}:{VPS_SSH_PORT}", node.addr))
-                    .collect::<Vec<_>>()
-                    .join(","),
+                swarm_targets(|node| format!("{}:{VPS_SSH_PORT}", node.addr)),
+            ),
+            (
+                var::SWARM_SLOW_SSH,
+                swarm_targets(|node| format!("{SSH_HOST}:{}", node.slow_ssh_port)),
             ),
             (var::SLOW_SSH, self.slow_ssh_target()),
             (var::SLOW_DELAY_MS, SLOW_DELAY_MS.to_string()),
             (var::SLOW_CAP_MBIT, SLOW_CAP_MBIT.to_string()),
         ]
     }
+}
+
+/// `root@HOST:PORT` of each swarm node, as `address` names it, comma-separated.
+fn swarm_targets(address: impl Fn(&SwarmNode) -> String) -> String {
+    SWARM_NODES
+        .iter()
+        .map(|node| format!("{SSH_USER}@{}", address(node)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `value` quoted for a POSIX shell, only when it needs it.
@@ -407,7 +425,21 @@ mod tests {
             get("RDESK_SWARM_SSH"),
             Some("root@10.213.8.11:22,root@10.213.8.12:22,root@10.213.8.13:22")
         );
-        assert_eq!(env.len(), 17);
+        assert_eq!(
+            get("RDESK_SWARM_SLOW_SSH"),
+            Some("root@127.0.0.1:2231,root@127.0.0.1:2232,root@127.0.0.1:2233")
+        );
+        assert_eq!(env.len(), 18);
+    }
+
+    #[test]
+    fn every_slow_relay_listens_on_a_port_of_its_own() {
+        let mut ports: Vec<u16> = SWARM_NODES.iter().map(|n| n.slow_ssh_port).collect();
+        ports.extend([SSH_PORT, SLOW_SSH_PORT]);
+        let count = ports.len();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), count, "{ports:?}");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - `bench`: stand-in up, then the benchmark figures as ratios from one run.
 //! - `fuzz`: the stable-Rust fuzz harness over the QAP decoder, the Rserve
 //!   greeting and intake (10 million inputs by default), then its figures.
-//! - `relay`: a TCP relay that plays a slow link (the stand-in's slow path).
+//! - `relay`: a TCP relay that plays a slow link (the stand-in's and each
+//!   swarm node's slow path).
 //! - `dist`: the release packages (`.deb`, `.rpm`) with Tauri's bundler.
 //! - `icons`: every icon size and the tray's icons from `icons/source.png`.
 //! - `tidy`: ARCHITECTURE.md's dependency rules from `cargo metadata`, no
@@ -101,7 +102,8 @@ enum Cmd {
     Fuzz(fuzz::FuzzArgs),
     /// Relay TCP from `--listen` to `--to`, each byte a fixed delay late in
     /// each direction, optionally under a bandwidth cap (what `standin up`
-    /// runs as the slow path in front of the stand-in's sshd). Runs until killed.
+    /// runs as the slow path in front of the stand-in's sshd and of each swarm
+    /// node's). Runs until killed.
     Relay {
         #[arg(long)]
         listen: std::net::SocketAddr,
@@ -151,7 +153,8 @@ enum StandinCmd {
         action: VpsCmd,
     },
     /// Only the swarm's nodes: three bare VPSs (node1..node3) on a LAN at
-    /// 10.213.8.0/24, for the cluster tests. Also part of up/down/status.
+    /// 10.213.8.0/24, each also behind a slow relay on 127.0.0.1, for the
+    /// cluster tests and bench. Also part of up/down/status.
     Swarm {
         #[command(subcommand)]
         action: VpsCmd,

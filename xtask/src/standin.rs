@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::facts::{Standin, shell_quote};
+use crate::slowpath::SlowPath;
 use crate::{
-    apt, base, cran, debian, dockerd, filter, networks, node, pwuser, slowpath, sshd, swarm,
-    traefik, ui, vps,
+    apt, base, cran, debian, dockerd, filter, networks, node, pwuser, sshd, swarm, traefik, ui, vps,
 };
 
 /// Holds `.standin/lock` so that two `up`s or `down`s (say, two developers'
@@ -52,7 +52,7 @@ pub fn up(st: &Standin) -> Result<()> {
     ui::step("password user", || pwuser::up(st))?;
     ui::step("sshd", || sshd::up(st))?;
     ui::step("check: Docker socket over SSH", || sshd::forward_check(st))?;
-    ui::step("slow relay in front of sshd", || slowpath::up(st))?;
+    ui::step("slow relay in front of sshd", || SlowPath::standin(st).up())?;
     vps::up(st)?;
     swarm::up(st)?;
     println!(
@@ -72,7 +72,7 @@ pub fn down(st: &Standin) -> Result<()> {
         ui::step("container docker-filter", filter::down)?;
         ui::step("container cran", cran::down)?;
     }
-    ui::step("slow relay", || slowpath::down(st))?;
+    ui::step("slow relay", || SlowPath::standin(st).down())?;
     ui::step("sshd", || sshd::down(st))?;
     ui::step("dockerd", || dockerd::down(st))?;
     println!("stand-in VPS is down (images, network and .standin kept for a fast `up`)");
@@ -142,7 +142,7 @@ pub fn status(st: &Standin) -> Result<()> {
         ]);
     }
     lines.push(("sshd", sshd::status(st)));
-    lines.push(("slow relay", slowpath::status(st)));
+    lines.push(("slow relay", SlowPath::standin(st).status()));
     lines.extend(vps::status(st));
     let mut lines = named(lines);
     lines.extend(swarm::status(st));
@@ -164,7 +164,7 @@ fn report(lines: &[(String, ui::Health)], up: &str, not_up: &str) -> Result<()> 
     let mut healthy = true;
     for (name, state) in lines {
         let word = if state.ok { "ok" } else { "NOT OK" };
-        println!("{name:>14}: {word:<6} {}", state.text);
+        println!("{name:>16}: {word:<6} {}", state.text);
         healthy &= state.ok;
     }
     if healthy {

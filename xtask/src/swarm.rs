@@ -9,6 +9,9 @@
 //! VXLAN between nodes stay on that bridge. This machine joins the LAN at
 //! 10.213.8.1 to reach the nodes' sshd and Traefik; the nodes have no route
 //! elsewhere (no internet).
+//!
+//! Each node also has its slow path: a relay on 127.0.0.1 in front of its
+//! sshd (`slowpath.rs`), started after its sshd and stopped before it.
 
 use anyhow::{Result, bail};
 
@@ -16,6 +19,7 @@ use crate::facts::{
     LAN_BRIDGE, LAN_HOST_ADDR, LAN_NETNS, LAN_PREFIX, LAN_UPLINK, LAN_VETH_HOST, SWARM_NODES,
     Standin, SwarmNode,
 };
+use crate::slowpath::SlowPath;
 use crate::ui::{self, Health, Outcome};
 use crate::vps::{self, Machine, has_addr, ip};
 
@@ -115,12 +119,18 @@ pub fn up(st: &Standin) -> Result<()> {
             node_network_up(st, node)
         })?;
         vps::machine_up(st, &machine(st, node))?;
+        ui::step(&format!("{} slow relay", node.name), || {
+            SlowPath::swarm_node(st, node).up()
+        })?;
     }
     Ok(())
 }
 
 pub fn down(st: &Standin) -> Result<()> {
     for node in &SWARM_NODES {
+        ui::step(&format!("{} slow relay", node.name), || {
+            SlowPath::swarm_node(st, node).down()
+        })?;
         vps::machine_down(&machine(st, node), None)?;
     }
     ui::step("swarm LAN", || {
@@ -153,6 +163,10 @@ pub fn status(st: &Standin) -> Vec<(String, Health)> {
         lines.push((format!("{} network", node.name), network));
         lines.push((format!("{} sshd", node.name), sshd));
         lines.push((format!("{} dockerd", node.name), docker));
+        lines.push((
+            format!("{} slow relay", node.name),
+            SlowPath::swarm_node(st, node).status(),
+        ));
     }
     lines
 }
