@@ -6,7 +6,8 @@
 //!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
 //! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
 //! - a three-replica deploy to the swarm stand-in ÷ to one host, and the
-//!   monitor's CPU with 200 apps across its three nodes (`bench_swarm`;
+//!   monitor's CPU with 200 apps across its three nodes, on loopback and over
+//!   the nodes' and the stand-in's slow relays (`bench_swarm`;
 //!   `rdesk-bench swarm` measures only these);
 //! - the desktop app: cold start to a painted window, memory with its webview
 //!   processes with the window open, then in the tray over 30 minutes

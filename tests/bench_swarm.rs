@@ -1,17 +1,23 @@
-//! The cluster's figures for `cargo xtask bench`:
+//! The cluster's figures for `cargo xtask bench`, on loopback and over the
+//! slow links (a relay in front of each sshd: the stand-in's and each
+//! node's, a delay each way and a bandwidth cap) in the same run:
 //!
 //! - deploying an app of three replicas to the swarm stand-in (three nodes
 //!   on their LAN, each building the image itself, the service rolled out
 //!   and routed) ÷ the same deploy to one host (the stand-in), each timed
 //!   whole by the bench's own clock, both with new code so each builds its
-//!   code layer. The cluster is bootstrapped first (skipped step by step
-//!   when it already is);
+//!   code layer; on each link, and each link's time ÷ loopback's. The
+//!   workstation knows the hosts twice, as the link it reaches them by:
+//!   `vps` and `node1`..`node3` on loopback, the same machines as
+//!   `vps-slow` and `node1-slow`..`node3-slow` through the relays, each
+//!   link's cluster joined and bootstrapped (skipped step by step when it
+//!   already is: the second finds the swarm made);
 //! - the workstation's monitor (`rdesk watch`, and its ssh processes) with
-//!   [`WATCHED`] apps across the three nodes: its CPU over a minute, by the
-//!   kernel's count of its time, as a share of one core. One app is
-//!   deployed; the others are its service's spec under other names (no
-//!   routes, no health check: 200 checks twice a second would measure this
-//!   machine, not the monitor), each a task running R.
+//!   [`WATCHED`] apps across the three nodes, watched on each link: its CPU
+//!   over a minute, by the kernel's count of its time, as a share of one
+//!   core. One app is deployed; the others are its service's spec under
+//!   other names (no routes, no health check: 200 checks twice a second
+//!   would measure this machine, not the monitor), each a task running R.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,41 +31,122 @@ use rdesk_core::host::{ConnectOptions, Connection, HostTarget};
 use rdesk_core::paths;
 use rdesk_core::preview::AppFiles;
 use rdesk_e2e::vps::{BASE_IMAGE, TRAEFIK_IMAGE, Vps};
-use rdesk_e2e::{JsonLines, ssh_processes_under};
+use rdesk_e2e::{JsonLines, SlowLink, Standin, ssh_processes_under};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-/// Deploys timed on each side.
+/// Deploys timed on each side of each link.
 const ROUNDS: u32 = 2;
 
-/// Adds the swarm stand-in's nodes as `node1`..`node3`, joins them and
-/// bootstraps the cluster.
-async fn cluster(desk: &Desk, nodes: &[Vps]) -> BenchResult<()> {
-    for (i, node) in nodes.iter().enumerate() {
-        let target = HostTarget::parse_ssh(&node.ssh)?.with_identity(&node.identity);
-        desk.add_host(NewHost {
-            name: format!("node{}", i + 1),
-            target,
-            public_url: Some(node.public_url.clone()),
-            secret: None,
-            confirmed_fingerprint: None,
-        })
+/// One way the workstation reaches the hosts, and the names it knows them by.
+struct Link {
+    /// As the figures name it.
+    label: &'static str,
+    /// Added to each host's name: `vps`, `node1`... on loopback.
+    suffix: &'static str,
+    /// The one host (the stand-in) over this link.
+    one_host: Standin,
+    /// The swarm stand-in's nodes over this link, the manager first.
+    nodes: Vec<Vps>,
+}
+
+impl Link {
+    /// Loopback, then the slow links, from the stand-in's environment.
+    fn both() -> BenchResult<[Link; 2]> {
+        let missing = "the stand-ins are missing: run it through `cargo xtask bench`";
+        let one_host = Standin::from_env("bench").ok_or(missing)?;
+        let nodes = Vps::swarm_from_env("bench").ok_or(missing)?;
+        let slow_nodes = Vps::swarm_over_the_slow_links("bench").ok_or(missing)?;
+        Ok([
+            Link {
+                label: "loopback",
+                suffix: "",
+                one_host: one_host.clone(),
+                nodes,
+            },
+            Link {
+                label: "slow link",
+                suffix: "-slow",
+                one_host: one_host.over_the_slow_link(),
+                nodes: slow_nodes,
+            },
+        ])
+    }
+
+    /// This link's name for host `name`.
+    fn host(&self, name: &str) -> String {
+        format!("{name}{}", self.suffix)
+    }
+
+    fn manager(&self) -> String {
+        self.host("node1")
+    }
+
+    fn one_host(&self) -> String {
+        self.host("vps")
+    }
+
+    /// The app the deploys of this link roll out, on the cluster and on one host.
+    fn slug(&self) -> String {
+        format!("bench-swarm{}-{}", self.suffix, std::process::id())
+    }
+}
+
+/// Adds host `name` to `desk`: `ssh` with `identity`, answering at `public_url`.
+async fn add_host(
+    desk: &Desk,
+    name: String,
+    ssh: &str,
+    identity: &str,
+    public_url: &str,
+) -> BenchResult<()> {
+    desk.add_host(NewHost {
+        name,
+        target: HostTarget::parse_ssh(ssh)?.with_identity(identity),
+        public_url: Some(public_url.to_owned()),
+        secret: None,
+        confirmed_fingerprint: None,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Adds `link`'s nodes as `node1`..`node3` (with its suffix), joins them and
+/// bootstraps the cluster; and the stand-in as its one host, unless that is
+/// `vps` (the bench's own). Whether the bootstrap changed anything.
+async fn cluster(desk: &Desk, link: &Link) -> BenchResult<bool> {
+    if !link.suffix.is_empty() {
+        let one = &link.one_host;
+        add_host(
+            desk,
+            link.one_host(),
+            &one.ssh,
+            &one.identity,
+            &one.public_url,
+        )
         .await?;
     }
-    for i in 2..=nodes.len() {
-        desk.join_cluster("node1", &format!("node{i}")).await?;
+    for (i, node) in link.nodes.iter().enumerate() {
+        let name = link.host(&format!("node{}", i + 1));
+        add_host(desk, name, &node.ssh, &node.identity, &node.public_url).await?;
+    }
+    for i in 2..=link.nodes.len() {
+        desk.join_cluster(&link.manager(), &link.host(&format!("node{i}")))
+            .await?;
     }
     let options = BootstrapOptions::from(BootstrapChoices {
         domain: None,
         email: None,
         http_port: None,
         https_port: None,
-        r_versions: vec![nodes[0].r_version.clone()],
+        r_versions: vec![link.nodes[0].r_version.clone()],
         base_image: Some(BASE_IMAGE.to_owned()),
         traefik_image: Some(TRAEFIK_IMAGE.to_owned()),
     });
-    desk.bootstrap("node1", &options, true, &|_| {}).await?;
-    Ok(())
+    let report = desk
+        .bootstrap(&link.manager(), &options, true, &|_| {})
+        .await?;
+    Ok(report.changed())
 }
 
 /// Deploys round `round` of a three-replica public app to `host`, timed.
@@ -67,7 +154,9 @@ async fn timed_deploy(desk: &Desk, host: &str, slug: &str, round: u32) -> BenchR
     let dir = tempfile::tempdir()?;
     std::fs::write(
         dir.path().join("app.R"),
-        format!("version <- function() {round}\n"),
+        // The slug too: each link's app builds its own code layer, never
+        // the other's from the nodes' build cache.
+        format!("version <- function() {round}\nslug <- \"{slug}\"\n"),
     )?;
     let request = DeployRequest {
         slug: Some(slug.to_owned()),
@@ -88,42 +177,77 @@ async fn timed_deploy(desk: &Desk, host: &str, slug: &str, round: u32) -> BenchR
     Ok(took)
 }
 
-/// Prints the cluster's deploy time ÷ one host's, per round and in all.
+/// Seconds, as the figures print them.
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// Prints, on each link, the cluster's deploy time ÷ one host's, per round
+/// and in all; then each link's times ÷ loopback's.
 pub async fn deploy_ratio(desk: &Desk) -> BenchResult<()> {
-    let Some(nodes) = Vps::swarm_from_env("bench") else {
-        return Err("the swarm stand-in is missing: run it through `cargo xtask bench`".into());
-    };
-    println!("cluster: a three-replica deploy to the swarm stand-in vs to one host");
-    let clock = Instant::now();
-    cluster(desk, &nodes).await?;
+    let links = Link::both()?;
+    let slow = SlowLink::from_env();
     println!(
-        "  bootstrapped the three-node cluster in {:.1} s",
-        clock.elapsed().as_secs_f64()
+        "cluster: a three-replica deploy to the swarm stand-in vs to one host, on loopback and over the slow links ({} ms each way, {:.0} Mbit/s)",
+        slow.one_way.as_millis(),
+        slow.cap_bytes_per_sec as f64 * 8.0 / 1e6
     );
-    let slug = format!("bench-swarm-{}", std::process::id());
-    let (mut swarm, mut single) = (Duration::ZERO, Duration::ZERO);
-    for round in 1..=ROUNDS {
-        let on_swarm = timed_deploy(desk, "node1", &slug, round).await?;
-        let on_one = timed_deploy(desk, "vps", &slug, round).await?;
+    for link in &links {
+        let clock = Instant::now();
+        let changed = cluster(desk, link).await?;
         println!(
-            "  round {round}: cluster {:.2} s, one host {:.2} s, ratio {:.2}",
-            on_swarm.as_secs_f64(),
-            on_one.as_secs_f64(),
-            on_swarm.as_secs_f64() / on_one.as_secs_f64()
+            "  {}: bootstrapped the three-node cluster in {:.1} s ({})",
+            link.label,
+            clock.elapsed().as_secs_f64(),
+            if changed {
+                "it changed the nodes"
+            } else {
+                "every step found done"
+            }
         );
-        swarm += on_swarm;
-        single += on_one;
     }
+    // Per link: (cluster, one host), added up over the rounds.
+    let mut totals = [(Duration::ZERO, Duration::ZERO); 2];
+    for round in 1..=ROUNDS {
+        for (link, total) in links.iter().zip(&mut totals) {
+            let on_swarm = timed_deploy(desk, &link.manager(), &link.slug(), round).await?;
+            let on_one = timed_deploy(desk, &link.one_host(), &link.slug(), round).await?;
+            println!(
+                "  round {round}, {}: cluster {}, one host {}, ratio {:.2}",
+                link.label,
+                secs(on_swarm),
+                secs(on_one),
+                ratio(on_swarm, on_one)
+            );
+            total.0 += on_swarm;
+            total.1 += on_one;
+        }
+    }
+    for (link, (swarm, single)) in links.iter().zip(totals) {
+        println!(
+            "  three replicas, {}: cluster ÷ one host = {:.2} ({} vs {} over {ROUNDS} rounds)",
+            link.label,
+            ratio(swarm, single),
+            secs(swarm),
+            secs(single)
+        );
+    }
+    let [(fast_swarm, fast_single), (slow_swarm, slow_single)] = totals;
     println!(
-        "  three replicas: cluster ÷ one host = {:.2} ({:.2} s vs {:.2} s over {ROUNDS} rounds)",
-        swarm.as_secs_f64() / single.as_secs_f64(),
-        swarm.as_secs_f64(),
-        single.as_secs_f64()
+        "  slow link ÷ loopback: cluster {:.2}, one host {:.2}",
+        ratio(slow_swarm, fast_swarm),
+        ratio(slow_single, fast_single)
     );
-    for host in ["node1", "vps"] {
-        let session = desk.session(host).await?;
-        session.remove(&slug).await?;
-        session.close().await;
+    for link in &links {
+        for host in [link.manager(), link.one_host()] {
+            let session = desk.session(&host).await?;
+            session.remove(&link.slug()).await?;
+            session.close().await;
+        }
     }
     Ok(())
 }
@@ -134,9 +258,12 @@ const WATCHED: usize = 200;
 const COUNTED: Duration = Duration::from_secs(60);
 
 /// Prints the monitor's CPU with [`WATCHED`] apps across the cluster (the
-/// cluster bootstrapped by [`deploy_ratio`]), then removes the apps.
+/// cluster bootstrapped by [`deploy_ratio`]), watched on each link, then
+/// removes the apps.
 pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult<()> {
-    println!("cluster: the monitor's CPU with {WATCHED} apps across the three nodes");
+    println!(
+        "cluster: the monitor's CPU with {WATCHED} apps across the three nodes, on loopback and over the slow links"
+    );
     let first = format!("bench-watch-{}", std::process::id());
     timed_deploy(desk, "node1", &first, 1).await?;
     let record = desk.host("node1").await?;
@@ -157,13 +284,24 @@ pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult
         names.len() + 1,
         clock.elapsed().as_secs_f64()
     );
-    let measured = watch_for_a_minute(data_dir).await;
-    if let Ok((rdesk, ssh)) = &measured {
-        let core = COUNTED.as_secs_f64();
+    let mut measured = Vec::new();
+    for link in Link::both()? {
+        let cpu = watch_for_a_minute(data_dir, &link.manager()).await;
+        if let Ok((rdesk, ssh)) = &cpu {
+            let core = COUNTED.as_secs_f64();
+            println!(
+                "  {}, rdesk watch: {:.2} % of one core, its ssh processes {:.2} % (goal: under 2 % in all)",
+                link.label,
+                rdesk / core * 100.0,
+                ssh / core * 100.0
+            );
+        }
+        measured.push(cpu);
+    }
+    if let [Ok(fast), Ok(slow)] = measured.as_slice() {
         println!(
-            "  rdesk watch: {:.2} % of one core, its ssh processes {:.2} % (goal: under 2 % in all)",
-            rdesk / core * 100.0,
-            ssh / core * 100.0
+            "  slow link ÷ loopback, the monitor and its ssh processes: {:.2}",
+            (slow.0 + slow.1) / (fast.0 + fast.1)
         );
     }
     for name in &names {
@@ -183,7 +321,7 @@ pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult
             Err(_) => tokio::time::sleep(Duration::from_secs(5)).await,
         }
     }
-    measured.map(|_| ())
+    measured.into_iter().try_for_each(|cpu| cpu.map(|_| ()))
 }
 
 /// Makes [`WATCHED`] - 1 services from app `first`'s spec, one task each,
@@ -254,13 +392,13 @@ async fn spread(docker: &bollard::Docker, first: &str) -> BenchResult<Vec<String
     }
 }
 
-/// `rdesk watch --host node1` on `data_dir`: once it samples every app,
+/// `rdesk watch --host MANAGER` on `data_dir`: once it samples every app,
 /// the CPU seconds it and its ssh processes used over [`COUNTED`].
-async fn watch_for_a_minute(data_dir: &std::path::Path) -> BenchResult<(f64, f64)> {
+async fn watch_for_a_minute(data_dir: &std::path::Path, manager: &str) -> BenchResult<(f64, f64)> {
     let runtime = tempfile::tempdir_in("/tmp")?;
     let watch = JsonLines::start_on(
         data_dir,
-        &["watch", "--host", "node1", "--json"],
+        &["watch", "--host", manager, "--json"],
         &[("XDG_RUNTIME_DIR", runtime.path())],
     );
     let all = WATCHED as u64;

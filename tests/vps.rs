@@ -77,6 +77,32 @@ impl Vps {
         )
     }
 
+    /// The same nodes reached through their slow relays (`cargo xtask relay`
+    /// in front of each node's sshd, the delay and cap of [`crate::SlowLink`]),
+    /// from `RDESK_SWARM_SLOW_SSH`; their public URLs stay the nodes' own.
+    pub fn swarm_over_the_slow_links(what: &str) -> Option<Vec<Vps>> {
+        let nodes = Vps::swarm_from_env(what)?;
+        let list = stand_in_var(what, "RDESK_SWARM_SLOW_SSH", "swarm stand-in's slow relays")?;
+        let relayed: Vec<&str> = list.split(',').collect();
+        assert_eq!(
+            relayed.len(),
+            nodes.len(),
+            "RDESK_SWARM_SLOW_SSH names {} relays for {} nodes",
+            relayed.len(),
+            nodes.len()
+        );
+        Some(
+            nodes
+                .into_iter()
+                .zip(relayed)
+                .map(|(node, ssh)| Vps {
+                    ssh: ssh.to_owned(),
+                    ..node
+                })
+                .collect(),
+        )
+    }
+
     /// Its address, as its SSH target names it.
     pub fn address(&self) -> &str {
         self.public_url.trim_start_matches("http://")

@@ -18,7 +18,8 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "swarm")]
     pub desktop: bool,
     /// Only the cluster's figures: a three-replica deploy to the swarm
-    /// stand-in vs to one host, and the monitor's CPU with 200 apps on it.
+    /// stand-in vs to one host, and the monitor's CPU with 200 apps on it,
+    /// on loopback and over the slow relays.
     #[arg(long)]
     pub swarm: bool,
 }
