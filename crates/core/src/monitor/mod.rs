@@ -212,15 +212,7 @@ impl Watcher {
         let mut sampler = Sampler::default();
         if self.options.metrics {
             for app in &apps {
-                // Every replica, and an old container still running beside
-                // a new one during a redeploy.
-                let running = app
-                    .containers
-                    .iter()
-                    .filter(|c| c.state == AppStatus::Running);
-                for c in running {
-                    sampler.follow(&app.slug, &c.id);
-                }
+                sampler.follow_running(&app.slug, &app.containers);
             }
         }
         on_event(&MonitorEvent::Connected {

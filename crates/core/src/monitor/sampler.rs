@@ -16,7 +16,7 @@ use std::future::Future;
 
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::{self, StreamExt};
-use rdesk_spawner::{SpawnError, Spawner, StatsReading};
+use rdesk_spawner::{AppStatus, ContainerState, SpawnError, Spawner, StatsReading};
 
 use crate::host::KEPT_CONNECTIONS;
 use crate::store::MetricSample;
@@ -53,6 +53,15 @@ impl Sampler {
                 taken: None,
                 fresh: None,
             });
+    }
+
+    /// Reads every running container of app `slug` from now on: each
+    /// replica, and an old container still running beside a new one during
+    /// a redeploy.
+    pub(crate) fn follow_running(&mut self, slug: &str, containers: &[ContainerState]) {
+        for container in containers.iter().filter(|c| c.state == AppStatus::Running) {
+            self.follow(slug, &container.id);
+        }
     }
 
     /// Stops reading a container that stopped or went away.
@@ -286,6 +295,32 @@ mod tests {
                 (Some("big3"), 0.0, 400),
             ]
         );
+    }
+
+    #[test]
+    fn every_running_container_of_an_app_is_followed() {
+        let container = |id: &str, state: AppStatus| ContainerState {
+            id: id.into(),
+            name: format!("web-{id}"),
+            image: "rdesk-app-web".into(),
+            state,
+            health: None,
+            detail: String::new(),
+            created: 0,
+            node: None,
+        };
+        let mut sampler = Sampler::default();
+        sampler.follow_running(
+            "web",
+            &[
+                container("new", AppStatus::Running),
+                container("replica", AppStatus::Running),
+                container("old", AppStatus::Exited),
+            ],
+        );
+        let mut followed: Vec<&str> = sampler.followed.keys().map(String::as_str).collect();
+        followed.sort();
+        assert_eq!(followed, ["new", "replica"]);
     }
 
     #[test]
