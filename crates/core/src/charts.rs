@@ -123,9 +123,12 @@ impl Desk {
             (uptime_svg(&grid, offset), grid.describe())
         } else {
             let series = self.metrics(host, slug, range_ms, now_ms).await?;
+            // The host is known: `metrics` found it.
             let by_node = match slug {
                 Some(slug) if matches!(metric, Metric::Cpu | Metric::Memory) => {
-                    self.metrics_by_node(host, slug, range_ms, now_ms).await?
+                    self.store()
+                        .metrics_by_node(host, slug, now_ms - range_ms, now_ms)
+                        .await?
                 }
                 _ => Vec::new(),
             };

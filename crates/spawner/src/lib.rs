@@ -126,8 +126,9 @@ pub trait Spawner: Send + Sync {
         until_ms: Option<i64>,
     ) -> BoxStream<'static, Result<AppEvent, SpawnError>>;
     /// A reading of a container's CPU, memory and network counters (within
-    /// a second; many reads at once take no longer); `None` when it does not run. Two readings give the CPU use in
-    /// between ([`StatsReading::cpu_percent_since`]).
+    /// a second; many reads at once take no longer); `None` when it does not
+    /// run. Two readings give the CPU use in between
+    /// ([`StatsReading::cpu_percent_since`]).
     async fn stats(&self, container_id: &str) -> Result<Option<StatsReading>, SpawnError>;
     /// The host's clock (Docker's), in unix milliseconds: what
     /// [`Spawner::events_since`] takes, whatever this machine's clock says.

@@ -53,6 +53,14 @@ impl AppState {
         })
     }
 
+    /// Its running containers: each replica, and an old one still running
+    /// beside a new one during a redeploy.
+    pub fn running(&self) -> impl Iterator<Item = &ContainerState> {
+        self.containers
+            .iter()
+            .filter(|c| c.state == AppStatus::Running)
+    }
+
     /// The container that serves (or last served) the app.
     pub fn current(&self) -> Option<&ContainerState> {
         self.containers.first()

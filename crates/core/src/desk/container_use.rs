@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use rdesk_spawner::{AppState, AppStatus, ContainerState, SpawnError, StatsReading};
+use rdesk_spawner::{AppState, ContainerState, SpawnError, StatsReading};
 use serde::Serialize;
 
 use super::HostSession;
@@ -33,11 +33,7 @@ impl HostSession {
     /// just read it) uses, in its order; a container that stops or goes
     /// meanwhile is left out. Fails when no container could be read at all.
     pub async fn container_use(&self, app: &AppState) -> Result<Vec<ContainerUse>, DeskError> {
-        let running: Vec<&ContainerState> = app
-            .containers
-            .iter()
-            .filter(|c| c.state == AppStatus::Running)
-            .collect();
+        let running: Vec<&ContainerState> = app.running().collect();
         let mut first = self.read_all(&running).await;
         if !first.is_empty()
             && first.iter().all(Result::is_err)

@@ -30,7 +30,7 @@ pub use status::{agrees, shown};
 use crate::error::DeskError;
 use crate::host::{ConnectOptions, Connection};
 use crate::store::{MetricSample, SAMPLE_SECONDS, Store, now_ms};
-use sampler::Sampler;
+use sampler::{Sampler, Taken};
 use status::StatusReader;
 use traefik::TraefikMetrics;
 
@@ -212,7 +212,7 @@ impl Watcher {
         let mut sampler = Sampler::default();
         if self.options.metrics {
             for app in &apps {
-                sampler.follow_running(&app.slug, &app.containers);
+                sampler.follow_running(app);
             }
         }
         on_event(&MonitorEvent::Connected {
@@ -231,9 +231,10 @@ impl Watcher {
                         None => std::future::pending().await,
                     }
                 } => {
-                    let at_ms = reading.take().map_or(0, |(at_ms, _)| at_ms);
-                    sampler.record(readings);
-                    self.sample(store, session, &mut sampler, at_ms, on_event).await?;
+                    if let Some((at_ms, _)) = reading.take() {
+                        sampler.record(readings);
+                        self.sample(store, session, &mut sampler, at_ms, on_event).await?;
+                    }
                 }
                 event = live.next() => match event {
                     Some(Ok(event)) => {
@@ -368,7 +369,7 @@ impl Watcher {
         at_ms: i64,
         on_event: &(dyn Fn(&MonitorEvent) + Send + Sync),
     ) -> Result<(), DeskError> {
-        let mut samples = sampler.take(at_ms);
+        let Taken { mut apps, on_nodes } = sampler.take(at_ms);
         let requests = match self.traefik.requests(session.connection()).await {
             Ok(totals) => {
                 self.requests_error = None;
@@ -385,12 +386,13 @@ impl Watcher {
                 None
             }
         };
-        let with_requests = add_requests(
-            &mut samples,
-            self.requests_before.as_ref(),
-            requests.as_ref(),
-        );
+        // Traefik counts an app's requests, not a node's: the parts have none.
+        let with_requests =
+            add_requests(&mut apps, self.requests_before.as_ref(), requests.as_ref());
         self.requests_before = requests;
+        let sampled_apps = apps.len();
+        let mut samples = apps;
+        samples.extend(on_nodes);
         if !samples.is_empty() {
             store.record_samples(&self.host, &samples).await?;
         }
@@ -401,7 +403,7 @@ impl Watcher {
         }
         on_event(&MonitorEvent::Sampled {
             at_ms,
-            apps: samples.iter().filter(|s| s.node.is_none()).count(),
+            apps: sampled_apps,
             with_requests,
         });
         Ok(())
@@ -428,8 +430,7 @@ fn add_requests(
     let (Some(before), Some(now)) = (before, now) else {
         return false;
     };
-    // Traefik counts an app's requests, not a node's.
-    for sample in samples.iter_mut().filter(|s| s.node.is_none()) {
+    for sample in samples {
         let total = now.get(&sample.slug).copied().unwrap_or(0);
         let previous = before.get(&sample.slug).copied().unwrap_or(0);
         sample.requests = Some(if total >= previous {

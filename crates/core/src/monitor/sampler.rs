@@ -16,7 +16,7 @@ use std::future::Future;
 
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::{self, StreamExt};
-use rdesk_spawner::{AppStatus, ContainerState, SpawnError, Spawner, StatsReading};
+use rdesk_spawner::{AppState, SpawnError, Spawner, StatsReading};
 
 use crate::host::KEPT_CONNECTIONS;
 use crate::store::MetricSample;
@@ -55,12 +55,11 @@ impl Sampler {
             });
     }
 
-    /// Reads every running container of app `slug` from now on: each
-    /// replica, and an old container still running beside a new one during
-    /// a redeploy.
-    pub(crate) fn follow_running(&mut self, slug: &str, containers: &[ContainerState]) {
-        for container in containers.iter().filter(|c| c.state == AppStatus::Running) {
-            self.follow(slug, &container.id);
+    /// Reads every running container of `app` from now on
+    /// ([`AppState::running`]).
+    pub(crate) fn follow_running(&mut self, app: &AppState) {
+        for container in app.running() {
+            self.follow(&app.slug, &container.id);
         }
     }
 
@@ -99,11 +98,9 @@ impl Sampler {
         }
     }
 
-    /// One sample per app measured since the last take, and one per node
-    /// of each cluster app, stamped `at_ms`, without requests (the monitor
-    /// adds those to the apps' whole use), an app's whole use first, in
-    /// slug order.
-    pub(crate) fn take(&mut self, at_ms: i64) -> Vec<MetricSample> {
+    /// The samples measured since the last take, stamped `at_ms`, without
+    /// requests (the monitor adds those to the apps' whole use).
+    pub(crate) fn take(&mut self, at_ms: i64) -> Taken {
         let mut sums: BTreeMap<(String, Option<String>), MetricSample> = BTreeMap::new();
         // Apps with a container whose CPU use was measured: the others have
         // only baselines yet. An app's parts go with its whole, so that they
@@ -125,10 +122,20 @@ impl Sampler {
             }
             followed.taken = Some(now);
         }
-        sums.into_values()
+        let (apps, on_nodes) = sums
+            .into_values()
             .filter(|sample| measured.contains(&sample.slug))
-            .collect()
+            .partition(|sample| sample.node.is_none());
+        Taken { apps, on_nodes }
     }
+}
+
+/// One tick's samples.
+pub(crate) struct Taken {
+    /// Each app's whole use, in slug order.
+    pub(crate) apps: Vec<MetricSample>,
+    /// On a cluster, each app's part on each node, in slug and node order.
+    pub(crate) on_nodes: Vec<MetricSample>,
 }
 
 /// Adds what a container used from its reading `before` (its baseline) to
@@ -154,7 +161,16 @@ fn add_use(sample: &mut MetricSample, now: &StatsReading, before: Option<&StatsR
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use rdesk_spawner::{AppStatus, ContainerState};
+
     use super::*;
+
+    /// A tick's samples, the apps' whole use first, then their parts on nodes.
+    fn take_all(sampler: &mut Sampler, at_ms: i64) -> Vec<MetricSample> {
+        let Taken { mut apps, on_nodes } = sampler.take(at_ms);
+        apps.extend(on_nodes);
+        apps
+    }
 
     /// Container `id` at `second`, having used `cpu_ms` of CPU, on a host of
     /// 2 CPUs (whose CPU time grows 2 s a second).
@@ -178,11 +194,11 @@ mod tests {
         let mut sampler = Sampler::default();
         sampler.follow("web", "c1");
         sampler.record(vec![reading("c1", 100, 0, 100, 1000)]);
-        assert!(sampler.take(5_000).is_empty());
+        assert!(take_all(&mut sampler, 5_000).is_empty());
 
         // 500 ms of CPU in 5 s: 10 % of one core.
         sampler.record(vec![reading("c1", 105, 500, 200, 1500)]);
-        let samples = sampler.take(10_000);
+        let samples = take_all(&mut sampler, 10_000);
         assert_eq!(samples.len(), 1);
         let s = &samples[0];
         assert_eq!((s.slug.as_str(), s.at_ms), ("web", 10_000));
@@ -192,11 +208,11 @@ mod tests {
         assert_eq!(s.requests, None);
 
         // No reading since: no sample.
-        assert!(sampler.take(15_000).is_empty());
+        assert!(take_all(&mut sampler, 15_000).is_empty());
         // A tick whose read failed: the next reading measures from the last
         // one taken, so nothing is lost.
         sampler.record(vec![reading("c1", 115, 1500, 150, 1700)]);
-        let next = &sampler.take(20_000)[0];
+        let next = &take_all(&mut sampler, 20_000)[0];
         assert!((next.cpu_percent - 10.0).abs() < 1e-9, "{next:?}");
         assert_eq!(next.net_rx_bytes, 200);
     }
@@ -213,13 +229,13 @@ mod tests {
             reading("c2", 100, 0, 300, 0),
             reading("c3", 100, 0, 50, 0),
         ]);
-        assert!(sampler.take(5_000).is_empty());
+        assert!(take_all(&mut sampler, 5_000).is_empty());
         sampler.record(vec![
             reading("c1", 105, 500, 100, 1000),
             reading("c2", 105, 1000, 300, 2000),
             reading("c3", 105, 0, 50, 0),
         ]);
-        let samples = sampler.take(10_000);
+        let samples = take_all(&mut sampler, 10_000);
         let slugs: Vec<_> = samples.iter().map(|s| s.slug.as_str()).collect();
         assert_eq!(slugs, ["api", "web"]);
         let web = &samples[1];
@@ -233,7 +249,7 @@ mod tests {
             reading("c1", 110, 500, 100, 1000),
             reading("c4", 110, 0, 500, 0),
         ]);
-        let web = &sampler.take(15_000)[0];
+        let web = &take_all(&mut sampler, 15_000)[0];
         assert_eq!(web.slug, "web");
         assert_eq!(web.memory_bytes, 600);
         assert_eq!(web.cpu_percent, 0.0);
@@ -262,13 +278,13 @@ mod tests {
             on("big2", reading("t2", 100, 0, 200, 0)),
             on("big2", reading("t3", 100, 0, 300, 0)),
         ]);
-        assert!(sampler.take(5_000).is_empty());
+        assert!(take_all(&mut sampler, 5_000).is_empty());
         sampler.record(vec![
             on("big1", reading("t1", 105, 500, 100, 100)),
             on("big2", reading("t2", 105, 1000, 200, 200)),
             on("big2", reading("t3", 105, 1500, 300, 400)),
         ]);
-        let samples = sampler.take(10_000);
+        let samples = take_all(&mut sampler, 10_000);
         assert_eq!(
             by_node(&samples),
             [
@@ -288,7 +304,7 @@ mod tests {
             on("big3", reading("t4", 110, 0, 400, 0)),
         ]);
         assert_eq!(
-            by_node(&sampler.take(15_000)),
+            by_node(&take_all(&mut sampler, 15_000)),
             [
                 (None, 10.0, 500),
                 (Some("big1"), 10.0, 100),
@@ -309,15 +325,24 @@ mod tests {
             created: 0,
             node: None,
         };
-        let mut sampler = Sampler::default();
-        sampler.follow_running(
-            "web",
-            &[
+        let app = AppState {
+            slug: "web".into(),
+            app_id: "web-id".into(),
+            r_version: "4.2.2".into(),
+            mode: "ocap".into(),
+            packages: Vec::new(),
+            repo: String::new(),
+            code_hash: "c1".into(),
+            config_hash: "k1".into(),
+            settings: Default::default(),
+            containers: vec![
                 container("new", AppStatus::Running),
                 container("replica", AppStatus::Running),
                 container("old", AppStatus::Exited),
             ],
-        );
+        };
+        let mut sampler = Sampler::default();
+        sampler.follow_running(&app);
         let mut followed: Vec<&str> = sampler.followed.keys().map(String::as_str).collect();
         followed.sort();
         assert_eq!(followed, ["new", "replica"]);
@@ -328,14 +353,14 @@ mod tests {
         let mut sampler = Sampler::default();
         sampler.follow("web", "c1");
         sampler.record(vec![reading("c1", 100, 0, 100, 0)]);
-        sampler.take(5_000);
+        take_all(&mut sampler, 5_000);
         sampler.forget("c1");
         sampler.record(vec![reading("c1", 105, 500, 100, 0)]);
-        assert!(sampler.take(10_000).is_empty());
+        assert!(take_all(&mut sampler, 10_000).is_empty());
         // Following it again starts a new baseline.
         sampler.follow("web", "c1");
         sampler.record(vec![reading("c1", 110, 900, 100, 0)]);
-        assert!(sampler.take(15_000).is_empty());
+        assert!(take_all(&mut sampler, 15_000).is_empty());
     }
 
     /// Containers asked for, and reads under way now and at most.

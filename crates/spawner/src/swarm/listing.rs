@@ -137,8 +137,8 @@ impl SwarmSpawner {
         if let Some(named) = listed.and_then(|i| self.nodes.get(i)) {
             return Some(named);
         }
-        for (index, named) in self.nodes.iter().enumerate() {
-            if named.1.docker.inspect_container(id, None).await.is_ok() {
+        for (index, named @ (_, node)) in self.nodes.iter().enumerate() {
+            if node.docker.inspect_container(id, None).await.is_ok() {
                 if let Ok(mut placed) = self.placed.lock() {
                     placed.insert(id.to_owned(), index);
                 }
