@@ -10,6 +10,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -18,6 +19,7 @@ use crate::facts::{
     BASE_IMAGE, BUILD_NETWORK, CRAN_CONTAINER, CRAN_IMAGE, CRAN_PORT, DEBIAN_IMAGE, HASH_LABEL,
     OWNER, OWNER_LABEL, ROLE_LABEL, Standin,
 };
+use crate::procs;
 use crate::sh;
 use crate::state::{Stamps, hash_parts, hash_tree};
 use crate::ui::{self, Health, Outcome};
@@ -221,14 +223,38 @@ pub fn container(st: &Standin) -> Result<Outcome> {
     ]
     .map(String::from)
     .to_vec();
-    ContainerSpec {
+    let outcome = ContainerSpec {
         name: CRAN_CONTAINER,
         role: "cran",
         image: CRAN_IMAGE,
         options,
         command,
     }
-    .ensure()
+    .ensure()?;
+    // A container just made or started may not listen yet; the install
+    // check right after it would then fail on a refused connection.
+    if !procs::wait_until(SERVING_WITHIN, serves_the_index) {
+        bail!("{CRAN_CONTAINER} did not serve its index within {SERVING_WITHIN:?}");
+    }
+    Ok(outcome)
+}
+
+/// How long a made or started repository container may take to listen.
+const SERVING_WITHIN: Duration = Duration::from_secs(20);
+
+/// The repository container answers for its index, from inside itself.
+fn serves_the_index() -> bool {
+    let index = format!("http://127.0.0.1:{CRAN_PORT}/src/contrib/PACKAGES");
+    sh::succeeds(docker::docker().args([
+        "exec",
+        CRAN_CONTAINER,
+        "busybox",
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        &index,
+    ]))
 }
 
 fn check_dockerfile(repo: &str) -> String {
