@@ -259,18 +259,20 @@ const COUNTED: Duration = Duration::from_secs(60);
 
 /// Prints the monitor's CPU with [`WATCHED`] apps across the cluster (the
 /// cluster bootstrapped by [`deploy_ratio`]), watched on each link, then
-/// removes the apps.
+/// removes the apps, also when the spreading or a measurement failed.
 pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult<()> {
     println!(
         "cluster: the monitor's CPU with {WATCHED} apps across the three nodes, on loopback and over the slow links"
     );
+    let links = Link::both()?;
+    let manager_name = links[0].manager();
     let first = format!("bench-watch-{}", std::process::id());
-    timed_deploy(desk, "node1", &first, 1).await?;
-    let record = desk.host("node1").await?;
+    timed_deploy(desk, &manager_name, &first, 1).await?;
+    let record = desk.host(&manager_name).await?;
     let runtime = paths::private_runtime_dir()?;
     let options = ConnectOptions::new(runtime.path().to_owned());
     let manager = Connection::open(
-        "node1",
+        &manager_name,
         HostTarget::from_record(&record)?,
         &options,
         desk.store(),
@@ -278,33 +280,19 @@ pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult
     .await?;
     let docker = manager.docker();
     let clock = Instant::now();
-    let names = spread(&docker, &first).await?;
-    println!(
-        "  {} apps running after {:.0} s",
-        names.len() + 1,
-        clock.elapsed().as_secs_f64()
-    );
-    let mut measured = Vec::new();
-    for link in Link::both()? {
-        let cpu = watch_for_a_minute(data_dir, &link.manager()).await;
-        if let Ok((rdesk, ssh)) = &cpu {
-            let core = COUNTED.as_secs_f64();
+    let mut copies = Vec::new();
+    let measured = match spread(&docker, &first, &mut copies).await {
+        Ok(()) => {
             println!(
-                "  {}, rdesk watch: {:.2} % of one core, its ssh processes {:.2} % (goal: under 2 % in all)",
-                link.label,
-                rdesk / core * 100.0,
-                ssh / core * 100.0
+                "  {} apps running after {:.0} s",
+                copies.len() + 1,
+                clock.elapsed().as_secs_f64()
             );
+            measure_on_each(&links, data_dir).await
         }
-        measured.push(cpu);
-    }
-    if let [Ok(fast), Ok(slow)] = measured.as_slice() {
-        println!(
-            "  slow link ÷ loopback, the monitor and its ssh processes: {:.2}",
-            (slow.0 + slow.1) / (fast.0 + fast.1)
-        );
-    }
-    for name in &names {
+        Err(e) => Err(e),
+    };
+    for name in &copies {
         docker.delete_service(name).await?;
     }
     manager.close().await?;
@@ -312,7 +300,7 @@ pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult
     // has removed them.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let session = desk.session("node1").await?;
+        let session = desk.session(&manager_name).await?;
         let removed = session.remove(&first).await;
         session.close().await;
         match removed {
@@ -321,12 +309,41 @@ pub async fn monitor_cpu(desk: &Desk, data_dir: &std::path::Path) -> BenchResult
             Err(_) => tokio::time::sleep(Duration::from_secs(5)).await,
         }
     }
-    measured.into_iter().try_for_each(|cpu| cpu.map(|_| ()))
+    measured
+}
+
+/// Watches the cluster over each of `links` and prints the monitor's CPU,
+/// then the ratio between the links.
+async fn measure_on_each(links: &[Link], data_dir: &std::path::Path) -> BenchResult<()> {
+    let mut measured = Vec::new();
+    for link in links {
+        let (rdesk, ssh) = watch_for_a_minute(data_dir, &link.manager()).await?;
+        let core = COUNTED.as_secs_f64();
+        println!(
+            "  {}, rdesk watch: {:.2} % of one core, its ssh processes {:.2} % (goal: under 2 % in all)",
+            link.label,
+            rdesk / core * 100.0,
+            ssh / core * 100.0
+        );
+        measured.push(rdesk + ssh);
+    }
+    if let [fast, slow] = measured.as_slice() {
+        println!(
+            "  slow link ÷ loopback, the monitor and its ssh processes: {:.2}",
+            slow / fast
+        );
+    }
+    Ok(())
 }
 
 /// Makes [`WATCHED`] - 1 services from app `first`'s spec, one task each,
-/// and waits (bounded) until every task runs; their names.
-async fn spread(docker: &bollard::Docker, first: &str) -> BenchResult<Vec<String>> {
+/// named in `copies` as they are made, and waits (bounded) until every
+/// task runs.
+async fn spread(
+    docker: &bollard::Docker,
+    first: &str,
+    copies: &mut Vec<String>,
+) -> BenchResult<()> {
     let service = docker
         .inspect_service(
             &format!("rserve-desk-{first}"),
@@ -334,7 +351,6 @@ async fn spread(docker: &bollard::Docker, first: &str) -> BenchResult<Vec<String
         )
         .await?;
     let spec = service.spec.ok_or("the app's service has no spec")?;
-    let mut names = Vec::new();
     for i in 1..WATCHED {
         let slug = format!("{first}-{i}");
         let mut copy = spec.clone();
@@ -364,7 +380,7 @@ async fn spread(docker: &bollard::Docker, first: &str) -> BenchResult<Vec<String
             mode.replicas = Some(1);
         }
         docker.create_service(copy, None).await?;
-        names.push(name);
+        copies.push(name);
     }
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
@@ -383,7 +399,7 @@ async fn spread(docker: &bollard::Docker, first: &str) -> BenchResult<Vec<String
             })
             .count();
         if running >= WATCHED + 2 {
-            return Ok(names);
+            return Ok(());
         }
         if Instant::now() > deadline {
             return Err(format!("only {running} tasks ran within 10 min").into());
@@ -402,9 +418,9 @@ async fn watch_for_a_minute(data_dir: &std::path::Path, manager: &str) -> BenchR
         &[("XDG_RUNTIME_DIR", runtime.path())],
     );
     let all = WATCHED as u64;
-    watch.wait_for(Duration::from_secs(300), |l| {
+    watch.try_wait_for(Duration::from_secs(300), |l| {
         l["monitor"] == "sampled" && l["apps"].as_u64().unwrap_or(0) >= all
-    });
+    })?;
     let ssh = || -> Vec<u32> {
         ssh_processes_under(runtime.path())
             .into_iter()

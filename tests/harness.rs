@@ -311,20 +311,31 @@ impl JsonLines {
     /// Waits (bounded) for a line matching `wanted`; the lines passed over
     /// are shown when none comes.
     pub fn wait_for(&self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.try_wait_for(within, wanted)
+            .unwrap_or_else(|missed| panic!("{missed}"))
+    }
+
+    /// [`Self::wait_for`], saying so instead of panicking when the line
+    /// never came (for a caller with something to clean up first).
+    pub fn try_wait_for(
+        &self,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Result<Value, String> {
         let deadline = Instant::now() + within;
         let mut passed = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
-                Ok(line) if wanted(&line) => return line,
+                Ok(line) if wanted(&line) => return Ok(line),
                 Ok(line) => passed.push(line),
                 Err(_) => break,
             }
         }
         let shown: Vec<String> = passed.iter().rev().take(30).map(Value::to_string).collect();
-        panic!(
+        Err(format!(
             "rdesk never printed the expected line within {within:?}; the last lines, newest first:\n{}",
             shown.join("\n")
-        );
+        ))
     }
 
     /// The process's id.
