@@ -355,6 +355,15 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
         assert_eq!(states, ["skipped"; 7], "{report}");
         break;
     }
+    // A dry run sending images finds nothing to send or do either.
+    let plan = desk.json(&dry_run(&vps.bootstrap_args()));
+    let to_do: Vec<&Value> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["to_do"] != Value::Bool(false))
+        .collect();
+    assert!(to_do.is_empty(), "{plan}");
 
     // 3. Bad input: an image this workstation lacks fails its own step with a
     // clear sentence, before Traefik is touched.
@@ -372,8 +381,21 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
         err.contains("the image rserve-desk/traefik:0.0.0-absent is not on this workstation's Docker, so it cannot be sent"),
         "{err}"
     );
-    let err = desk.fails(&["host", "bootstrap", "vps", "--send-images", "--dry-run"]);
-    assert!(err.contains("cannot be used with"), "{err}");
+    // Its dry run names the image it could not send, and changes nothing.
+    let mut absent = vps.bootstrap_args();
+    absent[at + 1] = "rserve-desk/traefik:0.0.0-absent".to_owned();
+    let plan = desk.json(&dry_run(&absent));
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "image:rserve-desk/traefik:0.0.0-absent")
+        .unwrap_or_else(|| panic!("the absent image is not planned: {plan}"));
+    assert_eq!(step["to_do"], true, "{step}");
+    assert_eq!(
+        step["note"],
+        "rserve-desk/traefik:0.0.0-absent is not on this workstation's Docker, so it cannot be sent: pull it here first"
+    );
     assert_eq!(
         desk.call_when_up("hello", "hello", &["\"y\""]),
         Value::from("Hello, y!"),
@@ -407,4 +429,13 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
         ])
     );
     deploy_and_call(&desk, &vps);
+}
+
+/// `args` with `--dry-run` and without `--json` (which `Rdesk::json` adds).
+fn dry_run(args: &[String]) -> Vec<&str> {
+    args.iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--json")
+        .chain(["--dry-run"])
+        .collect()
 }

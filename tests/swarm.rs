@@ -140,11 +140,11 @@ fn routes_to_a_task_on(desk: &Rdesk, manager: &Vps, worker: &Vps, worker_name: &
     );
 }
 
-/// `rdesk host bootstrap node1 --dry-run`: each step, and whether a run
-/// would change something there.
-fn planned(desk: &Rdesk, manager: &Vps) -> Vec<(String, bool)> {
+/// `rdesk host bootstrap node1 --dry-run`, with `--send-images` when
+/// `sending`: each step, and whether a run would change something there.
+fn planned(desk: &Rdesk, manager: &Vps, sending: bool) -> Vec<(String, bool)> {
     let mut args = manager.bootstrap_args_of("node1");
-    args.retain(|a| a != "--send-images" && a != "--json");
+    args.retain(|a| (sending || a != "--send-images") && a != "--json");
     args.push("--dry-run".to_owned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let plan = desk.json(&args);
@@ -231,7 +231,7 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
     );
 
     // The dry run plans every node's steps by its role, then the swarm's.
-    let before = planned(&desk, manager);
+    let before = planned(&desk, manager, false);
     let names: Vec<&str> = before.iter().map(|(step, _)| step.as_str()).collect();
     assert!(before.iter().all(|(_, to_do)| *to_do), "{before:?}");
     for step in [
@@ -294,9 +294,17 @@ fn three_empty_vpss_become_one_swarm_with_traefik() {
         .filter(|(_, state)| state != "skipped")
         .collect();
     assert!(changed.is_empty(), "a second bootstrap changed {changed:?}");
-    // Only the `rserve-base` images, sent from here, would be built by a
-    // run without `--send-images` (which a dry run plans).
-    let after = planned(&desk, manager);
+    // A dry run sending images plans nothing; without `--send-images`, only
+    // the `rserve-base` images, sent from here, would be built.
+    let sending = planned(&desk, manager, true);
+    assert!(sending.iter().all(|(_, to_do)| !to_do), "{sending:?}");
+    assert!(
+        sending
+            .iter()
+            .any(|(step, _)| step.starts_with("node3/rserve-base:")),
+        "{sending:?}"
+    );
+    let after = planned(&desk, manager, false);
     assert!(
         after
             .iter()

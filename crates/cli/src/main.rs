@@ -205,8 +205,9 @@ struct BootstrapArgs {
     #[arg(long)]
     dry_run: bool,
     /// Send the images the host cannot pull from this machine's Docker
-    /// (Traefik's, and rserve-base:<R> when here, else its base image).
-    #[arg(long, conflicts_with = "dry_run")]
+    /// (Traefik's, and rserve-base:<R> when here, else its base image);
+    /// with --dry-run, plan what would be sent.
+    #[arg(long)]
     send_images: bool,
     /// The Traefik image to run (with --send-images: one this machine has).
     #[arg(long)]
@@ -555,7 +556,11 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 traefik_image: args.traefik_image,
             });
             if args.dry_run {
-                out.bootstrap_plan(&desk.bootstrap_plan(&args.name, &options).await?);
+                out.bootstrap_plan(
+                    &desk
+                        .bootstrap_plan(&args.name, &options, args.send_images)
+                        .await?,
+                );
             } else {
                 let report = desk
                     .bootstrap(&args.name, &options, args.send_images, &|event| {

@@ -226,7 +226,7 @@ async fn plan_over_ssh_to_the_standin_changes_nothing() {
         r_versions: vec![r_version],
         ..BootstrapOptions::default()
     };
-    let result = bootstrap::plan(&connection, &wanted, Role::Host).await;
+    let result = bootstrap::plan(&connection, &wanted, Role::Host, None).await;
     connection.close().await.unwrap();
     let plan = match result {
         Ok(plan) => plan,
@@ -639,7 +639,7 @@ async fn run_over_ssh_installs_docker_on_a_fresh_debian() {
     }
     let vps = SshVps::start("debian");
     let (_store, connection) = vps.connect().await;
-    let plan = bootstrap::plan(&connection, &BootstrapOptions::default(), Role::Host)
+    let plan = bootstrap::plan(&connection, &BootstrapOptions::default(), Role::Host, None)
         .await
         .unwrap();
     assert!(plan.facts.root);

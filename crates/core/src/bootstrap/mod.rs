@@ -23,6 +23,7 @@ pub mod commands;
 pub mod facts;
 pub mod filter;
 pub mod options;
+mod plan;
 mod run;
 pub mod swarm;
 pub mod traefik;
@@ -33,9 +34,10 @@ mod tests;
 pub use commands::{DockerCli, RemoteCommand};
 pub use facts::{Arch, Distro, FactsError, HostFacts, OsRelease};
 pub use options::{BootstrapChoices, BootstrapOptions, OptionsError, Tls, Validated};
+pub use plan::{BootstrapPlan, PlannedStep, plan};
 pub use run::{
-    BootstrapError, BootstrapPlan, BootstrapReport, CmdOutput, PlannedStep, Role, StepEvent,
-    StepState, plan, run, run_as, run_sending_images, run_session,
+    BootstrapError, BootstrapReport, CmdOutput, Role, StepEvent, StepState, run, run_as,
+    run_sending_images, run_session,
 };
 pub use traefik::{Provider, TemplateError, render_swarm_traefik_config, render_traefik_config};
 

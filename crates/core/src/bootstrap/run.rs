@@ -17,7 +17,7 @@ use super::traefik::{TemplateError, render_swarm_traefik_config, render_traefik_
 use crate::host::Connection;
 
 /// How long the quick commands (probes, inspects, create) may take.
-const QUICK: Duration = Duration::from_secs(60);
+pub(super) const QUICK: Duration = Duration::from_secs(60);
 /// apt-get update + install of docker.io on a slow VPS.
 const INSTALL: Duration = Duration::from_secs(20 * 60);
 /// An `rserve-base` build (R and Rserve from packages).
@@ -261,9 +261,15 @@ pub(crate) trait ImageSender: Sync {
 
 /// `docker save` on the workstation into `docker load` on the VPS, through
 /// the connection's forwarded Docker socket ([`crate::transfer`]).
-struct TunnelSender {
+pub(super) struct TunnelSender {
     here: bollard::Docker,
     there: bollard::Docker,
+}
+
+impl TunnelSender {
+    pub(super) fn new(here: bollard::Docker, there: bollard::Docker) -> TunnelSender {
+        TunnelSender { here, there }
+    }
 }
 
 impl ImageSender for TunnelSender {
@@ -290,6 +296,74 @@ impl ImageSender for TunnelSender {
             }
         })
     }
+}
+
+/// The images the workstation has ready-made, which a bootstrap sending
+/// images sends instead of building them on the VPS.
+#[derive(Default)]
+pub(super) struct ReadyMade {
+    /// Each R version's `rserve-base` here, with its id.
+    bases: Vec<(rdesk_spawner::RVersion, String)>,
+    /// The filter's image is here.
+    pub(super) filter: bool,
+}
+
+impl ReadyMade {
+    pub(super) async fn on_workstation<S: ImageSender>(
+        sender: &S,
+        options: &Validated,
+    ) -> Result<ReadyMade, BootstrapError> {
+        let mut bases = Vec::new();
+        for r in &options.r_versions {
+            let tag = commands::base_tag(r);
+            if let Some(id) = sender.id_here(&tag, &tag).await? {
+                bases.push((r.clone(), id));
+            }
+        }
+        let filter = sender.id_here(STEP_FILTER, FILTER_IMAGE).await?.is_some();
+        Ok(ReadyMade { bases, filter })
+    }
+
+    /// The id of `rserve-base:<r>` here, when it is.
+    pub(super) fn base_id(&self, r: &rdesk_spawner::RVersion) -> Option<&str> {
+        self.bases
+            .iter()
+            .find(|(v, _)| v == r)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// The images a VPS in `role` pulls for what is not sent ready-made, in
+    /// the order they are sent, each a step `image:<ref>` of its own: Traefik's
+    /// (not for a worker), the filter's base unless `filter_ready` (the filter's
+    /// image is here or already there), and each base image of an R version
+    /// whose `rserve-base` is not here.
+    pub(super) fn to_send(
+        &self,
+        options: &Validated,
+        role: Role,
+        filter_ready: bool,
+    ) -> Vec<String> {
+        let sent_bases: Vec<_> = self.bases.iter().map(|(r, _)| r.clone()).collect();
+        let no_filter = filter_ready || role == Role::Worker;
+        let mut needed = commands::needed_images(options, &sent_bases, no_filter);
+        if role == Role::Worker {
+            needed.retain(|image| *image != options.traefik_image);
+        }
+        needed
+    }
+}
+
+/// `Some(note)` when the VPS's `rserve-base:<r>` is the one with `id` here.
+pub(super) async fn sent_base_there<R: Remote>(
+    remote: &R,
+    docker: &DockerCli,
+    r: &rdesk_spawner::RVersion,
+    id: &str,
+) -> Result<Option<String>, BootstrapError> {
+    let name = commands::base_tag(r);
+    let there = remote.run(&name, &docker.image_id(&name), QUICK).await?;
+    Ok((there.success() && there.stdout.trim() == id)
+        .then(|| format!("image {name} already there, sent from the workstation")))
 }
 
 /// What a bootstrap makes of a VPS.
@@ -345,10 +419,7 @@ pub async fn run_as(
         .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
     match workstation {
         Some(here) => {
-            let sender = TunnelSender {
-                here: here.clone(),
-                there: connection.docker(),
-            };
+            let sender = TunnelSender::new(here.clone(), connection.docker());
             run_with(session, Some(&sender), options, role, progress).await
         }
         None => run_with(session, None::<&TunnelSender>, options, role, progress).await,
@@ -436,7 +507,7 @@ impl Progress<'_> {
 }
 
 /// Runs `cmd`; a non-zero exit is an error naming the step.
-async fn must<R: Remote>(
+pub(super) async fn must<R: Remote>(
     remote: &R,
     step: &str,
     cmd: &RemoteCommand,
@@ -549,26 +620,14 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
     // `rserve-base:<R>` or filter image the workstation has is sent as it is
     // (by its own step below): its base image is then not needed, and
     // nothing is built.
-    let mut bases_here = Vec::new();
-    let mut filter_here = false;
+    let ready = match images {
+        Some(sender) => ReadyMade::on_workstation(sender, &options).await?,
+        None => ReadyMade::default(),
+    };
+    let filter_ready =
+        images.is_some() && (ready.filter || filter_image_done(remote, &docker).await?);
     if let Some(sender) = images {
-        for r in &options.r_versions {
-            let tag = commands::base_tag(r);
-            if let Some(id) = sender.id_here(&tag, &tag).await? {
-                bases_here.push((r.clone(), id));
-            }
-        }
-        filter_here = filter_image_done(remote, &docker).await?
-            || sender.id_here(STEP_FILTER, FILTER_IMAGE).await?.is_some();
-    }
-    let sent_bases: Vec<_> = bases_here.iter().map(|(r, _)| r.clone()).collect();
-    if let Some(sender) = images {
-        // A worker runs neither the filter nor Traefik.
-        let no_filter = filter_here || role == Role::Worker;
-        let mut needed = commands::needed_images(&options, &sent_bases, no_filter);
-        if role == Role::Worker {
-            needed.retain(|image| *image != options.traefik_image);
-        }
+        let needed = ready.to_send(&options, role, filter_ready);
         progress.planned += needed.len();
         for image in needed {
             let name = format!("image:{image}");
@@ -590,7 +649,7 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
         progress
             .step(
                 STEP_FILTER,
-                docker_filter(remote, &docker, &options, images.filter(|_| filter_here)),
+                docker_filter(remote, &docker, &options, images.filter(|_| filter_ready)),
             )
             .await?;
     }
@@ -613,14 +672,9 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
                 if let Some(note) = base_done(remote, &docker, &options, r).await? {
                     return Ok((StepState::Skipped, note));
                 }
-                let here = bases_here.iter().find(|(v, _)| v == r).map(|(_, id)| id);
-                if let (Some(sender), Some(id)) = (images, here) {
-                    let there = remote.run(&name, &docker.image_id(&name), QUICK).await?;
-                    if there.success() && there.stdout.trim() == id {
-                        return Ok((
-                            StepState::Skipped,
-                            format!("image {name} already there, sent from the workstation"),
-                        ));
+                if let (Some(sender), Some(id)) = (images, ready.base_id(r)) {
+                    if let Some(note) = sent_base_there(remote, &docker, r, id).await? {
+                        return Ok((StepState::Skipped, note));
                     }
                     let note = sender.send(&name, &name).await?;
                     return Ok((StepState::Done, note));
@@ -646,7 +700,10 @@ pub(crate) async fn run_with<R: Remote, S: ImageSender>(
 }
 
 /// Directly when that works, else through password-less sudo.
-async fn docker_cli<R: Remote>(remote: &R, host: &HostFacts) -> Result<DockerCli, BootstrapError> {
+pub(super) async fn docker_cli<R: Remote>(
+    remote: &R,
+    host: &HostFacts,
+) -> Result<DockerCli, BootstrapError> {
     let direct = DockerCli { sudo: false };
     if remote
         .run(STEP_NETWORK, &direct.version(), QUICK)
@@ -683,7 +740,7 @@ enum AppsNetwork {
 }
 
 /// The networks as found, read-only.
-struct Networks {
+pub(super) struct Networks {
     apps: AppsNetwork,
     build: bool,
     /// App containers of ours not on the apps' network (an interrupted move).
@@ -691,7 +748,8 @@ struct Networks {
 }
 
 impl Networks {
-    fn done_note(&self) -> Option<String> {
+    /// `Some(note)` when the networks need no change.
+    pub(super) fn done_note(&self) -> Option<String> {
         (self.apps == AppsNetwork::Walled && self.build && self.detached.is_empty()).then(|| {
             format!(
                 "networks {} (no traffic between containers) and {} already there",
@@ -702,7 +760,7 @@ impl Networks {
     }
 }
 
-async fn find_networks<R: Remote>(
+pub(super) async fn find_networks<R: Remote>(
     remote: &R,
     docker: &DockerCli,
 ) -> Result<Networks, BootstrapError> {
@@ -795,7 +853,7 @@ async fn networks<R: Remote>(
 }
 
 /// Whether the VPS has the filter's image built from the current files.
-async fn filter_image_done<R: Remote>(
+pub(super) async fn filter_image_done<R: Remote>(
     remote: &R,
     docker: &DockerCli,
 ) -> Result<bool, BootstrapError> {
@@ -928,7 +986,7 @@ async fn traefik<R: Remote>(
 
 /// Whether the container exists, and `Some(note)` when it runs with the
 /// wanted configuration hash.
-async fn container_done<R: Remote>(
+pub(super) async fn container_done<R: Remote>(
     remote: &R,
     step: &str,
     docker: &DockerCli,
@@ -946,7 +1004,7 @@ async fn container_done<R: Remote>(
 }
 
 /// `Some(note)` when `rserve-base:<R>` exists, built from the same inputs.
-async fn base_done<R: Remote>(
+pub(super) async fn base_done<R: Remote>(
     remote: &R,
     docker: &DockerCli,
     options: &Validated,
@@ -956,142 +1014,4 @@ async fn base_done<R: Remote>(
     let out = remote.run(&name, &docker.image_hash(&name), QUICK).await?;
     let done = out.success() && out.stdout.trim() == commands::base_hash(options, r);
     Ok(done.then(|| format!("image {name} already there")))
-}
-
-/// One step of a [`BootstrapPlan`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PlannedStep {
-    pub step: String,
-    /// [`run`] would change something here.
-    pub to_do: bool,
-    pub note: String,
-}
-
-/// What [`run`] would do, found out without changing anything.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BootstrapPlan {
-    pub facts: HostFacts,
-    pub steps: Vec<PlannedStep>,
-}
-
-impl BootstrapPlan {
-    /// Nothing to do: a [`run`] would skip every step.
-    pub fn complete(&self) -> bool {
-        self.steps.iter().all(|s| !s.to_do)
-    }
-}
-
-/// Read-only: probes the host and runs every step's check of its `role`
-/// (a worker has neither the filter nor Traefik); changes nothing.
-/// Unsupported hosts fail as in [`run`].
-pub async fn plan(
-    connection: &Connection,
-    options: &BootstrapOptions,
-    role: Role,
-) -> Result<BootstrapPlan, BootstrapError> {
-    let session = connection
-        .session()
-        .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
-    plan_with(session, options, role).await
-}
-
-pub(crate) async fn plan_with<R: Remote>(
-    remote: &R,
-    options: &BootstrapOptions,
-    role: Role,
-) -> Result<BootstrapPlan, BootstrapError> {
-    let options = options.validate()?;
-    let config = match role {
-        Role::Host => Some(render_traefik_config(&options)?),
-        Role::Manager => Some(render_swarm_traefik_config(&options)?),
-        Role::Worker => None,
-    };
-    let out = must(remote, STEP_CHECK, &facts::probe_command(), QUICK).await?;
-    let host = facts::parse_probe(&out.stdout)?;
-    let mut steps = Vec::new();
-    let mut add = |step: &str, done: Option<String>, to_do: &str| {
-        steps.push(PlannedStep {
-            step: step.to_owned(),
-            to_do: done.is_none(),
-            note: done.unwrap_or_else(|| to_do.to_owned()),
-        });
-    };
-    let check_cmd = commands::install_docker_check();
-    let check = remote.run(STEP_INSTALL, &check_cmd, QUICK).await?;
-    match check.status {
-        Some(0) => add(STEP_INSTALL, Some(check.tail()), ""),
-        Some(1) => add(STEP_INSTALL, None, &check.tail()),
-        _ => {
-            return Err(BootstrapError::Failed {
-                step: STEP_INSTALL.to_owned(),
-                command: check_cmd.display(),
-                status: check
-                    .status
-                    .map_or_else(|| "killed".to_owned(), |c| c.to_string()),
-                tail: check.tail(),
-            });
-        }
-    }
-    let docker = match docker_cli(remote, &host).await {
-        Ok(docker) => docker,
-        Err(BootstrapError::DockerAccess { .. }) => {
-            let unknown = "Docker is not reachable yet: checked again after installing";
-            add(STEP_NETWORK, None, unknown);
-            if config.is_some() {
-                add(STEP_FILTER, None, unknown);
-                add(STEP_TRAEFIK, None, unknown);
-            }
-            for r in &options.r_versions {
-                add(&commands::base_tag(r), None, unknown);
-            }
-            return Ok(BootstrapPlan { facts: host, steps });
-        }
-        Err(e) => return Err(e),
-    };
-    add(
-        STEP_NETWORK,
-        find_networks(remote, &docker).await?.done_note(),
-        "create the networks, or move the apps to a network without traffic between containers",
-    );
-    if let Some(config) = &config {
-        let filter_want = commands::filter_container_hash(&options);
-        let filter = if filter_image_done(remote, &docker).await? {
-            container_done(remote, STEP_FILTER, &docker, FILTER_CONTAINER, &filter_want)
-                .await?
-                .1
-        } else {
-            None
-        };
-        add(
-            STEP_FILTER,
-            filter,
-            "build or send the filter's image, (re)create and start its container",
-        );
-        let want = commands::traefik_hash(&options, config);
-        let (exists, done) = container_done(
-            remote,
-            STEP_TRAEFIK,
-            &docker,
-            super::TRAEFIK_CONTAINER,
-            &want,
-        )
-        .await?;
-        add(
-            STEP_TRAEFIK,
-            done,
-            if exists {
-                "replace the Traefik container (other configuration, or stopped)"
-            } else {
-                "create and start the Traefik container"
-            },
-        );
-    }
-    for r in &options.r_versions {
-        add(
-            &commands::base_tag(r),
-            base_done(remote, &docker, &options, r).await?,
-            "build the image",
-        );
-    }
-    Ok(BootstrapPlan { facts: host, steps })
 }

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::filter::{FILTER_IMAGE, filter_hash};
-use super::run::{BootstrapError, CmdOutput, ImageSender, Remote, Role, plan_with, run_with};
+use super::plan::plan_with;
+use super::run::{BootstrapError, CmdOutput, ImageSender, Remote, Role, run_with};
 use super::{BootstrapOptions, RemoteCommand, StepEvent, StepState};
 
 const BOOKWORM: &str =
@@ -238,12 +239,13 @@ async fn bootstrap(
 }
 
 /// "Sends" an image by putting it in the fake host's image list; the
-/// workstation has every image with id `sha256:feed`, and `rserve-base:<R>`
-/// only when listed in `bases`.
+/// workstation has every image with id `sha256:feed` but those `absent`,
+/// and `rserve-base:<R>` only when listed in `bases`.
 struct FakeSender<'a> {
     host: &'a FakeHost,
     sent: Mutex<Vec<String>>,
     bases: Vec<String>,
+    absent: Vec<String>,
 }
 
 impl<'a> FakeSender<'a> {
@@ -252,7 +254,14 @@ impl<'a> FakeSender<'a> {
             host,
             sent: Mutex::new(Vec::new()),
             bases: bases.iter().map(|b| (*b).to_owned()).collect(),
+            absent: Vec::new(),
         }
+    }
+
+    /// The workstation does not have `image`.
+    fn without(mut self, image: &str) -> FakeSender<'a> {
+        self.absent.push(image.to_owned());
+        self
     }
 
     fn sent(&self) -> Vec<String> {
@@ -262,7 +271,8 @@ impl<'a> FakeSender<'a> {
 
 impl ImageSender for FakeSender<'_> {
     async fn id_here(&self, _step: &str, image: &str) -> Result<Option<String>, BootstrapError> {
-        let here = !image.starts_with("rserve-base:") || self.bases.iter().any(|b| b == image);
+        let here = (!image.starts_with("rserve-base:") || self.bases.iter().any(|b| b == image))
+            && !self.absent.iter().any(|a| a == image);
         Ok(here.then(|| "sha256:feed".to_owned()))
     }
 
@@ -422,7 +432,9 @@ async fn a_plan_checks_the_steps_of_the_hosts_role() {
             .collect()
     };
     let worker = FakeHost::new(BOOKWORM);
-    let planned = plan_with(&worker, &options(), Role::Worker).await.unwrap();
+    let planned = plan_with(&worker, None::<&FakeSender>, &options(), Role::Worker)
+        .await
+        .unwrap();
     assert_eq!(
         to_do(&planned),
         [
@@ -441,7 +453,9 @@ async fn a_plan_checks_the_steps_of_the_hosts_role() {
     )
     .await
     .unwrap();
-    let planned = plan_with(&worker, &options(), Role::Worker).await.unwrap();
+    let planned = plan_with(&worker, None::<&FakeSender>, &options(), Role::Worker)
+        .await
+        .unwrap();
     assert!(planned.complete(), "{planned:#?}");
 
     let manager = FakeHost::new(BOOKWORM);
@@ -454,12 +468,14 @@ async fn a_plan_checks_the_steps_of_the_hosts_role() {
     )
     .await
     .unwrap();
-    let planned = plan_with(&manager, &options(), Role::Manager)
+    let planned = plan_with(&manager, None::<&FakeSender>, &options(), Role::Manager)
         .await
         .unwrap();
     assert!(planned.complete(), "{planned:#?}");
     // Planned as a single host, the manager's Traefik is the wrong one.
-    let as_host = plan_with(&manager, &options(), Role::Host).await.unwrap();
+    let as_host = plan_with(&manager, None::<&FakeSender>, &options(), Role::Host)
+        .await
+        .unwrap();
     assert!(
         to_do(&as_host).contains(&("traefik".to_owned(), true)),
         "{as_host:#?}"
@@ -557,7 +573,9 @@ async fn bad_options_run_nothing() {
 #[tokio::test]
 async fn plan_changes_nothing_and_matches_run() {
     let host = FakeHost::new(BOOKWORM);
-    let plan = plan_with(&host, &options(), Role::Host).await.unwrap();
+    let plan = plan_with(&host, None::<&FakeSender>, &options(), Role::Host)
+        .await
+        .unwrap();
     assert!(!plan.complete());
     let to_do: Vec<(&str, bool)> = plan
         .steps
@@ -588,7 +606,9 @@ async fn plan_changes_nothing_and_matches_run() {
 
     bootstrap(&host, &options()).await.0.unwrap();
     let before = host.log().len();
-    let plan = plan_with(&host, &options(), Role::Host).await.unwrap();
+    let plan = plan_with(&host, None::<&FakeSender>, &options(), Role::Host)
+        .await
+        .unwrap();
     assert!(plan.complete(), "{plan:#?}");
     assert_eq!(
         plan.steps[3].note,
@@ -651,6 +671,120 @@ async fn images_the_vps_lacks_are_sent_once() {
         .unwrap();
     assert!(!report.changed());
     assert_eq!(sender.sent().len(), 2, "nothing sent twice");
+}
+
+/// Each planned step's name, whether it is to do, and its note.
+fn planned(plan: &super::BootstrapPlan) -> Vec<(&str, bool, &str)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.step.as_str(), s.to_do, s.note.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plan_sending_images_names_what_the_run_sends() {
+    let host = FakeHost::new(BOOKWORM);
+    let opts = BootstrapOptions {
+        traefik_image: "rserve-desk/traefik:3.7.15".into(),
+        ..options()
+    };
+    let unknown = "Docker is not reachable yet: checked again after installing";
+    let send_traefik = "send rserve-desk/traefik:3.7.15 from this workstation";
+
+    // An image the workstation lacks is named before the run would stop at it.
+    let lacking =
+        FakeSender::new(&host, &["rserve-base:4.2.2"]).without("rserve-desk/traefik:3.7.15");
+    let plan = plan_with(&host, Some(&lacking), &opts, Role::Host)
+        .await
+        .unwrap();
+    assert_eq!(
+        planned(&plan)[2],
+        (
+            "image:rserve-desk/traefik:3.7.15",
+            true,
+            "rserve-desk/traefik:3.7.15 is not on this workstation's Docker, so it cannot be sent: pull it here first"
+        )
+    );
+
+    // From empty, the plan has the run's steps, in its order.
+    let sender = FakeSender::new(&host, &["rserve-base:4.2.2"]);
+    let plan = plan_with(&host, Some(&sender), &opts, Role::Host)
+        .await
+        .unwrap();
+    assert_eq!(
+        planned(&plan),
+        [
+            (
+                "install-docker",
+                true,
+                "rserve-desk: to do: install docker.io"
+            ),
+            ("network", true, unknown),
+            ("image:rserve-desk/traefik:3.7.15", true, send_traefik),
+            ("docker-filter", true, unknown),
+            ("traefik", true, unknown),
+            ("rserve-base:4.2.2", true, unknown),
+        ]
+    );
+    assert!(sender.sent().is_empty(), "a plan sent something");
+    let sink = |_: StepEvent| {};
+    let report = run_with(&host, Some(&sender), &opts, Role::Host, &sink)
+        .await
+        .unwrap();
+    let ran: Vec<&str> = report
+        .steps
+        .iter()
+        .skip(1)
+        .map(|e| e.step.as_str())
+        .collect();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(names, ran);
+
+    // Then nothing to do, the sent rserve-base recognised as sent.
+    let plan = plan_with(&host, Some(&sender), &opts, Role::Host)
+        .await
+        .unwrap();
+    assert!(plan.complete(), "{plan:#?}");
+    assert_eq!(
+        planned(&plan)[5].2,
+        "image rserve-base:4.2.2 already there, sent from the workstation"
+    );
+
+    // With Docker reachable: what is gone from the VPS would be sent again,
+    // the filter's image too, not built.
+    {
+        let mut state = host.0.lock().unwrap();
+        state.images.remove("rserve-desk/traefik:3.7.15");
+        state.images.remove(FILTER_IMAGE);
+        state.images.remove("rserve-base:4.2.2");
+    }
+    let plan = plan_with(&host, Some(&sender), &opts, Role::Host)
+        .await
+        .unwrap();
+    let to_do: Vec<(&str, bool, &str)> = planned(&plan).into_iter().filter(|s| s.1).collect();
+    assert_eq!(
+        to_do,
+        [
+            ("image:rserve-desk/traefik:3.7.15", true, send_traefik),
+            (
+                "docker-filter",
+                true,
+                "send the filter's image from this workstation, (re)create and start its container"
+            ),
+            (
+                "rserve-base:4.2.2",
+                true,
+                "send the image from this workstation"
+            ),
+        ]
+    );
+    let plain = plan_with(&host, None::<&FakeSender>, &opts, Role::Host)
+        .await
+        .unwrap();
+    assert_eq!(
+        planned(&plain)[4],
+        ("rserve-base:4.2.2", true, "build the image")
+    );
 }
 
 #[tokio::test]
@@ -832,7 +966,9 @@ async fn an_open_network_of_ours_is_made_again_walled_with_its_apps() {
          created network rserve-desk-build"
     );
     walled_with_apps_on_it(&host);
-    let plan = plan_with(&host, &options(), Role::Host).await.unwrap();
+    let plan = plan_with(&host, None::<&FakeSender>, &options(), Role::Host)
+        .await
+        .unwrap();
     assert!(plan.complete(), "{plan:#?}");
 }
 

@@ -37,11 +37,14 @@ async fn plan_cluster(
     manager: &HostSession,
     workers: &[HostSession],
     options: &BootstrapOptions,
+    workstation: Option<&bollard::Docker>,
 ) -> Result<BootstrapPlan, DeskError> {
-    let mut plan = bootstrap::plan(&manager.connection, options, Role::Manager).await?;
+    let mut plan =
+        bootstrap::plan(&manager.connection, options, Role::Manager, workstation).await?;
     for worker in workers {
         let name = &worker.host().name;
-        let planned = bootstrap::plan(&worker.connection, options, Role::Worker).await?;
+        let planned =
+            bootstrap::plan(&worker.connection, options, Role::Worker, workstation).await?;
         plan.steps.extend(planned.steps.into_iter().map(|mut step| {
             step.step = format!("{name}/{}", step.step);
             step
@@ -101,22 +104,30 @@ impl Desk {
     /// What a bootstrap of the host would do, changing nothing. The host may
     /// have no Docker yet. A cluster's plan has the manager's steps, each
     /// worker's (named `<worker>/<step>`) and the swarm's, as its bootstrap
-    /// takes them; its facts are the manager's.
+    /// takes them; its facts are the manager's. With `send_images`, the plan
+    /// is of [`Desk::bootstrap`] sending images: which it would send from
+    /// this workstation, and which it could not.
     pub async fn bootstrap_plan(
         &self,
         host: &str,
         options: &BootstrapOptions,
+        send_images: bool,
     ) -> Result<BootstrapPlan, DeskError> {
         let record = self.host(host).await?;
         let workers = self.store.cluster_nodes(host).await?;
+        let here = match send_images {
+            true => Some(self.workstation_docker().await?),
+            false => None,
+        };
         if workers.is_empty() {
             let session = self.connect_with(&record, None, false).await?;
-            let plan = bootstrap::plan(&session.connection, options, Role::Host).await;
+            let plan =
+                bootstrap::plan(&session.connection, options, Role::Host, here.as_ref()).await;
             session.close().await;
             return Ok(plan?);
         }
         let (manager, workers) = self.cluster_sessions(&record, &workers).await?;
-        let plan = plan_cluster(&manager, &workers, options).await;
+        let plan = plan_cluster(&manager, &workers, options, here.as_ref()).await;
         close_cluster(manager, workers).await;
         plan
     }

@@ -7,7 +7,7 @@ use super::{
     ManagerState, STEP_SWARM, STEP_TRAEFIK_NETWORKS, SwarmNode, WorkerState, manager_state,
     networks_without_traefik, worker_state,
 };
-use crate::bootstrap::run::PlannedStep;
+use crate::bootstrap::plan::PlannedStep;
 
 const UNREACHED: &str = "Docker is not reachable yet: checked again after installing";
 
