@@ -4,7 +4,8 @@
 //! - code-only redeploy time ÷ first build time;
 //! - code-only redeploys under traffic: time until the new version answers
 //!   through Traefik (goal <= 5 s), the whole switch, and failed calls;
-//! - the monitor's store, chart query and crash-to-event figures (`bench_monitor`);
+//! - the monitor's store, chart query and crash-to-event figures
+//!   (`bench_monitor`; `rdesk-bench store` measures only the store's);
 //! - a three-replica deploy to the swarm stand-in ÷ to one host, and the
 //!   monitor's CPU with 200 apps across its three nodes, on loopback and over
 //!   the nodes' and the stand-in's slow relays (`bench_swarm`;
@@ -38,8 +39,16 @@ const ROUND_TRIPS: usize = 50;
 /// Code-only redeploys timed under traffic.
 const SWITCHES: u32 = 3;
 
+/// The nodes of the monitor store's synthetic cluster.
+const CLUSTER_NODES: [&str; 3] = ["node1", "node2", "node3"];
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `rdesk-bench store`: the monitor store's figures only (no VPS needed).
+    if std::env::args().nth(1).as_deref() == Some("store") {
+        bench_monitor::store_figures(&[]).await?;
+        return bench_monitor::store_figures(&CLUSTER_NODES).await;
+    }
     let Some(vps) = Standin::from_env("bench") else {
         return Err("run it through `cargo xtask bench`, which starts the stand-in".into());
     };
@@ -165,7 +174,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         answering[answering.len() / 2].as_secs_f64(),
         switches.iter().map(|s| s.3).sum::<usize>()
     );
-    bench_monitor::store_figures().await?;
+    bench_monitor::store_figures(&[]).await?;
+    bench_monitor::store_figures(&CLUSTER_NODES).await?;
     bench_monitor::crash_latency(&desk, &vps.repo).await?;
     bench_swarm::deploy_ratio(&desk).await?;
     bench_swarm::monitor_cpu(&desk, data.path()).await?;

@@ -3,7 +3,9 @@
 //!   leaves it (raw for the last 24 h, minutes for 7 days, hours for 30
 //!   days): insert throughput through `Store::record_samples` (one
 //!   transaction per tick, as the monitor writes), roll-up time, the 24 h
-//!   chart query of one app, and the database's size;
+//!   chart query of one app, and the database's size; once for apps on one
+//!   host, once for apps on a three-node cluster, where each app's part on
+//!   each node is a series of its own beside the whole app's;
 //! - crash-to-event latency over 20 `docker kill`s on the stand-in.
 //!
 //! Only the first two hours of raw samples go through `record_samples`
@@ -20,8 +22,9 @@ use rdesk_core::desk::{DeployRequest, Desk};
 use rdesk_core::monitor::{self, MonitorEvent, MonitorOptions};
 use rdesk_core::preview::AppFiles;
 use rdesk_core::spawner::AppStatus;
-use rdesk_core::store::{MetricSample, now_ms};
+use rdesk_core::store::{MetricSample, Resolution, now_ms};
 use rdesk_e2e::app_folder;
+use sqlx::AssertSqlSafe;
 
 const APPS: usize = 100;
 const TICKS_PER_HOUR: i64 = 720;
@@ -29,7 +32,9 @@ const MEASURED_HOURS: i64 = 2;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-pub async fn store_figures() -> BenchResult<()> {
+/// The store's figures for apps on one host (`nodes` empty) or on a
+/// cluster of `nodes`, every app running on each of them.
+pub async fn store_figures(nodes: &[&str]) -> BenchResult<()> {
     let dir = tempfile::tempdir()?;
     let synthetic = Desk::open(dir.path()).await?;
     let path = rdesk_core::paths::database(dir.path());
@@ -52,12 +57,16 @@ pub async fn store_figures() -> BenchResult<()> {
     let clock = Instant::now();
     for t in 0..ticks {
         let at = day_start + t * 5;
-        let samples: Vec<MetricSample> = (0..APPS).map(|a| sample(a, at)).collect();
-        store.record_samples("synthetic", &samples).await?;
+        store.record_samples("synthetic", &tick(at, nodes)).await?;
     }
     let took = clock.elapsed();
-    let rows = ticks as f64 * APPS as f64;
-    println!("monitor store, {APPS} apps × 30 days of 5 s samples (synthetic):");
+    let rows = ticks as f64 * (APPS * (1 + nodes.len())) as f64;
+    match nodes.len() {
+        0 => println!("monitor store, {APPS} apps × 30 days of 5 s samples (synthetic):"),
+        n => println!(
+            "monitor store, {APPS} apps on {n} nodes × 30 days of 5 s samples (synthetic; each app's part on each node stored too):"
+        ),
+    }
     println!(
         "  insert: {rows:.0} samples in {} transactions in {:.2} s = {:.0} samples/s ({:.0} ticks of {APPS} apps/s; the monitor needs 0.2)",
         ticks,
@@ -71,8 +80,9 @@ pub async fn store_figures() -> BenchResult<()> {
     let clock = Instant::now();
     let first = store.roll_up(now_s * 1000).await?;
     let catch_up = clock.elapsed();
-    let samples: Vec<MetricSample> = (0..APPS).map(|a| sample(a, now_s + 60)).collect();
-    store.record_samples("synthetic", &samples).await?;
+    store
+        .record_samples("synthetic", &tick(now_s + 60, nodes))
+        .await?;
     let clock = Instant::now();
     store.roll_up((now_s + 125) * 1000).await?;
     let steady = clock.elapsed();
@@ -121,7 +131,7 @@ pub async fn store_figures() -> BenchResult<()> {
     );
     let size = store.size_bytes().await?;
     println!(
-        "  database size: {:.1} MB (goal <= 100 MB)",
+        "  database size: {:.1} MB in use (goal <= 100 MB)",
         size as f64 / 1e6
     );
     store.close().await;
@@ -132,13 +142,25 @@ fn slug(app: usize) -> String {
     format!("app-{app:03}")
 }
 
-/// A plausible sample of app `a` at `at` seconds: values that vary, so
-/// SQLite stores integers of realistic widths.
-fn sample(a: usize, at: i64) -> MetricSample {
+/// One tick's samples: each app's, and its part on each of `nodes`.
+fn tick(at: i64, nodes: &[&str]) -> Vec<MetricSample> {
+    let mut samples = Vec::new();
+    for a in 0..APPS {
+        samples.push(sample(a, at, None));
+        for node in nodes {
+            samples.push(sample(a, at, Some(node)));
+        }
+    }
+    samples
+}
+
+/// A plausible sample of app `a` (on `node`) at `at` seconds: values that
+/// vary, so SQLite stores integers of realistic widths.
+fn sample(a: usize, at: i64, node: Option<&str>) -> MetricSample {
     let wave = ((at / 5 + a as i64 * 37) % 97) as u64;
     MetricSample {
         slug: slug(a),
-        node: None,
+        node: node.map(str::to_owned),
         at_ms: at * 1000,
         cpu_percent: wave as f64 * 0.73,
         memory_bytes: (60 << 20) + wave * 300_000,
@@ -151,7 +173,9 @@ fn sample(a: usize, at: i64) -> MetricSample {
 
 /// Writes the rest of the month as retention leaves it: raw rows from
 /// `raw_from` to `now_s`, minute roll-ups for the 7 days before `now_s`,
-/// hour roll-ups for the 30 days before. Values vary like [`sample`]'s.
+/// hour roll-ups for the 30 days before; an app's part on a node only as
+/// long as it is kept (`Resolution::part_retention_seconds`). Values vary
+/// like [`sample`]'s.
 /// Rows go in time order, all apps per instant, as the monitor writes them
 /// (so B-tree pages fill as they would, not better).
 async fn fill_the_rest(path: &std::path::Path, now_s: i64, raw_from: i64) -> BenchResult<()> {
@@ -159,36 +183,41 @@ async fn fill_the_rest(path: &std::path::Path, now_s: i64, raw_from: i64) -> Ben
     let url = format!("sqlite://{}", path.display());
     let mut db = sqlx::SqliteConnection::connect(&url).await?;
     let clock = Instant::now();
-    sqlx::query(
+    // A row of series `s` at `t.at` is kept: an app's part on a node only
+    // after ?3.
+    let kept = "(s.node = '' OR t.at >= ?3)";
+    sqlx::query(AssertSqlSafe(format!(
         "WITH RECURSIVE t(at) AS (SELECT ?1 UNION ALL SELECT at + 5 FROM t WHERE at + 5 < ?2),
               g AS (SELECT s.id AS series, t.at AS at, (t.at / 5 + s.id * 37) % 97 AS w
-                    FROM t CROSS JOIN metric_series s)
+                    FROM t CROSS JOIN metric_series s WHERE {kept})
          INSERT INTO samples_raw (series, at, cpu, mem, rx, tx, req)
          SELECT series, at, w * 73, 61440 + w * 293, 2000 + w * 150, 1500 + w * 90, w % 13
-         FROM g",
-    )
+         FROM g"
+    )))
     .bind(raw_from)
     .bind(now_s)
+    .bind(now_s - Resolution::Raw.part_retention_seconds())
     .execute(&mut db)
     .await?;
-    for (table, step, span) in [
-        ("samples_1m", 60, 7 * 86_400),
-        ("samples_1h", 3600, 30 * 86_400),
+    for (table, step, span, resolution) in [
+        ("samples_1m", 60, 7 * 86_400, Resolution::Minute),
+        ("samples_1h", 3600, 30 * 86_400, Resolution::Hour),
     ] {
         let per = step / 5;
         let sql = format!(
             "WITH RECURSIVE t(at) AS (SELECT ?1 UNION ALL SELECT at + {step} FROM t WHERE at + {step} < ?2),
                   g AS (SELECT s.id AS series, t.at AS at, (t.at / {step} + s.id * 37) % 97 AS w
-                        FROM t CROSS JOIN metric_series s)
+                        FROM t CROSS JOIN metric_series s WHERE {kept})
              INSERT INTO {table} (series, at, cpu, cpu_max, mem, mem_max, rx, tx, req, n)
              SELECT series, at, w * 73, w * 73 + 900, 61440 + w * 293, 61440 + w * 293 + 4000,
                     (2000 + w * 150) * {per}, (1500 + w * 90) * {per}, (w % 13) * {per}, {per}
              FROM g"
         );
         let start = (now_s - span).div_euclid(step) * step;
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(AssertSqlSafe(sql))
             .bind(start)
             .bind(now_s.div_euclid(step) * step)
+            .bind(now_s - resolution.part_retention_seconds())
             .execute(&mut db)
             .await?;
     }

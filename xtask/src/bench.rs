@@ -3,7 +3,8 @@
 //! `rdesk`, and runs the benchmark program (`rdesk-bench` in the end-to-end
 //! crate) on them, which prints its figures as ratios measured in one run.
 //! `--desktop` measures the desktop app only, `--swarm` the cluster's
-//! figures only.
+//! figures only, `--store` the monitor store's only (synthetic: no stand-in
+//! or release build needed).
 
 use std::process::Command;
 
@@ -15,13 +16,17 @@ use crate::{desktop, sh, standin, ui};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Only the desktop app's figures: start, memory open and in the tray (30 min).
-    #[arg(long, conflicts_with = "swarm")]
+    #[arg(long, conflicts_with_all = ["swarm", "store"])]
     pub desktop: bool,
     /// Only the cluster's figures: a three-replica deploy to the swarm
     /// stand-in vs to one host, and the monitor's CPU with 200 apps on it,
     /// on loopback and over the slow relays.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "store")]
     pub swarm: bool,
+    /// Only the monitor store's figures: 100 apps' month of samples on one
+    /// host and on a three-node cluster (insert, roll-up, chart, size).
+    #[arg(long)]
+    pub store: bool,
 }
 
 fn cargo() -> Command {
@@ -29,6 +34,9 @@ fn cargo() -> Command {
 }
 
 pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
+    if args.store {
+        return run_bench(st, &["store"], |_| {});
+    }
     standin::up(st)?;
     desktop::tools(st)?;
     ui::step("desktop UI (app/dist)", || desktop::build_ui(st))?;
@@ -49,20 +57,37 @@ pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
         },
     )?;
     let release = desktop::target_dir(st).join("dist");
+    let only: &[&str] = match (args.desktop, args.swarm) {
+        (true, _) => &["desktop"],
+        (_, true) => &["swarm"],
+        _ => &[],
+    };
+    run_bench(st, only, |bench| {
+        bench
+            .envs(st.env())
+            .env("RDESK_DESKTOP_BIN", release.join("rserve-desk"))
+            // The monitor's CPU is the packaged `rdesk watch`'s, not a debug
+            // build's.
+            .env("RDESK_BIN", release.join("rdesk"));
+    })
+}
+
+/// `rdesk-bench` with `args`, its command set up by `setup`.
+fn run_bench(st: &Standin, args: &[&str], setup: impl FnOnce(&mut Command)) -> Result<()> {
     let mut bench = cargo();
     bench
-        .args(["run", "--quiet", "-p", "rdesk-e2e", "--bin", "rdesk-bench"])
-        .current_dir(&st.repo)
-        .envs(st.env())
-        .env("RDESK_DESKTOP_BIN", release.join("rserve-desk"))
-        // The monitor's CPU is the packaged `rdesk watch`'s, not a debug
-        // build's.
-        .env("RDESK_BIN", release.join("rdesk"));
-    if args.desktop {
-        bench.args(["--", "desktop"]);
-    } else if args.swarm {
-        bench.args(["--", "swarm"]);
-    }
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "rdesk-e2e",
+            "--bin",
+            "rdesk-bench",
+            "--",
+        ])
+        .args(args)
+        .current_dir(&st.repo);
+    setup(&mut bench);
     let status = bench.status().context("cannot run cargo")?;
     if !status.success() {
         bail!("the benchmark exited with {status}");
