@@ -556,11 +556,8 @@ async fn host(desk: &Desk, command: HostCommand, out: &Output) -> Result<()> {
                 traefik_image: args.traefik_image,
             });
             if args.dry_run {
-                out.bootstrap_plan(
-                    &desk
-                        .bootstrap_plan(&args.name, &options, args.send_images)
-                        .await?,
-                );
+                let plan = desk.bootstrap_plan(&args.name, &options, args.send_images);
+                out.bootstrap_plan(&plan.await?);
             } else {
                 let report = desk
                     .bootstrap(&args.name, &options, args.send_images, &|event| {
