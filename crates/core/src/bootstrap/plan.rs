@@ -7,8 +7,8 @@ use super::filter::FILTER_CONTAINER;
 use super::options::BootstrapOptions;
 use super::run::{
     BootstrapError, ImageSender, QUICK, ReadyMade, Remote, Role, STEP_CHECK, STEP_FILTER,
-    STEP_INSTALL, STEP_NETWORK, STEP_TRAEFIK, TunnelSender, base_done, container_done, docker_cli,
-    filter_image_done, find_networks, must, sent_base_there,
+    STEP_INSTALL, STEP_NETWORK, STEP_TRAEFIK, base_done, container_done, docker_cli,
+    filter_image_done, find_networks, must, over, sent_base_there,
 };
 use super::traefik::{render_swarm_traefik_config, render_traefik_config};
 use crate::host::Connection;
@@ -48,16 +48,8 @@ pub async fn plan(
     role: Role,
     workstation: Option<&bollard::Docker>,
 ) -> Result<BootstrapPlan, BootstrapError> {
-    let session = connection
-        .session()
-        .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
-    match workstation {
-        Some(here) => {
-            let sender = TunnelSender::new(here.clone(), connection.docker());
-            plan_with(session, Some(&sender), options, role).await
-        }
-        None => plan_with(session, None::<&TunnelSender>, options, role).await,
-    }
+    let (session, sender) = over(connection, workstation)?;
+    plan_with(session, sender.as_ref(), options, role).await
 }
 
 /// The steps planned so far.

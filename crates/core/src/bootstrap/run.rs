@@ -267,7 +267,7 @@ pub(super) struct TunnelSender {
 }
 
 impl TunnelSender {
-    pub(super) fn new(here: bollard::Docker, there: bollard::Docker) -> TunnelSender {
+    fn new(here: bollard::Docker, there: bollard::Docker) -> TunnelSender {
         TunnelSender { here, there }
     }
 }
@@ -414,16 +414,21 @@ pub async fn run_as(
     workstation: Option<&bollard::Docker>,
     progress: &(dyn Fn(StepEvent) + Send + Sync),
 ) -> Result<BootstrapReport, BootstrapError> {
+    let (session, sender) = over(connection, workstation)?;
+    run_with(session, sender.as_ref(), options, role, progress).await
+}
+
+/// The SSH session behind `connection`, and with `workstation` a sender of
+/// its images through the connection's tunnel.
+pub(super) fn over<'a>(
+    connection: &'a Connection,
+    workstation: Option<&bollard::Docker>,
+) -> Result<(&'a openssh::Session, Option<TunnelSender>), BootstrapError> {
     let session = connection
         .session()
         .ok_or_else(|| BootstrapError::NotSsh(connection.name().to_owned()))?;
-    match workstation {
-        Some(here) => {
-            let sender = TunnelSender::new(here.clone(), connection.docker());
-            run_with(session, Some(&sender), options, role, progress).await
-        }
-        None => run_with(session, None::<&TunnelSender>, options, role, progress).await,
-    }
+    let sender = workstation.map(|here| TunnelSender::new(here.clone(), connection.docker()));
+    Ok((session, sender))
 }
 
 /// [`run`] over a bare `openssh` session.
