@@ -155,7 +155,8 @@ fn tick(at: i64, nodes: &[&str]) -> Vec<MetricSample> {
 }
 
 /// A plausible sample of app `a` (on `node`) at `at` seconds: values that
-/// vary, so SQLite stores integers of realistic widths.
+/// vary, so SQLite stores integers of realistic widths. Requests are the
+/// whole app's only, as Traefik counts them per service.
 fn sample(a: usize, at: i64, node: Option<&str>) -> MetricSample {
     let wave = ((at / 5 + a as i64 * 37) % 97) as u64;
     MetricSample {
@@ -167,7 +168,7 @@ fn sample(a: usize, at: i64, node: Option<&str>) -> MetricSample {
         memory_limit_bytes: 512 << 20,
         net_rx_bytes: 2_000 + wave * 150,
         net_tx_bytes: 1_500 + wave * 90,
-        requests: Some(wave % 13),
+        requests: node.is_none().then_some(wave % 13),
     }
 }
 
@@ -184,14 +185,16 @@ async fn fill_the_rest(path: &std::path::Path, now_s: i64, raw_from: i64) -> Ben
     let mut db = sqlx::SqliteConnection::connect(&url).await?;
     let clock = Instant::now();
     // A row of series `s` at `t.at` is kept: an app's part on a node only
-    // after ?3.
+    // after ?3. Requests are counted for the whole app only.
     let kept = "(s.node = '' OR t.at >= ?3)";
+    let whole = "s.node = '' AS whole";
     sqlx::query(AssertSqlSafe(format!(
         "WITH RECURSIVE t(at) AS (SELECT ?1 UNION ALL SELECT at + 5 FROM t WHERE at + 5 < ?2),
-              g AS (SELECT s.id AS series, t.at AS at, (t.at / 5 + s.id * 37) % 97 AS w
+              g AS (SELECT s.id AS series, t.at AS at, (t.at / 5 + s.id * 37) % 97 AS w, {whole}
                     FROM t CROSS JOIN metric_series s WHERE {kept})
          INSERT INTO samples_raw (series, at, cpu, mem, rx, tx, req)
-         SELECT series, at, w * 73, 61440 + w * 293, 2000 + w * 150, 1500 + w * 90, w % 13
+         SELECT series, at, w * 73, 61440 + w * 293, 2000 + w * 150, 1500 + w * 90,
+                CASE WHEN whole THEN w % 13 END
          FROM g"
     )))
     .bind(raw_from)
@@ -206,11 +209,12 @@ async fn fill_the_rest(path: &std::path::Path, now_s: i64, raw_from: i64) -> Ben
         let per = step / 5;
         let sql = format!(
             "WITH RECURSIVE t(at) AS (SELECT ?1 UNION ALL SELECT at + {step} FROM t WHERE at + {step} < ?2),
-                  g AS (SELECT s.id AS series, t.at AS at, (t.at / {step} + s.id * 37) % 97 AS w
+                  g AS (SELECT s.id AS series, t.at AS at, (t.at / {step} + s.id * 37) % 97 AS w, {whole}
                         FROM t CROSS JOIN metric_series s WHERE {kept})
              INSERT INTO {table} (series, at, cpu, cpu_max, mem, mem_max, rx, tx, req, n)
              SELECT series, at, w * 73, w * 73 + 900, 61440 + w * 293, 61440 + w * 293 + 4000,
-                    (2000 + w * 150) * {per}, (1500 + w * 90) * {per}, (w % 13) * {per}, {per}
+                    (2000 + w * 150) * {per}, (1500 + w * 90) * {per},
+                    CASE WHEN whole THEN (w % 13) * {per} END, {per}
              FROM g"
         );
         let start = (now_s - span).div_euclid(step) * step;
