@@ -394,7 +394,7 @@ fn from_an_empty_vps_to_an_app_answering_through_its_traefik() {
     assert_eq!(step["to_do"], true, "{step}");
     assert_eq!(
         step["note"],
-        "rserve-desk/traefik:0.0.0-absent is not on this workstation's Docker, so it cannot be sent: pull it here first"
+        "the image rserve-desk/traefik:0.0.0-absent is not on this workstation's Docker, so it cannot be sent: pull it here first"
     );
     assert_eq!(
         desk.call_when_up("hello", "hello", &["\"y\""]),

@@ -29,13 +29,9 @@ pub struct BenchArgs {
     pub store: bool,
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
 pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
     if args.store {
-        return run_bench(st, &["store"], |_| {});
+        return run_bench(sh::e2e_program(&st.repo, "rdesk-bench").arg("store"));
     }
     standin::up(st)?;
     desktop::tools(st)?;
@@ -43,7 +39,7 @@ pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
     ui::step(
         "desktop app and rdesk, release build (profile dist)",
         || {
-            sh::run_shown(cargo().current_dir(&st.repo).args([
+            sh::run_shown(sh::cargo().current_dir(&st.repo).args([
                 "build",
                 "--quiet",
                 "--profile",
@@ -62,32 +58,19 @@ pub fn run(st: &Standin, args: &BenchArgs) -> Result<()> {
         (_, true) => &["swarm"],
         _ => &[],
     };
-    run_bench(st, only, |bench| {
-        bench
+    run_bench(
+        sh::e2e_program(&st.repo, "rdesk-bench")
+            .args(only)
             .envs(st.env())
             .env("RDESK_DESKTOP_BIN", release.join("rserve-desk"))
             // The monitor's CPU is the packaged `rdesk watch`'s, not a debug
             // build's.
-            .env("RDESK_BIN", release.join("rdesk"));
-    })
+            .env("RDESK_BIN", release.join("rdesk")),
+    )
 }
 
-/// `rdesk-bench` with `args`, its command set up by `setup`.
-fn run_bench(st: &Standin, args: &[&str], setup: impl FnOnce(&mut Command)) -> Result<()> {
-    let mut bench = cargo();
-    bench
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "rdesk-e2e",
-            "--bin",
-            "rdesk-bench",
-            "--",
-        ])
-        .args(args)
-        .current_dir(&st.repo);
-    setup(&mut bench);
+/// Runs `rdesk-bench` as `bench` says; fails when it does.
+fn run_bench(bench: &mut Command) -> Result<()> {
     let status = bench.status().context("cannot run cargo")?;
     if !status.success() {
         bail!("the benchmark exited with {status}");

@@ -21,10 +21,6 @@ pub const TAURI_DRIVER_VERSION: &str = "2.1.0";
 /// The static files copied next to the wasm-bindgen output.
 const STATIC_FILES: &[&str] = &["index.html", "boot.js", "style.css"];
 
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
 /// The version of `package` in a Cargo.lock text, if it is there once.
 pub fn locked_version(lock: &str, package: &str) -> Option<String> {
     let wanted = format!("name = \"{package}\"");
@@ -66,20 +62,20 @@ fn wasm_bindgen(st: &Standin) -> Result<Outcome> {
     }
     // Not --locked: its lock pins a crate version the registry mirror lacks.
     sh::run_logged(
-        cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]),
+        sh::cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]),
         &st.log("cargo-install"),
     )?;
     ui::done(format!("installed wasm-bindgen-cli {wanted}"))
 }
 
 fn tauri_driver(st: &Standin) -> Result<Outcome> {
-    let listed = sh::capture(cargo().args(["install", "--list"]))?;
+    let listed = sh::capture(sh::cargo().args(["install", "--list"]))?;
     let wanted = format!("tauri-driver v{TAURI_DRIVER_VERSION}:");
     if listed.lines().any(|l| l.trim() == wanted) {
         return ui::already(wanted.trim_end_matches(':').to_owned());
     }
     sh::run_logged(
-        cargo().args([
+        sh::cargo().args([
             "install",
             "--locked",
             "tauri-driver",
@@ -106,7 +102,7 @@ pub fn target_dir(st: &Standin) -> std::path::PathBuf {
 
 /// Builds the UI into `app/dist`.
 pub fn build_ui(st: &Standin) -> Result<Outcome> {
-    sh::run_shown(cargo().current_dir(&st.repo).args([
+    sh::run_shown(sh::cargo().current_dir(&st.repo).args([
         "build",
         "--quiet",
         "--release",
@@ -160,7 +156,7 @@ pub fn build(st: &Standin) -> Result<std::path::PathBuf> {
     ui::step("desktop UI (app/dist)", || build_ui(st))?;
     ui::step("desktop shell (rdesk-desktop)", || {
         sh::run_shown(
-            cargo()
+            sh::cargo()
                 .current_dir(&st.repo)
                 .args(["build", "-p", "rdesk-desktop"]),
         )?;

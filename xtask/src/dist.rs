@@ -57,10 +57,6 @@ impl Build {
     }
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
 /// Where a build's binaries are, and its packages under `bundle/`.
 pub fn binaries_dir(st: &Standin, build: Build) -> PathBuf {
     desktop::target_dir(st).join(build.dir())
@@ -69,7 +65,7 @@ pub fn binaries_dir(st: &Standin, build: Build) -> PathBuf {
 /// Builds the packaged binaries (the UI in app/dist must be built first).
 pub fn compile(st: &Standin, build: Build) -> Result<Outcome> {
     let names = binary_names();
-    sh::run_shown(cargo().current_dir(&st.repo).args([
+    sh::run_shown(sh::cargo().current_dir(&st.repo).args([
         "build",
         "--profile",
         build.profile(),

@@ -3,13 +3,14 @@
 //! then one table of the figures. Fails when a target panicked, hung or held
 //! more memory than its cap.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::facts::Standin;
+use crate::sh;
 
 /// The targets, as `rdesk-fuzz --target` names them.
 const TARGETS: [&str; 3] = ["sexp", "handshake", "intake"];
@@ -25,10 +26,6 @@ pub struct FuzzArgs {
     /// Run only this target (sexp, handshake or intake).
     #[arg(long)]
     target: Option<String>,
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 pub fn run(st: &Standin, args: &FuzzArgs) -> Result<()> {
@@ -71,7 +68,7 @@ pub fn run(st: &Standin, args: &FuzzArgs) -> Result<()> {
 
 fn run_target(st: &Standin, target: &str, inputs: u64, seed: u64) -> Result<Value> {
     let progress = (inputs / 10).max(1);
-    let out = cargo()
+    let out = sh::cargo()
         .args(["run", "--release", "--quiet", "-p", "rdesk-fuzz", "--"])
         .args(["--target", target, "--inputs", &inputs.to_string()])
         .args([

@@ -3,28 +3,16 @@
 //! end-to-end crate), which bootstraps the stand-in's bare VPS from the
 //! window and deploys the examples onto it, so no test's leftovers show.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
 
 use crate::facts::Standin;
-use crate::{desktop, standin};
+use crate::{desktop, sh, standin};
 
 pub fn run(st: &Standin) -> Result<()> {
     standin::up(st)?;
     let binary = desktop::build(st)?;
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "rdesk-e2e",
-            "--bin",
-            "rdesk-screenshots",
-            "--",
-        ])
+    let status = sh::e2e_program(&st.repo, "rdesk-screenshots")
         .arg(st.repo.join("docs"))
-        .current_dir(&st.repo)
         .envs(st.env())
         .env("RDESK_DESKTOP_BIN", &binary)
         .status()

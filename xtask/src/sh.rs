@@ -11,6 +11,20 @@ use anyhow::{Context, Result, bail};
 /// How many log lines a failure shows.
 const TAIL_LINES: usize = 40;
 
+/// `cargo`: the one running this xtask (`$CARGO`) when there is one.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `cargo run -p rdesk-e2e --bin NAME --` in `repo`: a program of the
+/// end-to-end crate; its own arguments follow.
+pub fn e2e_program(repo: &Path, name: &str) -> Command {
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "-p", "rdesk-e2e", "--bin", name, "--"])
+        .current_dir(repo);
+    cmd
+}
+
 /// The command line, for messages.
 pub fn describe(cmd: &Command) -> String {
     let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::facts::Standin;
-use crate::{desktop, dist, standin, ui};
+use crate::{desktop, dist, sh, standin, ui};
 
 /// The variable naming the `.deb` the package test installs.
 pub const PACKAGE_VAR: &str = "RDESK_PACKAGE_DEB";
@@ -50,10 +50,6 @@ impl Counts {
     }
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
 struct StepResult {
     name: &'static str,
     outcome: Result<String, String>,
@@ -90,7 +86,7 @@ fn cargo_test(
     package: &[(&str, String)],
     counts: &mut Counts,
 ) -> Result<String> {
-    let mut cmd = cargo();
+    let mut cmd = sh::cargo();
     cmd.current_dir(&st.repo)
         .args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
@@ -126,7 +122,7 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
     results.push(standin_up);
     results.push(timed("cargo fmt --check", || {
         run_status(
-            cargo()
+            sh::cargo()
                 .current_dir(&st.repo)
                 .args(["fmt", "--all", "--", "--check"]),
         )
@@ -141,7 +137,7 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
         Ok(String::new())
     }));
     results.push(timed("cargo clippy", || {
-        run_status(cargo().current_dir(&st.repo).args([
+        run_status(sh::cargo().current_dir(&st.repo).args([
             "clippy",
             "--workspace",
             "--all-targets",
@@ -154,7 +150,7 @@ pub fn run(st: &Standin, extra: &[String]) -> Result<()> {
     // target directory: build every binary first, not only test harnesses.
     results.push(timed("cargo build --bins", || {
         run_status(
-            cargo()
+            sh::cargo()
                 .current_dir(&st.repo)
                 .args(["build", "--workspace", "--bins"]),
         )

@@ -20,6 +20,8 @@ use deps::check_dependencies;
 use graph::Graph;
 use lengths::{LONG_FILES, MAX_LINES, check_lengths, source_lengths};
 
+use crate::sh;
+
 /// `cargo metadata` for this machine's platform (what the crates are built for here;
 /// wasm-only dependencies of native crates' dependencies are left out).
 fn cargo_metadata(repo: &Path) -> Result<String> {
@@ -33,7 +35,7 @@ fn cargo_metadata(repo: &Path) -> Result<String> {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .context("rustc -vV names no host platform")?;
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let out = sh::cargo()
         .current_dir(repo)
         .args([
             "metadata",

@@ -3,8 +3,8 @@
 //! Docker 20.10 still waits for its collector's next round, at most a
 //! second, and answers every read waiting then at once), with its counters
 //! as they stand: CPU time and network bytes since it started, memory in
-//! use. Two readings of the
-//! same container give its CPU use in between, exactly, however far apart.
+//! use. Two readings of the same container give its CPU use in between,
+//! exactly, however far apart.
 //!
 //! Read once a tick rather than streamed (Docker's stream sends one a
 //! second): a stream holds a connection each, and through an SSH session

@@ -208,8 +208,10 @@ async fn sending<S: ImageSender>(
 ) -> Result<String, BootstrapError> {
     Ok(match sender.id_here(step, image).await? {
         Some(_) => format!("send {image} from this workstation"),
-        None => format!(
-            "{image} is not on this workstation's Docker, so it cannot be sent: pull it here first"
-        ),
+        None => {
+            let image = image.to_owned();
+            let missing = crate::transfer::TransferError::MissingHere { image };
+            format!("{missing}: pull it here first")
+        }
     })
 }

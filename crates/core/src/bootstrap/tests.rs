@@ -702,7 +702,7 @@ async fn a_plan_sending_images_names_what_the_run_sends() {
         (
             "image:rserve-desk/traefik:3.7.15",
             true,
-            "rserve-desk/traefik:3.7.15 is not on this workstation's Docker, so it cannot be sent: pull it here first"
+            "the image rserve-desk/traefik:3.7.15 is not on this workstation's Docker, so it cannot be sent: pull it here first"
         )
     );
 
