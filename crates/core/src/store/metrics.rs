@@ -250,26 +250,23 @@ impl Store {
             .await?;
         let prune = |e| StoreError::db("prune old metrics", e);
         let mut tx = self.write_transaction().await.map_err(prune)?;
-        // Each series, and whether it is an app's part on a node.
-        let series: Vec<(i64, bool)> = sqlx::query_as("SELECT id, node <> ?1 FROM metric_series")
-            .bind(WHOLE_APP)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(prune)?;
         let mut pruned = 0;
         for resolution in [Resolution::Raw, Resolution::Minute, Resolution::Hour] {
-            let sql = format!(
-                "DELETE FROM {} WHERE series = ?1 AND at < ?2",
-                resolution.table()
-            );
-            // One series at a time: each delete is a range of the primary key.
-            for (id, part) in &series {
-                let kept = match part {
-                    true => resolution.part_retention_seconds(),
-                    false => resolution.retention_seconds(),
-                };
-                pruned += sqlx::query(AssertSqlSafe(sql.clone()))
-                    .bind(id)
+            // The whole apps' series, then the parts on nodes: SQLite deletes
+            // each series' old rows as a range of the primary key.
+            for (parts, kept) in [
+                (false, resolution.retention_seconds()),
+                (true, resolution.part_retention_seconds()),
+            ] {
+                let sql = format!(
+                    "DELETE FROM {} WHERE series IN
+                         (SELECT id FROM metric_series WHERE (node <> ?1) = ?2)
+                     AND at < ?3",
+                    resolution.table()
+                );
+                pruned += sqlx::query(AssertSqlSafe(sql))
+                    .bind(WHOLE_APP)
+                    .bind(parts)
                     .bind(now - kept)
                     .execute(&mut *tx)
                     .await
